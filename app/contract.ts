@@ -1,0 +1,234 @@
+/**
+ * The MemoryChat REST contract: the one place both sides agree on.
+ *
+ * The reference app (`app/server`) implements it, the suite's API client (`fixtures/api.ts`)
+ * speaks it, and README's "API contract" section documents it for anyone who wants to point
+ * the suite at their own deployment. Change it here first, then on both sides.
+ *
+ * Conventions
+ * - JSON bodies, ids are numbers, timestamps ISO-8601 strings.
+ * - Auth: `Authorization: Bearer <token>` (the token returned by `POST /api/users`).
+ *   Another user's session/message/memory answers 404, exactly like an unknown id.
+ * - Errors: `{ "error": { "code": ErrorCode, "message": string } }` with the HTTP status below.
+ * - Every non-streamed response carries `Server-Timing: db;dur=<ms>, model;dur=<ms>, total;dur=<ms>`.
+ *   Streamed replies carry the same split in the final `done` event (`timing`), because headers
+ *   are sent before the model has answered.
+ * - Body limits: {@link BODY_LIMIT_BYTES} in general, {@link BULK_BODY_LIMIT_BYTES} for
+ *   `POST /api/memories/bulk`; larger bodies answer 413.
+ *
+ * Endpoints
+ *   GET  /api/health                          → Health                         (no auth)
+ *   POST /api/users            CreateUserRequest → 201 CreateUserResponse       (no auth)
+ *   GET  /api/me                              → User
+ *   POST /api/profiles         { name }       → 201 Profile
+ *   GET  /api/profiles                        → { profiles: Profile[] }
+ *   POST /api/sessions         CreateSessionRequest → 201 Session
+ *   GET  /api/sessions?limit&before           → SessionsPage, newest first
+ *   GET  /api/sessions/:id                    → Session
+ *   POST /api/sessions/:id/messages  PostMessageRequest
+ *        stream=true (or `Accept: text/event-stream`) → 200 text/event-stream of {@link ChatStreamEvent}
+ *        stream=false                                 → 201 PostMessageResponse
+ *   GET  /api/sessions/:id/messages?limit&before → MessagesPage, newest first
+ *   GET  /api/messages/:id/usage              → MessageUsage (for an assistant message)
+ *   POST /api/memories         CreateMemoryRequest → 201 Memory
+ *   POST /api/memories/bulk    { memories: CreateMemoryRequest[] } → 201 { created, ids }
+ *   GET  /api/memories?profileId&limit&before → MemoriesPage, newest first
+ *   GET  /api/memories/search?q&limit&profileId&mode → SearchResponse
+ *
+ * Paging: `limit` (1..200, default 50) and `before` (an id: return items older than it);
+ * the response has `nextCursor` (the id to pass as `before`, or null at the end).
+ */
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+export const BULK_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+export const MAX_PAGE_LIMIT = 200;
+export const DEFAULT_PAGE_LIMIT = 50;
+
+export type ErrorCode =
+  | 'bad_json' // 400: body is not valid JSON
+  | 'validation' // 400: a field is missing or has the wrong type/size
+  | 'unauthorized' // 401: missing or unknown token
+  | 'not_found' // 404: unknown id, or another user's
+  | 'payload_too_large' // 413
+  | 'model_error' // 502: the model answered 5xx / malformed
+  | 'model_timeout' // 504: the model did not answer in time
+  | 'internal'; // 500
+
+export interface ApiError {
+  error: { code: ErrorCode; message: string };
+}
+
+/** The agents a chat message runs, each on its own configured model. */
+export type AgentName = 'memory_retriever' | 'conversation' | 'memory_extractor' | 'summarizer';
+
+export interface Health {
+  status: 'ok';
+  app: string;
+  version: string;
+  schemaVersion: number;
+  /** The model each agent is configured to use (`memory_retriever` uses none: DB only). */
+  models: Partial<Record<AgentName, string>>;
+  tokenBudget: number;
+  /** Active fault switches (reference app only; empty in production). */
+  faults: string[];
+}
+
+export interface User {
+  id: number;
+  email: string;
+  displayName: string;
+  createdAt: string;
+}
+
+export interface Profile {
+  id: number;
+  userId: number;
+  name: string;
+  createdAt: string;
+}
+
+export interface CreateUserRequest {
+  email: string;
+  displayName?: string;
+}
+
+export interface CreateUserResponse {
+  user: User;
+  token: string;
+  /** Every user gets a default profile. */
+  profile: Profile;
+}
+
+export interface Session {
+  id: number;
+  userId: number;
+  profileId: number | null;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreateSessionRequest {
+  title?: string;
+  profileId?: number;
+}
+
+export type MessageRole = 'user' | 'assistant';
+export type MessageStatus = 'complete' | 'streaming' | 'error';
+
+export interface Message {
+  id: number;
+  sessionId: number;
+  role: MessageRole;
+  content: string;
+  status: MessageStatus;
+  /** Set when status is 'error': what went wrong, readable. */
+  error: string | null;
+  /** The model that wrote an assistant message. */
+  model: string | null;
+  createdAt: string;
+}
+
+export interface PostMessageRequest {
+  content: string;
+  /** Default true. */
+  stream?: boolean;
+}
+
+/** Time split of one request, in milliseconds. */
+export interface Timing {
+  dbMs: number;
+  modelMs: number;
+  totalMs: number;
+  /** Streamed replies: request received → first token written. */
+  ttftMs?: number;
+  /** SQL statements the app ran for this request (N+1 detection). */
+  dbQueries?: number;
+}
+
+export interface AgentUsage {
+  agent: AgentName;
+  model: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  latencyMs: number;
+  status: 'ok' | 'error' | 'skipped';
+}
+
+export interface MessageUsage {
+  messageId: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** The per-message token budget the app enforces. */
+  budget: number;
+  agents: AgentUsage[];
+  /** How many memories the retriever put into the prompt. */
+  memoriesInPrompt: number;
+  /** How many earlier messages went into the prompt verbatim (the rest are summarised). */
+  historyMessagesInPrompt: number;
+}
+
+export interface PostMessageResponse {
+  userMessage: Message;
+  assistantMessage: Message;
+  usage: MessageUsage;
+  timing: Timing;
+}
+
+/** Server-sent events of a streamed reply, in order: meta, token*, then done or error. */
+export type ChatStreamEvent =
+  | { event: 'meta'; data: { userMessageId: number; assistantMessageId: number } }
+  | { event: 'token'; data: { delta: string } }
+  | { event: 'done'; data: { message: Message; usage: MessageUsage; timing: Timing } }
+  | { event: 'error'; data: { error: ApiError['error']; message: Message | null } };
+
+export interface Memory {
+  id: number;
+  userId: number;
+  profileId: number | null;
+  content: string;
+  importance: number;
+  createdAt: string;
+}
+
+export interface CreateMemoryRequest {
+  content: string;
+  profileId?: number;
+  /** 0..1, default 0.5 */
+  importance?: number;
+}
+
+export interface BulkCreateMemoriesResponse {
+  created: number;
+  ids: number[];
+}
+
+export type SearchMode = 'auto' | 'ranked' | 'fuzzy';
+
+export interface SearchResult {
+  memory: Memory;
+  score: number;
+}
+
+export interface SearchResponse {
+  /** The mode actually used: `auto` tries ranked full-text first and falls back to fuzzy (typos). */
+  mode: Exclude<SearchMode, 'auto'>;
+  results: SearchResult[];
+}
+
+export type SessionsPage = { sessions: Session[]; nextCursor: number | null };
+export type MessagesPage = { messages: Message[]; nextCursor: number | null };
+export type MemoriesPage = { memories: Memory[]; nextCursor: number | null };
+
+/** Fault switches of the reference app (`MEMORYCHAT_FAULTS`, comma list). */
+export const FAULTS = [
+  'missing-indexes', // migrations skip the Step 7.4 indexes and the search indexes
+  'n-plus-one', // retrieval loads memories one query per row
+  'token-bloat', // the prompt is not trimmed to the token budget
+  'slow-model', // the model answers far slower (seconds to first token)
+  'slow-render', // the chat UI re-renders every message on every token, with forced layouts
+  'model-errors', // a share of model calls fail with 5xx or time out
+] as const;
+export type Fault = (typeof FAULTS)[number];

@@ -1,0 +1,75 @@
+/**
+ * The shape of the metrics every test attaches, and the reporter reads.
+ *
+ * A test's `perf` fixture attaches one JSON document named {@link METRICS_ATTACHMENT}
+ * (content type application/json) when the test ends. The checkpoint reporter collects these
+ * from every test (also from blob reports in `merge-reports`), validates them with this schema,
+ * and computes statistics from the raw samples, so that statistics are always computed the
+ * same way, whichever shard measured them.
+ *
+ * Naming: metric names are dotted, lower_snake segments, `<category>.<what>`, e.g.
+ * `response.ttft_ms`, `tokens.total_per_message`, `memory.search_ms`, `db.session_create_ms`.
+ * The same name can be measured in several scenarios (`scenario` tag); a metric is identified
+ * by (name, scenario, memoryCount).
+ *
+ * Pass/fail facts (an index was used, an agent ran on its model) are metrics too, with unit
+ * `bool` and samples 1 (true) / 0 (false), so thresholds treat them uniformly.
+ */
+import { z } from 'zod';
+
+export const METRICS_ATTACHMENT = 'perf-metrics';
+export const METRICS_SCHEMA_VERSION = 1;
+
+export const CATEGORIES = ['response', 'tokens', 'memory', 'database', 'ui', 'bottlenecks', 'seeding', 'harness'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export const UNITS = ['ms', 's', 'tokens', 'count', 'ratio', 'bool', 'rows/s', 'exponent', 'bytes'] as const;
+export type Unit = (typeof UNITS)[number];
+
+export const sampleErrorSchema = z.object({
+  /** Short cause, e.g. "model_error: upstream 503" — never a secret. */
+  message: z.string(),
+  /** Machine-readable cause, e.g. 'model_error', 'model_timeout', 'http_500', 'timeout'. */
+  code: z.string(),
+  /** Which sample (0-based, after warm-up) failed. */
+  sample: z.number().int().nonnegative(),
+});
+export type SampleError = z.infer<typeof sampleErrorSchema>;
+
+export const metricSchema = z.object({
+  name: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, 'metric names are dotted lower_snake, e.g. response.ttft_ms'),
+  category: z.enum(CATEGORIES),
+  /** e.g. 'simple-query', 'large-memory-context', 'long-conversation', 'sessions-by-user'. */
+  scenario: z.string().default('default'),
+  unit: z.enum(UNITS),
+  /** Raw samples, warm-up already removed, in the order measured. */
+  samples: z.array(z.number().finite()),
+  /** Samples that failed (not included in `samples`), with their causes. */
+  errors: z.array(sampleErrorSchema).default([]),
+  /** How many warm-up samples were taken and discarded. */
+  warmup: z.number().int().nonnegative().default(0),
+  /** Free-form labels: memoryCount, channel ('api' | 'ui' | 'sql'), agent, model, index… */
+  tags: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+});
+export type Metric = z.infer<typeof metricSchema>;
+export type MetricInput = z.input<typeof metricSchema>;
+
+/** Evidence that is not a number: an EXPLAIN plan, top statements. Shown in reports, not gated. */
+export const evidenceSchema = z.object({
+  name: z.string(),
+  category: z.enum(CATEGORIES),
+  scenario: z.string().default('default'),
+  /** A short human-readable line for summaries. */
+  summary: z.string(),
+  /** Any JSON detail (plan, statement list). */
+  detail: z.unknown().optional(),
+});
+export type Evidence = z.infer<typeof evidenceSchema>;
+
+export const testMetricsSchema = z.object({
+  schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
+  test: z.object({ title: z.string(), file: z.string(), project: z.string() }),
+  metrics: z.array(metricSchema),
+  evidence: z.array(evidenceSchema).default([]),
+});
+export type TestMetrics = z.infer<typeof testMetricsSchema>;

@@ -1,0 +1,67 @@
+/**
+ * Run profiles: how many samples and how large the data, per `PERF_PROFILE`.
+ * Specs read these numbers; they never hard-code counts of their own.
+ */
+export const PROFILE_NAMES = ['smoke', 'default', 'full'] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+export interface PerfProfile {
+  name: ProfileName;
+  /** Measured samples per API scenario (after warm-up). */
+  apiSamples: number;
+  /** Measured samples per UI scenario (after warm-up). */
+  uiSamples: number;
+  /** Warm-up iterations discarded before measuring. */
+  warmup: number;
+  /** Samples per database micro-benchmark (cheap, so many). */
+  dbSamples: number;
+  /** Memory counts for the scaling curve (one user). */
+  memorySizes: number[];
+  /** Memories of the "large memory context" user. */
+  largeContextMemories: number;
+  /** Earlier messages in the "long conversation" session. */
+  longConversationMessages: number;
+  /** Messages rendered by the UI long-conversation test. */
+  uiRenderMessages: number;
+  /** Row counts for the seeding benchmark. */
+  seedingSizes: number[];
+}
+
+export const PROFILES: Record<ProfileName, PerfProfile> = {
+  smoke: {
+    name: 'smoke',
+    apiSamples: 4,
+    uiSamples: 3,
+    warmup: 1,
+    dbSamples: 20,
+    memorySizes: [100, 1_000],
+    largeContextMemories: 1_000,
+    longConversationMessages: 200,
+    uiRenderMessages: 200,
+    seedingSizes: [1_000, 10_000],
+  },
+  default: {
+    name: 'default',
+    apiSamples: 20,
+    uiSamples: 10,
+    warmup: 2,
+    dbSamples: 100,
+    memorySizes: [100, 1_000, 10_000],
+    largeContextMemories: 1_000,
+    longConversationMessages: 200,
+    uiRenderMessages: 200,
+    seedingSizes: [1_000, 10_000, 100_000],
+  },
+  full: {
+    name: 'full',
+    apiSamples: 30,
+    uiSamples: 20,
+    warmup: 3,
+    dbSamples: 200,
+    memorySizes: [100, 1_000, 10_000, 100_000],
+    largeContextMemories: 10_000,
+    longConversationMessages: 500,
+    uiRenderMessages: 500,
+    seedingSizes: [1_000, 10_000, 100_000],
+  },
+};

@@ -69,6 +69,8 @@ export type Evidence = z.infer<typeof evidenceSchema>;
 export const testMetricsSchema = z.object({
   schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
   test: z.object({ title: z.string(), file: z.string(), project: z.string() }),
+  /** The run profile the test used (smoke/default/full): decides expected sample counts. */
+  profile: z.enum(['smoke', 'default', 'full']),
   metrics: z.array(metricSchema),
   evidence: z.array(evidenceSchema).default([]),
 });

@@ -1,7 +1,22 @@
 /**
- * Descriptive statistics of raw samples. (Stub: the shape is fixed; the implementation is
- * being written in this file.)
+ * Descriptive statistics of raw samples, the growth exponent of a scaling curve, and the
+ * bootstrap used by the baseline comparison.
+ *
+ * Quantile method: **Hyndman & Fan type 7** (the default of R's `quantile()`, NumPy's
+ * `percentile()` and Excel's `PERCENTILE.INC`): for sorted x[0..n-1] and probability p,
+ * h = (n − 1)·p and Q(p) = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]). It is implemented here
+ * because simple-statistics' `quantileSorted` is a nearest-rank variant; everything else
+ * (mean, sample standard deviation, linear regression) comes from simple-statistics.
+ *
+ * Confidence interval of the median: distribution-free, from order statistics. The number of
+ * samples below the true median is Binomial(n, ½), so [x(l), x(n−l+1)] (1-based) covers the
+ * median with probability 1 − 2·P(B ≤ l−1); we take the largest l whose coverage is ≥ 95 %.
+ * For n ≤ 5 no such pair exists and the interval falls back to [min, max] (coverage < 95 %).
+ *
+ * Empty input gives n = 0 and NaN statistics (serialized as null in reports).
  */
+import { linearRegression, mean as ssMean, sampleStandardDeviation } from 'simple-statistics';
+
 export interface Stats {
   n: number;
   min: number;
@@ -11,13 +26,186 @@ export interface Stats {
   p95: number;
   p99: number;
   max: number;
+  /** Sample standard deviation (n − 1 denominator); 0 for n < 2. */
   stddev: number;
-  /** 95 % confidence interval of the median (order statistics / bootstrap). */
+  /** 95 % confidence interval of the median (order statistics; [min, max] for n ≤ 5). */
   ci95: { low: number; high: number };
-  /** Samples beyond 1.5 IQR of the quartiles: kept, only counted. */
+  /** Samples beyond 1.5 IQR of the quartiles (Tukey fences): kept, only counted. */
   outliers: number;
 }
 
-export function summarize(_samples: readonly number[]): Stats {
-  throw new Error('not implemented yet');
+/** Type-7 quantile of an ascending-sorted, non-empty array. */
+export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  if (p <= 0) return sorted[0] as number;
+  if (p >= 1) return sorted[n - 1] as number;
+  const h = (n - 1) * p;
+  const lo = Math.floor(h);
+  const a = sorted[lo] as number;
+  const b = sorted[Math.min(lo + 1, n - 1)] as number;
+  return a + (h - lo) * (b - a);
+}
+
+/** Type-7 quantile of unsorted samples. */
+export function quantile(samples: readonly number[], p: number): number {
+  return quantileSorted(Float64Array.from(samples).sort(), p);
+}
+
+const medianRankCache = new Map<number, number>();
+
+/**
+ * The 1-based lower rank l of the distribution-free 95 % CI of the median, or 0 when no pair of
+ * order statistics reaches 95 % (n ≤ 5). Log-space binomial, so large n does not underflow.
+ */
+export function medianCiRank(n: number, confidence = 0.95): number {
+  const cached = confidence === 0.95 ? medianRankCache.get(n) : undefined;
+  if (cached !== undefined) return cached;
+  const alphaHalf = (1 - confidence) / 2;
+  const ln2n = n * Math.LN2;
+  let logChoose = 0; // ln C(n, 0)
+  let cdf = 0; // P(B ≤ i)
+  let rank = 0;
+  for (let i = 0; i < n; i++) {
+    cdf += Math.exp(logChoose - ln2n);
+    // [x(i+1), x(n−i)] has coverage 1 − 2·P(B ≤ i).
+    if (cdf > alphaHalf + 1e-12) break;
+    rank = i + 1;
+    logChoose += Math.log(n - i) - Math.log(i + 1);
+  }
+  if (confidence === 0.95) medianRankCache.set(n, rank);
+  return rank;
+}
+
+export function summarize(samples: readonly number[]): Stats {
+  const n = samples.length;
+  if (n === 0) {
+    const nan = Number.NaN;
+    return { n: 0, min: nan, mean: nan, p50: nan, p90: nan, p95: nan, p99: nan, max: nan, stddev: nan, ci95: { low: nan, high: nan }, outliers: 0 };
+  }
+  const sorted = Float64Array.from(samples).sort();
+  const q = (p: number) => quantileSorted(sorted, p);
+  const min = sorted[0] as number;
+  const max = sorted[n - 1] as number;
+  const q1 = q(0.25);
+  const q3 = q(0.75);
+  const fence = 1.5 * (q3 - q1);
+  let outliers = 0;
+  for (const x of sorted) if (x < q1 - fence || x > q3 + fence) outliers++;
+  const rank = medianCiRank(n);
+  const ci95 = rank === 0
+    ? { low: min, high: max }
+    : { low: sorted[rank - 1] as number, high: sorted[n - rank] as number };
+  return {
+    n,
+    min,
+    mean: ssMean(samples),
+    p50: q(0.5),
+    p90: q(0.9),
+    p95: q(0.95),
+    p99: q(0.99),
+    max,
+    stddev: n < 2 ? 0 : sampleStandardDeviation(samples),
+    ci95,
+    outliers,
+  };
+}
+
+// ---------------------------------------------------------------- scaling curve
+
+export interface PowerLawFit {
+  /** b in value ≈ a·size^b: 0 = flat, 1 = linear, 2 = quadratic. */
+  exponent: number;
+  /** a in value ≈ a·size^b. */
+  coefficient: number;
+  /** Coefficient of determination of the log-log fit. */
+  r2: number;
+}
+
+/** Values are clamped to ≥ 1e-3 before the log: a 0 ms timing means "below timer resolution". */
+const MIN_LOG_VALUE = 1e-3;
+
+/** Least-squares fit of log(value) against log(size). Needs ≥ 2 distinct positive sizes. */
+export function fitPowerLaw(points: readonly { size: number; value: number }[]): PowerLawFit {
+  const usable = points.filter((p) => p.size > 0 && Number.isFinite(p.size) && Number.isFinite(p.value));
+  const distinctSizes = new Set(usable.map((p) => p.size));
+  if (distinctSizes.size < 2) {
+    throw new Error(`growth exponent needs at least 2 distinct positive sizes, got ${distinctSizes.size}`);
+  }
+  const xy = usable.map((p): [number, number] => [Math.log(p.size), Math.log(Math.max(p.value, MIN_LOG_VALUE))]);
+  const { m, b } = linearRegression(xy);
+  const meanY = ssMean(xy.map((p) => p[1]));
+  let ssTot = 0;
+  let ssRes = 0;
+  for (const [x, y] of xy) {
+    ssTot += (y - meanY) ** 2;
+    ssRes += (y - (m * x + b)) ** 2;
+  }
+  return { exponent: m, coefficient: Math.exp(b), r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
+}
+
+/** Least-squares slope of log(value) vs log(size): the growth exponent of a scaling curve. */
+export function growthExponent(points: readonly { size: number; value: number }[]): number {
+  return fitPowerLaw(points).exponent;
+}
+
+// ---------------------------------------------------------------- bootstrap (baseline comparison)
+
+/** mulberry32: tiny seeded PRNG so bootstrap results are reproducible run to run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function resampleMedian(src: readonly number[], buf: Float64Array, rnd: () => number): number {
+  const n = src.length;
+  for (let i = 0; i < n; i++) buf[i] = src[Math.floor(rnd() * n)] as number;
+  buf.sort();
+  return quantileSorted(buf, 0.5);
+}
+
+export interface RatioCi {
+  /** median(current) / median(baseline) on the observed samples. */
+  ratio: number;
+  low: number;
+  high: number;
+  /** Resamples actually drawn (may be capped for large inputs). */
+  resamples: number;
+}
+
+/** Upper bound of sampled values per bootstrap (resamples × (n₁ + n₂)), to keep the reporter fast. */
+export const BOOTSTRAP_WORK_CAP = 4_000_000;
+
+/**
+ * Percentile-bootstrap confidence interval of median(current) / median(baseline), resampling
+ * each group independently with a seeded PRNG. Requires positive medians.
+ */
+export function bootstrapRatioOfMedians(
+  baseline: readonly number[],
+  current: readonly number[],
+  opts: { resamples?: number; seed?: number; confidence?: number } = {},
+): RatioCi {
+  if (baseline.length === 0 || current.length === 0) throw new Error('bootstrap needs samples in both groups');
+  const confidence = opts.confidence ?? 0.95;
+  const perResample = baseline.length + current.length;
+  const resamples = Math.max(200, Math.min(opts.resamples ?? 2000, Math.floor(BOOTSTRAP_WORK_CAP / perResample)));
+  const rnd = seededRandom(opts.seed ?? 0x7_4);
+  const bufB = new Float64Array(baseline.length);
+  const bufC = new Float64Array(current.length);
+  const ratios = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    const mb = resampleMedian(baseline, bufB, rnd);
+    const mc = resampleMedian(current, bufC, rnd);
+    ratios[r] = mb > 0 ? mc / mb : Number.POSITIVE_INFINITY;
+  }
+  ratios.sort();
+  const alpha = (1 - confidence) / 2;
+  const ratio = quantile(current, 0.5) / quantile(baseline, 0.5);
+  return { ratio, low: quantileSorted(ratios, alpha), high: quantileSorted(ratios, 1 - alpha), resamples };
 }

@@ -1,0 +1,75 @@
+/**
+ * Token counting for the prompt budget, with OpenAI's own tokenizer (o200k_base: gpt-4o*,
+ * gpt-4.1*), so "≤ 5,000 tokens" means what the model provider bills.
+ *
+ * Building the encoder costs ~0.7 s of CPU, so the stack warms it while PostgreSQL starts.
+ * Encoding costs ~2 µs per token, so counts of immutable texts (stored messages and memories,
+ * keyed by id) are cached: a long conversation is counted once, not on every message.
+ */
+import { Tiktoken } from 'js-tiktoken/lite';
+import o200kBase from 'js-tiktoken/ranks/o200k_base';
+
+let encoder: Tiktoken | undefined;
+
+export function tokenizer(): Tiktoken {
+  encoder ??= new Tiktoken(o200kBase);
+  return encoder;
+}
+
+/**
+ * Uses an o200k_base encoder built elsewhere in this process (the stack hands over the
+ * simulator's), so the ~0.7 s build happens once.
+ */
+export function shareTokenizer(shared: Tiktoken): void {
+  encoder ??= shared;
+}
+
+/** Builds the encoder on a later tick (so callers can start other work first). */
+export function warmTokenizer(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => {
+    tokenizer();
+    resolve();
+  }));
+}
+
+export function countTokens(text: string): number {
+  return text.length === 0 ? 0 : tokenizer().encode(text).length;
+}
+
+const CACHE_LIMIT = 50_000;
+const cache = new Map<string, number>();
+
+/** Token count of an immutable text identified by `key` (e.g. `m:123` for message 123). */
+export function countCached(key: string, text: string): number {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const n = countTokens(text);
+  if (cache.size >= CACHE_LIMIT) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(key, n);
+  return n;
+}
+
+/** Cuts `text` to at most `maxTokens` tokens (marking the cut); returns it unchanged if it fits. */
+export function truncateToTokens(text: string, maxTokens: number): { text: string; tokens: number } {
+  if (maxTokens <= 0) return { text: '', tokens: 0 };
+  // Cheap exit: a token is at least one character, so short texts always fit.
+  if (text.length <= maxTokens) return { text, tokens: countTokens(text) };
+  const ids = tokenizer().encode(text);
+  if (ids.length <= maxTokens) return { text, tokens: ids.length };
+  const kept = tokenizer().decode(ids.slice(0, Math.max(0, maxTokens - 2)));
+  const out = `${kept} …`;
+  return { text: out, tokens: countTokens(out) };
+}
+
+/** Chat framing as OpenAI counts it: 3 per message + 1 for the role, 3 to prime the reply. */
+export const TOKENS_PER_MESSAGE = 4;
+export const REPLY_PRIMER = 3;
+
+export function chatPromptTokens(messages: readonly { role: string; content: string }[]): number {
+  let total = REPLY_PRIMER;
+  for (const m of messages) total += TOKENS_PER_MESSAGE + countTokens(m.content);
+  return total;
+}

@@ -1,0 +1,108 @@
+/**
+ * The app's one way to talk to PostgreSQL: a pg Pool wrapped so that every statement is timed and
+ * counted against the request that ran it (AsyncLocalStorage). That per-request split feeds the
+ * `Server-Timing: db;dur=…` header and `timing.dbQueries` (N+1 detection by the suite).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+
+/** Per-request accounting of database work. */
+export interface DbStats {
+  ms: number;
+  queries: number;
+}
+
+const requestStats = new AsyncLocalStorage<DbStats>();
+
+/** Runs `fn` with its own DB accounting; every query inside (even in callbacks) is charged to `stats`. */
+export function withDbStats<T>(stats: DbStats, fn: () => T): T {
+  return requestStats.run(stats, fn);
+}
+
+export function currentDbStats(): DbStats | undefined {
+  return requestStats.getStore();
+}
+
+type Param = string | number | boolean | null | Date | readonly (string | number | null)[];
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: readonly Param[]): Promise<pg.QueryResult<R>>;
+}
+
+/** bigint ids fit in a double for any realistic row count; parse them as numbers, not strings. */
+const parseInt8 = (value: string): number => Number(value);
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
+    if (oid === 20 && format !== 'binary') return parseInt8;
+    return pg.types.getTypeParser(oid, format ?? 'text') as unknown;
+  }) as typeof pg.types.getTypeParser,
+};
+
+async function timed<R extends pg.QueryResultRow>(run: () => Promise<pg.QueryResult<R>>): Promise<pg.QueryResult<R>> {
+  const stats = requestStats.getStore();
+  const start = performance.now();
+  try {
+    return await run();
+  } finally {
+    if (stats) {
+      stats.ms += performance.now() - start;
+      stats.queries += 1;
+    }
+  }
+}
+
+export class Db implements Queryable {
+  readonly pool: pg.Pool;
+  /** Set when the stack shuts down: the server going away is expected then, not worth a log line. */
+  private closing = false;
+
+  constructor(connectionString: string, opts: { max?: number } = {}) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: opts.max ?? 10,
+      types,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      // Fuzzy search uses pg_trgm's `<%` operator; its default threshold (0.6) misses typical typos.
+      options: '-c pg_trgm.word_similarity_threshold=0.4',
+      application_name: 'memorychat',
+    });
+    // An idle client losing its connection (e.g. the DB stopped) must not crash the process.
+    this.pool.on('error', (err) => {
+      if (!this.closing) process.stderr.write(`memorychat: idle database connection failed: ${err.message}\n`);
+    });
+  }
+
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: readonly Param[]): Promise<pg.QueryResult<R>> {
+    return timed(() => this.pool.query<R>(text, params as unknown[] | undefined));
+  }
+
+  /** Runs `fn` in a transaction on one connection; its statements (incl. BEGIN/COMMIT) are counted. */
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const q: Queryable = {
+      query: <R extends pg.QueryResultRow>(text: string, params?: readonly Param[]) =>
+        timed(() => client.query<R>(text, params as unknown[] | undefined)),
+    };
+    try {
+      await q.query('BEGIN');
+      const out = await fn(q);
+      await q.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  markClosing(): void {
+    this.closing = true;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.pool.end();
+  }
+}

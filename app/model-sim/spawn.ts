@@ -1,0 +1,69 @@
+/**
+ * Runs the simulator in its own process (like a real remote model server), so token counting and
+ * JSON work never share the app's event loop and cannot inflate the app's measured overhead.
+ * Same result shape as `startModelSimulator`.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { LatencyProfileName } from './latency';
+
+export interface SpawnedModelSimulator {
+  url: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+export function spawnModelSimulator(opts: { port?: number; host?: string; latency?: LatencyProfileName; seed?: number; startTimeoutMs?: number } = {}): Promise<SpawnedModelSimulator> {
+  const startTimeoutMs = opts.startTimeoutMs ?? 15_000;
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'cli.ts')], {
+    env: {
+      ...process.env,
+      PORT: String(opts.port ?? 0),
+      HOST: opts.host ?? '127.0.0.1',
+      MODEL_SIM_LATENCY: opts.latency ?? 'realistic',
+      MODEL_SIM_SEED: String(opts.seed ?? 42),
+      // The child exits when this pipe closes, so it never outlives a crashed parent.
+      MODEL_SIM_EXIT_WITH_STDIN: '1',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const close = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(killer);
+  };
+
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => {
+      void close();
+      reject(new Error(`Model simulator did not start within ${startTimeoutMs} ms. Its stderr:\n${stderr}`));
+    }, startTimeoutMs);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /^OPENAI_BASE_URL=(\S+)$/m.exec(stdout);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ url: match[1], pid: child.pid ?? -1, close });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`Model simulator exited before it was ready (code ${code}, signal ${signal}). Its stderr:\n${stderr}`));
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`Cannot start the model simulator process: ${error.message}`));
+    });
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * Token counting with the real OpenAI tokenizers (js-tiktoken), so budgets measured against the
+ * simulator mean what they mean against OpenAI.
+ *
+ * - o200k_base: gpt-4o*, gpt-4.1*, gpt-5*, o1/o3/o4*, chatgpt-4o*
+ * - cl100k_base: everything else (gpt-4, gpt-3.5-turbo, text-embedding-*)
+ *
+ * Building an encoder costs ~0.4–0.8 s of CPU, so encoders are built once, lazily, and can be
+ * pre-warmed in the background (`warmTokenizers`).
+ */
+import { Tiktoken } from 'js-tiktoken/lite';
+import type { TiktokenBPE } from 'js-tiktoken/lite';
+import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
+import o200kBase from 'js-tiktoken/ranks/o200k_base';
+
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+const encoders = new Map<EncodingName, Tiktoken>();
+const RANKS: Record<EncodingName, TiktokenBPE> = { o200k_base: o200kBase, cl100k_base: cl100kBase };
+
+export function encodingForModel(model: string): EncodingName {
+  const name = model.replace(/^ft:/, '').toLowerCase();
+  return /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|chatgpt-4o|o\d)/.test(name) ? 'o200k_base' : 'cl100k_base';
+}
+
+export function getEncoder(encoding: EncodingName): Tiktoken {
+  let encoder = encoders.get(encoding);
+  if (!encoder) {
+    encoder = new Tiktoken(RANKS[encoding]);
+    encoders.set(encoding, encoder);
+  }
+  return encoder;
+}
+
+export function encoderForModel(model: string): Tiktoken {
+  return getEncoder(encodingForModel(model));
+}
+
+/** Builds both encoders one after the other, yielding to the event loop in between. */
+export function warmTokenizers(): Promise<void> {
+  const order: EncodingName[] = ['o200k_base', 'cl100k_base'];
+  return order.reduce<Promise<void>>(
+    (chain, encoding) =>
+      chain.then(
+        () =>
+          new Promise<void>((resolve) => {
+            setImmediate(() => {
+              getEncoder(encoding);
+              resolve();
+            });
+          }),
+      ),
+    Promise.resolve(),
+  );
+}
+
+/** Repeated prompts (system prompt, memories, history) are counted once; bounded so it never grows. */
+const COUNT_CACHE_LIMIT = 2000;
+const countCache = new Map<string, number>();
+
+export function countTokens(text: string, encoding: EncodingName): number {
+  if (text.length === 0) return 0;
+  const key = `${encoding}\u0000${text}`;
+  const cached = countCache.get(key);
+  if (cached !== undefined) return cached;
+  const count = getEncoder(encoding).encode(text).length;
+  if (text.length <= 100_000) {
+    if (countCache.size >= COUNT_CACHE_LIMIT) {
+      const oldest = countCache.keys().next();
+      if (!oldest.done) countCache.delete(oldest.value);
+    }
+    countCache.set(key, count);
+  }
+  return count;
+}
+
+/** A chat message as the simulator reads it (after validation). */
+export interface ChatMessageForCount {
+  role: string;
+  content: string;
+  name?: string;
+  /** Serialized tool calls of an assistant message, counted as text. */
+  toolCalls?: string;
+}
+
+/**
+ * Prompt tokens the way OpenAI counts chat messages (OpenAI cookbook, "How to count tokens with
+ * tiktoken"): every message costs 3 tokens of framing plus its role and content, a `name` costs 1
+ * more, and the reply is primed with 3 tokens.
+ */
+export function countChatPromptTokens(messages: readonly ChatMessageForCount[], model: string): number {
+  const encoding = encodingForModel(model);
+  const TOKENS_PER_MESSAGE = 3;
+  const TOKENS_PER_NAME = 1;
+  const REPLY_PRIMER = 3;
+  let total = REPLY_PRIMER;
+  for (const message of messages) {
+    total += TOKENS_PER_MESSAGE;
+    total += countTokens(message.role, encoding);
+    total += countTokens(message.content, encoding);
+    if (message.name !== undefined) total += countTokens(message.name, encoding) + TOKENS_PER_NAME;
+    if (message.toolCalls !== undefined) total += countTokens(message.toolCalls, encoding);
+  }
+  return total;
+}

@@ -1,0 +1,245 @@
+/**
+ * The REST API of app/contract.ts. Handlers authenticate, validate, call the repository (every
+ * query user-scoped) and answer; another user's id is indistinguishable from an unknown one (404).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
+  type SearchResponse, type Timing, type User,
+} from '../contract';
+import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
+import type { Db } from '../db/db';
+import * as repo from '../db/repo';
+import { HttpError, idParam, notFound, readJson, Router, sendJson, serverTiming, type RequestContext } from './http';
+import {
+  bulkMemoriesBody, createMemoryBody, createProfileBody, createSessionBody, createUserBody, pageQuery, parseBody, postMessageBody,
+  profileQuery, searchQuery,
+} from './validate';
+
+export interface ApiDeps extends ChatDeps {
+  db: Db;
+  health: Omit<Health, 'schemaVersion' | 'status'>;
+}
+
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
+  const header = ctx.req.headers.authorization ?? '';
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m?.[1]) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
+  const user = await repo.userByTokenHash(deps.db, hashToken(m[1]));
+  if (!user) throw new HttpError('unauthorized', 'unknown bearer token');
+  return user;
+}
+
+/** Search: ranked full-text; `auto` falls back to fuzzy (typos) when ranked finds fewer than this. */
+const AUTO_FUZZY_BELOW = 3;
+
+export function buildRouter(deps: ApiDeps): Router {
+  const { db } = deps;
+  const r = new Router();
+
+  r.add('GET', '/api/health', async (ctx) => {
+    const v = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+    const body: Health = { status: 'ok', ...deps.health, schemaVersion: v.rows[0]?.v ?? 0 };
+    sendJson(ctx, 200, body);
+  });
+
+  r.add('POST', '/api/users', async (ctx) => {
+    const body = parseBody(createUserBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
+    const token = randomBytes(24).toString('base64url');
+    const created = await repo.createUserWithProfile(db, body.email, body.displayName ?? '', hashToken(token));
+    if (created === 'email_taken') throw new HttpError('validation', `email: ${body.email} is already registered`);
+    const out: CreateUserResponse = { user: created.user, token, profile: created.profile };
+    sendJson(ctx, 201, out);
+  });
+
+  r.add('GET', '/api/me', async (ctx) => sendJson(ctx, 200, await authenticate(deps, ctx)));
+
+  r.add('POST', '/api/profiles', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const body = parseBody(createProfileBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
+    sendJson(ctx, 201, await repo.createProfile(db, user.id, body.name));
+  });
+
+  r.add('GET', '/api/profiles', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    sendJson(ctx, 200, { profiles: await repo.listProfiles(db, user.id) });
+  });
+
+  r.add('POST', '/api/sessions', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const body = parseBody(createSessionBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
+    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null);
+    if (!session) throw notFound(`profile ${body.profileId}`);
+    sendJson(ctx, 201, session);
+  });
+
+  r.add('GET', '/api/sessions', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const { limit, before } = pageQuery(ctx.url);
+    const page = await repo.listSessions(db, user.id, limit, before);
+    sendJson(ctx, 200, { sessions: page.items, nextCursor: page.nextCursor });
+  });
+
+  r.add('GET', '/api/sessions/:id', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const id = idParam(ctx.params[0], 'session');
+    const s = await repo.getSession(db, user.id, id);
+    if (!s) throw notFound(`session ${id}`);
+    const { summary: _s, summaryUptoId: _u, ...session } = s;
+    sendJson(ctx, 200, session);
+  });
+
+  r.add('GET', '/api/sessions/:id/messages', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const id = idParam(ctx.params[0], 'session');
+    const { limit, before } = pageQuery(ctx.url);
+    if (!(await repo.getSession(db, user.id, id))) throw notFound(`session ${id}`);
+    const page = await repo.listMessages(db, id, limit, before);
+    sendJson(ctx, 200, { messages: page.items, nextCursor: page.nextCursor });
+  });
+
+  r.add('POST', '/api/sessions/:id/messages', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const id = idParam(ctx.params[0], 'session');
+    const body = parseBody(postMessageBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
+    if (body.stream ?? true) await streamChat(deps, ctx, user, id, body.content);
+    else await plainChat(deps, ctx, user, id, body.content);
+  });
+
+  r.add('GET', '/api/messages/:id/usage', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const id = idParam(ctx.params[0], 'message');
+    const message = await repo.getMessage(db, user.id, id);
+    if (!message) throw notFound(`message ${id}`);
+    if (message.role !== 'assistant') throw new HttpError('not_found', `message ${id} is a user message; usage is recorded on the assistant's reply`);
+    const logs = await repo.agentLogsOf(db, id);
+    sendJson(ctx, 200, usageFrom(id, deps.settings.tokenBudget, logs));
+  });
+
+  r.add('POST', '/api/memories', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const body = parseBody(createMemoryBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
+    if (body.profileId !== undefined && !(await repo.profileBelongsTo(db, user.id, body.profileId))) throw notFound(`profile ${body.profileId}`);
+    const [memory] = await repo.insertMemories(db, user.id, [{ content: body.content, profileId: body.profileId ?? null, importance: body.importance ?? 0.5 }]);
+    sendJson(ctx, 201, memory);
+  });
+
+  r.add('POST', '/api/memories/bulk', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const body = parseBody(bulkMemoriesBody, await readJson(ctx.req, BULK_BODY_LIMIT_BYTES));
+    const profileIds = [...new Set(body.memories.map((m) => m.profileId).filter((p): p is number => p !== undefined))];
+    for (const p of profileIds) if (!(await repo.profileBelongsTo(db, user.id, p))) throw notFound(`profile ${p}`);
+    const saved = await repo.insertMemories(db, user.id, body.memories.map((m) => ({ content: m.content, profileId: m.profileId ?? null, importance: m.importance ?? 0.5 })));
+    sendJson(ctx, 201, { created: saved.length, ids: saved.map((m) => m.id) });
+  });
+
+  r.add('GET', '/api/memories', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const { limit, before } = pageQuery(ctx.url);
+    const page = await repo.listMemories(db, user.id, profileQuery(ctx.url), limit, before);
+    sendJson(ctx, 200, { memories: page.items, nextCursor: page.nextCursor });
+  });
+
+  r.add('GET', '/api/memories/search', async (ctx) => {
+    const user = await authenticate(deps, ctx);
+    const { q, limit, mode, profileId } = searchQuery(ctx.url);
+    let out: SearchResponse;
+    if (mode === 'fuzzy') {
+      out = { mode: 'fuzzy', results: await repo.searchFuzzy(db, user.id, q, limit, profileId) };
+    } else {
+      const ranked = await repo.searchRanked(db, user.id, q, limit, profileId);
+      if (mode === 'auto' && ranked.length < Math.min(AUTO_FUZZY_BELOW, limit)) {
+        const fuzzy = await repo.searchFuzzy(db, user.id, q, limit, profileId);
+        const seen = new Set(ranked.map((x) => x.memory.id));
+        out = { mode: 'fuzzy', results: [...ranked, ...fuzzy.filter((x) => !seen.has(x.memory.id))].slice(0, limit) };
+      } else {
+        out = { mode: 'ranked', results: ranked };
+      }
+    }
+    sendJson(ctx, 200, out);
+  });
+
+  return r;
+}
+
+function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | undefined): Timing {
+  return {
+    dbMs: round(ctx.db.ms),
+    modelMs: round(modelMs),
+    totalMs: round(performance.now() - ctx.start),
+    ...(firstTokenAt !== undefined ? { ttftMs: round(firstTokenAt - ctx.start) } : {}),
+    dbQueries: ctx.db.queries,
+  };
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
+  const aborter = new AbortController();
+  ctx.res.on('close', () => {
+    if (!ctx.res.writableFinished) aborter.abort();
+  });
+  const out = await runChat(deps, { userId: user.id, sessionId, content, signal: aborter.signal });
+  if (out === 'session_not_found') throw notFound(`session ${sessionId}`);
+  ctx.modelMs = unionMs(out.modelIntervals);
+  if (out.error) throw new HttpError(out.error.code, `the reply failed: ${out.error.message} (assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`);
+  const body: PostMessageResponse = {
+    userMessage: out.userMessage,
+    assistantMessage: out.assistantMessage,
+    usage: out.usage,
+    timing: timingOf(ctx, ctx.modelMs, out.firstTokenAt),
+  };
+  sendJson(ctx, 201, body);
+}
+
+async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
+  const { res } = ctx;
+  const aborter = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) aborter.abort();
+  });
+  const send = (e: ChatStreamEvent): void => {
+    if (!res.destroyed) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  };
+  let out: Awaited<ReturnType<typeof runChat>>;
+  try {
+    out = await runChat(deps, {
+    userId: user.id,
+    sessionId,
+    content,
+    signal: aborter.signal,
+    events: {
+      onStored: (u, a) => {
+        res.writeHead(200, {
+          'Content-Type': 'text/event-stream; charset=utf-8',
+          'Cache-Control': 'no-store',
+          'X-Accel-Buffering': 'no',
+          // Headers leave before the model answers: the full split is in the `done` event.
+          'Server-Timing': serverTiming(ctx),
+        });
+        res.socket?.setNoDelay(true);
+        send({ event: 'meta', data: { userMessageId: u.id, assistantMessageId: a.id } });
+      },
+      onDelta: (delta) => send({ event: 'token', data: { delta } }),
+    },
+  });
+  } catch (err) {
+    // Before the stream started, the normal JSON error path answers; after, only an event can.
+    if (!res.headersSent) throw err;
+    process.stderr.write(`memorychat: chat stream failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    send({ event: 'error', data: { error: { code: 'internal', message: 'internal error while finishing the reply; see the server log' }, message: null } });
+    res.end();
+    return;
+  }
+  if (out === 'session_not_found') throw notFound(`session ${sessionId}`);
+  ctx.modelMs = unionMs(out.modelIntervals);
+  if (out.error) {
+    send({ event: 'error', data: { error: { code: out.error.code, message: out.error.message }, message: out.assistantMessage } });
+  } else {
+    send({ event: 'done', data: { message: out.assistantMessage, usage: out.usage, timing: timingOf(ctx, ctx.modelMs, out.firstTokenAt) } });
+  }
+  res.end();
+}
+

@@ -1,0 +1,229 @@
+/**
+ * `npm run stack`: the whole reference target in one command: PostgreSQL (embedded, unless
+ * DATABASE_URL), migrations, the model simulator (unless OPENAI_API_KEY) and the MemoryChat
+ * server with its UI. Once ready it prints, on stdout, exactly:
+ *
+ *   BASE_URL=http://127.0.0.1:<port>
+ *   DATABASE_URL=postgres://<user>:<password>@127.0.0.1:<port>/<db>
+ *   OPENAI_BASE_URL=http://127.0.0.1:<port>/v1
+ *   STACK_READY_MS=<ms>
+ *   MemoryChat stack ready in <ms> ms (Ctrl-C to stop)
+ *
+ * Logs go to stderr. SIGINT/SIGTERM stop everything and delete the temporary data.
+ * `startStack()` does the same in-process (unit tests, benchmarks).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ChatSettings } from './agents/chat';
+import { ConfigError, loadConfig, type AppConfig } from './config';
+import { startEmbeddedPostgres, type EmbeddedDb } from './db/embedded';
+
+// The heavy modules (pg pool, openai, zod, tokenizer, simulator) are imported inside startStack,
+// after initdb runs: their load time then overlaps the database's start-up.
+
+const APP_VERSION = '0.1.0';
+const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+export interface StartStackOptions {
+  /** Environment to read (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Config values that win over the environment (tests: faults, timeouts, latency). */
+  overrides?: Partial<AppConfig>;
+  /** Log sink (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface RunningStack {
+  baseUrl: string;
+  databaseUrl: string;
+  openaiBaseUrl: string;
+  readyMs: number;
+  config: AppConfig;
+  stop(): Promise<void>;
+}
+
+/** Connection URL with the password masked, for logs. */
+export function redactDbUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
+}
+
+function databaseName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  } catch {
+    return '';
+  }
+}
+
+function listen(server: Server, port: number, host: string, explicit: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(err.code === 'EADDRINUSE'
+        ? new Error(explicit
+          ? `PORT=${port} is already in use on ${host}; stop what uses it, choose another PORT, or unset PORT to get a free one`
+          : `port ${port} is already in use on ${host}`)
+        : err);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startStack(opts: StartStackOptions = {}): Promise<RunningStack> {
+  const t0 = performance.now();
+  const log = opts.log ?? ((line: string) => process.stderr.write(`[stack] ${line}\n`));
+  const config: AppConfig = { ...loadConfig(opts.env ?? process.env), ...opts.overrides };
+  const cleanups: (() => Promise<void>)[] = [];
+  const beforeStop: (() => void)[] = [];
+  const phases: string[] = [];
+  const phase = (name: string): void => {
+    phases.push(`${name} ${Math.round(performance.now() - t0)}`);
+  };
+  const stopAll = async (): Promise<void> => {
+    for (const fn of beforeStop) fn();
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: unknown) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+  };
+
+  try {
+    // PostgreSQL's initdb runs in a child process; once it runs, this thread is free for the
+    // CPU-heavy part (module loading, the tokenizer build) so the two overlap.
+    let initdbRunning: () => void = () => undefined;
+    const initdbStarted = new Promise<void>((resolve) => { initdbRunning = resolve; });
+    const dbStart = config.databaseUrl
+      ? Promise.resolve<EmbeddedDb | undefined>(undefined)
+      : startEmbeddedPostgres(log, () => initdbRunning());
+    // Failures are collected below (allSettled); this only keeps an early one from counting as unhandled.
+    dbStart.catch(() => undefined);
+    if (!config.databaseUrl) await Promise.race([initdbStarted, dbStart.catch(() => undefined), delay(400)]);
+
+    phase('initdb running');
+    // The simulator runs in its own process, like a remote model server: its token counting and
+    // streaming must not share the app's event loop, or they would inflate the app overhead we measure.
+    const [{ spawnModelSimulator }, tokens] = await Promise.all([import('./model-sim/spawn'), import('./agents/tokens')]);
+    const simStart = config.openaiApiKey
+      ? Promise.resolve(undefined)
+      : spawnModelSimulator({ latency: config.modelSimLatency });
+    simStart.catch(() => undefined);
+    tokens.tokenizer();
+    phase('tokenizer');
+    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }] = await Promise.all([
+      import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
+    ]);
+    phase('modules');
+    const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
+      const [e, s] = results;
+      if (e.status === 'fulfilled' && e.value) cleanups.push(() => e.value!.stop());
+      if (s.status === 'fulfilled' && s.value) cleanups.push(() => s.value!.close());
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      return [e.status === 'fulfilled' ? e.value : undefined, s.status === 'fulfilled' ? s.value : undefined] as const;
+    });
+    const databaseUrl = config.databaseUrl ?? embedded?.url;
+    if (!databaseUrl) throw new Error('no database URL');
+
+    phase('db+sim up');
+    const db = new Db(databaseUrl);
+    cleanups.push(() => db.close());
+    beforeStop.push(() => db.markClosing());
+    try {
+      await db.query('SELECT 1');
+    } catch (err) {
+      throw new Error(`cannot connect to the database at ${redactDbUrl(databaseUrl)} (${(err as Error).message}); check DATABASE_URL or unset it to use an embedded PostgreSQL`);
+    }
+    const { schemaVersion, applied } = await migrate(db, { missingIndexes: config.faults.includes('missing-indexes'), log });
+    phase('migrated');
+    if (applied.length > 0) log(`migrations applied: ${applied.join(', ')} (schema version ${schemaVersion})`);
+    // Open a few connections now so the first requests don't pay for connection set-up.
+    await Promise.all(Array.from({ length: 4 }, () => db.pool.connect())).then((clients) => clients.forEach((c) => c.release()));
+    const dbName = databaseName(databaseUrl);
+    if (embedded || looksLikeTestDatabaseName(dbName)) await createMarker(db);
+
+    const openaiBaseUrl = sim?.url ?? config.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
+    const model = new ModelClient({
+      apiKey: config.openaiApiKey ?? 'sk-simulator',
+      baseURL: openaiBaseUrl,
+      simulator: sim !== undefined,
+      faults: config.faults,
+      timeoutMs: config.modelTimeoutMs,
+      errorRate: config.modelErrorRate,
+    });
+    const settings: ChatSettings = {
+      tokenBudget: config.tokenBudget,
+      conversationModel: config.conversationModel,
+      smallModel: config.smallModel,
+      summaryEvery: config.summaryEvery,
+      faults: config.faults,
+    };
+    const server = createAppServer({
+      db,
+      model,
+      settings,
+      health: {
+        app: 'memorychat',
+        version: APP_VERSION,
+        models: { conversation: config.conversationModel, memory_extractor: config.smallModel, summarizer: config.smallModel },
+        tokenBudget: config.tokenBudget,
+        faults: [...config.faults],
+      },
+    }, log);
+    const port = await listen(server, config.port, config.host, config.portExplicit);
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+    const baseUrl = `http://${config.host}:${port}`;
+    const readyMs = performance.now() - t0;
+    phase('listening');
+    log(`start-up phases (ms since start): ${phases.join(', ')}`);
+    if (config.faults.length > 0) log(`faults on: ${config.faults.join(', ')}`);
+    log(`app ${baseUrl}, model ${sim ? `simulator (${config.modelSimLatency})` : openaiBaseUrl}, database ${redactDbUrl(databaseUrl)}`);
+    let stopped: Promise<void> | undefined;
+    return {
+      baseUrl,
+      databaseUrl,
+      openaiBaseUrl,
+      readyMs,
+      config,
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** The CLI: prints the machine-readable lines, then waits for a signal. */
+async function main(): Promise<void> {
+  const dotenv = await import('dotenv');
+  dotenv.config({ quiet: true });
+  let stack: RunningStack;
+  try {
+    stack = await startStack();
+  } catch (err) {
+    const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`MemoryChat stack failed to start: ${redactDbUrl(message)}\n`);
+    process.exit(1);
+  }
+  // Process-relative: includes Node/tsx start-up, which is what "npm run stack → ready" costs.
+  const readyMs = Math.round(performance.now());
+  process.stdout.write(
+    `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\nOPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n`
+    + `MemoryChat stack ready in ${readyMs} ms (Ctrl-C to stop)\n`,
+  );
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`[stack] ${signal}: stopping\n`);
+    setTimeout(() => process.exit(1), 10_000).unref();
+    stack.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,128 @@
+/**
+ * Baseline comparison: `PERF_BASELINE=<earlier perf-summary.json>`.
+ *
+ * Per metric present in both runs: the change of p50 and p95, and a noise-aware decision from
+ * the raw samples: a seeded percentile bootstrap 95 % CI of median(current) / median(baseline).
+ * For lower-is-better metrics (latency, tokens, counts, ratios, exponents) it is a
+ *   regression  when the CI's lower bound  > 1 + tolerance (certainly slower by more than tolerance),
+ *   improvement when the CI's upper bound  < 1 − tolerance,
+ *   no-change   otherwise;
+ * mirrored for higher-is-better metrics (rows/s). Fewer than 3 samples on either side, or a
+ * non-positive median, gives 'insufficient-data'. Boolean facts are gated by thresholds, not compared.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  SUMMARY_SCHEMA_VERSION, perfSummarySchema,
+  type BaselineComparison, type BaselineResult, type MetricSummary, type PerfSummary,
+} from './summary';
+import { bootstrapRatioOfMedians, quantile } from './stats';
+
+export class BaselineError extends Error {
+  override name = 'BaselineError';
+}
+
+export const DEFAULT_TOLERANCE = 0.1;
+export const MIN_SAMPLES_FOR_DECISION = 3;
+const DEFAULT_RESAMPLES = 2000;
+
+/** `PERF_BASELINE_TOLERANCE`: a fraction (0.1) or a percentage ("10%"). */
+export function parseTolerance(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_TOLERANCE;
+  const s = raw.trim();
+  const v = s.endsWith('%') ? Number(s.slice(0, -1)) / 100 : Number(s);
+  if (!Number.isFinite(v) || v < 0 || v >= 10) {
+    throw new BaselineError(`PERF_BASELINE_TOLERANCE=${raw}: expected a fraction like 0.1 or a percentage like 10%`);
+  }
+  return v;
+}
+
+/** Reads and validates an earlier perf-summary.json; every problem is one clear BaselineError. */
+export function loadBaseline(path: string): PerfSummary {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new BaselineError(`PERF_BASELINE=${path}: cannot read the file (${(error as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BaselineError(`PERF_BASELINE=${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const version = json && typeof json === 'object' ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
+  if (version !== SUMMARY_SCHEMA_VERSION) {
+    throw new BaselineError(`PERF_BASELINE=${path}: schemaVersion ${JSON.stringify(version)} but this suite reads schemaVersion ${SUMMARY_SCHEMA_VERSION}; produce a new baseline with this version of the suite (its reports/perf-summary.json)`);
+  }
+  const parsed = perfSummarySchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BaselineError(`PERF_BASELINE=${path}: not a valid perf-summary.json: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export type ComparableMetric = Pick<MetricSummary, 'name' | 'scenario' | 'memoryCount' | 'unit' | 'samples' | 'n' | 'p50' | 'p95'>;
+
+const keyOf = (m: { name: string; scenario: string; memoryCount?: number | undefined }) => `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
+
+/** Stable 32-bit seed per metric, so each comparison is reproducible and independent. */
+function seedOf(key: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+const change = (before: number | null, after: number | null) =>
+  before === null || after === null || before === 0 ? null : after / before - 1;
+
+export function compareMetric(baseline: ComparableMetric, current: ComparableMetric, tolerance: number, resamples = DEFAULT_RESAMPLES): BaselineComparison {
+  const better = current.unit === 'rows/s' ? 'higher' as const : 'lower' as const;
+  const key = keyOf(current);
+  const base = {
+    name: current.name, scenario: current.scenario,
+    ...(current.memoryCount !== undefined ? { memoryCount: current.memoryCount } : {}),
+    unit: current.unit, better,
+    baseline: { n: baseline.n, p50: baseline.p50, p95: baseline.p95 },
+    current: { n: current.n, p50: current.p50, p95: current.p95 },
+    p50Change: change(baseline.p50, current.p50),
+    p95Change: change(baseline.p95, current.p95),
+  };
+  const mb = baseline.samples.length > 0 ? quantile(baseline.samples, 0.5) : Number.NaN;
+  const mc = current.samples.length > 0 ? quantile(current.samples, 0.5) : Number.NaN;
+  const pointRatio = mb > 0 && mc >= 0 ? mc / mb : null;
+  if (baseline.samples.length < MIN_SAMPLES_FOR_DECISION || current.samples.length < MIN_SAMPLES_FOR_DECISION || !(mb > 0)) {
+    return { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' };
+  }
+  const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, { resamples, seed: seedOf(key) });
+  let decision: BaselineComparison['decision'] = 'no-change';
+  const worse = better === 'lower' ? ci.low > 1 + tolerance : ci.high < 1 - tolerance;
+  const improved = better === 'lower' ? ci.high < 1 - tolerance : ci.low > 1 + tolerance;
+  if (worse) decision = 'regression';
+  else if (improved) decision = 'improvement';
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  return { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision };
+}
+
+export function compareToBaseline(current: readonly ComparableMetric[], baseline: PerfSummary, opts: { path: string; tolerance?: number; resamples?: number }): BaselineResult {
+  const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
+  const comparable = (m: ComparableMetric) => m.unit !== 'bool';
+  const before = new Map(baseline.metrics.filter(comparable).map((m) => [keyOf(m), m]));
+  const now = new Map(current.filter(comparable).map((m) => [keyOf(m), m]));
+  const comparisons: BaselineComparison[] = [];
+  for (const [key, m] of now) {
+    const b = before.get(key);
+    if (b) comparisons.push(compareMetric(b, m, tolerance, opts.resamples));
+  }
+  return {
+    path: opts.path,
+    baselineStartedAt: baseline.startedAt,
+    tolerance,
+    method: `Bootstrap 95 % CI of the ratio of medians (seeded, ${opts.resamples ?? DEFAULT_RESAMPLES} resamples); regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} %.`,
+    regressions: comparisons.filter((c) => c.decision === 'regression').length,
+    improvements: comparisons.filter((c) => c.decision === 'improvement').length,
+    comparisons,
+    onlyInBaseline: [...before.keys()].filter((k) => !now.has(k)),
+    onlyInCurrent: [...now.keys()].filter((k) => !before.has(k)),
+  };
+}

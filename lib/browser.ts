@@ -1,0 +1,46 @@
+/**
+ * Which Chromium the UI specs drive: CHROMIUM_PATH, else the system's /usr/bin/chromium, else
+ * Playwright's own download (when installed). Also the launch flags for a headless, quiet,
+ * container-friendly browser (TEAM.md): no sandbox (root in containers), no GPU, no background
+ * traffic that would add noise to timings.
+ */
+import { existsSync } from 'node:fs';
+import { chromium } from '@playwright/test';
+
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const SYSTEM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/snap/bin/chromium'];
+
+export const CHROMIUM_INSTALL_HINT =
+  'No Chromium found: install one (Debian/Ubuntu: `apt-get install chromium`, or `npx playwright install chromium`) or set CHROMIUM_PATH to its executable. UI specs will fail until then.';
+
+export interface ChromiumChoice {
+  /** undefined → let Playwright use its own bundled browser (it is installed). */
+  executablePath: string | undefined;
+  source: 'CHROMIUM_PATH' | 'system' | 'playwright' | 'none';
+  /** A problem to print once (the browser is missing or CHROMIUM_PATH is wrong). */
+  problem?: string;
+}
+
+export function detectChromium(chromiumPath: string | undefined, exists: (p: string) => boolean = existsSync): ChromiumChoice {
+  if (chromiumPath) {
+    if (exists(chromiumPath)) return { executablePath: chromiumPath, source: 'CHROMIUM_PATH' };
+    return { executablePath: undefined, source: 'none', problem: `CHROMIUM_PATH=${chromiumPath} does not exist. ${CHROMIUM_INSTALL_HINT}` };
+  }
+  for (const candidate of SYSTEM_CANDIDATES) if (exists(candidate)) return { executablePath: candidate, source: 'system' };
+  let own: string | undefined;
+  try {
+    own = chromium.executablePath();
+  } catch {
+    own = undefined;
+  }
+  if (own && exists(own)) return { executablePath: undefined, source: 'playwright' };
+  return { executablePath: undefined, source: 'none', problem: CHROMIUM_INSTALL_HINT };
+}

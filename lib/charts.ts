@@ -1,0 +1,125 @@
+/**
+ * Charts as SVG, rendered in Node with vega-lite (compile) + vega (View.toSVG, renderer 'none'):
+ * no canvas, no browser. PNG is skipped on purpose: it would need the native `canvas` package.
+ *
+ *  - latency-<scenario>.svg: distribution of raw samples per response metric (box plot + points);
+ *  - memory-scaling.svg: p50 vs memory count on log-log axes, fitted slope in the title;
+ *  - tokens-per-agent.svg: median tokens per call by agent (bar).
+ *
+ * vega is ESM with top-level await (its optional canvas probe), so it cannot be require()d;
+ * it is loaded lazily with import(), which tsx and Playwright's transpiler keep as a real import().
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import { fitPowerLaw } from './stats';
+import type { PerfSummary } from './summary';
+
+export interface Chart {
+  /** File name under reports/charts/. */
+  file: string;
+  title: string;
+  svg: string;
+}
+
+type VegaModules = { vega: typeof import('vega'); vl: typeof import('vega-lite') };
+
+let modules: Promise<VegaModules> | undefined;
+function loadVega(): Promise<VegaModules> {
+  modules ??= Promise.all([import('vega'), import('vega-lite')]).then(([vega, vl]) => ({ vega, vl }));
+  return modules;
+}
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const { vega, vl } = await loadVega();
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const RESPONSE_CHART_METRICS = ['response.ttft_ms', 'response.total_ms', 'response.ui_first_token_ms', 'response.ui_done_ms'];
+const safeName = (s: string) => s.replace(/[^a-z0-9_-]+/gi, '-').replace(/^-+|-+$/g, '').toLowerCase();
+
+export function latencySpec(summary: PerfSummary, scenario: string, limitMs = 5000): TopLevelSpec | undefined {
+  const values = summary.metrics
+    .filter((m) => m.scenario === scenario && RESPONSE_CHART_METRICS.includes(m.name))
+    .flatMap((m) => m.samples.map((v) => ({ metric: m.name.replace(/^response\./, ''), ms: v })));
+  if (values.length === 0) return undefined;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Latency distribution: ${scenario} (limit p95 < ${limitMs} ms)`,
+    width: 520,
+    height: 200,
+    data: { values },
+    layer: [
+      { mark: { type: 'boxplot', extent: 1.5, opacity: 0.5 }, encoding: { y: { field: 'metric', type: 'nominal', title: null }, x: { field: 'ms', type: 'quantitative', title: 'ms' } } },
+      { mark: { type: 'tick', opacity: 0.6 }, encoding: { y: { field: 'metric', type: 'nominal' }, x: { field: 'ms', type: 'quantitative' } } },
+      { data: { values: [{ limit: limitMs }] }, mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] }, encoding: { x: { field: 'limit', type: 'quantitative' } } },
+    ],
+  };
+}
+
+export function scalingSpec(summary: PerfSummary): TopLevelSpec | undefined {
+  const names = ['memory.retrieval_ms', 'memory.search_ms', 'memory.fuzzy_search_ms', 'memory.chat_retrieval_ms'];
+  const points = summary.metrics
+    .filter((m) => names.includes(m.name) && m.memoryCount !== undefined && m.p50 !== null && m.p50 > 0)
+    .map((m) => ({ metric: m.name.replace(/^memory\./, ''), size: m.memoryCount as number, p50: m.p50 as number }));
+  if (points.length === 0) return undefined;
+  const slopes: string[] = [];
+  for (const name of new Set(points.map((p) => p.metric))) {
+    const pts = points.filter((p) => p.metric === name).map((p) => ({ size: p.size, value: p.p50 }));
+    if (new Set(pts.map((p) => p.size)).size < 2) continue;
+    const e = fitPowerLaw(pts).exponent;
+    slopes.push(`${name} ${(Math.abs(e) < 0.005 ? 0 : e).toFixed(2)}`);
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Memory scaling: p50 vs memory count (log-log)', subtitle: slopes.length ? ['fitted log-log slope (limit ≤ 0.3):', slopes.join(', ')] : 'not enough sizes for a slope' },
+    width: 520,
+    height: 260,
+    data: { values: points },
+    layer: [
+      { mark: { type: 'line', point: true }, encoding: {
+        x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'memories' },
+        y: { field: 'p50', type: 'quantitative', scale: { type: 'log' }, title: 'p50 (ms)' },
+        color: { field: 'metric', type: 'nominal' },
+      } },
+      { mark: { type: 'line', strokeDash: [4, 4], opacity: 0.6 }, transform: [{ regression: 'p50', on: 'size', method: 'pow', groupby: ['metric'] }], encoding: {
+        x: { field: 'size', type: 'quantitative', scale: { type: 'log' } },
+        y: { field: 'p50', type: 'quantitative', scale: { type: 'log' } },
+        color: { field: 'metric', type: 'nominal' },
+      } },
+    ],
+  };
+}
+
+export function tokensSpec(summary: PerfSummary): TopLevelSpec | undefined {
+  const values = summary.metrics
+    .filter((m) => m.name === 'tokens.agent_total' && m.p50 !== null)
+    .map((m) => ({ agent: m.scenario, tokens: m.p50 as number, p95: m.p95 ?? m.p50 ?? 0 }));
+  if (values.length === 0) return undefined;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Tokens per call by agent (bar = p50, tick = p95; budget 5,000 per message)',
+    width: 420,
+    height: 200,
+    data: { values },
+    layer: [
+      { mark: 'bar', encoding: { x: { field: 'agent', type: 'nominal', title: null, axis: { labelAngle: 0 } }, y: { field: 'tokens', type: 'quantitative', title: 'tokens' } } },
+      { mark: { type: 'tick', color: 'black', thickness: 2 }, encoding: { x: { field: 'agent', type: 'nominal' }, y: { field: 'p95', type: 'quantitative' } } },
+    ],
+  };
+}
+
+/** All charts for a summary (skips those without data). */
+export async function renderCharts(summary: PerfSummary): Promise<Chart[]> {
+  const jobs: { file: string; title: string; spec: TopLevelSpec | undefined }[] = [];
+  const scenarios = [...new Set(summary.metrics.filter((m) => RESPONSE_CHART_METRICS.includes(m.name)).map((m) => m.scenario))];
+  for (const s of scenarios) jobs.push({ file: `latency-${safeName(s)}.svg`, title: `Latency: ${s}`, spec: latencySpec(summary, s) });
+  jobs.push({ file: 'memory-scaling.svg', title: 'Memory scaling', spec: scalingSpec(summary) });
+  jobs.push({ file: 'tokens-per-agent.svg', title: 'Tokens per agent', spec: tokensSpec(summary) });
+  const charts: Chart[] = [];
+  for (const j of jobs) if (j.spec) charts.push({ file: j.file, title: j.title, svg: await renderSvg(j.spec) });
+  return charts;
+}

@@ -1,0 +1,245 @@
+/**
+ * Checkpoint 7.4: aggregate every test's metrics (also across shards), compute statistics from
+ * the raw samples, evaluate the checks of perf.thresholds.ts, and decide the four criteria.
+ * The verdict is "pass" only when all four pass.
+ */
+import type { Category, Evidence, SampleError, TestMetrics, Unit } from './metrics-schema';
+import { METRIC_CATALOG, expectedScenarios } from './metric-catalog';
+import { PROFILES, PROFILE_NAMES, type ProfileName } from './profiles';
+import { summarize, type Stats } from './stats';
+import {
+  CRITERIA, describeErrors, evaluateCheck, resolveThresholds,
+  type CheckResult, type CriterionId, type MetricForCheck, type ThresholdConfig,
+} from './thresholds';
+import { PERF_THRESHOLDS } from '../perf.thresholds';
+
+export interface AggregatedMetric extends MetricForCheck {
+  category: Category;
+  unit: Unit;
+  /** Title from the catalog, when the metric is in it. */
+  title?: string;
+  tags: Record<string, string | number | boolean>;
+  errors: SampleError[];
+  warmup: number;
+  /** Titles of the tests that recorded it. */
+  tests: string[];
+}
+
+export interface HarnessError {
+  /** The test whose attachment could not be used ("<file> › <title>"), or "reporter". */
+  test: string;
+  message: string;
+}
+
+export type CriterionStatus = 'passed' | 'failed' | 'not-measured';
+
+export interface CriterionResult {
+  id: CriterionId;
+  title: string;
+  passed: boolean;
+  status: CriterionStatus;
+  checks: CheckResult[];
+}
+
+export interface CheckpointResult {
+  verdict: 'pass' | 'fail';
+  profile: ProfileName;
+  criteria: CriterionResult[];
+  metrics: AggregatedMetric[];
+  evidence: Evidence[];
+  harnessErrors: HarnessError[];
+  /** Applied threshold overrides (profile, PERF_THRESHOLDS), for transparency. */
+  thresholdOverrides: string[];
+}
+
+export function metricKey(m: { name: string; scenario: string; memoryCount?: number }): string {
+  return `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
+}
+
+function memoryCountOf(tags: Record<string, string | number | boolean>): number | undefined {
+  const v = tags.memoryCount;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Merges metrics with the same (name, scenario, tags.memoryCount) by concatenating samples and errors. */
+export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMetric[]; evidence: Evidence[] } {
+  const byKey = new Map<string, AggregatedMetric>();
+  const catalog = new Map(METRIC_CATALOG.map((e) => [e.name, e]));
+  const evidence: Evidence[] = [];
+  for (const doc of docs) {
+    const testName = `${doc.test.file} › ${doc.test.title}`;
+    evidence.push(...doc.evidence);
+    for (const m of doc.metrics) {
+      const memoryCount = memoryCountOf(m.tags);
+      const key = metricKey({ name: m.name, scenario: m.scenario, ...(memoryCount !== undefined ? { memoryCount } : {}) });
+      let agg = byKey.get(key);
+      if (!agg) {
+        const title = catalog.get(m.name)?.title;
+        agg = {
+          name: m.name, category: m.category, scenario: m.scenario, unit: m.unit,
+          ...(title ? { title } : {}),
+          ...(memoryCount !== undefined ? { memoryCount } : {}),
+          tags: { ...m.tags }, samples: [], errors: [], warmup: 0, tests: [],
+          errorCount: 0, errorCodes: {}, stats: summarize([]),
+        };
+        byKey.set(key, agg);
+      }
+      for (const [k, v] of Object.entries(m.tags)) if (!(k in agg.tags)) agg.tags[k] = v;
+      // push in a loop: spreading very large sample arrays into push() can overflow the stack
+      for (const s of m.samples) (agg.samples as number[]).push(s);
+      agg.errors.push(...m.errors);
+      agg.warmup += m.warmup;
+      if (!agg.tests.includes(testName)) agg.tests.push(testName);
+    }
+  }
+  const metrics = [...byKey.values()];
+  for (const m of metrics) {
+    m.stats = summarize(m.samples);
+    m.errorCount = m.errors.length;
+    m.errorCodes = {};
+    for (const e of m.errors) m.errorCodes[e.code] = (m.errorCodes[e.code] ?? 0) + 1;
+  }
+  // Catalog order (as the specs and reports describe them), then memory count, then scenario order.
+  const rank = new Map(METRIC_CATALOG.map((e, i) => [e.name, i]));
+  const scenarioRank = (m: AggregatedMetric) => {
+    const s = catalog.get(m.name)?.scenarios;
+    const i = Array.isArray(s) ? (s as readonly string[]).indexOf(m.scenario) : -1;
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  metrics.sort((a, b) => (rank.get(a.name) ?? 1e9) - (rank.get(b.name) ?? 1e9) || a.name.localeCompare(b.name)
+    || (a.memoryCount ?? 0) - (b.memoryCount ?? 0) || scenarioRank(a) - scenarioRank(b) || a.scenario.localeCompare(b.scenario));
+  return { metrics, evidence };
+}
+
+function pickProfile(docs: readonly TestMetrics[], env: NodeJS.ProcessEnv, harnessErrors: HarnessError[]): ProfileName {
+  const counts = new Map<ProfileName, number>();
+  for (const d of docs) counts.set(d.profile, (counts.get(d.profile) ?? 0) + 1);
+  if (counts.size === 0) {
+    const fromEnv = env.PERF_PROFILE as ProfileName | undefined;
+    return fromEnv && (PROFILE_NAMES as readonly string[]).includes(fromEnv) ? fromEnv : 'default';
+  }
+  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+  if (ranked.length > 1) {
+    harnessErrors.push({ test: 'reporter', message: `metrics from several profiles in one run (${ranked.map(([p, n]) => `${p}: ${n} tests`).join(', ')}); run one project at a time for a clean checkpoint` });
+  }
+  return (ranked[0] as [ProfileName, number])[0];
+}
+
+function coverageChecks(metrics: readonly AggregatedMetric[], profileName: ProfileName, factor: number): CheckResult[] {
+  const profile = PROFILES[profileName];
+  const results: CheckResult[] = [];
+  for (const entry of METRIC_CATALOG) {
+    for (const scenario of expectedScenarios(entry, profile)) {
+      const found = metrics.filter((m) => m.name === entry.name && m.scenario === scenario);
+      const n = found.reduce((sum, m) => sum + m.stats.n, 0);
+      const errors = found.reduce((sum, m) => sum + m.errorCount, 0);
+      const need = Math.max(1, Math.ceil(entry.minSamples(profile) * factor));
+      const passed = found.length > 0 && n >= need;
+      const codes: Record<string, number> = {};
+      for (const m of found) for (const [c, k] of Object.entries(m.errorCodes)) codes[c] = (codes[c] ?? 0) + k;
+      const message = found.length === 0
+        ? `${entry.name} [${scenario}] not measured (expected ≥ ${need} samples for profile ${profileName})`
+        : passed
+          ? `${entry.name} [${scenario}] ${n} samples (≥ ${need})`
+          : `${entry.name} [${scenario}] only ${n} of ${need} samples${errors > 0 ? `; ${errors} failed: ${describeErrors(codes)}` : ''}`;
+      results.push({
+        id: `coverage:${entry.name}[${scenario}]`, criterion: 'performance-measured', metric: entry.name, scenario,
+        statistic: 'n', op: '>=', value: found.length === 0 ? null : n, limit: need, unit: 'count',
+        passed, status: found.length === 0 ? 'not-measured' : passed ? 'passed' : 'failed', message,
+        why: `lib/metric-catalog.ts expects it for profile ${profileName}`,
+      });
+    }
+  }
+  return results;
+}
+
+function criterionStatus(checks: readonly CheckResult[]): CriterionStatus {
+  if (checks.some((c) => c.status === 'failed')) return 'failed';
+  if (checks.some((c) => c.status === 'not-measured') && !checks.some((c) => c.status === 'passed')) return 'not-measured';
+  if (!checks.some((c) => c.status === 'passed')) return 'not-measured';
+  return 'passed';
+}
+
+export interface EvaluateOptions {
+  docs: readonly TestMetrics[];
+  harnessErrors?: readonly HarnessError[];
+  /** Defaults to the profile the tests reported (or PERF_PROFILE when there are none). */
+  profile?: ProfileName;
+  thresholds?: ThresholdConfig;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Evaluates Checkpoint 7.4. Throws ThresholdConfigError for a bad PERF_THRESHOLDS file (call it
+ * before writing anything, so no report is half-written).
+ */
+export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
+  const env = opts.env ?? process.env;
+  const harnessErrors = [...(opts.harnessErrors ?? [])];
+  const profile = opts.profile ?? pickProfile(opts.docs, env, harnessErrors);
+  const resolved = resolveThresholds(opts.thresholds ?? PERF_THRESHOLDS, profile, env);
+  const { metrics, evidence } = aggregate(opts.docs);
+
+  const byCriterion = new Map<CriterionId, CheckResult[]>(CRITERIA.map((c) => [c.id, []]));
+  const add = (r: CheckResult) => byCriterion.get(r.criterion)?.push(r);
+
+  // performance-measured: something was recorded at all, the harness lost nothing, coverage.
+  add({
+    id: 'metrics-recorded', criterion: 'performance-measured', metric: '*', scenario: '*', statistic: 'n', op: '>=',
+    value: metrics.length, limit: 1, unit: 'count', passed: metrics.length > 0, status: metrics.length > 0 ? 'passed' : 'failed',
+    message: metrics.length > 0 ? `${metrics.length} metrics from ${opts.docs.length} tests` : 'no metrics were recorded: did the perf specs run, and do they attach "perf-metrics"?',
+    why: 'A run without measurements proves nothing',
+  });
+  const hardHarnessErrors = harnessErrors.filter((e) => e.test !== 'reporter');
+  add({
+    id: 'harness-errors', criterion: 'performance-measured', metric: '*', scenario: '*', statistic: 'n', op: '<=',
+    value: hardHarnessErrors.length, limit: 0, unit: 'count', passed: hardHarnessErrors.length === 0,
+    status: hardHarnessErrors.length === 0 ? 'passed' : 'failed',
+    message: hardHarnessErrors.length === 0 ? 'every metrics attachment was valid' : `${hardHarnessErrors.length} unusable metrics attachments: ${hardHarnessErrors.map((e) => `${e.test}: ${e.message}`).join('; ')}`,
+    why: 'A lost or corrupt attachment means missing measurements',
+  });
+  const coverage = coverageChecks(metrics, profile, resolved.minSamplesFactor);
+  for (const c of coverage) add(c);
+  const uncovered = new Set(coverage.filter((c) => c.status !== 'passed').map((c) => c.metric));
+
+  for (const check of resolved.checks) {
+    const results = evaluateCheck(check, metrics);
+    if (results.length > 0) {
+      for (const r of results) add(r);
+      continue;
+    }
+    const base = { id: check.id, criterion: check.criterion, metric: check.metric, scenario: check.scenario, statistic: check.statistic, op: check.op, value: null, limit: check.limit, unit: check.unit, why: check.why };
+    if (check.optional) {
+      add({ ...base, passed: true, status: 'skipped', message: `${check.metric} [${check.scenario}] not in this run (optional check)` });
+      continue;
+    }
+    add({ ...base, passed: false, status: 'not-measured', message: `${check.metric} [${check.scenario}] not measured` });
+    // Not measured must not pass silently: it fails performance-measured (once per metric).
+    if (!uncovered.has(check.metric)) {
+      uncovered.add(check.metric);
+      add({ ...base, id: `measured:${check.id}`, criterion: 'performance-measured', statistic: 'n', op: '>=', limit: 1, unit: 'count', passed: false, status: 'not-measured', message: `${check.metric} not measured (needed by check ${check.id})` });
+    }
+  }
+
+  const criteria: CriterionResult[] = CRITERIA.map((c) => {
+    const checks = byCriterion.get(c.id) ?? [];
+    // performance-measured: any missing/failed check fails it; the others fail only on a failed check
+    // or when nothing at all was measured.
+    const status: CriterionStatus = c.id === 'performance-measured'
+      ? (checks.every((k) => k.passed) ? 'passed' : 'failed')
+      : criterionStatus(checks);
+    return { id: c.id, title: c.title, passed: status === 'passed', status, checks };
+  });
+  return {
+    verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',
+    profile, criteria, metrics, evidence, harnessErrors, thresholdOverrides: resolved.overrides,
+  };
+}
+
+/** Failed checks, worst criterion first, for summaries. */
+export function failedChecks(result: CheckpointResult): CheckResult[] {
+  return result.criteria.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped'));
+}
+
+export type { Stats };

@@ -1,0 +1,51 @@
+/**
+ * Secret redaction for everything the suite writes: logs, reports, attachments, annotations.
+ *
+ * Secrets in this project: the OpenAI key, database passwords (inside connection URLs) and
+ * user bearer tokens. Redaction is pattern-based (so it also catches secrets inside error
+ * messages we did not write) plus value-based for the configured key.
+ */
+
+const MASK = '***';
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db` (any scheme with userinfo). */
+export function redactUrl(url: string): string {
+  return url.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]+):[^@\s/]*@/gi, `$1:${MASK}@`);
+}
+
+const PATTERNS: [RegExp, string][] = [
+  // Userinfo passwords in any URL.
+  [/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^@\s/'"]*@/gi, `$1:${MASK}@`],
+  // Bearer tokens in headers or messages.
+  [/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`],
+  // OpenAI-style keys (sk-…, sk-proj-…). 'sk-simulator' is a placeholder, but masking it is harmless.
+  [/\bsk-[A-Za-z0-9_-]{6,}/g, `sk-${MASK}`],
+  // key=value / "key": "value" pairs whose key names a secret.
+  [/((?:api[_-]?key|password|passwd|secret|token|authorization)["']?\s*[:=]\s*["']?)([^"'\s,&}]+)/gi, `$1${MASK}`],
+];
+
+/** Extra literal secrets to mask (e.g. the configured OPENAI_API_KEY), registered once at startup. */
+const literalSecrets = new Set<string>();
+
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) literalSecrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of literalSecrets) out = out.split(secret).join(MASK);
+  for (const [re, replacement] of PATTERNS) out = out.replace(re, replacement);
+  return out;
+}
+
+/** Redacts every string inside a JSON-able value (numbers and structure untouched). */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactDeep(v);
+    return out as T;
+  }
+  return value;
+}

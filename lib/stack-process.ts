@@ -1,0 +1,171 @@
+/**
+ * Starts the bundled MemoryChat stack (`tsx app/stack.ts`) as a child process, the way it runs
+ * in production: its own event loop, so the suite's work never shares a loop with the app's.
+ *
+ * Protocol (TEAM.md): once ready the stack prints BASE_URL=, DATABASE_URL=, OPENAI_BASE_URL=
+ * and STACK_READY_MS= lines on stdout; logs go to stderr. We parse stdout with a start-up
+ * timeout, copy stderr (redacted) into a log file, and stop the whole process group (tsx, node,
+ * postgres) on stop(), on our own exit and on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { redact } from './redact';
+
+export interface StackUrls {
+  baseUrl: string;
+  databaseUrl: string;
+  openaiBaseUrl: string;
+  readyMs: number;
+}
+
+export interface StackProcess extends StackUrls {
+  pid: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export interface StartStackOptions {
+  /** Project root (where node_modules/.bin/tsx and app/stack.ts live). */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** stderr (and non-protocol stdout) goes here, redacted. */
+  logFile: string;
+  /** Give up when the ready lines have not arrived by then. Default 60 s. */
+  startTimeoutMs?: number;
+  /** Grace period for a clean shutdown before SIGKILL. Default 10 s. */
+  stopTimeoutMs?: number;
+}
+
+const KEYS = ['BASE_URL', 'DATABASE_URL', 'OPENAI_BASE_URL', 'STACK_READY_MS'] as const;
+type Key = (typeof KEYS)[number];
+const TAIL_LINES = 15;
+
+export class StackStartError extends Error {
+  override name = 'StackStartError';
+}
+
+/** Parses one protocol line (`KEY=value`); other lines → undefined. */
+export function parseStackLine(line: string): { key: Key; value: string } | undefined {
+  const m = /^([A-Z_]+)=(.+)$/.exec(line.trim());
+  if (!m) return undefined;
+  const key = m[1] as Key;
+  return KEYS.includes(key) ? { key, value: m[2] as string } : undefined;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    // Negative pid: the whole process group (detached child = group leader): tsx, node, postgres.
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function startStackProcess(opts: StartStackOptions): Promise<StackProcess> {
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  mkdirSync(path.dirname(opts.logFile), { recursive: true });
+  const log: WriteStream = createWriteStream(opts.logFile, { flags: 'w' });
+  const tail: string[] = [];
+  const logLine = (source: string, line: string): void => {
+    const safe = redact(line);
+    log.write(`${source} ${safe}\n`);
+    tail.push(safe);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
+
+  const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0' };
+  delete env.BASE_URL; // the stack must not think it is pointed elsewhere
+  const tsx = path.join(opts.cwd, 'node_modules', '.bin', 'tsx');
+  const child = spawn(tsx, ['app/stack.ts'], { cwd: opts.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+
+  let exited = false;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  // Never leave a stack behind: our exit, Ctrl-C or a kill of the runner stops the group.
+  const onExit = (): void => killGroup(child, 'SIGTERM');
+  const onSignal = (): void => killGroup(child, 'SIGTERM');
+  process.once('exit', onExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const unhook = (): void => {
+    process.removeListener('exit', onExit);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      killGroup(child, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        exitPromise.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), stopTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        killGroup(child, 'SIGKILL');
+        await Promise.race([exitPromise, new Promise((r) => setTimeout(r, 2_000))]);
+      }
+    }
+    unhook();
+    await new Promise<void>((resolve) => log.end(resolve));
+  };
+
+  const values: Partial<Record<Key, string>> = {};
+  const ready = new Promise<StackUrls>((resolve, reject) => {
+    const fail = (reason: string): void => {
+      const last = tail.length > 0 ? `\n  last log lines:\n    ${tail.slice(-8).join('\n    ')}` : '';
+      reject(new StackStartError(`The bundled stack (tsx app/stack.ts) ${reason}. Full log: ${opts.logFile}${last}`));
+    };
+    const timer = setTimeout(() => fail(`did not print its URLs within ${startTimeoutMs / 1000} s`), startTimeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      fail(`could not be started (${err.message}); is node_modules installed (npm ci)?`);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(`exited before it was ready (${signal ? `signal ${signal}` : `exit code ${code}`})`);
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const parsed = parseStackLine(line);
+      if (!parsed) {
+        logLine('[stdout]', line);
+        return;
+      }
+      values[parsed.key] = parsed.value;
+      logLine('[stdout]', line);
+      if (KEYS.every((k) => values[k] !== undefined)) {
+        clearTimeout(timer);
+        resolve({
+          baseUrl: (values.BASE_URL as string).replace(/\/+$/, ''),
+          databaseUrl: values.DATABASE_URL as string,
+          openaiBaseUrl: (values.OPENAI_BASE_URL as string).replace(/\/+$/, ''),
+          readyMs: Number(values.STACK_READY_MS),
+        });
+      }
+    });
+    createInterface({ input: child.stderr }).on('line', (line) => logLine('[stderr]', line));
+  });
+
+  try {
+    const urls = await ready;
+    return { ...urls, pid: child.pid ?? -1, logFile: opts.logFile, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * The run's summary in three forms, all rendered from one `PerfSummary` object:
+ *  - `perf-summary.json`: a versioned contract for tools (zod schema exported below);
+ *  - `perf-summary.md`: GitHub step summary / PR comment, verdict first;
+ *  - the console summary in Step 7.4's layout, ending with CHECKPOINT 7.4 VERIFICATION.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from './metrics-schema';
+import { PROFILE_NAMES } from './profiles';
+import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
+import type { CheckpointResult } from './checkpoint';
+
+export const SUMMARY_SCHEMA_VERSION = 1;
+export const SUMMARY_JSON = 'perf-summary.json';
+export const SUMMARY_MD = 'perf-summary.md';
+
+/** NaN/absent statistics serialize as null. */
+const num = z.number().nullable();
+
+export const checkResultSchema = z.object({
+  id: z.string(),
+  criterion: z.enum(CRITERION_IDS as [string, ...string[]]),
+  metric: z.string(),
+  scenario: z.string(),
+  memoryCount: z.number().optional(),
+  statistic: z.enum(STATISTICS),
+  op: z.enum(OPS),
+  value: num,
+  limit: z.number(),
+  unit: z.string(),
+  passed: z.boolean(),
+  status: z.enum(['passed', 'failed', 'not-measured', 'skipped']),
+  message: z.string(),
+  why: z.string(),
+});
+
+export const criterionSchema = z.object({
+  id: z.enum(CRITERION_IDS as [string, ...string[]]),
+  title: z.string(),
+  passed: z.boolean(),
+  status: z.enum(['passed', 'failed', 'not-measured']),
+  checks: z.array(checkResultSchema),
+});
+
+export const metricSummarySchema = z.object({
+  name: z.string(),
+  category: z.enum(CATEGORIES),
+  scenario: z.string(),
+  title: z.string().optional(),
+  memoryCount: z.number().optional(),
+  unit: z.enum(UNITS),
+  /** Successful samples. */
+  n: z.number().int(),
+  /** Failed samples (count); causes in `errorDetails`. */
+  errors: z.number().int(),
+  errorRate: num,
+  errorDetails: z.array(sampleErrorSchema),
+  warmup: z.number().int(),
+  min: num, mean: num, p50: num, p90: num, p95: num, p99: num, max: num, stddev: num,
+  ci95: z.object({ low: num, high: num }),
+  outliers: z.number().int(),
+  tags: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  /** Raw samples (warm-up removed), so any tool can recompute or compare. */
+  samples: z.array(z.number()),
+  tests: z.array(z.string()),
+});
+export type MetricSummary = z.infer<typeof metricSummarySchema>;
+
+export const DECISIONS = ['regression', 'improvement', 'no-change', 'insufficient-data'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+export const baselineComparisonSchema = z.object({
+  name: z.string(),
+  scenario: z.string(),
+  memoryCount: z.number().optional(),
+  unit: z.string(),
+  /** 'lower' for latencies/tokens, 'higher' for throughput. */
+  better: z.enum(['lower', 'higher']),
+  baseline: z.object({ n: z.number(), p50: num, p95: num }),
+  current: z.object({ n: z.number(), p50: num, p95: num }),
+  /** Relative change, e.g. 0.12 = +12 %. */
+  p50Change: num,
+  p95Change: num,
+  /** median(current) / median(baseline) and its bootstrap 95 % CI. */
+  ratio: num,
+  ci95: z.object({ low: num, high: num }).nullable(),
+  decision: z.enum(DECISIONS),
+});
+export type BaselineComparison = z.infer<typeof baselineComparisonSchema>;
+
+export const baselineSchema = z.object({
+  path: z.string(),
+  baselineStartedAt: z.string().optional(),
+  /** Changes smaller than this (fraction) never count. */
+  tolerance: z.number(),
+  method: z.string(),
+  regressions: z.number().int(),
+  improvements: z.number().int(),
+  comparisons: z.array(baselineComparisonSchema),
+  /** Metrics only in one of the two runs. */
+  onlyInBaseline: z.array(z.string()),
+  onlyInCurrent: z.array(z.string()),
+});
+export type BaselineResult = z.infer<typeof baselineSchema>;
+
+export const perfSummarySchema = z.object({
+  schemaVersion: z.literal(SUMMARY_SCHEMA_VERSION),
+  checkpoint: z.literal('7.4'),
+  verdict: z.enum(['pass', 'fail']),
+  profile: z.enum(PROFILE_NAMES),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  generatedAt: z.string(),
+  tests: z.object({ total: z.number().int(), passed: z.number().int(), failed: z.number().int(), skipped: z.number().int(), flaky: z.number().int() }),
+  criteria: z.array(criterionSchema),
+  metrics: z.array(metricSummarySchema),
+  evidence: z.array(evidenceSchema),
+  harnessErrors: z.array(z.object({ test: z.string(), message: z.string() })),
+  thresholdOverrides: z.array(z.string()),
+  environment: z.record(z.string(), z.unknown()),
+  baseline: baselineSchema.nullable(),
+});
+export type PerfSummary = z.infer<typeof perfSummarySchema>;
+
+// ---------------------------------------------------------------- redaction
+
+/** Keys that name a secret (at the end: `accessToken`, `DB_PASSWORD`, `OPENAI_API_KEY`; not `tokenBudget`). */
+const SECRET_KEY = /(pass(word|wd)?|secret|token|api[_-]?key|authorization|cookie|credentials?|private[_-]?key)$/i;
+
+/** Masks credentials in URLs, bearer tokens and OpenAI-style keys inside a string. */
+export function redactString(s: string): string {
+  return s
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+):[^@/\s]+@/gi, '$1:***@')
+    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1***')
+    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-***');
+}
+
+/** Deep copy with secret-looking keys masked and strings redacted (defensive: global setup redacts too). */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 20) return '[depth limit]';
+  if (typeof value === 'string') return redactString(value);
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'boolean' ? '***' : redact(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** `${reportDir}/environment.json` written by global setup, redacted again; {} when absent. */
+export function readEnvironment(reportDir: string): Record<string, unknown> {
+  const path = join(reportDir, 'environment.json');
+  if (!existsSync(path)) return {};
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (redact(parsed) as Record<string, unknown>) : {};
+  } catch (error) {
+    return { error: `environment.json unreadable: ${(error as Error).message}` };
+  }
+}
+
+// ---------------------------------------------------------------- build
+
+const orNull = (v: number) => (Number.isFinite(v) ? v : null);
+
+export interface SummaryContext {
+  startedAt: Date;
+  durationMs: number;
+  tests?: PerfSummary['tests'];
+  environment?: Record<string, unknown>;
+  baseline?: BaselineResult | null;
+}
+
+export function buildSummary(result: CheckpointResult, ctx: SummaryContext): PerfSummary {
+  const summary: PerfSummary = {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    checkpoint: '7.4',
+    verdict: result.verdict,
+    profile: result.profile,
+    startedAt: ctx.startedAt.toISOString(),
+    durationMs: Math.round(ctx.durationMs),
+    generatedAt: new Date().toISOString(),
+    tests: ctx.tests ?? { total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0 },
+    criteria: result.criteria.map((c) => ({ ...c, checks: c.checks.map((k) => ({ ...k, value: k.value !== null && Number.isFinite(k.value) ? k.value : null })) })),
+    metrics: result.metrics.map((m) => ({
+      name: m.name, category: m.category, scenario: m.scenario,
+      ...(m.title ? { title: m.title } : {}),
+      ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}),
+      unit: m.unit, n: m.stats.n, errors: m.errorCount,
+      errorRate: m.stats.n + m.errorCount === 0 ? null : m.errorCount / (m.stats.n + m.errorCount),
+      errorDetails: m.errors.map((e) => ({ ...e, message: redactString(e.message) })),
+      warmup: m.warmup,
+      min: orNull(m.stats.min), mean: orNull(m.stats.mean), p50: orNull(m.stats.p50), p90: orNull(m.stats.p90),
+      p95: orNull(m.stats.p95), p99: orNull(m.stats.p99), max: orNull(m.stats.max), stddev: orNull(m.stats.stddev),
+      ci95: { low: orNull(m.stats.ci95.low), high: orNull(m.stats.ci95.high) },
+      outliers: m.stats.outliers,
+      tags: m.tags,
+      samples: [...m.samples],
+      tests: m.tests,
+    })),
+    evidence: result.evidence.map((e) => redact(e) as (typeof result.evidence)[number]),
+    harnessErrors: result.harnessErrors,
+    thresholdOverrides: result.thresholdOverrides,
+    environment: ctx.environment ?? {},
+    baseline: ctx.baseline ?? null,
+  };
+  // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
+  return perfSummarySchema.parse(summary);
+}
+
+// ---------------------------------------------------------------- shared helpers
+
+type Check = PerfSummary['criteria'][number]['checks'][number];
+
+const SECTIONS: { title: string; categories: Category[] }[] = [
+  { title: 'Response Times', categories: ['response'] },
+  { title: 'Token Usage', categories: ['tokens'] },
+  { title: 'Memory Scaling', categories: ['memory'] },
+  { title: 'Database Performance', categories: ['database'] },
+  { title: 'UI', categories: ['ui'] },
+  { title: 'Bottlenecks', categories: ['bottlenecks'] },
+  { title: 'Harness', categories: ['seeding', 'harness'] },
+];
+
+/** Gating checks of one metric (coverage checks that passed are not interesting per line). */
+function checksFor(summary: PerfSummary, m: MetricSummary): Check[] {
+  return summary.criteria.flatMap((c) => c.checks).filter((k) =>
+    k.metric === m.name && k.scenario === m.scenario && (k.memoryCount ?? null) === (m.memoryCount ?? null)
+    && !(k.id.startsWith('coverage:') && k.passed) && !(k.statistic === 'errorRate' && k.passed));
+}
+
+function limitText(k: Check): string {
+  if (k.statistic === 'errorRate') return `errors ${k.op} ${(k.limit * 100).toFixed(0)} %`;
+  if (k.statistic === 'n') return `n ${k.op} ${k.limit}`;
+  return `${k.statistic} ${k.op} ${formatNumber(k.limit, k.unit)}`;
+}
+
+function isSingleValued(m: MetricSummary): boolean {
+  return m.n === 1 || m.unit === 'bool' || m.unit === 'exponent';
+}
+
+function valueText(m: MetricSummary): string {
+  if (m.n === 0) return m.errors > 0 ? `no samples (${m.errors} failed)` : 'no samples';
+  if (m.unit === 'bool') return m.min === 1 ? 'yes' : m.n === 1 ? 'no' : `${m.samples.filter((s) => s >= 1).length}/${m.n} yes`;
+  if (isSingleValued(m)) return `${formatNumber(m.max, m.unit)}`;
+  return `p50 ${formatNumber(m.p50, m.unit)}  p95 ${formatNumber(m.p95, m.unit)}`;
+}
+
+function pct(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '—';
+  return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
+}
+
+// ---------------------------------------------------------------- console
+
+const RULE = '='.repeat(78);
+const center = (s: string) => `${' '.repeat(Math.max(0, Math.floor((RULE.length - s.length) / 2)))}${s}`;
+
+export function renderConsole(summary: PerfSummary): string {
+  const out: string[] = ['', RULE, center(`PERFORMANCE TEST SUMMARY (profile ${summary.profile})`), RULE];
+  const line = (label: string, m: MetricSummary, indent: string) => {
+    const checks = checksFor(summary, m);
+    const mark = checks.length === 0 ? ' ' : checks.every((k) => k.passed) ? '✓' : '✗';
+    const limits = checks.map(limitText).filter((v, i, a) => a.indexOf(v) === i).join(', ');
+    const errs = m.errors > 0 && m.n > 0 ? `  (${m.errors} failed)` : '';
+    const width = 44 - indent.length;
+    const text = label.length > width ? `${label.slice(0, width - 1)}…` : label.padEnd(width);
+    return `${indent}${mark} ${text} ${valueText(m).padEnd(30)} ${limits ? `limit ${limits}` : ''}${errs}`.trimEnd();
+  };
+  for (const section of SECTIONS) {
+    const metrics = summary.metrics.filter((m) => section.categories.includes(m.category));
+    if (metrics.length === 0) continue;
+    out.push('', `${section.title}:`);
+    const names = [...new Set(metrics.map((m) => m.name))];
+    for (const name of names) {
+      const group = metrics.filter((m) => m.name === name);
+      const first = group[0] as MetricSummary;
+      if (group.length === 1 && first.scenario === 'default') {
+        out.push(line(first.title ?? name, first, '  '));
+        continue;
+      }
+      out.push(`  ${first.title ?? name} (${name})`);
+      for (const m of group) out.push(line(m.scenario, m, '    '));
+    }
+  }
+  if (summary.baseline) {
+    const b = summary.baseline;
+    out.push('', `Baseline comparison (vs ${b.path}, tolerance ${(b.tolerance * 100).toFixed(0)} %):`);
+    out.push(`  ${b.regressions} regressions, ${b.improvements} improvements, ${b.comparisons.length - b.regressions - b.improvements} without significant change`);
+    for (const c of b.comparisons.filter((x) => x.decision === 'regression' || x.decision === 'improvement')) {
+      out.push(`  ${c.decision === 'regression' ? '✗ regression ' : '✓ improvement'} ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} (${pct(c.p50Change)}, ratio CI ${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')})`);
+    }
+  }
+  if (summary.thresholdOverrides.length > 0) {
+    out.push('', 'Threshold overrides:', ...summary.thresholdOverrides.map((o) => `  • ${o}`));
+  }
+  if (summary.harnessErrors.length > 0) {
+    out.push('', 'Harness errors:', ...summary.harnessErrors.map((e) => `  ✗ ${e.test}: ${e.message}`));
+  }
+  out.push('', RULE, center('CHECKPOINT 7.4 VERIFICATION'), RULE);
+  for (const c of summary.criteria) {
+    const note = c.status === 'not-measured' ? ' — not measured' : '';
+    out.push(`  ${c.passed ? '✓' : '✗'} ${c.title}${note}`);
+    if (!c.passed) {
+      const bad = c.checks.filter((k) => !k.passed && k.status !== 'skipped');
+      for (const k of bad.slice(0, 8)) out.push(`      - ${k.message}`);
+      if (bad.length > 8) out.push(`      … and ${bad.length - 8} more (see perf-summary.md)`);
+    }
+  }
+  out.push('');
+  out.push(summary.verdict === 'pass'
+    ? '✓ All checkpoint 7.4 requirements met!'
+    : `✗ Checkpoint 7.4 FAILED: ${summary.criteria.filter((c) => !c.passed).map((c) => c.title).join('; ')}`);
+  out.push('');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------- markdown
+
+const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderMarkdown(summary: PerfSummary): string {
+  const ok = summary.verdict === 'pass';
+  const out: string[] = [];
+  out.push(`## ${ok ? '✅' : '❌'} Checkpoint 7.4: **${ok ? 'PASS' : 'FAIL'}**`, '');
+  out.push(`Profile \`${summary.profile}\` · started ${summary.startedAt} · ${(summary.durationMs / 1000).toFixed(1)} s · tests: ${summary.tests.passed} passed, ${summary.tests.failed} failed, ${summary.tests.skipped} skipped${summary.tests.flaky ? `, ${summary.tests.flaky} flaky` : ''}`, '');
+  out.push('| Criterion | Result | Checks passed |', '|---|---|---|');
+  for (const c of summary.criteria) {
+    const gated = c.checks.filter((k) => k.status !== 'skipped');
+    out.push(`| ${c.title} | ${c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail'} | ${gated.filter((k) => k.passed).length}/${gated.length} |`);
+  }
+  const failures = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })));
+  if (failures.length > 0) {
+    out.push('', '### Failures', '');
+    for (const { c, k } of failures) out.push(`- **${c.title}** — ${mdCell(k.message)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
+  }
+  if (summary.harnessErrors.length > 0) {
+    out.push('', '### Harness errors', '', ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`));
+  }
+  out.push('', '### Metrics', '', '| Metric | Scenario | n | p50 | p95 | Limit | |', '|---|---|--:|--:|--:|---|---|');
+  for (const m of summary.metrics) {
+    const checks = checksFor(summary, m);
+    const mark = checks.length === 0 ? '' : checks.every((k) => k.passed) ? '✅' : '❌';
+    const single = isSingleValued(m);
+    const p50 = m.n === 0 ? '—' : single ? valueText(m) : formatNumber(m.p50, m.unit);
+    const p95 = m.n === 0 || single ? '' : formatNumber(m.p95, m.unit);
+    const errs = m.errors > 0 ? ` (+${m.errors} failed)` : '';
+    out.push(`| ${mdCell(m.title ?? m.name)} | ${mdCell(m.scenario)} | ${m.n}${errs} | ${p50} | ${p95} | ${mdCell(checks.map(limitText).filter((v, i, a) => a.indexOf(v) === i).join(', '))} | ${mark} |`);
+  }
+  if (summary.baseline) {
+    const b = summary.baseline;
+    out.push('', `### Baseline comparison`, '', `Against \`${mdCell(b.path)}\`${b.baselineStartedAt ? ` (run of ${b.baselineStartedAt})` : ''}: **${b.regressions} regressions**, ${b.improvements} improvements. ${b.method}`, '');
+    const shown = b.comparisons.filter((c) => c.decision === 'regression' || c.decision === 'improvement');
+    const few = b.comparisons.filter((c) => c.decision === 'insufficient-data').length;
+    if (few > 0) out.push(`${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; their thresholds still gate them.`, '');
+    if (shown.length > 0) {
+      out.push('| Metric | Scenario | p50 before → after | Δ p50 | Δ p95 | ratio (95 % CI) | Decision |', '|---|---|---|--:|--:|---|---|');
+      for (const c of shown) {
+        const ci = c.ci95 ? `${formatNumber(c.ratio, 'ratio')} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})` : formatNumber(c.ratio, 'ratio');
+        const d = c.decision === 'regression' ? '❌ regression' : c.decision === 'improvement' ? '✅ improvement' : c.decision;
+        out.push(`| ${mdCell(c.name)} | ${mdCell(c.scenario)} | ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} | ${pct(c.p50Change)} | ${pct(c.p95Change)} | ${ci} | ${d} |`);
+      }
+    } else {
+      out.push('No metric changed significantly.');
+    }
+  }
+  if (summary.thresholdOverrides.length > 0) {
+    out.push('', '### Threshold overrides', '', ...summary.thresholdOverrides.map((o) => `- ${mdCell(o)}`));
+  }
+  if (summary.evidence.length > 0) {
+    out.push('', '<details><summary>Evidence</summary>', '', ...summary.evidence.map((e) => `- **${mdCell(e.name)}** [${mdCell(e.scenario)}]: ${mdCell(e.summary)}`), '', '</details>');
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+/** Reads and validates a perf-summary.json (for consumers and the baseline). */
+export function parseSummary(json: unknown): PerfSummary {
+  return perfSummarySchema.parse(json);
+}

@@ -1,0 +1,255 @@
+/**
+ * Threshold checks: their types, how profile and env overrides apply, and how one check is
+ * evaluated against aggregated metrics. The checks themselves live in `perf.thresholds.ts`
+ * (top level), the one file a user edits to change a limit.
+ *
+ * Statistic semantics:
+ *   p50/p95/p99/min/max/mean — from the raw samples (lib/stats, quantiles R type 7);
+ *   errorRate — failed samples / (failed + successful);
+ *   n — successful samples;
+ *   value — for single-valued metrics (ratios, exponents, bool facts): the sample; if several
+ *           were recorded (e.g. by several shards), the worst one for the operator
+ *           (max for '<'/'<=', min for '>=').
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { Unit } from './metrics-schema';
+import type { ProfileName } from './profiles';
+import type { Stats } from './stats';
+
+export const CRITERIA = [
+  { id: 'performance-measured', title: 'Performance measured' },
+  { id: 'response-times', title: 'Response times acceptable (< 5 seconds)' },
+  { id: 'token-usage', title: 'Token usage optimized' },
+  { id: 'no-bottlenecks', title: 'No major bottlenecks' },
+] as const;
+export type CriterionId = (typeof CRITERIA)[number]['id'];
+export const CRITERION_IDS = CRITERIA.map((c) => c.id) as readonly CriterionId[];
+
+export const STATISTICS = ['p50', 'p95', 'p99', 'max', 'min', 'mean', 'errorRate', 'value', 'n'] as const;
+export type Statistic = (typeof STATISTICS)[number];
+export const OPS = ['<', '<=', '>='] as const;
+export type Op = (typeof OPS)[number];
+
+export interface ThresholdCheck {
+  /** Stable id, used by overrides (`PERF_THRESHOLDS`) and in reports. */
+  id: string;
+  criterion: CriterionId;
+  /** Metric name from lib/metric-catalog.ts. */
+  metric: string;
+  /** '*' = every scenario of the metric present (each must pass), or one scenario. */
+  scenario: string;
+  statistic: Statistic;
+  op: Op;
+  limit: number;
+  unit: Unit;
+  /** One line: why this limit. */
+  why: string;
+  /** When true and the metric/scenario is absent, the check is skipped instead of "not measured". */
+  optional?: boolean;
+  /** Disabled checks are listed nowhere (set by overrides only). */
+  enabled?: boolean;
+}
+
+export const checkOverrideSchema = z.object({
+  limit: z.number().finite().optional(),
+  enabled: z.boolean().optional(),
+}).strict();
+export type CheckOverride = z.infer<typeof checkOverrideSchema>;
+
+export interface ProfileOverride {
+  /** Multiplies every catalog minSamples (rounded up, at least 1). Samples only: limits stay. */
+  minSamplesFactor?: number;
+  /** Per-check overrides; limits of ms checks may only get stricter. */
+  checks?: Record<string, CheckOverride>;
+}
+
+export interface ThresholdConfig {
+  checks: ThresholdCheck[];
+  profiles: Partial<Record<ProfileName, ProfileOverride>>;
+}
+
+/** The effective checks of a run, with where each change came from. */
+export interface ResolvedThresholds {
+  checks: ThresholdCheck[];
+  minSamplesFactor: number;
+  /** Human-readable list of applied overrides, e.g. "PERF_THRESHOLDS (x.json): response.total limit 5000 → 8000". */
+  overrides: string[];
+}
+
+export class ThresholdConfigError extends Error {
+  override name = 'ThresholdConfigError';
+}
+
+function isLoosening(check: ThresholdCheck, override: CheckOverride): boolean {
+  if (override.enabled === false) return true;
+  if (override.limit === undefined) return false;
+  return check.op === '>=' ? override.limit < check.limit : override.limit > check.limit;
+}
+
+function applyOverrides(checks: ThresholdCheck[], overrides: Record<string, CheckOverride>, source: string, notes: string[], forbidLooseningMs: boolean): ThresholdCheck[] {
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  for (const id of Object.keys(overrides)) {
+    if (!byId.has(id)) {
+      throw new ThresholdConfigError(`${source}: unknown check id "${id}". Known ids: ${[...byId.keys()].join(', ')}`);
+    }
+  }
+  return checks.map((c) => {
+    const o = overrides[c.id];
+    if (!o) return c;
+    if (forbidLooseningMs && c.unit === 'ms' && isLoosening(c, o)) {
+      throw new ThresholdConfigError(`${source}: check "${c.id}" is a latency limit; a profile may tighten it but never loosen or disable it`);
+    }
+    const next = { ...c, ...(o.limit !== undefined ? { limit: o.limit } : {}), ...(o.enabled !== undefined ? { enabled: o.enabled } : {}) };
+    if (o.limit !== undefined && o.limit !== c.limit) notes.push(`${source}: ${c.id} limit ${c.op} ${c.limit} → ${c.op} ${o.limit} ${c.unit}`);
+    if (o.enabled === false) notes.push(`${source}: ${c.id} disabled`);
+    return next;
+  });
+}
+
+/** Schema of the `PERF_THRESHOLDS` file: partial overrides keyed by check id. */
+export const envOverridesSchema = z.record(z.string(), checkOverrideSchema);
+
+/** Reads and validates a `PERF_THRESHOLDS` JSON file; errors name the file and the field. */
+export function readEnvOverrides(path: string): Record<string, CheckOverride> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ThresholdConfigError(`PERF_THRESHOLDS=${path}: cannot read the file (${(error as Error).message}). Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ThresholdConfigError(`PERF_THRESHOLDS=${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = envOverridesSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    throw new ThresholdConfigError(`PERF_THRESHOLDS=${path}: field ${field}: ${issue?.message ?? 'invalid'}. Expected {"<check id>": {"limit"?: number, "enabled"?: boolean}}`);
+  }
+  return parsed.data;
+}
+
+/** Effective checks for a profile: file defaults → profile overrides → PERF_THRESHOLDS file. */
+export function resolveThresholds(config: ThresholdConfig, profile: ProfileName, env: NodeJS.ProcessEnv = process.env): ResolvedThresholds {
+  const ids = new Set<string>();
+  for (const c of config.checks) {
+    if (ids.has(c.id)) throw new ThresholdConfigError(`perf.thresholds.ts: duplicate check id "${c.id}"`);
+    ids.add(c.id);
+  }
+  const notes: string[] = [];
+  const p = config.profiles[profile] ?? {};
+  let checks = applyOverrides(config.checks, p.checks ?? {}, `profile ${profile}`, notes, true);
+  const file = env.PERF_THRESHOLDS?.trim();
+  if (file) checks = applyOverrides(checks, readEnvOverrides(file), `PERF_THRESHOLDS (${file})`, notes, false);
+  const factor = p.minSamplesFactor ?? 1;
+  if (!(factor > 0)) throw new ThresholdConfigError(`profile ${profile}: minSamplesFactor must be > 0`);
+  if (factor !== 1) notes.push(`profile ${profile}: minimum samples × ${factor}`);
+  return { checks: checks.filter((c) => c.enabled !== false), minSamplesFactor: factor, overrides: notes };
+}
+
+// ---------------------------------------------------------------- evaluation
+
+/** What a check needs to know about one aggregated metric. */
+export interface MetricForCheck {
+  name: string;
+  scenario: string;
+  memoryCount?: number;
+  unit: Unit;
+  samples: readonly number[];
+  errorCount: number;
+  /** Counts of error codes, for messages ("model_error ×3"). */
+  errorCodes: Record<string, number>;
+  stats: Stats;
+}
+
+export type CheckStatus = 'passed' | 'failed' | 'not-measured' | 'skipped';
+
+export interface CheckResult {
+  id: string;
+  criterion: CriterionId;
+  metric: string;
+  scenario: string;
+  memoryCount?: number;
+  statistic: Statistic;
+  op: Op;
+  /** null when it could not be computed (no samples). */
+  value: number | null;
+  limit: number;
+  /** Unit of the limit (a metric unit, or 'count' for sample-count checks). */
+  unit: string;
+  passed: boolean;
+  status: CheckStatus;
+  message: string;
+  why: string;
+}
+
+/** Prefix of every failed-threshold message; the Allure categories match on it. */
+export const THRESHOLD_EXCEEDED = 'Threshold exceeded';
+/** Prefix of a failed error-rate check: the measurement broke, not the limit (own Allure category). */
+export const SAMPLE_ERRORS = 'Sample errors';
+
+export function compare(value: number, op: Op, limit: number): boolean {
+  switch (op) {
+    case '<': return value < limit;
+    case '<=': return value <= limit;
+    case '>=': return value >= limit;
+  }
+}
+
+export function formatNumber(v: number | null | undefined, unit?: string): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  const abs = Math.abs(v);
+  const digits = unit === 'ratio' || unit === 'exponent' || unit === 'bool' ? 3 : abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  const s = Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  return unit && unit !== 'bool' && unit !== 'ratio' && unit !== 'exponent' && unit !== 'count' ? `${s} ${unit}` : s;
+}
+
+export function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op): number | null {
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  switch (statistic) {
+    case 'errorRate': {
+      const total = m.stats.n + m.errorCount;
+      return total === 0 ? null : m.errorCount / total;
+    }
+    case 'n': return m.stats.n;
+    case 'value': {
+      if (m.samples.length === 0) return null;
+      return op === '>=' ? m.stats.min : m.stats.max;
+    }
+    default: return finite(m.stats[statistic]);
+  }
+}
+
+function label(metric: string, scenario: string, memoryCount?: number): string {
+  return `${metric} [${scenario}${memoryCount !== undefined && !scenario.includes(String(memoryCount)) ? `, ${memoryCount} memories` : ''}]`;
+}
+
+export function describeErrors(codes: Record<string, number>): string {
+  return Object.entries(codes).sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ×${k}`).join(', ');
+}
+
+/** Evaluates one check against the metrics it matches; an empty array means "no such metric". */
+export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricForCheck[]): CheckResult[] {
+  const matching = metrics.filter((m) => m.name === check.metric && (check.scenario === '*' || m.scenario === check.scenario));
+  return matching.map((m) => {
+    const value = statisticValue(m, check.statistic, check.op);
+    const base = { id: check.id, criterion: check.criterion, metric: m.name, scenario: m.scenario, ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}), statistic: check.statistic, op: check.op, value, limit: check.limit, unit: check.unit, why: check.why };
+    const where = label(m.name, m.scenario, m.memoryCount);
+    if (value === null) {
+      const cause = m.errorCount > 0 ? `all ${m.errorCount} samples failed (${describeErrors(m.errorCodes)})` : 'no samples';
+      return { ...base, passed: false, status: 'failed' as const, message: `${where} ${check.statistic}: ${cause}` };
+    }
+    const passed = compare(value, check.op, check.limit);
+    const shown = check.statistic === 'errorRate' ? `${(value * 100).toFixed(1)} %` : formatNumber(value, check.unit);
+    const limit = check.statistic === 'errorRate' ? `${(check.limit * 100).toFixed(1)} %` : formatNumber(check.limit, check.unit);
+    const errs = m.errorCount > 0 ? ` — ${m.errorCount} failed samples: ${describeErrors(m.errorCodes)}` : '';
+    const message = passed
+      ? `${where} ${check.statistic} = ${shown} (limit ${check.op} ${limit})`
+      : `${check.statistic === 'errorRate' ? SAMPLE_ERRORS : THRESHOLD_EXCEEDED}: ${where} ${check.statistic} = ${shown}, limit ${check.op} ${limit}${errs}`;
+    return { ...base, passed, status: passed ? 'passed' as const : 'failed' as const, message };
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Playwright configuration of the MemoryChat performance suite.
+ *
+ * Projects: `perf` (profile from PERF_PROFILE, default 'default') and `smoke` (profile 'smoke':
+ * tiny sample counts, and the instant model simulator when the suite starts the stack). Both run
+ * the same specs; the profile reaches them as the typed option fixture `profileName`.
+ *
+ * Target: global-setup.ts starts the bundled stack as a child process when BASE_URL is unset
+ * (no `webServer`: we need its DATABASE_URL/OPENAI_BASE_URL too, and a child process with its own
+ * event loop is what production looks like) and checks the target before any test runs.
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { defineConfig, type ReporterDescription } from '@playwright/test';
+import { ALLURE_CATEGORIES } from './lib/allure';
+import { CHROMIUM_FLAGS, detectChromium } from './lib/browser';
+import { formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/config';
+import { redactUrl } from './lib/redact';
+import type { ProfileOptions } from './fixtures/config';
+
+/** The runner process (not a worker): print things and pick defaults once. */
+const isRunner = process.env.TEST_WORKER_INDEX === undefined;
+
+function loadConfigOrExit(): PerfConfig {
+  try {
+    return loadConfig({ cwd: __dirname, dotenvDir: __dirname });
+  } catch (err) {
+    // One readable block naming the variable, not a stack trace.
+    console.error(formatConfigError(err));
+    process.exit(2);
+  }
+}
+
+const config = loadConfigOrExit();
+
+if (isRunner) {
+  // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
+  process.env.PERF_RUN_ID ??= `r${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  // A smoke-only run of the bundled stack uses the instant model simulator (seconds, not minutes).
+  // The stack is started by global setup, which inherits this environment.
+  if (!config.baseUrl && !process.env.MODEL_SIM_LATENCY && runProfile(config) === 'smoke') {
+    process.env.MODEL_SIM_LATENCY = 'instant';
+  }
+}
+
+const chromiumChoice = detectChromium(config.chromiumPath);
+if (isRunner && chromiumChoice.problem) console.warn(`memorychat-perf: ${chromiumChoice.problem}`);
+
+const reportDir = config.reportDir;
+
+const reporters: ReporterDescription[] = [
+  ['list'],
+  ['html', { outputFolder: path.join(reportDir, 'html'), open: 'never' }],
+  [
+    'allure-playwright',
+    {
+      resultsDir: path.join(reportDir, 'allure-results'),
+      categories: ALLURE_CATEGORIES,
+      // Static, redacted facts; global setup writes the full environment.json.
+      environmentInfo: {
+        profile: runProfile(config),
+        target: config.baseUrl ?? 'bundled stack',
+        database: config.databaseUrl ? redactUrl(config.databaseUrl) : 'bundled embedded PostgreSQL',
+        model: config.openaiBaseUrl ?? (config.openaiApiKey ? 'api.openai.com' : 'bundled model simulator'),
+        faults: config.faults.join(',') || 'none',
+        node: process.version,
+        os: `${os.type()} ${os.release()}`,
+        cpus: String(os.cpus().length),
+        run: process.env.PERF_RUN_ID ?? '',
+      },
+    },
+  ],
+];
+// The checkpoint reporter comes from the reports work; the config must work before it lands.
+if (existsSync(path.join(__dirname, 'reporters', 'checkpoint-reporter.ts'))) {
+  reporters.push(['./reporters/checkpoint-reporter.ts']);
+}
+
+export default defineConfig<ProfileOptions>({
+  testDir: './e2e',
+  outputDir: path.join(reportDir, 'test-results'),
+  globalSetup: './global-setup.ts',
+  // One worker: the target (app + PostgreSQL + model simulator) runs on the same 2 cores. A second
+  // worker would compete with it and with the other worker for CPU, so latencies would measure the
+  // suite's own contention, not MemoryChat. Sequential tests keep samples comparable between runs.
+  workers: 1,
+  fullyParallel: false,
+  // A perf run must not hide flakiness behind a green retry.
+  retries: 0,
+  forbidOnly: Boolean(process.env.CI),
+  // Generous for the `perf` profile (100k-row seeding, realistic model latency), finite always.
+  timeout: 5 * 60_000,
+  globalTimeout: 60 * 60_000,
+  expect: { timeout: 15_000 },
+  reporter: reporters,
+  use: {
+    // Fixtures use config.baseUrl; this is for ad-hoc page.goto('/') in specs (set in workers).
+    baseURL: process.env.BASE_URL,
+    headless: true,
+    actionTimeout: 15_000,
+    navigationTimeout: 30_000,
+    // No traces: they record request headers and init scripts, i.e. the seeded users' bearer
+    // tokens, and secrets must never reach report attachments. Failures keep a screenshot.
+    trace: 'off',
+    screenshot: 'only-on-failure',
+    video: 'off',
+    launchOptions: {
+      executablePath: chromiumChoice.executablePath,
+      args: CHROMIUM_FLAGS,
+    },
+  },
+  projects: [
+    {
+      name: 'perf',
+      use: { profileName: config.profile },
+    },
+    {
+      name: 'smoke',
+      // Smoke = tiny sample counts; a smoke test should fail fast, not wait 5 minutes.
+      timeout: 2 * 60_000,
+      use: { profileName: 'smoke' },
+    },
+  ],
+});

@@ -1,0 +1,207 @@
+/**
+ * Checkpoint 7.4 reporter (Playwright Reporter). Works in `npx playwright test` and in
+ * `npx playwright merge-reports` (sharded CI gets one verdict).
+ *
+ * onTestEnd: collects each test's `perf-metrics` attachment (body or path — blob/merge gives a
+ * path), validates it; a bad attachment is a harness error naming the test, never a crash.
+ * onEnd: aggregates, evaluates perf.thresholds.ts, compares with PERF_BASELINE if set, then
+ * writes — only after everything was computed, each file atomically — under PERF_REPORT_DIR
+ * (default `reports`): perf-summary.json, perf-summary.md, charts/*.svg, and the "Checkpoint 7.4"
+ * result into allure-results; prints the console summary; and fails the run when the verdict
+ * fails (exit code ≠ 0 even if every test passed).
+ *
+ * Options (playwright.config.ts): ['./reporters/checkpoint-reporter.ts', { outputDir?, allure?, charts?, failViaError? }]
+ */
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
+import { METRICS_ATTACHMENT, testMetricsSchema, type TestMetrics } from '../lib/metrics-schema';
+import { evaluateCheckpoint, type HarnessError } from '../lib/checkpoint';
+import { ThresholdConfigError, resolveThresholds } from '../lib/thresholds';
+import { PERF_THRESHOLDS } from '../perf.thresholds';
+import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/baseline';
+import { SUMMARY_JSON, SUMMARY_MD, buildSummary, readEnvironment, renderConsole, renderMarkdown, type PerfSummary } from '../lib/summary';
+import { renderCharts, type Chart } from '../lib/charts';
+import { writeAllureCheckpoint } from '../lib/allure';
+import { writeFileAtomic } from '../lib/fs-atomic';
+
+export interface CheckpointReporterOptions {
+  /** Report directory; default env PERF_REPORT_DIR or 'reports'. */
+  outputDir?: string;
+  /** Write the "Checkpoint 7.4" Allure result into `<outputDir>/allure-results` (default true). */
+  allure?: boolean;
+  /** Render SVG charts (default true). */
+  charts?: boolean;
+  /**
+   * Signal a failed verdict by throwing from onEnd (a reporter error) instead of returning
+   * status 'failed'. `merge-reports` ignores the returned status, so this defaults to true there.
+   */
+  failViaError?: boolean;
+}
+
+export interface CheckpointOutcome {
+  summary: PerfSummary;
+  files: string[];
+}
+
+/** Raised (after all reports are written) in merge-reports mode so the exit code is non-zero. */
+export class CheckpointFailedError extends Error {
+  override name = 'CheckpointFailedError';
+  constructor(message: string) {
+    super(message);
+    // The message says everything; a stack trace into the reporter would only add noise.
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+const testName = (test: TestCase) => `${test.location.file.split(/[\\/]/).slice(-2).join('/')} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
+
+export default class CheckpointReporter implements Reporter {
+  private readonly outputDir: string;
+  private readonly allure: boolean;
+  private readonly charts: boolean;
+  private readonly failViaError: boolean;
+  private startedAt = new Date();
+  private startMs = Date.now();
+  /** Latest attempt per test: earlier (retried) attempts' metrics are superseded. */
+  private readonly perTest = new Map<string, { test: TestCase; docs: TestMetrics[]; errors: HarnessError[] }>();
+  private configError: string | undefined;
+  /** Set after onEnd, for tests and callers. */
+  outcome: CheckpointOutcome | undefined;
+
+  constructor(options: CheckpointReporterOptions = {}) {
+    this.outputDir = resolve(options.outputDir ?? process.env.PERF_REPORT_DIR ?? 'reports');
+    this.allure = options.allure ?? true;
+    this.charts = options.charts ?? true;
+    this.failViaError = options.failViaError ?? process.argv.includes('merge-reports');
+  }
+
+  printsToStdio(): boolean {
+    return true;
+  }
+
+  onBegin(_config: FullConfig, _suite: Suite): void {
+    this.startedAt = new Date();
+    this.startMs = Date.now();
+    // Validate overrides and baseline now, so a typo is visible before a long run, not after.
+    try {
+      resolveThresholds(PERF_THRESHOLDS, 'default');
+      const baseline = process.env.PERF_BASELINE?.trim();
+      if (baseline) {
+        loadBaseline(baseline);
+        parseTolerance(process.env.PERF_BASELINE_TOLERANCE);
+      }
+    } catch (error) {
+      if (error instanceof ThresholdConfigError || error instanceof BaselineError) {
+        this.configError = error.message;
+        process.stderr.write(`\n[checkpoint] ${error.message}\n[checkpoint] No checkpoint report will be written; the run will fail.\n\n`);
+      } else {
+        throw error;
+      }
+    }
+  }
+
+  onTestEnd(test: TestCase, result: TestResult): void {
+    const docs: TestMetrics[] = [];
+    const errors: HarnessError[] = [];
+    for (const a of result.attachments) {
+      if (a.name !== METRICS_ATTACHMENT) continue;
+      try {
+        const text = a.body ? a.body.toString('utf8') : a.path ? readFileSync(a.path, 'utf8') : undefined;
+        if (text === undefined) throw new Error('attachment has neither body nor path');
+        const parsed = testMetricsSchema.safeParse(JSON.parse(text));
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new Error(`invalid ${METRICS_ATTACHMENT}: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
+        }
+        docs.push(parsed.data);
+      } catch (error) {
+        errors.push({ test: testName(test), message: (error as Error).message });
+      }
+    }
+    this.perTest.set(test.id, { test, docs, errors });
+  }
+
+  async onEnd(result: FullResult): Promise<{ status?: FullResult['status'] } | undefined> {
+    let outcome: CheckpointOutcome;
+    try {
+      if (this.configError) throw new ThresholdConfigError(this.configError);
+      outcome = await this.produce(result);
+    } catch (error) {
+      if (error instanceof ThresholdConfigError || error instanceof BaselineError) {
+        process.stderr.write(`\n✗ Checkpoint 7.4 not evaluated: ${error.message}\n  Nothing was written to ${this.outputDir}. Fix the file or unset the variable.\n\n`);
+        if (this.failViaError) throw new CheckpointFailedError(error.message);
+        return { status: 'failed' };
+      }
+      throw error;
+    }
+    this.outcome = outcome;
+    process.stdout.write(renderConsole(outcome.summary));
+    const shown = outcome.files.filter((f) => !f.endsWith('allure-results')).map((f) => relative(process.cwd(), f));
+    process.stdout.write(`Reports: ${shown.join(', ')}\n\n`);
+    if (outcome.summary.verdict === 'fail') {
+      const failed = outcome.summary.criteria.filter((c) => !c.passed).map((c) => c.id).join(', ');
+      if (this.failViaError) throw new CheckpointFailedError(`Checkpoint 7.4 failed: ${failed} (see ${join(this.outputDir, SUMMARY_MD)})`);
+      if (result.status === 'passed') return { status: 'failed' };
+    }
+    return undefined;
+  }
+
+  /** Computes everything in memory, then writes all files. Throws config errors before any write. */
+  private async produce(result: FullResult): Promise<CheckpointOutcome> {
+    const all = [...this.perTest.values()];
+    const docs = all.flatMap((t) => t.docs);
+    const harnessErrors = all.flatMap((t) => t.errors);
+    const checkpoint = evaluateCheckpoint({ docs, harnessErrors });
+
+    const tests = { total: all.length, passed: 0, failed: 0, skipped: 0, flaky: 0 };
+    for (const { test } of all) {
+      const o = test.outcome();
+      if (o === 'expected') tests.passed++;
+      else if (o === 'unexpected') tests.failed++;
+      else if (o === 'skipped') tests.skipped++;
+      else tests.flaky++;
+    }
+    const durationMs = result.duration > 0 ? result.duration : Date.now() - this.startMs;
+    const startedAt = result.startTime instanceof Date ? result.startTime : this.startedAt;
+    let summary = buildSummary(checkpoint, { startedAt, durationMs, tests, environment: readEnvironment(this.outputDir) });
+
+    const baselinePath = process.env.PERF_BASELINE?.trim();
+    if (baselinePath) {
+      const baseline = loadBaseline(baselinePath);
+      const tolerance = parseTolerance(process.env.PERF_BASELINE_TOLERANCE);
+      summary = { ...summary, baseline: compareToBaseline(summary.metrics, baseline, { path: baselinePath, tolerance }) };
+    }
+
+    let charts: Chart[] = [];
+    if (this.charts) {
+      try {
+        charts = await renderCharts(summary);
+      } catch (error) {
+        // Charts are illustrations: their failure must not hide or change the verdict.
+        process.stderr.write(`[checkpoint] charts not rendered: ${(error as Error).message}\n`);
+      }
+    }
+    const json = `${JSON.stringify(summary, null, 2)}\n`;
+    const markdown = renderMarkdown(summary);
+
+    const files: string[] = [];
+    const write = (path: string, data: string) => {
+      writeFileAtomic(path, data);
+      files.push(path);
+    };
+    write(join(this.outputDir, SUMMARY_JSON), json);
+    write(join(this.outputDir, SUMMARY_MD), markdown);
+    for (const c of charts) write(join(this.outputDir, 'charts', c.file), c.svg);
+    if (this.allure) {
+      const resultsDir = join(this.outputDir, 'allure-results');
+      try {
+        writeAllureCheckpoint({ resultsDir, summary, markdown, json, charts, start: startedAt.getTime(), stop: startedAt.getTime() + durationMs });
+        files.push(resultsDir);
+      } catch (error) {
+        process.stderr.write(`[checkpoint] Allure verdict not written to ${resultsDir}: ${(error as Error).message}\n`);
+      }
+    }
+    return { summary, files };
+  }
+}

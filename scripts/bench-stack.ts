@@ -1,0 +1,256 @@
+/**
+ * Benchmarks the reference stack against issue 3's targets, the way the suite meets it: the stack
+ * runs as a child process (`tsx app/stack.ts`, own event loop) and is driven over HTTP.
+ *
+ *   npx tsx scripts/bench-stack.ts            # readiness, session create, search at 10k, chat overhead
+ *   npx tsx scripts/bench-stack.ts --100k     # also search at 100,000 memories
+ *   npx tsx scripts/bench-stack.ts --realistic  # chat overhead with the realistic model profile
+ *
+ * Targets: ready ≤ 3 s; session create p95 ≤ 5 ms; search p95 ≤ 10 ms at 10k (≤ 30 ms at 100k);
+ * chat app overhead (round trip − model time) p95 ≤ 25 ms. Numbers on a shared 2-core machine are
+ * noisy: the script prints what it measured, it does not retry until green.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import type { ChatStreamEvent, CreateUserResponse, Session } from '../app/contract';
+
+const ROOT = path.resolve(__dirname, '..');
+const args = new Set(process.argv.slice(2));
+
+interface StackProcess { child: ChildProcess; baseUrl: string; databaseUrl: string; readyMs: number; wallMs: number }
+
+function quantile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const h = (s.length - 1) * p;
+  const lo = Math.floor(h);
+  return (s[lo] ?? 0) + ((s[Math.min(lo + 1, s.length - 1)] ?? 0) - (s[lo] ?? 0)) * (h - lo);
+}
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+function report(name: string, values: number[], target?: number): void {
+  const p95 = quantile(values, 0.95);
+  const verdict = target === undefined ? '' : p95 <= target ? `  ✓ (target p95 ≤ ${target} ms)` : `  ✗ (target p95 ≤ ${target} ms)`;
+  console.log(`${name.padEnd(42)} n=${String(values.length).padStart(4)}  p50 ${fmt(quantile(values, 0.5)).padStart(7)} ms  p95 ${fmt(p95).padStart(7)} ms  max ${fmt(Math.max(...values)).padStart(7)} ms${verdict}`);
+}
+
+function startStackProcess(env: Record<string, string>): Promise<StackProcess> {
+  const t0 = performance.now();
+  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['app/stack.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: '', OPENAI_API_KEY: '', PORT: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`stack not ready within 60 s: ${err.slice(-500)}`));
+    }, 60_000);
+    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const ready = /STACK_READY_MS=(\d+)/.exec(out);
+      const base = /^BASE_URL=(.+)$/m.exec(out);
+      const db = /^DATABASE_URL=(.+)$/m.exec(out);
+      if (ready && base?.[1] && db?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, baseUrl: base[1].trim(), databaseUrl: db[1].trim(), readyMs: Number(ready[1]), wallMs: performance.now() - t0 });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`stack exited (${code}) before ready: ${err.slice(-500)}`));
+    });
+  });
+}
+
+function stopStackProcess(s: StackProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.child.exitCode !== null) return resolve();
+    s.child.once('exit', () => resolve());
+    s.child.kill('SIGTERM');
+    setTimeout(() => { s.child.kill('SIGKILL'); resolve(); }, 15_000).unref();
+  });
+}
+
+async function call<T>(base: string, method: string, p: string, token?: string, body?: unknown): Promise<T> {
+  const res = await fetch(base + p, {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p} → ${res.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text) as T;
+}
+
+/** Deterministic, varied, realistic memories (a small seeded grammar). */
+export function memoryTexts(n: number, seed = 7): string[] {
+  let x = seed >>> 0;
+  const rnd = (): number => {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)] as T;
+  const people = ['sister', 'brother', 'mother', 'father', 'colleague', 'neighbour', 'best friend', 'manager', 'cousin', 'partner'];
+  const names = ['Ana', 'Luis', 'Mira', 'Jonas', 'Priya', 'Kenji', 'Fatima', 'Oskar', 'Lena', 'Tomas', 'Ines', 'Rafael', 'Yara', 'Milan'];
+  const cities = ['Lisbon', 'Berlin', 'Oslo', 'Kyoto', 'Lima', 'Nairobi', 'Toronto', 'Porto', 'Vienna', 'Seoul', 'Dublin', 'Valencia'];
+  const hobbies = ['hiking', 'baking sourdough', 'playing chess', 'sailing', 'running', 'painting watercolours', 'learning Japanese', 'climbing', 'gardening', 'cycling', 'photography', 'playing the cello'];
+  const foods = ['ramen', 'grilled sardines', 'lentil soup', 'tacos', 'dark chocolate', 'green curry', 'pierogi', 'falafel', 'paella', 'dumplings'];
+  const templates = [
+    () => `My ${pick(people)} ${pick(names)} lives in ${pick(cities)}.`,
+    () => `I enjoy ${pick(hobbies)} on ${pick(['weekends', 'Sunday mornings', 'weekday evenings', 'holidays'])}.`,
+    () => `My favourite food is ${pick(foods)}, especially in ${pick(['winter', 'summer', 'spring', 'autumn'])}.`,
+    () => `I am planning a trip to ${pick(cities)} in ${pick(['March', 'June', 'September', 'December'])} with my ${pick(people)}.`,
+    () => `I work as a ${pick(['nurse', 'software engineer', 'teacher', 'architect', 'translator', 'chef'])} and my ${pick(people)} ${pick(names)} helps with ${pick(hobbies)}.`,
+    () => `I am allergic to ${pick(['peanuts', 'cats', 'pollen', 'shellfish', 'penicillin'])}.`,
+    () => `Remind me to call ${pick(names)} about ${pick(['the birthday party', 'the rent', 'the car repair', 'the concert tickets', 'the book club'])}.`,
+  ];
+  return Array.from({ length: n }, (_, i) => `${pick(templates)()} (note ${i})`);
+}
+
+async function seedMemories(base: string, token: string, n: number): Promise<number> {
+  const texts = memoryTexts(n);
+  const t0 = performance.now();
+  for (let i = 0; i < texts.length; i += 5_000) {
+    await call(base, 'POST', '/api/memories/bulk', token, { memories: texts.slice(i, i + 5_000).map((content) => ({ content })) });
+  }
+  return performance.now() - t0;
+}
+
+async function timeSearches(base: string, token: string, queries: string[], mode: string, samples: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = -10; i < samples; i++) {
+    const q = queries[(i + 10) % queries.length] ?? 'trip';
+    const t0 = performance.now();
+    await call(base, 'GET', `/api/memories/search?q=${encodeURIComponent(q)}&mode=${mode}&limit=10`, token);
+    if (i >= 0) out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+const RANKED_QUERIES = ['where does my sister live', 'trip to Kyoto', 'favourite food in winter', 'allergic to pollen', 'call Priya about the rent', 'playing chess on weekends'];
+const TYPO_QUERIES = ['Kyotto trip', 'sourdogh baking', 'alergic pollen', 'Nairobbi', 'photografy', 'chelo playing'];
+
+async function searchBench(base: string, token: string, n: number, target: number): Promise<void> {
+  report(`memory search ranked @${n}`, await timeSearches(base, token, RANKED_QUERIES, 'ranked', 100), target);
+  report(`memory search auto @${n}`, await timeSearches(base, token, RANKED_QUERIES, 'auto', 100), target);
+  report(`memory search fuzzy (typos) @${n}`, await timeSearches(base, token, TYPO_QUERIES, 'fuzzy', 60));
+  const list: number[] = [];
+  for (let i = -10; i < 100; i++) {
+    const t0 = performance.now();
+    await call(base, 'GET', '/api/memories?limit=50', token);
+    if (i >= 0) list.push(performance.now() - t0);
+  }
+  report(`memory list recent-first @${n}`, list);
+}
+
+async function explainChecks(databaseUrl: string, userId: number, profileId: number, sessionId: number): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    // Enough rows that a sequential scan would lose: 10k sessions and 10k messages for this user.
+    await client.query(`INSERT INTO sessions (user_id, title) SELECT $1, 'bench ' || g FROM generate_series(1, 10000) g`, [userId]);
+    await client.query(`INSERT INTO messages (session_id, user_id, role, content) SELECT $1, $2, 'user', 'bench message ' || g FROM generate_series(1, 10000) g`, [sessionId, userId]);
+    await client.query('ANALYZE');
+    const checks: [string, string, unknown[], string][] = [
+      ['sessions by user', 'SELECT id FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT 51', [userId], 'idx_sessions_user_id'],
+      ['messages by session', 'SELECT id FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT 201', [sessionId], 'idx_messages_session_id'],
+      ['memories by user', 'SELECT id FROM memories WHERE user_id = $1 ORDER BY id DESC LIMIT 51', [userId], 'idx_memories_user_id'],
+      ['memories by profile', 'SELECT id FROM memories WHERE user_id = $1 AND profile_id = $2 ORDER BY id DESC LIMIT 51', [userId, profileId], 'idx_memories_profile_id'],
+    ];
+    for (const [name, sql, params, index] of checks) {
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows.map((r) => r['QUERY PLAN']).join(' | ');
+      console.log(`EXPLAIN ${name.padEnd(22)} ${plan.includes(index) ? '✓ uses' : '✗ does NOT use'} ${index}   (${plan.slice(0, 110)})`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function chatBench(base: string, token: string, samples: number, label: string): Promise<void> {
+  const session = await call<Session>(base, 'POST', '/api/sessions', token, { title: 'bench chat' });
+  const overhead: number[] = [];
+  const total: number[] = [];
+  const server: number[] = [];
+  const queries: number[] = [];
+  for (let i = -3; i < samples; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${base}/api/sessions/${session.id}/messages`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ content: `Question ${i}: what should I cook this weekend for my sister who is allergic to peanuts?` }),
+    });
+    const text = await res.text();
+    const rt = performance.now() - t0;
+    const doneBlock = text.split('\n\n').find((b) => b.startsWith('event: done'));
+    if (!doneBlock) throw new Error(`chat failed: ${text.slice(-300)}`);
+    const done = JSON.parse(doneBlock.slice(doneBlock.indexOf('data: ') + 6)) as Extract<ChatStreamEvent, { event: 'done' }>['data'];
+    if (i < 0) continue;
+    total.push(rt);
+    overhead.push(rt - done.timing.modelMs);
+    server.push(done.timing.totalMs - done.timing.modelMs);
+    queries.push(done.timing.dbQueries ?? 0);
+  }
+  report(`chat round trip (${label})`, total);
+  report(`chat app overhead = round trip − model (${label})`, overhead, 25);
+  report(`  of which server-side (total − model)`, server);
+  console.log(`  SQL statements per chat message: ${Math.min(...queries)}..${Math.max(...queries)}`);
+}
+
+async function main(): Promise<void> {
+  console.log(`bench-stack on ${process.platform}, node ${process.version}; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  // 1. Readiness, three cold starts as a child process.
+  const ready: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await startStackProcess({ MODEL_SIM_LATENCY: 'instant' });
+    ready.push(s.readyMs);
+    console.log(`cold start ${i + 1}: STACK_READY_MS=${s.readyMs} (spawn → lines ${Math.round(s.wallMs)} ms)`);
+    await stopStackProcess(s);
+  }
+  report('stack readiness (STACK_READY_MS)', ready, 3000);
+
+  const stack = await startStackProcess({ MODEL_SIM_LATENCY: args.has('--realistic') ? 'realistic' : 'instant' });
+  try {
+    const base = stack.baseUrl;
+    const u = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, { email: `bench-${Date.now()}@memorychat.test` });
+
+    // 2. Session create.
+    const create: number[] = [];
+    for (let i = -20; i < 300; i++) {
+      const t0 = performance.now();
+      await call(base, 'POST', '/api/sessions', u.token, { title: `s${i}` });
+      if (i >= 0) create.push(performance.now() - t0);
+    }
+    report('session create (API round trip)', create, 5);
+
+    // 3. Search at 10k memories of one user.
+    const seeded = await seedMemories(base, u.token, 10_000);
+    console.log(`seeded 10,000 memories via the bulk API in ${Math.round(seeded)} ms`);
+    await searchBench(base, u.token, 10_000, 10);
+
+    // 4. Chat overhead.
+    await chatBench(base, u.token, args.has('--realistic') ? 20 : 60, args.has('--realistic') ? 'realistic model' : 'instant model');
+
+    // 5. EXPLAIN with 10k rows per table.
+    const session = await call<Session>(base, 'POST', '/api/sessions', u.token, { title: 'explain' });
+    await explainChecks(stack.databaseUrl, u.user.id, u.profile.id, session.id);
+
+    if (args.has('--100k')) {
+      const big = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, { email: `bench-big-${Date.now()}@memorychat.test` });
+      const ms = await seedMemories(base, big.token, 100_000);
+      console.log(`seeded 100,000 memories via the bulk API in ${Math.round(ms)} ms`);
+      await searchBench(base, big.token, 100_000, 30);
+    }
+  } finally {
+    await stopStackProcess(stack);
+  }
+}
+
+if (require.main === module) main().catch((err: unknown) => {
+  console.error(`bench-stack failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

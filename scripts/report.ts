@@ -1,0 +1,52 @@
+/**
+ * `npm run report`: builds the Allure report (Allure 3 CLI, no Java) from
+ * `${PERF_REPORT_DIR:-reports}/allure-results` into `${PERF_REPORT_DIR:-reports}/allure-report`.
+ *
+ * Allure 3's default ("awesome") report takes categories from its config, not from
+ * categories.json in the results, so this script writes a small generated config with
+ * ALLURE_CATEGORIES (threshold exceeded / sample errors / not measured / errors) and passes it.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { ALLURE_CATEGORIES } from '../lib/allure';
+import { writeFileAtomic } from '../lib/fs-atomic';
+
+const GENERATE_TIMEOUT_MS = 180_000;
+
+function main(): number {
+  const reportDir = resolve(process.env.PERF_REPORT_DIR ?? 'reports');
+  const resultsDir = join(reportDir, 'allure-results');
+  const outDir = join(reportDir, 'allure-report');
+  const shown = (p: string) => relative(process.cwd(), p) || '.';
+
+  const hasResults = existsSync(resultsDir) && readdirSync(resultsDir).some((f) => f.endsWith('-result.json'));
+  if (!hasResults) {
+    console.error(`No Allure results in ${shown(resultsDir)}: run the tests first (npx playwright test --project=perf, or --project=smoke), then npm run report.`);
+    return 1;
+  }
+
+  const configPath = join(reportDir, 'allurerc.generated.json');
+  writeFileAtomic(configPath, `${JSON.stringify({ name: 'MemoryChat performance (Checkpoint 7.4)', categories: ALLURE_CATEGORIES }, null, 2)}\n`);
+
+  const cli = resolve('node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
+  if (!existsSync(cli)) {
+    console.error(`Allure CLI not found at ${shown(cli)}: run npm ci (the "allure" package provides it).`);
+    return 1;
+  }
+  const t0 = performance.now();
+  const run = spawnSync(cli, ['generate', resultsDir, '--output', outDir, '--config', configPath], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: GENERATE_TIMEOUT_MS,
+  });
+  if (run.error || run.status !== 0) {
+    const cause = run.error ? run.error.message : run.signal ? `killed by ${run.signal} (timeout ${GENERATE_TIMEOUT_MS / 1000} s?)` : `exit code ${run.status}`;
+    console.error(`allure generate failed: ${cause}`);
+    return 1;
+  }
+  console.log(`Allure report built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${shown(join(outDir, 'index.html'))}`);
+  console.log('Open it with: npm run report:open   (serves it on localhost; opening index.html from disk does not work in every browser)');
+  return 0;
+}
+
+process.exitCode = main();

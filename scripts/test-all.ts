@@ -1,0 +1,195 @@
+/**
+ * `npm test`: everything that proves the suite works, in order of cost.
+ *
+ *   1. static checks: TypeScript (strict), ESLint, the GitHub workflow linter
+ *   2. unit tests (node's test runner): statistics, thresholds, summary schema, seeding and
+ *      cleanup, the model simulator, the API contract, validation and isolation
+ *   3. the Playwright `smoke` project end to end against the bundled stack: verdict must pass
+ *   4. regression self-tests: for each fault switch of the stack, run the specs that should
+ *      catch it and assert that the Checkpoint 7.4 verdict is `fail` on the expected criterion,
+ *      because of the expected metric. A perf check that cannot fail proves nothing.
+ *
+ * Flags: `--only static,unit,smoke,self` to run some stages; `--fault <name>` for one self-test.
+ * Exit code 0 only when every stage passed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { FAULTS, type Fault } from '../app/contract';
+
+const ROOT = path.resolve(__dirname, '..');
+const BIN = path.join(ROOT, 'node_modules', '.bin');
+
+interface StageResult {
+  name: string;
+  passed: boolean;
+  seconds: number;
+  detail: string;
+}
+
+/** What each fault must do to the verdict, and which specs show it. */
+interface SelfTest {
+  fault: Fault;
+  /** `--grep` for the specs that measure what the fault breaks. */
+  grep: string;
+  criterion: 'performance-measured' | 'response-times' | 'token-usage' | 'no-bottlenecks';
+  /** A failed check on one of these metrics proves the verdict failed for the right reason. */
+  metrics: string[];
+  /** When set, the failed check must be on this statistic (e.g. errorRate, not a missing metric). */
+  statistic?: string;
+  env?: Record<string, string>;
+}
+
+const SELF_TESTS: SelfTest[] = [
+  { fault: 'missing-indexes', grep: '@database', criterion: 'no-bottlenecks', metrics: ['db.index_used'] },
+  { fault: 'n-plus-one', grep: '@memory', criterion: 'no-bottlenecks', metrics: ['bottlenecks.queries_growth_ratio'] },
+  { fault: 'token-bloat', grep: '@tokens', criterion: 'token-usage', metrics: ['tokens.total_per_message', 'tokens.history_growth_ratio'] },
+  { fault: 'slow-model', grep: '@selftest-latency', criterion: 'response-times', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'] },
+  { fault: 'slow-render', grep: '@ui', criterion: 'no-bottlenecks', metrics: ['ui.long_conversation_render_ms'] },
+  { fault: 'model-errors', grep: '@selftest-latency', criterion: 'performance-measured', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], statistic: 'errorRate' },
+];
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10 * 60_000): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+    // Bounded: a hung stage is killed and reported, never waited on forever.
+    const timer = setTimeout(() => {
+      console.error(`\n[test] ${cmd} ${args.join(' ')} exceeded ${timeoutMs / 1000} s, killing it`);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+    }, timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      console.error(`[test] could not start ${cmd}: ${err.message}`);
+      resolve(127);
+    });
+  });
+}
+
+async function stage(results: StageResult[], name: string, fn: () => Promise<{ passed: boolean; detail: string }>): Promise<boolean> {
+  console.log(`\n━━━ ${name} ━━━`);
+  const started = performance.now();
+  const { passed, detail } = await fn();
+  const seconds = (performance.now() - started) / 1000;
+  results.push({ name, passed, seconds, detail });
+  console.log(`━━━ ${name}: ${passed ? 'passed' : 'FAILED'} (${seconds.toFixed(1)} s) ${detail}`);
+  return passed;
+}
+
+const exitOk = (code: number) => ({ passed: code === 0, detail: code === 0 ? '' : `exit code ${code}` });
+
+function unitTestFiles(): string[] {
+  const dir = path.join(ROOT, 'test', 'unit');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => path.join('test', 'unit', f));
+}
+
+interface SummaryCheck { metric: string; scenario?: string; statistic?: string; passed: boolean; value?: number | null; limit?: number; message?: string }
+interface SummaryCriterion { id: string; passed: boolean; checks: SummaryCheck[] }
+interface SummaryShape { verdict: 'pass' | 'fail'; criteria: SummaryCriterion[] }
+
+function readSummary(reportDir: string): SummaryShape | string {
+  const file = path.join(reportDir, 'perf-summary.json');
+  if (!existsSync(file)) return `no ${path.relative(ROOT, file)} was written`;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SummaryShape;
+  } catch (err) {
+    return `${file} is not valid JSON: ${(err as Error).message}`;
+  }
+}
+
+async function smoke(): Promise<{ passed: boolean; detail: string }> {
+  const reportDir = path.join('reports');
+  const code = await run(path.join(BIN, 'playwright'), ['test', '--project=smoke'], { PERF_REPORT_DIR: reportDir });
+  const summary = readSummary(path.join(ROOT, reportDir));
+  if (typeof summary === 'string') return { passed: false, detail: summary };
+  const failed = summary.criteria.filter((c) => !c.passed).map((c) => c.id);
+  if (code !== 0 || summary.verdict !== 'pass') {
+    return { passed: false, detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}` };
+  }
+  return { passed: true, detail: 'verdict pass' };
+}
+
+async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string }> {
+  const reportDir = path.join('reports', 'self-test', t.fault);
+  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  const code = await run(path.join(BIN, 'playwright'), ['test', '--project=smoke', '--grep', t.grep], {
+    PERF_REPORT_DIR: reportDir,
+    MEMORYCHAT_FAULTS: t.fault,
+    MODEL_SIM_LATENCY: 'instant',
+    ...t.env,
+  }, 6 * 60_000);
+  const summary = readSummary(path.join(ROOT, reportDir));
+  if (typeof summary === 'string') return { passed: false, detail: summary };
+  const criterion = summary.criteria.find((c) => c.id === t.criterion);
+  if (!criterion) return { passed: false, detail: `summary has no criterion ${t.criterion}` };
+  // The right reason: a measured value beyond its limit on the metric the fault breaks
+  // (a subset run also misses other metrics; "not measured" does not count here).
+  const culprit = criterion.checks.find(
+    (c) => !c.passed && t.metrics.includes(c.metric) && typeof c.value === 'number' && (!t.statistic || c.statistic === t.statistic),
+  );
+  const problems: string[] = [];
+  if (summary.verdict !== 'fail') problems.push(`verdict was ${summary.verdict}, expected fail`);
+  if (criterion.passed) problems.push(`criterion ${t.criterion} passed, expected it to fail`);
+  if (!culprit) problems.push(`no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`);
+  if (code === 0) problems.push('exit code was 0, expected non-zero for a failed verdict');
+  if (problems.length) return { passed: false, detail: problems.join('; ') };
+  const seen = culprit ? `${culprit.metric}${culprit.scenario ? `[${culprit.scenario}]` : ''} = ${String(culprit.value)} vs limit ${String(culprit.limit)}` : '';
+  return { passed: true, detail: `verdict fail on ${t.criterion}: ${seen}` };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const onlyArg = args.indexOf('--only');
+  const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? '').split(',')) : undefined;
+  const faultArg = args.indexOf('--fault');
+  const onlyFault = faultArg >= 0 ? args[faultArg + 1] : undefined;
+  if (onlyFault && !(FAULTS as readonly string[]).includes(onlyFault)) {
+    console.error(`--fault must be one of: ${FAULTS.join(', ')}`);
+    process.exit(2);
+  }
+  const want = (s: string) => !only || only.has(s);
+  const results: StageResult[] = [];
+  const started = performance.now();
+
+  if (want('static')) {
+    await stage(results, 'typecheck', async () => exitOk(await run(path.join(BIN, 'tsc'), ['--noEmit', '-p', 'tsconfig.json'])));
+    await stage(results, 'lint', async () => exitOk(await run(path.join(BIN, 'eslint'), ['.', '--max-warnings=0'])));
+    if (existsSync(path.join(ROOT, 'scripts', 'lint-workflows.ts'))) {
+      await stage(results, 'workflow lint', async () => exitOk(await run(path.join(BIN, 'tsx'), ['scripts/lint-workflows.ts'])));
+    }
+  }
+  if (want('unit')) {
+    const files = unitTestFiles();
+    await stage(results, `unit tests (${files.length} files)`, async () =>
+      exitOk(await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { MODEL_SIM_LATENCY: 'instant' })));
+  }
+  if (want('smoke')) await stage(results, 'smoke project (clean stack → verdict pass)', smoke);
+  if (want('self')) {
+    for (const t of SELF_TESTS) {
+      if (onlyFault && t.fault !== onlyFault) continue;
+      await stage(results, `self-test: ${t.fault} → ${t.criterion} fails`, () => selfTest(t));
+    }
+  }
+
+  const passed = results.filter((r) => r.passed).length;
+  const failed = results.length - passed;
+  console.log('\n━━━ npm test summary ━━━');
+  for (const r of results) console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? ` — ${r.detail}` : ''}`);
+  console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  // The plain closing line CI reads.
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && results.length > 0 ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  console.error(`[test] ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+/**
+ * Helpers for the API tests: a stack started in-process (instant model), a tiny typed HTTP client,
+ * and an SSE reader. No timing logic: these tests check behaviour, not speed.
+ */
+import type { ChatStreamEvent, CreateUserResponse } from '../../app/contract';
+import { startStack, type RunningStack, type StartStackOptions } from '../../app/stack';
+
+export async function startTestStack(overrides: StartStackOptions['overrides'] = {}): Promise<RunningStack> {
+  return startStack({
+    env: { MODEL_SIM_LATENCY: 'instant' },
+    overrides: { modelSimLatency: 'instant', modelTimeoutMs: 2_000, ...overrides },
+    log: () => undefined,
+  });
+}
+
+export interface Reply<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export class Client {
+  constructor(readonly baseUrl: string, readonly token?: string) {}
+
+  as(token: string): Client {
+    return new Client(this.baseUrl, token);
+  }
+
+  async call<T = unknown>(method: string, path: string, body?: unknown, opts: { raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined || opts.raw !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers,
+      body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (e.g. the UI)
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  get<T = unknown>(path: string): Promise<Reply<T>> {
+    return this.call<T>('GET', path);
+  }
+
+  post<T = unknown>(path: string, body?: unknown): Promise<Reply<T>> {
+    return this.call<T>('POST', path, body ?? {});
+  }
+
+  /** A new user with its token (and a client acting as it). */
+  async newUser(label: string): Promise<CreateUserResponse & { api: Client }> {
+    const r = await this.post<CreateUserResponse>('/api/users', { email: `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@memorychat.test`, displayName: label });
+    if (r.status !== 201) throw new Error(`create user failed: ${r.status} ${JSON.stringify(r.body)}`);
+    return { ...r.body, api: this.as(r.body.token) };
+  }
+
+  /** Posts a streamed chat message and collects its events in order. */
+  async stream(sessionId: number, content: string): Promise<{ status: number; headers: Headers; events: ChatStreamEvent[] }> {
+    const res = await fetch(`${this.baseUrl}/api/sessions/${sessionId}/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${this.token ?? ''}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      body: JSON.stringify({ content, stream: true }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const text = await res.text();
+    const events: ChatStreamEvent[] = [];
+    for (const block of text.split('\n\n')) {
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) events.push({ event, data: JSON.parse(data) as unknown } as ChatStreamEvent);
+    }
+    return { status: res.status, headers: res.headers, events };
+  }
+}
+
+/** `db;dur=1.2, model;dur=0.00, total;dur=3.4` → { db, model, total }. */
+export function parseServerTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)\s*$/.exec(part);
+    if (m?.[1] && m[2]) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}

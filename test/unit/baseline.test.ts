@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BaselineError, compareMetric, compareToBaseline, loadBaseline, parseTolerance, type ComparableMetric } from '../../lib/baseline';
+import { evaluateCheckpoint } from '../../lib/checkpoint';
+import { buildSummary } from '../../lib/summary';
+import { quantile, seededRandom } from '../../lib/stats';
+import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
+
+function metric(samples: number[], unit: ComparableMetric['unit'] = 'ms'): ComparableMetric {
+  return { name: 'response.total_ms', scenario: 'simple-query', unit, samples, n: samples.length, p50: quantile(samples, 0.5), p95: quantile(samples, 0.95) };
+}
+/** Log-normal-ish latencies: median `m`, multiplicative noise `spread`. */
+function latencies(n: number, m: number, spread: number, seed: number): number[] {
+  const rnd = seededRandom(seed);
+  return Array.from({ length: n }, () => m * Math.exp(spread * (rnd() + rnd() + rnd() - 1.5)));
+}
+const summaryOf = (o: SyntheticOptions) => buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date(), durationMs: 1 });
+
+void test('identical samples: no regression, no improvement', () => {
+  const a = latencies(20, 1000, 0.3, 1);
+  const c = compareMetric(metric(a), metric([...a]), 0.1);
+  assert.equal(c.decision, 'no-change');
+  assert.equal(c.ratio, 1);
+  assert.equal(c.p50Change, 0);
+});
+
+void test('clearly slower (×1.5 with noise) is a regression; the reverse an improvement', () => {
+  const before = latencies(20, 1000, 0.2, 2);
+  const after = latencies(20, 1500, 0.2, 3);
+  const slow = compareMetric(metric(before), metric(after), 0.1);
+  assert.equal(slow.decision, 'regression', JSON.stringify(slow));
+  assert.ok((slow.ci95?.low ?? 0) > 1.1);
+  assert.ok((slow.p50Change ?? 0) > 0.3);
+  assert.equal(compareMetric(metric(after), metric(before), 0.1).decision, 'improvement');
+});
+
+void test('noisy overlap (same distribution, new draws, ~15 % apart by chance) is no significant change', () => {
+  const before = latencies(10, 1000, 1.2, 4);
+  const after = latencies(10, 1000, 1.2, 5);
+  const c = compareMetric(metric(before), metric(after), 0.1);
+  assert.equal(c.decision, 'no-change', JSON.stringify(c));
+});
+
+void test('within tolerance is not a regression even when significant', () => {
+  const before = latencies(200, 1000, 0.02, 6);
+  const after = before.map((x) => x * 1.05); // +5 %, very tight: significant but < 10 %
+  assert.equal(compareMetric(metric(before), metric(after), 0.1).decision, 'no-change');
+  assert.equal(compareMetric(metric(before), metric(after), 0.02).decision, 'regression');
+});
+
+void test('throughput is higher-is-better; tiny samples give insufficient-data', () => {
+  const before = latencies(10, 50000, 0.05, 7);
+  const after = before.map((x) => x / 2);
+  const c = compareMetric({ ...metric(before, 'rows/s'), name: 'seeding.memories_rows_per_s' }, { ...metric(after, 'rows/s'), name: 'seeding.memories_rows_per_s' }, 0.1);
+  assert.equal(c.better, 'higher');
+  assert.equal(c.decision, 'regression');
+  assert.equal(compareMetric(metric([1, 2]), metric([3, 4]), 0.1).decision, 'insufficient-data');
+});
+
+void test('a whole run against itself has no regressions; against a slow-model run it has them', () => {
+  const clean = summaryOf({ profile: 'default', seed: 1 });
+  const again = summaryOf({ profile: 'default', seed: 2 });
+  const slow = summaryOf({ profile: 'default', seed: 3, scale: { 'response.total_ms': 3, 'response.ui_done_ms': 3 } });
+  const t0 = performance.now();
+  const self = compareToBaseline(clean.metrics, clean, { path: 'base.json' });
+  assert.ok(performance.now() - t0 < 5000, 'bootstrap work is capped');
+  assert.equal(self.regressions, 0);
+  assert.equal(compareToBaseline(again.metrics, clean, { path: 'base.json' }).regressions, 0);
+  const vsSlow = compareToBaseline(slow.metrics, clean, { path: 'base.json' });
+  const regressed = vsSlow.comparisons.filter((c) => c.decision === 'regression').map((c) => `${c.name}[${c.scenario}]`).sort();
+  assert.deepEqual(regressed, ['response.total_ms[large-memory-context]', 'response.total_ms[long-conversation]', 'response.total_ms[simple-query]',
+    'response.ui_done_ms[large-memory-context]', 'response.ui_done_ms[long-conversation]', 'response.ui_done_ms[simple-query]']);
+  assert.ok(!vsSlow.comparisons.some((c) => c.unit === 'bool'), 'boolean facts are not compared');
+});
+
+void test('loadBaseline: another schema version, bad JSON or a missing file is a clear BaselineError', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'base-'));
+  const s = JSON.parse(JSON.stringify(summaryOf({}))) as Record<string, unknown>;
+  const ok = join(dir, 'ok.json');
+  writeFileSync(ok, JSON.stringify(s));
+  assert.equal(loadBaseline(ok).checkpoint, '7.4');
+  const v2 = join(dir, 'v2.json');
+  writeFileSync(v2, JSON.stringify({ ...s, schemaVersion: 2 }));
+  assert.throws(() => loadBaseline(v2), (e: Error) => e instanceof BaselineError && /v2\.json: schemaVersion 2 but this suite reads schemaVersion 1/.test(e.message));
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, '{');
+  assert.throws(() => loadBaseline(bad), /bad\.json: not valid JSON/);
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, JSON.stringify({ ...s, metrics: 'x' }));
+  assert.throws(() => loadBaseline(broken), /broken\.json: not a valid perf-summary\.json: field metrics/);
+  assert.throws(() => loadBaseline(join(dir, 'none.json')), /none\.json: cannot read/);
+});
+
+void test('PERF_BASELINE_TOLERANCE accepts fractions and percentages', () => {
+  assert.equal(parseTolerance(undefined), 0.1);
+  assert.equal(parseTolerance('0.2'), 0.2);
+  assert.equal(parseTolerance('15%'), 0.15);
+  assert.throws(() => parseTolerance('fast'), /PERF_BASELINE_TOLERANCE=fast/);
+});

@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, runProfile, selectedProjects } from '../../lib/config';
+import { detectChromium } from '../../lib/browser';
+import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
+import { parseStackLine } from '../../lib/stack-process';
+
+const load = (env: Record<string, string>) => loadConfig({ env: { ...env }, dotenvDir: false, cwd: '/work' });
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    load(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected loadConfig to throw');
+}
+
+void test('defaults: nothing set → bundled stack, default profile, reports/', () => {
+  const c = load({});
+  assert.equal(c.baseUrl, undefined);
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.profile, 'default');
+  assert.equal(c.allowSeed, false);
+  assert.deepEqual(c.faults, []);
+  assert.equal(c.reportDir, '/work/reports');
+  assert.equal(c.baselineTolerance, 0.2);
+  assert.equal(c.modelSimLatency, undefined);
+});
+
+void test('valid values are parsed and normalised', () => {
+  const c = load({
+    BASE_URL: 'http://127.0.0.1:3000/', DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/memorychat_perf_test',
+    OPENAI_BASE_URL: 'http://127.0.0.1:4000/v1/', PERF_PROFILE: 'smoke', PERF_ALLOW_SEED: '1',
+    MODEL_SIM_LATENCY: 'instant', MEMORYCHAT_FAULTS: 'n-plus-one, slow-model', PERF_REPORT_DIR: 'out/r',
+    PERF_BASELINE_TOLERANCE: '0.1', PERF_RUN_ID: 'ci-42', CHROMIUM_PATH: '/opt/chrome', PERF_THRESHOLDS: 't.ts', PERF_BASELINE: 'b.json',
+  });
+  assert.equal(c.baseUrl, 'http://127.0.0.1:3000');
+  assert.equal(c.openaiBaseUrl, 'http://127.0.0.1:4000/v1');
+  assert.equal(c.profile, 'smoke');
+  assert.equal(c.allowSeed, true);
+  assert.equal(c.modelSimLatency, 'instant');
+  assert.deepEqual(c.faults, ['n-plus-one', 'slow-model']);
+  assert.equal(c.reportDir, '/work/out/r');
+  assert.equal(c.baselineTolerance, 0.1);
+  assert.equal(c.runId, 'ci-42');
+  assert.equal(c.chromiumPath, '/opt/chrome');
+});
+
+void test('empty strings count as unset', () => {
+  assert.equal(load({ BASE_URL: '', PERF_PROFILE: '  ' }).profile, 'default');
+});
+
+void test('a bad value names the variable, the value and what is allowed', () => {
+  const err = configError({ PERF_PROFILE: 'fast' });
+  assert.match(err.message, /PERF_PROFILE="fast"/);
+  assert.match(err.message, /must be one of smoke, default, full/);
+  assert.equal(err.problems.length, 1);
+});
+
+void test('every bad value is reported at once', () => {
+  const err = configError({
+    BASE_URL: 'localhost:3000', MODEL_SIM_LATENCY: 'turbo', MEMORYCHAT_FAULTS: 'n-plus-one,explode',
+    PERF_BASELINE_TOLERANCE: 'lots', PERF_RUN_ID: 'a@b', PERF_ALLOW_SEED: 'maybe',
+  });
+  const text = err.message;
+  for (const name of ['BASE_URL', 'MODEL_SIM_LATENCY', 'MEMORYCHAT_FAULTS', 'PERF_BASELINE_TOLERANCE', 'PERF_RUN_ID', 'PERF_ALLOW_SEED']) {
+    assert.match(text, new RegExp(`${name}=`), `${name} is named`);
+  }
+  assert.match(text, /missing-indexes, n-plus-one/); // the allowed faults are listed
+  assert.match(text, /instant, realistic, slow/);
+  assert.equal(err.problems.length, 6);
+});
+
+void test('secrets are not echoed in error messages', () => {
+  const err = configError({ DATABASE_URL: 'mysql://admin:hunter2secret@db/x', OPENAI_API_KEY: 'sk-abc', PERF_PROFILE: 'nope' });
+  assert.doesNotMatch(err.message, /hunter2secret/);
+  assert.match(err.message, /DATABASE_URL="mysql:\/\/admin:\*\*\*@db\/x"/);
+});
+
+void test('.env is loaded without overriding the environment', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'perf-config-'));
+  try {
+    writeFileSync(path.join(dir, '.env'), 'PERF_PROFILE=full\nPERF_RUN_ID=from-dotenv\n');
+    const env: NodeJS.ProcessEnv = { PERF_RUN_ID: 'from-env' };
+    const c = loadConfig({ env, dotenvDir: dir, cwd: dir });
+    assert.equal(c.profile, 'full');
+    assert.equal(c.runId, 'from-env');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('project selection decides the run profile', () => {
+  assert.deepEqual(selectedProjects(['node', 'pw', 'test', '--project=smoke', '--project', 'perf']), ['smoke', 'perf']);
+  const c = load({ PERF_PROFILE: 'full' });
+  assert.equal(runProfile(c, ['x', '--project=smoke']), 'smoke');
+  assert.equal(runProfile(c, ['x', '--project=smoke', '--project=perf']), 'full');
+  assert.equal(runProfile(c, ['x']), 'full');
+});
+
+void test('chromium detection: CHROMIUM_PATH, then the system browser, else a hint', () => {
+  assert.deepEqual(detectChromium('/opt/c', (p) => p === '/opt/c'), { executablePath: '/opt/c', source: 'CHROMIUM_PATH' });
+  const missing = detectChromium('/opt/none', () => false);
+  assert.equal(missing.source, 'none');
+  assert.match(missing.problem ?? '', /CHROMIUM_PATH=\/opt\/none does not exist.*apt-get install chromium/);
+  assert.equal(detectChromium(undefined, (p) => p === '/usr/bin/chromium').executablePath, '/usr/bin/chromium');
+  assert.match(detectChromium(undefined, () => false).problem ?? '', /npx playwright install chromium/);
+});
+
+void test('redaction: URL passwords, bearer tokens, API keys, registered secrets', () => {
+  assert.equal(redactUrl('postgres://memorychat:s3cr3t@127.0.0.1:5432/db'), 'postgres://memorychat:***@127.0.0.1:5432/db');
+  const text = redact('connect postgres://u:pw@h/db failed; Authorization: Bearer abc.DEF-123; key sk-proj-ABCDEF123456; "password": "x1"');
+  assert.doesNotMatch(text, /pw@|abc\.DEF-123|ABCDEF123456|x1/);
+  registerSecret('my-very-own-secret');
+  assert.equal(redact('value my-very-own-secret here'), 'value *** here');
+  assert.deepEqual(redactDeep({ a: ['Bearer tok123456'], n: 5 }), { a: ['Bearer ***'], n: 5 });
+});
+
+void test('stack protocol lines are parsed; other lines ignored', () => {
+  assert.deepEqual(parseStackLine('BASE_URL=http://127.0.0.1:1234'), { key: 'BASE_URL', value: 'http://127.0.0.1:1234' });
+  assert.deepEqual(parseStackLine('STACK_READY_MS=812'), { key: 'STACK_READY_MS', value: '812' });
+  assert.equal(parseStackLine('MemoryChat stack ready in 812 ms (Ctrl-C to stop)'), undefined);
+  assert.equal(parseStackLine('HOME=/root'), undefined);
+});

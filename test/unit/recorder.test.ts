@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PerfRecorderImpl, errorCode } from '../../fixtures/perf';
+import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../fixtures/api';
+import { testMetricsSchema } from '../../lib/metrics-schema';
+import { PROFILES } from '../../lib/profiles';
+
+const identity = { title: 'suite › test', file: 'x.spec.ts', project: 'smoke' };
+const newRecorder = () => new PerfRecorderImpl(PROFILES.smoke);
+
+void test('measure: warm-up runs but is discarded; samples are durations in order', async () => {
+  const perf = newRecorder();
+  const seen: number[] = [];
+  const results = await perf.measure('response.total_ms', (i) => {
+    seen.push(i);
+    return Promise.resolve(i * 10);
+  }, { category: 'response', scenario: 'simple-query', samples: 5, warmup: 2 });
+  assert.deepEqual(seen, [-2, -1, 0, 1, 2, 3, 4]);
+  assert.deepEqual(results, [0, 10, 20, 30, 40]);
+  const doc = perf.toDocument(identity);
+  const m = doc.metrics[0];
+  assert.equal(m?.samples.length, 5);
+  assert.equal(m?.warmup, 2);
+  assert.equal(m?.unit, 'ms');
+  assert.ok(m?.samples.every((x) => x >= 0 && x < 1_000));
+});
+
+void test('failures become sample errors with code and redacted message, never dropped', async () => {
+  const perf = newRecorder();
+  await perf.measure('response.total_ms', (i) => {
+    if (i === 1) return Promise.reject(new ApiError(502, 'model_error', '{"error":{"code":"model_error","message":"upstream 503"}}', 'POST /api/x'));
+    if (i === 3) return Promise.reject(new Error('failed for postgres://u:topsecret@h/db with Bearer abcdef123'));
+    return Promise.resolve();
+  }, { category: 'response', samples: 4, warmup: 1 });
+  const m = perf.toDocument(identity).metrics[0];
+  assert.equal(m?.samples.length, 2);
+  assert.deepEqual(m?.errors.map((e) => [e.sample, e.code]), [[1, 'model_error'], [3, 'error']]);
+  assert.match(m?.errors[0]?.message ?? '', /502 model_error: upstream 503/);
+  assert.doesNotMatch(JSON.stringify(m), /topsecret|abcdef123/);
+  // Direct recordError: next sample index, code from status.
+  perf.recordError('response.total_ms', { status: 504, message: 'slow' }, { category: 'response' });
+  assert.equal(perf.toDocument(identity).metrics[0]?.errors[2]?.sample, 4);
+  assert.equal(errorCode(Object.assign(new Error('t'), { name: 'TimeoutError' })), 'timeout');
+});
+
+void test('repeat: several metrics per iteration, warm-up dropped, errors charged to errorsTo', async () => {
+  const perf = newRecorder();
+  const opts = { category: 'response' as const, scenario: 's' };
+  await perf.repeat({ samples: 3, warmup: 1, errorsTo: [{ name: 'response.ttft_ms', opts }, { name: 'response.total_ms', opts }] }, (ctx) => {
+    if (ctx.index === 1) return Promise.reject(Object.assign(new Error('cut'), { code: 'stream_cut' }));
+    ctx.record('response.ttft_ms', 100 + ctx.index, opts);
+    ctx.record('response.total_ms', 200 + ctx.index, opts);
+    return Promise.resolve();
+  });
+  const doc = perf.toDocument(identity);
+  const ttft = doc.metrics.find((m) => m.name === 'response.ttft_ms');
+  assert.deepEqual(ttft?.samples, [100, 102]);
+  assert.deepEqual(ttft?.errors.map((e) => [e.sample, e.code]), [[1, 'stream_cut']]);
+  assert.equal(ttft?.warmup, 1);
+  // Without errorsTo a failure is not silently swallowed: it fails the test.
+  await assert.rejects(perf.repeat({ samples: 1, warmup: 0 }, () => Promise.reject(new Error('boom'))), /boom/);
+});
+
+void test('concurrency: all samples are taken, indices unique', async () => {
+  const perf = newRecorder();
+  const seen = new Set<number>();
+  await perf.measure('memory.search_ms', async (i) => {
+    seen.add(i);
+    await new Promise((r) => setTimeout(r, 1));
+  }, { category: 'memory', samples: 10, warmup: 0, concurrency: 3 });
+  assert.equal(seen.size, 10);
+  assert.equal(perf.stats('memory.search_ms')?.n, 10);
+});
+
+void test('document validates against lib/metrics-schema; bad names fail fast', () => {
+  const perf = newRecorder();
+  perf.record('db.index_used', 1, { category: 'database', scenario: 'sessions-by-user', unit: 'bool' });
+  perf.record('seeding.memories_rows_per_s', [51_000.5], { category: 'seeding', scenario: 'n=1000', unit: 'rows/s', tags: { memoryCount: 1000 } });
+  perf.evidence('db.explain', 'plan uses Bearer sekrit99', { sql: 'SELECT 1', token: 'Bearer sekrit99' }, { category: 'database' });
+  const doc = perf.toDocument(identity);
+  assert.equal(testMetricsSchema.safeParse(doc).success, true);
+  assert.equal(doc.profile, 'smoke');
+  assert.doesNotMatch(JSON.stringify(doc), /sekrit99/);
+  assert.throws(() => perf.record('Bad Name', 1, { category: 'database' }), /dotted lower_snake/);
+  assert.throws(() => perf.record('db.query_ms', Number.NaN, { category: 'database' }), /non-finite/);
+});
+
+void test('annotation lines: p50/p95/n per metric', () => {
+  const perf = newRecorder();
+  perf.record('response.total_ms', [800, 812, 820, 990, 700], { category: 'response', scenario: 'simple-query' });
+  perf.record('db.index_used', 1, { category: 'database', scenario: 'memories-by-user', unit: 'bool' });
+  const lines = perf.annotationLines();
+  assert.match(lines[0] ?? '', /^response\.total_ms\[simple-query\] p50 812 ms · p95 956 ms · n=5$/);
+  assert.equal(lines[1], 'db.index_used[memories-by-user] true');
+  assert.deepEqual(perf.categories(), { category: 'response', scenarios: ['simple-query', 'memories-by-user'] });
+});
+
+void test('recorder overhead < 0.05 ms per sample', async () => {
+  const perf = newRecorder();
+  const opts = { category: 'response' as const, scenario: 'overhead' };
+  const n = 50_000;
+  // record(): the hot path specs call per sample.
+  let t = performance.now();
+  for (let i = 0; i < n; i++) perf.record('response.total_ms', i, opts);
+  const recordMs = (performance.now() - t) / n;
+  // measure(): timing + bookkeeping around a no-op async function.
+  const noop = () => Promise.resolve(0);
+  t = performance.now();
+  for (let i = 0; i < n; i++) await noop();
+  const bareMs = (performance.now() - t) / n;
+  t = performance.now();
+  await perf.measure('response.ttft_ms', noop, { ...opts, samples: n, warmup: 0 });
+  const measureMs = (performance.now() - t) / n;
+  const overhead = Math.max(0, measureMs - bareMs);
+  console.log(`recorder overhead: record() ${(recordMs * 1000).toFixed(2)} µs/sample, measure() ${(overhead * 1000).toFixed(2)} µs/sample over a bare await (${(measureMs * 1000).toFixed(2)} µs total)`);
+  assert.ok(recordMs < 0.05, `record() costs ${recordMs} ms per sample`);
+  assert.ok(measureMs < 0.05, `measure() costs ${measureMs} ms per sample`);
+});
+
+void test('SSE parser: chunk boundaries anywhere, CRLF, multi-line data, comments', () => {
+  const stream = ': keep-alive\r\nevent: meta\r\ndata: {"userMessageId":1,\r\ndata: "assistantMessageId":2}\r\n\r\nevent: token\ndata: {"delta":"Hé"}\n\nevent: done\ndata: {"message":null}\n\n';
+  for (const size of [1, 2, 3, 7, stream.length]) {
+    const parser = new SseParser();
+    const events: SseMessage[] = [];
+    for (let i = 0; i < stream.length; i += size) events.push(...parser.push(stream.slice(i, i + size)));
+    events.push(...parser.end());
+    assert.deepEqual(events.map((e) => e.event), ['meta', 'token', 'done'], `chunk size ${size}`);
+    const [first] = events;
+    assert.ok(first);
+    assert.equal(first.data, '{"userMessageId":1,\n"assistantMessageId":2}');
+    const meta = toChatEvent(first, 'POST x');
+    assert.deepEqual(meta, { event: 'meta', data: { userMessageId: 1, assistantMessageId: 2 } });
+  }
+  const tail = new SseParser();
+  assert.deepEqual(tail.push('event: token\ndata: {"delta":"x"}'), []);
+  assert.equal(tail.end()[0]?.event, 'token'); // unterminated last event still dispatched
+});
+
+void test('SSE: malformed data is a clear ApiError', () => {
+  assert.throws(() => toChatEvent({ event: 'token', data: '{not json' }, 'POST /api/sessions/1/messages'), (err: unknown) => {
+    assert.ok(err instanceof ApiError);
+    assert.equal(err.code, 'sse_malformed');
+    assert.match(err.message, /SSE "token" event data is not JSON/);
+    return true;
+  });
+  assert.throws(() => toChatEvent({ event: 'surprise', data: '{}' }, 'POST x'), /unexpected SSE event "surprise"/);
+});

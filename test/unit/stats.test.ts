@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootstrapRatioOfMedians, fitPowerLaw, growthExponent, medianCiRank, quantile, seededRandom, summarize } from '../../lib/stats';
+
+const close = (actual: number, expected: number, eps = 1e-9) =>
+  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+
+void test('quantiles follow R type 7 (values from R: quantile(1:10, p))', () => {
+  const x = [10, 3, 7, 1, 9, 2, 8, 4, 6, 5]; // order must not matter
+  close(quantile(x, 0.5), 5.5);
+  close(quantile(x, 0.9), 9.1);
+  close(quantile(x, 0.95), 9.55);
+  close(quantile(x, 0.99), 9.91);
+  close(quantile(x, 0.25), 3.25);
+  close(quantile(x, 0), 1);
+  close(quantile(x, 1), 10);
+});
+
+void test('summarize: known mean, sample sd, percentiles', () => {
+  const s = summarize([2, 4, 4, 4, 5, 5, 7, 9]);
+  assert.equal(s.n, 8);
+  close(s.mean, 5);
+  close(s.stddev, Math.sqrt(32 / 7)); // sample sd, n − 1
+  close(s.p50, 4.5);
+  close(s.p90, 7.6); // h = 7·0.9 = 6.3 → 7 + 0.3·(9 − 7)
+  close(s.p95, 8.3);
+  assert.equal(s.min, 2);
+  assert.equal(s.max, 9);
+  assert.equal(s.outliers, 1); // Q1 = 4, Q3 = 5.5, upper fence 7.75: 9 is out
+});
+
+void test('summarize: single sample and empty input', () => {
+  const one = summarize([42]);
+  assert.deepEqual([one.n, one.min, one.p50, one.p95, one.max, one.stddev], [1, 42, 42, 42, 42, 0]);
+  assert.deepEqual(one.ci95, { low: 42, high: 42 });
+  const none = summarize([]);
+  assert.equal(none.n, 0);
+  assert.ok(Number.isNaN(none.p50));
+});
+
+void test('median CI ranks match the binomial table (n=6→1, 10→2, 20→6, 100→40)', () => {
+  assert.equal(medianCiRank(5), 0); // no 95 % pair exists: fall back to [min, max]
+  assert.equal(medianCiRank(6), 1);
+  assert.equal(medianCiRank(10), 2);
+  assert.equal(medianCiRank(20), 6);
+  assert.equal(medianCiRank(100), 40);
+  assert.ok(medianCiRank(5000) > 2400); // log-space: no underflow for large n
+  const s = summarize(Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(s.ci95, { low: 6, high: 15 });
+  const tiny = summarize([3, 1, 2]);
+  assert.deepEqual(tiny.ci95, { low: 1, high: 3 });
+});
+
+void test('outliers: Tukey 1.5 IQR fences, counted not removed', () => {
+  const s = summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
+  assert.equal(s.outliers, 1);
+  assert.equal(s.n, 10);
+  assert.equal(s.max, 100);
+});
+
+void test('growth exponent: slope of log-log fit', () => {
+  const linear = [100, 1000, 10000].map((size) => ({ size, value: 0.01 * size }));
+  close(growthExponent(linear), 1, 1e-12);
+  const flat = [100, 1000, 10000].map((size) => ({ size, value: 3 }));
+  close(growthExponent(flat), 0, 1e-12);
+  const sqrt = [100, 1000, 10000, 100000].map((size) => ({ size, value: 2 * Math.sqrt(size) }));
+  const fit = fitPowerLaw(sqrt);
+  close(fit.exponent, 0.5, 1e-12);
+  close(fit.coefficient, 2, 1e-9);
+  close(fit.r2, 1, 1e-12);
+  assert.throws(() => growthExponent([{ size: 100, value: 1 }]), /2 distinct/);
+});
+
+void test('bootstrap: deterministic with a seed, CI brackets the ratio', () => {
+  const rnd = seededRandom(1);
+  const a = Array.from({ length: 40 }, () => 100 + rnd() * 20);
+  const b = a.map((x) => x * 1.5);
+  const r1 = bootstrapRatioOfMedians(a, b, { seed: 7 });
+  const r2 = bootstrapRatioOfMedians(a, b, { seed: 7 });
+  assert.deepEqual(r1, r2);
+  close(r1.ratio, 1.5, 1e-9);
+  assert.ok(r1.low > 1.3 && r1.high < 1.7, JSON.stringify(r1));
+});
+
+void test('summarize is cheap: 10k samples well under 20 ms', () => {
+  const rnd = seededRandom(3);
+  const xs = Array.from({ length: 10_000 }, () => rnd() * 100);
+  summarize(xs);
+  const t0 = performance.now();
+  summarize(xs);
+  assert.ok(performance.now() - t0 < 20);
+});

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluateCheckpoint, type CheckpointResult } from '../../lib/checkpoint';
+import { resolveThresholds, ThresholdConfigError, evaluateCheck, type ThresholdCheck } from '../../lib/thresholds';
+import { summarize } from '../../lib/stats';
+import { PERF_THRESHOLDS } from '../../perf.thresholds';
+import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
+
+const NO_ENV = {} as NodeJS.ProcessEnv;
+const run = (o: SyntheticOptions = {}, env = NO_ENV) => evaluateCheckpoint({ docs: syntheticRun(o), env });
+const status = (r: CheckpointResult) => Object.fromEntries(r.criteria.map((c) => [c.id, c.status]));
+const failing = (r: CheckpointResult) => r.criteria.filter((c) => !c.passed).map((c) => c.id);
+
+void test('a clean run passes all four criteria (smoke and default profiles)', () => {
+  for (const profile of ['smoke', 'default'] as const) {
+    const r = run({ profile });
+    assert.equal(r.verdict, 'pass', JSON.stringify(r.criteria.flatMap((c) => c.checks.filter((k) => !k.passed)), null, 1));
+    assert.equal(r.profile, profile);
+  }
+});
+
+void test('zero metrics fails performance-measured (never a pass)', () => {
+  const r = evaluateCheckpoint({ docs: [], env: NO_ENV });
+  assert.equal(r.verdict, 'fail');
+  assert.equal(status(r)['performance-measured'], 'failed');
+  assert.match(r.criteria[0]?.checks.find((c) => c.id === 'metrics-recorded')?.message ?? '', /no metrics were recorded/);
+  assert.equal(status(r)['response-times'], 'not-measured');
+});
+
+void test('slow model fails response-times only', () => {
+  const r = run({ scale: { 'response.total_ms': 4, 'response.ui_done_ms': 4 } });
+  assert.deepEqual(failing(r), ['response-times']);
+  const bad = r.criteria[1]?.checks.filter((c) => !c.passed) ?? [];
+  assert.equal(bad.length, 6); // 3 scenarios × (API total, UI done)
+  assert.match(bad[0]?.message ?? '', /^Threshold exceeded: response\.total_ms \[.*\] p95 = \d+ ms, limit < 5000 ms/);
+});
+
+void test('token bloat fails token-usage; missing index and N+1 fail no-bottlenecks', () => {
+  assert.deepEqual(failing(run({ set: { 'tokens.total_per_message': 7000 } })), ['token-usage']);
+  assert.deepEqual(failing(run({ set: { 'tokens.history_growth_ratio': 3 } })), ['token-usage']);
+  assert.deepEqual(failing(run({ set: { 'db.index_used': 0 } })), ['no-bottlenecks']);
+  assert.deepEqual(failing(run({ set: { 'bottlenecks.queries_growth_ratio': 10 } })), ['no-bottlenecks']);
+  assert.deepEqual(failing(run({ set: { 'memory.search_hit': 0 } })), ['no-bottlenecks']);
+});
+
+void test('sample errors fail performance-measured with their causes listed', () => {
+  const r = run({ profile: 'default', errors: { 'response.total_ms': 3 } });
+  assert.deepEqual(failing(r), ['performance-measured']);
+  const msgs = r.criteria[0]?.checks.filter((c) => !c.passed).map((c) => c.message).join('\n') ?? '';
+  assert.match(msgs, /Sample errors: response\.total_ms.*errorRate = 15\.0 %.*model_error ×3/);
+});
+
+void test('a missing metric of a "*" check is not measured: fails performance-measured, not silently passed', () => {
+  const r = run({ omit: ['ui.lcp_ms'] });
+  assert.deepEqual(failing(r), ['performance-measured']);
+  const nb = r.criteria.find((c) => c.id === 'no-bottlenecks');
+  assert.equal(nb?.checks.find((c) => c.id === 'ui.lcp_ms.p95')?.status, 'not-measured');
+});
+
+void test('"at n=10000" check is skipped when the profile does not seed 10k, gated when it does', () => {
+  const smoke = run({ profile: 'smoke' });
+  const skipped = smoke.criteria[3]?.checks.find((c) => c.id === 'memory.search_ms.p95@10k');
+  assert.equal(skipped?.status, 'skipped');
+  const slow = run({ profile: 'default', set: { 'memory.search_ms': 30 } });
+  assert.deepEqual(failing(slow), ['no-bottlenecks']);
+});
+
+void test('"*" evaluates every scenario separately', () => {
+  const check: ThresholdCheck = { id: 'x', criterion: 'response-times', metric: 'a.b', scenario: '*', statistic: 'p95', op: '<', limit: 10, unit: 'ms', why: '' };
+  const mk = (scenario: string, samples: number[]) => ({ name: 'a.b', scenario, unit: 'ms' as const, samples, errorCount: 0, errorCodes: {}, stats: summarize(samples) });
+  const res = evaluateCheck(check, [mk('s1', [1, 2, 3]), mk('s2', [5, 20, 30])]);
+  assert.deepEqual(res.map((r) => r.passed), [true, false]);
+});
+
+void test('PERF_THRESHOLDS overrides: applied and listed; malformed input names file and field', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'thr-'));
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ 'response.total_ms.p95': { limit: 20000 }, 'ui.lcp_ms.p95': { enabled: false } }));
+  const slow = run({ scale: { 'response.total_ms': 4 } }, { PERF_THRESHOLDS: good });
+  assert.equal(slow.verdict, 'pass');
+  assert.ok(slow.thresholdOverrides.some((o) => o.includes('response.total_ms.p95 limit < 5000 → < 20000')));
+
+  const badJson = join(dir, 'bad.json');
+  writeFileSync(badJson, '{ not json');
+  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: badJson }), (e: Error) => e instanceof ThresholdConfigError && e.message.includes(badJson) && /not valid JSON/.test(e.message));
+  const badField = join(dir, 'field.json');
+  writeFileSync(badField, JSON.stringify({ 'response.total_ms.p95': { limit: 'fast' } }));
+  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: badField }), /field\.json: field response\.total_ms\.p95\.limit/);
+  const unknown = join(dir, 'unknown.json');
+  writeFileSync(unknown, JSON.stringify({ 'no.such.check': { limit: 1 } }));
+  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: unknown }), /unknown check id "no\.such\.check"/);
+  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: join(dir, 'missing.json') }), /missing\.json: cannot read/);
+});
+
+void test('a profile may tighten but never loosen a latency limit', () => {
+  const cfg = { ...PERF_THRESHOLDS, profiles: { smoke: { checks: { 'response.total_ms.p95': { limit: 9000 } } } } };
+  assert.throws(() => resolveThresholds(cfg, 'smoke', NO_ENV), /never loosen/);
+  const tighter = { ...PERF_THRESHOLDS, profiles: { smoke: { checks: { 'response.total_ms.p95': { limit: 4000 } } } } };
+  assert.equal(resolveThresholds(tighter, 'smoke', NO_ENV).checks.find((c) => c.id === 'response.total_ms.p95')?.limit, 4000);
+});
+
+void test('every check names a catalog metric and has a unique id', () => {
+  const ids = PERF_THRESHOLDS.checks.map((c) => c.id);
+  assert.equal(new Set(ids).size, ids.length);
+});

@@ -2,7 +2,7 @@
  * Playwright configuration of the MemoryChat performance suite.
  *
  * Projects: `perf` (profile from PERF_PROFILE, default 'default') and `smoke` (profile 'smoke':
- * tiny sample counts, and the instant model simulator when the suite starts the stack). Both run
+ * tiny sample counts). Both run
  * the same specs; the profile reaches them as the typed option fixture `profileName`.
  *
  * Target: global-setup.ts starts the bundled stack as a child process when BASE_URL is unset
@@ -38,11 +38,8 @@ const config = loadConfigOrExit();
 if (isRunner) {
   // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
   process.env.PERF_RUN_ID ??= `r${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
-  // A smoke-only run of the bundled stack uses the instant model simulator (seconds, not minutes).
-  // The stack is started by global setup, which inherits this environment.
-  if (!config.baseUrl && !process.env.MODEL_SIM_LATENCY && runProfile(config) === 'smoke') {
-    process.env.MODEL_SIM_LATENCY = 'instant';
-  }
+  // Smoke runs keep the realistic model latency too: with an instant model the simulator's CPU
+  // bursts compete with the app on the same cores and would be charged to the app's overhead.
 }
 
 const chromiumChoice = detectChromium(config.chromiumPath);

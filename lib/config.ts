@@ -34,7 +34,7 @@ export interface PerfConfig {
   profile: ProfileName;
   /** PERF_ALLOW_SEED=1: allow seeding a database that does not look like a test database. */
   allowSeed: boolean;
-  /** MODEL_SIM_LATENCY; undefined → the simulator's default (realistic; smoke runs use instant). */
+  /** MODEL_SIM_LATENCY; undefined → the simulator's default (realistic). */
   modelSimLatency: ModelLatency | undefined;
   /** MEMORYCHAT_FAULTS: fault switches of the bundled app (regression self-tests). */
   faults: Fault[];

@@ -75,17 +75,30 @@ export class ModelClient {
     this.baseURL = this.client.baseURL;
   }
 
-  /** Decides the `model-errors` fault for one call: undefined (no fault), '5xx' or 'timeout'. */
-  private injectedFault(): '5xx' | 'timeout' | undefined {
+  /** Calls so far per model, for the `model-errors` fault's deterministic pattern. */
+  private readonly callsByModel = new Map<string, number>();
+  private injectedFaults = 0;
+
+  /**
+   * Decides the `model-errors` fault for one call: undefined (no fault), '5xx' or 'timeout'.
+   * Deterministic, per model: call n fails when ⌊(n+1)·rate⌋ > ⌊n·rate⌋ (rate 0.3: the 4th, 7th,
+   * 10th… call), so a short run always sees its share of failures (Math.random could give none,
+   * and the self-test would flake); two of every three injected failures are 5xx, one a timeout.
+   */
+  private injectedFault(model: string): '5xx' | 'timeout' | undefined {
     if (!this.opts.faults.includes('model-errors')) return undefined;
-    if (Math.random() >= this.opts.errorRate) return undefined;
-    return Math.random() < 2 / 3 ? '5xx' : 'timeout';
+    const n = this.callsByModel.get(model) ?? 0;
+    this.callsByModel.set(model, n + 1);
+    const rate = this.opts.errorRate;
+    if (Math.floor((n + 1) * rate) <= Math.floor(n * rate)) return undefined;
+    this.injectedFaults += 1;
+    return this.injectedFaults % 3 === 0 ? 'timeout' : '5xx';
   }
 
   async chat(call: ModelCall): Promise<ModelResult> {
     const startedAt = performance.now();
     const headers: Record<string, string> = {};
-    const fault = this.injectedFault();
+    const fault = this.injectedFault(call.model);
     if (this.opts.simulator) {
       if (this.opts.faults.includes('slow-model')) headers['x-sim-latency'] = 'slow';
       if (fault) headers['x-sim-fault'] = fault;

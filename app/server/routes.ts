@@ -23,12 +23,26 @@ export interface ApiDeps extends ChatDeps {
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
+/**
+ * Token → user, remembered briefly: every API call authenticates, and a database round trip per
+ * request for an answer that almost never changes was a third of a session create's time.
+ * Bounded in size and age; unknown tokens are never cached, so a new user works at once.
+ */
+const AUTH_CACHE_TTL_MS = 30_000;
+const AUTH_CACHE_MAX = 10_000;
+const authCache = new Map<string, { user: User; expires: number }>();
+
 async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
   const header = ctx.req.headers.authorization ?? '';
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m?.[1]) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
-  const user = await repo.userByTokenHash(deps.db, hashToken(m[1]));
+  const tokenHash = hashToken(m[1]);
+  const cached = authCache.get(tokenHash);
+  if (cached && cached.expires > performance.now()) return cached.user;
+  const user = await repo.userByTokenHash(deps.db, tokenHash);
   if (!user) throw new HttpError('unauthorized', 'unknown bearer token');
+  if (authCache.size >= AUTH_CACHE_MAX) authCache.clear();
+  authCache.set(tokenHash, { user, expires: performance.now() + AUTH_CACHE_TTL_MS });
   return user;
 }
 

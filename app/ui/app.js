@@ -9,7 +9,7 @@
 const TOKEN_KEY = 'memorychat.token';
 const HISTORY_LIMIT = 200;
 /** slow-render: messages per "state update" while opening a chat. */
-const SLOW_RENDER_BATCH = 5;
+const SLOW_RENDER_BATCH = 2;
 
 const faults = (document.querySelector('meta[name="memorychat-faults"]')?.getAttribute('content') ?? '')
   .split(',').map((s) => s.trim()).filter(Boolean);

@@ -47,6 +47,12 @@ const BROAD_QUERY = 'sourdough bread with my sister Clara';
 const BROAD_TYPO_QUERY = 'sourdogh bread with my sistr Clara';
 const BROAD_SAMPLES = 3;
 const LIST_LIMIT = 50;
+/**
+ * List/search requests are cheap (milliseconds), so they get at least 20 samples per size even in
+ * `smoke`: the growth exponents are fitted on p50s of sub-millisecond-to-few-ms DB times, and a
+ * p50 of 4 samples moved the fit by ±0.3 between identical runs.
+ */
+const MIN_SCALING_SAMPLES = 20;
 const SEARCH_LIMIT = 10;
 const TOP = 5;
 /** Chat messages in flight per size: few enough that the retriever's DB time is not queueing. */
@@ -83,7 +89,7 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
 
     const local = { retrieval: [] as number[], search: [] as number[], fuzzy: [] as number[], retrievalDb: [] as number[], searchDb: [] as number[], fuzzyDb: [] as number[] };
     await perf.repeat({
-      samples: profile.apiSamples,
+      samples: Math.max(profile.apiSamples, MIN_SCALING_SAMPLES),
       warmup: profile.warmup,
       errorsTo: [
         { name: 'memory.retrieval_ms', opts: opts() },

@@ -49,7 +49,7 @@ export const METRIC_CATALOG: readonly CatalogEntry[] = [
   { name: 'tokens.completion_per_message', category: 'tokens', unit: 'tokens', title: 'Completion tokens per message', scenarios: RESPONSE_SCENARIOS, minSamples: api },
   { name: 'tokens.agent_total', category: 'tokens', unit: 'tokens', title: 'Tokens per call, by agent', scenarios: ['conversation', 'memory_extractor'], minSamples: api },
   { name: 'tokens.agent_model_match', category: 'tokens', unit: 'bool', title: 'Agent ran on its configured model', scenarios: AGENTS_USING_MODELS, minSamples: one },
-  { name: 'tokens.history_growth_ratio', category: 'tokens', unit: 'ratio', title: 'Tokens per message, largest vs smaller history/memory set', scenarios: ['history', 'memories'], minSamples: one },
+  { name: 'tokens.history_growth_ratio', category: 'tokens', unit: 'ratio', title: 'Prompt tokens per message, larger vs smaller history/memory set', scenarios: ['history', 'memories'], minSamples: one },
 
   // 3. Memory scaling. Scenario = `n=<memory count>`.
   { name: 'memory.retrieval_ms', category: 'memory', unit: 'ms', title: 'List memories recent-first (API)', scenarios: 'sizes', minSamples: api },

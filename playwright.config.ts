@@ -58,9 +58,9 @@ const reporters: ReporterDescription[] = [
       // Static, redacted facts; global setup writes the full environment.json.
       environmentInfo: {
         profile: runProfile(config),
-        target: config.baseUrl ?? 'bundled stack',
+        target: config.baseUrl ? redactUrl(config.baseUrl) : 'bundled stack',
         database: config.databaseUrl ? redactUrl(config.databaseUrl) : 'bundled embedded PostgreSQL',
-        model: config.openaiBaseUrl ?? (config.openaiApiKey ? 'api.openai.com' : 'bundled model simulator'),
+        model: config.openaiBaseUrl ? redactUrl(config.openaiBaseUrl) : (config.openaiApiKey ? 'api.openai.com' : 'bundled model simulator'),
         faults: config.faults.join(',') || 'none',
         node: process.version,
         os: `${os.type()} ${os.release()}`,

@@ -136,7 +136,11 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     phase('migrated');
     if (applied.length > 0) log(`migrations applied: ${applied.join(', ')} (schema version ${schemaVersion})`);
     // Open a few connections now so the first requests don't pay for connection set-up.
-    await Promise.all(Array.from({ length: 4 }, () => db.pool.connect())).then((clients) => clients.forEach((c) => c.release()));
+    // allSettled: a failed connect must not leave the others checked out (pool.end() would wait forever).
+    const warm = await Promise.allSettled(Array.from({ length: 4 }, () => db.pool.connect()));
+    for (const w of warm) if (w.status === 'fulfilled') w.value.release();
+    const refused = warm.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (refused) throw refused.reason;
     const dbName = databaseName(databaseUrl);
     if (embedded || looksLikeTestDatabaseName(dbName)) await createMarker(db);
 

@@ -109,6 +109,8 @@ function readSummary(reportDir: string): SummaryShape | string {
 
 async function smoke(): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports');
+  // A run that aborts before the reporter writes must not be judged by the previous summary.
+  rmSync(path.join(ROOT, reportDir, 'perf-summary.json'), { force: true });
   const code = await run(path.join(BIN, 'playwright'), ['test', '--project=smoke'], { PERF_REPORT_DIR: reportDir });
   const summary = readSummary(path.join(ROOT, reportDir));
   if (typeof summary === 'string') return { passed: false, detail: summary };

@@ -58,11 +58,25 @@ export async function runChat(
   deps: ChatDeps,
   args: { userId: number; sessionId: number; content: string; signal: AbortSignal; events?: ChatEvents },
 ): Promise<ChatOutcome | 'session_not_found'> {
+  const { db, settings } = deps;
+  const stored = await repo.startExchange(db, args.userId, args.sessionId, args.content, settings.conversationModel);
+  if (!stored) return 'session_not_found';
+  try {
+    return await runAgents(deps, args, stored);
+  } catch (err) {
+    // The user's message stays; the assistant placeholder must not stay 'streaming' forever.
+    await repo.failExchange(db, stored.assistant.id, `internal error: ${err instanceof Error ? err.message : String(err)}`).catch(() => undefined);
+    throw err;
+  }
+}
+
+type ChatArgs = Parameters<typeof runChat>[1];
+type StoredExchange = NonNullable<Awaited<ReturnType<typeof repo.startExchange>>>;
+
+async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange): Promise<ChatOutcome> {
   const { db, model, settings } = deps;
   const faults = settings.faults;
   const trim = !faults.includes('token-bloat');
-  const stored = await repo.startExchange(db, args.userId, args.sessionId, args.content, settings.conversationModel);
-  if (!stored) return 'session_not_found';
   const session = stored.session;
   args.events?.onStored?.(stored.user, stored.assistant);
 
@@ -134,7 +148,9 @@ export async function runChat(
       };
     },
     (err: unknown) => failure('memory_extractor', settings.smallModel, extractorStart, err),
-  );
+  // Storing the memories can fail too (pool exhausted, user deleted): settle into an error row
+  // here, or the rejection would go unhandled while the reply still streams and kill the server.
+  ).catch((err: unknown) => failure('memory_extractor', settings.smallModel, extractorStart, err));
 
   const summarizerStart = performance.now();
   const summaryPrompt = summarizerInput.length > 0 ? buildSummarizerPrompt(session.summary, summarizerInput, plan.summarizer) : undefined;
@@ -149,7 +165,7 @@ export async function runChat(
         };
       },
       (err: unknown) => failure('summarizer', settings.smallModel, summarizerStart, err),
-    )
+    ).catch((err: unknown) => failure('summarizer', settings.smallModel, summarizerStart, err))
     : Promise.resolve<LogRow>({
       agent: 'summarizer', model: settings.smallModel, promptTokens: 0, completionTokens: 0, latencyMs: 0, status: 'skipped', error: null,
       detail: { reason: trim ? 'history fits the prompt or summary is fresh' : 'token-bloat fault: no trimming' },

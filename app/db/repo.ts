@@ -154,6 +154,11 @@ export async function startExchange(q: Queryable, userId: number, sessionId: num
 }
 
 /** Stores the reply's outcome and all its agent calls in one statement. */
+/** Ends an exchange that failed before its reply was stored (the placeholder is still 'streaming'). */
+export async function failExchange(q: Queryable, assistantId: number, error: string): Promise<void> {
+  await q.query(`UPDATE messages SET status = 'error', error = $2 WHERE id = $1 AND status = 'streaming'`, [assistantId, error]);
+}
+
 export async function finishExchange(
   q: Queryable, ids: { sessionId: number; assistantId: number; userId: number }, content: string, status: 'complete' | 'error', error: string | null, logs: readonly AgentLogRow[],
 ): Promise<Message> {

@@ -28,7 +28,7 @@ void test('defaults: nothing set → bundled stack, default profile, reports/', 
   assert.equal(c.allowSeed, false);
   assert.deepEqual(c.faults, []);
   assert.equal(c.reportDir, '/work/reports');
-  assert.equal(c.baselineTolerance, 0.2);
+  assert.equal(c.baselineTolerance, 0.1);
   assert.equal(c.modelSimLatency, undefined);
 });
 

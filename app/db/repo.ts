@@ -293,6 +293,18 @@ export async function searchRanked(q: Queryable, userId: number, text: string, l
   return r.rows.map((row) => ({ memory: toMemory(row), score: row.score }));
 }
 
+/**
+ * After a bulk import: merges the GIN pending lists of the memory search indexes (no-op when
+ * they are missing) and refreshes the table's statistics, so the planner sees the new size.
+ */
+export async function settleMemoryImport(q: Queryable): Promise<void> {
+  await q.query(
+    `SELECT gin_clean_pending_list(c.oid) FROM pg_class c
+     WHERE c.relkind = 'i' AND c.relname IN ('idx_memories_content_tsv', 'idx_memories_content_trgm')`,
+  );
+  await q.query('ANALYZE memories');
+}
+
 /** Fuzzy search for typos: pg_trgm word similarity (`<%` uses the trigram GIN index). */
 export async function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];

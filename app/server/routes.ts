@@ -46,6 +46,9 @@ async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
   return user;
 }
 
+/** Bulk imports of at least this many memories settle the search indexes (see settleMemoryImport). */
+const BULK_MERGE_SEARCH_INDEX_ROWS = 1_000;
+
 /** Search: ranked full-text; `auto` falls back to fuzzy (typos) when ranked finds fewer than this. */
 const AUTO_FUZZY_BELOW = 3;
 
@@ -146,6 +149,10 @@ export function buildRouter(deps: ApiDeps): Router {
     const profileIds = [...new Set(body.memories.map((m) => m.profileId).filter((p): p is number => p !== undefined))];
     for (const p of profileIds) if (!(await repo.profileBelongsTo(db, user.id, p))) throw notFound(`profile ${p}`);
     const saved = await repo.insertMemories(db, user.id, body.memories.map((m) => ({ content: m.content, profileId: m.profileId ?? null, importance: m.importance ?? 0.5 })));
+    // A bulk import parks its search-index entries in the GIN pending lists and leaves the
+    // planner's statistics stale; until autovacuum comes by, search scans instead of using its
+    // indexes (measured: 25 ms instead of 2–5 ms at 10,000 memories). Settle as part of the import.
+    if (saved.length >= BULK_MERGE_SEARCH_INDEX_ROWS) await repo.settleMemoryImport(db);
     sendJson(ctx, 201, { created: saved.length, ids: saved.map((m) => m.id) });
   });
 

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BaselineError, compareMetric, compareToBaseline, loadBaseline, parseTolerance, type ComparableMetric } from '../../lib/baseline';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary } from '../../lib/summary';
 import { quantile, seededRandom } from '../../lib/stats';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
+import { tempDir } from './temp-dir';
 
 function metric(samples: number[], unit: ComparableMetric['unit'] = 'ms'): ComparableMetric {
   return { name: 'response.total_ms', scenario: 'simple-query', unit, samples, n: samples.length, p50: quantile(samples, 0.5), p95: quantile(samples, 0.95) };
@@ -77,7 +77,7 @@ void test('a whole run against itself has no regressions; against a slow-model r
 });
 
 void test('loadBaseline: another schema version, bad JSON or a missing file is a clear BaselineError', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'base-'));
+  const dir = tempDir('base-');
   const s = JSON.parse(JSON.stringify(summaryOf({}))) as Record<string, unknown>;
   const ok = join(dir, 'ok.json');
   writeFileSync(ok, JSON.stringify(s));

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary, parseSummary, perfSummarySchema, readEnvironment, redact, redactString, renderConsole, renderMarkdown, SUMMARY_SCHEMA_VERSION } from '../../lib/summary';
 import { writeFileAtomic } from '../../lib/fs-atomic';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
+import { tempDir } from './temp-dir';
 
 const summaryOf = (o: SyntheticOptions = {}) =>
   buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date('2026-01-01T00:00:00Z'), durationMs: 1234.5 });
@@ -52,7 +52,7 @@ void test('environment is redacted again: URL credentials, key-like fields, bear
   assert.equal(redactString('key sk-proj-abcdefghijkl'), 'key sk-***');
   const r = redact({ OPENAI_API_KEY: 'sk-live-zzzzzzzzzz', db: { url: 'postgres://a:b@h/d', password: 'pw' }, cores: 2, hasKey: true, tokenBudget: 5000, accessToken: 'x' }) as Record<string, unknown>;
   assert.deepEqual(r, { OPENAI_API_KEY: '***', db: { url: 'postgres://a:***@h/d', password: '***' }, cores: 2, hasKey: true, tokenBudget: 5000, accessToken: '***' });
-  const dir = mkdtempSync(join(tmpdir(), 'env-'));
+  const dir = tempDir('env-');
   writeFileSync(join(dir, 'environment.json'), JSON.stringify({ databaseUrl: 'postgres://perf:hunter2@127.0.0.1:5/x', token: 'abc' }));
   const env = readEnvironment(dir);
   assert.equal(JSON.stringify(env).includes('hunter2'), false);
@@ -82,7 +82,7 @@ void test('console: seed layout sections, p50/p95 with limit and ✓/✗, then t
 });
 
 void test('writeFileAtomic replaces the file and leaves no temp files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+  const dir = tempDir('atomic-');
   const p = join(dir, 'sub', 'a.json');
   writeFileAtomic(p, 'one');
   writeFileAtomic(p, 'two');

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateCheckpoint, type CheckpointResult } from '../../lib/checkpoint';
 import { resolveThresholds, ThresholdConfigError, evaluateCheck, type ThresholdCheck } from '../../lib/thresholds';
 import { summarize } from '../../lib/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
+import { tempDir } from './temp-dir';
 
 const NO_ENV = {} as NodeJS.ProcessEnv;
 const run = (o: SyntheticOptions = {}, env = NO_ENV) => evaluateCheckpoint({ docs: syntheticRun(o), env });
@@ -76,7 +76,7 @@ void test('"*" evaluates every scenario separately', () => {
 });
 
 void test('PERF_THRESHOLDS overrides: applied and listed; malformed input names file and field', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'thr-'));
+  const dir = tempDir('thr-');
   const good = join(dir, 'good.json');
   writeFileSync(good, JSON.stringify({ 'response.total_ms.p95': { limit: 20000 }, 'ui.lcp_ms.p95': { enabled: false } }));
   const slow = run({ scale: { 'response.total_ms': 4 } }, { PERF_THRESHOLDS: good });

@@ -20,7 +20,3 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
-/** Writes several files only after all of them were produced in memory; each one atomically. */
-export function writeFilesAtomic(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): void {
-  for (const f of files) writeFileAtomic(f.path, f.data);
-}

@@ -16,22 +16,6 @@ export function tokenizer(): Tiktoken {
   return encoder;
 }
 
-/**
- * Uses an o200k_base encoder built elsewhere in this process (the stack hands over the
- * simulator's), so the ~0.7 s build happens once.
- */
-export function shareTokenizer(shared: Tiktoken): void {
-  encoder ??= shared;
-}
-
-/** Builds the encoder on a later tick (so callers can start other work first). */
-export function warmTokenizer(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => {
-    tokenizer();
-    resolve();
-  }));
-}
-
 export function countTokens(text: string): number {
   return text.length === 0 ? 0 : tokenizer().encode(text).length;
 }

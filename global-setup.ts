@@ -17,7 +17,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FullConfig } from '@playwright/test';
 import type { Health } from './app/contract';
-import { ConfigError, loadConfig, runProfile, selectedProjects, type PerfConfig } from './lib/config';
+import { ConfigError, loadConfig, runProfile, selectedProjects, stackModelLatency, type PerfConfig } from './lib/config';
 import { redact, redactDeep, redactUrl } from './lib/redact';
 import { startStackProcess, type StackProcess } from './lib/stack-process';
 import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './fixtures/db';
@@ -52,9 +52,10 @@ function errText(err: unknown): string {
   return redact(parts.join(': '));
 }
 
-async function checkHealth(baseUrl: string, bundled: boolean): Promise<Health> {
-  const fix = bundled
-    ? 'the bundled stack started but does not answer; see reports/stack.log'
+/** `stackLog`: the bundled stack's log file, when the suite started it. */
+async function checkHealth(baseUrl: string, stackLog: string | undefined): Promise<Health> {
+  const fix = stackLog
+    ? `the bundled stack started but does not answer; see ${stackLog}`
     : 'start the app (e.g. `npm run stack`) or fix BASE_URL; unset BASE_URL to let the suite start the bundled stack';
   let res: Response;
   try {
@@ -164,7 +165,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   let stack: StackProcess | undefined;
   if (!config.baseUrl) {
     try {
-      stack = await startStackProcess({ cwd: ROOT, env: process.env, logFile: path.join(config.reportDir, 'stack.log') });
+      stack = await startStackProcess({ cwd: ROOT, env: { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) }, logFile: path.join(config.reportDir, 'stack.log') });
     } catch (err) {
       throw new SetupError((err as Error).message);
     }
@@ -192,7 +193,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
 
   try {
     const baseUrl = config.baseUrl as string;
-    const health = await checkHealth(baseUrl, stack !== undefined);
+    const health = await checkHealth(baseUrl, stack?.logFile);
     const expected = expectedSchemaVersion();
     if (health.schemaVersion !== expected) {
       throw new SetupError(
@@ -234,7 +235,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
         pgStatStatements: dbInfo.pgStatStatements,
         markerTable: MARKER_TABLE,
       },
-      model: { host: model.host, models: model.models, simulatorLatency: config.modelSimLatency ?? 'default', realOpenAI: Boolean(config.openaiApiKey) },
+      model: { host: model.host, models: model.models, simulatorLatency: config.baseUrl || config.openaiApiKey ? undefined : stackModelLatency(config), realOpenAI: Boolean(config.openaiApiKey) },
       faults: config.faults,
       git,
       machine: {

@@ -38,8 +38,8 @@ const config = loadConfigOrExit();
 if (isRunner) {
   // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
   process.env.PERF_RUN_ID ??= `r${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
-  // Smoke runs keep the realistic model latency too: with an instant model the simulator's CPU
-  // bursts compete with the app on the same cores and would be charged to the app's overhead.
+  // The bundled model simulator answers instantly in a smoke-only run, realistically otherwise
+  // (MODEL_SIM_LATENCY overrides both): see stackModelLatency in lib/config.ts.
 }
 
 const chromiumChoice = detectChromium(config.chromiumPath);

@@ -12,6 +12,8 @@
  */
 import type { Pool } from 'pg';
 import { test, expect } from '../fixtures';
+import { settleBefore } from './helpers/quiet';
+import { diffStatements, statementSnapshot } from './helpers/statements';
 import type { PgSeeder } from '../fixtures/seed';
 import type { SeededUser } from '../fixtures/types';
 import type { PerfProfile } from '../lib/profiles';
@@ -95,42 +97,25 @@ function planNodes(node: PlanNode): PlanNode[] {
   return [node, ...(node.Plans ?? []).flatMap(planNodes)];
 }
 
-interface StatementRow {
-  queryid: string;
-  query: string;
-  calls: number;
-  total_exec_time: number;
-  rows: number;
-}
-
-async function pgStatStatements(db: Pool): Promise<Map<string, StatementRow> | undefined> {
-  try {
-    const r = await db.query<StatementRow>(
-      `SELECT queryid::text AS queryid, query, calls, total_exec_time, rows
-       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    );
-    return new Map(r.rows.map((row) => [row.queryid, row]));
-  } catch {
-    return undefined; // extension not installed / not preloaded / no permission
-  }
-}
-
 test.describe('database', () => {
   test('session and message creation: SQL and API', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
-    const { dbSamples: samples, warmup } = perf.profile;
+    const { dbSamples: samples, dbWarmup: warmup } = perf.profile;
     const owner = await seed.user({ displayName: 'Creation spec user' });
     const user = api.as(owner);
     const session = await seed.session(owner, { messages: 20 });
 
+    await settleBefore(perf, 'session create via SQL', { category: 'database' });
     await perf.measure(
       'db.session_create_ms',
       (i) => db.query('INSERT INTO sessions (user_id, profile_id, title) VALUES ($1, $2, $3) RETURNING id', [owner.user.id, owner.profile.id, `SQL session ${i}`]),
       { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, tags: { channel: 'sql' } },
     );
+    await settleBefore(perf, 'session create via the API', { category: 'database' });
     await perf.measure('db.session_create_ms', (i) => user.createSession({ title: `API session ${i}` }), {
       category: 'database', scenario: 'api', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'POST /api/sessions' },
     });
 
+    await settleBefore(perf, 'message create via SQL', { category: 'database' });
     await perf.measure(
       'db.message_create_ms',
       (i) => db.query(
@@ -143,6 +128,7 @@ test.describe('database', () => {
     // message and the assistant placeholder are stored, before any model work. Time to `meta` is
     // the API's message creation; then we hang up, which aborts the reply's model calls.
     const apiSession = await user.createSession({ title: 'API message creation' });
+    await settleBefore(perf, 'message create via the API', { category: 'database' });
     await perf.measure(
       'db.message_create_ms',
       async (i) => {
@@ -178,7 +164,7 @@ test.describe('database', () => {
   });
 
   test('query speed: SQL and API, EXPLAIN uses the Step 7.4 indexes, statements the app ran', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
-    const { dbSamples: samples, warmup } = perf.profile;
+    const { dbSamples: samples, dbWarmup: warmup } = perf.profile;
     const data = await seedDataset(seed, db, perf.profile);
     const user = api.as(data.owner);
     const sizeTags = { memories: data.memories, sessions: data.sessions, noiseUsers: NOISE.users };
@@ -186,6 +172,7 @@ test.describe('database', () => {
     // 1. SQL, and the plan of each query.
     for (const scenario of DB_QUERY_SCENARIOS) {
       const param = paramFor(scenario, data);
+      await settleBefore(perf, `${scenario} via SQL`, { category: 'database' });
       await perf.measure('db.query_ms', () => db.query(QUERY_SQL[scenario], [param]), {
         category: 'database', scenario, unit: 'ms', samples, warmup, tags: { channel: 'sql', ...sizeTags },
       });
@@ -201,35 +188,33 @@ test.describe('database', () => {
     }
 
     // 2. API (the same read paths through the app), with pg_stat_statements around exactly this phase.
-    const before = await pgStatStatements(db);
+    const before = await statementSnapshot(db);
+    await settleBefore(perf, 'sessions-by-user via the API', { category: 'database' });
     await perf.measure('db.api_query_ms', () => user.listSessions({ limit: PAGE }), {
       category: 'database', scenario: 'sessions-by-user', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'GET /api/sessions', ...sizeTags },
     });
+    await settleBefore(perf, 'messages-by-session via the API', { category: 'database' });
     await perf.measure('db.api_query_ms', () => user.listMessages(data.longSessionId, { limit: PAGE }), {
       category: 'database', scenario: 'messages-by-session', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'GET /api/sessions/:id/messages', ...sizeTags },
     });
+    await settleBefore(perf, 'memories-by-user via the API', { category: 'database' });
     await perf.measure('db.api_query_ms', () => user.listMemories({ limit: PAGE }), {
       category: 'database', scenario: 'memories-by-user', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'GET /api/memories', ...sizeTags },
     });
-    const after = await pgStatStatements(db);
+    const after = await statementSnapshot(db);
 
     // Sanity: the API returns the user's data, newest first (fast and also right).
     const page = await user.listMemories({ limit: 5 });
     expect(page.memories).toHaveLength(5);
     expect(page.memories.map((m) => m.id)).toEqual([...page.memories.map((m) => m.id)].sort((a, b) => b - a));
 
-    if (!before || !after) {
-      test.info().annotations.push({ type: 'perf', description: 'pg_stat_statements is not available: statement statistics skipped' });
-      perf.evidence('db.statements', 'pg_stat_statements not available (extension not installed or not preloaded)', undefined, { category: 'database', scenario: 'api' });
+    if ('error' in before || 'error' in after) {
+      const why = 'error' in before ? before.error : 'error' in after ? after.error : '';
+      test.info().annotations.push({ type: 'perf', description: `pg_stat_statements is not available: statement statistics skipped (${why})` });
+      perf.evidence('db.statements', `pg_stat_statements not available: ${why}`, undefined, { category: 'database', scenario: 'api' });
     } else {
-      const statements = [...after.values()]
-        .map((row) => {
-          const prev = before.get(row.queryid);
-          const calls = row.calls - (prev?.calls ?? 0);
-          const total = row.total_exec_time - (prev?.total_exec_time ?? 0);
-          return { query: row.query.replace(/\s+/g, ' ').slice(0, 240), calls, meanMs: calls > 0 ? total / calls : 0, totalMs: total, rows: row.rows - (prev?.rows ?? 0) };
-        })
-        .filter((s) => s.calls > 0 && !/pg_stat_statements/i.test(s.query))
+      const statements = diffStatements(before.rows, after.rows)
+        .map((row) => ({ query: row.query.replace(/\s+/g, ' ').slice(0, 240), calls: row.calls, meanMs: row.calls > 0 ? row.total_ms / row.calls : 0, totalMs: row.total_ms, rows: row.rows }))
         .sort((a, b) => b.totalMs - a.totalMs);
       const apiCalls = 3 * (samples + warmup);
       const totalCalls = statements.reduce((n, s) => n + s.calls, 0);

@@ -28,6 +28,7 @@ import { rejected, settlePool } from './helpers/pool';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 import { timedGet } from './helpers/timed-get';
+import { settleBefore } from './helpers/quiet';
 
 /** The planted target (the others in RELEVANT_MEMORIES are near-misses with the same name). */
 const TARGET = RELEVANT_MEMORIES[0]!;
@@ -54,18 +55,21 @@ const LIST_LIMIT = 50;
  */
 const MIN_SCALING_SAMPLES = 20;
 const SEARCH_LIMIT = 10;
+const SEARCH_PATH = '/api/memories/search';
 const TOP = 5;
 /** Chat messages in flight per size: few enough that the retriever's DB time is not queueing. */
 const CHAT_CONCURRENCY = 3;
 
 test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and statements per chat, by memory count', {
   tag: ['@memory', '@bottlenecks', '@api', '@database'],
-}, async ({ seed, api, perf, request }) => {
+}, async ({ seed, api, perf }) => {
   const profile = perf.profile;
   const budget = timeBudget();
-  const base = api.baseUrl.replace(/\/$/, '');
   const sizes = [...profile.memorySizes].sort((a, b) => a - b);
   const chatSamples = fewSamples(profile);
+  // Millisecond requests need a real warm-up (lib/profiles.ts), but a fuzzy search at 10k+
+  // memories takes ~0.1 s: 10 rounds warm the code paths without adding seconds per size.
+  const scalingWarmup = Math.min(profile.dbWarmup, 10);
 
   const retrievalP50: { x: number; y: number }[] = [];
   const searchP50: { x: number; y: number }[] = [];
@@ -87,10 +91,11 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
     const client = api.as(owner);
     const opts = (extra: MetricOptions['tags'] = {}): MetricOptions => ({ category: 'memory', scenario, unit: 'ms', tags: { memoryCount: size, channel: 'api', ...extra } });
 
+    await settleBefore(perf, `list and search at ${scenario}`, { category: 'memory', scenario });
     const local = { retrieval: [] as number[], search: [] as number[], fuzzy: [] as number[], retrievalDb: [] as number[], searchDb: [] as number[], fuzzyDb: [] as number[] };
     await perf.repeat({
       samples: Math.max(profile.apiSamples, MIN_SCALING_SAMPLES),
-      warmup: profile.warmup,
+      warmup: scalingWarmup,
       errorsTo: [
         { name: 'memory.retrieval_ms', opts: opts() },
         { name: 'memory.search_ms', opts: opts({ mode: 'ranked' }) },
@@ -98,11 +103,11 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
       ],
     }, async (ctx) => {
       budget.check(`memory sample at ${scenario}`);
-      const i = ctx.index + profile.warmup;
+      const i = ctx.index + scalingWarmup;
       const timeout = budget.requestTimeoutMs(15_000);
-      const list = await timedGet<MemoriesPage>(request, `${base}/api/memories?limit=${LIST_LIMIT}`, owner.token, timeout);
-      const search = await timedGet<SearchResponse>(request, `${base}/api/memories/search?mode=ranked&limit=${SEARCH_LIMIT}&q=${encodeURIComponent(SEARCH_QUERIES[i % SEARCH_QUERIES.length]!)}`, owner.token, timeout);
-      const fuzzy = await timedGet<SearchResponse>(request, `${base}/api/memories/search?mode=fuzzy&limit=${SEARCH_LIMIT}&q=${encodeURIComponent(FUZZY_QUERIES[i % FUZZY_QUERIES.length]!)}`, owner.token, timeout);
+      const list = await timedGet<MemoriesPage>(client, '/api/memories', { limit: LIST_LIMIT }, timeout);
+      const search = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'ranked', limit: SEARCH_LIMIT, q: SEARCH_QUERIES[i % SEARCH_QUERIES.length]! }, timeout);
+      const fuzzy = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'fuzzy', limit: SEARCH_LIMIT, q: FUZZY_QUERIES[i % FUZZY_QUERIES.length]! }, timeout);
       ctx.record('memory.retrieval_ms', list.ms, opts());
       ctx.record('memory.search_ms', search.ms, opts({ mode: 'ranked' }));
       ctx.record('memory.fuzzy_search_ms', fuzzy.ms, opts({ mode: 'fuzzy' }));
@@ -136,8 +141,8 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
     // Broad queries (evidence only): ranking cost grows with the number of matching memories.
     const broad: { ranked: number[]; fuzzy: number[]; rankedDb: number[]; fuzzyDb: number[] } = { ranked: [], fuzzy: [], rankedDb: [], fuzzyDb: [] };
     for (let k = 0; k < BROAD_SAMPLES && budget.remainingMs() > 0; k++) {
-      const r = await timedGet<SearchResponse>(request, `${base}/api/memories/search?mode=ranked&limit=${SEARCH_LIMIT}&q=${encodeURIComponent(BROAD_QUERY)}`, owner.token, budget.requestTimeoutMs(15_000));
-      const f = await timedGet<SearchResponse>(request, `${base}/api/memories/search?mode=fuzzy&limit=${SEARCH_LIMIT}&q=${encodeURIComponent(BROAD_TYPO_QUERY)}`, owner.token, budget.requestTimeoutMs(15_000));
+      const r = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'ranked', limit: SEARCH_LIMIT, q: BROAD_QUERY }, budget.requestTimeoutMs(15_000));
+      const f = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'fuzzy', limit: SEARCH_LIMIT, q: BROAD_TYPO_QUERY }, budget.requestTimeoutMs(15_000));
       broad.ranked.push(r.ms);
       broad.fuzzy.push(f.ms);
       if (r.dbMs !== undefined) broad.rankedDb.push(r.dbMs);

@@ -15,7 +15,7 @@
  *   14.0 / 18.6 ms, 2 in flight 15.8 / 22.7 and 12.5 / 19.7 ms but 30–37 ms in a clean-clone CI
  *   run, 4 in flight 14.0 / 56.8 ms. So one at a time: the p95 the checkpoint gates must be the
  *   app's overhead, not the suite's self-inflicted contention;
- * - the model-only samples (`model` fixture) involve no app work, so they run 4 at a time;
+ * - the model-only samples (`model` fixture) involve no app work, so they run 8 at a time;
  * - each UI page runs its samples one at a time and times them with its own clock from the
  *   send click.
  * Every failed sample is recorded as an error with its cause (never dropped), and no threshold is
@@ -28,6 +28,8 @@ import { ChatPageObject } from '../fixtures/chat-page';
 import type { ChatPage, MetricOptions, PerfRecorder } from '../fixtures/types';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
+import { settleBefore } from './helpers/quiet';
+import { diffStatements, statementSnapshot } from './helpers/statements';
 import { avg, p50, round } from './helpers/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
@@ -37,8 +39,11 @@ import { armChatProbe, readChatProbe, showSession, startNewChat } from './helper
 
 /** Chat requests in flight per API test (see the header for why one at a time). */
 const API_CONCURRENCY = 1;
-/** Direct model calls in flight (no app work to disturb). */
-const DIRECT_MODEL_CONCURRENCY = 4;
+/** Direct model calls in flight (no app work to disturb; the simulator/API waits, it does not compute). */
+const DIRECT_MODEL_CONCURRENCY = 8;
+/** The scenario whose chats also give the "no major bottlenecks" evidence (app share, statements). */
+const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
+const TOP_STATEMENTS = 10;
 
 const RESPONSE_MS = ['response.ttft_ms', 'response.total_ms', 'response.model_ms', 'response.app_overhead_ms'] as const;
 const TOKENS_PER_MESSAGE = ['tokens.total_per_message', 'tokens.prompt_per_message', 'tokens.completion_per_message'] as const;
@@ -51,8 +56,8 @@ const SCENARIO_TAG: Record<ResponseScenario, string> = {
 
 for (const scenario of RESPONSE_SCENARIOS) {
   test(`${scenario}: streamed reply via the API (ttft, round trip, model time, app overhead, tokens)`, {
-    tag: ['@response', '@tokens', '@api', SCENARIO_TAG[scenario]],
-  }, async ({ seed, api, perf, model }) => {
+    tag: ['@response', '@tokens', '@api', SCENARIO_TAG[scenario], ...(scenario === BOTTLENECK_SCENARIO ? ['@bottlenecks'] : [])],
+  }, async ({ seed, api, perf, model, db }) => {
     const profile = perf.profile;
     const budget = timeBudget();
     const sc = await setupScenario(seed, api, scenario, profile, { sessions: profile.warmup + profile.apiSamples });
@@ -68,6 +73,10 @@ for (const scenario of RESPONSE_SCENARIOS) {
     const serverOverhead: number[] = [];
     const roundTrips: number[] = [];
     const conversationCompletion: number[] = [];
+    // App overhead is a ~10 ms quantity: start from a quiet machine (the set-up above just seeded).
+    await settleBefore(perf, `${scenario} chats via the API`, { category: 'response', scenario });
+    const statementsBefore = scenario === BOTTLENECK_SCENARIO ? await statementSnapshot(db) : undefined;
+    const statementsPerChat: number[] = [];
 
     await perf.repeat({
       samples: profile.apiSamples,
@@ -97,6 +106,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
       }
 
       if (ctx.warmup) return;
+      if (timing.dbQueries !== undefined) statementsPerChat.push(timing.dbQueries);
       clientOverhead.push(r.totalMs - timing.modelMs);
       serverOverhead.push(timing.totalMs - timing.modelMs);
       roundTrips.push(r.totalMs);
@@ -112,6 +122,10 @@ for (const scenario of RESPONSE_SCENARIOS) {
       tokenBudget: health.tokenBudget,
       faults: health.faults,
     }, { category: 'response', scenario });
+
+    if (statementsBefore) {
+      recordBottleneckEvidence(perf, { serverOverhead, roundTrips, statementsPerChat, before: statementsBefore, after: await statementSnapshot(db) });
+    }
 
     if (scenario === 'simple-query') {
       // The model's own latency for the same request shape (same model, a short system prompt with
@@ -143,6 +157,42 @@ for (const scenario of RESPONSE_SCENARIOS) {
       expect.soft(overBudget, `messages over the ${health.tokenBudget}-token budget: trimming/summarising must keep ${scenario} within it`).toEqual([]);
     }
   });
+}
+
+/**
+ * Checkpoint 7.4 §4 evidence from the large-memory-context chats (the heaviest prompt-building
+ * path): the app's share of the round trip (p50 server-side overhead / p50 round trip, one derived
+ * sample) and which SQL statements those chats ran (`pg_stat_statements`, evidence only: the view
+ * is database-wide). Statements per chat by memory count are in memory-scaling.spec.ts.
+ */
+function recordBottleneckEvidence(perf: PerfRecorder, r: {
+  serverOverhead: number[];
+  roundTrips: number[];
+  statementsPerChat: number[];
+  before: Awaited<ReturnType<typeof statementSnapshot>>;
+  after: Awaited<ReturnType<typeof statementSnapshot>>;
+}): void {
+  const shareOpts: MetricOptions = { category: 'bottlenecks', scenario: 'default', unit: 'ratio', tags: { scenario: BOTTLENECK_SCENARIO, samples: r.roundTrips.length } };
+  const o = p50(r.serverOverhead);
+  const t = p50(r.roundTrips);
+  if (o !== undefined && t !== undefined && t > 0) perf.record('bottlenecks.app_overhead_share', o / t, { ...shareOpts, tags: { ...shareOpts.tags, overheadP50Ms: round(o, 1), roundTripP50Ms: round(t, 1) } });
+  else perf.recordError('bottlenecks.app_overhead_share', new SampleFailure('not_derivable', 'no successful chat sample'), shareOpts);
+  perf.evidence('bottlenecks.app_overhead', `app overhead p50 ${fmt(o)} ms of a ${fmt(t)} ms round trip (${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`, { overheadMs: r.serverOverhead.map((v) => round(v)), roundTripMs: r.roundTrips.map((v) => round(v)) }, { category: 'bottlenecks' });
+
+  if ('error' in r.before || 'error' in r.after) {
+    const why = 'error' in r.before ? r.before.error : 'error' in r.after ? r.after.error : '';
+    perf.evidence('bottlenecks.top_statements', `pg_stat_statements not available: ${why}`, null, { category: 'bottlenecks' });
+    return;
+  }
+  const diff = diffStatements(r.before.rows, r.after.rows);
+  const byTime = [...diff].sort((a, b) => b.total_ms - a.total_ms).slice(0, TOP_STATEMENTS);
+  const byCalls = [...diff].sort((a, b) => b.calls - a.calls).slice(0, TOP_STATEMENTS);
+  const totalCalls = diff.reduce((n, d) => n + d.calls, 0);
+  const top = byTime[0];
+  perf.evidence('bottlenecks.top_statements',
+    `${r.roundTrips.length} ${BOTTLENECK_SCENARIO} chats: ${totalCalls} statements database-wide; app-reported ${fmt(p50(r.statementsPerChat))} per chat (p50); slowest total: ${top ? `${round(top.total_ms, 1)} ms over ${top.calls} calls: ${top.query.slice(0, 80)}` : 'none'}`,
+    { byTotalTime: byTime, byCalls, appReportedStatementsPerChat: r.statementsPerChat, note: 'pg_stat_statements is database-wide: concurrent work is included' },
+    { category: 'bottlenecks' });
 }
 
 /**

@@ -34,8 +34,12 @@ const MEMORY_GROWTH_FACTOR = 10;
  * prompt (`token-bloat`) still doubles.
  */
 const SHORT_HISTORY_SHARE = 0.5;
-/** Token counts do not depend on timing, so these messages can all be in flight together. */
-const CONCURRENCY = 4;
+/**
+ * Token counts do not depend on timing, so these messages can all be in flight together, and the
+ * two sides of a comparison run side by side (each side's chats start once its data is seeded).
+ * `default`: 5 samples per side → one wave of model latency per side, both sides at once.
+ */
+const CONCURRENCY = 5;
 
 interface Side {
   label: string;
@@ -65,8 +69,7 @@ test('history growth: tokens per message at a long vs a half-as-long history, an
     });
     return { label, usages: fulfilled(results), failures: rejected(results) };
   };
-  const short = await sideAt(`history=${shortHistory}`, shortHistory);
-  const long = await sideAt(`history=${longHistory}`, longHistory);
+  const [short, long] = await bothSides(sideAt(`history=${shortHistory}`, shortHistory), sideAt(`history=${longHistory}`, longHistory));
 
   recordRatio(perf, 'history', long, short, { longHistory, shortHistory });
   const all = [...short.usages, ...long.usages];
@@ -102,8 +105,7 @@ test('memory growth: tokens per message with a large vs a small memory set', {
     });
     return { label: `memories=${memories}`, usages: fulfilled(results), failures: rejected(results) };
   };
-  const smallSide = await sideWith(small);
-  const largeSide = await sideWith(large);
+  const [smallSide, largeSide] = await bothSides(sideWith(small), sideWith(large));
 
   recordRatio(perf, 'memories', largeSide, smallSide, { largeSet: large, smallSet: small });
   const all = [...smallSide.usages, ...largeSide.usages];
@@ -114,6 +116,14 @@ test('memory growth: tokens per message with a large vs a small memory set', {
   const withoutMemories = largeSide.usages.filter((u) => u.memoriesInPrompt <= 0).length;
   expect.soft(withoutMemories, 'messages whose prompt had no memories although relevant ones were planted').toBe(0);
 });
+
+/** Both sides to the end (a failing side must not leave the other seeding behind the test's back), then the first failure. */
+async function bothSides(a: Promise<Side>, b: Promise<Side>): Promise<[Side, Side]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
 
 /**
  * Ratio of mean *prompt* tokens per message, larger side / smaller side; failures become an error

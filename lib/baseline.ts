@@ -25,14 +25,28 @@ export const DEFAULT_TOLERANCE = 0.1;
 export const MIN_SAMPLES_FOR_DECISION = 3;
 const DEFAULT_RESAMPLES = 2000;
 
-/** `PERF_BASELINE_TOLERANCE`: a fraction (0.1) or a percentage ("10%"). */
+/** What PERF_BASELINE_TOLERANCE accepts, for error messages (here and in lib/config.ts). */
+export const TOLERANCE_FORMS = 'a fraction like 0.1 or a percentage like 10% (0 ≤ tolerance < 10)';
+
+/**
+ * A non-empty `PERF_BASELINE_TOLERANCE` as a fraction ("0.1" and "10%" → 0.1); undefined when
+ * invalid. The one parser: lib/config.ts validates with it, so both accept the same forms.
+ */
+export function toleranceValue(raw: string): number | undefined {
+  const s = raw.trim();
+  const percent = s.endsWith('%');
+  const digits = (percent ? s.slice(0, -1) : s).trim();
+  // Number('') is 0: a blank number part ("%" alone) is not a tolerance.
+  if (digits === '') return undefined;
+  const v = percent ? Number(digits) / 100 : Number(digits);
+  return Number.isFinite(v) && v >= 0 && v < 10 ? v : undefined;
+}
+
+/** `PERF_BASELINE_TOLERANCE`: a fraction (0.1) or a percentage ("10%"); unset → the default. */
 export function parseTolerance(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_TOLERANCE;
-  const s = raw.trim();
-  const v = s.endsWith('%') ? Number(s.slice(0, -1)) / 100 : Number(s);
-  if (!Number.isFinite(v) || v < 0 || v >= 10) {
-    throw new BaselineError(`PERF_BASELINE_TOLERANCE=${raw}: expected a fraction like 0.1 or a percentage like 10%`);
-  }
+  const v = toleranceValue(raw);
+  if (v === undefined) throw new BaselineError(`PERF_BASELINE_TOLERANCE=${raw}: expected ${TOLERANCE_FORMS}`);
   return v;
 }
 
@@ -77,6 +91,13 @@ const change = (before: number | null, after: number | null) =>
   before === null || after === null || before === 0 ? null : after / before - 1;
 
 export function compareMetric(baseline: ComparableMetric, current: ComparableMetric, tolerance: number, resamples = DEFAULT_RESAMPLES): BaselineComparison {
+  return compareCounted(baseline, current, tolerance, resamples).comparison;
+}
+
+/** {@link compareMetric}, plus the resamples the bootstrap really drew (capped for large samples; null = no bootstrap). */
+function compareCounted(
+  baseline: ComparableMetric, current: ComparableMetric, tolerance: number, resamples: number,
+): { comparison: BaselineComparison; resamples: number | null } {
   const better = current.unit === 'rows/s' ? 'higher' as const : 'lower' as const;
   const key = keyOf(current);
   const base = {
@@ -92,7 +113,7 @@ export function compareMetric(baseline: ComparableMetric, current: ComparableMet
   const mc = current.samples.length > 0 ? quantile(current.samples, 0.5) : Number.NaN;
   const pointRatio = mb > 0 && mc >= 0 ? mc / mb : null;
   if (baseline.samples.length < MIN_SAMPLES_FOR_DECISION || current.samples.length < MIN_SAMPLES_FOR_DECISION || !(mb > 0)) {
-    return { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' };
+    return { comparison: { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' }, resamples: null };
   }
   const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, { resamples, seed: seedOf(key) });
   let decision: BaselineComparison['decision'] = 'no-change';
@@ -101,7 +122,16 @@ export function compareMetric(baseline: ComparableMetric, current: ComparableMet
   if (worse) decision = 'regression';
   else if (improved) decision = 'improvement';
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  return { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision };
+  return { comparison: { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision }, resamples: ci.resamples };
+}
+
+/** The resample counts actually drawn, for the method text: "2,000", or "1,200–2,000" when a cap lowered some. */
+function describeResamples(counts: readonly number[]): string {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  if (counts.length === 0) return 'no resamples drawn: no metric had enough samples on both sides';
+  const min = Math.min(...counts);
+  const max = Math.max(...counts);
+  return min === max ? `${fmt(max)} resamples` : `${fmt(min)}–${fmt(max)} resamples per metric (fewer where many samples hit the work cap)`;
 }
 
 export function compareToBaseline(current: readonly ComparableMetric[], baseline: PerfSummary, opts: { path: string; tolerance?: number; resamples?: number }): BaselineResult {
@@ -110,15 +140,20 @@ export function compareToBaseline(current: readonly ComparableMetric[], baseline
   const before = new Map(baseline.metrics.filter(comparable).map((m) => [keyOf(m), m]));
   const now = new Map(current.filter(comparable).map((m) => [keyOf(m), m]));
   const comparisons: BaselineComparison[] = [];
+  // The bootstrap may draw fewer than requested (work cap in lib/stats.ts): report what was used.
+  const drawn: number[] = [];
   for (const [key, m] of now) {
     const b = before.get(key);
-    if (b) comparisons.push(compareMetric(b, m, tolerance, opts.resamples));
+    if (!b) continue;
+    const { comparison, resamples } = compareCounted(b, m, tolerance, opts.resamples ?? DEFAULT_RESAMPLES);
+    comparisons.push(comparison);
+    if (resamples !== null) drawn.push(resamples);
   }
   return {
     path: opts.path,
     baselineStartedAt: baseline.startedAt,
     tolerance,
-    method: `Bootstrap 95 % CI of the ratio of medians (seeded, ${opts.resamples ?? DEFAULT_RESAMPLES} resamples); regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} %.`,
+    method: `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(drawn)}); regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} %.`,
     regressions: comparisons.filter((c) => c.decision === 'regression').length,
     improvements: comparisons.filter((c) => c.decision === 'improvement').length,
     comparisons,

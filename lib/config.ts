@@ -9,8 +9,16 @@ import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { FAULTS, type Fault } from '../app/contract';
+import { DEFAULT_TOLERANCE, TOLERANCE_FORMS, toleranceValue } from './baseline';
 import { PROFILE_NAMES, type ProfileName } from './profiles';
 import { redactUrl, registerSecret } from './redact';
+
+/**
+ * The repo root (the folder of playwright.config.ts). A relative PERF_REPORT_DIR and `.env` are
+ * taken from here, whatever the current directory: the config, global setup, workers and the
+ * checkpoint reporter must all write to and read from the same report folder.
+ */
+export const REPO_ROOT = path.resolve(__dirname, '..');
 
 export const MODEL_LATENCIES = ['instant', 'realistic', 'slow'] as const;
 export type ModelLatency = (typeof MODEL_LATENCIES)[number];
@@ -54,6 +62,11 @@ export interface PerfConfig {
 
 const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
 
+/** PERF_REPORT_DIR (default `reports`) as an absolute path; relative → against {@link REPO_ROOT}. */
+export function resolveReportDir(raw: string | undefined, root: string = REPO_ROOT): string {
+  return path.resolve(root, nonEmpty(raw) ?? 'reports');
+}
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:3000' });
 const pgUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL, e.g. postgres://user:pass@127.0.0.1:5432/memorychat_perf_test' });
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -63,10 +76,12 @@ const faultList = z
   .string()
   .transform((s) => s.split(',').map((f) => f.trim()).filter(Boolean))
   .pipe(z.array(oneOf(FAULTS)));
-const tolerance = z.coerce
-  .number({ error: 'must be a number, e.g. 0.1 for +10 %' })
-  .min(0, { error: 'must be between 0 and 10' })
-  .max(10, { error: 'must be between 0 and 10' });
+// The checkpoint reporter parses this variable with lib/baseline.ts; validate with the same
+// parser, or a value accepted here ("10%" was not) could fail there after the whole run.
+const tolerance = z
+  .string()
+  .transform(toleranceValue)
+  .pipe(z.number({ error: `must be ${TOLERANCE_FORMS}` }));
 const runId = z.string().regex(/^[A-Za-z0-9-]{1,40}$/, { error: 'must be 1–40 letters, digits or dashes (it goes into e-mail addresses)' });
 
 /** Variable → validator; the order is the order problems are reported in. */
@@ -99,15 +114,15 @@ function shown(name: string, raw: string): string {
 export interface LoadConfigOptions {
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Load `.env` from this directory into `env` first (never overriding set variables); false to skip. Default: cwd. */
+  /** Load `.env` from this directory into `env` first (never overriding set variables); false to skip. Default: `cwd`. */
   dotenvDir?: string | false;
-  /** Base for a relative PERF_REPORT_DIR. Default: cwd. */
+  /** Base for a relative PERF_REPORT_DIR. Default: {@link REPO_ROOT} (as playwright.config.ts passes), not process.cwd(). */
   cwd?: string;
 }
 
 export function loadConfig(opts: LoadConfigOptions = {}): PerfConfig {
   const env = opts.env ?? process.env;
-  const cwd = opts.cwd ?? process.cwd();
+  const cwd = opts.cwd ?? REPO_ROOT;
   if (opts.dotenvDir !== false) {
     loadDotenv({ path: path.join(opts.dotenvDir ?? cwd, '.env'), processEnv: env, quiet: true });
   }
@@ -136,10 +151,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): PerfConfig {
     modelSimLatency: v.MODEL_SIM_LATENCY,
     faults: v.MEMORYCHAT_FAULTS ?? [],
     chromiumPath: v.CHROMIUM_PATH,
-    reportDir: path.resolve(cwd, v.PERF_REPORT_DIR ?? 'reports'),
+    reportDir: resolveReportDir(v.PERF_REPORT_DIR, cwd),
     thresholdsPath: v.PERF_THRESHOLDS,
     baselinePath: v.PERF_BASELINE,
-    baselineTolerance: v.PERF_BASELINE_TOLERANCE ?? 0.1,
+    baselineTolerance: v.PERF_BASELINE_TOLERANCE ?? DEFAULT_TOLERANCE,
     runId: v.PERF_RUN_ID,
   };
 }
@@ -183,4 +198,13 @@ export function selectedProjects(argv: readonly string[] = process.argv): string
 export function runProfile(config: PerfConfig, argv: readonly string[] = process.argv): ProfileName {
   const projects = selectedProjects(argv);
   return projects.length > 0 && projects.every((p) => p === 'smoke') ? 'smoke' : config.profile;
+}
+
+/**
+ * The bundled model simulator's latency for this run: MODEL_SIM_LATENCY when set; else `instant`
+ * for a smoke-only run (smoke proves the suite works end to end in seconds; the app-overhead
+ * metric is server-side, so an instant model does not distort it) and `realistic` otherwise.
+ */
+export function stackModelLatency(config: PerfConfig, argv: readonly string[] = process.argv): ModelLatency {
+  return config.modelSimLatency ?? (runProfile(config, argv) === 'smoke' ? 'instant' : 'realistic');
 }

@@ -86,9 +86,11 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
   const tsx = path.join(opts.cwd, 'node_modules', '.bin', 'tsx');
   const child = spawn(tsx, ['app/stack.ts'], { cwd: opts.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 
+  // 'close', not 'exit': 'exit' can fire while stdout/stderr still hold unread output, and the
+  // log stream is ended once this settles; 'close' comes after both pipes are drained.
   let exited = false;
   const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+    child.once('close', () => {
       exited = true;
       resolve();
     });
@@ -136,7 +138,8 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
       clearTimeout(timer);
       fail(`could not be started (${err.message}); is node_modules installed (npm ci)?`);
     });
-    child.once('exit', (code, signal) => {
+    // 'close' too, so the last stderr lines (usually the reason) are in the tail we show.
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
       fail(`exited before it was ready (${signal ? `signal ${signal}` : `exit code ${code}`})`);
     });

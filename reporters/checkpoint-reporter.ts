@@ -13,7 +13,7 @@
  * Options (playwright.config.ts): ['./reporters/checkpoint-reporter.ts', { outputDir?, allure?, charts?, failViaError? }]
  */
 import { readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
 import { METRICS_ATTACHMENT, testMetricsSchema, type TestMetrics } from '../lib/metrics-schema';
 import { evaluateCheckpoint, type HarnessError } from '../lib/checkpoint';
@@ -24,9 +24,10 @@ import { SUMMARY_JSON, SUMMARY_MD, buildSummary, readEnvironment, renderConsole,
 import { renderCharts, type Chart } from '../lib/charts';
 import { writeAllureCheckpoint } from '../lib/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
+import { resolveReportDir } from '../lib/config';
 
 export interface CheckpointReporterOptions {
-  /** Report directory; default env PERF_REPORT_DIR or 'reports'. */
+  /** Report directory; default env PERF_REPORT_DIR or 'reports'. Relative → against the repo root, like playwright.config.ts. */
   outputDir?: string;
   /** Write the "Checkpoint 7.4" Allure result into `<outputDir>/allure-results` (default true). */
   allure?: boolean;
@@ -70,7 +71,9 @@ export default class CheckpointReporter implements Reporter {
   outcome: CheckpointOutcome | undefined;
 
   constructor(options: CheckpointReporterOptions = {}) {
-    this.outputDir = resolve(options.outputDir ?? process.env.PERF_REPORT_DIR ?? 'reports');
+    // Same resolution as playwright.config.ts (lib/config.ts): not process.cwd(), or a run started
+    // from a sub-folder would read environment.json from and write the summary to another folder.
+    this.outputDir = resolveReportDir(options.outputDir ?? process.env.PERF_REPORT_DIR);
     this.allure = options.allure ?? true;
     this.charts = options.charts ?? true;
     this.failViaError = options.failViaError ?? process.argv.includes('merge-reports');

@@ -10,12 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ALLURE_CATEGORIES } from '../lib/allure';
+import { REPO_ROOT, resolveReportDir } from '../lib/config';
 import { writeFileAtomic } from '../lib/fs-atomic';
 
 const GENERATE_TIMEOUT_MS = 180_000;
 
 function main(): number {
-  const reportDir = resolve(process.env.PERF_REPORT_DIR ?? 'reports');
+  const reportDir = resolveReportDir(process.env.PERF_REPORT_DIR);
   const resultsDir = join(reportDir, 'allure-results');
   const outDir = join(reportDir, 'allure-report');
   const shown = (p: string) => relative(process.cwd(), p) || '.';
@@ -29,7 +30,7 @@ function main(): number {
   const configPath = join(reportDir, 'allurerc.generated.json');
   writeFileAtomic(configPath, `${JSON.stringify({ name: 'MemoryChat performance (Checkpoint 7.4)', categories: ALLURE_CATEGORIES }, null, 2)}\n`);
 
-  const cli = resolve('node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
+  const cli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
   if (!existsSync(cli)) {
     console.error(`Allure CLI not found at ${shown(cli)}: run npm ci (the "allure" package provides it).`);
     return 1;

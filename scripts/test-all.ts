@@ -107,6 +107,11 @@ function readSummary(reportDir: string): SummaryShape | string {
   }
 }
 
+function describeCheck(k: SummaryCheck): string {
+  const value = typeof k.value === 'number' ? String(Math.round(k.value * 1000) / 1000) : 'not measured';
+  return `${k.metric}${k.scenario ? `[${k.scenario}]` : ''}${k.statistic ? ` ${k.statistic}` : ''} = ${value} vs limit ${String(k.limit)}${k.message ? ` (${k.message})` : ''}`;
+}
+
 async function smoke(): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports');
   // A run that aborts before the reporter writes must not be judged by the previous summary.
@@ -116,7 +121,10 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
   if (typeof summary === 'string') return { passed: false, detail: summary };
   const failed = summary.criteria.filter((c) => !c.passed).map((c) => c.id);
   if (code !== 0 || summary.verdict !== 'pass') {
-    return { passed: false, detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}` };
+    // Name the checks and their values: "no-bottlenecks failed" alone cannot be acted on from a CI log.
+    const checks = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `${c.id}: ${describeCheck(k)}`));
+    const shown = checks.slice(0, 8).join('; ') + (checks.length > 8 ? `; … ${checks.length - 8} more in reports/perf-summary.md` : '');
+    return { passed: false, detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}` };
   }
   return { passed: true, detail: 'verdict pass' };
 }
@@ -145,7 +153,7 @@ async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string 
   if (!culprit) problems.push(`no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`);
   if (code === 0) problems.push('exit code was 0, expected non-zero for a failed verdict');
   if (problems.length) return { passed: false, detail: problems.join('; ') };
-  const seen = culprit ? `${culprit.metric}${culprit.scenario ? `[${culprit.scenario}]` : ''} = ${String(culprit.value)} vs limit ${String(culprit.limit)}` : '';
+  const seen = culprit ? describeCheck(culprit) : '';
   return { passed: true, detail: `verdict fail on ${t.criterion}: ${seen}` };
 }
 

@@ -10,7 +10,7 @@ import {
 import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';
-import { HttpError, idParam, notFound, readJson, Router, sendJson, serverTiming, type RequestContext } from './http';
+import { HttpError, idParam, notFound, readJson, Router, sendJson, serverTiming, type Handler, type RequestContext } from './http';
 import {
   bulkMemoriesBody, createMemoryBody, createProfileBody, createSessionBody, createUserBody, pageQuery, parseBody, postMessageBody,
   profileQuery, searchQuery,
@@ -32,11 +32,15 @@ const AUTH_CACHE_TTL_MS = 30_000;
 const AUTH_CACHE_MAX = 10_000;
 const authCache = new Map<string, { user: User; expires: number }>();
 
+/** sha256 of the request's bearer token; undefined when there is none. */
+function tokenHashOf(ctx: RequestContext): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(ctx.req.headers.authorization ?? '');
+  return m?.[1] ? hashToken(m[1]) : undefined;
+}
+
 async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
-  const header = ctx.req.headers.authorization ?? '';
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m?.[1]) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
-  const tokenHash = hashToken(m[1]);
+  const tokenHash = tokenHashOf(ctx);
+  if (!tokenHash) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
   const cached = authCache.get(tokenHash);
   if (cached && cached.expires > performance.now()) return cached.user;
   const user = await repo.userByTokenHash(deps.db, tokenHash);
@@ -44,6 +48,31 @@ async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
   if (authCache.size >= AUTH_CACHE_MAX) authCache.clear();
   authCache.set(tokenHash, { user, expires: performance.now() + AUTH_CACHE_TTL_MS });
   return user;
+}
+
+/** A write referencing a user row that no longer exists: foreign key violation on a `user_id` column. */
+function isDeletedUserError(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  // 23503 = foreign_key_violation; the constraints are named <table>_user_id_fkey (001_schema.sql).
+  return e?.code === '23503' && typeof e.constraint === 'string' && e.constraint.endsWith('_user_id_fkey');
+}
+
+/**
+ * The auth cache can outlive its user (deleted by e.g. the suite's seed cleanup): the next write
+ * then fails on the user_id foreign key. That is a stale credential, not a server fault, so drop
+ * the cache entry and answer 401 like for any unknown token (instead of 500).
+ */
+function failDeletedUserAs401(handler: Handler): Handler {
+  return async (ctx) => {
+    try {
+      await handler(ctx);
+    } catch (err) {
+      if (!isDeletedUserError(err)) throw err;
+      const tokenHash = tokenHashOf(ctx);
+      if (tokenHash) authCache.delete(tokenHash);
+      throw new HttpError('unauthorized', 'the user of this bearer token no longer exists; create a new one (POST /api/users)');
+    }
+  };
 }
 
 /** Bulk imports of at least this many memories settle the search indexes (see settleMemoryImport). */
@@ -54,7 +83,9 @@ const AUTO_FUZZY_BELOW = 3;
 
 export function buildRouter(deps: ApiDeps): Router {
   const { db } = deps;
-  const r = new Router();
+  const router = new Router();
+  // Every route goes through the deleted-user check: any write may be the first to notice.
+  const r = { add: (method: string, path: string, handler: Handler) => router.add(method, path, failDeletedUserAs401(handler)) };
 
   r.add('GET', '/api/health', async (ctx) => {
     const v = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
@@ -182,7 +213,7 @@ export function buildRouter(deps: ApiDeps): Router {
     sendJson(ctx, 200, out);
   });
 
-  return r;
+  return router;
 }
 
 function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | undefined): Timing {

@@ -4,26 +4,15 @@
  * 10,000 memories, and the faults that change what the API reports (token-bloat, n-plus-one).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import { before, describe, test } from 'node:test';
 import type {
   BulkCreateMemoriesResponse, ChatStreamEvent, Health, MemoriesPage, Memory, MessagesPage, MessageUsage, PostMessageResponse, Profile,
   SearchResponse, Session, SessionsPage, User,
 } from '../../app/contract';
 import { latestSchemaVersion } from '../../app/db/migrate';
-import type { RunningStack } from '../../app/stack';
-import { Client, parseServerTiming, startTestStack } from './api-support';
+import { Client, parseServerTiming, startTestStack, useTestStack, withSql } from './api-support';
 
-let stack: RunningStack;
-let anon: Client;
-
-void before(async () => {
-  stack = await startTestStack();
-  anon = new Client(stack.baseUrl);
-});
-void after(async () => {
-  await stack?.stop();
-});
+const shared = useTestStack();
 
 function eventsOf<E extends ChatStreamEvent['event']>(events: ChatStreamEvent[], name: E): Extract<ChatStreamEvent, { event: E }>[] {
   return events.filter((e): e is Extract<ChatStreamEvent, { event: E }> => e.event === name);
@@ -31,7 +20,7 @@ function eventsOf<E extends ChatStreamEvent['event']>(events: ChatStreamEvent[],
 
 void describe('API contract', () => {
   void test('health reports schema version, models, budget and faults, with Server-Timing', async () => {
-    const r = await anon.get<Health>('/api/health');
+    const r = await shared.anon.get<Health>('/api/health');
     assert.equal(r.status, 200);
     assert.equal(r.body.status, 'ok');
     assert.equal(r.body.schemaVersion, latestSchemaVersion());
@@ -43,7 +32,7 @@ void describe('API contract', () => {
   });
 
   void test('users, me and profiles', async () => {
-    const u = await anon.newUser('contract');
+    const u = await shared.anon.newUser('contract');
     assert.ok(u.token.length >= 20);
     assert.equal(u.profile.userId, u.user.id);
     const me = await u.api.get<User>('/api/me');
@@ -57,7 +46,7 @@ void describe('API contract', () => {
   });
 
   void test('sessions: create, get, list newest first with a cursor', async () => {
-    const u = await anon.newUser('sessions');
+    const u = await shared.anon.newUser('sessions');
     const created: Session[] = [];
     for (const title of ['one', 'two', 'three']) {
       const r = await u.api.post<Session>('/api/sessions', { title, profileId: u.profile.id });
@@ -80,7 +69,7 @@ void describe('API contract', () => {
   });
 
   void test('memories: create, bulk, list newest first, ranked, fuzzy and auto search', async () => {
-    const u = await anon.newUser('memories');
+    const u = await shared.anon.newUser('memories');
     const one = await u.api.post<Memory>('/api/memories', { content: 'My sister Ana lives in Porto', importance: 0.9, profileId: u.profile.id });
     assert.equal(one.status, 201);
     assert.equal(one.body.importance, 0.9);
@@ -114,7 +103,7 @@ void describe('API contract', () => {
   });
 
   void test('streamed chat: meta → token* → done, usage per agent with models, timing', async () => {
-    const u = await anon.newUser('chat');
+    const u = await shared.anon.newUser('chat');
     const s = (await u.api.post<Session>('/api/sessions', { title: 'chat' })).body;
     const r = await u.api.stream(s.id, 'I live in Lisbon and my dog is called Rex. What should I do this weekend?');
     assert.equal(r.status, 200);
@@ -153,7 +142,7 @@ void describe('API contract', () => {
   });
 
   void test('non-streamed chat answers 201 with Server-Timing and timing', async () => {
-    const u = await anon.newUser('plain');
+    const u = await shared.anon.newUser('plain');
     const s = (await u.api.post<Session>('/api/sessions')).body;
     const r = await u.api.post<PostMessageResponse>(`/api/sessions/${s.id}/messages`, { content: 'hello there', stream: false });
     assert.equal(r.status, 201);
@@ -170,28 +159,24 @@ void describe('token budget on a long session with 10,000 memories', () => {
   let sessionId: number;
 
   void before(async () => {
-    user = await anon.newUser('budget');
+    user = await shared.anon.newUser('budget');
     sessionId = (await user.api.post<Session>('/api/sessions', { title: 'long' })).body.id;
-    const client = new pg.Client({ connectionString: stack.databaseUrl });
-    await client.connect();
-    try {
-      await client.query(
+    await withSql(shared.stack.databaseUrl, async (sql) => {
+      await sql.query(
         `INSERT INTO memories (user_id, profile_id, content)
          SELECT $1, $2, 'Memory ' || g || ': I enjoy ' || (ARRAY['hiking','cooking','jazz','chess','sailing'])[1 + g % 5]
            || ' in ' || (ARRAY['Berlin','Lisbon','Oslo','Rome'])[1 + g % 4] || ' with my friend number ' || g || ' most weekends'
          FROM generate_series(1, 10000) g`,
         [user.user.id, user.profile.id],
       );
-      await client.query(
+      await sql.query(
         `INSERT INTO messages (session_id, user_id, role, content)
          SELECT $1, $2, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END,
            'Message ' || g || ': ' || repeat('we talked about travel plans, recipes and the weather in spring. ', 6)
          FROM generate_series(1, 500) g`,
         [sessionId, user.user.id],
       );
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   void test('a 500-message conversation with 10,000 memories stays within 5,000 tokens, summarizer on the small model', async () => {
@@ -211,7 +196,7 @@ void describe('token budget on a long session with 10,000 memories', () => {
   });
 
   void test('token-bloat fault: the same message goes far over budget', async () => {
-    const bloated = await startTestStack({ databaseUrl: stack.databaseUrl, faults: ['token-bloat'] });
+    const bloated = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['token-bloat'] });
     try {
       const r = await new Client(bloated.baseUrl, user.token).stream(sessionId, 'What do I enjoy doing in Lisbon with my friends?');
       const done = eventsOf(r.events, 'done')[0]?.data;
@@ -223,13 +208,13 @@ void describe('token budget on a long session with 10,000 memories', () => {
   });
 
   void test('n-plus-one fault: statements per message grow with the memory count', async () => {
-    const slow = await startTestStack({ databaseUrl: stack.databaseUrl, faults: ['n-plus-one'] });
+    const slow = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['n-plus-one'] });
     try {
-      const small = await anon.newUser('n1');
+      const small = await shared.anon.newUser('n1');
       const s = (await small.api.post<Session>('/api/sessions')).body;
       const r = await new Client(slow.baseUrl, small.token).stream(s.id, 'hello');
       const fewQueries = eventsOf(r.events, 'done')[0]?.data.timing.dbQueries ?? 0;
-      const bigger = await anon.newUser('n1-big');
+      const bigger = await shared.anon.newUser('n1-big');
       const bulk = await bigger.api.post('/api/memories/bulk', { memories: Array.from({ length: 1500 }, (_, i) => ({ content: `memory number ${i} about hello and goodbye` })) });
       assert.equal(bulk.status, 201);
       const s2 = (await bigger.api.post<Session>('/api/sessions')).body;
@@ -244,19 +229,12 @@ void describe('token budget on a long session with 10,000 memories', () => {
 
 void describe('missing-indexes fault', () => {
   const STEP_74_INDEXES = ['idx_sessions_user_id', 'idx_messages_session_id', 'idx_memories_profile_id', 'idx_agent_logs_session_id', 'idx_memories_user_id', 'idx_memories_created_at', 'idx_messages_created_at'];
-  async function indexNames(): Promise<string[]> {
-    const client = new pg.Client({ connectionString: stack.databaseUrl });
-    await client.connect();
-    try {
-      return (await client.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).rows.map((r) => r.indexname);
-    } finally {
-      await client.end();
-    }
-  }
+  const indexNames = (): Promise<string[]> => withSql(shared.stack.databaseUrl, async (sql) =>
+    (await sql.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).rows.map((r) => r.indexname));
 
   void test('drops the seven Step 7.4 indexes (schema version unchanged); a normal start restores them', async () => {
     for (const name of STEP_74_INDEXES) assert.ok((await indexNames()).includes(name), name);
-    const faulty = await startTestStack({ databaseUrl: stack.databaseUrl, faults: ['missing-indexes'] });
+    const faulty = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['missing-indexes'] });
     try {
       const names = await indexNames();
       for (const name of STEP_74_INDEXES) assert.ok(!names.includes(name), `${name} should be gone`);
@@ -266,7 +244,7 @@ void describe('missing-indexes fault', () => {
     } finally {
       await faulty.stop();
     }
-    const healed = await startTestStack({ databaseUrl: stack.databaseUrl });
+    const healed = await startTestStack({ databaseUrl: shared.stack.databaseUrl });
     await healed.stop();
     for (const name of STEP_74_INDEXES) assert.ok((await indexNames()).includes(name), `${name} restored`);
   });
@@ -274,12 +252,12 @@ void describe('missing-indexes fault', () => {
 
 void describe('UI is served', () => {
   void test('GET / returns the chat page with its test ids', async () => {
-    const r = await anon.get<string>('/');
+    const r = await shared.anon.get<string>('/');
     assert.equal(r.status, 200);
     for (const id of ['session-list', 'new-session-button', 'message-list', 'message-input', 'send-button', 'memory-panel', 'memory-search-input', 'memory-search-button', 'error-banner']) {
       assert.ok(r.body.includes(`data-testid="${id}"`), id);
     }
-    const js = await anon.get<string>('/app.js');
+    const js = await shared.anon.get<string>('/app.js');
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type') ?? '', /javascript/);
   });

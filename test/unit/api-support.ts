@@ -1,7 +1,10 @@
 /**
- * Helpers for the API tests: a stack started in-process (instant model), a tiny typed HTTP client,
- * and an SSE reader. No timing logic: these tests check behaviour, not speed.
+ * Helpers for the API tests: a stack started in-process (instant model), shared per test file;
+ * direct SQL for set-up the API cannot do; a tiny typed HTTP client and an SSE reader. No timing
+ * logic: these tests check behaviour, not speed.
  */
+import { after, before } from 'node:test';
+import pg from 'pg';
 import type { ChatStreamEvent, CreateUserResponse } from '../../app/contract';
 import { startStack, type RunningStack, type StartStackOptions } from '../../app/stack';
 
@@ -11,6 +14,50 @@ export async function startTestStack(overrides: StartStackOptions['overrides'] =
     overrides: { modelSimLatency: 'instant', modelTimeoutMs: 2_000, ...overrides },
     log: () => undefined,
   });
+}
+
+/** The stack a test file shares, and an anonymous client for it (valid once `before` ran). */
+export interface SharedStack {
+  readonly stack: RunningStack;
+  readonly anon: Client;
+}
+
+/**
+ * One stack per test file: started in the file's `before`, stopped in its `after` (also when a
+ * test failed, so no postgres is left behind). Call at the top level of the test file.
+ */
+export function useTestStack(): SharedStack {
+  let running: SharedStack | undefined;
+  void before(async () => {
+    const stack = await startTestStack();
+    running = { stack, anon: new Client(stack.baseUrl) };
+  });
+  void after(async () => {
+    await running?.stack.stop();
+  });
+  const get = (): SharedStack => {
+    if (!running) throw new Error('the shared test stack is not running (used outside a test, or its start failed)');
+    return running;
+  };
+  return {
+    get stack() {
+      return get().stack;
+    },
+    get anon() {
+      return get().anon;
+    },
+  };
+}
+
+/** Runs `fn` on a direct SQL connection to `databaseUrl` (set-up the API cannot do), then closes it. */
+export async function withSql<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }
 
 export interface Reply<T = unknown> {

@@ -7,23 +7,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   BODY_LIMIT_BYTES, type ApiError, type Memory, type MemoriesPage, type MessagesPage, type SearchResponse, type Session, type SessionsPage,
 } from '../../app/contract';
-import type { RunningStack } from '../../app/stack';
-import { Client, startTestStack } from './api-support';
+import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
-let stack: RunningStack;
-let anon: Client;
-
-void before(async () => {
-  stack = await startTestStack();
-  anon = new Client(stack.baseUrl);
-});
-void after(async () => {
-  await stack?.stop();
-});
+const shared = useTestStack();
 
 function assertError(r: { status: number; body: unknown }, status: number, code: string): void {
   assert.equal(r.status, status, JSON.stringify(r.body));
@@ -34,7 +24,7 @@ function assertError(r: { status: number; body: unknown }, status: number, code:
 
 void describe('validation', () => {
   void test('malformed JSON → 400 bad_json; wrong fields → 400 validation', async () => {
-    const u = await anon.newUser('val');
+    const u = await shared.anon.newUser('val');
     assertError(await u.api.call('POST', '/api/sessions', undefined, { raw: '{"title": ' }), 400, 'bad_json');
     assertError(await u.api.call('POST', '/api/memories', undefined, { raw: '[1,2]' }), 400, 'validation');
     assertError(await u.api.post('/api/memories', { content: 42 }), 400, 'validation');
@@ -51,13 +41,32 @@ void describe('validation', () => {
   });
 
   void test('no or unknown token → 401', async () => {
-    assertError(await anon.get('/api/sessions'), 401, 'unauthorized');
-    assertError(await anon.as('not-a-real-token').get('/api/me'), 401, 'unauthorized');
-    assertError(await anon.call('GET', '/api/me', undefined, { headers: { Authorization: 'Basic abc' } }), 401, 'unauthorized');
+    assertError(await shared.anon.get('/api/sessions'), 401, 'unauthorized');
+    assertError(await shared.anon.as('not-a-real-token').get('/api/me'), 401, 'unauthorized');
+    assertError(await shared.anon.call('GET', '/api/me', undefined, { headers: { Authorization: 'Basic abc' } }), 401, 'unauthorized');
+  });
+
+  void test('a deleted user whose token is still cached → 401 on writes (not 500), and the token is forgotten', async () => {
+    const writes: [string, (api: Client) => Promise<{ status: number; body: unknown }>][] = [
+      ['profile', (api) => api.post('/api/profiles', { name: 'Gone' })],
+      ['session', (api) => api.post('/api/sessions', { title: 'gone' })],
+      ['memory', (api) => api.post('/api/memories', { content: 'I was deleted' })],
+    ];
+    // One user per write: after the first 401 the token is no longer cached, so a second write
+    // would be refused by the normal lookup and not exercise the foreign-key path.
+    for (const [what, write] of writes) {
+      const u = await shared.anon.newUser(`deleted-${what}`);
+      assert.equal((await u.api.get('/api/me')).status, 200); // the token is now in the 30 s auth cache
+      // Behind the app's back, like the suite's seed cleanup (cascades to the user's rows).
+      await withSql(shared.stack.databaseUrl, (sql) => sql.query('DELETE FROM users WHERE id = $1', [u.user.id]));
+      assertError(await write(u.api), 401, 'unauthorized');
+      // The cache entry is gone: reads answer 401 too instead of serving the deleted user.
+      assertError(await u.api.get('/api/me'), 401, 'unauthorized');
+    }
   });
 
   void test('unknown ids and endpoints → 404', async () => {
-    const u = await anon.newUser('nf');
+    const u = await shared.anon.newUser('nf');
     assertError(await u.api.get('/api/sessions/999999999'), 404, 'not_found');
     assertError(await u.api.get('/api/sessions/abc'), 404, 'not_found');
     assertError(await u.api.get('/api/sessions/999999999/messages'), 404, 'not_found');
@@ -68,7 +77,7 @@ void describe('validation', () => {
   });
 
   void test('bodies over the limit → 413', async () => {
-    const u = await anon.newUser('big');
+    const u = await shared.anon.newUser('big');
     const s = (await u.api.post<Session>('/api/sessions')).body;
     const big = 'x'.repeat(BODY_LIMIT_BYTES + 10);
     assertError(await u.api.post(`/api/sessions/${s.id}/messages`, { content: big }), 413, 'payload_too_large');
@@ -81,7 +90,7 @@ void describe('validation', () => {
   });
 
   void test('SQL injection and <script> strings are stored and returned verbatim', async () => {
-    const u = await anon.newUser('inj');
+    const u = await shared.anon.newUser('inj');
     const nasty = [`Robert'); DROP TABLE memories; --`, `<script>alert("x")</script> & <img src=x onerror=alert(1)>`, `\\'; SELECT pg_sleep(5); --`, 'ünïcødé 👋 "quotes"'];
     for (const content of nasty) {
       const m = await u.api.post<Memory>('/api/memories', { content });
@@ -103,8 +112,8 @@ void describe('validation', () => {
 
 void describe('isolation', () => {
   void test("user B never sees user A's sessions, messages, memories or usage", async () => {
-    const a = await anon.newUser('alice');
-    const b = await anon.newUser('bob');
+    const a = await shared.anon.newUser('alice');
+    const b = await shared.anon.newUser('bob');
     const s = (await a.api.post<Session>('/api/sessions', { title: 'private' })).body;
     const chat = await a.api.stream(s.id, 'My secret code name is Bluebird.');
     const meta = chat.events[0];
@@ -165,9 +174,9 @@ async function misbehavingModel(mode: 'hang' | 'garbage' | 'cut' | '500'): Promi
 
 void describe('model failures end in a clear error state, the user message is kept', () => {
   void test('model-errors fault (simulator 5xx/timeout) → error event, assistant status error', async () => {
-    const faulty = await startTestStack({ databaseUrl: stack.databaseUrl, faults: ['model-errors'], modelErrorRate: 1, modelTimeoutMs: 500 });
+    const faulty = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['model-errors'], modelErrorRate: 1, modelTimeoutMs: 500 });
     try {
-      const u = await anon.newUser('faulty');
+      const u = await shared.anon.newUser('faulty');
       const api = new Client(faulty.baseUrl, u.token);
       const s = (await api.post<Session>('/api/sessions')).body;
       for (let i = 0; i < 2; i++) {
@@ -191,10 +200,10 @@ void describe('model failures end in a clear error state, the user message is ke
   for (const [mode, code] of [['hang', 'model_timeout'], ['garbage', 'model_error'], ['cut', 'model_error'], ['500', 'model_error']] as const) {
     void test(`model ${mode} → ${code}`, async () => {
       const model = await misbehavingModel(mode);
-      const app = await startTestStack({ databaseUrl: stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 400 });
+      const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 400 });
       try {
         assert.equal(app.openaiBaseUrl, model.url);
-        const u = await anon.newUser(`m-${mode}`);
+        const u = await shared.anon.newUser(`m-${mode}`);
         const api = new Client(app.baseUrl, u.token);
         const s = (await api.post<Session>('/api/sessions')).body;
         const r = await api.stream(s.id, 'hello?');

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BaselineError, compareMetric, compareToBaseline, loadBaseline, parseTolerance, type ComparableMetric } from '../../lib/baseline';
+import { BaselineError, MIN_SAMPLES_FOR_DECISION, compareMetric, compareToBaseline, loadBaseline, parseTolerance, type ComparableMetric } from '../../lib/baseline';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary } from '../../lib/summary';
-import { quantile, seededRandom } from '../../lib/stats';
+import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/stats';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from './temp-dir';
 
@@ -99,4 +99,23 @@ void test('PERF_BASELINE_TOLERANCE accepts fractions and percentages', () => {
   assert.equal(parseTolerance('0.2'), 0.2);
   assert.equal(parseTolerance('15%'), 0.15);
   assert.throws(() => parseTolerance('fast'), /PERF_BASELINE_TOLERANCE=fast/);
+  assert.throws(() => parseTolerance('%'), /PERF_BASELINE_TOLERANCE=%/);
+});
+
+void test('the method text names the resamples actually drawn, also when the work cap lowered them', () => {
+  const clean = summaryOf({ profile: 'smoke', seed: 1 });
+  const bootstrapped = (r: ReturnType<typeof compareToBaseline>) => r.comparisons.filter((c) => c.ci95 !== null).length;
+  const plain = compareToBaseline(clean.metrics, clean, { path: 'base.json' });
+  assert.ok(bootstrapped(plain) > 0);
+  assert.match(plain.method, /seeded, 2,000 resamples\)/);
+  // One metric with 1,500 samples per side: 3,000 values per resample → capped below 2,000.
+  const target = clean.metrics.findIndex((m) => m.unit === 'ms' && m.samples.length >= MIN_SAMPLES_FOR_DECISION);
+  assert.ok(target >= 0);
+  const big = latencies(1500, 1000, 0.2, 9);
+  const capped = Math.floor(BOOTSTRAP_WORK_CAP / (2 * big.length));
+  assert.ok(capped < 2000);
+  const large = { ...clean, metrics: clean.metrics.map((m, i) => (i === target ? { ...m, samples: big, n: big.length } : m)) };
+  const mixed = compareToBaseline(large.metrics, large, { path: 'base.json' });
+  assert.match(mixed.method, new RegExp(`seeded, ${capped.toLocaleString('en-US')}–2,000 resamples per metric`));
+  assert.doesNotMatch(mixed.method, /seeded, 2,000 resamples\)/);
 });

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, runProfile, selectedProjects } from '../../lib/config';
+import { BaselineError, parseTolerance } from '../../lib/baseline';
+import { ConfigError, REPO_ROOT, loadConfig, resolveReportDir, runProfile, selectedProjects } from '../../lib/config';
 import { detectChromium } from '../../lib/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
 import { parseStackLine } from '../../lib/stack-process';
@@ -74,6 +75,27 @@ void test('every bad value is reported at once', () => {
   assert.match(text, /missing-indexes, n-plus-one/); // the allowed faults are listed
   assert.match(text, /instant, realistic, slow/);
   assert.equal(err.problems.length, 6);
+});
+
+void test('PERF_BASELINE_TOLERANCE takes the forms the baseline comparison reads: fraction or percentage', () => {
+  assert.equal(load({ PERF_BASELINE_TOLERANCE: '0.1' }).baselineTolerance, 0.1);
+  assert.equal(load({ PERF_BASELINE_TOLERANCE: '10%' }).baselineTolerance, 0.1);
+  assert.equal(load({ PERF_BASELINE_TOLERANCE: ' 25 % ' }).baselineTolerance, 0.25);
+  assert.equal(load({ PERF_BASELINE_TOLERANCE: '0' }).baselineTolerance, 0);
+  for (const bad of ['lots', '%', '-5%', '10', '1e9']) {
+    const err = configError({ PERF_BASELINE_TOLERANCE: bad });
+    assert.match(err.message, /PERF_BASELINE_TOLERANCE=.*must be a fraction like 0\.1 or a percentage like 10%/, bad);
+    // What config accepts, the reporter's parser accepts (and vice versa): one rule, no late failure.
+    assert.throws(() => parseTolerance(bad), BaselineError, bad);
+  }
+});
+
+void test('a relative PERF_REPORT_DIR is under the repo root (like playwright.config.ts), not the cwd', () => {
+  const c = loadConfig({ env: { PERF_REPORT_DIR: 'out/r' }, dotenvDir: false });
+  assert.equal(c.reportDir, path.join(REPO_ROOT, 'out', 'r'));
+  assert.equal(resolveReportDir(undefined), path.join(REPO_ROOT, 'reports'));
+  assert.equal(resolveReportDir('/abs/dir'), '/abs/dir');
+  assert.ok(existsSync(path.join(REPO_ROOT, 'playwright.config.ts')), `REPO_ROOT=${REPO_ROOT}`);
 });
 
 void test('secrets are not echoed in error messages', () => {

@@ -72,6 +72,38 @@ void test('concurrency: all samples are taken, indices unique', async () => {
   assert.equal(perf.stats('memory.search_ms')?.n, 10);
 });
 
+void test('concurrency: results come back in sample-index order, not completion order', async () => {
+  const perf = newRecorder();
+  // Earlier indices take longer, so they finish last; index 2 fails and has no result.
+  const results = await perf.measure('memory.search_ms', async (i) => {
+    await new Promise((r) => setTimeout(r, (6 - i) * 3));
+    if (i === 2) throw new Error('no result');
+    return i;
+  }, { category: 'memory', samples: 6, warmup: 0, concurrency: 3 });
+  assert.deepEqual(results, [0, 1, 3, 4, 5]);
+  assert.deepEqual(perf.toDocument(identity).metrics[0]?.errors.map((e) => e.sample), [2]);
+});
+
+void test('repeat with lanes: a failure without errorsTo stops every lane, then is rethrown', async () => {
+  const perf = newRecorder();
+  const started: number[] = [];
+  let inFlight = 0;
+  await assert.rejects(perf.repeat({ samples: 20, warmup: 0, concurrency: 3 }, async (ctx) => {
+    started.push(ctx.index);
+    inFlight++;
+    try {
+      await new Promise((r) => setTimeout(r, ctx.index === 1 ? 1 : 10));
+      if (ctx.index === 1) throw new Error('lane failed');
+    } finally {
+      inFlight--;
+    }
+  }), /lane failed/);
+  // Indices 0–2 were in flight together; once 1 failed, no lane started index 3 or later.
+  assert.deepEqual(started.sort((a, b) => a - b), [0, 1, 2]);
+  // repeat() rejected only after the other in-flight samples finished: nothing runs on behind it.
+  assert.equal(inFlight, 0, 'samples still running after repeat() rejected');
+});
+
 void test('document validates against lib/metrics-schema; bad names fail fast', () => {
   const perf = newRecorder();
   perf.record('db.index_used', 1, { category: 'database', scenario: 'sessions-by-user', unit: 'bool' });

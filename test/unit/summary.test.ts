@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary, parseSummary, perfSummarySchema, readEnvironment, redact, redactString, renderConsole, renderMarkdown, SUMMARY_SCHEMA_VERSION } from '../../lib/summary';
 import { writeFileAtomic } from '../../lib/fs-atomic';
+import { PROFILES } from '../../lib/profiles';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from './temp-dir';
 
@@ -34,7 +35,8 @@ void test('a metric whose samples all failed serializes statistics as null, erro
   const m = s.metrics.find((x) => x.name === 'response.ttft_ms');
   assert.equal(m?.n, 0);
   assert.equal(m?.p95, null);
-  assert.equal(m?.errors, 4);
+  // Every sample of the metric (the smoke profile's count per API scenario) failed.
+  assert.equal(m?.errors, PROFILES.smoke.apiSamples);
   assert.equal(m?.errorDetails[0]?.code, 'model_error');
   assert.equal(s.verdict, 'fail');
   assert.doesNotThrow(() => perfSummarySchema.parse(JSON.parse(JSON.stringify(s))));
@@ -66,7 +68,7 @@ void test('markdown: verdict first, criteria table, metrics with p50/p95/limit, 
   assert.match(lines[0] ?? '', /^## ❌ Checkpoint 7\.4: \*\*FAIL\*\*/);
   assert.match(md, /\| No major bottlenecks \| ❌ fail \|/);
   assert.match(md, /### Failures[\s\S]*db\.index_used \[sessions-by-user\] min = 0/);
-  assert.match(md, /\| Round trip to last token \(API\) \| simple-query \| 4 \| \d+ ms \| \d+ ms \| p95 < 5000 ms \| ✅ \|/);
+  assert.match(md, new RegExp(`\\| Round trip to last token \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} \\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`));
   assert.match(renderMarkdown(summaryOf()), /^## ✅ Checkpoint 7\.4: \*\*PASS\*\*/);
 });
 

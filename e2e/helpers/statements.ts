@@ -1,0 +1,41 @@
+/**
+ * `pg_stat_statements` around a phase of a test: what SQL ran, how often, how long. The view is
+ * database-wide (concurrent work is included) and never reset here (other specs may read it), so
+ * the diff is evidence, never a gated number.
+ */
+import type { Pool } from 'pg';
+import { failureMessage } from './failures';
+import { round } from './numbers';
+
+export interface StatementRow {
+  queryid: string;
+  query: string;
+  calls: number;
+  total_ms: number;
+  rows: number;
+}
+
+/** The database's statements so far, or why they cannot be read (extension not loaded/allowed). */
+export async function statementSnapshot(db: Pool): Promise<{ rows: StatementRow[] } | { error: string }> {
+  try {
+    const r = await db.query<StatementRow>(
+      `SELECT queryid::text AS queryid, left(query, 300) AS query, calls::float8 AS calls, total_exec_time AS total_ms, rows::float8 AS rows
+       FROM pg_stat_statements
+       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    return { rows: r.rows };
+  } catch (error) {
+    return { error: failureMessage(error) };
+  }
+}
+
+/** Statements that ran between two snapshots, with their calls/time/rows in that window. */
+export function diffStatements(before: StatementRow[], after: StatementRow[]): StatementRow[] {
+  const old = new Map(before.map((r) => [r.queryid, r]));
+  return after
+    .map((r) => {
+      const b = old.get(r.queryid);
+      return { ...r, calls: r.calls - (b?.calls ?? 0), total_ms: round(r.total_ms - (b?.total_ms ?? 0), 2), rows: r.rows - (b?.rows ?? 0) };
+    })
+    .filter((r) => r.calls > 0 && !/pg_stat_statements/.test(r.query));
+}

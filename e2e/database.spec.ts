@@ -13,6 +13,7 @@
 import type { Pool } from 'pg';
 import { test, expect } from '../fixtures';
 import { settleBefore } from './helpers/quiet';
+import { messageCreateSamples } from '../lib/profiles';
 import { diffStatements, statementSnapshot } from './helpers/statements';
 import type { PgSeeder } from '../fixtures/seed';
 import type { SeededUser } from '../fixtures/types';
@@ -100,6 +101,7 @@ function planNodes(node: PlanNode): PlanNode[] {
 test.describe('database', () => {
   test('session and message creation: SQL and API', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
     const { dbSamples: samples, dbWarmup: warmup } = perf.profile;
+    const messageSamples = messageCreateSamples(perf.profile);
     const owner = await seed.user({ displayName: 'Creation spec user' });
     const user = api.as(owner);
     const session = await seed.session(owner, { messages: 20 });
@@ -122,7 +124,7 @@ test.describe('database', () => {
         `INSERT INTO messages (session_id, user_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id`,
         [session.session.id, owner.user.id, `SQL message ${i}: what do I have planned for the weekend?`],
       ),
-      { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, tags: { channel: 'sql' } },
+      { category: 'database', scenario: 'sql', unit: 'ms', samples: messageSamples, warmup, tags: { channel: 'sql' } },
     );
     // The API stores a message only as part of a chat turn: the `meta` event is sent once the user
     // message and the assistant placeholder are stored, before any model work. Time to `meta` is
@@ -138,7 +140,7 @@ test.describe('database', () => {
         }
         throw Object.assign(new Error('stream ended without a meta event'), { code: 'stream_cut' });
       },
-      { category: 'database', scenario: 'api', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'POST /api/sessions/:id/messages', until: 'meta event' } },
+      { category: 'database', scenario: 'api', unit: 'ms', samples: messageSamples, warmup, tags: { channel: 'api', endpoint: 'POST /api/sessions/:id/messages', until: 'meta event' } },
     );
 
     // The app finishes each abandoned turn in the background (assistant message → 'error', agent

@@ -15,7 +15,7 @@
  *   14.0 / 18.6 ms, 2 in flight 15.8 / 22.7 and 12.5 / 19.7 ms but 30–37 ms in a clean-clone CI
  *   run, 4 in flight 14.0 / 56.8 ms. So one at a time: the p95 the checkpoint gates must be the
  *   app's overhead, not the suite's self-inflicted contention;
- * - the model-only samples (`model` fixture) involve no app work, so they run 8 at a time;
+ * - the model-only samples (`model` fixture) involve no app work, so they run 10 at a time;
  * - each UI page runs its samples one at a time and times them with its own clock from the
  *   send click.
  * Every failed sample is recorded as an error with its cause (never dropped), and no threshold is
@@ -39,8 +39,11 @@ import { armChatProbe, readChatProbe, showSession, startNewChat } from './helper
 
 /** Chat requests in flight per API test (see the header for why one at a time). */
 const API_CONCURRENCY = 1;
-/** Direct model calls in flight (no app work to disturb; the simulator/API waits, it does not compute). */
-const DIRECT_MODEL_CONCURRENCY = 8;
+/**
+ * Direct model calls in flight (no app work to disturb; the simulator/API waits, it does not
+ * compute): 10 keeps `default`'s 20 samples to two waves and stays polite to a real API's limits.
+ */
+const DIRECT_MODEL_CONCURRENCY = 10;
 /** The scenario whose chats also give the "no major bottlenecks" evidence (app share, statements). */
 const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
 const TOP_STATEMENTS = 10;

@@ -1,7 +1,8 @@
 /**
  * Checkpoint 7.4 §1 (response times) and the per-message part of §2 (token usage), for the three
  * response scenarios, each via the API (streamed, client clock) and via the chat UI in Chromium
- * (in-page clock).
+ * (in-page clock). The large-memory-context API chats also give §4's bottleneck evidence (the
+ * app's share of the round trip, the SQL statements they ran).
  *
  * Why the concurrency used here (`API_CONCURRENCY` requests in flight per API test, the three UI
  * scenarios in parallel pages) does not invalidate the numbers:

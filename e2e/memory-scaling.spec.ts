@@ -183,8 +183,9 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
 
   // Growth exponents of p50 against size: 0 = flat (index lookups), 1 = linear (scans). Fitted on
   // the server's DB time of the same requests when every size has it: the API p50 carries a fixed
-  // HTTP cost of ~5–10 ms on this machine that flattens any curve (a seq scan of 10k rows adds
-  // ~2 ms to it), so an exponent of the API p50 could not tell an index from a scan. Both are kept.
+  // HTTP cost (≈ 1 ms with this suite's client, 5–10 ms through heavier clients or a real network)
+  // that flattens any curve (a seq scan of 10k rows adds ~2 ms to it), so an exponent of the API
+  // p50 could not tell an index from a scan. Both are kept.
   const exp = { category: 'memory' as const, scenario: 'default', unit: 'exponent' as const };
   const fitTags = (db: { x: number; y: number }[], apiPoints: { x: number; y: number }[]) => {
     const useDb = db.length === sizes.length;

@@ -4,8 +4,8 @@
  * On a 2-core machine the end of one test keeps the cores busy for a moment (the runner writing
  * the previous test's reports, Postgres flushing what a cleanup dirtied). A 1–2 ms request
  * measured in that window lands 3–10 ms in the tail: in one run session create via the API had
- * p95 5.5 ms right after a test that sent a burst of chats and 2.5 ms alone. So micro-benchmarks first wait
- * (bounded) until the CPUs are mostly idle. Reads /proc/stat: Linux only; elsewhere no wait.
+ * p95 5.5 ms right after a test that sent a burst of chats and 2.5 ms alone. So micro-benchmarks
+ * first wait (bounded) until the CPUs are mostly idle. Reads /proc/stat: Linux only; elsewhere no wait.
  * The wait is reported, never hidden: callers put it into the test's evidence.
  */
 import { readFileSync } from 'node:fs';

@@ -3,9 +3,7 @@
  * bad value stops the stack with one readable line instead of misbehaving later.
  */
 import { FAULTS, type Fault } from './contract';
-
-export const LATENCY_PROFILES = ['instant', 'realistic', 'slow'] as const;
-export type LatencyProfile = (typeof LATENCY_PROFILES)[number];
+import { isLatencyProfile, LATENCY_PROFILES, type LatencyProfileName } from './model-sim/latency';
 
 export interface AppConfig {
   /** App HTTP port; 0 = any free port. */
@@ -16,7 +14,7 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   openaiApiKey: string | undefined;
   openaiBaseUrl: string | undefined;
-  modelSimLatency: LatencyProfile;
+  modelSimLatency: LatencyProfileName;
   faults: Fault[];
   tokenBudget: number;
   conversationModel: string;
@@ -68,8 +66,8 @@ export function parseFaults(raw: string | undefined): Fault[] {
 export function loadConfig(env: Env = process.env): AppConfig {
   const portRaw = env.PORT?.trim();
   const port = intFrom(env, 'PORT', 0, 0, 65535);
-  const latency = (env.MODEL_SIM_LATENCY?.trim() || 'realistic') as LatencyProfile;
-  if (!LATENCY_PROFILES.includes(latency)) {
+  const latency = env.MODEL_SIM_LATENCY?.trim() || 'realistic';
+  if (!isLatencyProfile(latency)) {
     throw new ConfigError(`MODEL_SIM_LATENCY="${latency}" is not a latency profile; use one of ${LATENCY_PROFILES.join(', ')}.`);
   }
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;

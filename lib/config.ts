@@ -9,6 +9,7 @@ import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { FAULTS, type Fault } from '../app/contract';
+import { LATENCY_PROFILES, type LatencyProfileName } from '../app/model-sim/latency';
 import { DEFAULT_TOLERANCE, TOLERANCE_FORMS, toleranceValue } from './baseline';
 import { PROFILE_NAMES, type ProfileName } from './profiles';
 import { redactUrl, registerSecret } from './redact';
@@ -20,8 +21,6 @@ import { redactUrl, registerSecret } from './redact';
  */
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-export const MODEL_LATENCIES = ['instant', 'realistic', 'slow'] as const;
-export type ModelLatency = (typeof MODEL_LATENCIES)[number];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -43,7 +42,7 @@ export interface PerfConfig {
   /** PERF_ALLOW_SEED=1: allow seeding a database that does not look like a test database. */
   allowSeed: boolean;
   /** MODEL_SIM_LATENCY; undefined → the simulator's default (realistic). */
-  modelSimLatency: ModelLatency | undefined;
+  modelSimLatency: LatencyProfileName | undefined;
   /** MEMORYCHAT_FAULTS: fault switches of the bundled app (regression self-tests). */
   faults: Fault[];
   /** CHROMIUM_PATH; undefined → auto-detect (see lib/browser.ts). */
@@ -92,7 +91,7 @@ const VARIABLES = {
   OPENAI_BASE_URL: httpUrl,
   PERF_PROFILE: oneOf(PROFILE_NAMES),
   PERF_ALLOW_SEED: flag,
-  MODEL_SIM_LATENCY: oneOf(MODEL_LATENCIES),
+  MODEL_SIM_LATENCY: oneOf(LATENCY_PROFILES),
   MEMORYCHAT_FAULTS: faultList,
   CHROMIUM_PATH: z.string(),
   PERF_REPORT_DIR: z.string(),
@@ -205,6 +204,6 @@ export function runProfile(config: PerfConfig, argv: readonly string[] = process
  * for a smoke-only run (smoke proves the suite works end to end in seconds; the app-overhead
  * metric is server-side, so an instant model does not distort it) and `realistic` otherwise.
  */
-export function stackModelLatency(config: PerfConfig, argv: readonly string[] = process.argv): ModelLatency {
+export function stackModelLatency(config: PerfConfig, argv: readonly string[] = process.argv): LatencyProfileName {
   return config.modelSimLatency ?? (runProfile(config, argv) === 'smoke' ? 'instant' : 'realistic');
 }

@@ -193,10 +193,15 @@ export function selectedProjects(argv: readonly string[] = process.argv): string
   return out;
 }
 
+/** True when the command line selects only the `smoke` project. */
+export function smokeOnly(argv: readonly string[] = process.argv): boolean {
+  const projects = selectedProjects(argv);
+  return projects.length > 0 && projects.every((p) => p === 'smoke');
+}
+
 /** The profile a run uses: `smoke` when only the smoke project runs, else PERF_PROFILE. */
 export function runProfile(config: PerfConfig, argv: readonly string[] = process.argv): ProfileName {
-  const projects = selectedProjects(argv);
-  return projects.length > 0 && projects.every((p) => p === 'smoke') ? 'smoke' : config.profile;
+  return smokeOnly(argv) ? 'smoke' : config.profile;
 }
 
 /**

@@ -24,8 +24,7 @@ import { SUMMARY_JSON, SUMMARY_MD, buildSummary, readEnvironment, renderConsole,
 import { renderCharts, type Chart } from '../lib/charts';
 import { writeAllureCheckpoint } from '../lib/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
-import { resolveReportDir, selectedProjects } from '../lib/config';
-import { PROFILE_NAMES, type ProfileName } from '../lib/profiles';
+import { resolveReportDir, smokeOnly } from '../lib/config';
 
 export interface CheckpointReporterOptions {
   /** Report directory; default env PERF_REPORT_DIR or 'reports'. Relative → against the repo root, like playwright.config.ts. */
@@ -68,7 +67,6 @@ export default class CheckpointReporter implements Reporter {
   /** Latest attempt per test: earlier (retried) attempts' metrics are superseded. */
   private readonly perTest = new Map<string, { test: TestCase; docs: TestMetrics[]; errors: HarnessError[] }>();
   private configError: string | undefined;
-  private selectedProfile: ProfileName | undefined;
   /** Set after onEnd, for tests and callers. */
   outcome: CheckpointOutcome | undefined;
 
@@ -85,12 +83,7 @@ export default class CheckpointReporter implements Reporter {
     return true;
   }
 
-  onBegin(_config: FullConfig, suite: Suite): void {
-    // The profile of the selected projects: what a run without any metrics (e.g. global setup
-    // failed) is judged against, instead of PERF_PROFILE's default.
-    const profiles = new Set(suite.suites.map((p) => p.project()?.use).map((use) => (use as { profileName?: unknown } | undefined)?.profileName));
-    const [only] = [...profiles];
-    if (profiles.size === 1 && typeof only === 'string' && (PROFILE_NAMES as readonly string[]).includes(only)) this.selectedProfile = only as ProfileName;
+  onBegin(_config: FullConfig, _suite: Suite): void {
     this.startedAt = new Date();
     this.startMs = Date.now();
     // Validate overrides and baseline now, so a typo is visible before a long run, not after.
@@ -162,7 +155,9 @@ export default class CheckpointReporter implements Reporter {
     const all = [...this.perTest.values()];
     const docs = all.flatMap((t) => t.docs);
     const harnessErrors = all.flatMap((t) => t.errors);
-    const checkpoint = evaluateCheckpoint({ docs, harnessErrors, profile: docs.length === 0 ? this.selectedProfile ?? smokeOnlyFromArgv() : undefined });
+    // A run without metrics (e.g. global setup failed) is judged against `--project=smoke` when
+    // that is what was asked for, not PERF_PROFILE's default.
+    const checkpoint = evaluateCheckpoint({ docs, harnessErrors, profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined });
 
     const tests = { total: all.length, passed: 0, failed: 0, skipped: 0, flaky: 0 };
     for (const { test } of all) {
@@ -214,10 +209,4 @@ export default class CheckpointReporter implements Reporter {
     }
     return { summary, files };
   }
-}
-
-/** onBegin is not called when global setup fails: then `--project=smoke` on the command line decides. */
-function smokeOnlyFromArgv(): ProfileName | undefined {
-  const projects = selectedProjects(process.argv);
-  return projects.length > 0 && projects.every((p) => p === 'smoke') ? 'smoke' : undefined;
 }

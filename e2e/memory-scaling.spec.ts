@@ -17,6 +17,7 @@
  * their common terms ("peanut", "allergic") match a share of the seeded memories, so ranking
  * work still grows with the memory count, as it would for a real user.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario } from '../lib/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../app/contract';
@@ -160,7 +161,7 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
     const qOpts: MetricOptions = { category: 'bottlenecks', scenario, unit: 'count', tags: { memoryCount: size, source: 'done.timing.dbQueries' } };
     const statements: number[] = [];
     const results = await settlePool(chatSamples, CHAT_CONCURRENCY, async (k) => {
-      if (k < CHAT_CONCURRENCY) await new Promise((resolve) => setTimeout(resolve, k * CHAT_STAGGER_MS));
+      if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
       const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
       const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);
       const retriever = r.done.usage.agents.find((a) => a.agent === 'memory_retriever');

@@ -9,6 +9,7 @@
  * The wait is reported, never hidden: callers put it into the test's evidence.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetricOptions, PerfRecorder } from '../../fixtures/types';
 
 export interface QuietResult {
@@ -32,8 +33,6 @@ function cpuTimes(): { idle: number; total: number } | undefined {
     return undefined;
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Waits until one `windowMs` window shows at least `minIdle` of all CPU time idle, or until

@@ -39,6 +39,20 @@
  * the response has `nextCursor` (the id to pass as `before`, or null at the end).
  */
 
+/**
+ * `db;dur=1.2, model;dur=0.00, total;dur=3.4` → { db: 1.2, model: 0, total: 3.4 }. Other
+ * parameters of an entry (e.g. `desc="…"`) are ignored; entries without `dur` are skipped.
+ */
+export function parseServerTiming(header: string | null | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of (header ?? '').split(',')) {
+    const [name, ...params] = entry.split(';').map((p) => p.trim());
+    const dur = params.find((p) => p.startsWith('dur='))?.slice('dur='.length);
+    if (name && dur !== undefined && /^[\d.]+$/.test(dur)) out[name] = Number(dur);
+  }
+  return out;
+}
+
 export const BODY_LIMIT_BYTES = 64 * 1024;
 export const BULK_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 export const MAX_PAGE_LIMIT = 200;

@@ -4,6 +4,7 @@
  * HTTP cost hides whether the query under it is an index lookup or a scan. The request goes
  * through the typed API client (its lean transport, its errors with codes); the clock is here.
  */
+import { parseServerTiming } from '../../app/contract';
 import type { UserApi } from '../../fixtures/types';
 
 export interface TimedGet<T> {
@@ -18,10 +19,5 @@ export async function timedGet<T>(client: UserApi, path: string, query: Record<s
   const t0 = performance.now();
   const res = await client.getWithServerTiming<T>(path, query, timeoutMs);
   const ms = performance.now() - t0;
-  return { ms, dbMs: serverTimingDb(res.serverTiming), body: res.body };
-}
-
-export function serverTimingDb(header: string | undefined): number | undefined {
-  const m = /(?:^|,)\s*db;dur=([0-9.]+)/.exec(header ?? '');
-  return m?.[1] === undefined ? undefined : Number(m[1]);
+  return { ms, dbMs: parseServerTiming(res.serverTiming).db, body: res.body };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, MemoryChatApiClient } from '../../fixtures/api';
-import type { ChatStreamEvent } from '../../app/contract';
+import { parseServerTiming, type ChatStreamEvent } from '../../app/contract';
 
 /** path → how the scripted server answers it. */
 const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> = {
@@ -135,4 +135,10 @@ void test('closing the client cuts a request still in flight after a short grace
   await client.close();
   assert.ok(performance.now() - t0 < 1_900, 'close() returned before the slow answer (2 s)');
   assert.equal(await pending, 'cut');
+});
+
+void test('Server-Timing parses by entry name, ignoring other parameters and entries without dur', () => {
+  assert.deepEqual(parseServerTiming('db;dur=0.40, model;dur=0.00, total;dur=1.00'), { db: 0.4, model: 0, total: 1 });
+  assert.deepEqual(parseServerTiming('cache;desc="hit", db;desc="Postgres";dur=2.5'), { db: 2.5 });
+  assert.deepEqual(parseServerTiming(undefined), {});
 });

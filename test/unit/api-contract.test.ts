@@ -9,8 +9,9 @@ import type {
   BulkCreateMemoriesResponse, ChatStreamEvent, Health, MemoriesPage, Memory, MessagesPage, MessageUsage, PostMessageResponse, Profile,
   SearchResponse, Session, SessionsPage, User,
 } from '../../app/contract';
+import { parseServerTiming } from '../../app/contract';
 import { latestSchemaVersion } from '../../app/db/migrate';
-import { Client, parseServerTiming, startTestStack, useTestStack, withSql } from './api-support';
+import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
 const shared = useTestStack();
 

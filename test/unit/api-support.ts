@@ -127,12 +127,3 @@ export class Client {
   }
 }
 
-/** `db;dur=1.2, model;dur=0.00, total;dur=3.4` → { db, model, total }. */
-export function parseServerTiming(header: string | null): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const part of (header ?? '').split(',')) {
-    const m = /^\s*([\w-]+);dur=([\d.]+)\s*$/.exec(part);
-    if (m?.[1] && m[2]) out[m[1]] = Number(m[2]);
-  }
-  return out;
-}

@@ -13,7 +13,8 @@ import { AGENTS_USING_MODELS } from '../lib/metric-catalog';
 import type { AgentUsage, Health, MessageUsage } from '../app/contract';
 import type { PerfRecorder } from '../fixtures/types';
 import { timeBudget } from './helpers/budget';
-import { SampleFailure, failureCode, failureMessage } from './helpers/failures';
+import { SampleFailure } from './helpers/failures';
+import { errorCode, errorMessage } from '../fixtures/perf';
 import { avg, round } from './helpers/numbers';
 import { fulfilled, rejected, settlePool } from './helpers/pool';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
@@ -138,12 +139,12 @@ function recordRatio(perf: PerfRecorder, scenario: 'history' | 'memories', large
     perf.record('tokens.history_growth_ratio', big / little, opts);
   } else {
     const cause = [...larger.failures, ...smaller.failures][0];
-    perf.recordError('tokens.history_growth_ratio', cause ? new SampleFailure(failureCode(cause), failureMessage(cause)) : new SampleFailure('no_samples', 'no successful message on one side'), opts);
+    perf.recordError('tokens.history_growth_ratio', cause ? new SampleFailure(errorCode(cause), errorMessage(cause)) : new SampleFailure('no_samples', 'no successful message on one side'), opts);
   }
   perf.evidence(`tokens.${scenario}_growth`, `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); failed samples ${larger.failures.length + smaller.failures.length}`, {
     [larger.label]: larger.usages.map(agentTokens),
     [smaller.label]: smaller.usages.map(agentTokens),
-    failures: [...larger.failures, ...smaller.failures].map((e) => ({ code: failureCode(e), message: failureMessage(e) })),
+    failures: [...larger.failures, ...smaller.failures].map((e) => ({ code: errorCode(e), message: errorMessage(e) })),
   }, { category: 'tokens', scenario });
 }
 

@@ -13,19 +13,5 @@ export class SampleFailure extends Error {
   }
 }
 
-/** Best-effort code for any thrown value (API client errors carry `code`/`status`). */
-export function failureCode(error: unknown): string {
-  if (error && typeof error === 'object') {
-    const e = error as { code?: unknown; status?: unknown; name?: unknown };
-    if (typeof e.code === 'string' && e.code) return e.code;
-    if (typeof e.status === 'number') return `http_${e.status}`;
-    if (e.name === 'AbortError' || e.name === 'TimeoutError') return 'timeout';
-  }
-  return 'error';
-}
-
-/** A short, single-line message for logs and evidence (never a stack). */
-export function failureMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0]!.slice(0, 300);
-}
+// Codes and one-line messages of any thrown value: errorCode/errorMessage in fixtures/perf.ts
+// (the recorder uses the same ones for every sample error).

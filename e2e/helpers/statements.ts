@@ -4,7 +4,7 @@
  * the diff is evidence, never a gated number.
  */
 import type { Pool } from 'pg';
-import { failureMessage } from './failures';
+import { errorMessage } from '../../fixtures/perf';
 import { round } from './numbers';
 
 export interface StatementRow {
@@ -25,7 +25,7 @@ export async function statementSnapshot(db: Pool): Promise<{ rows: StatementRow[
     );
     return { rows: r.rows };
   } catch (error) {
-    return { error: failureMessage(error) };
+    return { error: errorMessage(error) };
   }
 }
 

@@ -8,7 +8,8 @@
  */
 import type { Message, MessageUsage, Timing } from '../../app/contract';
 import type { ChatStream } from '../../fixtures/types';
-import { SampleFailure, failureCode, failureMessage } from './failures';
+import { SampleFailure } from './failures';
+import { errorCode, errorMessage } from '../../fixtures/perf';
 
 export interface DoneData {
   message: Message;
@@ -89,7 +90,7 @@ export async function timeStream(start: (signal: AbortSignal) => ChatStream, opt
   } catch (error) {
     if (error instanceof SampleFailure) throw error;
     if (timedOut) throw new SampleFailure('timeout', `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`);
-    throw new SampleFailure(failureCode(error), failureMessage(error));
+    throw new SampleFailure(errorCode(error), errorMessage(error));
   } finally {
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort(); // release the connection whatever happened

@@ -4,18 +4,24 @@
  * (in-page clock). The large-memory-context API chats also give §4's bottleneck evidence (the
  * app's share of the round trip, the SQL statements they ran).
  *
- * Why the concurrency used here (`API_CONCURRENCY` requests in flight per API test, the three UI
- * scenarios in parallel pages) does not invalidate the numbers:
+ * Why the concurrency used here (two chats in flight per API test, paced by first token; the
+ * three UI scenarios in parallel pages) does not invalidate the numbers:
  * - the round trip is dominated by the model's latency, which the simulator produces by waiting,
  *   not by computing: concurrent replies do not slow each other's model time (this file's tests
  *   run one after the other, so the API tests and the UI test never overlap);
  * - app overhead is measured *server-side* (`timing.totalMs − timing.modelMs` in the `done`
- *   event), i.e. the app's own work per request. Its CPU and DB phases (prompt building, the
- *   retrieval query, storing) collide between requests in flight on this 2-core machine, which
- *   shows in the tail. Measured (long-conversation, 20 samples, p50 / p95): 1 in flight
- *   14.0 / 18.6 ms, 2 in flight 15.8 / 22.7 and 12.5 / 19.7 ms but 30–37 ms in a clean-clone CI
- *   run, 4 in flight 14.0 / 56.8 ms. So one at a time: the p95 the checkpoint gates must be the
- *   app's overhead, not the suite's self-inflicted contention;
+ *   event), i.e. the app's own work per request: its two app phases (before the model call:
+ *   store, retrieve, build the prompt; after it: store the reply). Free-running concurrency makes
+ *   those phases collide on this 2-core machine, which shows in the tail (long-conversation,
+ *   p50 / p95: 1 in flight 14.0 / 18.6 ms, 2 free-running 15.8 / 22.7 ms and 30–37 ms in a CI
+ *   run, 4 in flight 14.0 / 56.8 ms). Paced by {@link FirstTokenPacer} (a chat starts only once
+ *   the previously started one streams, and a lane's next chat only once its last one is done),
+ *   two in flight measured the same as one at a time, back to back on one machine (p50 of
+ *   simple / large memory context / long conversation: one at a time 6.8 / 6.8 / 14.3 and
+ *   7.4 / 7.2 / 15.3 ms; paced 6.7 / 6.7 / 15.5 and 6.5 / 6.9 / 14.7 ms; p95 within the same
+ *   spread), while the three tests took 1.1 instead of 1.8 minutes. With the instant model
+ *   (smoke) a reply streams for milliseconds, too briefly to hold a neighbour's app phase, so
+ *   the chats run one at a time (decided from the warm-up chat);
  * - the model-only samples (`model` fixture) involve no app work, so they run 10 at a time;
  * - each UI page runs its samples one at a time and times them with its own clock from the
  *   send click.
@@ -29,6 +35,7 @@ import { ChatPageObject } from '../fixtures/chat-page';
 import type { ChatPage, MetricOptions, PerfRecorder } from '../fixtures/types';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
+import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
 import { diffStatements, statementSnapshot } from './helpers/statements';
 import { avg, p50, round } from './helpers/numbers';
@@ -38,8 +45,14 @@ import { armChatProbe, readChatProbe, showSession, startNewChat } from './helper
 
 // Serial on purpose: the API tests' concurrency is chosen for one test at a time (see above).
 
-/** Chat requests in flight per API test (see the header for why one at a time). */
-const API_CONCURRENCY = 1;
+/** Chat requests in flight per API test, paced by first token (see the header for why). */
+const API_CONCURRENCY = 2;
+/**
+ * Chats overlap only when a reply streams this long after its first token: ten times the app
+ * overhead limit, so the neighbour's app phases fit inside the stream. With the instant model
+ * (smoke) the stream lasts milliseconds, so the chats run one at a time.
+ */
+const MIN_STREAM_TO_OVERLAP_MS = 250;
 /**
  * Direct model calls in flight (no app work to disturb; the simulator/API waits, it does not
  * compute): 10 keeps `default`'s 20 samples to two waves and stays polite to a real API's limits.
@@ -81,6 +94,8 @@ for (const scenario of RESPONSE_SCENARIOS) {
     await settleBefore(perf, `${scenario} chats via the API`, { category: 'response', scenario });
     const statementsBefore = scenario === BOTTLENECK_SCENARIO ? await statementSnapshot(db) : undefined;
     const statementsPerChat: number[] = [];
+    const pacer = new FirstTokenPacer();
+    let overlap = false;
 
     await perf.repeat({
       samples: profile.apiSamples,
@@ -91,15 +106,24 @@ for (const scenario of RESPONSE_SCENARIOS) {
         ...TOKENS_PER_MESSAGE.map((name) => ({ name, opts: tok })),
       ],
     }, async (ctx) => {
-      const session = await sc.nextSession();
-      const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + profile.warmup), budget);
+      // Take the turn first: creating the session is app work too, and must not overlap a
+      // neighbour's app phase.
+      const release = await pacer.turn();
+      const session = await sc.nextSession().catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + profile.warmup), budget, { onFirstToken: overlap ? release : undefined })
+        .finally(release);
+      // The warm-up chat (always alone) decides whether replies stream long enough to overlap.
+      if (ctx.warmup) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
       const { usage, timing } = r.done;
       problems.push(...r.problems.map((p) => `sample ${ctx.index}: ${p}`));
 
       ctx.record('response.ttft_ms', r.ttftMs, ms());
       ctx.record('response.total_ms', r.totalMs, ms());
       ctx.record('response.model_ms', timing.modelMs, ms({ source: 'done.timing' }));
-      ctx.record('response.app_overhead_ms', timing.totalMs - timing.modelMs, ms({ side: 'server' }));
+      ctx.record('response.app_overhead_ms', timing.totalMs - timing.modelMs, ms({ side: 'server', chatsInFlight: overlap ? API_CONCURRENCY : 1 }));
       ctx.record('tokens.total_per_message', usage.totalTokens, tok);
       ctx.record('tokens.prompt_per_message', usage.promptTokens, tok);
       ctx.record('tokens.completion_per_message', usage.completionTokens, tok);

@@ -33,7 +33,7 @@ export interface StreamTiming {
  * Runs `start(signal)` and consumes its events. The clock starts *before* `start` is called, so
  * connection set-up is part of the round trip, as for a real client.
  */
-export async function timeStream(start: (signal: AbortSignal) => ChatStream, opts: { timeoutMs: number }): Promise<StreamTiming> {
+export async function timeStream(start: (signal: AbortSignal) => ChatStream, opts: { timeoutMs: number; onFirstToken?: () => void }): Promise<StreamTiming> {
   const controller = new AbortController();
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -56,7 +56,10 @@ export async function timeStream(start: (signal: AbortSignal) => ChatStream, opt
           sawMeta = true;
           break;
         case 'token':
-          if (ttft === undefined) ttft = now - t0;
+          if (ttft === undefined) {
+            ttft = now - t0;
+            opts.onFirstToken?.();
+          }
           tokenEvents++;
           text += ev.data.delta;
           break;
@@ -113,7 +116,8 @@ export function chatOverApi(
   sessionId: number,
   content: string,
   budget: { check(what: string): void; requestTimeoutMs(capMs: number): number },
+  opts: { onFirstToken?: () => void } = {},
 ): Promise<StreamTiming> {
   budget.check('chat sample');
-  return timeStream((signal) => client.streamMessage(sessionId, content, { signal }), { timeoutMs: budget.requestTimeoutMs(CHAT_TIMEOUT_MS) });
+  return timeStream((signal) => client.streamMessage(sessionId, content, { signal }), { timeoutMs: budget.requestTimeoutMs(CHAT_TIMEOUT_MS), onFirstToken: opts.onFirstToken });
 }

@@ -63,8 +63,6 @@ export class Db implements Queryable {
       types,
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
-      // Fuzzy search uses pg_trgm's `<%` operator; its default threshold (0.6) misses typical typos.
-      options: '-c pg_trgm.word_similarity_threshold=0.4',
       application_name: 'memorychat',
     });
     // An idle client losing its connection (e.g. the DB stopped) must not crash the process.

@@ -3,15 +3,16 @@
  * and recorded in `schema_migrations`. Every file is itself idempotent (IF NOT EXISTS), so a
  * half-applied run or a database created by other tooling is safe to migrate again.
  *
- * The `missing-indexes` fault skips 002 (the Step 7.4 and search indexes) and drops them if a
- * previous run created them; the skip is recorded so a later run without the fault applies 002.
+ * The `missing-indexes` fault skips the index migrations (002: the Step 7.4 and full-text
+ * indexes; 005: the fuzzy-search term index) and drops their indexes if a previous run created
+ * them; the skip is recorded so a later run without the fault applies them.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Db, Queryable } from './db';
 
 export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
-const INDEX_MIGRATION = 2;
+const INDEX_MIGRATIONS: readonly number[] = [2, 5];
 const SKIPPED_SUFFIX = ' (skipped: missing-indexes fault)';
 /** Any constant works; it only has to be the same for every MemoryChat process. */
 const MIGRATION_LOCK_KEY = 7_400_001;
@@ -40,11 +41,14 @@ export function indexNamesOf(sql: string): string[] {
 }
 
 async function createExtensions(q: Queryable, log: (line: string) => void): Promise<void> {
-  // pg_trgm is required (fuzzy search indexes); pg_stat_statements is a bonus for the suite.
-  try {
-    await q.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
-  } catch (err) {
-    throw new Error(`cannot enable the pg_trgm extension (${(err as Error).message}); install PostgreSQL contrib or run "CREATE EXTENSION pg_trgm" as a superuser once`);
+  // pg_trgm and btree_gin are required (the fuzzy-search term index); pg_stat_statements is a
+  // bonus for the suite.
+  for (const ext of ['pg_trgm', 'btree_gin']) {
+    try {
+      await q.query(`CREATE EXTENSION IF NOT EXISTS ${ext}`);
+    } catch (err) {
+      throw new Error(`cannot enable the ${ext} extension (${(err as Error).message}); install PostgreSQL contrib or run "CREATE EXTENSION ${ext}" as a superuser once`);
+    }
   }
   try {
     await q.query('SAVEPOINT pgss');
@@ -76,7 +80,7 @@ export async function migrate(db: Db, opts: { missingIndexes: boolean; log?: (li
       done.set(row.version, row.name);
     }
     for (const m of migrations) {
-      const skipThis = opts.missingIndexes && m.version === INDEX_MIGRATION;
+      const skipThis = opts.missingIndexes && INDEX_MIGRATIONS.includes(m.version);
       const previous = done.get(m.version);
       if (skipThis) {
         for (const name of indexNamesOf(m.sql)) await q.query(`DROP INDEX IF EXISTS ${name}`);

@@ -295,29 +295,51 @@ export async function searchRanked(q: Queryable, userId: number, text: string, l
 
 /**
  * After a bulk import: merges the GIN pending lists of the memory search indexes (no-op when
- * they are missing) and refreshes the table's statistics, so the planner sees the new size.
+ * they are missing) and refreshes the tables' statistics, so the planner sees the new size.
  */
 export async function settleMemoryImport(q: Queryable): Promise<void> {
   await q.query(
     `SELECT gin_clean_pending_list(c.oid) FROM pg_class c
-     WHERE c.relkind = 'i' AND c.relname IN ('idx_memories_content_tsv', 'idx_memories_content_trgm')`,
+     WHERE c.relkind = 'i' AND c.relname IN ('idx_memories_content_tsv', 'idx_memory_terms_trgm')`,
   );
-  await q.query('ANALYZE memories');
+  await q.query('ANALYZE memories, memory_terms');
 }
 
-/** Fuzzy search for typos: pg_trgm word similarity (`<%` uses the trigram GIN index). */
+/** Dictionary terms tried per query word (the closest first). */
+const FUZZY_TERMS_PER_WORD = 3;
+
+/**
+ * Fuzzy search for typos, the way the pg_trgm documentation pairs trigrams with full-text search:
+ * each word of the text (stemmed, stop words dropped) is matched against the user's term
+ * dictionary (`memory_terms`, trigram `%` at pg_trgm.similarity_threshold, default 0.3, through
+ * idx_memory_terms_trgm), its closest terms form an any-term query, and the memories matching it
+ * are ranked by ts_rank through the full-text index. "Ingrid is severly alergic" → ingrid |
+ * sever | allerg → "Ingrid is severely allergic to peanuts" first.
+ */
 export async function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];
   let extra = '';
   if (profileId !== undefined) {
     params.push(profileId);
-    extra = ' AND profile_id = $4';
+    extra = ' AND m.profile_id = $4';
   }
   const r = await q.query<MemoryRow & { score: number }>(
-    `SELECT ${MEMORY_COLS}, word_similarity($2, content) AS score
-     FROM memories
-     WHERE user_id = $1 AND $2 <% content${extra}
-     ORDER BY score DESC, id DESC
+    `WITH words AS (
+       SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS w
+     ), terms AS (
+       SELECT DISTINCT c.term FROM words, LATERAL (
+         SELECT t.term FROM memory_terms t
+         WHERE t.user_id = $1 AND t.term % words.w
+         ORDER BY similarity(t.term, words.w) DESC, t.term
+         LIMIT ${FUZZY_TERMS_PER_WORD}) c
+     ), query AS (
+       -- a tsquery's text form is valid tsquery input, so no hand-written quoting
+       SELECT string_agg(plainto_tsquery('simple', term)::text, ' | ')::tsquery AS tq FROM terms
+     )
+     SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.tq) AS score
+     FROM query, memories m
+     WHERE query.tq IS NOT NULL AND m.user_id = $1 AND m.content_tsv @@ query.tq${extra}
+     ORDER BY score DESC, m.id DESC
      LIMIT $3`,
     params,
   );

@@ -147,10 +147,46 @@ void test('text is realistic and varied, not one repeated sentence', async () =>
   });
 });
 
+// The bulk-load mode (session_replication_role = replica, precomputed vectors) must leave exactly
+// what ordinary checked inserts leave: the vector the schema's trigger computes, the term
+// dictionary its trigger keeps, valid foreign keys, and pool connections back in normal mode.
+void test('bulk memory load equals a checked load: vectors, term dictionary, foreign keys, connection state', async () => {
+  await withSeeder(pool, opts('bulk-equals-checked'), async (s) => {
+    const u = await s.user();
+    const load = await s.memories(u, 3_000);
+    assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
+    const id = u.user.id;
+    const one = async (sql: string): Promise<number> => (await pool.query<{ n: number }>(sql, [id])).rows[0]?.n ?? -1;
+    assert.equal(await one('SELECT count(*)::int AS n FROM memories WHERE user_id = $1'), 3_000);
+    assert.equal(await one(`SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`), 0,
+      'every supplied vector equals the one the trigger would compute');
+    assert.equal(await one(`SELECT count(*)::int AS n FROM (
+        (SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1
+         EXCEPT SELECT term FROM memory_terms WHERE user_id = $1)
+        UNION ALL
+        (SELECT term FROM memory_terms WHERE user_id = $1
+         EXCEPT SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1)) d`), 0,
+      'the term dictionary holds exactly the terms of the loaded memories');
+    assert.equal(await one(`SELECT count(*)::int AS n FROM memories m LEFT JOIN users x ON x.id = m.user_id LEFT JOIN profiles p ON p.id = m.profile_id
+        WHERE m.user_id = $1 AND (x.id IS NULL OR p.id IS NULL OR p.user_id <> m.user_id)`), 0, 'foreign keys hold by construction');
+    // Every connection the pool holds is back in normal mode (foreign keys and triggers fire).
+    const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
+    try {
+      for (const c of clients) assert.equal((await c.query<{ session_replication_role: string }>('SHOW session_replication_role')).rows[0]?.session_replication_role, 'origin');
+    } finally {
+      for (const c of clients) c.release();
+    }
+    // A checked insert of the same text stores the same vector (the trigger path).
+    const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
+    assert.equal(await one(`SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`), 0);
+    assert.ok(planted);
+  });
+});
+
 // Target from the issue: ≥ 50,000 memory rows/s (100k ≤ 2 s). Measured and printed every run.
-// Marked todo: on the shared 2-core machine the schema's search indexes (tsvector + GIN, trigram
-// GIN) cap it well below the target (see the harness report); the number stays visible here.
-void test('seeding speed: 100k memories (target ≥ 50,000 rows/s)', { todo: 'target not reached on the 2-core dev machine: see report' }, async () => {
+// Marked todo: on the shared 2-core machine it measures 46,000–54,000 rows/s (bulk-load mode,
+// precomputed vectors; see fixtures/seed.ts), so the target is met in some runs, not reliably.
+void test('seeding speed: 100k memories (target ≥ 50,000 rows/s)', { todo: 'about at target on the 2-core dev machine (46–54k rows/s), not reliably above it' }, async () => {
   await withSeeder(pool, opts('speed'), async (s) => {
     const u = await s.user();
     const warm = await s.memories(u, 1_000);

@@ -183,10 +183,38 @@ void test('bulk memory load equals a checked load: vectors, term dictionary, for
   });
 });
 
+// A database user that may not use the bulk-load mode (not superuser, no GRANT SET ON PARAMETER)
+// still seeds: ordinary checked inserts, the same rows, and the mode is reported.
+void test('bulk memory load without the privilege for replica mode falls back to checked inserts', async () => {
+  await pool.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'seeder_plain') THEN CREATE ROLE seeder_plain LOGIN PASSWORD 'plain'; END IF;
+    END $$`);
+  await pool.query('GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO seeder_plain');
+  await pool.query('GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public TO seeder_plain');
+  const plainUrl = new URL(embedded.url);
+  plainUrl.username = 'seeder_plain';
+  plainUrl.password = 'plain';
+  const plainPool = createPool(plainUrl.toString());
+  try {
+    await withSeeder(plainPool, opts('plain-role'), async (s) => {
+      const u = await s.user();
+      const load = await s.memories(u, 2_000);
+      assert.equal(load.loadMode, 'checked');
+      const n = async (sql: string): Promise<number> => (await plainPool.query<{ n: number }>(sql, [u.user.id])).rows[0]?.n ?? -1;
+      assert.equal(await n('SELECT count(*)::int AS n FROM memories WHERE user_id = $1'), 2_000);
+      assert.equal(await n(`SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`), 0);
+      assert.ok(await n('SELECT count(*)::int AS n FROM memory_terms WHERE user_id = $1') > 0, 'the dictionary trigger ran');
+    });
+  } finally {
+    await plainPool.end();
+  }
+});
+
 // Target from the issue: ≥ 50,000 memory rows/s (100k ≤ 2 s). Measured and printed every run.
-// Marked todo: on the shared 2-core machine it measures 46,000–54,000 rows/s (bulk-load mode,
-// precomputed vectors; see fixtures/seed.ts), so the target is met in some runs, not reliably.
-void test('seeding speed: 100k memories (target ≥ 50,000 rows/s)', { todo: 'about at target on the 2-core dev machine (46–54k rows/s), not reliably above it' }, async () => {
+// Marked todo: on the shared 2-core machine it measured 46,000–76,000 rows/s (bulk-load mode,
+// precomputed vectors; see fixtures/seed.ts), above the target in most runs but not in every one
+// (a busy moment of the machine), so it cannot gate npm test.
+void test('seeding speed: 100k memories (target ≥ 50,000 rows/s)', { todo: 'above target in most runs on the 2-core dev machine (46–76k rows/s), not in every one' }, async () => {
   await withSeeder(pool, opts('speed'), async (s) => {
     const u = await s.user();
     const warm = await s.memories(u, 1_000);

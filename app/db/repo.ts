@@ -334,7 +334,7 @@ export async function searchFuzzy(q: Queryable, userId: number, text: string, li
          LIMIT ${FUZZY_TERMS_PER_WORD}) c
      ), query AS (
        -- a tsquery's text form is valid tsquery input, so no hand-written quoting
-       SELECT string_agg(plainto_tsquery('simple', term)::text, ' | ')::tsquery AS tq FROM terms
+       SELECT string_agg(NULLIF(plainto_tsquery('simple', term)::text, ''), ' | ')::tsquery AS tq FROM terms
      )
      SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.tq) AS score
      FROM query, memories m

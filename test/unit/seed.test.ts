@@ -155,6 +155,9 @@ void test('bulk memory load equals a checked load: vectors, term dictionary, for
     const u = await s.user();
     const load = await s.memories(u, 3_000);
     assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
+    // The references the mode does not check row by row are checked once, up front.
+    const other = await s.user();
+    await assert.rejects(s.memories(u, 10, { profileId: other.profile.id }), /profile \d+ of user \d+ does not exist/);
     const id = u.user.id;
     const one = async (sql: string): Promise<number> => (await pool.query<{ n: number }>(sql, [id])).rows[0]?.n ?? -1;
     assert.equal(await one('SELECT count(*)::int AS n FROM memories WHERE user_id = $1'), 3_000);

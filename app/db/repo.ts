@@ -312,34 +312,49 @@ const FUZZY_TERMS_PER_WORD = 3;
  * Fuzzy search for typos, the way the pg_trgm documentation pairs trigrams with full-text search:
  * each word of the text (stemmed, stop words dropped) is matched against the user's term
  * dictionary (`memory_terms`, trigram `%` at pg_trgm.similarity_threshold, default 0.3, through
- * idx_memory_terms_trgm), its closest terms form an any-term query, and the memories matching it
- * are ranked by ts_rank through the full-text index. "Ingrid is severly alergic" → ingrid |
- * sever | allerg → "Ingrid is severely allergic to peanuts" first.
+ * idx_memory_terms_trgm); its closest terms stand in for it. Then, as in {@link rankedMemoriesSql},
+ * memories matching every corrected word come first and memories matching any fill up, ranked by
+ * ts_rank through the full-text index. "Ingrid is severly alergic" → ingrid & (sever | …) &
+ * (allerg | …) → "Ingrid is severely allergic to peanuts" first. Words with no close term are
+ * left out rather than making the query fail.
  */
 export async function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];
-  let extra = '';
+  let profile = '';
   if (profileId !== undefined) {
     params.push(profileId);
-    extra = ' AND m.profile_id = $4';
+    profile = ' AND m.profile_id = $4';
   }
+  // A tsquery's text form is valid tsquery input, so the terms need no hand-written quoting.
+  const asQuery = "NULLIF(plainto_tsquery('simple', term)::text, '')";
   const r = await q.query<MemoryRow & { score: number }>(
     `WITH words AS (
        SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS w
-     ), terms AS (
-       SELECT DISTINCT c.term FROM words, LATERAL (
+     ), candidates AS (
+       SELECT words.w, c.term FROM words, LATERAL (
          SELECT t.term FROM memory_terms t
          WHERE t.user_id = $1 AND t.term % words.w
          ORDER BY similarity(t.term, words.w) DESC, t.term
          LIMIT ${FUZZY_TERMS_PER_WORD}) c
      ), query AS (
-       -- a tsquery's text form is valid tsquery input, so no hand-written quoting
-       SELECT string_agg(NULLIF(plainto_tsquery('simple', term)::text, ''), ' | ')::tsquery AS tq FROM terms
+       SELECT
+         (SELECT string_agg('(' || alternatives || ')', ' & ') FROM
+           (SELECT string_agg(${asQuery}, ' | ') AS alternatives FROM candidates GROUP BY w) per_word
+          WHERE alternatives IS NOT NULL)::tsquery AS q_all,
+         (SELECT string_agg(${asQuery}, ' | ') FROM (SELECT DISTINCT term FROM candidates) d)::tsquery AS q_any
+     ), strict AS (
+       SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.q_any) AS score
+       FROM query, memories m
+       WHERE query.q_all IS NOT NULL AND m.user_id = $1 AND m.content_tsv @@ query.q_all${profile}
+       ORDER BY score DESC, m.id DESC LIMIT $3
      )
-     SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.tq) AS score
-     FROM query, memories m
-     WHERE query.tq IS NOT NULL AND m.user_id = $1 AND m.content_tsv @@ query.tq${extra}
-     ORDER BY score DESC, m.id DESC
+     SELECT * FROM strict
+     UNION ALL
+     (SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.q_any) / 2 AS score
+      FROM query, memories m
+      WHERE (SELECT count(*) FROM strict) < $3
+        AND query.q_any IS NOT NULL AND m.user_id = $1 AND m.content_tsv @@ query.q_any AND NOT (m.content_tsv @@ query.q_all)${profile}
+      ORDER BY score DESC, m.id DESC LIMIT $3)
      LIMIT $3`,
     params,
   );

@@ -249,27 +249,75 @@ export async function listMemories(q: Queryable, userId: number, profileId: numb
 
 export interface ScoredMemory { memory: Memory; score: number }
 
+/** How the text ($2) becomes the all-terms and any-term queries of {@link rankedMemoriesSql}. */
+export interface QueryTerms {
+  /** Common table expressions the two queries read (without WITH), if any. */
+  ctes?: string;
+  all: string;
+  any: string;
+}
+
 /**
- * The ranked full-text query shared by search and the chat's memory retriever: memories matching
- * *all* terms of the text come first; only when they are fewer than the limit, memories matching
- * *any* term fill up (a one-time filter: the second branch doesn't run otherwise). Both are
- * ranked by ts_rank against the any-term query, newest first on ties. `plainto_tsquery` parses
- * free text safely; turning its AND into OR gives the any-term query, so "what is my sister's
- * name" still finds "My sister is called Ana".
+ * The terms as written: `plainto_tsquery` parses free text safely; turning its AND into OR gives
+ * the any-term query, so "what is my sister's name" still finds "My sister is called Ana".
+ * Inline (not in a CTE) so the planner sees the actual query terms and can estimate how many
+ * rows match, e.g. to skip the user_id index when one user owns most rows.
+ */
+const TEXT_TERMS: QueryTerms = {
+  all: "plainto_tsquery('english', $2)",
+  any: "nullif(replace(plainto_tsquery('english', $2)::text, ' & ', ' | '), '')::tsquery",
+};
+
+/** Dictionary terms tried per query word (the closest first). */
+const FUZZY_TERMS_PER_WORD = 3;
+/** A tsquery's text form is valid tsquery input, so the terms need no hand-written quoting. */
+const TERM_AS_QUERY = "NULLIF(plainto_tsquery('simple', term)::text, '')";
+
+/**
+ * The terms with typos corrected, the way the pg_trgm documentation pairs trigrams with
+ * full-text search: each word of the text (stemmed, stop words dropped) is matched against the
+ * user's term dictionary (`memory_terms`, trigram `%` at pg_trgm.similarity_threshold, default
+ * 0.3, through idx_memory_terms_trgm), and its closest terms stand in for it: "Ingrid is severly
+ * alergic" → all: ingrid & (sever | …) & (allerg | …). Words with no close term are left out; no
+ * close term at all gives NULL queries, which match nothing.
+ */
+const FUZZY_TERMS: QueryTerms = {
+  ctes: `words AS (
+      SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS w
+    ), candidates AS (
+      SELECT words.w, c.term FROM words, LATERAL (
+        SELECT t.term FROM memory_terms t
+        WHERE t.user_id = $1 AND t.term % words.w
+        ORDER BY similarity(t.term, words.w) DESC, t.term
+        LIMIT ${FUZZY_TERMS_PER_WORD}) c
+    ), corrected AS (
+      SELECT
+        (SELECT string_agg('(' || alternatives || ')', ' & ') FROM
+          (SELECT string_agg(${TERM_AS_QUERY}, ' | ') AS alternatives FROM candidates GROUP BY w) per_word
+         WHERE alternatives IS NOT NULL)::tsquery AS q_all,
+        (SELECT string_agg(${TERM_AS_QUERY}, ' | ') FROM (SELECT DISTINCT term FROM candidates) d)::tsquery AS q_any
+    )`,
+  all: '(SELECT q_all FROM corrected)',
+  any: '(SELECT q_any FROM corrected)',
+};
+
+/**
+ * The ranked full-text query shared by search (ranked and fuzzy) and the chat's memory retriever:
+ * memories matching *all* terms come first; only when they are fewer than the limit, memories
+ * matching *any* term fill up (a one-time filter: the second branch doesn't run otherwise). Both
+ * are ranked by ts_rank against the any-term query, newest first on ties. `terms` says how the
+ * text becomes those two queries (as written, or with typos corrected).
  * Params: $1 user, $2 text, $3 limit; `profileParam` (e.g. '$4') filters by profile.
  * `anyCandidates` bounds the any-term branch to that many newest matches before ranking (the
  * chat's retriever trades a little recall for a bounded cost; search ranks all matches).
  */
-export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandidates?: number): string {
+export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandidates?: number, terms: QueryTerms = TEXT_TERMS): string {
   const profile = profileParam ? ` AND m.profile_id = ${profileParam}` : '';
-  // Written inline (not in a CTE) so the planner sees the actual query terms and can estimate
-  // how many rows match, e.g. to skip the user_id index when one user owns most rows.
-  const qAll = "plainto_tsquery('english', $2)";
-  const qAny = "nullif(replace(plainto_tsquery('english', $2)::text, ' & ', ' | '), '')::tsquery";
+  const { all: qAll, any: qAny } = terms;
   const anyFrom = anyCandidates
     ? `(SELECT * FROM memories m WHERE m.user_id = $1${profile} AND m.content_tsv @@ ${qAny} ORDER BY m.id DESC LIMIT ${Math.floor(anyCandidates)}) m`
     : 'memories m';
-  return `WITH strict AS (
+  return `WITH ${terms.ctes ? `${terms.ctes}, ` : ''}strict AS (
       SELECT ${cols}, ts_rank(m.content_tsv, ${qAny}) AS score
       FROM memories m
       WHERE m.user_id = $1 AND m.content_tsv @@ ${qAll}${profile}
@@ -286,10 +334,19 @@ export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandid
 
 const MEMORY_COLS_M = MEMORY_COLS.split(', ').map((c) => 'm.' + c).join(', ');
 
-export async function searchRanked(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
+export function searchRanked(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
+  return searchMemories(q, TEXT_TERMS, userId, text, limit, profileId);
+}
+
+/** Fuzzy search for typos: the ranked query over the typo-corrected terms ({@link FUZZY_TERMS}). */
+export function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
+  return searchMemories(q, FUZZY_TERMS, userId, text, limit, profileId);
+}
+
+async function searchMemories(q: Queryable, terms: QueryTerms, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];
   if (profileId !== undefined) params.push(profileId);
-  const r = await q.query<MemoryRow & { score: number }>(`${rankedMemoriesSql(MEMORY_COLS_M, profileId !== undefined ? '$4' : undefined)} LIMIT $3`, params);
+  const r = await q.query<MemoryRow & { score: number }>(`${rankedMemoriesSql(MEMORY_COLS_M, profileId !== undefined ? '$4' : undefined, undefined, terms)} LIMIT $3`, params);
   return r.rows.map((row) => ({ memory: toMemory(row), score: row.score }));
 }
 
@@ -303,62 +360,6 @@ export async function settleMemoryImport(q: Queryable): Promise<void> {
      WHERE c.relkind = 'i' AND c.relname IN ('idx_memories_content_tsv', 'idx_memory_terms_trgm')`,
   );
   await q.query('ANALYZE memories, memory_terms');
-}
-
-/** Dictionary terms tried per query word (the closest first). */
-const FUZZY_TERMS_PER_WORD = 3;
-
-/**
- * Fuzzy search for typos, the way the pg_trgm documentation pairs trigrams with full-text search:
- * each word of the text (stemmed, stop words dropped) is matched against the user's term
- * dictionary (`memory_terms`, trigram `%` at pg_trgm.similarity_threshold, default 0.3, through
- * idx_memory_terms_trgm); its closest terms stand in for it. Then, as in {@link rankedMemoriesSql},
- * memories matching every corrected word come first and memories matching any fill up, ranked by
- * ts_rank through the full-text index. "Ingrid is severly alergic" → ingrid & (sever | …) &
- * (allerg | …) → "Ingrid is severely allergic to peanuts" first. Words with no close term are
- * left out rather than making the query fail.
- */
-export async function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
-  const params: (string | number)[] = [userId, text, limit];
-  let profile = '';
-  if (profileId !== undefined) {
-    params.push(profileId);
-    profile = ' AND m.profile_id = $4';
-  }
-  // A tsquery's text form is valid tsquery input, so the terms need no hand-written quoting.
-  const asQuery = "NULLIF(plainto_tsquery('simple', term)::text, '')";
-  const r = await q.query<MemoryRow & { score: number }>(
-    `WITH words AS (
-       SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS w
-     ), candidates AS (
-       SELECT words.w, c.term FROM words, LATERAL (
-         SELECT t.term FROM memory_terms t
-         WHERE t.user_id = $1 AND t.term % words.w
-         ORDER BY similarity(t.term, words.w) DESC, t.term
-         LIMIT ${FUZZY_TERMS_PER_WORD}) c
-     ), query AS (
-       SELECT
-         (SELECT string_agg('(' || alternatives || ')', ' & ') FROM
-           (SELECT string_agg(${asQuery}, ' | ') AS alternatives FROM candidates GROUP BY w) per_word
-          WHERE alternatives IS NOT NULL)::tsquery AS q_all,
-         (SELECT string_agg(${asQuery}, ' | ') FROM (SELECT DISTINCT term FROM candidates) d)::tsquery AS q_any
-     ), strict AS (
-       SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.q_any) AS score
-       FROM query, memories m
-       WHERE query.q_all IS NOT NULL AND m.user_id = $1 AND m.content_tsv @@ query.q_all${profile}
-       ORDER BY score DESC, m.id DESC LIMIT $3
-     )
-     SELECT * FROM strict
-     UNION ALL
-     (SELECT ${MEMORY_COLS_M}, ts_rank(m.content_tsv, query.q_any) / 2 AS score
-      FROM query, memories m
-      WHERE (SELECT count(*) FROM strict) < $3
-        AND query.q_any IS NOT NULL AND m.user_id = $1 AND m.content_tsv @@ query.q_any AND NOT (m.content_tsv @@ query.q_all)${profile}
-      ORDER BY score DESC, m.id DESC LIMIT $3)
-     LIMIT $3`,
-    params,
-  );
-  return r.rows.map((row) => ({ memory: toMemory(row), score: row.score }));
 }
 
 export async function getMemory(q: Queryable, userId: number, id: number): Promise<Memory | undefined> {

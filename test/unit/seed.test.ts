@@ -147,6 +147,14 @@ void test('text is realistic and varied, not one repeated sentence', async () =>
   });
 });
 
+/** The `n` of a count query about one user ($1). */
+async function countFor(db: pg.Pool, userId: number, sql: string): Promise<number> {
+  return (await db.query<{ n: number }>(sql, [userId])).rows[0]?.n ?? -1;
+}
+const MEMORIES_OF_USER = 'SELECT count(*)::int AS n FROM memories WHERE user_id = $1';
+/** Memories whose stored vector is not the one the schema's trigger computes from the content. */
+const WRONG_VECTORS = `SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`;
+
 // The bulk-load mode (session_replication_role = replica, precomputed vectors) must leave exactly
 // what ordinary checked inserts leave: the vector the schema's trigger computes, the term
 // dictionary its trigger keeps, valid foreign keys, and pool connections back in normal mode.
@@ -159,9 +167,9 @@ void test('bulk memory load equals a checked load: vectors, term dictionary, for
     const other = await s.user();
     await assert.rejects(s.memories(u, 10, { profileId: other.profile.id }), /profile \d+ of user \d+ does not exist/);
     const id = u.user.id;
-    const one = async (sql: string): Promise<number> => (await pool.query<{ n: number }>(sql, [id])).rows[0]?.n ?? -1;
-    assert.equal(await one('SELECT count(*)::int AS n FROM memories WHERE user_id = $1'), 3_000);
-    assert.equal(await one(`SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`), 0,
+    const one = (sql: string): Promise<number> => countFor(pool, id, sql);
+    assert.equal(await one(MEMORIES_OF_USER), 3_000);
+    assert.equal(await one(WRONG_VECTORS), 0,
       'every supplied vector equals the one the trigger would compute');
     assert.equal(await one(`SELECT count(*)::int AS n FROM (
         (SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1
@@ -181,7 +189,7 @@ void test('bulk memory load equals a checked load: vectors, term dictionary, for
     }
     // A checked insert of the same text stores the same vector (the trigger path).
     const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
-    assert.equal(await one(`SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`), 0);
+    assert.equal(await one(WRONG_VECTORS), 0);
     assert.ok(planted);
   });
 });
@@ -203,9 +211,9 @@ void test('bulk memory load without the privilege for replica mode falls back to
       const u = await s.user();
       const load = await s.memories(u, 2_000);
       assert.equal(load.loadMode, 'checked');
-      const n = async (sql: string): Promise<number> => (await plainPool.query<{ n: number }>(sql, [u.user.id])).rows[0]?.n ?? -1;
-      assert.equal(await n('SELECT count(*)::int AS n FROM memories WHERE user_id = $1'), 2_000);
-      assert.equal(await n(`SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`), 0);
+      const n = (sql: string): Promise<number> => countFor(plainPool, u.user.id, sql);
+      assert.equal(await n(MEMORIES_OF_USER), 2_000);
+      assert.equal(await n(WRONG_VECTORS), 0);
       assert.ok(await n('SELECT count(*)::int AS n FROM memory_terms WHERE user_id = $1') > 0, 'the dictionary trigger ran');
     });
   } finally {

@@ -1,8 +1,9 @@
 /**
  * Runs the model simulator alone: `tsx app/model-sim/cli.ts` prints `OPENAI_BASE_URL=...`.
  * Env: PORT (default free), HOST (default 127.0.0.1), MODEL_SIM_LATENCY (instant|realistic|slow,
- * default realistic), MODEL_SIM_SEED (default 42), MODEL_SIM_EXIT_WITH_STDIN=1 (exit when stdin
- * closes; set by spawn.ts). Ctrl-C / SIGTERM stops it.
+ * default realistic), MODEL_SIM_SEED (default 42), MODEL_SIM_WARM_MODELS (comma list of models whose
+ * tokenizers are built before it reports ready; default: every tokenizer), MODEL_SIM_EXIT_WITH_STDIN=1
+ * (exit when stdin closes; set by spawn.ts). Ctrl-C / SIGTERM stops it.
  */
 import { isLatencyProfile, LATENCY_PROFILES } from './latency';
 import { startModelSimulator } from './index';
@@ -20,8 +21,11 @@ async function main(): Promise<void> {
   const seed = process.env.MODEL_SIM_SEED ? Number(process.env.MODEL_SIM_SEED) : 42;
   if (!Number.isInteger(seed)) fail(`MODEL_SIM_SEED="${process.env.MODEL_SIM_SEED}" is not an integer.`);
 
-  const sim = await startModelSimulator({ port, host: process.env.HOST ?? '127.0.0.1', latency, seed });
-  // "Ready" means ready: the first request must not pay the ~1 s tokenizer build.
+  const warmModels = process.env.MODEL_SIM_WARM_MODELS?.split(',').map((m) => m.trim()).filter(Boolean);
+  const sim = await startModelSimulator({
+    port, host: process.env.HOST ?? '127.0.0.1', latency, seed, warmTokenizers: warmModels?.length ? warmModels : true,
+  });
+  // "Ready" means ready: the first request for a model in use must not pay its tokenizer build.
   await sim.tokenizersReady;
   process.stdout.write(`OPENAI_BASE_URL=${sim.url}\n`);
   process.stderr.write(`model simulator listening (latency ${latency}, seed ${seed}); Ctrl-C to stop\n`);

@@ -18,8 +18,8 @@ import type { ChatSettings } from './agents/chat';
 import { ConfigError, loadConfig, type AppConfig } from './config';
 import { startEmbeddedPostgres, type EmbeddedDb } from './db/embedded';
 
-// The heavy modules (pg pool, openai, zod, tokenizer, simulator) are imported inside startStack,
-// after initdb runs: their load time then overlaps the database's start-up.
+// The heavy modules (pg pool, openai, zod, tokenizer) are imported inside startStack, once
+// PostgreSQL's child process runs: their load time then overlaps the database's start-up.
 
 const APP_VERSION = '0.1.0';
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -88,25 +88,27 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
   };
 
   try {
-    // PostgreSQL's initdb runs in a child process; once it runs, this thread is free for the
-    // CPU-heavy part (module loading, the tokenizer build) so the two overlap.
-    let initdbRunning: () => void = () => undefined;
-    const initdbStarted = new Promise<void>((resolve) => { initdbRunning = resolve; });
+    // PostgreSQL and the model simulator start in child processes first; while they work, this
+    // thread does its own CPU-heavy part (the tokenizer build, module loading), so all overlap.
+    let childBusy: () => void = () => undefined;
+    const dbChildBusy = new Promise<void>((resolve) => { childBusy = resolve; });
     const dbStart = config.databaseUrl
       ? Promise.resolve<EmbeddedDb | undefined>(undefined)
-      : startEmbeddedPostgres(log, () => initdbRunning());
+      : startEmbeddedPostgres(log, () => childBusy());
     // Failures are collected below (allSettled); this only keeps an early one from counting as unhandled.
     dbStart.catch(() => undefined);
-    if (!config.databaseUrl) await Promise.race([initdbStarted, dbStart.catch(() => undefined), delay(400)]);
-
-    phase('initdb running');
     // The simulator runs in its own process, like a remote model server: its token counting and
     // streaming must not share the app's event loop, or they would inflate the app overhead we measure.
-    const [{ spawnModelSimulator }, tokens] = await Promise.all([import('./model-sim/spawn'), import('./agents/tokens')]);
+    // It builds only the tokenizers of the models this app uses before it reports ready.
+    const { spawnModelSimulator } = await import('./model-sim/spawn');
     const simStart = config.openaiApiKey
       ? Promise.resolve(undefined)
-      : spawnModelSimulator({ latency: config.modelSimLatency });
+      : spawnModelSimulator({ latency: config.modelSimLatency, warmModels: [config.conversationModel, config.smallModel] });
     simStart.catch(() => undefined);
+    // Block this thread only once PostgreSQL's child runs (its next step needs this thread).
+    if (!config.databaseUrl) await Promise.race([dbChildBusy, dbStart.catch(() => undefined), delay(400)]);
+    phase('db child running');
+    const tokens = await import('./agents/tokens');
     tokens.tokenizer();
     phase('tokenizer');
     const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }] = await Promise.all([

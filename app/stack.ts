@@ -16,10 +16,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatSettings } from './agents/chat';
 import { ConfigError, loadConfig, type AppConfig } from './config';
-import { startEmbeddedPostgres, type EmbeddedDb } from './db/embedded';
+import { startEmbeddedPostgres, type EmbeddedDb, type PgStartStep } from './db/embedded';
 
 // The heavy modules (pg pool, openai, zod, tokenizer) are imported inside startStack, once
-// PostgreSQL's child process runs: their load time then overlaps the database's start-up.
+// PostgreSQL's start-up runs in a child process: their load time then overlaps it.
 
 const APP_VERSION = '0.1.0';
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -88,15 +88,21 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
   };
 
   try {
-    // PostgreSQL and the model simulator start in child processes first; while they work, this
-    // thread does its own CPU-heavy part (the tokenizer build, module loading), so all overlap.
-    let childBusy: () => void = () => undefined;
-    const dbChildBusy = new Promise<void>((resolve) => { childBusy = resolve; });
+    // PostgreSQL and the model simulator start in child processes first. This thread's own
+    // CPU-heavy parts (module loading, the tokenizer build) then run while a child works: the
+    // modules while the data directory is copied, the tokenizer while postgres starts up. Each
+    // wait is capped, so a slow child never leaves this thread idle for long.
+    const dbSteps = new Map<PgStartStep, () => void>();
+    const dbStep = (step: PgStartStep): Promise<void> => new Promise((resolve) => { dbSteps.set(step, resolve); });
+    const dbCopying = dbStep('copy');
+    const dbInitdb = dbStep('initdb');
+    const dbPostgres = dbStep('postgres');
     const dbStart = config.databaseUrl
       ? Promise.resolve<EmbeddedDb | undefined>(undefined)
-      : startEmbeddedPostgres(log, () => childBusy());
+      : startEmbeddedPostgres(log, (step) => dbSteps.get(step)?.());
     // Failures are collected below (allSettled); this only keeps an early one from counting as unhandled.
     dbStart.catch(() => undefined);
+    const dbSettled = dbStart.then(() => undefined, () => undefined);
     // The simulator runs in its own process, like a remote model server: its token counting and
     // streaming must not share the app's event loop, or they would inflate the app overhead we measure.
     // It builds only the tokenizers of the models this app uses before it reports ready.
@@ -105,16 +111,20 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       ? Promise.resolve(undefined)
       : spawnModelSimulator({ latency: config.modelSimLatency, warmModels: [config.conversationModel, config.smallModel] });
     simStart.catch(() => undefined);
-    // Block this thread only once PostgreSQL's child runs (its next step needs this thread).
-    if (!config.databaseUrl) await Promise.race([dbChildBusy, dbStart.catch(() => undefined), delay(400)]);
+    // Which child finished when (in the phases log line): the slower one is the next thing to speed up.
+    void dbStart.then(() => phase('db up'), () => undefined);
+    void simStart.then(() => phase('sim up'), () => undefined);
+    const external = config.databaseUrl !== undefined;
+    if (!external) await Promise.race([dbCopying, dbInitdb, dbSettled, delay(400)]);
     phase('db child running');
-    const tokens = await import('./agents/tokens');
-    tokens.tokenizer();
-    phase('tokenizer');
-    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }] = await Promise.all([
-      import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
+    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, tokens] = await Promise.all([
+      import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'), import('./agents/tokens'),
     ]);
     phase('modules');
+    if (!external) await Promise.race([dbPostgres, dbSettled, delay(400)]);
+    phase('postgres starting');
+    tokens.tokenizer();
+    phase('tokenizer');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
       const [e, s] = results;
       if (e.status === 'fulfilled' && e.value) cleanups.push(() => e.value!.stop());

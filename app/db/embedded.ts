@@ -62,12 +62,15 @@ async function claimTemplateCluster(port: number, user: string, templatePassword
   }
 }
 
+/** A child process doing a slow step of the start-up on its own. */
+export type PgStartStep = 'copy' | 'initdb' | 'postgres';
+
 /**
- * Starts PostgreSQL. `onChildBusy` fires once a child process (the template copy, initdb, or
- * postgres starting up) does the slow part: the caller can then do CPU-heavy work on this thread
- * without delaying the database much.
+ * Starts PostgreSQL. `onChildBusy(step)` fires once per step when a child process (the template
+ * copy, initdb, or postgres starting up) does the slow part: the caller can then do CPU-heavy
+ * work on this thread without delaying the database much (its next step needs this thread).
  */
-export async function startEmbeddedPostgres(log: (line: string) => void, onChildBusy?: () => void): Promise<EmbeddedDb> {
+export async function startEmbeddedPostgres(log: (line: string) => void, onChildBusy?: (step: PgStartStep) => void): Promise<EmbeddedDb> {
   // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
   const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));
   chmodSync(parent, 0o777);
@@ -78,6 +81,14 @@ export async function startEmbeddedPostgres(log: (line: string) => void, onChild
   const pgLog: string[] = [];
   let pg: EmbeddedPostgres | undefined;
   const t0 = performance.now();
+  // initdb and postgres report through the same onLog: the first line of each step signals it.
+  let childStep: PgStartStep = 'initdb';
+  const signalled = new Set<PgStartStep>();
+  const busy = (s: PgStartStep): void => {
+    if (signalled.has(s)) return;
+    signalled.add(s);
+    onChildBusy?.(s);
+  };
   const steps: string[] = [];
   const step = (name: string): void => { steps.push(`${name} ${Math.round(performance.now() - t0)}`); };
   const cleanup = async (): Promise<void> => {
@@ -94,7 +105,7 @@ export async function startEmbeddedPostgres(log: (line: string) => void, onChild
       try {
         const copying = copyDataDir(template.dataDir, dataDir);
         // cp runs in a child process now; the caller may take this thread for a while.
-        onChildBusy?.();
+        busy('copy');
         await copying;
         fromTemplate = true;
         step('template copied');
@@ -123,7 +134,7 @@ export async function startEmbeddedPostgres(log: (line: string) => void, onChild
         '-c', 'synchronous_commit=off',
       ],
       onLog: (m: string) => {
-        onChildBusy?.();
+        busy(childStep);
         pgLog.push(m);
         if (pgLog.length > 50) pgLog.shift();
       },
@@ -134,6 +145,7 @@ export async function startEmbeddedPostgres(log: (line: string) => void, onChild
       await pg.initialise();
       step('initdb');
     }
+    childStep = 'postgres';
     for (let attempt = 1; ; attempt++) {
       try {
         await withTimeout(pg.start(), 20_000, 'PostgreSQL did not report ready within 20 s');

@@ -20,8 +20,8 @@ export interface SpawnModelSimulatorOptions {
   seed?: number;
   startTimeoutMs?: number;
   /**
-   * Models whose tokenizers must be built before the simulator reports ready (default: all). The
-   * stack names the models it uses: building an unused tokenizer would only slow its start.
+   * Models whose tokenizers are built right after the simulator reports ready (default: all).
+   * The stack names the models it uses: building an unused tokenizer would only cost CPU.
    */
   warmModels?: readonly string[];
 }

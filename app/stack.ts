@@ -108,7 +108,10 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const { spawnModelSimulator } = await import('./model-sim/spawn');
     const simStart = config.openaiApiKey
       ? Promise.resolve(undefined)
-      : spawnModelSimulator({ latency: config.modelSimLatency, warmModels: [config.conversationModel, config.smallModel] });
+      : spawnModelSimulator({
+        latency: config.modelSimLatency,
+        warmModels: [config.conversationModel, config.smallModel],
+      });
     simStart.catch(() => undefined);
     // Which child finished when (in the phases log line): the slower one is the next thing to speed up.
     void dbStart.then(() => phase('db up'), () => undefined);
@@ -116,9 +119,11 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const external = config.databaseUrl !== undefined;
     if (!external) await Promise.race([dbCopying, dbInitdb, dbSettled, delay(400)]);
     phase('db child running');
-    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, tokens] = await Promise.all([
-      import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'), import('./agents/tokens'),
-    ]);
+    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, tokens] =
+      await Promise.all([
+        import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
+        import('./agents/tokens'),
+      ]);
     phase('modules');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
       const [e, s] = results;

@@ -51,8 +51,12 @@ async function templateOrUndefined(log: (line: string) => void): Promise<PgTempl
  * template's password and sets its own random one. pg_stat_statements is off for this session,
  * so the password never reaches the statement statistics the suite reads.
  */
-async function claimTemplateCluster(port: number, user: string, templatePassword: string, password: string): Promise<void> {
-  const client = new PgClient({ host: '127.0.0.1', port, user, password: templatePassword, database: EMBEDDED_DB_NAME });
+async function claimTemplateCluster(
+  port: number, user: string, templatePassword: string, password: string,
+): Promise<void> {
+  const client = new PgClient({
+    host: '127.0.0.1', port, user, password: templatePassword, database: EMBEDDED_DB_NAME,
+  });
   await client.connect();
   try {
     await client.query(`SET pg_stat_statements.track = 'none'`);
@@ -70,7 +74,10 @@ export type PgStartStep = 'copy' | 'initdb' | 'postgres';
  * copy, initdb, or postgres starting up) does the slow part: the caller can then do CPU-heavy
  * work on this thread without delaying the database much (its next step needs this thread).
  */
-export async function startEmbeddedPostgres(log: (line: string) => void, onChildBusy?: (step: PgStartStep) => void): Promise<EmbeddedDb> {
+export async function startEmbeddedPostgres(
+  log: (line: string) => void,
+  onChildBusy?: (step: PgStartStep) => void,
+): Promise<EmbeddedDb> {
   // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
   const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));
   chmodSync(parent, 0o777);

@@ -80,6 +80,8 @@ export async function cachedInitdbTemplate(
   const cached = readTemplate(dir);
   if (cached) return cached;
 
+  // Left half-deleted by hand (a finished template always has its marker): start over.
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   mkdirSync(cacheDir, { recursive: true });
   const staging = path.join(cacheDir, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(staging);

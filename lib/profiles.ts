@@ -16,6 +16,11 @@ export interface PerfProfile {
   /** Samples per database micro-benchmark (cheap, so many). */
   dbSamples: number;
   /**
+   * Cap for auto-sampling a database micro-benchmark: while the confidence interval of its checked
+   * percentile straddles the limit, the recorder takes dbSamples more, up to this many.
+   */
+  dbMaxSamples: number;
+  /**
    * Warm-up requests before a database/API micro-benchmark. Millisecond requests need more than
    * one: the first ~10–15 of a freshly started client and server run 1.5–2× slower (JIT, pg plan
    * and connection warm-up) and alone would set the p95 of 50 samples.
@@ -51,6 +56,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // session creates ranged 1.5–4.5 ms between back-to-back rounds, so 100 samples estimate
     // the burst, not the distribution.
     dbSamples: 300,
+    dbMaxSamples: 900,
     dbWarmup: 20,
     memorySizes: [100, 1_000],
     largeContextMemories: 1_000,
@@ -66,6 +72,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // paths are already warm from earlier tests (the database micro-benchmarks get dbWarmup).
     warmup: 1,
     dbSamples: 500,
+    dbMaxSamples: 1_500,
     dbWarmup: 30,
     memorySizes: [100, 1_000, 10_000],
     largeContextMemories: 1_000,
@@ -79,6 +86,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiSamples: 20,
     warmup: 3,
     dbSamples: 1_000,
+    dbMaxSamples: 3_000,
     dbWarmup: 50,
     memorySizes: [100, 1_000, 10_000, 100_000],
     largeContextMemories: 10_000,

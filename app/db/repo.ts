@@ -78,7 +78,12 @@ export async function listProfiles(q: Queryable, userId: number): Promise<Profil
 // ---------------------------------------------------------------- sessions
 
 /** Creates a session; `undefined` when `profileId` is not one of the user's profiles. */
-export async function createSession(q: Queryable, userId: number, title: string, profileId: number | null): Promise<Session | undefined> {
+export async function createSession(
+  q: Queryable, userId: number, title: string, profileId: number | null, opts: { slow?: boolean } = {},
+): Promise<Session | undefined> {
+  // Fault `slow-session-create`: ≈ 8 ms more database time per session, as a slow trigger or an
+  // unindexed foreign-key check would cost.
+  if (opts.slow) await q.query('SELECT pg_sleep(0.008)');
   const r = await q.query<SessionRow>(
     `INSERT INTO sessions (user_id, profile_id, title)
      SELECT $1, $2::bigint, $3

@@ -118,7 +118,8 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('POST', '/api/sessions', async (ctx) => {
     const user = await authenticate(deps, ctx);
     const body = parseBody(createSessionBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
-    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null);
+    const slow = deps.settings.faults.includes('slow-session-create');
+    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null, { slow });
     if (!session) throw notFound(`profile ${body.profileId}`);
     sendJson(ctx, 201, session);
   });

@@ -34,6 +34,8 @@ export const checkResultSchema = z.object({
   status: z.enum(['passed', 'failed', 'not-measured', 'skipped']),
   message: z.string(),
   why: z.string(),
+  interval: z.object({ low: num, high: num }).optional(),
+  decidedBy: z.enum(['interval', 'estimate']).optional(),
 });
 
 export const criterionSchema = z.object({
@@ -121,6 +123,8 @@ export const perfSummarySchema = z.object({
   thresholdOverrides: z.array(z.string()),
   environment: z.record(z.string(), z.unknown()),
   baseline: baselineSchema.nullable(),
+  /** The run stopped before any test (global setup): its one cause. Verdict `fail`, no criteria. */
+  setupError: z.string().optional(),
 });
 export type PerfSummary = z.infer<typeof perfSummarySchema>;
 
@@ -174,6 +178,8 @@ export interface SummaryContext {
   tests?: PerfSummary['tests'];
   environment?: Record<string, unknown>;
   baseline?: BaselineResult | null;
+  /** Set when the run stopped in global setup: the checkpoint was not evaluated. */
+  setupError?: string;
 }
 
 export function buildSummary(result: CheckpointResult, ctx: SummaryContext): PerfSummary {
@@ -208,6 +214,7 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     thresholdOverrides: result.thresholdOverrides,
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
+    ...(ctx.setupError ? { setupError: redactString(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
   return perfSummarySchema.parse(summary);
@@ -261,6 +268,9 @@ function pct(v: number | null): string {
 const RULE = '='.repeat(78);
 const center = (s: string) => `${' '.repeat(Math.max(0, Math.floor((RULE.length - s.length) / 2)))}${s}`;
 
+/** The one-line outcome of a run that never reached its tests (every report says the same). */
+export const SETUP_FAILED = '✗ Checkpoint 7.4 FAILED: setup error, nothing was measured';
+
 export function renderConsole(summary: PerfSummary): string {
   const out: string[] = ['', RULE, center(`PERFORMANCE TEST SUMMARY (profile ${summary.profile})`), RULE];
   const line = (label: string, m: MetricSummary, indent: string) => {
@@ -303,6 +313,10 @@ export function renderConsole(summary: PerfSummary): string {
     out.push('', 'Harness errors:', ...summary.harnessErrors.map((e) => `  ✗ ${e.test}: ${e.message}`));
   }
   out.push('', RULE, center('CHECKPOINT 7.4 VERIFICATION'), RULE);
+  if (summary.setupError) {
+    out.push(`  ✗ Not evaluated: the run stopped before any test.`, `      ${summary.setupError}`, '', SETUP_FAILED, '');
+    return out.join('\n');
+  }
   for (const c of summary.criteria) {
     const note = c.status === 'not-measured' ? ' — not measured' : '';
     out.push(`  ${c.passed ? '✓' : '✗'} ${c.title}${note}`);
@@ -328,7 +342,17 @@ export function renderMarkdown(summary: PerfSummary): string {
   const ok = summary.verdict === 'pass';
   const out: string[] = [];
   out.push(`## ${ok ? '✅' : '❌'} Checkpoint 7.4: **${ok ? 'PASS' : 'FAIL'}**`, '');
-  out.push(`Profile \`${summary.profile}\` · started ${summary.startedAt} · ${(summary.durationMs / 1000).toFixed(1)} s · tests: ${summary.tests.passed} passed, ${summary.tests.failed} failed, ${summary.tests.skipped} skipped${summary.tests.flaky ? `, ${summary.tests.flaky} flaky` : ''}`, '');
+  if (summary.setupError) {
+    out.push(`**${SETUP_FAILED}**`, '', '```', summary.setupError, '```', '');
+    return out.join('\n');
+  }
+  // The verdict test renders this before the run ends: it knows no duration or test counts yet.
+  const t = summary.tests;
+  out.push([
+    `Profile \`${summary.profile}\``,
+    ...(summary.durationMs > 0 ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`] : []),
+    ...(t.total > 0 ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`] : []),
+  ].join(' · '), '');
   out.push('| Criterion | Result | Checks passed |', '|---|---|---|');
   for (const c of summary.criteria) {
     const gated = c.checks.filter((k) => k.status !== 'skipped');

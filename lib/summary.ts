@@ -338,6 +338,14 @@ export function renderConsole(summary: PerfSummary): string {
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** How sure a percentile check's decision is: its 95 % interval, and whether the interval decided. */
+function intervalNote(k: PerfSummary['criteria'][number]['checks'][number]): string {
+  if (!k.interval || !k.decidedBy) return '';
+  const bound = (v: number | null, open: string) => (v === null ? open : formatNumber(v, k.unit));
+  const range = `95 % interval ${bound(k.interval.low, '−∞')} – ${bound(k.interval.high, '∞')}`;
+  return k.decidedBy === 'interval' ? ` (${range}: all of it beyond the limit)` : ` (${range} spans the limit: decided on the estimate)`;
+}
+
 export function renderMarkdown(summary: PerfSummary): string {
   const ok = summary.verdict === 'pass';
   const out: string[] = [];
@@ -361,7 +369,7 @@ export function renderMarkdown(summary: PerfSummary): string {
   const failures = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })));
   if (failures.length > 0) {
     out.push('', '### Failures', '');
-    for (const { c, k } of failures) out.push(`- **${c.title}** — ${mdCell(k.message)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
+    for (const { c, k } of failures) out.push(`- **${c.title}** — ${mdCell(k.message)}${intervalNote(k)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
   }
   if (summary.harnessErrors.length > 0) {
     out.push('', '### Harness errors', '', ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`));

@@ -1,0 +1,60 @@
+/**
+ * Retrieval quality of one ranked answer list against its labels, and the run's figures:
+ *  - recall@k: the share of a question's answering memories among the first k results
+ *    (1 or 0 for a question with one answer);
+ *  - reciprocal rank: 1 / (1-based rank of the first answering memory among the first k), 0 when
+ *    none is; its mean over the questions is the MRR (mean reciprocal rank, here MRR@k).
+ * Specs record one sample of each per question, so the reports have n, the mean (the figure the
+ * check gates on) and {@link meanCi95}.
+ */
+
+export interface QuestionScore {
+  recall: number;
+  reciprocalRank: number;
+  /** 1-based rank of the first answer within the first k results; null when none is there. */
+  firstRank: number | null;
+}
+
+/** Scores one result list (ids in rank order) against the set of answer ids, looking at the first `k`. */
+export function scoreRanking(resultIds: readonly number[], answerIds: readonly number[], k: number): QuestionScore {
+  if (answerIds.length === 0) throw new Error('scoreRanking: a question needs at least one answer id (check the set\'s labels)');
+  if (!Number.isInteger(k) || k < 1) throw new Error(`scoreRanking: k must be a positive integer, got ${k}`);
+  const answers = new Set(answerIds);
+  const top = resultIds.slice(0, k);
+  const found = new Set(top.filter((id) => answers.has(id)));
+  const first = top.findIndex((id) => answers.has(id));
+  return {
+    recall: found.size / answers.size,
+    reciprocalRank: first < 0 ? 0 : 1 / (first + 1),
+    firstRank: first < 0 ? null : first + 1,
+  };
+}
+
+export interface MeanCi {
+  n: number;
+  mean: number;
+  /** 95 % interval of the mean (normal approximation, clipped to [0, 1]); NaN for n < 2. */
+  low: number;
+  high: number;
+}
+
+/**
+ * Mean of per-question values in [0, 1] and its 95 % confidence interval from the normal
+ * approximation (mean ± 1.96·s/√n): with a few hundred questions the sample mean is close to
+ * normal, and the interval says how much the figure could move with another set of questions.
+ */
+export function meanCi95(values: readonly number[]): MeanCi {
+  const n = values.length;
+  if (n === 0) return { n, mean: Number.NaN, low: Number.NaN, high: Number.NaN };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { n, mean, low: Number.NaN, high: Number.NaN };
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
+  const half = 1.96 * Math.sqrt(variance / n);
+  return { n, mean, low: Math.max(0, mean - half), high: Math.min(1, mean + half) };
+}
+
+/** The search modes the relevance spec asks in (GET /api/memories/search?mode=). */
+export const RELEVANCE_MODES = ['ranked', 'fuzzy', 'auto'] as const;
+export type RelevanceMode = (typeof RELEVANCE_MODES)[number];
+/** Results per question: the "top 5" of recall@5 and MRR@5. */
+export const RELEVANCE_TOP_K = 5;

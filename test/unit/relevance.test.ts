@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRetrievalSet, RETRIEVAL_SET_MEMORIES, sampleQuestions, sharedRun, words } from '../../fixtures/retrieval-set';
 import { PROFILES } from '../../lib/profiles';
-import { meanCi95, scoreRanking } from '../../lib/relevance';
+import { meanCi95, RELEVANCE_TOP_K, scoreRanking } from '../../lib/relevance';
+import { PERF_THRESHOLDS } from '../../perf.thresholds';
 
 const close = (actual: number, expected: number, eps = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -100,4 +101,61 @@ void test('sampleQuestions: exactly the profile\'s count, every kind kept, all w
   }
   assert.equal(sampleQuestions(set, 10_000).length, set.questions.length);
   assert.throws(() => sampleQuestions(set, 0), /positive integer/);
+});
+
+// ---------------------------------------------------------------- the limits, justified
+
+/** The limit of a relevance check in perf.thresholds.ts. */
+function limitOf(id: string): number {
+  const check = PERF_THRESHOLDS.checks.find((c) => c.id === id);
+  assert.ok(check, `check ${id} exists`);
+  return check.limit;
+}
+
+const STOP_WORDS = new Set(('a an and are as at be but by can did do does for from had has have her his i in is it its me my not of on or our ' +
+  's she so that the their them they this to us was we were what when where which who will with you your').split(' '));
+const termsOf = (text: string) => words(text).filter((w) => !STOP_WORDS.has(w));
+
+/** Textbook BM25 (k1 1.2, b 0.75, no stemming) over the set: what a decent lexical search reaches. */
+function bm25Top(query: string, docs: readonly string[][], k: number): number[] {
+  const df = new Map<string, number>();
+  for (const d of docs) for (const w of new Set(d)) df.set(w, (df.get(w) ?? 0) + 1);
+  const avg = docs.reduce((a, d) => a + d.length, 0) / docs.length;
+  const qs = [...new Set(termsOf(query))];
+  const scored = docs.map((d, i) => {
+    let s = 0;
+    for (const w of qs) {
+      const tf = d.filter((x) => x === w).length;
+      const n = df.get(w) ?? 0;
+      if (tf > 0) s += Math.log(1 + (docs.length - n + 0.5) / (n + 0.5)) * ((tf * 2.2) / (tf + 1.2 * (0.25 + (0.75 * d.length) / avg)));
+    }
+    return { i, s };
+  });
+  return scored.filter((x) => x.s > 0).sort((a, b) => b.s - a.s || b.i - a.i).slice(0, k).map((x) => x.i);
+}
+
+/** The `unranked-search` fault's order: memories containing any query term, newest first. */
+function newestFirstTop(query: string, docs: readonly string[][], k: number): number[] {
+  const qs = new Set(termsOf(query));
+  const out: number[] = [];
+  for (let i = docs.length - 1; i >= 0 && out.length < k; i--) if (docs[i]?.some((w) => qs.has(w))) out.push(i);
+  return out;
+}
+
+void test('limits: a decent lexical search (BM25) passes them on this set, newest-first fails them', () => {
+  const docs = set.memories.map((m) => termsOf(m.content));
+  const recallLimit = limitOf('memory.recall_at_5.mean');
+  const mrrLimit = limitOf('memory.mrr.mean');
+  const evaluate = (rank: (q: string) => number[]) => {
+    const scores = set.questions.map((q) => scoreRanking(rank(q.text), q.answers, RELEVANCE_TOP_K));
+    return { recall: meanCi95(scores.map((s) => s.recall)), mrr: meanCi95(scores.map((s) => s.reciprocalRank)) };
+  };
+  const bm25 = evaluate((q) => bm25Top(q, docs, RELEVANCE_TOP_K));
+  // The limit must be reachable with room: even the low end of BM25's interval clears it.
+  assert.ok(bm25.recall.low >= recallLimit, `BM25 recall@5 ${bm25.recall.mean.toFixed(3)} (low ${bm25.recall.low.toFixed(3)}) vs limit ${recallLimit}`);
+  assert.ok(bm25.mrr.low >= mrrLimit, `BM25 MRR ${bm25.mrr.mean.toFixed(3)} (low ${bm25.mrr.low.toFixed(3)}) vs limit ${mrrLimit}`);
+  const newest = evaluate((q) => newestFirstTop(q, docs, RELEVANCE_TOP_K));
+  // And it must bite: an unranked search is far below it, not near it.
+  assert.ok(newest.recall.high < recallLimit, `newest-first recall@5 ${newest.recall.mean.toFixed(3)} vs limit ${recallLimit}`);
+  assert.ok(newest.mrr.high < mrrLimit, `newest-first MRR ${newest.mrr.mean.toFixed(3)} vs limit ${mrrLimit}`);
 });

@@ -53,8 +53,53 @@ export function meanCi95(values: readonly number[]): MeanCi {
   return { n, mean, low: Math.max(0, mean - half), high: Math.min(1, mean + half) };
 }
 
+/** The relevance metrics: recall@5 and MRR, one sample per question, scenario = search mode. */
+export const RELEVANCE_METRICS = { recall: 'memory.recall_at_5', mrr: 'memory.mrr' } as const;
+export const RELEVANCE_METRIC_NAMES: readonly string[] = Object.values(RELEVANCE_METRICS);
+
 /** The search modes the relevance spec asks in (GET /api/memories/search?mode=). */
 export const RELEVANCE_MODES = ['ranked', 'fuzzy', 'auto'] as const;
 export type RelevanceMode = (typeof RELEVANCE_MODES)[number];
 /** Results per question: the "top 5" of recall@5 and MRR@5. */
 export const RELEVANCE_TOP_K = 5;
+
+/** What a report shows per search mode: both figures with their intervals, and whether their checks passed. */
+export interface RelevanceRow {
+  mode: string;
+  recall: MeanCi;
+  mrr: MeanCi;
+  /** The gating checks of both metrics passed (undefined when none gated them). */
+  passed: boolean | undefined;
+  /** Limits of the gating checks, e.g. { recall: 0.9, mrr: 0.8 }. */
+  limits: { recall?: number; mrr?: number };
+}
+
+interface SampledMetric { name: string; scenario: string; samples: readonly number[] }
+interface GatingCheck { metric: string; scenario: string; statistic: string; limit: number; passed: boolean; status: string }
+
+/** One row per mode present in the metrics, in RELEVANCE_MODES order first; [] when none were measured. */
+export function relevanceRows(metrics: readonly SampledMetric[], checks: readonly GatingCheck[]): RelevanceRow[] {
+  const modes = [...new Set(metrics.filter((m) => RELEVANCE_METRIC_NAMES.includes(m.name)).map((m) => m.scenario))];
+  const known: readonly string[] = RELEVANCE_MODES;
+  modes.sort((a, b) => (known.includes(a) ? known.indexOf(a) : known.length) - (known.includes(b) ? known.indexOf(b) : known.length) || a.localeCompare(b));
+  const samplesOf = (name: string, mode: string) => metrics.find((m) => m.name === name && m.scenario === mode)?.samples ?? [];
+  return modes.map((mode) => {
+    const gating = checks.filter((k) => RELEVANCE_METRIC_NAMES.includes(k.metric) && k.scenario === mode && k.statistic === 'mean' && k.status !== 'skipped');
+    const limitOf = (name: string) => gating.find((k) => k.metric === name)?.limit;
+    const recallLimit = limitOf(RELEVANCE_METRICS.recall);
+    const mrrLimit = limitOf(RELEVANCE_METRICS.mrr);
+    return {
+      mode,
+      recall: meanCi95(samplesOf(RELEVANCE_METRICS.recall, mode)),
+      mrr: meanCi95(samplesOf(RELEVANCE_METRICS.mrr, mode)),
+      passed: gating.length === 0 ? undefined : gating.every((k) => k.passed),
+      limits: { ...(recallLimit !== undefined ? { recall: recallLimit } : {}), ...(mrrLimit !== undefined ? { mrr: mrrLimit } : {}) },
+    };
+  });
+}
+
+/** "0.958 (0.934–0.982)": a mean with its 95 % interval, or "—". */
+export function formatMeanCi(v: MeanCi): string {
+  if (v.n === 0 || !Number.isFinite(v.mean)) return '—';
+  return Number.isFinite(v.low) ? `${v.mean.toFixed(3)} (${v.low.toFixed(3)}–${v.high.toFixed(3)})` : v.mean.toFixed(3);
+}

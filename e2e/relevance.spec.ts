@@ -31,7 +31,8 @@ test('relevance: recall@5 and MRR of memory search on a labelled retrieval set, 
   const contents = set.memories.map((m) => m.content);
   await seed.memories(owner, contents.length, { contents });
   // Labels are set positions; the API answers with ids. Contents are unique (unit-tested).
-  const rows = await db.query<{ id: number; content: string }>('SELECT id, content FROM memories WHERE user_id = $1', [owner.user.id]);
+  const rows = await db.query<{ id: number; content: string }>(
+    'SELECT id, content FROM memories WHERE user_id = $1', [owner.user.id]);
   const idOf = new Map(rows.rows.map((r) => [r.content, Number(r.id)]));
   const ids = set.memories.map((m) => idOf.get(m.content));
   expect(ids.filter((id) => id === undefined).length, 'every memory of the set is stored, with its exact text').toBe(0);
@@ -39,7 +40,10 @@ test('relevance: recall@5 and MRR of memory search on a labelled retrieval set, 
 
   const client = api.as(owner);
   for (const mode of RELEVANCE_MODES) {
-    const opts: MetricOptions = { category: 'memory', scenario: mode, unit: 'ratio', tags: { mode, top: RELEVANCE_TOP_K, questions: questions.length, memories: set.memories.length, setSeed: set.seed } };
+    const tags = {
+      mode, top: RELEVANCE_TOP_K, questions: questions.length, memories: set.memories.length, setSeed: set.seed,
+    };
+    const opts: MetricOptions = { category: 'memory', scenario: mode, unit: 'ratio', tags };
     const recalls: number[] = [];
     const byKind = new Map<QuestionKind, number[]>();
     const misses: { question: string; expected: string; first: string | null }[] = [];
@@ -55,7 +59,8 @@ test('relevance: recall@5 and MRR of memory search on a labelled retrieval set, 
         recalls.push(score.recall);
         byKind.set(q.kind, [...(byKind.get(q.kind) ?? []), score.recall]);
         if (score.firstRank === null && misses.length < MISSES_SHOWN) {
-          misses.push({ question: q.text, expected: contentOf.get(answerIds[0] as number) ?? '?', first: resultIds[0] === undefined ? null : contentOf.get(resultIds[0]) ?? null });
+          const first = resultIds[0] === undefined ? null : contentOf.get(resultIds[0]) ?? null;
+          misses.push({ question: q.text, expected: contentOf.get(answerIds[0] as number) ?? '?', first });
         }
       } catch (err) {
         perf.recordError('memory.recall_at_5', err, opts);
@@ -63,9 +68,13 @@ test('relevance: recall@5 and MRR of memory search on a labelled retrieval set, 
       }
     }
     const ci = meanCi95(recalls);
-    const kinds = [...byKind.entries()].map(([kind, v]) => `${kind} ${meanCi95(v).mean.toFixed(2)} (n=${v.length})`).join(', ');
+    const kinds = [...byKind.entries()]
+      .map(([kind, v]) => `${kind} ${meanCi95(v).mean.toFixed(2)} (n=${v.length})`).join(', ');
     perf.evidence(`memory.relevance_${mode}`,
-      `${mode}: recall@${RELEVANCE_TOP_K} ${ci.mean.toFixed(3)} (95 % CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)}, n=${ci.n}) over ${set.memories.length} memories; by kind: ${kinds}`,
-      { byKind: Object.fromEntries([...byKind.entries()].map(([k, v]) => [k, meanCi95(v)])), misses }, { category: 'memory', scenario: mode });
+      `${mode}: recall@${RELEVANCE_TOP_K} ${ci.mean.toFixed(3)} ` +
+        `(95 % CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)}, n=${ci.n}) over ${set.memories.length} memories; ` +
+        `by kind: ${kinds}`,
+      { byKind: Object.fromEntries([...byKind.entries()].map(([k, v]) => [k, meanCi95(v)])), misses },
+      { category: 'memory', scenario: mode });
   }
 });

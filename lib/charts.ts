@@ -125,17 +125,33 @@ export function relevanceSpec(summary: PerfSummary): TopLevelSpec | undefined {
     ...(rows[0]?.limits.recall !== undefined ? [{ metric: 'recall@5', limit: rows[0].limits.recall }] : []),
     ...(rows[0]?.limits.mrr !== undefined ? [{ metric: 'MRR', limit: rows[0].limits.mrr }] : []),
   ];
-  const x = { field: 'mode', type: 'nominal' as const, title: 'search mode', sort: rows.map((r) => r.mode), axis: { labelAngle: 0 } };
-  const color = { field: 'metric', type: 'nominal' as const, title: null, sort: ['recall@5', 'MRR'] };
+  const modes = rows.map((r) => r.mode);
+  const x = { field: 'mode', type: 'nominal' as const, title: 'search mode', sort: modes, axis: { labelAngle: 0 } };
+  const metricOrder = ['recall@5', 'MRR'];
+  const color = { field: 'metric', type: 'nominal' as const, title: null, sort: metricOrder };
+  const xOffset = { field: 'metric', sort: metricOrder };
+  const y = { field: 'mean', type: 'quantitative' as const, title: 'mean', scale: { domain: [0, 1] } };
+  const limitRule = {
+    data: { values: limits },
+    mark: { type: 'rule' as const, strokeDash: [4, 3], size: 1.5 },
+    encoding: { y: { field: 'limit', type: 'quantitative' as const }, color },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Search relevance on the labelled retrieval set', subtitle: 'mean over the questions (bar), 95 % CI (whisker), limit (dashed)' },
+    title: {
+      text: 'Search relevance on the labelled retrieval set',
+      subtitle: 'mean over the questions (bar), 95 % CI (whisker), limit (dashed)',
+    },
     width: 360,
     height: 220,
     layer: [
-      { data: { values }, mark: 'bar', encoding: { x, xOffset: { field: 'metric', sort: ['recall@5', 'MRR'] }, color, y: { field: 'mean', type: 'quantitative', title: 'mean', scale: { domain: [0, 1] } } } },
-      { data: { values }, mark: { type: 'rule', color: 'black' }, encoding: { x, xOffset: { field: 'metric', sort: ['recall@5', 'MRR'] }, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } } },
-      ...(limits.length > 0 ? [{ data: { values: limits }, mark: { type: 'rule' as const, strokeDash: [4, 3], size: 1.5 }, encoding: { y: { field: 'limit', type: 'quantitative' as const }, color } }] : []),
+      { data: { values }, mark: 'bar', encoding: { x, xOffset, color, y } },
+      {
+        data: { values },
+        mark: { type: 'rule', color: 'black' },
+        encoding: { x, xOffset, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } },
+      },
+      ...(limits.length > 0 ? [limitRule] : []),
     ],
   };
 }

@@ -62,8 +62,14 @@ export const METRIC_CATALOG: readonly CatalogEntry[] = [
   { name: 'memory.search_exponent', category: 'memory', unit: 'exponent', title: 'Growth exponent of search p50 vs size', scenarios: ['default'], minSamples: one },
   { name: 'memory.search_hit', category: 'memory', unit: 'bool', title: 'Planted memory in top 5', scenarios: ['paraphrase', 'typo'], minSamples: one },
   // Relevance on the labelled retrieval set (fixtures/retrieval-set.ts): one sample per question.
-  { name: 'memory.recall_at_5', category: 'memory', unit: 'ratio', title: 'Recall@5, labelled retrieval set', scenarios: RELEVANCE_MODES, minSamples: relevance },
-  { name: 'memory.mrr', category: 'memory', unit: 'ratio', title: 'Mean reciprocal rank (top 5), labelled retrieval set', scenarios: RELEVANCE_MODES, minSamples: relevance },
+  {
+    name: 'memory.recall_at_5', category: 'memory', unit: 'ratio', title: 'Recall@5, labelled retrieval set',
+    scenarios: RELEVANCE_MODES, minSamples: relevance,
+  },
+  {
+    name: 'memory.mrr', category: 'memory', unit: 'ratio',
+    title: 'Mean reciprocal rank (top 5), labelled retrieval set', scenarios: RELEVANCE_MODES, minSamples: relevance,
+  },
 
   // 4. Database.
   { name: 'db.session_create_ms', category: 'database', unit: 'ms', title: 'Session creation', scenarios: ['api', 'sql'], minSamples: dbs },

@@ -17,7 +17,9 @@ export interface QuestionScore {
 
 /** Scores one result list (ids in rank order) against the set of answer ids, looking at the first `k`. */
 export function scoreRanking(resultIds: readonly number[], answerIds: readonly number[], k: number): QuestionScore {
-  if (answerIds.length === 0) throw new Error('scoreRanking: a question needs at least one answer id (check the set\'s labels)');
+  if (answerIds.length === 0) {
+    throw new Error("scoreRanking: a question needs at least one answer id (check the set's labels)");
+  }
   if (!Number.isInteger(k) || k < 1) throw new Error(`scoreRanking: k must be a positive integer, got ${k}`);
   const answers = new Set(answerIds);
   const top = resultIds.slice(0, k);
@@ -75,16 +77,26 @@ export interface RelevanceRow {
 }
 
 interface SampledMetric { name: string; scenario: string; samples: readonly number[] }
-interface GatingCheck { metric: string; scenario: string; statistic: string; limit: number; passed: boolean; status: string }
+interface GatingCheck {
+  metric: string;
+  scenario: string;
+  statistic: string;
+  limit: number;
+  passed: boolean;
+  status: string;
+}
 
 /** One row per mode present in the metrics, in RELEVANCE_MODES order first; [] when none were measured. */
 export function relevanceRows(metrics: readonly SampledMetric[], checks: readonly GatingCheck[]): RelevanceRow[] {
   const modes = [...new Set(metrics.filter((m) => RELEVANCE_METRIC_NAMES.includes(m.name)).map((m) => m.scenario))];
   const known: readonly string[] = RELEVANCE_MODES;
-  modes.sort((a, b) => (known.includes(a) ? known.indexOf(a) : known.length) - (known.includes(b) ? known.indexOf(b) : known.length) || a.localeCompare(b));
-  const samplesOf = (name: string, mode: string) => metrics.find((m) => m.name === name && m.scenario === mode)?.samples ?? [];
+  const position = (mode: string) => (known.includes(mode) ? known.indexOf(mode) : known.length);
+  modes.sort((a, b) => position(a) - position(b) || a.localeCompare(b));
+  const samplesOf = (name: string, mode: string) =>
+    metrics.find((m) => m.name === name && m.scenario === mode)?.samples ?? [];
   return modes.map((mode) => {
-    const gating = checks.filter((k) => RELEVANCE_METRIC_NAMES.includes(k.metric) && k.scenario === mode && k.statistic === 'mean' && k.status !== 'skipped');
+    const gating = checks.filter((k) => RELEVANCE_METRIC_NAMES.includes(k.metric) && k.scenario === mode
+      && k.statistic === 'mean' && k.status !== 'skipped');
     const limitOf = (name: string) => gating.find((k) => k.metric === name)?.limit;
     const recallLimit = limitOf(RELEVANCE_METRICS.recall);
     const mrrLimit = limitOf(RELEVANCE_METRICS.mrr);
@@ -93,7 +105,10 @@ export function relevanceRows(metrics: readonly SampledMetric[], checks: readonl
       recall: meanCi95(samplesOf(RELEVANCE_METRICS.recall, mode)),
       mrr: meanCi95(samplesOf(RELEVANCE_METRICS.mrr, mode)),
       passed: gating.length === 0 ? undefined : gating.every((k) => k.passed),
-      limits: { ...(recallLimit !== undefined ? { recall: recallLimit } : {}), ...(mrrLimit !== undefined ? { mrr: mrrLimit } : {}) },
+      limits: {
+        ...(recallLimit !== undefined ? { recall: recallLimit } : {}),
+        ...(mrrLimit !== undefined ? { mrr: mrrLimit } : {}),
+      },
     };
   });
 }
@@ -101,5 +116,6 @@ export function relevanceRows(metrics: readonly SampledMetric[], checks: readonl
 /** "0.958 (0.934–0.982)": a mean with its 95 % interval, or "—". */
 export function formatMeanCi(v: MeanCi): string {
   if (v.n === 0 || !Number.isFinite(v.mean)) return '—';
-  return Number.isFinite(v.low) ? `${v.mean.toFixed(3)} (${v.low.toFixed(3)}–${v.high.toFixed(3)})` : v.mean.toFixed(3);
+  if (!Number.isFinite(v.low)) return v.mean.toFixed(3);
+  return `${v.mean.toFixed(3)} (${v.low.toFixed(3)}–${v.high.toFixed(3)})`;
 }

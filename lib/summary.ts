@@ -269,7 +269,8 @@ const RELEVANCE_TITLE = `Relevance (labelled retrieval set, top ${RELEVANCE_TOP_
 function relevanceLimits(rows: readonly RelevanceRow[]): string {
   const r = rows.find((x) => x.limits.recall !== undefined)?.limits.recall;
   const m = rows.find((x) => x.limits.mrr !== undefined)?.limits.mrr;
-  return [r !== undefined ? `recall@${RELEVANCE_TOP_K} ≥ ${r}` : '', m !== undefined ? `MRR ≥ ${m}` : ''].filter(Boolean).join(', ');
+  const parts = [r !== undefined ? `recall@${RELEVANCE_TOP_K} ≥ ${r}` : '', m !== undefined ? `MRR ≥ ${m}` : ''];
+  return parts.filter(Boolean).join(', ');
 }
 
 // ---------------------------------------------------------------- console
@@ -279,10 +280,12 @@ const center = (s: string) => `${' '.repeat(Math.max(0, Math.floor((RULE.length 
 
 function relevanceConsole(rows: readonly RelevanceRow[]): string[] {
   const limits = relevanceLimits(rows);
-  const out = ['', `${RELEVANCE_TITLE}:`, `    ${'mode'.padEnd(10)} ${`recall@${RELEVANCE_TOP_K}`.padEnd(24)} ${'MRR'.padEnd(24)} n${limits ? `    limit ${limits}` : ''}`];
+  const header = `    ${'mode'.padEnd(10)} ${`recall@${RELEVANCE_TOP_K}`.padEnd(24)} ${'MRR'.padEnd(24)} n`;
+  const out = ['', `${RELEVANCE_TITLE}:`, `${header}${limits ? `    limit ${limits}` : ''}`];
   for (const r of rows) {
     const mark = r.passed === undefined ? ' ' : r.passed ? '✓' : '✗';
-    out.push(`  ${mark} ${r.mode.padEnd(10)} ${formatMeanCi(r.recall).padEnd(24)} ${formatMeanCi(r.mrr).padEnd(24)} ${r.recall.n}`);
+    const figures = `${formatMeanCi(r.recall).padEnd(24)} ${formatMeanCi(r.mrr).padEnd(24)} ${r.recall.n}`;
+    out.push(`  ${mark} ${r.mode.padEnd(10)} ${figures}`);
   }
   return out;
 }
@@ -301,7 +304,8 @@ export function renderConsole(summary: PerfSummary): string {
   const relevance = relevanceOf(summary);
   for (const section of SECTIONS) {
     // Relevance metrics get their own section below Memory Scaling.
-    const metrics = summary.metrics.filter((m) => section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name));
+    const metrics = summary.metrics.filter((m) =>
+      section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name));
     if (section.categories.includes('database') && relevance.length > 0) out.push(...relevanceConsole(relevance));
     if (metrics.length === 0) continue;
     out.push('', `${section.title}:`);
@@ -374,10 +378,14 @@ export function renderMarkdown(summary: PerfSummary): string {
   const relevance = relevanceOf(summary);
   if (relevance.length > 0) {
     const limits = relevanceLimits(relevance);
-    out.push('', '### Relevance', '', `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions with its 95 % CI${limits ? `; limits ${limits}` : ''}.`, '');
-    out.push(`| Search mode | Recall@${RELEVANCE_TOP_K} (95 % CI) | MRR (95 % CI) | Questions | |`, '|---|--:|--:|--:|---|');
+    const intro = `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions `
+      + `with its 95 % CI${limits ? `; limits ${limits}` : ''}.`;
+    out.push('', '### Relevance', '', intro, '');
+    out.push(`| Search mode | Recall@${RELEVANCE_TOP_K} (95 % CI) | MRR (95 % CI) | Questions | |`);
+    out.push('|---|--:|--:|--:|---|');
     for (const r of relevance) {
-      out.push(`| ${mdCell(r.mode)} | ${formatMeanCi(r.recall)} | ${formatMeanCi(r.mrr)} | ${r.recall.n} | ${r.passed === undefined ? '' : r.passed ? '✅' : '❌'} |`);
+      const mark = r.passed === undefined ? '' : r.passed ? '✅' : '❌';
+      out.push(`| ${mdCell(r.mode)} | ${formatMeanCi(r.recall)} | ${formatMeanCi(r.mrr)} | ${r.recall.n} | ${mark} |`);
     }
   }
   out.push('', '### Metrics', '', '| Metric | Scenario | n | p50 | p95 | Limit | |', '|---|---|--:|--:|--:|---|---|');

@@ -333,7 +333,10 @@ export type SearchOrder = 'relevance' | 'newest';
  * `order: 'newest'` (the `unranked-search` fault) keeps every filter and sorts both branches
  * newest first instead.
  */
-export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandidates?: number, terms: QueryTerms = TEXT_TERMS, order: SearchOrder = 'relevance'): string {
+export function rankedMemoriesSql(
+  cols: string, profileParam?: string, anyCandidates?: number, terms: QueryTerms = TEXT_TERMS,
+  order: SearchOrder = 'relevance',
+): string {
   const profile = profileParam ? ` AND m.profile_id = ${profileParam}` : '';
   const { all: qAll, any: qAny } = terms;
   const bound = anyCandidates ? ` ORDER BY m.id DESC LIMIT ${Math.floor(anyCandidates)}` : '';
@@ -347,7 +350,8 @@ export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandid
       SELECT m.id, m.content_tsv FROM memories m
       WHERE (SELECT count(*) FROM strict) < $3 AND m.user_id = $1 AND m.content_tsv @@ ${qAny}${profile}${bound}
     ), idf AS MATERIALIZED (
-      SELECT t.q, ln(1 + (SELECT count(*) FROM matches)::float8 / greatest(1, (SELECT count(*) FROM matches x WHERE x.content_tsv @@ t.q))) AS w
+      SELECT t.q, ln(1 + (SELECT count(*) FROM matches)::float8
+                        / greatest(1, (SELECT count(*) FROM matches x WHERE x.content_tsv @@ t.q))) AS w
       FROM (SELECT DISTINCT t::tsquery AS q FROM unnest(string_to_array((${qAny})::text, ' | ')) AS t WHERE t <> '') t
     ), top AS (
       SELECT x.id, (SELECT sum(w) FROM idf WHERE x.content_tsv @@ idf.q) / (SELECT sum(w) FROM idf) AS w
@@ -364,19 +368,29 @@ export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandid
 
 const MEMORY_COLS_M = MEMORY_COLS.split(', ').map((c) => 'm.' + c).join(', ');
 
-export function searchRanked(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined, order: SearchOrder = 'relevance'): Promise<ScoredMemory[]> {
+export function searchRanked(
+  q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined,
+  order: SearchOrder = 'relevance',
+): Promise<ScoredMemory[]> {
   return searchMemories(q, TEXT_TERMS, userId, text, limit, profileId, order);
 }
 
 /** Fuzzy search for typos: the ranked query over the typo-corrected terms ({@link FUZZY_TERMS}). */
-export function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined, order: SearchOrder = 'relevance'): Promise<ScoredMemory[]> {
+export function searchFuzzy(
+  q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined,
+  order: SearchOrder = 'relevance',
+): Promise<ScoredMemory[]> {
   return searchMemories(q, FUZZY_TERMS, userId, text, limit, profileId, order);
 }
 
-async function searchMemories(q: Queryable, terms: QueryTerms, userId: number, text: string, limit: number, profileId: number | undefined, order: SearchOrder): Promise<ScoredMemory[]> {
+async function searchMemories(
+  q: Queryable, terms: QueryTerms, userId: number, text: string, limit: number, profileId: number | undefined,
+  order: SearchOrder,
+): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];
   if (profileId !== undefined) params.push(profileId);
-  const r = await q.query<MemoryRow & { score: number }>(`${rankedMemoriesSql(MEMORY_COLS_M, profileId !== undefined ? '$4' : undefined, undefined, terms, order)} LIMIT $3`, params);
+  const sql = rankedMemoriesSql(MEMORY_COLS_M, profileId !== undefined ? '$4' : undefined, undefined, terms, order);
+  const r = await q.query<MemoryRow & { score: number }>(`${sql} LIMIT $3`, params);
   return r.rows.map((row) => ({ memory: toMemory(row), score: row.score }));
 }
 

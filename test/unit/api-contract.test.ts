@@ -242,8 +242,10 @@ void describe('search relevance and the unranked-search fault', () => {
     const u = await shared.anon.newUser('rarity');
     await u.api.post('/api/memories/bulk', { memories: contents.map((content) => ({ content })) });
     for (const mode of ['ranked', 'fuzzy'] as const) {
-      const r = await u.api.get<SearchResponse>(`/api/memories/search?q=${encodeURIComponent(ask)}&mode=${mode}&limit=5`);
-      assert.match(r.body.results[0]?.memory.content ?? '', /corgi/, `${mode}: ${JSON.stringify(r.body.results.map((x) => x.memory.content))}`);
+      const q = encodeURIComponent(ask);
+      const r = await u.api.get<SearchResponse>(`/api/memories/search?q=${q}&mode=${mode}&limit=5`);
+      const order = JSON.stringify(r.body.results.map((x) => x.memory.content));
+      assert.match(r.body.results[0]?.memory.content ?? '', /corgi/, `${mode}: ${order}`);
       const scores = r.body.results.map((x) => x.score);
       assert.deepEqual(scores, [...scores].sort((a, b) => b - a), `${mode}: scores fall with the rank`);
     }

@@ -39,6 +39,11 @@ export interface PerfProfile {
   uiRenderMessages: number;
   /** Row counts for the seeding benchmark. */
   seedingSizes: number[];
+  /**
+   * Questions asked of the labelled retrieval set (fixtures/retrieval-set.ts, 264 in all), per
+   * search mode: one recall@5 and one reciprocal-rank sample each.
+   */
+  relevanceQuestions: number;
 }
 
 export const PROFILES: Record<ProfileName, PerfProfile> = {
@@ -63,6 +68,9 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     longConversationMessages: 200,
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000],
+    // Every second question: still every kind (speaker, who, date, relative, topic), and a 95 %
+    // interval of recall@5 about ±0.05 wide.
+    relevanceQuestions: 132,
   },
   default: {
     name: 'default',
@@ -79,6 +87,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     longConversationMessages: 200,
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
+    relevanceQuestions: 264,
   },
   full: {
     name: 'full',
@@ -95,6 +104,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // "all 500 visible" can never happen; the render check is about a 200-message window.
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
+    relevanceQuestions: 264,
   },
 };
 

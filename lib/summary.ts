@@ -11,6 +11,7 @@ import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } f
 import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
+import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_JSON = 'perf-summary.json';
@@ -255,12 +256,28 @@ function valueText(m: MetricSummary): string {
   if (m.n === 0) return m.errors > 0 ? `no samples (${m.errors} failed)` : 'no samples';
   if (m.unit === 'bool') return m.min === 1 ? 'yes' : m.n === 1 ? 'no' : `${m.samples.filter((s) => s >= 1).length}/${m.n} yes`;
   if (isSingleValued(m)) return `${formatNumber(m.max, m.unit)}`;
+  // Per-question scores (recall@5, reciprocal rank): the mean is the figure; percentiles of 0/1 say nothing.
+  if (m.unit === 'ratio') return `mean ${formatNumber(m.mean, m.unit)}`;
   return `p50 ${formatNumber(m.p50, m.unit)}  p95 ${formatNumber(m.p95, m.unit)}`;
 }
 
 function pct(v: number | null): string {
   if (v === null || !Number.isFinite(v)) return '—';
   return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
+}
+
+/** Recall@5 and MRR per search mode, from the per-question samples (lib/relevance.ts). */
+function relevanceOf(summary: PerfSummary): RelevanceRow[] {
+  return relevanceRows(summary.metrics, summary.criteria.flatMap((c) => c.checks));
+}
+
+const RELEVANCE_TITLE = `Relevance (labelled retrieval set, top ${RELEVANCE_TOP_K}; mean over questions, 95 % CI)`;
+
+function relevanceLimits(rows: readonly RelevanceRow[]): string {
+  const r = rows.find((x) => x.limits.recall !== undefined)?.limits.recall;
+  const m = rows.find((x) => x.limits.mrr !== undefined)?.limits.mrr;
+  const parts = [r !== undefined ? `recall@${RELEVANCE_TOP_K} ≥ ${r}` : '', m !== undefined ? `MRR ≥ ${m}` : ''];
+  return parts.filter(Boolean).join(', ');
 }
 
 // ---------------------------------------------------------------- console
@@ -270,6 +287,17 @@ const center = (s: string) => `${' '.repeat(Math.max(0, Math.floor((RULE.length 
 
 /** The one-line outcome of a run that never reached its tests (every report says the same). */
 export const SETUP_FAILED = '✗ Checkpoint 7.4 FAILED: setup error, nothing was measured';
+function relevanceConsole(rows: readonly RelevanceRow[]): string[] {
+  const limits = relevanceLimits(rows);
+  const header = `    ${'mode'.padEnd(10)} ${`recall@${RELEVANCE_TOP_K}`.padEnd(24)} ${'MRR'.padEnd(24)} n`;
+  const out = ['', `${RELEVANCE_TITLE}:`, `${header}${limits ? `    limit ${limits}` : ''}`];
+  for (const r of rows) {
+    const mark = r.passed === undefined ? ' ' : r.passed ? '✓' : '✗';
+    const figures = `${formatMeanCi(r.recall).padEnd(24)} ${formatMeanCi(r.mrr).padEnd(24)} ${r.recall.n}`;
+    out.push(`  ${mark} ${r.mode.padEnd(10)} ${figures}`);
+  }
+  return out;
+}
 
 export function renderConsole(summary: PerfSummary): string {
   const out: string[] = ['', RULE, center(`PERFORMANCE TEST SUMMARY (profile ${summary.profile})`), RULE];
@@ -282,8 +310,12 @@ export function renderConsole(summary: PerfSummary): string {
     const text = label.length > width ? `${label.slice(0, width - 1)}…` : label.padEnd(width);
     return `${indent}${mark} ${text} ${valueText(m).padEnd(30)} ${limits ? `limit ${limits}` : ''}${errs}`.trimEnd();
   };
+  const relevance = relevanceOf(summary);
   for (const section of SECTIONS) {
-    const metrics = summary.metrics.filter((m) => section.categories.includes(m.category));
+    // Relevance metrics get their own section below Memory Scaling.
+    const metrics = summary.metrics.filter((m) =>
+      section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name));
+    if (section.categories.includes('database') && relevance.length > 0) out.push(...relevanceConsole(relevance));
     if (metrics.length === 0) continue;
     out.push('', `${section.title}:`);
     const names = [...new Set(metrics.map((m) => m.name))];
@@ -374,13 +406,27 @@ export function renderMarkdown(summary: PerfSummary): string {
   if (summary.harnessErrors.length > 0) {
     out.push('', '### Harness errors', '', ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`));
   }
+  const relevance = relevanceOf(summary);
+  if (relevance.length > 0) {
+    const limits = relevanceLimits(relevance);
+    const intro = `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions `
+      + `with its 95 % CI${limits ? `; limits ${limits}` : ''}.`;
+    out.push('', '### Relevance', '', intro, '');
+    out.push(`| Search mode | Recall@${RELEVANCE_TOP_K} (95 % CI) | MRR (95 % CI) | Questions | |`);
+    out.push('|---|--:|--:|--:|---|');
+    for (const r of relevance) {
+      const mark = r.passed === undefined ? '' : r.passed ? '✅' : '❌';
+      out.push(`| ${mdCell(r.mode)} | ${formatMeanCi(r.recall)} | ${formatMeanCi(r.mrr)} | ${r.recall.n} | ${mark} |`);
+    }
+  }
   out.push('', '### Metrics', '', '| Metric | Scenario | n | p50 | p95 | Limit | |', '|---|---|--:|--:|--:|---|---|');
   for (const m of summary.metrics) {
     const checks = checksFor(summary, m);
     const mark = checks.length === 0 ? '' : checks.every((k) => k.passed) ? '✅' : '❌';
     const single = isSingleValued(m);
-    const p50 = m.n === 0 ? '—' : single ? valueText(m) : formatNumber(m.p50, m.unit);
-    const p95 = m.n === 0 || single ? '' : formatNumber(m.p95, m.unit);
+    const perQuestion = m.unit === 'ratio' && !single;
+    const p50 = m.n === 0 ? '—' : single || perQuestion ? valueText(m) : formatNumber(m.p50, m.unit);
+    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit);
     const errs = m.errors > 0 ? ` (+${m.errors} failed)` : '';
     out.push(`| ${mdCell(m.title ?? m.name)} | ${mdCell(m.scenario)} | ${m.n}${errs} | ${p50} | ${p95} | ${mdCell(checks.map(limitText).filter((v, i, a) => a.indexOf(v) === i).join(', '))} | ${mark} |`);
   }

@@ -60,6 +60,9 @@ void test('checkpoint reporter: verdicts, exit codes, reports, merge-reports, ba
     assert.match(readFileSync(join(passDir, 'perf-summary.md'), 'utf8'), /^## ✅ Checkpoint 7\.4/);
     const charts = readdirSync(join(passDir, 'charts'));
     assert.ok(charts.includes('memory-scaling.svg') && charts.includes('tokens-per-agent.svg') && charts.some((c) => c.startsWith('latency-')), charts.join());
+    assert.ok(charts.includes('relevance.svg'), charts.join());
+    const relevanceSvg = readFileSync(join(passDir, 'charts', 'relevance.svg'), 'utf8');
+    assert.match(relevanceSvg, /^<svg[\s\S]*Search relevance on the labelled retrieval set/);
     assert.match(readFileSync(join(passDir, 'charts', 'memory-scaling.svg'), 'utf8'), /^<svg[\s\S]*fitted log-log slope/);
     const allure = checkpointResult(passDir);
     assert.equal(allure.status, 'passed');

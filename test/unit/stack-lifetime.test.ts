@@ -73,6 +73,36 @@ void test('SIGKILL of the parent stops the stack, PostgreSQL and the simulator, 
   console.log(`stack gone ${took} ms after SIGKILL of its parent (${members.length} processes)`);
 });
 
+void test('SIGKILL of any process that started an embedded PostgreSQL: its watchdog stops it and removes the data dir', async () => {
+  const owner = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures-stack/embedded-parent.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  owner.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const info = await new Promise<{ dir: string; pid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`PostgreSQL was not ready within 60 s: ${stderr}`)), 60_000);
+    let dir = '';
+    createInterface({ input: owner.stdout }).on('line', (line) => {
+      dir = /^DATA_DIR=(.+)$/.exec(line)?.[1] ?? dir;
+      const pid = /^POSTMASTER_PID=(\d+)$/.exec(line)?.[1];
+      if (pid) {
+        clearTimeout(timer);
+        resolve({ dir, pid: Number(pid) });
+      }
+    });
+    owner.once('exit', (code) => reject(new Error(`the owner exited (${code}) early: ${stderr}`)));
+  });
+  assert.ok(alive(info.pid) && existsSync(info.dir));
+  const killedAt = performance.now();
+  owner.kill('SIGKILL');
+  while (performance.now() - killedAt < GONE_WITHIN_MS && (alive(info.pid) || existsSync(info.dir))) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const took = Math.round(performance.now() - killedAt);
+  if (alive(info.pid)) process.kill(info.pid, 'SIGKILL');
+  assert.equal(alive(info.pid), false, `postmaster ${info.pid} still running ${took} ms after its owner's SIGKILL`);
+  assert.equal(existsSync(info.dir), false, `data dir ${info.dir} still there ${took} ms after its owner's SIGKILL`);
+  console.log(`embedded PostgreSQL gone ${took} ms after SIGKILL of its owner`);
+});
+
 void test('a data dir whose PostgreSQL was killed is removed at the next start; live and starting ones stay', () => {
   const tmp = tempDir('memorychat-stale-');
   const deadPid = spawnSync('true').pid;

@@ -99,6 +99,7 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   assert.ok(expected.memory_terms > 0);
   for (const run of done.removed) assert.deepEqual(run.rows, { ...expected, memory_terms: run.rows.memory_terms });
   assert.deepEqual(done.live, ['live-1']);
+  assert.deepEqual(done.liveUsers, { 'live-1': 1 });
   assert.deepEqual(done.staleRegistrations, ['gone', 'killed']);
 
   const after = await rowCounts();
@@ -111,7 +112,7 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   assert.deepEqual(runs.rows.map((r) => r.run_id), ['live-1']);
   const text = describeSweep(done);
   assert.match(text, /run killed: removed agent_logs 1, memory_terms \d+, memories 30, messages 6, sessions 1, profiles 1, users 1/);
-  assert.match(text, /left alone \(in progress\): live-1/);
+  assert.match(text, /left alone \(in progress\): live-1 \(1 user\)/);
 
   // Once the live run ends (teardown), its registration is gone and so is its protection.
   await live.stop();

@@ -35,8 +35,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!config.databaseUrl) {
     console.error(
-      'DATABASE_URL is not set: set it to the database the suite seeded (postgres://user:password@host:5432/db), ' +
-        'e.g. DATABASE_URL=postgres://… npm run cleanup. (The bundled stack\'s embedded database is deleted at exit; it needs no cleanup.)',
+      'DATABASE_URL is not set: set it to the database the suite seeded ' +
+        '(postgres://user:password@host:5432/db), e.g. DATABASE_URL=postgres://… npm run cleanup. ' +
+        "(The bundled stack's embedded database is deleted at exit; it needs no cleanup.)",
     );
     return 2;
   }

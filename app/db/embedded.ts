@@ -72,7 +72,7 @@ export function removeStaleDataDirs(log: (line: string) => void, tmp = os.tmpdir
       // not ours to read, or removed concurrently: leave it
     }
   }
-  if (removed.length > 0) log(`removed ${removed.length} data dir(s) of embedded databases that were killed: ${removed.join(', ')}`);
+  if (removed.length > 0) log(`removed data dir(s) of embedded databases that were killed: ${removed.join(', ')}`);
   return removed;
 }
 
@@ -110,7 +110,10 @@ process.stdin.on('end', ownerGone).on('close', ownerGone).on('error', ownerGone)
  * no reference on this process's event loop. `release()` ends it after a normal stop.
  */
 function startWatchdog(dir: string): { release(): void } {
-  const child = spawn(process.execPath, ['-e', WATCHDOG_JS, dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, ['-e', WATCHDOG_JS, dir], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   child.on('error', () => undefined);
   child.stdin?.on('error', () => undefined);
   child.unref();

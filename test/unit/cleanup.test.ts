@@ -11,10 +11,14 @@ import { Db } from '../../app/db/db';
 import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
 import { migrate } from '../../app/db/migrate';
 import { createPool } from '../../fixtures/db';
-import { describeSweep, registerRun, RUNS_TABLE, runIdOfEmail, sweepLeftovers, type RunRegistration } from '../../fixtures/runs';
+import {
+  describeSweep, registerRun, RUNS_TABLE, runIdOfEmail, sweepLeftovers, type RunRegistration,
+} from '../../fixtures/runs';
 import { hashToken, PgSeeder } from '../../fixtures/seed';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+/** What {@link plantRun} leaves, as cleanup prints it. */
+const ROWS = 'agent_logs 1, memory_terms \\d+, memories 30, messages 6, sessions 1, profiles 1, users 1';
 let embedded: EmbeddedDb;
 let pool: pg.Pool;
 let live: RunRegistration | undefined;
@@ -34,9 +38,13 @@ after(async () => {
 });
 
 async function rowCounts(): Promise<Record<string, number>> {
-  const tables = await pool.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`);
+  const tables = await pool.query<{ t: string }>(
+    `SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+  );
   const out: Record<string, number> = {};
-  for (const { t } of tables.rows) out[t] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${t}"`)).rows[0]?.n ?? -1;
+  for (const { t } of tables.rows) {
+    out[t] = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${t}"`)).rows[0]?.n ?? -1;
+  }
   return out;
 }
 
@@ -47,7 +55,8 @@ async function plantRun(runId: string): Promise<void> {
   const session = await s.session(u, { messages: 6 });
   await s.memories(u, 30);
   await pool.query(
-    `INSERT INTO agent_logs (session_id, message_id, user_id, agent, model) VALUES ($1, $2, $3, 'conversation', 'gpt-4o-mini')`,
+    `INSERT INTO agent_logs (session_id, message_id, user_id, agent, model)
+     VALUES ($1, $2, $3, 'conversation', 'gpt-4o-mini')`,
     [session.session.id, session.messageIds[1], u.user.id],
   );
 }
@@ -64,7 +73,10 @@ function runCleanup(args: string[], env: Record<string, string>): { code: number
 
 void test('run ids are read from suite e-mails only', () => {
   assert.equal(runIdOfEmail('perf+r20261127-ab12.w0s1ff-3@memorychat.test'), 'r20261127-ab12');
-  for (const other of ['alice@example.com', 'perf@memorychat.test', 'perf+ci.w0s1-1@example.org', 'perf+ci-w0s1-1@memorychat.test']) {
+  const others = [
+    'alice@example.com', 'perf@memorychat.test', 'perf+ci.w0s1-1@example.org', 'perf+ci-w0s1-1@memorychat.test',
+  ];
+  for (const other of others) {
     assert.equal(runIdOfEmail(other), undefined, other);
   }
 });
@@ -82,8 +94,10 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
     await pool.query('INSERT INTO users (email, token_hash) VALUES ($1, $2)', [email, hashToken(email)]);
   }
   // The live run's heartbeat moves (200 ms interval here, 10 s in a real run).
-  const beat = async (): Promise<number> =>
-    (await pool.query<{ t: Date }>(`SELECT heartbeat_at AS t FROM ${RUNS_TABLE} WHERE run_id = 'live-1'`)).rows[0]?.t.getTime() ?? 0;
+  const beat = async (): Promise<number> => {
+    const r = await pool.query<{ t: Date }>(`SELECT heartbeat_at AS t FROM ${RUNS_TABLE} WHERE run_id = 'live-1'`);
+    return r.rows[0]?.t.getTime() ?? 0;
+  };
   const first = await beat();
   await new Promise((r) => setTimeout(r, 600));
   assert.ok((await beat()) > first, 'the heartbeat updates heartbeat_at');
@@ -95,7 +109,10 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
 
   const done = await sweepLeftovers(pool, { allowSeed: false });
   assert.deepEqual(done.removed, dry.removed, 'the dry run announced exactly what was removed');
-  const expected = { agent_logs: 1, memory_terms: done.removed[0]?.rows.memory_terms ?? -1, memories: 30, messages: 6, sessions: 1, profiles: 1, users: 1 };
+  const terms = done.removed[0]?.rows.memory_terms ?? -1;
+  const expected = {
+    agent_logs: 1, memory_terms: terms, memories: 30, messages: 6, sessions: 1, profiles: 1, users: 1,
+  };
   assert.ok(expected.memory_terms > 0);
   for (const run of done.removed) assert.deepEqual(run.rows, { ...expected, memory_terms: run.rows.memory_terms });
   assert.deepEqual(done.live, ['live-1']);
@@ -111,7 +128,7 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   const runs = await pool.query<{ run_id: string }>(`SELECT run_id FROM ${RUNS_TABLE}`);
   assert.deepEqual(runs.rows.map((r) => r.run_id), ['live-1']);
   const text = describeSweep(done);
-  assert.match(text, /run killed: removed agent_logs 1, memory_terms \d+, memories 30, messages 6, sessions 1, profiles 1, users 1/);
+  assert.match(text, new RegExp(`run killed: removed ${ROWS}`));
   assert.match(text, /left alone \(in progress\): live-1 \(1 user\)/);
 
   // Once the live run ends (teardown), its registration is gone and so is its protection.
@@ -121,12 +138,12 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   assert.deepEqual((await sweepLeftovers(pool, { allowSeed: false })).removed.map((r) => r.runId), ['live-1']);
 });
 
-void test('npm run cleanup: prints per run and table, refuses non-test databases, says what to set without DATABASE_URL', async () => {
+void test('npm run cleanup: prints per run and table, refuses other databases, says what to set', async () => {
   await plantRun('script-run');
   const dry = runCleanup(['--dry-run'], { DATABASE_URL: embedded.url });
   assert.equal(dry.code, 0, dry.out);
   assert.match(dry.out, /Dry run on postgres:\/\/memorychat:\*\*\*@/);
-  assert.match(dry.out, /run script-run: would remove agent_logs 1, memory_terms \d+, memories 30, messages 6, sessions 1, profiles 1, users 1/);
+  assert.match(dry.out, new RegExp(`run script-run: would remove ${ROWS}`));
   assert.doesNotMatch(dry.out, new RegExp(new URL(embedded.url).password));
   const real = runCleanup([], { DATABASE_URL: embedded.url });
   assert.equal(real.code, 0, real.out);

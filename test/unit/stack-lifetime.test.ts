@@ -20,7 +20,9 @@ function processTree(root: number): number[] {
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
   const pairs = out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((p) => p.length === 2);
   const tree = [root];
-  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of pairs) if (ppid === tree[i] && pid !== undefined) tree.push(pid);
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of pairs) if (ppid === tree[i] && pid !== undefined) tree.push(pid);
+  }
   return tree;
 }
 
@@ -50,10 +52,10 @@ void test('SIGKILL of the parent stops the stack, PostgreSQL and the simulator, 
         resolve(Number(m[1]));
       }
     });
-    parent.once('exit', (code) => reject(new Error(`the parent exited (${code}) before the stack was ready: ${stderr}`)));
+    parent.once('exit', (code) => reject(new Error(`the parent exited (${code}) before the stack was up: ${stderr}`)));
   });
   const dataDir = /data in (\S+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
-  assert.ok(dataDir && existsSync(dataDir), `the stack log names an existing data dir: ${readFileSync(logFile, 'utf8')}`);
+  assert.ok(dataDir && existsSync(dataDir), `no existing data dir in the stack log:\n${readFileSync(logFile, 'utf8')}`);
   // node (the stack), the model simulator, the postmaster and its background processes.
   const members = processTree(stackPid);
   assert.ok(members.length >= 6, `stack, simulator and PostgreSQL processes are running: ${members.join(', ')}`);
@@ -73,8 +75,11 @@ void test('SIGKILL of the parent stops the stack, PostgreSQL and the simulator, 
   console.log(`stack gone ${took} ms after SIGKILL of its parent (${members.length} processes)`);
 });
 
-void test('SIGKILL of any process that started an embedded PostgreSQL: its watchdog stops it and removes the data dir', async () => {
-  const owner = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures-stack/embedded-parent.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+void test('SIGKILL of whatever started an embedded PostgreSQL: a watchdog stops it, removes the data dir', async () => {
+  const owner = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures-stack/embedded-parent.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   owner.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const info = await new Promise<{ dir: string; pid: number }>((resolve, reject) => {
@@ -122,5 +127,7 @@ void test('a data dir whose PostgreSQL was killed is removed at the next start; 
   }
   const removed = removeStaleDataDirs(() => undefined, tmp).map((d) => path.basename(d)).sort();
   assert.deepEqual(removed, ['memorychat-pg-abandoned', 'memorychat-pg-dead']);
-  for (const name of ['memorychat-pg-live', 'memorychat-pg-starting', 'someone-else']) assert.ok(existsSync(path.join(tmp, name)), name);
+  for (const name of ['memorychat-pg-live', 'memorychat-pg-starting', 'someone-else']) {
+    assert.ok(existsSync(path.join(tmp, name)), name);
+  }
 });

@@ -9,8 +9,15 @@ import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
 import { startStack } from '../../app/stack';
 import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../fixtures/db';
 
-const ACCEPTED = ['memorychat_test', 'perf_db', 'test', 'perf', 'app-perf', 'TEST_app', 'memorychat_perf_test', 'my-Perf-db'];
-const REFUSED = ['contest', 'prod_latest', 'performance', 'performance_metrics', 'memorychat', 'tests', 'perfect', 'testing_db', 'test1', 'pre.test'];
+const ACCEPTED = [
+  'memorychat_test', 'perf_db', 'test', 'perf', 'app-perf', 'TEST_app', 'memorychat_perf_test', 'my-Perf-db',
+];
+const REFUSED = [
+  'contest', 'prod_latest', 'performance', 'performance_metrics', 'memorychat', 'tests', 'perfect', 'testing_db',
+  'test1', 'pre.test',
+];
+/** The stack without the simulator: a key that is never used, a model URL nothing listens on. */
+const NO_MODEL = { OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' };
 
 void test('name rule: "test" or "perf" as a whole word separated by _ or -, any case', () => {
   for (const name of ACCEPTED) assert.equal(isTestDatabaseName(name), true, name);
@@ -24,7 +31,9 @@ const urlOf = (name: string): string => embedded.url.replace(/\/[^/]+$/, `/${nam
 before(async () => {
   embedded = await startEmbeddedPostgres(() => undefined);
   admin = createPool(embedded.url, { max: 1 });
-  for (const name of ['contest', 'prod_latest', 'performance_metrics', 'app-perf']) await admin.query(`CREATE DATABASE "${name}"`);
+  for (const name of ['contest', 'prod_latest', 'performance_metrics', 'app-perf']) {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  }
 });
 
 after(async () => {
@@ -73,7 +82,7 @@ void test('the marker table makes any database a test database', async () => {
 /** Starts the bundled stack on a given database (no simulator: a key that is never used). */
 async function stackOn(name: string, extra: Record<string, string> = {}): Promise<boolean> {
   const stack = await startStack({
-    env: { DATABASE_URL: urlOf(name), OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', ...extra },
+    env: { DATABASE_URL: urlOf(name), ...NO_MODEL, ...extra },
     log: () => undefined,
   });
   await stack.stop();
@@ -88,7 +97,7 @@ void test('the bundled stack marks a DATABASE_URL database only when MEMORYCHAT_
 });
 
 void test('the bundled stack marks the embedded database it creates', async () => {
-  const stack = await startStack({ env: { OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' }, log: () => undefined });
+  const stack = await startStack({ env: NO_MODEL, log: () => undefined });
   try {
     const pool = createPool(stack.databaseUrl, { max: 1 });
     try {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defineConfig, type ReporterDescription } from '@playwright/test';
 import { ALLURE_CATEGORIES } from './lib/allure';
-import { CHROMIUM_FLAGS, detectChromium } from './lib/browser';
+import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/browser';
 import { formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/config';
 import { redactUrl } from './lib/redact';
 import type { ProfileOptions } from './fixtures/config';
@@ -109,6 +109,8 @@ export default defineConfig<ProfileOptions>({
     launchOptions: {
       executablePath: chromiumChoice.executablePath,
       args: CHROMIUM_FLAGS,
+      // Workers launch the browser; the runner only reads this config (and must not create folders).
+      ...(isRunner ? {} : { env: browserEnv() }),
     },
   },
   projects: [

@@ -12,6 +12,7 @@ import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
 import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
+import { redactUrl } from './redact';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_JSON = 'perf-summary.json';
@@ -136,8 +137,7 @@ const SECRET_KEY = /(pass(word|wd)?|secret|token|api[_-]?key|authorization|cooki
 
 /** Masks credentials in URLs, bearer tokens and OpenAI-style keys inside a string. */
 export function redactString(s: string): string {
-  return s
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+):[^@/\s]+@/gi, '$1:***@')
+  return redactUrl(s)
     .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1***')
     .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-***');
 }

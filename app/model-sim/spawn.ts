@@ -13,7 +13,20 @@ export interface SpawnedModelSimulator {
   close(): Promise<void>;
 }
 
-export function spawnModelSimulator(opts: { port?: number; host?: string; latency?: LatencyProfileName; seed?: number; startTimeoutMs?: number } = {}): Promise<SpawnedModelSimulator> {
+export interface SpawnModelSimulatorOptions {
+  port?: number;
+  host?: string;
+  latency?: LatencyProfileName;
+  seed?: number;
+  startTimeoutMs?: number;
+  /**
+   * Models whose tokenizers are built right after the simulator reports ready (default: all).
+   * The stack names the models it uses: building an unused tokenizer would only cost CPU.
+   */
+  warmModels?: readonly string[];
+}
+
+export function spawnModelSimulator(opts: SpawnModelSimulatorOptions = {}): Promise<SpawnedModelSimulator> {
   const startTimeoutMs = opts.startTimeoutMs ?? 15_000;
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'cli.ts')], {
     env: {
@@ -22,6 +35,7 @@ export function spawnModelSimulator(opts: { port?: number; host?: string; latenc
       HOST: opts.host ?? '127.0.0.1',
       MODEL_SIM_LATENCY: opts.latency ?? 'realistic',
       MODEL_SIM_SEED: String(opts.seed ?? 42),
+      MODEL_SIM_WARM_MODELS: opts.warmModels?.join(',') ?? '',
       // The child exits when this pipe closes, so it never outlives a crashed parent.
       MODEL_SIM_EXIT_WITH_STDIN: '1',
     },

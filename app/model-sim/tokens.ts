@@ -5,8 +5,8 @@
  * - o200k_base: gpt-4o*, gpt-4.1*, gpt-5*, o1/o3/o4*, chatgpt-4o*
  * - cl100k_base: everything else (gpt-4, gpt-3.5-turbo, text-embedding-*)
  *
- * Building an encoder costs ~0.4–0.8 s of CPU, so encoders are built once, lazily, and can be
- * pre-warmed in the background (`warmTokenizers`).
+ * Building an encoder costs ~0.2–0.8 s of CPU, so encoders are built once, lazily, and can be
+ * pre-warmed in the background (`warmTokenizers`), all of them or only those of the models in use.
  */
 import { Tiktoken } from 'js-tiktoken/lite';
 import type { TiktokenBPE } from 'js-tiktoken/lite';
@@ -36,9 +36,14 @@ export function encoderForModel(model: string): Tiktoken {
   return getEncoder(encodingForModel(model));
 }
 
-/** Builds both encoders one after the other, yielding to the event loop in between. */
-export function warmTokenizers(): Promise<void> {
-  const order: EncodingName[] = ['o200k_base', 'cl100k_base'];
+const ALL_ENCODINGS: readonly EncodingName[] = ['o200k_base', 'cl100k_base'];
+
+/**
+ * Builds the encoders of `models` (default: every encoding) one after the other, yielding to the
+ * event loop in between. Any other encoding is still built on first use.
+ */
+export function warmTokenizers(models?: readonly string[]): Promise<void> {
+  const order = models ? ALL_ENCODINGS.filter((e) => models.some((m) => encodingForModel(m) === e)) : ALL_ENCODINGS;
   return order.reduce<Promise<void>>(
     (chain, encoding) =>
       chain.then(

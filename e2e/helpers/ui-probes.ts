@@ -5,7 +5,7 @@
  * - session open: click on a session in the list → all N message bubbles in the DOM, laid out;
  * - scroll probe: requestAnimationFrame deltas while scrolling the message list top → bottom;
  * - load probe: Navigation Timing loadEventEnd and the last largest-contentful-paint entry.
- * Selectors are the data-testids of TEAM.md (the chat UI contract).
+ * Selectors are the data-testids of the chat UI contract (README, "The API contract").
  */
 import type { Page } from '@playwright/test';
 

@@ -1,0 +1,198 @@
+// `npm run setup`: everything the suite needs on a bare machine, in one command.
+//
+//   1. Node version check (package.json engines).
+//   2. `npm ci --no-audit --no-fund`, unless node_modules already matches package-lock.json
+//      (then setup takes a second): `--ci` forces it.
+//   3. A Chromium for the UI specs, the first that works of:
+//        CHROMIUM_PATH → a system Chromium (/usr/bin/chromium, …) → Playwright's own, if installed
+//        → `npx playwright install chromium`, only when its download host answers within 5 s
+//        → Debian/Ubuntu's `chromium` via apt-get (as root, or with password-less sudo)
+//      else it stops with the exact commands to run.
+//
+// Plain Node without dependencies: it runs before node_modules exists. Idempotent.
+// Testing the fall-backs: SETUP_SYSTEM_CHROMIUM= (empty) makes the system Chromium check find
+// nothing (a colon list replaces the candidates); SETUP_SKIP_PLAYWRIGHT_DOWNLOAD=1 skips step 3's
+// download. Neither changes what the suite itself uses afterwards.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(ROOT, 'package.json'));
+const DEFAULT_SYSTEM_CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/snap/bin/chromium'];
+const DOWNLOAD_PROBE_TIMEOUT_MS = 5_000;
+const PLAYWRIGHT_INSTALL_TIMEOUT_MS = 10 * 60_000;
+const APT_TIMEOUT_MS = 15 * 60_000;
+const MANUAL_FIX = [
+  'Install a Chromium, then run `npm run setup` again:',
+  '  Debian/Ubuntu:        sudo apt-get install -y chromium',
+  '  with internet access: npx playwright install chromium',
+  '  any other Chromium:   export CHROMIUM_PATH=/path/to/chromium (also in .env)',
+].join('\n');
+
+const say = (line) => console.log(`setup: ${line}`);
+
+function fail(message) {
+  console.error(`\nsetup FAILED: ${message}`);
+  process.exit(1);
+}
+
+function run(cmd, args, { timeoutMs, quiet = false, env } = {}) {
+  const result = spawnSync(cmd, args, {
+    cwd: ROOT,
+    stdio: quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, ...env },
+  });
+  const timedOut = result.error?.code === 'ETIMEDOUT';
+  return { ok: result.status === 0, timedOut, output: `${result.stdout ?? ''}${result.stderr ?? ''}`, error: result.error };
+}
+
+function checkNode() {
+  const wanted = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).engines?.node ?? '';
+  const min = /(\d+)\.(\d+)/.exec(wanted);
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (min && (major < Number(min[1]) || (major === Number(min[1]) && minor < Number(min[2])))) {
+    fail(`Node ${process.versions.node} is too old; this project needs Node ${wanted} (https://nodejs.org, or nvm install 20).`);
+  }
+}
+
+/** True when every package of package-lock.json is installed in the locked version. */
+function nodeModulesMatchLock() {
+  const installedFile = path.join(ROOT, 'node_modules', '.package-lock.json');
+  if (!existsSync(installedFile)) return false;
+  try {
+    const locked = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages ?? {};
+    const installed = JSON.parse(readFileSync(installedFile, 'utf8')).packages ?? {};
+    return Object.entries(locked).every(([key, pkg]) => {
+      if (key === '') return true;
+      const have = installed[key];
+      // Optional packages for other platforms (e.g. another OS's PostgreSQL binaries) are never installed.
+      if (!have) return pkg.optional === true;
+      return have.version === pkg.version;
+    });
+  } catch {
+    return false;
+  }
+}
+
+function installDependencies() {
+  if (!process.argv.includes('--ci') && nodeModulesMatchLock()) {
+    say('node_modules matches package-lock.json (npm ci skipped; `npm run setup -- --ci` forces it)');
+    return;
+  }
+  say('npm ci --no-audit --no-fund');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  if (!run(npm, ['ci', '--no-audit', '--no-fund'], { timeoutMs: 20 * 60_000 }).ok) {
+    fail('npm ci failed (its output is above). Check the network access to the npm registry and run `npm run setup` again.');
+  }
+}
+
+/** `<path> --version` answers: the file is a browser this machine can run. */
+function browserRuns(executable) {
+  const r = run(executable, ['--version'], { timeoutMs: 20_000, quiet: true });
+  return r.ok ? r.output.trim().split('\n')[0] : undefined;
+}
+
+function systemCandidates() {
+  const override = process.env.SETUP_SYSTEM_CHROMIUM;
+  if (override === undefined) return DEFAULT_SYSTEM_CHROMIUM;
+  return override.split(':').filter(Boolean);
+}
+
+function playwrightOwnChromium() {
+  try {
+    const { chromium } = require('@playwright/test');
+    const file = chromium.executablePath();
+    return file && existsSync(file) ? file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where Playwright would download from answers quickly (no DNS, no route → skip, in seconds). */
+async function playwrightDownloadReachable() {
+  const host = process.env.PLAYWRIGHT_DOWNLOAD_HOST || 'https://cdn.playwright.dev';
+  try {
+    await globalThis.fetch(host, { method: 'HEAD', signal: globalThis.AbortSignal.timeout(DOWNLOAD_PROBE_TIMEOUT_MS) });
+    return { ok: true, host };
+  } catch (err) {
+    return { ok: false, host, why: err?.cause?.code ?? err?.name ?? String(err) };
+  }
+}
+
+function canRunAsRoot() {
+  if (process.getuid?.() === 0) return { ok: true, sudo: [] };
+  if (run('sudo', ['-n', 'true'], { quiet: true, timeoutMs: 10_000 }).ok) return { ok: true, sudo: ['sudo', '-n'] };
+  return { ok: false, sudo: [] };
+}
+
+function aptInstallChromium() {
+  if (!existsSync('/usr/bin/apt-get')) return 'apt-get is not available here';
+  const root = canRunAsRoot();
+  if (!root.ok) return 'installing with apt-get needs root or password-less sudo';
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (...args) => {
+    const [cmd, ...rest] = [...root.sudo, 'apt-get', ...args];
+    return run(cmd, rest, { env, timeoutMs: APT_TIMEOUT_MS });
+  };
+  say('apt-get install -y chromium');
+  // The package lists may be missing (fresh container) or stale: update once, then retry.
+  if (!apt('install', '-y', '-q', 'chromium').ok) {
+    say('apt-get update, then install again');
+    apt('update', '-q');
+    if (!apt('install', '-y', '-q', 'chromium').ok) return 'apt-get install chromium failed (output above)';
+  }
+  return undefined;
+}
+
+async function setUpBrowser() {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) {
+    const version = existsSync(fromEnv) ? browserRuns(fromEnv) : undefined;
+    if (version) return say(`browser: CHROMIUM_PATH=${fromEnv} (${version})`);
+    fail(`CHROMIUM_PATH=${fromEnv} ${existsSync(fromEnv) ? 'does not run (`--version` failed)' : 'does not exist'}.\n${MANUAL_FIX}`);
+  }
+  for (const candidate of systemCandidates()) {
+    const version = existsSync(candidate) ? browserRuns(candidate) : undefined;
+    if (version) return say(`browser: ${candidate} (${version})`);
+  }
+  const own = playwrightOwnChromium();
+  if (own) return say(`browser: Playwright's own Chromium (${own})`);
+
+  const reasons = [];
+  if (process.env.SETUP_SKIP_PLAYWRIGHT_DOWNLOAD === '1') {
+    reasons.push('Playwright download skipped (SETUP_SKIP_PLAYWRIGHT_DOWNLOAD=1)');
+  } else {
+    const probe = await playwrightDownloadReachable();
+    if (!probe.ok) {
+      reasons.push(`Playwright's download host ${probe.host} is not reachable (${probe.why})`);
+    } else {
+      say('npx playwright install chromium');
+      const r = run(path.join(ROOT, 'node_modules', '.bin', 'playwright'), ['install', 'chromium'], { timeoutMs: PLAYWRIGHT_INSTALL_TIMEOUT_MS });
+      if (r.ok && playwrightOwnChromium()) return say("browser: Playwright's own Chromium, just downloaded");
+      reasons.push(r.timedOut ? 'npx playwright install chromium timed out' : 'npx playwright install chromium failed');
+    }
+  }
+  say(`${reasons.at(-1)}; trying the system package`);
+
+  const aptProblem = aptInstallChromium();
+  if (!aptProblem) {
+    // Debian's package puts it here; lib/browser.ts finds it there without CHROMIUM_PATH.
+    const installed = DEFAULT_SYSTEM_CHROMIUM.find((p) => existsSync(p) && browserRuns(p));
+    if (installed) return say(`browser: ${installed} (${browserRuns(installed)}), installed with apt-get`);
+    reasons.push('apt-get installed chromium, but no runnable /usr/bin/chromium appeared');
+  } else {
+    reasons.push(aptProblem);
+  }
+  fail(`no Chromium for the UI specs: ${reasons.join('; ')}.\n${MANUAL_FIX}`);
+}
+
+const started = Date.now();
+checkNode();
+installDependencies();
+await setUpBrowser();
+say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm test`);

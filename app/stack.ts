@@ -109,8 +109,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     simStart.catch(() => undefined);
     tokens.tokenizer();
     phase('tokenizer');
-    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }] = await Promise.all([
-      import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
+    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, { AuthCache, listenForUserChanges }] = await Promise.all([
+      import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'), import('./server/auth-cache'),
     ]);
     phase('modules');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
@@ -141,6 +141,11 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     for (const w of warm) if (w.status === 'fulfilled') w.value.release();
     const refused = warm.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (refused) throw refused.reason;
+    // After the migrations: the trigger that announces deleted users exists now.
+    const authCache = new AuthCache();
+    const userChanges = listenForUserChanges(databaseUrl, authCache, log);
+    cleanups.push(() => userChanges.stop());
+    await userChanges.ready;
     const dbName = databaseName(databaseUrl);
     if (embedded || looksLikeTestDatabaseName(dbName)) await createMarker(db);
 
@@ -162,6 +167,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     };
     const server = createAppServer({
       db,
+      authCache,
       model,
       settings,
       health: {

@@ -10,6 +10,7 @@ import {
 import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';
+import type { AuthCache } from './auth-cache';
 import { HttpError, idParam, notFound, readJson, Router, sendJson, serverTiming, type Handler, type RequestContext } from './http';
 import {
   bulkMemoriesBody, createMemoryBody, createProfileBody, createSessionBody, createUserBody, pageQuery, parseBody, postMessageBody,
@@ -19,18 +20,11 @@ import {
 export interface ApiDeps extends ChatDeps {
   db: Db;
   health: Omit<Health, 'schemaVersion' | 'status'>;
+  /** Token → user; entries die with their user (see auth-cache.ts). */
+  authCache: AuthCache;
 }
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
-
-/**
- * Token → user, remembered briefly: every API call authenticates, and a database round trip per
- * request for an answer that almost never changes was a third of a session create's time.
- * Bounded in size and age; unknown tokens are never cached, so a new user works at once.
- */
-const AUTH_CACHE_TTL_MS = 30_000;
-const AUTH_CACHE_MAX = 10_000;
-const authCache = new Map<string, { user: User; expires: number }>();
 
 /** sha256 of the request's bearer token; undefined when there is none. */
 function tokenHashOf(ctx: RequestContext): string | undefined {
@@ -41,12 +35,11 @@ function tokenHashOf(ctx: RequestContext): string | undefined {
 async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
   const tokenHash = tokenHashOf(ctx);
   if (!tokenHash) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
-  const cached = authCache.get(tokenHash);
-  if (cached && cached.expires > performance.now()) return cached.user;
+  const cached = deps.authCache.get(tokenHash);
+  if (cached) return cached;
   const user = await repo.userByTokenHash(deps.db, tokenHash);
   if (!user) throw new HttpError('unauthorized', 'unknown bearer token');
-  if (authCache.size >= AUTH_CACHE_MAX) authCache.clear();
-  authCache.set(tokenHash, { user, expires: performance.now() + AUTH_CACHE_TTL_MS });
+  deps.authCache.set(tokenHash, user);
   return user;
 }
 
@@ -58,18 +51,19 @@ function isDeletedUserError(err: unknown): boolean {
 }
 
 /**
- * The auth cache can outlive its user (deleted by e.g. the suite's seed cleanup): the next write
- * then fails on the user_id foreign key. That is a stale credential, not a server fault, so drop
- * the cache entry and answer 401 like for any unknown token (instead of 500).
+ * A user deleted while its request runs (between authentication and a write, or before the
+ * delete's notification reached the auth cache) makes the write fail on the user_id foreign key.
+ * That is a stale credential, not a server fault: drop the cache entry and answer 401 like for
+ * any unknown token (instead of 500).
  */
-function failDeletedUserAs401(handler: Handler): Handler {
+function failDeletedUserAs401(authCache: AuthCache, handler: Handler): Handler {
   return async (ctx) => {
     try {
       await handler(ctx);
     } catch (err) {
       if (!isDeletedUserError(err)) throw err;
       const tokenHash = tokenHashOf(ctx);
-      if (tokenHash) authCache.delete(tokenHash);
+      if (tokenHash) authCache.forget(tokenHash);
       throw new HttpError('unauthorized', 'the user of this bearer token no longer exists; create a new one (POST /api/users)');
     }
   };
@@ -85,7 +79,7 @@ export function buildRouter(deps: ApiDeps): Router {
   const { db } = deps;
   const router = new Router();
   // Every route goes through the deleted-user check: any write may be the first to notice.
-  const r = { add: (method: string, path: string, handler: Handler) => router.add(method, path, failDeletedUserAs401(handler)) };
+  const r = { add: (method: string, path: string, handler: Handler) => router.add(method, path, failDeletedUserAs401(deps.authCache, handler)) };
 
   r.add('GET', '/api/health', async (ctx) => {
     const v = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');

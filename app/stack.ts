@@ -109,8 +109,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     simStart.catch(() => undefined);
     tokens.tokenizer();
     phase('tokenizer');
-    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, { AuthCache, listenForUserChanges }] = await Promise.all([
+    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, { AuthCache, listenForUserChanges }, { ImportSettler }] = await Promise.all([
       import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'), import('./server/auth-cache'),
+      import('./db/import-settler'),
     ]);
     phase('modules');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
@@ -168,6 +169,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const server = createAppServer({
       db,
       authCache,
+      settler: new ImportSettler(db, log),
       model,
       settings,
       health: {

@@ -66,6 +66,8 @@ export type ErrorCode =
   | 'payload_too_large' // 413
   | 'model_error' // 502: the model answered 5xx / malformed
   | 'model_timeout' // 504: the model did not answer in time
+  | 'database_unavailable' // 503: the database cannot be reached or refused the connection
+  | 'database_timeout' // 504: a statement hit the app's statement/query timeout (e.g. a held lock)
   | 'internal'; // 500
 
 export interface ApiError {

@@ -125,7 +125,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     if (!databaseUrl) throw new Error('no database URL');
 
     phase('db+sim up');
-    const db = new Db(databaseUrl);
+    const db = new Db(databaseUrl, { statementTimeoutMs: config.dbStatementTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs });
     cleanups.push(() => db.close());
     beforeStop.push(() => db.markClosing());
     try {

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { withDbStats } from '../db/db';
+import { databaseFailure, databaseFailureMessage } from '../db/errors';
 import { HttpError, sendError, type RequestContext } from './http';
 import { buildRouter, type ApiDeps } from './routes';
 
@@ -71,6 +72,14 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
       if (err instanceof HttpError) {
         sendError(ctx, err.code, err.message);
         if (err.code === 'payload_too_large' && !req.complete) res.once('finish', () => req.destroy());
+        return;
+      }
+      // A stuck or unreachable database is not a bug: a clear 503/504 instead of a 500.
+      const dbFailure = databaseFailure(err);
+      if (dbFailure) {
+        log(`${req.method} ${url.pathname}: ${dbFailure} (${err instanceof Error ? err.message : String(err)})`);
+        if (!res.headersSent) sendError(ctx, dbFailure, databaseFailureMessage(dbFailure));
+        else res.end();
         return;
       }
       log(`internal error on ${req.method} ${url.pathname}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

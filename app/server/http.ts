@@ -14,6 +14,8 @@ export const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   model_error: 502,
   model_timeout: 504,
+  database_unavailable: 503,
+  database_timeout: 504,
   internal: 500,
 };
 

@@ -4,11 +4,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
+  BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ApiError, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
   type SearchResponse, type Timing, type User,
 } from '../contract';
 import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
 import type { Db } from '../db/db';
+import { databaseFailure, databaseFailureMessage } from '../db/errors';
 import type { ImportSettler } from '../db/import-settler';
 import * as repo from '../db/repo';
 import type { AuthCache } from './auth-cache';
@@ -275,8 +276,12 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
   } catch (err) {
     // Before the stream started, the normal JSON error path answers; after, only an event can.
     if (!res.headersSent) throw err;
-    process.stderr.write(`memorychat: chat stream failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    send({ event: 'error', data: { error: { code: 'internal', message: 'internal error while finishing the reply; see the server log' }, message: null } });
+    const dbFailure = databaseFailure(err);
+    if (!dbFailure) process.stderr.write(`memorychat: chat stream failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    const error: ApiError['error'] = dbFailure
+      ? { code: dbFailure, message: databaseFailureMessage(dbFailure) }
+      : { code: 'internal', message: 'internal error while finishing the reply; see the server log' };
+    send({ event: 'error', data: { error, message: null } });
     res.end();
     return;
   }

@@ -226,6 +226,14 @@ async function main(): Promise<void> {
     `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\nOPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n`
     + `MemoryChat stack ready in ${readyMs} ms (Ctrl-C to stop)\n`,
   );
+  // A bug that escapes a request (a rejection nobody awaited, a throw in an event handler) is
+  // logged; it must not take every other user's requests down with the process.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`[stack] unhandled rejection (server stays up): ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}\n`);
+  });
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`[stack] uncaught exception (server stays up): ${err.stack ?? err.message}\n`);
+  });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

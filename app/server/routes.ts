@@ -277,10 +277,9 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
     // Before the stream started, the normal JSON error path answers; after, only an event can.
     if (!res.headersSent) throw err;
     const dbFailure = databaseFailure(err);
-    if (!dbFailure) process.stderr.write(`memorychat: chat stream failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     const error: ApiError['error'] = dbFailure
       ? { code: dbFailure, message: databaseFailureMessage(dbFailure) }
-      : { code: 'internal', message: 'internal error while finishing the reply; see the server log' };
+      : { code: 'internal', message: `internal error while finishing the reply (request ${ctx.reportInternal(err)}); see the server log` };
     send({ event: 'error', data: { error, message: null } });
     res.end();
     return;

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES } from '../contract';
+import { CallAborted } from '../agents/model';
 import { withDbStats } from '../db/db';
 import { databaseFailure, databaseFailureMessage } from '../db/errors';
 import { ClientGone, discardThenClose, HttpError, refuseBody, sendError, tooLarge, type RequestContext } from './http';
@@ -75,6 +76,11 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
   let failures = 0;
 
   const newContext = (req: IncomingMessage, res: ServerResponse, url: URL): RequestContext => {
+    const aborter = new AbortController();
+    // The client went away before the answer was complete: cancel what is still pending for it.
+    res.once('close', () => {
+      if (!res.writableFinished) aborter.abort();
+    });
     // Without listeners these would be thrown as uncaught exceptions (a client cutting its upload).
     req.on('error', () => undefined);
     res.on('error', () => undefined);
@@ -84,7 +90,7 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
       if (!req.complete) discardThenClose(req);
     });
     return {
-      req, res, url, params: [], start: performance.now(), db: { ms: 0, queries: 0 }, modelMs: 0,
+      req, res, url, params: [], start: performance.now(), db: { ms: 0, queries: 0 }, modelMs: 0, signal: aborter.signal,
       reportInternal: (err) => {
         failures += 1;
         const requestId = `${idPrefix}-${failures}`;
@@ -100,8 +106,8 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
       else sendError(ctx, err.code, err.message);
       return;
     }
-    // The client is gone (upload cut): nobody to answer.
-    if (err instanceof ClientGone) return;
+    // The client is gone (upload cut, or disconnected before its chat started): nobody to answer.
+    if (err instanceof ClientGone || err instanceof CallAborted) return;
     const dbFailure = databaseFailure(err);
     if (dbFailure) {
       log(`${ctx.req.method} ${ctx.url.pathname}: ${dbFailure} (${err instanceof Error ? err.message : String(err)})`);

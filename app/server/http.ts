@@ -40,6 +40,8 @@ export interface RequestContext {
   db: DbStats;
   /** Model time inside this request (ms), set by handlers that call the model. */
   modelMs: number;
+  /** Aborted when the client disconnects before the answer is complete: cancels pending model calls. */
+  signal: AbortSignal;
   /** Logs an unexpected error once, with a new request id, and returns that id for the answer. */
   reportInternal(err: unknown): string;
 }

@@ -225,11 +225,7 @@ function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | u
 const round = (n: number): number => Math.round(n * 100) / 100;
 
 async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
-  const aborter = new AbortController();
-  ctx.res.on('close', () => {
-    if (!ctx.res.writableFinished) aborter.abort();
-  });
-  const out = await runChat(deps, { userId: user.id, sessionId, content, signal: aborter.signal });
+  const out = await runChat(deps, { userId: user.id, sessionId, content, signal: ctx.signal });
   if (out === 'session_not_found') throw notFound(`session ${sessionId}`);
   ctx.modelMs = unionMs(out.modelIntervals);
   if (out.error) throw new HttpError(out.error.code, `the reply failed: ${out.error.message} (assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`);
@@ -244,10 +240,6 @@ async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, session
 
 async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
   const { res } = ctx;
-  const aborter = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) aborter.abort();
-  });
   const send = (e: ChatStreamEvent): void => {
     if (!res.destroyed) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
   };
@@ -257,7 +249,7 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
     userId: user.id,
     sessionId,
     content,
-    signal: aborter.signal,
+    signal: ctx.signal,
     events: {
       onStored: (u, a) => {
         res.writeHead(200, {

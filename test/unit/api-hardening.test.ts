@@ -1,9 +1,9 @@
 /**
  * The app never dies on a request: malformed URLs, control characters, oversized or lying
- * bodies, unexpected handler errors, a stuck database.
+ * bodies, unexpected handler errors, a stuck database, clients that disconnect mid-chat.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../app/contract';
@@ -62,6 +62,15 @@ const json = (r: RawReply): { status: number; body: unknown } => ({ status: r.st
 
 async function health(baseUrl: string): Promise<number> {
   return (await new Client(baseUrl).get<Health>('/api/health')).status;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
+  const start = performance.now();
+  while (!(await cond())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - start;
 }
 
 void describe('malformed requests', () => {
@@ -205,6 +214,110 @@ void describe('unexpected errors', () => {
       } finally {
         await app.stop();
       }
+    }
+  });
+});
+
+/** An OpenAI-compatible stand-in that starts every answer and never finishes it; records cancellations. */
+async function hangingModel(): Promise<{ url: string; calls: number; cancelled: number; close(): Promise<void> }> {
+  const state = { calls: 0, cancelled: 0 };
+  const server: Server = createServer((req, res) => {
+    state.calls += 1;
+    req.resume();
+    res.on('close', () => {
+      state.cancelled += 1;
+    });
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    const chunk = { id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] };
+    res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    get calls() {
+      return state.calls;
+    },
+    get cancelled() {
+      return state.cancelled;
+    },
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+void describe('client disconnects', () => {
+  void test('a disconnect mid-reply cancels the pending model calls (not after the model timeout)', async () => {
+    const model = await hangingModel();
+    const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 20_000 });
+    try {
+      const u = await new Client(app.baseUrl).newUser('leaver');
+      const s = (await u.api.post<Session>('/api/sessions')).body;
+      const aborter = new AbortController();
+      const res = await fetch(`${app.baseUrl}/api/sessions/${s.id}/messages`, {
+        method: 'POST', signal: aborter.signal,
+        headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ content: 'Tell me a long story', stream: true }),
+      });
+      const reader = res.body?.getReader();
+      let seen = '';
+      while (!seen.includes('event: token')) {
+        const chunk = await reader?.read();
+        if (!chunk || chunk.done) break;
+        seen += Buffer.from(chunk.value).toString('utf8');
+      }
+      assert.match(seen, /event: token/);
+      await until('both model calls (conversation, extractor) started', () => model.calls >= 2);
+      aborter.abort();
+      await until('every model call is cancelled', () => model.cancelled === model.calls, 3_000);
+      await until('the reply is stored as an error', async () => {
+        const rows = await withSql(app.databaseUrl, (sql) => sql.query<{ status: string }>("SELECT status FROM messages WHERE session_id = $1 AND role = 'assistant'", [s.id]));
+        return rows.rows[0]?.status === 'error';
+      });
+    } finally {
+      await app.stop();
+      await model.close();
+    }
+  });
+
+  void test('a disconnect before the model call starts costs no model call at all', async () => {
+    const model = await hangingModel();
+    const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 20_000 });
+    try {
+      const u = await new Client(app.baseUrl).newUser('early-leaver');
+      const s = (await u.api.post<Session>('/api/sessions')).body;
+      await withSql(shared.stack.databaseUrl, async (sql) => {
+        // Hold the session row: the chat waits in its first statement, before any model call.
+        await sql.query('BEGIN');
+        await sql.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [s.id]);
+        const aborter = new AbortController();
+        const sent = fetch(`${app.baseUrl}/api/sessions/${s.id}/messages`, {
+          method: 'POST', signal: aborter.signal,
+          headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ content: 'Are you there?', stream: true }),
+        }).catch(() => undefined);
+        // Another connection: inside a transaction pg_stat_activity is a snapshot that would never change.
+        await until('the chat waits on the held row', async () => {
+          const r = await withSql(shared.stack.databaseUrl, (probe) => probe.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions%'",
+          ));
+          return (r.rows[0]?.n ?? 0) > 0;
+        });
+        aborter.abort();
+        await sent;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sql.query('COMMIT');
+      });
+      await until('the exchange ends as an error', async () => {
+        const rows = await withSql(app.databaseUrl, (sql) => sql.query<{ status: string }>("SELECT status FROM messages WHERE session_id = $1 AND role = 'assistant'", [s.id]));
+        return rows.rows[0]?.status === 'error';
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(model.calls, 0, 'no model call for a client that was gone');
+    } finally {
+      await app.stop();
+      await model.close();
     }
   });
 });

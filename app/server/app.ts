@@ -43,6 +43,10 @@ function loadUi(faults: readonly string[]): Map<string, StaticFile> {
   return files;
 }
 
+/** Receiving one whole request (headers and body) may take this long; its headers this long. */
+const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+
 /** The body limit of a path (contract: 8 MiB for bulk memories, 64 KiB elsewhere, bodyless routes included). */
 function bodyLimitFor(pathname: string): number {
   return pathname === '/api/memories/bulk' ? BULK_BODY_LIMIT_BYTES : BODY_LIMIT_BYTES;
@@ -158,7 +162,11 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
     });
   };
 
-  const server = createServer({ noDelay: true, keepAliveTimeout: 65_000 }, onRequest);
+  // A client that announces a body and never sends it all is answered 408 and dropped after
+  // REQUEST_TIMEOUT_MS instead of holding its connection for Node's default 5 minutes.
+  const server = createServer({
+    noDelay: true, keepAliveTimeout: 65_000, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS,
+  }, onRequest);
   // `Expect: 100-continue` (curl for large bodies): refuse an oversized body before it is sent.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const url = parseRequestUrl(req.url);
@@ -166,8 +174,11 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
     onRequest(req, res);
   });
   // A client that sends garbage or disappears must never crash the server.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  // Errors before a request exists (unparsable, headers too large, too slow) get a bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
   return server;

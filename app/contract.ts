@@ -15,7 +15,8 @@
  *   are sent before the model has answered.
  * - Body limits: {@link BODY_LIMIT_BYTES} in general, {@link BULK_BODY_LIMIT_BYTES} for
  *   `POST /api/memories/bulk`; larger bodies (also when only announced by `Content-Length`)
- *   answer 413 at once and the connection is closed.
+ *   answer 413 at once and the connection is closed. A request not received within 30 s
+ *   answers 408 (a bare status line: there is no request to answer in JSON yet).
  * - Text: control characters (U+0000–U+001F) are refused with 400 `validation` naming the field,
  *   in query parameters and body fields; free text (message and memory content) may contain
  *   tab, newline and carriage return.

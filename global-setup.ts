@@ -8,7 +8,11 @@
  *    database is reachable and is a test database; the model endpoint answers GET /models.
  * 3. Write `${PERF_REPORT_DIR}/environment.json` (redacted) for every report.
  *
- * Returns the teardown (stop the stack; remove leftovers of this run from a given database).
+ * 4. Register the run as in progress in the target database (fixtures/runs.ts: a heartbeat every
+ *    10 s from this process), so `npm run cleanup` elsewhere leaves its rows alone.
+ *
+ * Returns the teardown (remove leftovers of exactly this run from a given database; end the
+ * registration; stop the stack).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { redact, redactDeep, redactUrl } from './lib/redact';
 import { startStackProcess, type StackProcess } from './lib/stack-process';
 import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './fixtures/db';
 import { modelEndpoint } from './fixtures/model';
+import { registerRun, type RunRegistration } from './fixtures/runs';
 import { cleanupRun } from './fixtures/seed';
 
 const CHECK_TIMEOUT_MS = 5_000;
@@ -175,6 +180,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     process.env.OPENAI_BASE_URL = stack.openaiBaseUrl;
     config = loadConfig();
   }
+  let registration: RunRegistration | undefined;
   const teardown = async (): Promise<void> => {
     if (!stack && config.databaseUrl) {
       // A given database outlives the run: sweep whatever a crashed test may have left behind.
@@ -188,6 +194,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
         await pool.end().catch(() => undefined);
       }
     }
+    await registration?.stop();
     await stack?.stop();
   };
 
@@ -208,6 +215,14 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
       );
     }
     const [dbInfo, model] = await Promise.all([checkDatabase(config, config.databaseUrl, expected), checkModel(config)]);
+    registration = await registerRun(config.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
+      // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
+      console.warn(
+        `memorychat-perf: could not register run ${runId} in the runs table (${errText(err)}); ` +
+          'an `npm run cleanup` started elsewhere during this run would treat its rows as leftovers.',
+      );
+      return undefined;
+    });
     const git = gitInfo();
     const cpus = os.cpus();
     const environment = redactDeep({

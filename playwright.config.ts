@@ -15,7 +15,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defineConfig, type ReporterDescription } from '@playwright/test';
 import { ALLURE_CATEGORIES } from './lib/allure';
-import { CHROMIUM_FLAGS, detectChromium } from './lib/browser';
+import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/browser';
 import { formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/config';
 import { redactUrl } from './lib/redact';
 import type { ProfileOptions } from './fixtures/config';
@@ -46,10 +46,13 @@ const chromiumChoice = detectChromium(config.chromiumPath);
 if (isRunner && chromiumChoice.problem) console.warn(`memorychat-perf: ${chromiumChoice.problem}`);
 
 const reportDir = config.reportDir;
+const CHECKPOINT_TEST = /checkpoint\.verdict\.ts$/;
 
 const reporters: ReporterDescription[] = [
   ['list'],
   ['html', { outputFolder: path.join(reportDir, 'html'), open: 'never' }],
+  // Before allure-playwright: moves the last run's Allure results into the Allure history.
+  ['./reporters/allure-history-reporter.ts'],
   [
     'allure-playwright',
     {
@@ -106,18 +109,26 @@ export default defineConfig<ProfileOptions>({
     launchOptions: {
       executablePath: chromiumChoice.executablePath,
       args: CHROMIUM_FLAGS,
+      // Workers launch the browser; the runner only reads this config (and must not create folders).
+      ...(isRunner ? {} : { env: browserEnv() }),
     },
   },
   projects: [
     {
       name: 'perf',
       use: { profileName: config.profile },
+      teardown: 'perf-checkpoint',
     },
     {
       name: 'smoke',
       // Smoke = tiny sample counts; a smoke test should fail fast, not wait 5 minutes.
       timeout: 2 * 60_000,
       use: { profileName: 'smoke' },
+      teardown: 'smoke-checkpoint',
     },
+    // The verdict as a test ("Checkpoint 7.4" in every report): a teardown project runs whenever
+    // its project runs, after all its tests. `grep: /.*/` keeps it in `--grep` runs.
+    { name: 'perf-checkpoint', testMatch: CHECKPOINT_TEST, grep: /.*/, use: { profileName: config.profile } },
+    { name: 'smoke-checkpoint', testMatch: CHECKPOINT_TEST, grep: /.*/, use: { profileName: 'smoke' } },
   ],
 });

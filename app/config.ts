@@ -29,6 +29,12 @@ export interface AppConfig {
   dbStatementTimeoutMs: number;
   /** Client-side deadline per query (ms, 0 = none): a database that stopped answering → 504. */
   dbQueryTimeoutMs: number;
+  /**
+   * MEMORYCHAT_MARK_TEST_DATABASE=1: create the suite's marker table in the DATABASE_URL database
+   * (it then counts as a test database the suite may seed). Never implied: the embedded database
+   * is marked anyway, a given one only on this explicit request.
+   */
+  markTestDatabase: boolean;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +72,13 @@ export function parseFaults(raw: string | undefined): Fault[] {
   return out;
 }
 
+function flagFrom(env: Env, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new ConfigError(`${name}="${env[name]}" is not a switch; set it to 1 (on) or 0 (off), or unset it.`);
+}
+
 /** Reads and validates the app's environment. Throws ConfigError with a fix-it message. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const portRaw = env.PORT?.trim();
@@ -99,5 +112,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     summaryEvery: intFrom(env, 'MEMORYCHAT_SUMMARY_EVERY', 20, 1, 10_000),
     dbStatementTimeoutMs: intFrom(env, 'MEMORYCHAT_DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),
     dbQueryTimeoutMs: intFrom(env, 'MEMORYCHAT_DB_QUERY_TIMEOUT_MS', 15_000, 0, 3_600_000),
+    markTestDatabase: flagFrom(env, 'MEMORYCHAT_MARK_TEST_DATABASE'),
   };
 }

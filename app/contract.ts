@@ -252,5 +252,7 @@ export const FAULTS = [
   'slow-model', // the model answers far slower (seconds to first token)
   'slow-render', // the chat UI re-renders every message on every token, with forced layouts
   'model-errors', // a share of model calls fail with 5xx or time out
+  'slow-session-create', // session creation costs ≈ 8 ms more in the database
+  'unranked-search', // search returns the matching memories newest first instead of ranked
 ] as const;
 export type Fault = (typeof FAULTS)[number];

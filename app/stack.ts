@@ -9,7 +9,10 @@
  *   STACK_READY_MS=<ms>
  *   MemoryChat stack ready in <ms> ms (Ctrl-C to stop)
  *
- * Logs go to stderr. SIGINT/SIGTERM stop everything and delete the temporary data.
+ * Logs go to stderr. SIGINT/SIGTERM stop everything and delete the temporary data. With
+ * MEMORYCHAT_EXIT_WITH_STDIN=1 (set by lib/stack-process.ts) the stack also stops when its
+ * stdin closes: the parent holds the other end of that pipe, and the kernel closes it when the
+ * parent dies for any reason, `kill -9` included, which no signal handler of the parent survives.
  * `startStack()` does the same in-process (unit tests, benchmarks).
  */
 import type { Server } from 'node:http';
@@ -42,17 +45,12 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** Connection URL with the password masked, for logs. */
-export function redactDbUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
-}
-
-function databaseName(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  } catch {
-    return '';
-  }
+/**
+ * Masks the password of every connection URL in a text (a URL alone or an error message). The
+ * password runs to the last `@` before the host, so a raw `@` in it is masked whole.
+ */
+export function redactDbUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^\s/'"]*@/gi, '$1:***@');
 }
 
 function listen(server: Server, port: number, host: string, explicit: boolean): Promise<number> {
@@ -109,7 +107,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     simStart.catch(() => undefined);
     tokens.tokenizer();
     phase('tokenizer');
-    const [{ Db }, { migrate, createMarker, looksLikeTestDatabaseName }, { ModelClient }, { createAppServer }, { AuthCache, listenForUserChanges }, { ImportSettler }] = await Promise.all([
+    const [{ Db }, { migrate, createMarker }, { ModelClient }, { createAppServer }, { AuthCache, listenForUserChanges }, { ImportSettler }] = await Promise.all([
       import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'), import('./server/auth-cache'),
       import('./db/import-settler'),
     ]);
@@ -147,8 +145,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const userChanges = listenForUserChanges(databaseUrl, authCache, log);
     cleanups.push(() => userChanges.stop());
     await userChanges.ready;
-    const dbName = databaseName(databaseUrl);
-    if (embedded || looksLikeTestDatabaseName(dbName)) await createMarker(db);
+    if (embedded || config.markTestDatabase) await createMarker(db);
 
     const openaiBaseUrl = sim?.url ?? config.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
     const model = new ModelClient({
@@ -212,6 +209,17 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function main(): Promise<void> {
   const dotenv = await import('dotenv');
   dotenv.config({ quiet: true });
+  // `stop` is set once the stack is up (stopping needs its handles).
+  const lifeline: { parentGone: boolean; stop?: (reason: string) => void } = { parentGone: false };
+  if (process.env.MEMORYCHAT_EXIT_WITH_STDIN === '1') {
+    // Watched from the start: a parent that dies during start-up is remembered, and the stack
+    // stops as soon as it is up.
+    const onParentGone = (): void => {
+      lifeline.parentGone = true;
+      lifeline.stop?.('parent process gone (stdin closed)');
+    };
+    process.stdin.on('end', onParentGone).on('close', onParentGone).on('error', onParentGone).resume();
+  }
   let stack: RunningStack;
   try {
     stack = await startStack();
@@ -235,15 +243,21 @@ async function main(): Promise<void> {
     process.stderr.write(`[stack] uncaught exception (server stays up): ${err.stack ?? err.message}\n`);
   });
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const shutdown = (reason: string): void => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`[stack] ${signal}: stopping\n`);
+    process.stderr.write(`[stack] ${reason}: stopping\n`);
     setTimeout(() => process.exit(1), 10_000).unref();
     stack.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // A closed stdout/stderr (the parent died) must not crash the shutdown with EPIPE, nor feed
+  // the uncaught-exception logger above an endless stream of its own write errors.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+  lifeline.stop = shutdown;
+  if (lifeline.parentGone) shutdown('parent process gone (stdin closed)');
 }
 
 if (require.main === module) void main();

@@ -100,7 +100,7 @@ function planNodes(node: PlanNode): PlanNode[] {
 
 test.describe('database', () => {
   test('session and message creation: SQL and API', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
-    const { dbSamples: samples, dbWarmup: warmup } = perf.profile;
+    const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
     const messageSamples = messageCreateSamples(perf.profile);
     const owner = await seed.user({ displayName: 'Creation spec user' });
     const user = api.as(owner);
@@ -110,11 +110,14 @@ test.describe('database', () => {
     await perf.measure(
       'db.session_create_ms',
       (i) => db.query('INSERT INTO sessions (user_id, profile_id, title) VALUES ($1, $2, $3) RETURNING id', [owner.user.id, owner.profile.id, `SQL session ${i}`]),
-      { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, tags: { channel: 'sql' } },
+      { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql' } },
     );
     await settleBefore(perf, 'session create via the API', { category: 'database' });
-    await perf.measure('db.session_create_ms', (i) => user.createSession({ title: `API session ${i}` }), {
-      category: 'database', scenario: 'api', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'POST /api/sessions' },
+    // Gated on the app's own time (Server-Timing): a 1–2 ms round trip's p95 on a shared VM is
+    // decided by process wake-ups between client, app and database, not by the app.
+    await perf.measureServerTiming('db.session_create_ms', (i) => user.createSessionWithServerTiming({ title: `API session ${i}` }), {
+      category: 'database', scenario: 'api', unit: 'ms', samples, warmup, maxSamples, entry: 'total',
+      clientMetric: 'db.session_create_roundtrip_ms', tags: { channel: 'api', endpoint: 'POST /api/sessions' },
     });
 
     await settleBefore(perf, 'message create via SQL', { category: 'database' });
@@ -166,7 +169,7 @@ test.describe('database', () => {
   });
 
   test('query speed: SQL and API, EXPLAIN uses the Step 7.4 indexes, statements the app ran', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
-    const { dbSamples: samples, dbWarmup: warmup } = perf.profile;
+    const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
     const data = await seedDataset(seed, db, perf.profile);
     const user = api.as(data.owner);
     const sizeTags = { memories: data.memories, sessions: data.sessions, noiseUsers: NOISE.users };
@@ -176,7 +179,7 @@ test.describe('database', () => {
       const param = paramFor(scenario, data);
       await settleBefore(perf, `${scenario} via SQL`, { category: 'database' });
       await perf.measure('db.query_ms', () => db.query(QUERY_SQL[scenario], [param]), {
-        category: 'database', scenario, unit: 'ms', samples, warmup, tags: { channel: 'sql', ...sizeTags },
+        category: 'database', scenario, unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql', ...sizeTags },
       });
       const explained = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${QUERY_SQL[scenario]}`, [param]);
       const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
@@ -230,7 +233,7 @@ test.describe('database', () => {
     }
 
     for (const scenario of DB_QUERY_SCENARIOS) {
-      expect(perf.stats('db.query_ms', scenario)?.n, `db.query_ms[${scenario}] samples`).toBe(samples);
+      expect(perf.stats('db.query_ms', scenario)?.n, `db.query_ms[${scenario}] samples`).toBeGreaterThanOrEqual(samples);
     }
   });
 });

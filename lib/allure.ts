@@ -125,7 +125,9 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
   });
 
   const failing = summary.criteria.filter((c) => !c.passed);
-  const message = summary.verdict === 'pass'
+  const message = summary.setupError
+    ? `Not evaluated: the run stopped before any test. ${summary.setupError}`
+    : summary.verdict === 'pass'
     ? undefined
     : [`Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
       ...failing.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => k.message))].join('\n');
@@ -136,7 +138,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     fullName: 'memorychat-perf:checkpoint-7.4',
     historyId: id,
     testCaseId: id,
-    status: summary.verdict === 'pass' ? Status.PASSED : Status.FAILED,
+    status: summary.setupError ? Status.BROKEN : summary.verdict === 'pass' ? Status.PASSED : Status.FAILED,
     statusDetails: message ? { message } : {},
     stage: Stage.FINISHED,
     description: `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.`,
@@ -185,5 +187,25 @@ function removePreviousCheckpoint(resultsDir: string): void {
   // attachments are named `${uuid}-<hash>-attachment.<ext>`
   for (const f of readdirSync(resultsDir)) {
     if (f.startsWith(`${old}-`) && f.includes('-attachment.')) rmSync(join(resultsDir, f), { force: true });
+  }
+}
+
+/** Deletes the results (and their attachments) that match, e.g. a test another result stands for. */
+export function removeAllureResults(resultsDir: string, match: (result: { fullName?: string }) => boolean): void {
+  if (!existsSync(resultsDir)) return;
+  for (const f of readdirSync(resultsDir).filter((name) => name.endsWith('-result.json'))) {
+    let text: string;
+    let result: { fullName?: string };
+    try {
+      text = readFileSync(join(resultsDir, f), 'utf8');
+      result = JSON.parse(text) as { fullName?: string };
+    } catch {
+      continue;
+    }
+    if (!match(result)) continue;
+    // Attachments (of the test and of its steps) are files named by their own uuid: the
+    // `"source": "<file>"` entries of the result say which.
+    for (const [, source] of text.matchAll(/"source"\s*:\s*"([^"/\\]+)"/g)) rmSync(join(resultsDir, source as string), { force: true });
+    rmSync(join(resultsDir, f), { force: true });
   }
 }

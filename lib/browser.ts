@@ -4,7 +4,9 @@
  * container-friendly browser (TEAM.md): no sandbox (root in containers), no GPU, no background
  * traffic that would add noise to timings.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium } from '@playwright/test';
 
 export const CHROMIUM_FLAGS = [
@@ -43,4 +45,21 @@ export function detectChromium(chromiumPath: string | undefined, exists: (p: str
   }
   if (own && exists(own)) return { executablePath: undefined, source: 'playwright' };
   return { executablePath: undefined, source: 'none', problem: CHROMIUM_INSTALL_HINT };
+}
+
+let browserTmp: string | undefined;
+
+/**
+ * The browser's environment: this process's, with TMPDIR set to a folder of its own that is
+ * removed when this process (a Playwright worker) exits. Chromium puts scratch folders
+ * (`org.chromium.Chromium.*`) in TMPDIR and removes them only when it shuts down cleanly; when
+ * it is SIGKILLed (as when the runner is killed and the worker tears down) they would stay.
+ */
+export function browserEnv(): Record<string, string | undefined> {
+  if (!browserTmp) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-browser-'));
+    browserTmp = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return { ...process.env, TMPDIR: browserTmp };
 }

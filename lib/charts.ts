@@ -4,12 +4,14 @@
  *
  *  - latency-<scenario>.svg: distribution of raw samples per response metric (box plot + points);
  *  - memory-scaling.svg: p50 vs memory count on log-log axes, fitted slope in the title;
- *  - tokens-per-agent.svg: median tokens per call by agent (bar).
+ *  - tokens-per-agent.svg: median tokens per call by agent (bar);
+ *  - relevance.svg: recall@5 and MRR per search mode (bar = mean, whisker = 95 % CI, dashed = limit).
  *
  * vega is ESM with top-level await (its optional canvas probe), so it cannot be require()d;
  * it is loaded lazily with import(), which tsx and Playwright's transpiler keep as a real import().
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { relevanceRows } from './relevance';
 import { fitPowerLaw } from './stats';
 import type { PerfSummary } from './summary';
 
@@ -112,6 +114,48 @@ export function tokensSpec(summary: PerfSummary): TopLevelSpec | undefined {
   };
 }
 
+export function relevanceSpec(summary: PerfSummary): TopLevelSpec | undefined {
+  const rows = relevanceRows(summary.metrics, summary.criteria.flatMap((c) => c.checks));
+  const values = rows.flatMap((r) => [
+    { mode: r.mode, metric: 'recall@5', mean: r.recall.mean, low: r.recall.low, high: r.recall.high },
+    { mode: r.mode, metric: 'MRR', mean: r.mrr.mean, low: r.mrr.low, high: r.mrr.high },
+  ]).filter((v) => Number.isFinite(v.mean));
+  if (values.length === 0) return undefined;
+  const limits = [
+    ...(rows[0]?.limits.recall !== undefined ? [{ metric: 'recall@5', limit: rows[0].limits.recall }] : []),
+    ...(rows[0]?.limits.mrr !== undefined ? [{ metric: 'MRR', limit: rows[0].limits.mrr }] : []),
+  ];
+  const modes = rows.map((r) => r.mode);
+  const x = { field: 'mode', type: 'nominal' as const, title: 'search mode', sort: modes, axis: { labelAngle: 0 } };
+  const metricOrder = ['recall@5', 'MRR'];
+  const color = { field: 'metric', type: 'nominal' as const, title: null, sort: metricOrder };
+  const xOffset = { field: 'metric', sort: metricOrder };
+  const y = { field: 'mean', type: 'quantitative' as const, title: 'mean', scale: { domain: [0, 1] } };
+  const limitRule = {
+    data: { values: limits },
+    mark: { type: 'rule' as const, strokeDash: [4, 3], size: 1.5 },
+    encoding: { y: { field: 'limit', type: 'quantitative' as const }, color },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Search relevance on the labelled retrieval set',
+      subtitle: 'mean over the questions (bar), 95 % CI (whisker), limit (dashed)',
+    },
+    width: 360,
+    height: 220,
+    layer: [
+      { data: { values }, mark: 'bar', encoding: { x, xOffset, color, y } },
+      {
+        data: { values },
+        mark: { type: 'rule', color: 'black' },
+        encoding: { x, xOffset, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } },
+      },
+      ...(limits.length > 0 ? [limitRule] : []),
+    ],
+  };
+}
+
 /** All charts for a summary (skips those without data). */
 export async function renderCharts(summary: PerfSummary): Promise<Chart[]> {
   const jobs: { file: string; title: string; spec: TopLevelSpec | undefined }[] = [];
@@ -119,6 +163,7 @@ export async function renderCharts(summary: PerfSummary): Promise<Chart[]> {
   for (const s of scenarios) jobs.push({ file: `latency-${safeName(s)}.svg`, title: `Latency: ${s}`, spec: latencySpec(summary, s) });
   jobs.push({ file: 'memory-scaling.svg', title: 'Memory scaling', spec: scalingSpec(summary) });
   jobs.push({ file: 'tokens-per-agent.svg', title: 'Tokens per agent', spec: tokensSpec(summary) });
+  jobs.push({ file: 'relevance.svg', title: 'Search relevance', spec: relevanceSpec(summary) });
   const charts: Chart[] = [];
   for (const j of jobs) if (j.spec) charts.push({ file: j.file, title: j.title, svg: await renderSvg(j.spec) });
   return charts;

@@ -9,6 +9,7 @@
  */
 import type { Category, Unit } from './metrics-schema';
 import { messageCreateSamples, type PerfProfile } from './profiles';
+import { RELEVANCE_MODES } from './relevance';
 
 export const RESPONSE_SCENARIOS = ['simple-query', 'large-memory-context', 'long-conversation'] as const;
 export type ResponseScenario = (typeof RESPONSE_SCENARIOS)[number];
@@ -32,6 +33,7 @@ const api = (p: PerfProfile) => p.apiSamples;
 const ui = (p: PerfProfile) => p.uiSamples;
 const dbs = (p: PerfProfile) => p.dbSamples;
 const one = () => 1;
+const relevance = (p: PerfProfile) => p.relevanceQuestions;
 
 export const METRIC_CATALOG: readonly CatalogEntry[] = [
   // 1. Response times (API streamed; UI in Chromium). Scenario = response scenario.
@@ -59,9 +61,19 @@ export const METRIC_CATALOG: readonly CatalogEntry[] = [
   { name: 'memory.retrieval_exponent', category: 'memory', unit: 'exponent', title: 'Growth exponent of retrieval p50 vs size', scenarios: ['default'], minSamples: one },
   { name: 'memory.search_exponent', category: 'memory', unit: 'exponent', title: 'Growth exponent of search p50 vs size', scenarios: ['default'], minSamples: one },
   { name: 'memory.search_hit', category: 'memory', unit: 'bool', title: 'Planted memory in top 5', scenarios: ['paraphrase', 'typo'], minSamples: one },
+  // Relevance on the labelled retrieval set (fixtures/retrieval-set.ts): one sample per question.
+  {
+    name: 'memory.recall_at_5', category: 'memory', unit: 'ratio', title: 'Recall@5, labelled retrieval set',
+    scenarios: RELEVANCE_MODES, minSamples: relevance,
+  },
+  {
+    name: 'memory.mrr', category: 'memory', unit: 'ratio',
+    title: 'Mean reciprocal rank (top 5), labelled retrieval set', scenarios: RELEVANCE_MODES, minSamples: relevance,
+  },
 
   // 4. Database.
-  { name: 'db.session_create_ms', category: 'database', unit: 'ms', title: 'Session creation', scenarios: ['api', 'sql'], minSamples: dbs },
+  { name: 'db.session_create_ms', category: 'database', unit: 'ms', title: 'Session creation (API: the app\'s own time)', scenarios: ['api', 'sql'], minSamples: dbs },
+  { name: 'db.session_create_roundtrip_ms', category: 'database', unit: 'ms', title: 'Session creation, client round trip (context)', scenarios: ['api'], minSamples: dbs },
   { name: 'db.message_create_ms', category: 'database', unit: 'ms', title: 'Message creation', scenarios: ['api', 'sql'], minSamples: messageCreateSamples },
   { name: 'db.query_ms', category: 'database', unit: 'ms', title: 'Query speed (SQL)', scenarios: DB_QUERY_SCENARIOS, minSamples: dbs },
   { name: 'db.api_query_ms', category: 'database', unit: 'ms', title: 'Query speed (API)', scenarios: ['sessions-by-user', 'messages-by-session', 'memories-by-user'], minSamples: dbs },

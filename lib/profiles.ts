@@ -16,6 +16,11 @@ export interface PerfProfile {
   /** Samples per database micro-benchmark (cheap, so many). */
   dbSamples: number;
   /**
+   * Cap for auto-sampling a database micro-benchmark: while the confidence interval of its checked
+   * percentile straddles the limit, the recorder takes dbSamples more, up to this many.
+   */
+  dbMaxSamples: number;
+  /**
    * Warm-up requests before a database/API micro-benchmark. Millisecond requests need more than
    * one: the first ~10–15 of a freshly started client and server run 1.5–2× slower (JIT, pg plan
    * and connection warm-up) and alone would set the p95 of 50 samples.
@@ -34,6 +39,11 @@ export interface PerfProfile {
   uiRenderMessages: number;
   /** Row counts for the seeding benchmark. */
   seedingSizes: number[];
+  /**
+   * Questions asked of the labelled retrieval set (fixtures/retrieval-set.ts, 264 in all), per
+   * search mode: one recall@5 and one reciprocal-rank sample each.
+   */
+  relevanceQuestions: number;
 }
 
 export const PROFILES: Record<ProfileName, PerfProfile> = {
@@ -51,12 +61,16 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // session creates ranged 1.5–4.5 ms between back-to-back rounds, so 100 samples estimate
     // the burst, not the distribution.
     dbSamples: 300,
+    dbMaxSamples: 900,
     dbWarmup: 20,
     memorySizes: [100, 1_000],
     largeContextMemories: 1_000,
     longConversationMessages: 200,
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000],
+    // Every second question: still every kind (speaker, who, date, relative, topic), and a 95 %
+    // interval of recall@5 about ±0.05 wide.
+    relevanceQuestions: 132,
   },
   default: {
     name: 'default',
@@ -66,12 +80,14 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // paths are already warm from earlier tests (the database micro-benchmarks get dbWarmup).
     warmup: 1,
     dbSamples: 500,
+    dbMaxSamples: 1_500,
     dbWarmup: 30,
     memorySizes: [100, 1_000, 10_000],
     largeContextMemories: 1_000,
     longConversationMessages: 200,
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
+    relevanceQuestions: 264,
   },
   full: {
     name: 'full',
@@ -79,6 +95,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiSamples: 20,
     warmup: 3,
     dbSamples: 1_000,
+    dbMaxSamples: 3_000,
     dbWarmup: 50,
     memorySizes: [100, 1_000, 10_000, 100_000],
     largeContextMemories: 10_000,
@@ -87,6 +104,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // "all 500 visible" can never happen; the render check is about a 200-message window.
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
+    relevanceQuestions: 264,
   },
 };
 

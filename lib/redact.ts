@@ -8,14 +8,19 @@
 
 const MASK = '***';
 
+/**
+ * Userinfo password of any URL. The password runs to the LAST `@` before the path, so a raw `@`
+ * in it (`postgres://u:p@ss@w0rd@host/db`, which libpq and `pg` accept) is masked whole.
+ */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^\s/'"]*@/gi;
+
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db` (any scheme with userinfo). */
 export function redactUrl(url: string): string {
-  return url.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]+):[^@\s/]*@/gi, `$1:${MASK}@`);
+  return url.replace(URL_PASSWORD, `$1:${MASK}@`);
 }
 
 const PATTERNS: [RegExp, string][] = [
-  // Userinfo passwords in any URL.
-  [/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^@\s/'"]*@/gi, `$1:${MASK}@`],
+  [URL_PASSWORD, `$1:${MASK}@`],
   // Bearer tokens in headers or messages.
   [/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`],
   // OpenAI-style keys (sk-…, sk-proj-…). 'sk-simulator' is a placeholder, but masking it is harmless.

@@ -4,8 +4,13 @@
  *
  * Protocol (TEAM.md): once ready the stack prints BASE_URL=, DATABASE_URL=, OPENAI_BASE_URL=
  * and STACK_READY_MS= lines on stdout; logs go to stderr. We parse stdout with a start-up
- * timeout, copy stderr (redacted) into a log file, and stop the whole process group (tsx, node,
- * postgres) on stop(), on our own exit and on Ctrl-C.
+ * timeout, copy stderr (redacted) into a log file, and stop the whole process group (node,
+ * postgres, model simulator) on stop(), on our own exit and on Ctrl-C.
+ *
+ * Lifetime: the stack's stdin is a pipe from this process that we never write to nor close.
+ * When this process dies, however it dies (`kill -9` runs none of our handlers), the kernel
+ * closes our end; the stack sees end-of-file and stops PostgreSQL and the simulator and deletes
+ * its data directory (MEMORYCHAT_EXIT_WITH_STDIN=1, app/stack.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
@@ -81,10 +86,17 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
     if (tail.length > TAIL_LINES) tail.shift();
   };
 
-  const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0' };
+  const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0', MEMORYCHAT_EXIT_WITH_STDIN: '1' };
   delete env.BASE_URL; // the stack must not think it is pointed elsewhere
-  const tsx = path.join(opts.cwd, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, ['app/stack.ts'], { cwd: opts.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node --import tsx, not the tsx binary: no extra wrapper process between us and the stack.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/stack.ts'], {
+    cwd: opts.cwd,
+    env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  // The lifeline pipe (see the header): never written, never ended by us.
+  child.stdin?.on('error', () => undefined);
 
   // 'close', not 'exit': 'exit' can fire while stdout/stderr still hold unread output, and the
   // log stream is ended once this settles; 'close' comes after both pipes are drained.

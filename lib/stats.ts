@@ -77,6 +77,45 @@ export function medianCiRank(n: number, confidence = 0.95): number {
   return rank;
 }
 
+/** A confidence interval whose bounds may be open (±Infinity) when n is too small to bound that side. */
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/**
+ * Distribution-free confidence interval of the p-quantile from order statistics (the median's
+ * interval above, generalised). The count B of samples below the true quantile is Binomial(n, p);
+ * [x(l), x(u)] (1-based) covers it with probability P(l ≤ B ≤ u − 1). We take the largest l with
+ * P(B ≤ l − 1) ≤ α/2 and the smallest u with P(B ≥ u) ≤ α/2. When no such u ≤ n exists (a p95 of
+ * 20 samples: the sample cannot bound its own tail), `high` is +Infinity, and likewise `low` is
+ * −Infinity: the data cannot tell that side, and a check must not pretend it can.
+ */
+export function quantileCi(sorted: ArrayLike<number>, p: number, confidence = 0.95): Interval {
+  const n = sorted.length;
+  if (n === 0) return { low: Number.NaN, high: Number.NaN };
+  const alphaHalf = (1 - confidence) / 2;
+  const lp = Math.log(p);
+  const lq = Math.log1p(-p);
+  // pmf(k) in log space, k = 0..n, so n in the thousands neither underflows nor overflows.
+  const pmf = new Float64Array(n + 1);
+  let logChoose = 0;
+  for (let k = 0; k <= n; k++) {
+    pmf[k] = Math.exp(logChoose + k * lp + (n - k) * lq);
+    logChoose += Math.log(n - k) - Math.log(k + 1);
+  }
+  let l = 0;
+  let lower = 0; // P(B ≤ l − 1)
+  while (l < n && lower + (pmf[l] as number) <= alphaHalf + 1e-12) lower += pmf[l++] as number;
+  let u = n + 1;
+  let upper = 0; // P(B ≥ u)
+  while (u > 1 && upper + (pmf[u - 1] as number) <= alphaHalf + 1e-12) upper += pmf[--u] as number;
+  return {
+    low: l === 0 ? Number.NEGATIVE_INFINITY : (sorted[l - 1] as number),
+    high: u > n ? Number.POSITIVE_INFINITY : (sorted[u - 1] as number),
+  };
+}
+
 export function summarize(samples: readonly number[]): Stats {
   const n = samples.length;
   if (n === 0) {

@@ -11,6 +11,8 @@ import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } f
 import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
+import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
+import { redactUrl } from './redact';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_JSON = 'perf-summary.json';
@@ -34,6 +36,8 @@ export const checkResultSchema = z.object({
   status: z.enum(['passed', 'failed', 'not-measured', 'skipped']),
   message: z.string(),
   why: z.string(),
+  interval: z.object({ low: num, high: num }).optional(),
+  decidedBy: z.enum(['interval', 'estimate']).optional(),
 });
 
 export const criterionSchema = z.object({
@@ -121,6 +125,8 @@ export const perfSummarySchema = z.object({
   thresholdOverrides: z.array(z.string()),
   environment: z.record(z.string(), z.unknown()),
   baseline: baselineSchema.nullable(),
+  /** The run stopped before any test (global setup): its one cause. Verdict `fail`, no criteria. */
+  setupError: z.string().optional(),
 });
 export type PerfSummary = z.infer<typeof perfSummarySchema>;
 
@@ -131,8 +137,7 @@ const SECRET_KEY = /(pass(word|wd)?|secret|token|api[_-]?key|authorization|cooki
 
 /** Masks credentials in URLs, bearer tokens and OpenAI-style keys inside a string. */
 export function redactString(s: string): string {
-  return s
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+):[^@/\s]+@/gi, '$1:***@')
+  return redactUrl(s)
     .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1***')
     .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-***');
 }
@@ -174,6 +179,8 @@ export interface SummaryContext {
   tests?: PerfSummary['tests'];
   environment?: Record<string, unknown>;
   baseline?: BaselineResult | null;
+  /** Set when the run stopped in global setup: the checkpoint was not evaluated. */
+  setupError?: string;
 }
 
 export function buildSummary(result: CheckpointResult, ctx: SummaryContext): PerfSummary {
@@ -208,6 +215,7 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     thresholdOverrides: result.thresholdOverrides,
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
+    ...(ctx.setupError ? { setupError: redactString(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
   return perfSummarySchema.parse(summary);
@@ -248,6 +256,8 @@ function valueText(m: MetricSummary): string {
   if (m.n === 0) return m.errors > 0 ? `no samples (${m.errors} failed)` : 'no samples';
   if (m.unit === 'bool') return m.min === 1 ? 'yes' : m.n === 1 ? 'no' : `${m.samples.filter((s) => s >= 1).length}/${m.n} yes`;
   if (isSingleValued(m)) return `${formatNumber(m.max, m.unit)}`;
+  // Per-question scores (recall@5, reciprocal rank): the mean is the figure; percentiles of 0/1 say nothing.
+  if (m.unit === 'ratio') return `mean ${formatNumber(m.mean, m.unit)}`;
   return `p50 ${formatNumber(m.p50, m.unit)}  p95 ${formatNumber(m.p95, m.unit)}`;
 }
 
@@ -256,10 +266,38 @@ function pct(v: number | null): string {
   return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
 }
 
+/** Recall@5 and MRR per search mode, from the per-question samples (lib/relevance.ts). */
+function relevanceOf(summary: PerfSummary): RelevanceRow[] {
+  return relevanceRows(summary.metrics, summary.criteria.flatMap((c) => c.checks));
+}
+
+const RELEVANCE_TITLE = `Relevance (labelled retrieval set, top ${RELEVANCE_TOP_K}; mean over questions, 95 % CI)`;
+
+function relevanceLimits(rows: readonly RelevanceRow[]): string {
+  const r = rows.find((x) => x.limits.recall !== undefined)?.limits.recall;
+  const m = rows.find((x) => x.limits.mrr !== undefined)?.limits.mrr;
+  const parts = [r !== undefined ? `recall@${RELEVANCE_TOP_K} ≥ ${r}` : '', m !== undefined ? `MRR ≥ ${m}` : ''];
+  return parts.filter(Boolean).join(', ');
+}
+
 // ---------------------------------------------------------------- console
 
 const RULE = '='.repeat(78);
 const center = (s: string) => `${' '.repeat(Math.max(0, Math.floor((RULE.length - s.length) / 2)))}${s}`;
+
+/** The one-line outcome of a run that never reached its tests (every report says the same). */
+export const SETUP_FAILED = '✗ Checkpoint 7.4 FAILED: setup error, nothing was measured';
+function relevanceConsole(rows: readonly RelevanceRow[]): string[] {
+  const limits = relevanceLimits(rows);
+  const header = `    ${'mode'.padEnd(10)} ${`recall@${RELEVANCE_TOP_K}`.padEnd(24)} ${'MRR'.padEnd(24)} n`;
+  const out = ['', `${RELEVANCE_TITLE}:`, `${header}${limits ? `    limit ${limits}` : ''}`];
+  for (const r of rows) {
+    const mark = r.passed === undefined ? ' ' : r.passed ? '✓' : '✗';
+    const figures = `${formatMeanCi(r.recall).padEnd(24)} ${formatMeanCi(r.mrr).padEnd(24)} ${r.recall.n}`;
+    out.push(`  ${mark} ${r.mode.padEnd(10)} ${figures}`);
+  }
+  return out;
+}
 
 export function renderConsole(summary: PerfSummary): string {
   const out: string[] = ['', RULE, center(`PERFORMANCE TEST SUMMARY (profile ${summary.profile})`), RULE];
@@ -272,8 +310,12 @@ export function renderConsole(summary: PerfSummary): string {
     const text = label.length > width ? `${label.slice(0, width - 1)}…` : label.padEnd(width);
     return `${indent}${mark} ${text} ${valueText(m).padEnd(30)} ${limits ? `limit ${limits}` : ''}${errs}`.trimEnd();
   };
+  const relevance = relevanceOf(summary);
   for (const section of SECTIONS) {
-    const metrics = summary.metrics.filter((m) => section.categories.includes(m.category));
+    // Relevance metrics get their own section below Memory Scaling.
+    const metrics = summary.metrics.filter((m) =>
+      section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name));
+    if (section.categories.includes('database') && relevance.length > 0) out.push(...relevanceConsole(relevance));
     if (metrics.length === 0) continue;
     out.push('', `${section.title}:`);
     const names = [...new Set(metrics.map((m) => m.name))];
@@ -303,6 +345,10 @@ export function renderConsole(summary: PerfSummary): string {
     out.push('', 'Harness errors:', ...summary.harnessErrors.map((e) => `  ✗ ${e.test}: ${e.message}`));
   }
   out.push('', RULE, center('CHECKPOINT 7.4 VERIFICATION'), RULE);
+  if (summary.setupError) {
+    out.push(`  ✗ Not evaluated: the run stopped before any test.`, `      ${summary.setupError}`, '', SETUP_FAILED, '');
+    return out.join('\n');
+  }
   for (const c of summary.criteria) {
     const note = c.status === 'not-measured' ? ' — not measured' : '';
     out.push(`  ${c.passed ? '✓' : '✗'} ${c.title}${note}`);
@@ -324,11 +370,29 @@ export function renderConsole(summary: PerfSummary): string {
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** How sure a percentile check's decision is: its 95 % interval, and whether the interval decided. */
+function intervalNote(k: PerfSummary['criteria'][number]['checks'][number]): string {
+  if (!k.interval || !k.decidedBy) return '';
+  const bound = (v: number | null, open: string) => (v === null ? open : formatNumber(v, k.unit));
+  const range = `95 % interval ${bound(k.interval.low, '−∞')} – ${bound(k.interval.high, '∞')}`;
+  return k.decidedBy === 'interval' ? ` (${range}: all of it beyond the limit)` : ` (${range} spans the limit: decided on the estimate)`;
+}
+
 export function renderMarkdown(summary: PerfSummary): string {
   const ok = summary.verdict === 'pass';
   const out: string[] = [];
   out.push(`## ${ok ? '✅' : '❌'} Checkpoint 7.4: **${ok ? 'PASS' : 'FAIL'}**`, '');
-  out.push(`Profile \`${summary.profile}\` · started ${summary.startedAt} · ${(summary.durationMs / 1000).toFixed(1)} s · tests: ${summary.tests.passed} passed, ${summary.tests.failed} failed, ${summary.tests.skipped} skipped${summary.tests.flaky ? `, ${summary.tests.flaky} flaky` : ''}`, '');
+  if (summary.setupError) {
+    out.push(`**${SETUP_FAILED}**`, '', '```', summary.setupError, '```', '');
+    return out.join('\n');
+  }
+  // The verdict test renders this before the run ends: it knows no duration or test counts yet.
+  const t = summary.tests;
+  out.push([
+    `Profile \`${summary.profile}\``,
+    ...(summary.durationMs > 0 ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`] : []),
+    ...(t.total > 0 ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`] : []),
+  ].join(' · '), '');
   out.push('| Criterion | Result | Checks passed |', '|---|---|---|');
   for (const c of summary.criteria) {
     const gated = c.checks.filter((k) => k.status !== 'skipped');
@@ -337,18 +401,32 @@ export function renderMarkdown(summary: PerfSummary): string {
   const failures = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })));
   if (failures.length > 0) {
     out.push('', '### Failures', '');
-    for (const { c, k } of failures) out.push(`- **${c.title}** — ${mdCell(k.message)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
+    for (const { c, k } of failures) out.push(`- **${c.title}** — ${mdCell(k.message)}${intervalNote(k)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
   }
   if (summary.harnessErrors.length > 0) {
     out.push('', '### Harness errors', '', ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`));
+  }
+  const relevance = relevanceOf(summary);
+  if (relevance.length > 0) {
+    const limits = relevanceLimits(relevance);
+    const intro = `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions `
+      + `with its 95 % CI${limits ? `; limits ${limits}` : ''}.`;
+    out.push('', '### Relevance', '', intro, '');
+    out.push(`| Search mode | Recall@${RELEVANCE_TOP_K} (95 % CI) | MRR (95 % CI) | Questions | |`);
+    out.push('|---|--:|--:|--:|---|');
+    for (const r of relevance) {
+      const mark = r.passed === undefined ? '' : r.passed ? '✅' : '❌';
+      out.push(`| ${mdCell(r.mode)} | ${formatMeanCi(r.recall)} | ${formatMeanCi(r.mrr)} | ${r.recall.n} | ${mark} |`);
+    }
   }
   out.push('', '### Metrics', '', '| Metric | Scenario | n | p50 | p95 | Limit | |', '|---|---|--:|--:|--:|---|---|');
   for (const m of summary.metrics) {
     const checks = checksFor(summary, m);
     const mark = checks.length === 0 ? '' : checks.every((k) => k.passed) ? '✅' : '❌';
     const single = isSingleValued(m);
-    const p50 = m.n === 0 ? '—' : single ? valueText(m) : formatNumber(m.p50, m.unit);
-    const p95 = m.n === 0 || single ? '' : formatNumber(m.p95, m.unit);
+    const perQuestion = m.unit === 'ratio' && !single;
+    const p50 = m.n === 0 ? '—' : single || perQuestion ? valueText(m) : formatNumber(m.p50, m.unit);
+    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit);
     const errs = m.errors > 0 ? ` (+${m.errors} failed)` : '';
     out.push(`| ${mdCell(m.title ?? m.name)} | ${mdCell(m.scenario)} | ${m.n}${errs} | ${p50} | ${p95} | ${mdCell(checks.map(limitText).filter((v, i, a) => a.indexOf(v) === i).join(', '))} | ${mark} |`);
   }

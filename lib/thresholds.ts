@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Unit } from './metrics-schema';
 import type { ProfileName } from './profiles';
-import type { Stats } from './stats';
+import { quantileCi, type Interval, type Stats } from './stats';
 
 export const CRITERIA = [
   { id: 'performance-measured', title: 'Performance measured' },
@@ -185,6 +185,14 @@ export interface CheckResult {
   status: CheckStatus;
   message: string;
   why: string;
+  /**
+   * Percentile checks: the distribution-free 95 % confidence interval of the percentile (null =
+   * unbounded on that side: too few samples to bound it), and what decided the check: the whole
+   * interval on one side of the limit, or (it straddles the limit even after the recorder sampled
+   * more) the point estimate.
+   */
+  interval?: { low: number | null; high: number | null };
+  decidedBy?: 'interval' | 'estimate';
 }
 
 /** Prefix of every failed-threshold message; the Allure categories match on it. */
@@ -224,6 +232,32 @@ export function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op):
   }
 }
 
+const PERCENTILE: Partial<Record<Statistic, number>> = { p50: 0.5, p95: 0.95, p99: 0.99 };
+
+/** The quantile a statistic stands for (p95 → 0.95), or undefined for max, mean, … */
+export function percentileOf(statistic: Statistic): number | undefined {
+  return PERCENTILE[statistic];
+}
+
+export type IntervalDecision = 'pass' | 'fail' | 'straddles';
+
+/** Where a percentile's confidence interval lies relative to a check's limit. */
+export function decideByInterval(interval: Interval, op: Op, limit: number): IntervalDecision {
+  if (Number.isNaN(interval.low) || Number.isNaN(interval.high)) return 'straddles';
+  // For '<'/'<=' the worst case is the high end; for '>=' the low end.
+  const [worst, best] = op === '>=' ? [interval.low, interval.high] : [interval.high, interval.low];
+  if (compare(worst, op, limit)) return 'pass';
+  if (!compare(best, op, limit)) return 'fail';
+  return 'straddles';
+}
+
+/** The percentile's interval from raw samples (undefined for statistics that are not percentiles). */
+export function percentileInterval(samples: readonly number[], statistic: Statistic): Interval | undefined {
+  const p = percentileOf(statistic);
+  if (p === undefined || samples.length === 0) return undefined;
+  return quantileCi(Float64Array.from(samples).sort(), p);
+}
+
 function label(metric: string, scenario: string, memoryCount?: number): string {
   return `${metric} [${scenario}${memoryCount !== undefined && !scenario.includes(String(memoryCount)) ? `, ${memoryCount} memories` : ''}]`;
 }
@@ -243,13 +277,23 @@ export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricFor
       const cause = m.errorCount > 0 ? `all ${m.errorCount} samples failed (${describeErrors(m.errorCodes)})` : 'no samples';
       return { ...base, passed: false, status: 'failed' as const, message: `${where} ${check.statistic}: ${cause}` };
     }
+    // The point estimate decides (it lies inside the interval, so a decisive interval agrees with
+    // it); the interval says how sure that decision is, and is reported beside it.
     const passed = compare(value, check.op, check.limit);
+    const interval = percentileInterval(m.samples, check.statistic);
+    const decision = interval ? decideByInterval(interval, check.op, check.limit) : undefined;
+    const intervalFields = interval && decision
+      ? {
+        interval: { low: Number.isFinite(interval.low) ? interval.low : null, high: Number.isFinite(interval.high) ? interval.high : null },
+        decidedBy: decision === 'straddles' ? 'estimate' as const : 'interval' as const,
+      }
+      : {};
     const shown = check.statistic === 'errorRate' ? `${(value * 100).toFixed(1)} %` : formatNumber(value, check.unit);
     const limit = check.statistic === 'errorRate' ? `${(check.limit * 100).toFixed(1)} %` : formatNumber(check.limit, check.unit);
     const errs = m.errorCount > 0 ? ` — ${m.errorCount} failed samples: ${describeErrors(m.errorCodes)}` : '';
     const message = passed
       ? `${where} ${check.statistic} = ${shown} (limit ${check.op} ${limit})`
       : `${check.statistic === 'errorRate' ? SAMPLE_ERRORS : THRESHOLD_EXCEEDED}: ${where} ${check.statistic} = ${shown}, limit ${check.op} ${limit}${errs}`;
-    return { ...base, passed, status: passed ? 'passed' as const : 'failed' as const, message };
+    return { ...base, ...intervalFields, passed, status: passed ? 'passed' as const : 'failed' as const, message };
   });
 }

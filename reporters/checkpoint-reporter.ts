@@ -14,15 +14,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
-import { METRICS_ATTACHMENT, testMetricsSchema, type TestMetrics } from '../lib/metrics-schema';
+import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import { METRICS_ATTACHMENT, type TestMetrics } from '../lib/metrics-schema';
+import { parseMetricsDocument } from '../lib/checkpoint-input';
 import { evaluateCheckpoint, type HarnessError } from '../lib/checkpoint';
 import { ThresholdConfigError, resolveThresholds } from '../lib/thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
 import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/baseline';
 import { SUMMARY_JSON, SUMMARY_MD, buildSummary, readEnvironment, renderConsole, renderMarkdown, type PerfSummary } from '../lib/summary';
 import { renderCharts, type Chart } from '../lib/charts';
-import { writeAllureCheckpoint } from '../lib/allure';
+import { removeAllureResults, writeAllureCheckpoint } from '../lib/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
 import { resolveReportDir, smokeOnly } from '../lib/config';
 
@@ -55,6 +56,12 @@ export class CheckpointFailedError extends Error {
   }
 }
 
+/** The verdict test (e2e/checkpoint.verdict.ts), run as the teardown project of perf and smoke. */
+const CHECKPOINT_TEST_FILE = 'checkpoint.verdict.ts';
+const isCheckpointTest = (test: TestCase) => test.location.file.endsWith(CHECKPOINT_TEST_FILE);
+// eslint-disable-next-line no-control-regex
+const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
+
 const testName = (test: TestCase) => `${test.location.file.split(/[\\/]/).slice(-2).join('/')} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
 
 export default class CheckpointReporter implements Reporter {
@@ -67,6 +74,7 @@ export default class CheckpointReporter implements Reporter {
   /** Latest attempt per test: earlier (retried) attempts' metrics are superseded. */
   private readonly perTest = new Map<string, { test: TestCase; docs: TestMetrics[]; errors: HarnessError[] }>();
   private configError: string | undefined;
+  private setupError: string | undefined;
   /** Set after onEnd, for tests and callers. */
   outcome: CheckpointOutcome | undefined;
 
@@ -104,6 +112,13 @@ export default class CheckpointReporter implements Reporter {
     }
   }
 
+  /** Errors outside tests; one before any test began is the run's setup error (global setup). */
+  onError(error: TestError): void {
+    if (this.perTest.size > 0 || this.setupError) return;
+    const text = stripAnsi(error.message ?? error.value ?? 'unknown error');
+    this.setupError = text.split('\n').find((l) => l.trim())?.trim() ?? text;
+  }
+
   onTestEnd(test: TestCase, result: TestResult): void {
     const docs: TestMetrics[] = [];
     const errors: HarnessError[] = [];
@@ -112,12 +127,7 @@ export default class CheckpointReporter implements Reporter {
       try {
         const text = a.body ? a.body.toString('utf8') : a.path ? readFileSync(a.path, 'utf8') : undefined;
         if (text === undefined) throw new Error('attachment has neither body nor path');
-        const parsed = testMetricsSchema.safeParse(JSON.parse(text));
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw new Error(`invalid ${METRICS_ATTACHMENT}: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
-        }
-        docs.push(parsed.data);
+        docs.push(parseMetricsDocument(text));
       } catch (error) {
         errors.push({ test: testName(test), message: (error as Error).message });
       }
@@ -126,6 +136,8 @@ export default class CheckpointReporter implements Reporter {
   }
 
   async onEnd(result: FullResult): Promise<{ status?: FullResult['status'] } | undefined> {
+    // `--list` runs no test: there is nothing to judge, and no report to overwrite.
+    if (process.argv.includes('--list')) return undefined;
     let outcome: CheckpointOutcome;
     try {
       if (this.configError) throw new ThresholdConfigError(this.configError);
@@ -159,8 +171,10 @@ export default class CheckpointReporter implements Reporter {
     // that is what was asked for, not PERF_PROFILE's default.
     const checkpoint = evaluateCheckpoint({ docs, harnessErrors, profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined });
 
-    const tests = { total: all.length, passed: 0, failed: 0, skipped: 0, flaky: 0 };
-    for (const { test } of all) {
+    const tests = { total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0 };
+    // The "Checkpoint 7.4" test is the verdict, not one of the measuring tests it counts.
+    for (const { test } of all.filter((t) => !isCheckpointTest(t.test))) {
+      tests.total++;
       const o = test.outcome();
       if (o === 'expected') tests.passed++;
       else if (o === 'unexpected') tests.failed++;
@@ -169,7 +183,11 @@ export default class CheckpointReporter implements Reporter {
     }
     const durationMs = result.duration > 0 ? result.duration : Date.now() - this.startMs;
     const startedAt = result.startTime instanceof Date ? result.startTime : this.startedAt;
-    let summary = buildSummary(checkpoint, { startedAt, durationMs, tests, environment: readEnvironment(this.outputDir) });
+    // A run that stopped before any test has one cause; no criterion was evaluated.
+    const setupError = docs.length === 0 ? this.setupError : undefined;
+    let summary = buildSummary(checkpoint, {
+      startedAt, durationMs, tests, environment: readEnvironment(this.outputDir), ...(setupError ? { setupError } : {}),
+    });
 
     const baselinePath = process.env.PERF_BASELINE?.trim();
     if (baselinePath) {
@@ -201,6 +219,9 @@ export default class CheckpointReporter implements Reporter {
     if (this.allure) {
       const resultsDir = join(this.outputDir, 'allure-results');
       try {
+        // The reporter's "Checkpoint 7.4" result (criteria as steps, summary and charts attached)
+        // stands for the verdict test, whose plain allure-playwright copy would show it twice.
+        removeAllureResults(resultsDir, (r) => r.fullName?.includes(CHECKPOINT_TEST_FILE) === true);
         writeAllureCheckpoint({ resultsDir, summary, markdown, json, charts, start: startedAt.getTime(), stop: startedAt.getTime() + durationMs });
         files.push(resultsDir);
       } catch (error) {

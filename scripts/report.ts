@@ -7,11 +7,12 @@
  * ALLURE_CATEGORIES (threshold exceeded / sample errors / not measured / errors) and passes it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ALLURE_CATEGORIES } from '../lib/allure';
 import { REPO_ROOT, resolveReportDir } from '../lib/config';
 import { writeFileAtomic } from '../lib/fs-atomic';
+import { ALLURE_HISTORY_FILE } from '../reporters/allure-history-reporter';
 
 const GENERATE_TIMEOUT_MS = 180_000;
 
@@ -27,8 +28,16 @@ function main(): number {
     return 1;
   }
 
+  // Trend across runs: the history file the test runs keep (reporters/allure-history-reporter.ts).
+  // `allure generate` appends the run it renders to its historyPath, and the next test run folds
+  // that run in again, so it gets a copy and the kept file stays one entry per run.
+  const history = join(reportDir, ALLURE_HISTORY_FILE);
+  const historyCopy = join(reportDir, `.${ALLURE_HISTORY_FILE}.report`);
+  if (existsSync(history)) copyFileSync(history, historyCopy);
+  else rmSync(historyCopy, { force: true });
   const configPath = join(reportDir, 'allurerc.generated.json');
-  writeFileAtomic(configPath, `${JSON.stringify({ name: 'MemoryChat performance (Checkpoint 7.4)', categories: ALLURE_CATEGORIES }, null, 2)}\n`);
+  const allureConfig = { name: 'MemoryChat performance (Checkpoint 7.4)', categories: ALLURE_CATEGORIES, historyPath: historyCopy };
+  writeFileAtomic(configPath, `${JSON.stringify(allureConfig, null, 2)}\n`);
 
   const cli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
   if (!existsSync(cli)) {

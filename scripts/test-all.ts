@@ -50,9 +50,16 @@ const SELF_TESTS: SelfTest[] = [
   // the test's time budget (¾ of its timeout) is spent: a 60 s timeout stops them after ≈ 45 s,
   // with a handful of slow samples measured and the rest recorded as time_budget errors.
   { fault: 'slow-model', grep: '@api @simple-query', criterion: 'response-times', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], args: ['--timeout', '60000'] },
+  // Only the session-create test: the fault adds ≈ 8 ms to the app's own time of each create.
+  { fault: 'slow-session-create', grep: 'session and message creation', criterion: 'no-bottlenecks', metrics: ['db.session_create_ms'] },
   { fault: 'slow-render', grep: '@ui', criterion: 'no-bottlenecks', metrics: ['ui.long_conversation_render_ms'] },
   // A hung model call waits for the app's model timeout; 3 s instead of 30 s keeps the run short.
   { fault: 'model-errors', grep: '@api @simple-query', criterion: 'performance-measured', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], statistic: 'errorRate', env: { MEMORYCHAT_MODEL_TIMEOUT_MS: '3000' } },
+  // Search as fast as ever, but newest first: only the relevance checks can see it.
+  {
+    fault: 'unranked-search', grep: '@relevance', criterion: 'no-bottlenecks',
+    metrics: ['memory.recall_at_5'], statistic: 'mean',
+  },
 ];
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10 * 60_000): Promise<number> {

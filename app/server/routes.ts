@@ -116,7 +116,8 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('POST', '/api/sessions', async (ctx) => {
     const user = await authenticate(deps, ctx);
     const body = parseBody(createSessionBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
-    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null);
+    const slow = deps.settings.faults.includes('slow-session-create');
+    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null, { slow });
     if (!session) throw notFound(`profile ${body.profileId}`);
     sendJson(ctx, 201, session);
   });
@@ -193,13 +194,15 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('GET', '/api/memories/search', async (ctx) => {
     const user = await authenticate(deps, ctx);
     const { q, limit, mode, profileId } = searchQuery(ctx.url);
+    // `unranked-search` fault: the same matches, newest first (a lost ORDER BY … rank).
+    const order = deps.settings.faults.includes('unranked-search') ? 'newest' : 'relevance';
     let out: SearchResponse;
     if (mode === 'fuzzy') {
-      out = { mode: 'fuzzy', results: await repo.searchFuzzy(db, user.id, q, limit, profileId) };
+      out = { mode: 'fuzzy', results: await repo.searchFuzzy(db, user.id, q, limit, profileId, order) };
     } else {
-      const ranked = await repo.searchRanked(db, user.id, q, limit, profileId);
+      const ranked = await repo.searchRanked(db, user.id, q, limit, profileId, order);
       if (mode === 'auto' && ranked.length < Math.min(AUTO_FUZZY_BELOW, limit)) {
-        const fuzzy = await repo.searchFuzzy(db, user.id, q, limit, profileId);
+        const fuzzy = await repo.searchFuzzy(db, user.id, q, limit, profileId, order);
         const seen = new Set(ranked.map((x) => x.memory.id));
         out = { mode: 'fuzzy', results: [...ranked, ...fuzzy.filter((x) => !seen.has(x.memory.id))].slice(0, limit) };
       } else {

@@ -16,6 +16,7 @@ const TYPICAL: Record<string, number> = {
   'tokens.agent_total': 900, 'tokens.agent_model_match': 1, 'tokens.history_growth_ratio': 1.02,
   'memory.retrieval_ms': 2, 'memory.search_ms': 4, 'memory.fuzzy_search_ms': 6, 'memory.chat_retrieval_ms': 3,
   'memory.retrieval_exponent': 0.02, 'memory.search_exponent': 0.1, 'memory.search_hit': 1,
+  'memory.recall_at_5': 0.95, 'memory.mrr': 0.9,
   'db.session_create_ms': 1.5, 'db.message_create_ms': 1.8, 'db.query_ms': 0.4, 'db.api_query_ms': 2, 'db.index_used': 1,
   'bottlenecks.queries_per_chat': 6, 'bottlenecks.queries_growth_ratio': 1, 'bottlenecks.app_overhead_share': 0.005,
   'ui.page_load_ms': 250, 'ui.lcp_ms': 300, 'ui.long_conversation_render_ms': 400, 'ui.scroll_frame_ms': 16,

@@ -228,6 +228,46 @@ void describe('token budget on a long session with 10,000 memories', () => {
   });
 });
 
+void describe('search relevance and the unranked-search fault', () => {
+  // The user's name is in every memory; "corgi" in one. Rarity must decide, not the common word.
+  const contents = [
+    'Farah: we finally adopted a corgi puppy and named her Waffles.',
+    'Farah: can we move the call to Tuesday?',
+    'Farah: call me when you land.',
+    'Farah: the call ran late again, sorry.',
+  ];
+  const ask = 'What did Farah call the corgi?';
+
+  void test('ranked and fuzzy search put the memory with the rare term first', async () => {
+    const u = await shared.anon.newUser('rarity');
+    await u.api.post('/api/memories/bulk', { memories: contents.map((content) => ({ content })) });
+    for (const mode of ['ranked', 'fuzzy'] as const) {
+      const q = encodeURIComponent(ask);
+      const r = await u.api.get<SearchResponse>(`/api/memories/search?q=${q}&mode=${mode}&limit=5`);
+      const order = JSON.stringify(r.body.results.map((x) => x.memory.content));
+      assert.match(r.body.results[0]?.memory.content ?? '', /corgi/, `${mode}: ${order}`);
+      const scores = r.body.results.map((x) => x.score);
+      assert.deepEqual(scores, [...scores].sort((a, b) => b - a), `${mode}: scores fall with the rank`);
+    }
+  });
+
+  void test('unranked-search fault: the same matches, newest first', async () => {
+    const faulty = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['unranked-search'] });
+    try {
+      const u = await shared.anon.newUser('unranked');
+      const api = new Client(faulty.baseUrl, u.token);
+      await api.post('/api/memories/bulk', { memories: contents.map((content) => ({ content })) });
+      const r = await api.get<SearchResponse>(`/api/memories/search?q=${encodeURIComponent(ask)}&mode=ranked&limit=5`);
+      const ids = r.body.results.map((x) => x.memory.id);
+      assert.equal(ids.length, contents.length, 'the filter is unchanged: every memory matches');
+      assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+      assert.doesNotMatch(r.body.results[0]?.memory.content ?? '', /corgi/);
+    } finally {
+      await faulty.stop();
+    }
+  });
+});
+
 void describe('missing-indexes fault', () => {
   const STEP_74_INDEXES = ['idx_sessions_user_id', 'idx_messages_session_id', 'idx_memories_profile_id', 'idx_agent_logs_session_id', 'idx_memories_user_id', 'idx_memories_created_at', 'idx_messages_created_at'];
   const indexNames = (): Promise<string[]> => withSql(shared.stack.databaseUrl, async (sql) =>

@@ -7,6 +7,8 @@ import { BaselineError, parseTolerance } from '../../lib/baseline';
 import { ConfigError, REPO_ROOT, loadConfig, resolveReportDir, runProfile, selectedProjects } from '../../lib/config';
 import { detectChromium } from '../../lib/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
+import { redactString } from '../../lib/summary';
+import { redactDbUrl } from '../../app/stack';
 import { parseStackLine } from '../../lib/stack-process';
 
 const load = (env: Record<string, string>) => loadConfig({ env: { ...env }, dotenvDir: false, cwd: '/work' });
@@ -141,6 +143,21 @@ void test('redaction: URL passwords, bearer tokens, API keys, registered secrets
   registerSecret('my-very-own-secret');
   assert.equal(redact('value my-very-own-secret here'), 'value *** here');
   assert.deepEqual(redactDeep({ a: ['Bearer tok123456'], n: 5 }), { a: ['Bearer ***'], n: 5 });
+});
+
+void test('redaction: a password with a raw @ is masked whole, in every redactor', () => {
+  const url = 'postgres://u:p@ss@w0rd@db.example.com:5432/memorychat_test';
+  const masked = 'postgres://u:***@db.example.com:5432/memorychat_test';
+  assert.equal(redactUrl(url), masked);
+  assert.equal(redactDbUrl(url), masked);
+  assert.equal(redactString(url), masked);
+  const message = `connect ${url} failed; write to ops@example.com`;
+  for (const out of [redact(message), redactDbUrl(message), redactString(message)]) {
+    assert.doesNotMatch(out, /ss@|w0rd/);
+    assert.match(out, /u:\*\*\*@db\.example\.com:5432\/memorychat_test failed; write to ops@example\.com$/);
+  }
+  // No path: the password still ends at the last @ before the host.
+  assert.equal(redactUrl('postgresql://a:b@c@d@h'), 'postgresql://a:***@h');
 });
 
 void test('stack protocol lines are parsed; other lines ignored', () => {

@@ -11,7 +11,7 @@ import { Db } from '../../app/db/db';
 import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
 import { migrate } from '../../app/db/migrate';
 import { createPool, DatabaseRefusedError, MARKER_TABLE } from '../../fixtures/db';
-import { hashToken, PgSeeder, withSeeder } from '../../fixtures/seed';
+import { cleanupRun, escapeLike, hashToken, PgSeeder, seededEmailLike, withSeeder } from '../../fixtures/seed';
 
 let embedded: EmbeddedDb;
 let pool: pg.Pool;
@@ -102,7 +102,8 @@ void test('a non-test database is refused, with the reason and how to opt in', a
   const s = new PgSeeder(prodPool, opts('refused'));
   await assert.rejects(s.user(), (err: unknown) => {
     assert.ok(err instanceof DatabaseRefusedError);
-    assert.match(err.message, /database "memorychat_app" has no memorychat_perf_marker table and its name contains neither "test" nor "perf"/);
+    assert.match(err.message, /database "memorychat_app" has no memorychat_perf_marker table/);
+    assert.match(err.message, /its name has neither "test" nor "perf" as a whole word/);
     assert.match(err.message, /PERF_ALLOW_SEED=1/);
     return true;
   });
@@ -129,6 +130,46 @@ void test('PERF_ALLOW_SEED=1 or the marker table opt a database in', async () =>
     await marked.end();
     await prodPool.query(`DROP TABLE ${MARKER_TABLE}`);
   }
+});
+
+void test('run ids never prefix each other: the sweep of run "ci" leaves run "ci-2" intact', async () => {
+  const beforeCounts = await rowCounts(pool);
+  const ci = new PgSeeder(pool, { ...opts('w0s1'), runId: 'ci' });
+  const ci2 = new PgSeeder(pool, { ...opts('w0s1'), runId: 'ci-2' });
+  assert.match(ci.email(), /^perf\+ci\.w0s1-\d+@memorychat\.test$/);
+  for (const s of [ci, ci2]) {
+    const u = await s.user();
+    await s.session(u, { messages: 4 });
+    await s.memories(u, 20);
+  }
+  const ci2User = (await ci2.user()).user.id;
+  assert.equal(await cleanupRun(pool, 'ci', false), 1);
+  const left = await pool.query<{ email: string }>(
+    `SELECT email FROM users WHERE email LIKE 'perf+ci%' ORDER BY email`,
+  );
+  assert.deepEqual(left.rows.map((r) => r.email.replace(/\.w0s1-\d+@.*$/, '')), ['perf+ci-2', 'perf+ci-2']);
+  const memories = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM memories m JOIN users u ON u.id = m.user_id WHERE u.email LIKE $1',
+    ['perf+ci-2.%'],
+  );
+  assert.equal(memories.rows[0]?.n, 20);
+  assert.ok((await pool.query('SELECT 1 FROM users WHERE id = $1', [ci2User])).rowCount === 1);
+  assert.equal(await cleanupRun(pool, 'ci-2', false), 2);
+  assert.deepEqual(await rowCounts(pool), beforeCounts);
+});
+
+void test('LIKE wildcards in an e-mail prefix are matched literally; bad run ids and tags are refused', async () => {
+  assert.equal(escapeLike('a_b%c\\d'), 'a\\_b\\%c\\\\d');
+  const r = await pool.query<{ literal: boolean; other: boolean }>(
+    `SELECT 'perf+a_b.w-1@memorychat.test' LIKE $1 ESCAPE '\\' AS literal,
+            'perf+aXb.w-1@memorychat.test' LIKE $1 ESCAPE '\\' AS other`,
+    [seededEmailLike('perf+a_b.')],
+  );
+  assert.deepEqual(r.rows[0], { literal: true, other: false });
+  const withRunId = (runId: string) => () => new PgSeeder(pool, { ...opts('w0'), runId });
+  assert.throws(withRunId('a.b'), /run id "a\.b" must be 1–40 letters, digits or dashes/);
+  assert.throws(withRunId('a%'), /PERF_RUN_ID/);
+  assert.throws(() => new PgSeeder(pool, opts('w-0')), /seeder tag "w-0"/);
 });
 
 void test('text is realistic and varied, not one repeated sentence', async () => {
@@ -159,7 +200,7 @@ const WRONG_VECTORS = `SELECT count(*)::int AS n FROM memories WHERE user_id = $
 // what ordinary checked inserts leave: the vector the schema's trigger computes, the term
 // dictionary its trigger keeps, valid foreign keys, and pool connections back in normal mode.
 void test('bulk memory load equals a checked load: vectors, term dictionary, foreign keys, connection state', async () => {
-  await withSeeder(pool, opts('bulk-equals-checked'), async (s) => {
+  await withSeeder(pool, opts('bulkEqualsChecked'), async (s) => {
     const u = await s.user();
     const load = await s.memories(u, 3_000);
     assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
@@ -207,7 +248,7 @@ void test('bulk memory load without the privilege for replica mode falls back to
   plainUrl.password = 'plain';
   const plainPool = createPool(plainUrl.toString());
   try {
-    await withSeeder(plainPool, opts('plain-role'), async (s) => {
+    await withSeeder(plainPool, opts('plainRole'), async (s) => {
       const u = await s.user();
       const load = await s.memories(u, 2_000);
       assert.equal(load.loadMode, 'checked');

@@ -83,6 +83,27 @@ void test('console: seed layout sections, p50/p95 with limit and ✓/✗, then t
   assert.match(renderConsole(summaryOf()), /✓ All checkpoint 7\.4 requirements met!/);
 });
 
+void test('relevance: console and markdown show recall@5 and MRR per mode with CI, ✓/✗ from their checks', () => {
+  const pass = summaryOf();
+  const out = renderConsole(pass);
+  assert.match(out, /Relevance \(labelled retrieval set, top 5; mean over questions, 95 % CI\):/);
+  assert.match(out, /limit recall@5 ≥ 0\.9, MRR ≥ 0\.8/);
+  for (const mode of ['ranked', 'fuzzy', 'auto']) {
+    assert.match(out, new RegExp(`✓ ${mode}\\s+0\\.950\\s.*0\\.900\\s`));
+  }
+  // Ordered after Memory Scaling, and not listed twice.
+  assert.ok(out.indexOf('Memory Scaling:') < out.indexOf('Relevance ('));
+  assert.equal(out.includes('(memory.recall_at_5)'), false);
+  const md = renderMarkdown(pass);
+  assert.match(md, /### Relevance[\s\S]*\| Search mode \| Recall@5 \(95 % CI\) \| MRR \(95 % CI\) \| Questions \| \|/);
+  const n = PROFILES.smoke.relevanceQuestions;
+  const cells = String.raw`\| ranked \| 0\.950 \(0\.950–0\.950\) \| 0\.900 \(0\.900–0\.900\)`;
+  assert.match(md, new RegExp(`${cells} \\| ${n} \\| ✅ \\|`));
+  const fail = summaryOf({ set: { 'memory.recall_at_5': 0.5 } });
+  assert.match(renderConsole(fail), /✗ ranked\s+0\.500/);
+  assert.match(renderMarkdown(fail), /\| fuzzy \| 0\.500 \(0\.500–0\.500\) \| 0\.900 \(0\.900–0\.900\) \| \d+ \| ❌/u);
+});
+
 void test('writeFileAtomic replaces the file and leaves no temp files', () => {
   const dir = tempDir('atomic-');
   const p = join(dir, 'sub', 'a.json');

@@ -44,6 +44,10 @@ void test('token bloat fails token-usage; missing index and N+1 fail no-bottlene
   assert.deepEqual(failing(run({ set: { 'db.index_used': 0 } })), ['no-bottlenecks']);
   assert.deepEqual(failing(run({ set: { 'bottlenecks.queries_growth_ratio': 10 } })), ['no-bottlenecks']);
   assert.deepEqual(failing(run({ set: { 'memory.search_hit': 0 } })), ['no-bottlenecks']);
+  // Relevance gates on the mean over the questions: 0.85 recall@5 / 0.75 MRR are below their limits.
+  assert.deepEqual(failing(run({ set: { 'memory.recall_at_5': 0.85 } })), ['no-bottlenecks']);
+  assert.deepEqual(failing(run({ set: { 'memory.mrr': 0.75 } })), ['no-bottlenecks']);
+  assert.deepEqual(failing(run({ set: { 'memory.recall_at_5': 0.95, 'memory.mrr': 0.9 } })), []);
 });
 
 void test('sample errors fail performance-measured with their causes listed', () => {
@@ -105,4 +109,24 @@ void test('a profile may tighten but never loosen a latency limit', () => {
 void test('every check names a catalog metric and has a unique id', () => {
   const ids = PERF_THRESHOLDS.checks.map((c) => c.id);
   assert.equal(new Set(ids).size, ids.length);
+});
+
+void test('percentile checks report their 95 % interval and whether it or the estimate decided', () => {
+  const check: ThresholdCheck = { id: 'x.p95', criterion: 'no-bottlenecks', metric: 'x', scenario: '*', statistic: 'p95', op: '<=', limit: 5, unit: 'ms', why: 'test' };
+  const metric = (samples: number[]) => ({ name: 'x', scenario: 'default', unit: 'ms' as const, samples, errorCount: 0, errorCodes: {}, stats: summarize(samples) });
+  const clearPass = evaluateCheck(check, [metric(Array.from({ length: 300 }, () => 1))])[0];
+  assert.equal(clearPass?.decidedBy, 'interval');
+  assert.equal(clearPass?.passed, true);
+  const clearFail = evaluateCheck(check, [metric(Array.from({ length: 300 }, () => 9))])[0];
+  assert.equal(clearFail?.decidedBy, 'interval');
+  assert.equal(clearFail?.passed, false);
+  // 6 % slow samples: the interval spans the limit; the estimate (9 ms) decides, and it fails.
+  const edge = evaluateCheck(check, [metric(Array.from({ length: 300 }, (_, i) => (i % 50 < 3 ? 9 : 1)))])[0];
+  assert.equal(edge?.decidedBy, 'estimate');
+  assert.equal(edge?.passed, false);
+  // Twenty samples cannot bound a p95 from above: JSON-safe null, decided by the estimate.
+  const few = evaluateCheck(check, [metric(Array.from({ length: 20 }, () => 1))])[0];
+  assert.equal(few?.interval?.high, null);
+  assert.equal(few?.decidedBy, 'estimate');
+  assert.equal(few?.passed, true);
 });

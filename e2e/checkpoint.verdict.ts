@@ -1,0 +1,36 @@
+/**
+ * "Checkpoint 7.4": the verdict as a test of its own, so the Playwright HTML report (and any tool
+ * that reads test results) shows the checkpoint passing or failing with the run, not only
+ * "N passed". It runs as the teardown project of `perf` and of `smoke` (playwright.config.ts):
+ * after every measuring test, also when some failed, and also under `--grep`. In a sharded run it
+ * is skipped: one shard cannot judge, the merged report does.
+ *
+ * It judges the same documents the checkpoint reporter judges (lib/checkpoint-input.ts) with the
+ * same code (lib/checkpoint.ts), so the two cannot disagree. Each failed check is its own error.
+ */
+import { join } from 'node:path';
+import { expect } from '@playwright/test';
+import { configTest as test } from '../fixtures/config';
+import { evaluateCheckpoint } from '../lib/checkpoint';
+import { CHECKPOINT_INPUT_DIR, readCheckpointInput } from '../lib/checkpoint-input';
+import { buildSummary, readEnvironment, renderMarkdown } from '../lib/summary';
+
+test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, testInfo) => {
+  // A shard sees part of the metrics only; `merge-reports -c playwright.merge.config.ts` judges them all.
+  test.skip(testInfo.config.shard !== null, 'sharded run: the verdict comes from merge-reports over all shards');
+  const { docs, harnessErrors } = readCheckpointInput(join(testInfo.project.outputDir, CHECKPOINT_INPUT_DIR));
+  const result = evaluateCheckpoint({ docs, harnessErrors, ...(docs.length === 0 ? { profile: profileName } : {}) });
+  const summary = buildSummary(result, { startedAt: new Date(), durationMs: 0, environment: readEnvironment(config.reportDir) });
+  await testInfo.attach('perf-summary.md', { body: renderMarkdown(summary), contentType: 'text/markdown' });
+  testInfo.annotations.push({ type: 'verdict', description: summary.verdict.toUpperCase() });
+
+  for (const criterion of result.criteria) {
+    await test.step(`${criterion.passed ? '✓' : '✗'} ${criterion.title}`, () => {
+      for (const check of criterion.checks.filter((k) => !k.passed && k.status !== 'skipped')) {
+        expect.soft(check.passed, check.message).toBe(true);
+      }
+    });
+  }
+  for (const e of harnessErrors) expect.soft(e.message, `metrics of ${e.test} unreadable`).toBe('');
+  expect(result.verdict, 'Checkpoint 7.4 verdict (every failed check is listed above)').toBe('pass');
+});

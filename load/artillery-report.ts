@@ -44,9 +44,14 @@ export interface ReportFigures {
   goodput: number | null;
   tokensPerReply: number | null;
   durationS: number;
+  /** Users in their chat loop / chats streaming, as seen by each chat when it started (p50, max). */
+  concurrency: { activeUsersP50: number | null; activeUsersMax: number | null; chatsInFlightP50: number | null; chatsInFlightMax: number | null };
   vusers: { created: number; completed: number; failed: number };
   browser: { requests: number; failed: number; totalMs: Percentiles; ttftMs: Percentiles } | null;
 }
+
+/** Counts kept in a histogram come back within its 1 % precision: round them to whole users. */
+const rounded = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v));
 
 const NO_PERCENTILES: Percentiles = { p50: null, p95: null, p99: null };
 
@@ -109,6 +114,12 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
     goodput: apiChats > 0 ? (c['chat.good'] ?? 0) / apiChats : null,
     tokensPerReply: ok > 0 ? (c['chat.tokens'] ?? 0) / ok : null,
     durationS: Math.max(span(api), browser ? span(browser) : 0),
+    concurrency: {
+      activeUsersP50: rounded(api.aggregate.summaries['load.active_users']?.p50),
+      activeUsersMax: rounded(api.aggregate.summaries['load.active_users']?.max),
+      chatsInFlightP50: rounded(api.aggregate.summaries['load.chats_in_flight']?.p50),
+      chatsInFlightMax: rounded(api.aggregate.summaries['load.chats_in_flight']?.max),
+    },
     vusers: { created: c['vusers.created'] ?? 0, completed: c['vusers.completed'] ?? 0, failed: c['vusers.failed'] ?? 0 },
     browser: browser
       ? { requests: browserChats, failed: browserFailed, totalMs: percentiles(browser, 'chat.browser_total_ms'), ttftMs: percentiles(browser, 'chat.browser_ttft_ms') }

@@ -29,7 +29,8 @@ export async function browserChat(page: Page, context: VuContext, events: VuEven
   const thinkMs = numberFromEnv('LOAD_THINK_S', 2) * 1000;
   await test.step('open', () => chat.open({ token }));
   await chat.newSessionButton().click();
-  for (let i = 0; i < turns; i++) {
+  const deadline = Number(process.env.LOAD_STEP_DEADLINE_MS ?? Infinity);
+  for (let i = 0; i < turns && Date.now() < deadline; i++) {
     const started = performance.now();
     let firstTokenMs: number | undefined;
     let failed = false;

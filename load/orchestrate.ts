@@ -306,6 +306,7 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
     goodput: figures.goodput,
     chatsPerSecond: figures.durationS > 0 ? Math.round((figures.chatRequests / figures.durationS) * 10) / 10 : 0,
     tokensPerReply: figures.tokensPerReply,
+    concurrency: figures.concurrency,
     browser: figures.browser ? { users: cfg.browsers, ...figures.browser } : null,
     db: measured?.db ?? null,
     cpu: measured?.cpu ?? null,

@@ -16,6 +16,8 @@
  *   counter   chat.good         ended in `done` within LOAD_LIMIT_MS (goodput)
  *   counter   chat.failed.<cause>  see ChatFailure in sse-timing.ts
  *   counter   chat.tokens       streamed tokens
+ *   histogram load.active_users  users of this worker in their chat loop, sampled at each chat start
+ *   histogram load.chats_in_flight  chats of this worker streaming, sampled at each chat start
  *
  * Bearer tokens come from the users payload file (one row per seeded user) and are only ever
  * put in request headers: nothing here logs them or puts them in a metric name.
@@ -45,6 +47,10 @@ const LIMIT_MS = numberFromEnv('LOAD_LIMIT_MS', 5_000);
 /** Raw samples file (multi-worker merge check only): one JSON line per chat. Unset: none. */
 const SAMPLES_FILE = process.env.LOAD_SAMPLES_FILE;
 
+/** Per worker: how many users are in their chat loop and how many chats are streaming now. */
+let activeUsers = 0;
+let chatsInFlight = 0;
+
 const text = createTextGenerator((Date.now() ^ (Math.random() * 0xffffffff)) >>> 0);
 
 /** A VU variable as text ('' when absent or not text). */
@@ -64,6 +70,10 @@ function vars(context: VuContext): { target: string; token: string; sessionId: n
 
 /** Artillery `function` step: picks this turn's message and a memory search query. */
 export function pickMessage(context: VuContext, _events: VuEvents, done: (err?: Error) => void): void {
+  if (context.vars.active !== true) {
+    context.vars.active = true;
+    activeUsers += 1;
+  }
   const message = text.userMessage();
   context.vars.message = message;
   // Two of the message's longer words: a query that matches some memories and not all.
@@ -78,6 +88,9 @@ export function pickMessage(context: VuContext, _events: VuEvents, done: (err?: 
 export async function chatTurn(context: VuContext, events: VuEvents): Promise<void> {
   const { target, token, sessionId } = vars(context);
   const content = textVar(context, 'message') || 'Hello, what do you remember about me?';
+  events.emit('histogram', 'load.active_users', activeUsers);
+  events.emit('histogram', 'load.chats_in_flight', chatsInFlight + 1);
+  chatsInFlight += 1;
   const sentAt = performance.now();
   const timer = new ChatStreamTimer(sentAt);
   let failure: ChatFailure | undefined;
@@ -105,6 +118,8 @@ export async function chatTurn(context: VuContext, events: VuEvents): Promise<vo
     }
   } catch (err) {
     failure = failureOfError(err);
+  } finally {
+    chatsInFlight -= 1;
   }
   const timing = timer.end(performance.now(), failure);
   events.emit('counter', 'chat.requests', 1);
@@ -128,5 +143,10 @@ export function keepChatting(context: VuContext, next: (goOn: boolean) => void):
   const done = Number(context.vars.turnsDone ?? 0) + 1;
   context.vars.turnsDone = done;
   const deadline = Number(process.env.LOAD_STEP_DEADLINE_MS ?? Infinity);
-  next(done < Number(context.vars.turns ?? 3) && Date.now() < deadline);
+  const goOn = done < Number(context.vars.turns ?? 3) && Date.now() < deadline;
+  if (!goOn && context.vars.active === true) {
+    context.vars.active = false;
+    activeUsers -= 1;
+  }
+  next(goOn);
 }

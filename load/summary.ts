@@ -33,6 +33,13 @@ export const stageSchema = z.object({
   /** Chats completed within the limit / all chat requests. */
   goodput: z.number().nullable(),
   chatsPerSecond: z.number(),
+  /** Users in their chat loop and chats streaming, as each chat saw them when it started. */
+  concurrency: z.object({
+    activeUsersP50: z.number().nullable(),
+    activeUsersMax: z.number().nullable(),
+    chatsInFlightP50: z.number().nullable(),
+    chatsInFlightMax: z.number().nullable(),
+  }),
   tokensPerReply: z.number().nullable(),
   browser: z.object({ users: z.number().int(), requests: z.number().int(), failed: z.number().int(), totalMs: pct, ttftMs: pct }).nullable(),
   db: z.object({
@@ -141,12 +148,12 @@ export function renderLoadMarkdown(s: LoadSummary): string {
       `think time ${s.ramp.thinkS} s, ${s.ramp.browsers} browser user(s) per step, ${s.ramp.memoriesPerUser} memories per user. Run ${s.runId}, ${s.createdAt}.`,
     '',
   );
-  lines.push('| users | result | chats | chats/s | errors | TTFT p50 / p95 / p99 | inter-token p50 / p95 / p99 | round trip p50 / p95 / p99 | goodput | app CPU | DB all busy |');
-  lines.push('|---:|:---|---:|---:|---:|---|---|---|---:|---:|---:|');
+  lines.push('| users | result | chats | chats/s | in flight max | errors | TTFT p50 / p95 / p99 | inter-token p50 / p95 / p99 | round trip p50 / p95 / p99 | goodput | app CPU | DB all busy |');
+  lines.push('|---:|:---|---:|---:|---:|---:|---|---|---|---:|---:|---:|');
   for (const st of s.stages) {
     const p3 = (p: { p50: number | null; p95: number | null; p99: number | null }): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
     lines.push(
-      `| ${st.users} | ${st.passed ? '✓ pass' : '✗ fail'} | ${st.chatRequests} | ${st.chatsPerSecond.toFixed(1)} | ${st.errors} (${pc(st.errorRate)}) | ${p3(st.ttftMs)} | ${p3(st.itlMs)} | ` +
+      `| ${st.users} | ${st.passed ? '✓ pass' : '✗ fail'} | ${st.chatRequests} | ${st.chatsPerSecond.toFixed(1)} | ${st.concurrency.chatsInFlightMax ?? '–'} | ${st.errors} (${pc(st.errorRate)}) | ${p3(st.ttftMs)} | ${p3(st.itlMs)} | ` +
         `${p3(st.totalMs)} | ${pc(st.goodput)} | ${cores(st.cpu?.app)} | ${st.db ? pc(st.db.allBusyShare) : '–'} |`,
     );
   }
@@ -155,6 +162,11 @@ export function renderLoadMarkdown(s: LoadSummary): string {
     lines.push(`## ${st.users} users: ${st.passed ? 'pass' : 'fail'}`, '');
     if (!st.passed) lines.push(`- failed: ${st.reasons.join('; ')}`);
     lines.push(`- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ${causesText(st.errorCauses)}`);
+    const k = st.concurrency;
+    if (k.activeUsersMax !== null) {
+      lines.push(`- concurrency seen by each chat as it started: users in their chat loop p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
+        `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`);
+    }
     if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
     if (st.browser) {
       lines.push(`- browser users: ${st.browser.users}, ${st.browser.requests} chats, ${st.browser.failed} failed, send → done p50 ${ms(st.browser.totalMs.p50)}, p95 ${ms(st.browser.totalMs.p95)}`);

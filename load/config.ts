@@ -21,6 +21,11 @@ export interface LoadConfig {
   memoriesPerUser: number;
   /** A step is stopped (and fails) after this long. */
   maxStepS: number;
+  /**
+   * Artillery workers for the API users: 1 = `artillery run` (one worker on this machine class);
+   * more = load/artillery-workers.ts, each worker with its share of the users (as run-fargate --count).
+   */
+  workers: number;
   /** Simulator latency of the bundled stack. */
   modelLatency: LatencyProfileName;
 }
@@ -88,6 +93,7 @@ export function loadLoadConfig(env: Env = process.env): LoadConfig {
     browsers: int(env, 'LOAD_BROWSERS', 1, 0, MAX_BROWSERS),
     memoriesPerUser: int(env, 'LOAD_MEMORIES', 200, 0, 100_000),
     maxStepS: int(env, 'LOAD_MAX_STEP_S', 150, 10, 3_600),
+    workers: int(env, 'LOAD_WORKERS', 1, 1, 16),
     modelLatency: latency as LatencyProfileName,
   };
 }

@@ -31,13 +31,16 @@ import { createPool } from '../fixtures/db';
 import { PgSeeder } from '../fixtures/seed';
 import type { SeededUser } from '../fixtures/types';
 import { writeAllureLoad } from './allure';
-import { figuresOf, readArtilleryReport } from './artillery-report';
+import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
+import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser, verdictOf } from './capacity';
 import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
 import { startCpuSampler, startDbSampler, statementGrowth, statementSnapshot } from './probes';
 import { limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
 
 const ARTILLERY_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'artillery');
+const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const WORKERS_RUNNER = path.join(REPO_ROOT, 'load', 'artillery-workers.ts');
 const API_SCRIPT = path.join(REPO_ROOT, 'load', 'chat.yml');
 const BROWSER_SCRIPT = path.join(REPO_ROOT, 'load', 'browser.yml');
 const CHECK_TIMEOUT_MS = 5_000;
@@ -172,6 +175,7 @@ function artilleryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 function runArtillery(
+  workers: number,
   script: string,
   overrides: unknown,
   out: string,
@@ -183,9 +187,10 @@ function runArtillery(
   onPhaseStarted: () => void,
 ): Promise<ArtilleryRun> {
   return new Promise((resolve) => {
-    const child = spawn(ARTILLERY_BIN, ['run', '--output', out, '--overrides', JSON.stringify(overrides), script], {
-      cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const [cmd, args] = workers > 1
+      ? [TSX_BIN, [WORKERS_RUNNER, script, String(workers), out, JSON.stringify(overrides)]]
+      : [ARTILLERY_BIN, ['run', '--output', out, '--overrides', JSON.stringify(overrides), script]];
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanup.children.add(child);
     const timer = setTimeout(() => {
       log.write(`[${label}] still running after ${timeoutS} s: stopping it\n`);
@@ -224,7 +229,9 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   // Users arrive over a few seconds (20 per second, 2–10 s): a realistic start, not a thundering herd.
   const rampS = Math.min(10, Math.max(2, Math.ceil(users / 20)));
   const deadline = Date.now() + cfg.maxStepS * 1000;
+  const samplesFile = path.join(ctx.tempDir, `samples-${users}.jsonl`);
   const env = artilleryEnv({
+    ...(cfg.workers > 1 ? { LOAD_SAMPLES_FILE: samplesFile } : {}),
     LOAD_LIMIT_MS: String(cfg.criteria.p95TotalMsBelow),
     LOAD_STEP_DEADLINE_MS: String(deadline),
     LOAD_THINK_S: String(cfg.thinkS),
@@ -235,7 +242,8 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   const apiOverrides = {
     config: {
       target: target.baseUrl,
-      phases: [{ name: `${users} users`, duration: rampS, arrivalCount: users }],
+      // Several workers each run the whole phase (as run-fargate does): each gets its share.
+      phases: [{ name: `${users} users`, duration: rampS, arrivalCount: Math.ceil(users / cfg.workers) }],
       payload: [{ path: ctx.apiUsersFile, fields: ['token'], order: 'sequence', skipHeader: true }],
       variables: { turns, thinkMs: Math.round(cfg.thinkS * 1000) },
     },
@@ -272,9 +280,9 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   };
 
   const timeoutS = cfg.maxStepS + ARTILLERY_OVERHEAD_S;
-  const runs = [runArtillery(API_SCRIPT, apiOverrides, apiOut, env, ctx.log, `${users} users api`, timeoutS, ctx.cleanup, startProbes)];
+  const runs = [runArtillery(cfg.workers, API_SCRIPT, apiOverrides, apiOut, env, ctx.log, `${users} users api`, timeoutS, ctx.cleanup, startProbes)];
   if (cfg.browsers > 0) {
-    runs.push(runArtillery(BROWSER_SCRIPT, browserOverrides, browserOut, env, ctx.log, `${users} users browser`, timeoutS, ctx.cleanup, () => undefined));
+    runs.push(runArtillery(1, BROWSER_SCRIPT, browserOverrides, browserOut, env, ctx.log, `${users} users browser`, timeoutS, ctx.cleanup, () => undefined));
   }
   const [api, browser] = await Promise.all(runs);
   const measured = await probes?.stop();
@@ -282,7 +290,8 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   if (!api || !existsSync(api.reportFile)) {
     throw new LoadSetupError(`Artillery ended with exit code ${api?.code ?? '?'} without a report for the ${users}-user step; see ${path.relative(process.cwd(), ctx.log.path as string)}`);
   }
-  const figures = figuresOf(readArtilleryReport(api.reportFile), browser && existsSync(browser.reportFile) ? readArtilleryReport(browser.reportFile) : undefined);
+  const apiReport = readArtilleryReport(api.reportFile);
+  const figures = figuresOf(apiReport, browser && existsSync(browser.reportFile) ? readArtilleryReport(browser.reportFile) : undefined);
   if (browser && !existsSync(browser.reportFile)) {
     figures.errorCauses['browser:no_report'] = cfg.browsers;
     figures.errors += cfg.browsers;
@@ -290,6 +299,8 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   const judgement = judgeStep({ users, requests: figures.requests, chatRequests: figures.chatRequests, errors: figures.errors, totalMs: figures.totalMs }, cfg.criteria);
   const reasons = [...judgement.reasons];
   if (Date.now() > deadline) reasons.push(`the step hit its time limit (LOAD_MAX_STEP_S=${cfg.maxStepS})`);
+  const mergeCheck = cfg.workers > 1 ? checkMerge(samplesFile, apiReport, cfg.workers) : null;
+  if (mergeCheck?.checks.some((c) => !c.withinPrecision)) reasons.push('Artillery’s merged percentiles differ from those of the raw samples beyond the sketch’s precision');
   return {
     users,
     passed: reasons.length === 0,
@@ -311,7 +322,18 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
     db: measured?.db ?? null,
     cpu: measured?.cpu ?? null,
     topStatements: measured?.topStatements ?? [],
+    mergeCheck,
   };
+}
+
+/** LOAD_WORKERS > 1: the merged round-trip percentiles against every worker's raw samples. */
+function checkMerge(samplesFile: string, report: ArtilleryReport, workers: number): LoadStage['mergeCheck'] {
+  const samples = existsSync(samplesFile)
+    ? readFileSync(samplesFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { totalMs: number }).totalMs)
+    : [];
+  const summary = report.aggregate.summaries['chat.total_ms'];
+  if (!summary || samples.length === 0) return { workers, samples: samples.length, checks: [] };
+  return { workers, samples: samples.length, checks: checkMergedPercentiles(samples, { p50: summary.p50, p95: summary.p95, p99: summary.p99 }) };
 }
 
 function stepLine(st: LoadStage): string {
@@ -417,6 +439,7 @@ export async function runLoad(): Promise<number> {
       browsers: cfg.browsers,
       memoriesPerUser: cfg.memoriesPerUser,
       minTurns: cfg.minTurns,
+      workers: cfg.workers,
     },
     stages,
     ...(setupError ? { setupError } : {}),

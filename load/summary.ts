@@ -50,6 +50,14 @@ export const stageSchema = z.object({
     allBusyShare: z.number(),
     waitEvents: z.record(z.string(), z.number()),
   }).nullable(),
+  /** LOAD_WORKERS > 1: Artillery's merged round-trip percentiles vs those of all raw samples. */
+  mergeCheck: z.object({
+    workers: z.number().int(),
+    samples: z.number().int(),
+    checks: z.array(z.object({
+      quantile: z.number(), merged: z.number(), exact: z.number(), interpolated: z.number(), relativeError: z.number(), withinPrecision: z.boolean(),
+    })),
+  }).nullable(),
   topStatements: z.array(z.object({ query: z.string(), calls: z.number(), totalMs: z.number(), meanMs: z.number() })),
   cpu: z.object({
     app: z.number().optional(),
@@ -86,6 +94,7 @@ export const loadSummarySchema = z.object({
     browsers: z.number().int(),
     memoriesPerUser: z.number().int(),
     minTurns: z.number().int(),
+    workers: z.number().int(),
   }),
   stages: z.array(stageSchema),
   /** Set when the run stopped before any step (target down, bad configuration). */
@@ -179,6 +188,12 @@ export function renderLoadMarkdown(s: LoadSummary): string {
       const waits = Object.entries(st.db.waitEvents).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k} ×${v}`).join(', ');
       lines.push(`- database: up to ${st.db.connectionsMax} app connections, ${st.db.busyMean.toFixed(1)} busy on average (max ${st.db.busyMax}), ` +
         `all busy in ${pc(st.db.allBusyShare)} of ${st.db.samples} samples; busy connections waiting on: ${waits || 'nothing'}`);
+    }
+    if (st.mergeCheck) {
+      const m = st.mergeCheck;
+      lines.push(`- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
+        m.checks.map((c) => `p${Math.round(c.quantile * 100)} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms ` +
+          `(${(c.relativeError * 100).toFixed(2)} %${c.withinPrecision ? ', within the sketch’s 1 %' : ', BEYOND the sketch’s 1 %'})`).join('; '));
     }
     if (st.topStatements.length > 0) {
       lines.push('- statements that grew most (pg_stat_statements):');

@@ -28,6 +28,7 @@ import { ConfigError, loadConfig, REPO_ROOT, type PerfConfig } from '../lib/conf
 import { redact, redactUrl } from '../lib/redact';
 import { startStackProcess, type StackProcess } from '../lib/stack-process';
 import { createPool } from '../fixtures/db';
+import { registerRun, type RunRegistration } from '../fixtures/runs';
 import { PgSeeder } from '../fixtures/seed';
 import type { SeededUser } from '../fixtures/types';
 import { writeAllureLoad } from './allure';
@@ -81,6 +82,7 @@ async function health(baseUrl: string, stackLog: string | undefined): Promise<He
 /** Everything the run must undo, in one place: the finally block and the signal handler share it. */
 class Cleanup {
   stack: StackProcess | undefined;
+  registration: RunRegistration | undefined;
   pool: pg.Pool | undefined;
   seeder: PgSeeder | undefined;
   tempDir: string | undefined;
@@ -107,8 +109,9 @@ class Cleanup {
       try {
         await this.seeder?.cleanup();
       } catch (err) {
-        console.error(`load: removing the seeded users failed: ${redact((err as Error).message)}; run \`npx tsx scripts/load.ts\` again or delete users with e-mail ${this.seeder?.emailPrefix}*`);
+        console.error(`load: removing the seeded users failed: ${redact((err as Error).message)}; \`npm run cleanup\` removes them (users ${this.seeder?.emailPrefix}*)`);
       }
+      await this.registration?.stop();
       await this.pool?.end().catch(() => undefined);
       await this.stack?.stop();
     })();
@@ -372,6 +375,8 @@ export async function runLoad(): Promise<number> {
     target = await startTarget(perf, cfg, cleanup);
     console.log(`load: target ${target.baseUrl} (${target.stack ? `bundled stack, ${cfg.modelLatency} model` : 'given deployment'}), ` +
       `database ${redactUrl(target.databaseUrl)}, run ${runId}`);
+    // In the runs table while it seeds and loads, so that `npm run cleanup` elsewhere leaves its users alone.
+    cleanup.registration = await registerRun(target.databaseUrl, runId, perf.allowSeed);
     const pool = createPool(target.databaseUrl, { max: 3 });
     cleanup.pool = pool;
     cleanup.seeder = new PgSeeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });

@@ -30,9 +30,9 @@ export interface LoadConfig {
   modelLatency: LatencyProfileName;
 }
 
-export const DEFAULT_STEPS = [5, 10, 25, 50, 100, 200];
+export const DEFAULT_STEPS = [5, 10, 25, 50, 100, 200, 300, 400];
 /** Measured on the bundled stack (README "Load"): see there before changing it. */
-export const DEFAULT_MIN_USERS = 50;
+export const DEFAULT_MIN_USERS = 100;
 /** Browsers cost about a core each while rendering a streamed reply: more would measure the generator. */
 export const MAX_BROWSERS = 2;
 const MAX_STEP_USERS = 1_000;

@@ -100,7 +100,7 @@ void test('Artillery report → step figures: errors from every source, percenti
 
 void test('LOAD_* configuration: defaults and readable errors', () => {
   const c = loadLoadConfig({});
-  assert.deepEqual(c.steps, [5, 10, 25, 50, 100, 200]);
+  assert.deepEqual(c.steps, [5, 10, 25, 50, 100, 200, 300, 400]);
   assert.equal(c.criteria.p95TotalMsBelow, 5000);
   assert.equal(c.browsers, 1);
   assert.deepEqual(parseSteps('3, 6'), [3, 6]);

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'reports/**', 'test-results/**', 'blob-report/**', 'playwright-report/**'] },
+  { ignores: ['node_modules/**', 'reports/**', 'test-results/**', 'blob-report/**', 'playwright-report/**', 'load/dist/**'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -16,7 +16,7 @@
  * be measured), 130 on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -109,7 +109,10 @@ class Cleanup {
       try {
         await this.seeder?.cleanup();
       } catch (err) {
-        console.error(`load: removing the seeded users failed: ${redact((err as Error).message)}; \`npm run cleanup\` removes them (users ${this.seeder?.emailPrefix}*)`);
+        // The bundled stack's database goes with the stack (on Ctrl-C it may already be stopping).
+        if (!this.stack) {
+          console.error(`load: removing the seeded users failed: ${redact((err as Error).message)}; \`npm run cleanup\` removes them (users ${this.seeder?.emailPrefix}*)`);
+        }
       }
       await this.registration?.stop();
       await this.pool?.end().catch(() => undefined);
@@ -370,7 +373,9 @@ export async function runLoad(): Promise<number> {
   const stages: LoadStage[] = [];
   let target: Target | undefined;
   let setupError: string | undefined;
+  mkdirSync(perf.reportDir, { recursive: true });
   const log = createWriteStream(path.join(perf.reportDir, 'load-artillery.log'), { flags: 'w' });
+  log.on('error', (err) => console.error(`load: cannot write Artillery's log: ${err.message}`));
   try {
     target = await startTarget(perf, cfg, cleanup);
     console.log(`load: target ${target.baseUrl} (${target.stack ? `bundled stack, ${cfg.modelLatency} model` : 'given deployment'}), ` +

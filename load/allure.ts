@@ -9,12 +9,15 @@ import { ContentType, LabelName, Stage, Status, type StepResult, type TestResult
 import { FileSystemWriter, md5, randomUuid } from 'allure-js-commons/sdk/reporter';
 import { removeAllureResults } from '../lib/allure';
 import type { Chart } from '../lib/charts';
+import type { Percentiles } from './capacity';
 import { limitsOf, type LoadSummary } from './summary';
 
 export const LOAD_RESULT_NAME = 'Load capacity';
 const FULL_NAME = 'memorychat-perf:load-capacity';
 
 const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
+const three = (p: Percentiles): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+const percent = (v: number | null, digits: number): string => (v === null ? '–' : `${(v * 100).toFixed(digits)} %`);
 
 export function writeAllureLoad(input: {
   resultsDir: string;
@@ -32,7 +35,7 @@ export function writeAllureLoad(input: {
   const uuid = randomUuid();
   const steps: StepResult[] = s.stages.map((st) => ({
     name: `${st.passed ? '✓' : '✗'} ${st.users} concurrent users: round-trip p95 ${ms(st.totalMs.p95)}, ` +
-      `errors ${(st.errorRate * 100).toFixed(2)} %, goodput ${st.goodput === null ? '–' : `${(st.goodput * 100).toFixed(1)} %`}`,
+      `errors ${(st.errorRate * 100).toFixed(2)} %, goodput ${percent(st.goodput, 1)}`,
     status: st.passed ? Status.PASSED : Status.FAILED,
     stage: Stage.FINISHED,
     statusDetails: st.passed ? {} : { message: [...st.reasons, ...limitsOf(st)].join('\n') },
@@ -42,11 +45,11 @@ export function writeAllureLoad(input: {
       { name: 'chat requests', value: String(st.chatRequests) },
       { name: 'API calls', value: String(st.requests) },
       { name: 'errors by cause', value: JSON.stringify(st.errorCauses) },
-      { name: 'TTFT p50/p95/p99', value: `${ms(st.ttftMs.p50)} / ${ms(st.ttftMs.p95)} / ${ms(st.ttftMs.p99)}` },
-      { name: 'inter-token p50/p95/p99', value: `${ms(st.itlMs.p50)} / ${ms(st.itlMs.p95)} / ${ms(st.itlMs.p99)}` },
-      { name: 'round trip p50/p95/p99', value: `${ms(st.totalMs.p50)} / ${ms(st.totalMs.p95)} / ${ms(st.totalMs.p99)}` },
+      { name: 'TTFT p50/p95/p99', value: three(st.ttftMs) },
+      { name: 'inter-token p50/p95/p99', value: three(st.itlMs) },
+      { name: 'round trip p50/p95/p99', value: three(st.totalMs) },
       { name: 'app CPU (cores)', value: st.cpu?.app === undefined ? '–' : st.cpu.app.toFixed(2) },
-      { name: 'DB all connections busy', value: st.db ? `${(st.db.allBusyShare * 100).toFixed(0)} % of samples` : '–' },
+      { name: 'DB all connections busy', value: st.db ? `${percent(st.db.allBusyShare, 0)} of samples` : '–' },
     ],
     start,
     stop,
@@ -61,12 +64,13 @@ export function writeAllureLoad(input: {
     return { name: a.name, type: a.type, source };
   });
   const c = s.capacity;
+  const f = c.firstFailure;
+  const first = f ? `; first failing step ${f.users} users: ${f.reasons.join('; ')}` : '';
   const message = s.setupError
     ? `Not measured: ${s.setupError}`
     : s.verdict === 'pass'
       ? undefined
-      : `Load capacity ${c.maxUsers} concurrent users is below the required ${c.minUsers}` +
-        (c.firstFailure ? `; first failing step ${c.firstFailure.users} users: ${c.firstFailure.reasons.join('; ')}` : '');
+      : `Load capacity ${c.maxUsers} concurrent users is below the required ${c.minUsers}${first}`;
   const id = md5(FULL_NAME);
   const result: TestResult = {
     uuid,
@@ -77,8 +81,9 @@ export function writeAllureLoad(input: {
     status: s.setupError ? Status.BROKEN : s.verdict === 'pass' ? Status.PASSED : Status.FAILED,
     statusDetails: message ? { message } : {},
     stage: Stage.FINISHED,
-    description: `Stepped ramp of concurrent chat users with Artillery; capacity = the largest step whose chats' round-trip p95 < ` +
-      `${c.criteria.p95TotalMsBelow} ms and error rate < ${(c.criteria.errorRateBelow * 100).toFixed(0)} %. Measured: ${c.maxUsers} users (required ${c.minUsers}).`,
+    description: 'Stepped ramp of concurrent chat users with Artillery; capacity = the largest step whose chats\' ' +
+      `round-trip p95 < ${c.criteria.p95TotalMsBelow} ms and error rate < ${percent(c.criteria.errorRateBelow, 0)}. ` +
+      `Measured: ${c.maxUsers} users (required ${c.minUsers}).`,
     steps,
     attachments,
     parameters: [

@@ -45,7 +45,12 @@ export interface ReportFigures {
   tokensPerReply: number | null;
   durationS: number;
   /** Users in their chat loop / chats streaming, as seen by each chat when it started (p50, max). */
-  concurrency: { activeUsersP50: number | null; activeUsersMax: number | null; chatsInFlightP50: number | null; chatsInFlightMax: number | null };
+  concurrency: {
+    activeUsersP50: number | null;
+    activeUsersMax: number | null;
+    chatsInFlightP50: number | null;
+    chatsInFlightMax: number | null;
+  };
   vusers: { created: number; completed: number; failed: number };
   browser: { requests: number; failed: number; totalMs: Percentiles; ttftMs: Percentiles } | null;
 }
@@ -60,10 +65,13 @@ export function readArtilleryReport(file: string): ArtilleryReport {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`Artillery's report ${file} could not be read (${(err as Error).message}); see reports/load-artillery.log`);
+    const why = (err as Error).message;
+    throw new Error(`Artillery's report ${file} could not be read (${why}); see reports/load-artillery.log`);
   }
   const parsed = artilleryReportSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`Artillery's report ${file} has an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success) {
+    throw new Error(`Artillery's report ${file} has an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`);
+  }
   return parsed.data;
 }
 
@@ -101,8 +109,8 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
   add('browser:chat_failed', browserFailed);
   const errors = Object.values(causes).reduce((n, v) => n + v, 0);
   const ok = c['chat.ok'] ?? 0;
-  const span = (r: ArtilleryReport): number =>
-    r.aggregate.firstMetricAt !== undefined && r.aggregate.lastMetricAt !== undefined ? (r.aggregate.lastMetricAt - r.aggregate.firstMetricAt) / 1000 : 0;
+  const span = ({ aggregate: a }: ArtilleryReport): number =>
+    a.firstMetricAt !== undefined && a.lastMetricAt !== undefined ? (a.lastMetricAt - a.firstMetricAt) / 1000 : 0;
   return {
     requests: apiChats + browserChats + httpRequests,
     chatRequests: apiChats,
@@ -120,9 +128,18 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
       chatsInFlightP50: rounded(api.aggregate.summaries['load.chats_in_flight']?.p50),
       chatsInFlightMax: rounded(api.aggregate.summaries['load.chats_in_flight']?.max),
     },
-    vusers: { created: c['vusers.created'] ?? 0, completed: c['vusers.completed'] ?? 0, failed: c['vusers.failed'] ?? 0 },
+    vusers: {
+      created: c['vusers.created'] ?? 0,
+      completed: c['vusers.completed'] ?? 0,
+      failed: c['vusers.failed'] ?? 0,
+    },
     browser: browser
-      ? { requests: browserChats, failed: browserFailed, totalMs: percentiles(browser, 'chat.browser_total_ms'), ttftMs: percentiles(browser, 'chat.browser_ttft_ms') }
+      ? {
+        requests: browserChats,
+        failed: browserFailed,
+        totalMs: percentiles(browser, 'chat.browser_total_ms'),
+        ttftMs: percentiles(browser, 'chat.browser_ttft_ms'),
+      }
       : null,
   };
 }

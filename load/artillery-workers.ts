@@ -59,11 +59,14 @@ async function main(): Promise<void> {
   }, { platform: 'local', mode: 'multiply', count, cliArgs: flags, testRunId: g.testRunId });
   if (!launcher) throw new Error('Artillery could not create its launcher');
   // The line `npm run load` waits for to start its probes (Artillery's console reporter prints the same).
-  launcher.events.on('phaseStarted', (phase) => console.log(`Phase started: ${typeof phase.name === 'string' ? phase.name : ''}`));
+  launcher.events.on('phaseStarted', (phase) => {
+    console.log(`Phase started: ${typeof phase.name === 'string' ? phase.name : ''}`);
+  });
   launcher.events.on('done', (stats) => {
     // Same shape as `artillery run --output`: percentiles under both names, no raw sketches.
     const { histograms: _sketches, ...rest } = stats;
-    writeFileSync(outArg, JSON.stringify({ aggregate: { ...rest, histograms: stats.summaries }, workers: count }, null, 2));
+    const report = { aggregate: { ...rest, histograms: stats.summaries }, workers: count };
+    writeFileSync(outArg, JSON.stringify(report, null, 2));
     void launcher.shutdown().finally(() => {
       if (g.hasTypescriptProcessor) {
         try {
@@ -75,7 +78,9 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   });
-  console.log(`Running ${path.basename(script)} on ${count} Artillery workers (multiply mode, as run-fargate --count ${count})`);
+  console.log(
+    `Running ${path.basename(script)} on ${count} Artillery workers (multiply mode, as run-fargate --count ${count})`,
+  );
   await launcher.run();
 }
 

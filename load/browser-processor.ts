@@ -23,7 +23,9 @@ const text = createTextGenerator((Date.now() ^ (Math.random() * 0xffffffff)) >>>
 export async function browserChat(page: Page, context: VuContext, events: VuEvents, test: BrowserTest): Promise<void> {
   const target = textVar(context, 'target');
   const token = textVar(context, 'token');
-  if (!target || !token) throw new Error('load scenario: the browser user has no target or token (payload file missing?)');
+  if (!target || !token) {
+    throw new Error('load scenario: the browser user has no target or token (payload file missing?)');
+  }
   const chat = new ChatPageObject(page, target);
   const turns = numberFromEnv('LOAD_BROWSER_TURNS', 3);
   const thinkMs = numberFromEnv('LOAD_THINK_S', 2) * 1000;

@@ -25,7 +25,11 @@ export interface CapacityCriteria {
   minChatRequests: number;
 }
 
-export const DEFAULT_CRITERIA: CapacityCriteria = { p95TotalMsBelow: 5_000, errorRateBelow: 0.01, minChatRequests: 100 };
+export const DEFAULT_CRITERIA: CapacityCriteria = {
+  p95TotalMsBelow: 5_000,
+  errorRateBelow: 0.01,
+  minChatRequests: 100,
+};
 
 /** What the capacity decision needs from one step. */
 export interface StepFigures {
@@ -53,7 +57,9 @@ export function judgeStep(step: StepFigures, criteria: CapacityCriteria = DEFAUL
   const reasons: string[] = [];
   const rate = errorRate(step);
   if (step.chatRequests < criteria.minChatRequests) {
-    reasons.push(`only ${step.chatRequests} chat requests measured, ${criteria.minChatRequests} needed to judge a step`);
+    reasons.push(
+      `only ${step.chatRequests} chat requests measured, ${criteria.minChatRequests} needed to judge a step`,
+    );
   }
   const p95 = step.totalMs.p95;
   if (p95 === null) reasons.push('no chat completed, so there is no round-trip p95');
@@ -61,7 +67,8 @@ export function judgeStep(step: StepFigures, criteria: CapacityCriteria = DEFAUL
     reasons.push(`round-trip p95 ${Math.round(p95)} ms ≥ ${criteria.p95TotalMsBelow} ms`);
   }
   if (!(rate < criteria.errorRateBelow)) {
-    reasons.push(`error rate ${formatPercent(rate)} ≥ ${formatPercent(criteria.errorRateBelow)} (${step.errors} of ${step.requests} calls)`);
+    const limit = formatPercent(criteria.errorRateBelow);
+    reasons.push(`error rate ${formatPercent(rate)} ≥ ${limit} (${step.errors} of ${step.requests} calls)`);
   }
   return { passed: reasons.length === 0, errorRate: rate, reasons };
 }
@@ -73,7 +80,10 @@ export interface CapacityResult {
   firstFailure: { users: number; reasons: string[] } | undefined;
 }
 
-export function capacityOf(steps: readonly StepFigures[], criteria: CapacityCriteria = DEFAULT_CRITERIA): CapacityResult {
+export function capacityOf(
+  steps: readonly StepFigures[],
+  criteria: CapacityCriteria = DEFAULT_CRITERIA,
+): CapacityResult {
   let maxUsers = 0;
   for (const step of [...steps].sort((a, b) => a.users - b.users)) {
     const j = judgeStep(step, criteria);

@@ -47,7 +47,9 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new LoadConfigError(`${name}="${raw}" must be a whole number from ${min} to ${max}; fix it or unset it (default ${fallback}).`);
+    throw new LoadConfigError(
+      `${name}="${raw}" must be a whole number from ${min} to ${max}; fix it or unset it (default ${fallback}).`,
+    );
   }
   return Number(raw);
 }
@@ -57,7 +59,9 @@ function num(env: Env, name: string, fallback: number, min: number, max: number)
   if (raw === undefined || raw === '') return fallback;
   const v = Number(raw);
   if (!Number.isFinite(v) || v < min || v > max) {
-    throw new LoadConfigError(`${name}="${raw}" must be a number from ${min} to ${max}; fix it or unset it (default ${fallback}).`);
+    throw new LoadConfigError(
+      `${name}="${raw}" must be a number from ${min} to ${max}; fix it or unset it (default ${fallback}).`,
+    );
   }
   return v;
 }
@@ -67,7 +71,9 @@ export function parseSteps(raw: string | undefined): number[] {
   const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
   const steps = parts.map(Number);
   if (parts.length === 0 || steps.some((n, i) => !/^\d+$/.test(parts[i] ?? '') || n < 1 || n > MAX_STEP_USERS)) {
-    throw new LoadConfigError(`LOAD_STEPS="${raw}" must be a comma list of user counts from 1 to ${MAX_STEP_USERS}, e.g. 5,10,25,50.`);
+    throw new LoadConfigError(
+      `LOAD_STEPS="${raw}" must be a comma list of user counts from 1 to ${MAX_STEP_USERS}, e.g. 5,10,25,50.`,
+    );
   }
   if (steps.some((n, i) => i > 0 && n <= (steps[i - 1] as number))) {
     throw new LoadConfigError(`LOAD_STEPS="${raw}" must be ascending (each step more users than the one before).`);
@@ -78,7 +84,9 @@ export function parseSteps(raw: string | undefined): number[] {
 export function loadLoadConfig(env: Env = process.env): LoadConfig {
   const latency = env.MODEL_SIM_LATENCY?.trim() || 'realistic';
   if (!(LATENCY_PROFILES as readonly string[]).includes(latency)) {
-    throw new LoadConfigError(`MODEL_SIM_LATENCY="${latency}" is not a latency profile; use one of ${LATENCY_PROFILES.join(', ')}.`);
+    throw new LoadConfigError(
+      `MODEL_SIM_LATENCY="${latency}" is not a latency profile; use one of ${LATENCY_PROFILES.join(', ')}.`,
+    );
   }
   return {
     steps: parseSteps(env.LOAD_STEPS),

@@ -11,12 +11,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { loadConfig, REPO_ROOT } from '../lib/config';
 import { redactUrl } from '../lib/redact';
 import { createPool } from '../fixtures/db';
 import { PgSeeder } from '../fixtures/seed';
 import { loadLoadConfig } from './config';
+import { newRunId } from './orchestrate';
 
 export const FARGATE_USERS_FILE = path.join(REPO_ROOT, 'load', 'users.csv');
 
@@ -24,10 +24,13 @@ export async function prepareFargate(users: number): Promise<number> {
   const perf = loadConfig();
   const cfg = loadLoadConfig();
   if (!perf.baseUrl || !perf.databaseUrl) {
-    console.error('load --fargate-users: set BASE_URL (a deployment the Fargate containers can reach) and DATABASE_URL (its test database).');
+    console.error(
+      'load --fargate-users: set BASE_URL (a deployment the Fargate containers can reach) ' +
+        'and DATABASE_URL (its test database).',
+    );
     return 2;
   }
-  const runId = `fargate-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  const runId = newRunId('fargate');
   const pool = createPool(perf.databaseUrl, { max: 3 });
   try {
     const seeder = new PgSeeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
@@ -41,10 +44,13 @@ export async function prepareFargate(users: number): Promise<number> {
   } finally {
     await pool.end().catch(() => undefined);
   }
-  console.log(`load: seeded ${users} users (run ${runId}) in ${redactUrl(perf.databaseUrl)}; tokens in load/users.csv (git-ignored).`);
-  console.log('Run the API users on 4 Fargate containers (each runs the whole phase: 4 × 50 = 200 users), then remove the users:');
+  const db = redactUrl(perf.databaseUrl);
+  console.log(`load: seeded ${users} users (run ${runId}) in ${db}; tokens in load/users.csv (git-ignored).`);
+  console.log('Run the API users on 4 Fargate containers (each runs the whole phase: 4 × 50 = 200 users),');
+  console.log('then remove the users:');
   console.log(`  npx artillery run-fargate --count 4 --region eu-west-1 --target ${perf.baseUrl} \\`);
-  console.log(`    --overrides '{"config":{"phases":[{"duration":10,"arrivalCount":50}],"variables":{"turns":3,"thinkMs":2000}}}' \\`);
+  const overrides = '{"config":{"phases":[{"duration":10,"arrivalCount":50}],"variables":{"turns":3,"thinkMs":2000}}}';
+  console.log(`    --overrides '${overrides}' \\`);
   console.log('    --output load-fargate.json load/chat.yml');
   console.log('  npm run cleanup');
   return 0;

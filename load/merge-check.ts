@@ -25,7 +25,11 @@ export interface MergeCheck {
   withinPrecision: boolean;
 }
 
-export function checkMergedPercentiles(samples: readonly number[], merged: Record<string, number>, quantiles = [0.5, 0.95, 0.99]): MergeCheck[] {
+export function checkMergedPercentiles(
+  samples: readonly number[],
+  merged: Record<string, number>,
+  quantiles = [0.5, 0.95, 0.99],
+): MergeCheck[] {
   if (samples.length === 0) return [];
   const sorted = [...samples].sort((a, b) => a - b);
   return quantiles.map((q) => {

@@ -16,7 +16,9 @@
  * be measured), 130 on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -50,11 +52,17 @@ const ARTILLERY_OVERHEAD_S = 60;
 
 function artilleryVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', 'artillery', 'package.json'), 'utf8')) as { version?: string };
+    const file = path.join(REPO_ROOT, 'node_modules', 'artillery', 'package.json');
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
   }
+}
+
+/** `load-20261127171132-7b20`: a run id the seeder's e-mails and the runs table accept. */
+export function newRunId(prefix: string): string {
+  return `${prefix}-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
 }
 
 class LoadSetupError extends Error {
@@ -69,13 +77,17 @@ interface Target {
 }
 
 async function health(baseUrl: string, stackLog: string | undefined): Promise<Health> {
-  const fix = stackLog ? `the bundled stack does not answer; see ${stackLog}` : 'start the app or fix BASE_URL (unset it to use the bundled stack)';
+  const fix = stackLog
+    ? `the bundled stack does not answer; see ${stackLog}`
+    : 'start the app or fix BASE_URL (unset it to use the bundled stack)';
   try {
     const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return (await res.json()) as Health;
   } catch (err) {
-    throw new LoadSetupError(`MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${redact((err as Error).message)}). Fix: ${fix}.`);
+    const why = redact((err as Error).message);
+    throw new LoadSetupError(`MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${why}). ` +
+      `Fix: ${fix}.`);
   }
 }
 
@@ -111,7 +123,10 @@ class Cleanup {
       } catch (err) {
         // The bundled stack's database goes with the stack (on Ctrl-C it may already be stopping).
         if (!this.stack) {
-          console.error(`load: removing the seeded users failed: ${redact((err as Error).message)}; \`npm run cleanup\` removes them (users ${this.seeder?.emailPrefix}*)`);
+          console.error(
+            `load: removing the seeded users failed: ${redact((err as Error).message)}; ` +
+              `\`npm run cleanup\` removes them (users ${this.seeder?.emailPrefix}*)`,
+          );
         }
       }
       await this.registration?.stop();
@@ -138,7 +153,10 @@ async function startTarget(perf: PerfConfig, cfg: LoadConfig, cleanup: Cleanup):
   if (!baseUrl) throw new LoadSetupError('no target: BASE_URL is unset and no stack was started');
   const databaseUrl = stack?.databaseUrl ?? perf.databaseUrl;
   if (!databaseUrl) {
-    throw new LoadSetupError('DATABASE_URL is not set: with BASE_URL given, the load test also needs that deployment\'s (test) database to seed its users. Set DATABASE_URL, or unset BASE_URL to use the bundled stack.');
+    throw new LoadSetupError(
+      'DATABASE_URL is not set: with BASE_URL given, the load test also needs that deployment\'s (test) database ' +
+        'to seed its users. Set DATABASE_URL, or unset BASE_URL to use the bundled stack.',
+    );
   }
   return { baseUrl, databaseUrl, health: await health(baseUrl, stack?.logFile), stack };
 }
@@ -151,7 +169,8 @@ async function seedUsers(seeder: PgSeeder, count: number, memories: number): Pro
     if (memories > 0) await seeder.memories(user, memories);
     users.push(user);
   }
-  console.log(`load: seeded ${count} users with ${memories} memories each in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`load: seeded ${count} users with ${memories} memories each in ${seconds} s`);
   return users;
 }
 
@@ -180,18 +199,22 @@ function artilleryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-function runArtillery(
-  workers: number,
-  script: string,
-  overrides: unknown,
-  out: string,
-  env: NodeJS.ProcessEnv,
-  log: WriteStream,
-  label: string,
-  timeoutS: number,
-  cleanup: Cleanup,
-  onPhaseStarted: () => void,
-): Promise<ArtilleryRun> {
+interface ArtilleryJob {
+  /** 1: `artillery run`; more: load/artillery-workers.ts. */
+  workers: number;
+  script: string;
+  overrides: unknown;
+  /** Where the report goes. */
+  out: string;
+  env: NodeJS.ProcessEnv;
+  /** Prefix of its lines in the log. */
+  label: string;
+  timeoutS: number;
+  onPhaseStarted: () => void;
+}
+
+function runArtillery(job: ArtilleryJob, log: WriteStream, cleanup: Cleanup): Promise<ArtilleryRun> {
+  const { workers, script, overrides, out, env, label, timeoutS, onPhaseStarted } = job;
   return new Promise((resolve) => {
     const [cmd, args] = workers > 1
       ? [TSX_BIN, [WORKERS_RUNNER, script, String(workers), out, JSON.stringify(overrides)]]
@@ -259,7 +282,15 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
       target: target.baseUrl,
       phases: [{ name: 'browsers', duration: 1, arrivalCount: cfg.browsers }],
       payload: [{ path: ctx.browserUsersFile, fields: ['token'], order: 'sequence', skipHeader: true }],
-      engines: { playwright: { launchOptions: { headless: true, args: CHROMIUM_FLAGS, ...(ctx.chromiumPath ? { executablePath: ctx.chromiumPath } : {}) } } },
+      engines: {
+        playwright: {
+          launchOptions: {
+            headless: true,
+            args: CHROMIUM_FLAGS,
+            ...(ctx.chromiumPath ? { executablePath: ctx.chromiumPath } : {}),
+          },
+        },
+      },
     },
   };
 
@@ -277,7 +308,12 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
         const dbFigures = await db.stop();
         const [b, a] = [await before, await statementSnapshot(ctx.pool)];
         return {
-          cpu: target.stack ? cpuFigures : { machineBusy: cpuFigures.machineBusy, cores: cpuFigures.cores, ...(cpuFigures.loadGenerator !== undefined ? { loadGenerator: cpuFigures.loadGenerator } : {}) },
+          // A remote target's processes are not ours to see: only the machine and the generator.
+          cpu: target.stack ? cpuFigures : {
+            machineBusy: cpuFigures.machineBusy,
+            cores: cpuFigures.cores,
+            ...(cpuFigures.loadGenerator !== undefined ? { loadGenerator: cpuFigures.loadGenerator } : {}),
+          },
           db: dbFigures.samples > 0 ? dbFigures : null,
           topStatements: b && a ? statementGrowth(b, a) : [],
         };
@@ -286,27 +322,40 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   };
 
   const timeoutS = cfg.maxStepS + ARTILLERY_OVERHEAD_S;
-  const runs = [runArtillery(cfg.workers, API_SCRIPT, apiOverrides, apiOut, env, ctx.log, `${users} users api`, timeoutS, ctx.cleanup, startProbes)];
+  const runs = [runArtillery({
+    workers: cfg.workers, script: API_SCRIPT, overrides: apiOverrides, out: apiOut, env,
+    label: `${users} users api`, timeoutS, onPhaseStarted: startProbes,
+  }, ctx.log, ctx.cleanup)];
   if (cfg.browsers > 0) {
-    runs.push(runArtillery(1, BROWSER_SCRIPT, browserOverrides, browserOut, env, ctx.log, `${users} users browser`, timeoutS, ctx.cleanup, () => undefined));
+    runs.push(runArtillery({
+      workers: 1, script: BROWSER_SCRIPT, overrides: browserOverrides, out: browserOut, env,
+      label: `${users} users browser`, timeoutS, onPhaseStarted: () => undefined,
+    }, ctx.log, ctx.cleanup));
   }
   const [api, browser] = await Promise.all(runs);
   const measured = await probes?.stop();
   if (ctx.cleanup.aborted) throw new LoadSetupError('stopped by a signal');
   if (!api || !existsSync(api.reportFile)) {
-    throw new LoadSetupError(`Artillery ended with exit code ${api?.code ?? '?'} without a report for the ${users}-user step; see ${path.relative(process.cwd(), ctx.log.path as string)}`);
+    const logFile = path.relative(process.cwd(), ctx.log.path as string);
+    throw new LoadSetupError(
+      `Artillery ended with exit code ${api?.code ?? '?'} without a report for the ${users}-user step; see ${logFile}`,
+    );
   }
   const apiReport = readArtilleryReport(api.reportFile);
-  const figures = figuresOf(apiReport, browser && existsSync(browser.reportFile) ? readArtilleryReport(browser.reportFile) : undefined);
+  const browserReport = browser && existsSync(browser.reportFile) ? readArtilleryReport(browser.reportFile) : undefined;
+  const figures = figuresOf(apiReport, browserReport);
   if (browser && !existsSync(browser.reportFile)) {
     figures.errorCauses['browser:no_report'] = cfg.browsers;
     figures.errors += cfg.browsers;
   }
-  const judgement = judgeStep({ users, requests: figures.requests, chatRequests: figures.chatRequests, errors: figures.errors, totalMs: figures.totalMs }, cfg.criteria);
+  const { requests, chatRequests, errors, totalMs } = figures;
+  const judgement = judgeStep({ users, requests, chatRequests, errors, totalMs }, cfg.criteria);
   const reasons = [...judgement.reasons];
   if (Date.now() > deadline) reasons.push(`the step hit its time limit (LOAD_MAX_STEP_S=${cfg.maxStepS})`);
   const mergeCheck = cfg.workers > 1 ? checkMerge(samplesFile, apiReport, cfg.workers) : null;
-  if (mergeCheck?.checks.some((c) => !c.withinPrecision)) reasons.push('Artillery’s merged percentiles differ from those of the raw samples beyond the sketch’s precision');
+  if (mergeCheck?.checks.some((c) => !c.withinPrecision)) {
+    reasons.push('Artillery’s merged percentiles differ from the raw samples’ beyond the sketch’s precision');
+  }
   return {
     users,
     passed: reasons.length === 0,
@@ -335,17 +384,21 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
 /** LOAD_WORKERS > 1: the merged round-trip percentiles against every worker's raw samples. */
 function checkMerge(samplesFile: string, report: ArtilleryReport, workers: number): LoadStage['mergeCheck'] {
   const samples = existsSync(samplesFile)
-    ? readFileSync(samplesFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { totalMs: number }).totalMs)
+    ? readFileSync(samplesFile, 'utf8').split('\n').filter(Boolean)
+      .map((l) => (JSON.parse(l) as { totalMs: number }).totalMs)
     : [];
   const summary = report.aggregate.summaries['chat.total_ms'];
   if (!summary || samples.length === 0) return { workers, samples: samples.length, checks: [] };
-  return { workers, samples: samples.length, checks: checkMergedPercentiles(samples, { p50: summary.p50, p95: summary.p95, p99: summary.p99 }) };
+  const merged = { p50: summary.p50, p95: summary.p95, p99: summary.p99 };
+  return { workers, samples: samples.length, checks: checkMergedPercentiles(samples, merged) };
 }
 
 function stepLine(st: LoadStage): string {
   const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
-  return `load: ${String(st.users).padStart(4)} users ${st.passed ? '✓' : '✗'} ${st.chatRequests} chats, ${st.errors} errors, ` +
-    `TTFT p95 ${ms(st.ttftMs.p95)}, round trip p50 ${ms(st.totalMs.p50)} p95 ${ms(st.totalMs.p95)}, app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores` +
+  return `load: ${String(st.users).padStart(4)} users ${st.passed ? '✓' : '✗'} ` +
+    `${st.chatRequests} chats, ${st.errors} errors, ` +
+    `TTFT p95 ${ms(st.ttftMs.p95)}, round trip p50 ${ms(st.totalMs.p50)} p95 ${ms(st.totalMs.p95)}, ` +
+    `app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores` +
     (st.passed ? '' : ` — ${st.reasons.join('; ')}`);
 }
 
@@ -360,7 +413,7 @@ export async function runLoad(): Promise<number> {
     console.error(err instanceof ConfigError || err instanceof LoadConfigError ? err.message : String(err));
     return 1;
   }
-  const runId = process.env.PERF_RUN_ID ?? `load-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  const runId = process.env.PERF_RUN_ID ?? newRunId('load');
   const cleanup = new Cleanup();
   const onSignal = (signal: NodeJS.Signals): void => {
     console.error(`\nload: ${signal}: stopping the load and cleaning up…`);
@@ -378,7 +431,8 @@ export async function runLoad(): Promise<number> {
   log.on('error', (err) => console.error(`load: cannot write Artillery's log: ${err.message}`));
   try {
     target = await startTarget(perf, cfg, cleanup);
-    console.log(`load: target ${target.baseUrl} (${target.stack ? `bundled stack, ${cfg.modelLatency} model` : 'given deployment'}), ` +
+    const kind = target.stack ? `bundled stack, ${cfg.modelLatency} model` : 'given deployment';
+    console.log(`load: target ${target.baseUrl} (${kind}), ` +
       `database ${redactUrl(target.databaseUrl)}, run ${runId}`);
     // In the runs table while it seeds and loads, so that `npm run cleanup` elsewhere leaves its users alone.
     cleanup.registration = await registerRun(target.databaseUrl, runId, perf.allowSeed);
@@ -389,7 +443,9 @@ export async function runLoad(): Promise<number> {
     const seeded = await seedUsers(cleanup.seeder, maxUsers + cfg.browsers, cfg.memoriesPerUser);
     cleanup.tempDir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-load-'));
     const chromium = detectChromium(perf.chromiumPath);
-    if (cfg.browsers > 0 && chromium.problem) throw new LoadSetupError(`${chromium.problem} (or set LOAD_BROWSERS=0 to run API users only)`);
+    if (cfg.browsers > 0 && chromium.problem) {
+      throw new LoadSetupError(`${chromium.problem} (or set LOAD_BROWSERS=0 to run API users only)`);
+    }
     const ctx: StepContext = {
       cfg, target, pool, log, cleanup,
       apiUsersFile: writeUsersFile(cleanup.tempDir, 'api-users.csv', seeded.slice(0, maxUsers)),
@@ -404,7 +460,9 @@ export async function runLoad(): Promise<number> {
       if (!stage.passed) break;
     }
   } catch (err) {
-    setupError = cleanup.aborted ? 'stopped by a signal before the ramp finished' : redact(err instanceof Error ? err.message : String(err));
+    setupError = cleanup.aborted
+      ? 'stopped by a signal before the ramp finished'
+      : redact(err instanceof Error ? err.message : String(err));
     console.error(`load: ${setupError}`);
   } finally {
     await cleanup.run();
@@ -455,9 +513,11 @@ export async function runLoad(): Promise<number> {
     ...(setupError ? { setupError } : {}),
   };
   const written = await writeLoadReports(perf.reportDir, summary);
-  writeAllureLoad({ resultsDir: path.join(perf.reportDir, 'allure-results'), summary, ...written, start: startedAt, stop: Date.now() });
+  const resultsDir = path.join(perf.reportDir, 'allure-results');
+  writeAllureLoad({ resultsDir, summary, ...written, start: startedAt, stop: Date.now() });
   console.log(renderLoadConsole(summary));
-  console.log(`load: reports in ${path.relative(process.cwd(), perf.reportDir) || '.'}/load-summary.{json,md}, charts/load-*.svg; Artillery's log: load-artillery.log`);
+  const dir = path.relative(process.cwd(), perf.reportDir) || '.';
+  console.log(`load: reports in ${dir}/load-summary.{json,md}, charts/load-*.svg; Artillery's log: load-artillery.log`);
   if (cleanup.aborted) return 130;
   return summary.verdict === 'pass' ? 0 : 1;
 }

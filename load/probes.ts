@@ -121,7 +121,11 @@ export async function statementSnapshot(pool: pg.Pool): Promise<Map<string, Stat
 }
 
 /** The statements whose total execution time grew most between two snapshots. */
-export function statementGrowth(before: Map<string, StatementRow>, after: Map<string, StatementRow>, top = 5): StatementGrowth[] {
+export function statementGrowth(
+  before: Map<string, StatementRow>,
+  after: Map<string, StatementRow>,
+  top = 5,
+): StatementGrowth[] {
   const out: StatementGrowth[] = [];
   for (const [id, a] of after) {
     const b = before.get(id);
@@ -182,7 +186,12 @@ function descendsFrom(pid: number, root: number, procs: ReadonlyMap<number, Proc
  * Which part a process is: a descendant of the bundled stack's process (app, PostgreSQL, model
  * simulator by command line) or of a load generator (Artillery, its workers, Chromium).
  */
-export function classify(pid: number, procs: ReadonlyMap<number, ProcTimes>, stackPid: number | undefined, generatorPids: readonly number[]): Part | undefined {
+export function classify(
+  pid: number,
+  procs: ReadonlyMap<number, ProcTimes>,
+  stackPid: number | undefined,
+  generatorPids: readonly number[],
+): Part | undefined {
   const p = procs.get(pid);
   if (!p) return undefined;
   if (generatorPids.some((g) => descendsFrom(pid, g, procs))) return 'loadGenerator';
@@ -193,7 +202,10 @@ export function classify(pid: number, procs: ReadonlyMap<number, ProcTimes>, sta
 }
 
 /** Samples CPU time of the stack's and the generators' processes; stop() gives the step's figures. */
-export function startCpuSampler(stackPid: number | undefined, generatorPids: () => readonly number[]): { stop(): CpuFigures } {
+export function startCpuSampler(
+  stackPid: number | undefined,
+  generatorPids: () => readonly number[],
+): { stop(): CpuFigures } {
   // Processes come and go (Chromium renderers, Artillery workers): those alive at the start count
   // from their ticks then, those born during the step from zero; each pid's last ticks are kept.
   const baseline = new Map<number, number>();
@@ -234,7 +246,8 @@ export function startCpuSampler(stackPid: number | undefined, generatorPids: () 
       const machineBusy = startMachine && endMachine && endMachine.total > startMachine.total
         ? (endMachine.busy - startMachine.busy) / (endMachine.total - startMachine.total)
         : 0;
-      const round = (n: number | undefined): number | undefined => (n === undefined ? undefined : Math.round(n * 100) / 100);
+      const round = (n: number | undefined): number | undefined =>
+        n === undefined ? undefined : Math.round(n * 100) / 100;
       const out: CpuFigures = { machineBusy: Math.round(machineBusy * 100) / 100, cores: cpuCount() };
       for (const part of ['app', 'postgres', 'modelSimulator', 'loadGenerator'] as const) {
         const v = round(used[part]);

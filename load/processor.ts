@@ -63,7 +63,9 @@ function vars(context: VuContext): { target: string; token: string; sessionId: n
   const target = textVar(context, 'target');
   const token = textVar(context, 'token');
   const sessionId = Number(context.vars.sessionId);
-  if (!target || !token) throw new Error('load scenario: the VU has no target or no user token (payload file missing?)');
+  if (!target || !token) {
+    throw new Error('load scenario: the VU has no target or no user token (payload file missing?)');
+  }
   if (!Number.isInteger(sessionId) || sessionId <= 0) throw new Error('load scenario: no session id was captured');
   return { target, token, sessionId };
 }

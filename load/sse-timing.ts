@@ -108,6 +108,6 @@ export class ChatStreamTimer {
 /** Network errors → `connection`, our own abort → `client_timeout`. */
 export function failureOfError(err: unknown): ChatFailure {
   const e = err as { name?: string; cause?: { name?: string } } | null;
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') return 'client_timeout';
-  return 'connection';
+  const timedOut = e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError';
+  return timedOut ? 'client_timeout' : 'connection';
 }

@@ -41,7 +41,9 @@ export const stageSchema = z.object({
     chatsInFlightMax: z.number().nullable(),
   }),
   tokensPerReply: z.number().nullable(),
-  browser: z.object({ users: z.number().int(), requests: z.number().int(), failed: z.number().int(), totalMs: pct, ttftMs: pct }).nullable(),
+  browser: z.object({
+    users: z.number().int(), requests: z.number().int(), failed: z.number().int(), totalMs: pct, ttftMs: pct,
+  }).nullable(),
   db: z.object({
     samples: z.number().int(),
     connectionsMax: z.number(),
@@ -55,7 +57,8 @@ export const stageSchema = z.object({
     workers: z.number().int(),
     samples: z.number().int(),
     checks: z.array(z.object({
-      quantile: z.number(), merged: z.number(), exact: z.number(), interpolated: z.number(), relativeError: z.number(), withinPrecision: z.boolean(),
+      quantile: z.number(), merged: z.number(), exact: z.number(), interpolated: z.number(), relativeError: z.number(),
+      withinPrecision: z.boolean(),
     })),
   }).nullable(),
   topStatements: z.array(z.object({ query: z.string(), calls: z.number(), totalMs: z.number(), meanMs: z.number() })),
@@ -77,8 +80,14 @@ export const loadSummarySchema = z.object({
   artilleryVersion: z.string(),
   createdAt: z.string(),
   runId: z.string(),
-  target: z.object({ baseUrl: z.string(), bundledStack: z.boolean(), app: z.string(), version: z.string(), faults: z.array(z.string()) }),
-  model: z.object({ source: z.enum(['simulator', 'openai-compatible']), latency: z.string().nullable(), conversation: z.string().nullable() }),
+  target: z.object({
+    baseUrl: z.string(), bundledStack: z.boolean(), app: z.string(), version: z.string(), faults: z.array(z.string()),
+  }),
+  model: z.object({
+    source: z.enum(['simulator', 'openai-compatible']),
+    latency: z.string().nullable(),
+    conversation: z.string().nullable(),
+  }),
   capacity: z.object({
     maxUsers: z.number().int(),
     minUsers: z.number().int(),
@@ -104,9 +113,13 @@ export type LoadSummary = z.infer<typeof loadSummarySchema>;
 
 // ---------------------------------------------------------------- text
 
-const ms = (v: number | null): string => (v === null ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+const ms = (v: number | null): string => {
+  if (v === null) return '–';
+  return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
+};
 const pc = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(v < 0.1 && v > 0 ? 2 : 1)} %`);
 const cores = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(2));
+const p3 = (p: z.infer<typeof pct>): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
 
 function causesText(causes: Record<string, number>): string {
   const entries = Object.entries(causes).sort((a, b) => b[1] - a[1]);
@@ -116,18 +129,97 @@ function causesText(causes: Record<string, number>): string {
 /** Short, readable diagnosis of a step from its probes: what ran out first. */
 export function limitsOf(stage: LoadStage): string[] {
   const out: string[] = [];
-  const cpu = stage.cpu;
-  if (cpu?.app !== undefined && cpu.app >= 0.85) out.push(`app process CPU ${cpu.app.toFixed(2)} cores: Node's one event loop is saturated`);
-  if (cpu?.postgres !== undefined && cpu.postgres >= 0.85 * cpu.cores) out.push(`PostgreSQL CPU ${cpu.postgres.toFixed(2)} cores`);
-  if (cpu && cpu.machineBusy >= 0.9) out.push(`the machine's CPUs were ${pc(cpu.machineBusy)} busy (load generator ${cores(cpu.loadGenerator)} cores)`);
-  if (stage.db && stage.db.allBusyShare >= 0.2) {
-    out.push(`database pool: all ${stage.db.connectionsMax} app connections busy in ${pc(stage.db.allBusyShare)} of samples (requests wait for a connection)`);
+  const { cpu, db } = stage;
+  if (cpu?.app !== undefined && cpu.app >= 0.85) {
+    out.push(`app process CPU ${cpu.app.toFixed(2)} cores: Node's one event loop is saturated`);
   }
-  const lockWaits = Object.entries(stage.db?.waitEvents ?? {}).filter(([k]) => k.startsWith('Lock:')).reduce((n, [, v]) => n + v, 0);
-  if (lockWaits > 0 && stage.db && lockWaits >= 0.2 * stage.db.samples) out.push(`row/transaction lock waits in the database (${lockWaits} samples)`);
+  if (cpu?.postgres !== undefined && cpu.postgres >= 0.85 * cpu.cores) {
+    out.push(`PostgreSQL CPU ${cpu.postgres.toFixed(2)} cores`);
+  }
+  if (cpu && cpu.machineBusy >= 0.9) {
+    out.push(`the machine's CPUs were ${pc(cpu.machineBusy)} busy (load generator ${cores(cpu.loadGenerator)} cores)`);
+  }
+  if (db && db.allBusyShare >= 0.2) {
+    out.push(`database pool: all ${db.connectionsMax} app connections busy in ${pc(db.allBusyShare)} of samples ` +
+      '(requests wait for a connection)');
+  }
+  const lockWaits = Object.entries(db?.waitEvents ?? {})
+    .filter(([k]) => k.startsWith('Lock:'))
+    .reduce((n, [, v]) => n + v, 0);
+  if (db && lockWaits > 0 && lockWaits >= 0.2 * db.samples) {
+    out.push(`row/transaction lock waits in the database (${lockWaits} samples)`);
+  }
   const top = Object.entries(stage.errorCauses).sort((a, b) => b[1] - a[1])[0];
   if (top && stage.errors > 0) out.push(`most frequent error: ${top[0]} (×${top[1]})`);
   return out;
+}
+
+const TABLE_HEAD = [
+  'users', 'result', 'chats', 'chats/s', 'in flight max', 'errors', 'TTFT p50 / p95 / p99',
+  'inter-token p50 / p95 / p99', 'round trip p50 / p95 / p99', 'goodput', 'app CPU', 'DB all busy',
+];
+
+function tableRow(st: LoadStage): string[] {
+  return [
+    String(st.users), st.passed ? '✓ pass' : '✗ fail', String(st.chatRequests), st.chatsPerSecond.toFixed(1),
+    String(st.concurrency.chatsInFlightMax ?? '–'), `${st.errors} (${pc(st.errorRate)})`, p3(st.ttftMs), p3(st.itlMs),
+    p3(st.totalMs), pc(st.goodput), cores(st.cpu?.app), st.db ? pc(st.db.allBusyShare) : '–',
+  ];
+}
+
+function stageDetails(st: LoadStage): string[] {
+  const lines = [`## ${st.users} users: ${st.passed ? 'pass' : 'fail'}`, ''];
+  if (!st.passed) lines.push(`- failed: ${st.reasons.join('; ')}`);
+  lines.push(`- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ` +
+    causesText(st.errorCauses));
+  const k = st.concurrency;
+  if (k.activeUsersMax !== null) {
+    lines.push('- concurrency seen by each chat as it started: users in their chat loop ' +
+      `p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
+      `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`);
+  }
+  if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
+  const b = st.browser;
+  if (b) {
+    lines.push(`- browser users: ${b.users}, ${b.requests} chats, ${b.failed} failed, ` +
+      `send → done p50 ${ms(b.totalMs.p50)}, p95 ${ms(b.totalMs.p95)}`);
+  }
+  const cpu = st.cpu;
+  if (cpu) {
+    lines.push(`- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, model simulator ` +
+      `${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; machine ${pc(cpu.machineBusy)} busy ` +
+      `of ${cpu.cores} cores`);
+  }
+  const db = st.db;
+  if (db) {
+    const waits = Object.entries(db.waitEvents).sort((x, y) => y[1] - x[1]).slice(0, 4).map(([w, n]) => `${w} ×${n}`);
+    lines.push(`- database: up to ${db.connectionsMax} app connections, ${db.busyMean.toFixed(1)} busy on average ` +
+      `(max ${db.busyMax}), all busy in ${pc(db.allBusyShare)} of ${db.samples} samples; ` +
+      'busy connections waiting on: ' +
+      `${waits.join(', ') || 'nothing'}`);
+  }
+  const m = st.mergeCheck;
+  if (m) {
+    const checks = m.checks.map((c) => {
+      const verdict = c.withinPrecision ? 'within the sketch’s 1 %' : 'BEYOND the sketch’s 1 %';
+      const error = (c.relativeError * 100).toFixed(2);
+      const q = `p${Math.round(c.quantile * 100)}`;
+      return `${q} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms (${error} %, ${verdict})`;
+    });
+    lines.push(`- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
+      checks.join('; '));
+  }
+  if (st.topStatements.length > 0) {
+    lines.push('- statements that grew most (pg_stat_statements):');
+    for (const q of st.topStatements.slice(0, 3)) {
+      const sql = q.query.replace(/`/g, "'");
+      lines.push(`  - ${q.totalMs.toFixed(0)} ms in ${q.calls} calls (${q.meanMs.toFixed(2)} ms each): \`${sql}\``);
+    }
+  }
+  const limits = limitsOf(st);
+  if (limits.length > 0) lines.push(`- signs of saturation: ${limits.join('; ')}`);
+  lines.push('');
+  return lines;
 }
 
 export function renderLoadMarkdown(s: LoadSummary): string {
@@ -141,7 +233,8 @@ export function renderLoadMarkdown(s: LoadSummary): string {
   lines.push(
     `**Capacity: ${c.maxUsers} concurrent chat users** (required: ${c.minUsers}, \`LOAD_MIN_USERS\`). ` +
       `A step passes when the chats' round-trip p95 is below ${c.criteria.p95TotalMsBelow} ms and fewer than ` +
-      `${pc(c.criteria.errorRateBelow)} of all API calls fail, with at least ${c.criteria.minChatRequests} chats measured.`,
+      `${pc(c.criteria.errorRateBelow)} of all API calls fail, with at least ${c.criteria.minChatRequests} chats ` +
+      'measured.',
     '',
   );
   if (c.firstFailure) {
@@ -149,62 +242,39 @@ export function renderLoadMarkdown(s: LoadSummary): string {
     if (c.limitedBy.length > 0) lines.push(`What ran out first: ${c.limitedBy.join('; ')}.`);
     lines.push('');
   } else if (s.stages.length > 0) {
-    lines.push(`Every step passed: capacity is at least the largest step (${c.maxUsers}); raise \`LOAD_STEPS\` to find the limit.`, '');
+    lines.push(`Every step passed: capacity is at least the largest step (${c.maxUsers}); ` +
+      'raise `LOAD_STEPS` to find the limit.', '');
   }
+  const faults = s.target.faults.length ? `, faults: ${s.target.faults.join(', ')}` : '';
   lines.push(
-    `Target ${s.target.baseUrl} (${s.target.bundledStack ? 'bundled stack' : 'given deployment'}${s.target.faults.length ? `, faults: ${s.target.faults.join(', ')}` : ''}), ` +
-      `model ${s.model.source}${s.model.latency ? ` (${s.model.latency} latency)` : ''}, Artillery ${s.artilleryVersion}, ` +
-      `think time ${s.ramp.thinkS} s, ${s.ramp.browsers} browser user(s) per step, ${s.ramp.memoriesPerUser} memories per user. Run ${s.runId}, ${s.createdAt}.`,
+    `Target ${s.target.baseUrl} (${s.target.bundledStack ? 'bundled stack' : 'given deployment'}${faults}), ` +
+      `model ${s.model.source}${s.model.latency ? ` (${s.model.latency} latency)` : ''}, ` +
+      `Artillery ${s.artilleryVersion}, think time ${s.ramp.thinkS} s, ${s.ramp.browsers} browser user(s) per step, ` +
+      `${s.ramp.memoriesPerUser} memories per user. ` +
+      `Run ${s.runId}, ${s.createdAt}.`,
     '',
   );
-  lines.push('| users | result | chats | chats/s | in flight max | errors | TTFT p50 / p95 / p99 | inter-token p50 / p95 / p99 | round trip p50 / p95 / p99 | goodput | app CPU | DB all busy |');
-  lines.push('|---:|:---|---:|---:|---:|---:|---|---|---|---:|---:|---:|');
-  for (const st of s.stages) {
-    const p3 = (p: { p50: number | null; p95: number | null; p99: number | null }): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
-    lines.push(
-      `| ${st.users} | ${st.passed ? '✓ pass' : '✗ fail'} | ${st.chatRequests} | ${st.chatsPerSecond.toFixed(1)} | ${st.concurrency.chatsInFlightMax ?? '–'} | ${st.errors} (${pc(st.errorRate)}) | ${p3(st.ttftMs)} | ${p3(st.itlMs)} | ` +
-        `${p3(st.totalMs)} | ${pc(st.goodput)} | ${cores(st.cpu?.app)} | ${st.db ? pc(st.db.allBusyShare) : '–'} |`,
-    );
-  }
+  lines.push(`| ${TABLE_HEAD.join(' | ')} |`);
+  lines.push(`|${TABLE_HEAD.map((h, i) => (i === 1 ? ':---' : h.includes('/') ? '---' : '---:')).join('|')}|`);
+  for (const st of s.stages) lines.push(`| ${tableRow(st).join(' | ')} |`);
   lines.push('');
-  for (const st of s.stages) {
-    lines.push(`## ${st.users} users: ${st.passed ? 'pass' : 'fail'}`, '');
-    if (!st.passed) lines.push(`- failed: ${st.reasons.join('; ')}`);
-    lines.push(`- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ${causesText(st.errorCauses)}`);
-    const k = st.concurrency;
-    if (k.activeUsersMax !== null) {
-      lines.push(`- concurrency seen by each chat as it started: users in their chat loop p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
-        `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`);
-    }
-    if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
-    if (st.browser) {
-      lines.push(`- browser users: ${st.browser.users}, ${st.browser.requests} chats, ${st.browser.failed} failed, send → done p50 ${ms(st.browser.totalMs.p50)}, p95 ${ms(st.browser.totalMs.p95)}`);
-    }
-    if (st.cpu) {
-      lines.push(`- CPU (cores): app ${cores(st.cpu.app)}, PostgreSQL ${cores(st.cpu.postgres)}, model simulator ${cores(st.cpu.modelSimulator)}, ` +
-        `load generator ${cores(st.cpu.loadGenerator)}; machine ${pc(st.cpu.machineBusy)} busy of ${st.cpu.cores} cores`);
-    }
-    if (st.db) {
-      const waits = Object.entries(st.db.waitEvents).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k} ×${v}`).join(', ');
-      lines.push(`- database: up to ${st.db.connectionsMax} app connections, ${st.db.busyMean.toFixed(1)} busy on average (max ${st.db.busyMax}), ` +
-        `all busy in ${pc(st.db.allBusyShare)} of ${st.db.samples} samples; busy connections waiting on: ${waits || 'nothing'}`);
-    }
-    if (st.mergeCheck) {
-      const m = st.mergeCheck;
-      lines.push(`- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
-        m.checks.map((c) => `p${Math.round(c.quantile * 100)} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms ` +
-          `(${(c.relativeError * 100).toFixed(2)} %${c.withinPrecision ? ', within the sketch’s 1 %' : ', BEYOND the sketch’s 1 %'})`).join('; '));
-    }
-    if (st.topStatements.length > 0) {
-      lines.push('- statements that grew most (pg_stat_statements):');
-      for (const q of st.topStatements.slice(0, 3)) lines.push(`  - ${q.totalMs.toFixed(0)} ms in ${q.calls} calls (${q.meanMs.toFixed(2)} ms each): \`${q.query.replace(/`/g, "'")}\``);
-    }
-    const limits = limitsOf(st);
-    if (limits.length > 0) lines.push(`- signs of saturation: ${limits.join('; ')}`);
-    lines.push('');
-  }
+  for (const st of s.stages) lines.push(...stageDetails(st));
   return lines.join('\n');
 }
+
+const CONSOLE_COLUMNS: [string, number, (st: LoadStage) => string][] = [
+  ['users', 5, (st) => String(st.users)],
+  ['result', 6, (st) => (st.passed ? '✓ pass' : '✗ fail')],
+  ['chats', 5, (st) => String(st.chatRequests)],
+  ['errors', 12, (st) => `${st.errors} (${pc(st.errorRate)})`],
+  ['TTFT p95', 9, (st) => ms(st.ttftMs.p95)],
+  ['ITL p95', 8, (st) => ms(st.itlMs.p95)],
+  ['total p50', 9, (st) => ms(st.totalMs.p50)],
+  ['total p95', 9, (st) => ms(st.totalMs.p95)],
+  ['total p99', 9, (st) => ms(st.totalMs.p99)],
+  ['goodput', 7, (st) => pc(st.goodput)],
+  ['app CPU', 7, (st) => cores(st.cpu?.app)],
+];
 
 export function renderLoadConsole(s: LoadSummary): string {
   const bar = '='.repeat(100);
@@ -213,17 +283,17 @@ export function renderLoadConsole(s: LoadSummary): string {
     out.push(`  not measured: ${s.setupError}`, bar);
     return out.join('\n');
   }
-  out.push(`  ${'users'.padStart(5)}  ${'result'.padEnd(6)}  ${'chats'.padStart(5)}  ${'errors'.padStart(12)}  ${'TTFT p95'.padStart(9)}  ${'ITL p95'.padStart(8)}  ` +
-    `${'total p50'.padStart(9)}  ${'total p95'.padStart(9)}  ${'total p99'.padStart(9)}  ${'goodput'.padStart(7)}  ${'app CPU'.padStart(7)}`);
-  for (const st of s.stages) {
-    out.push(`  ${String(st.users).padStart(5)}  ${(st.passed ? '✓ pass' : '✗ fail').padEnd(6)}  ${String(st.chatRequests).padStart(5)}  ` +
-      `${`${st.errors} (${pc(st.errorRate)})`.padStart(12)}  ${ms(st.ttftMs.p95).padStart(9)}  ${ms(st.itlMs.p95).padStart(8)}  ${ms(st.totalMs.p50).padStart(9)}  ` +
-      `${ms(st.totalMs.p95).padStart(9)}  ${ms(st.totalMs.p99).padStart(9)}  ${pc(st.goodput).padStart(7)}  ${cores(st.cpu?.app).padStart(7)}`);
-  }
+  const pad = (t: string, i: number): string => (i === 1 ? t.padEnd(6) : t.padStart(CONSOLE_COLUMNS[i]?.[1] ?? 0));
+  const row = (cells: string[]): string => `  ${cells.map(pad).join('  ')}`;
+  out.push(row(CONSOLE_COLUMNS.map(([head]) => head)));
+  for (const st of s.stages) out.push(row(CONSOLE_COLUMNS.map(([, , cell]) => cell(st))));
   out.push(bar);
   const c = s.capacity;
-  out.push(`  Capacity: ${c.maxUsers} concurrent chat users (round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, errors < ${pc(c.criteria.errorRateBelow)}); required ${c.minUsers}`);
-  if (c.firstFailure) out.push(`  First failing step: ${c.firstFailure.users} users — ${c.firstFailure.reasons.join('; ')}`);
+  out.push(`  Capacity: ${c.maxUsers} concurrent chat users (round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, ` +
+    `errors < ${pc(c.criteria.errorRateBelow)}); required ${c.minUsers}`);
+  if (c.firstFailure) {
+    out.push(`  First failing step: ${c.firstFailure.users} users — ${c.firstFailure.reasons.join('; ')}`);
+  }
   if (c.limitedBy.length > 0) out.push(`  What ran out first: ${c.limitedBy.join('; ')}`);
   out.push(`  Verdict: ${s.verdict.toUpperCase()}`, bar);
   return out.join('\n');
@@ -254,14 +324,20 @@ function latencySpec(s: LoadSummary): TopLevelSpec | undefined {
           color: { field: 'series', type: 'nominal', title: null },
         },
       },
-      { data: { values: [{ limit }] }, mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] }, encoding: { y: { field: 'limit', type: 'quantitative' } } },
+      {
+        data: { values: [{ limit }] },
+        mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] },
+        encoding: { y: { field: 'limit', type: 'quantitative' } },
+      },
     ],
   };
 }
 
 function goodputSpec(s: LoadSummary): TopLevelSpec | undefined {
   const values = s.stages.flatMap((st) => [
-    ...(st.goodput !== null ? [{ users: st.users, share: st.goodput, series: 'goodput (chats within the limit)' }] : []),
+    ...(st.goodput === null
+      ? []
+      : [{ users: st.users, share: st.goodput, series: 'goodput (chats within the limit)' }]),
     { users: st.users, share: st.errorRate, series: 'error rate (all API calls)' },
   ]);
   if (values.length === 0) return undefined;
@@ -291,7 +367,10 @@ export async function renderLoadCharts(s: LoadSummary): Promise<Chart[]> {
 }
 
 /** Validates and writes the JSON, Markdown and charts; returns what was written. */
-export async function writeLoadReports(reportDir: string, summary: LoadSummary): Promise<{ json: string; markdown: string; charts: Chart[] }> {
+export async function writeLoadReports(
+  reportDir: string,
+  summary: LoadSummary,
+): Promise<{ json: string; markdown: string; charts: Chart[] }> {
   const valid = loadSummarySchema.parse(summary);
   mkdirSync(path.join(reportDir, 'charts'), { recursive: true });
   const json = `${JSON.stringify(valid, null, 2)}\n`;

@@ -17,7 +17,8 @@ function main(argv: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   const n = Number(argv[1]);
-  if (argv[0] === '--fargate-users' && argv.length === 2 && Number.isInteger(n) && n >= 1 && n <= 10_000) return prepareFargate(n);
+  const validN = Number.isInteger(n) && n >= 1 && n <= 10_000;
+  if (argv[0] === '--fargate-users' && argv.length === 2 && validN) return prepareFargate(n);
   console.error(`load: unknown arguments "${argv.join(' ')}"\n${USAGE} (N: 1..10000)`);
   return Promise.resolve(2);
 }

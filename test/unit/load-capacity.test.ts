@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capacityOf, DEFAULT_CRITERIA, judgeStep, turnsPerUser, verdictOf, type StepFigures } from '../../load/capacity';
+import {
+  capacityOf, DEFAULT_CRITERIA, judgeStep, turnsPerUser, verdictOf, type StepFigures,
+} from '../../load/capacity';
 import { artilleryReportSchema, figuresOf } from '../../load/artillery-report';
 import { LoadConfigError, loadLoadConfig, parseSteps } from '../../load/config';
 
@@ -28,7 +30,8 @@ void test('a step passes only below both limits, with enough chats', () => {
   const none = judgeStep(step(10, null, 120, 120, 120));
   assert.deepEqual(none.passed, false);
   assert.match(none.reasons.join(), /no chat completed/);
-  assert.equal(judgeStep({ ...step(1, 100), requests: 0, chatRequests: 0 }).errorRate, 1, 'no calls at all is not 0 % errors');
+  const silent = judgeStep({ ...step(1, 100), requests: 0, chatRequests: 0 });
+  assert.equal(silent.errorRate, 1, 'no calls at all is not 0 % errors');
 });
 
 void test('capacity is the largest passing step before the first failure', () => {
@@ -59,7 +62,8 @@ void test('turns per user reach the minimum chats per step', () => {
 });
 
 void test('Artillery report → step figures: errors from every source, percentiles, goodput', () => {
-  const summary = (p50: number, p95: number, p99: number, count = 10) => ({ count, p50, p95, p99, min: 1, max: p99, mean: p50, median: p50 });
+  const summary = (p50: number, p95: number, p99: number, count = 10) =>
+    ({ count, p50, p95, p99, min: 1, max: p99, mean: p50, median: p50 });
   const api = artilleryReportSchema.parse({
     aggregate: {
       counters: {
@@ -70,7 +74,11 @@ void test('Artillery report → step figures: errors from every source, percenti
         'plugins.metrics-by-endpoint./api/memories/search.codes.200': 97,
         'vusers.created': 50, 'vusers.completed': 49, 'vusers.failed': 1,
       },
-      summaries: { 'chat.total_ms': summary(1500, 4200, 6100), 'chat.ttft_ms': summary(400, 900, 1200), 'chat.itl_ms': summary(11, 30, 60) },
+      summaries: {
+        'chat.total_ms': summary(1500, 4200, 6100),
+        'chat.ttft_ms': summary(400, 900, 1200),
+        'chat.itl_ms': summary(11, 30, 60),
+      },
       firstMetricAt: 1_000_000, lastMetricAt: 1_040_000,
     },
     intermediate: [],
@@ -79,14 +87,19 @@ void test('Artillery report → step figures: errors from every source, percenti
   assert.equal(f.chatRequests, 100);
   assert.equal(f.requests, 250);
   assert.equal(f.errors, 6);
-  assert.deepEqual(f.errorCauses, { 'chat:model_timeout': 2, 'chat:http_503': 1, ETIMEDOUT: 1, 'http:500 /api/memories/search': 2 });
+  assert.deepEqual(f.errorCauses, {
+    'chat:model_timeout': 2, 'chat:http_503': 1, ETIMEDOUT: 1, 'http:500 /api/memories/search': 2,
+  });
   assert.deepEqual(f.totalMs, { p50: 1500, p95: 4200, p99: 6100 });
   assert.equal(f.goodput, 0.9);
   assert.equal(f.tokensPerReply, 100);
   assert.equal(f.durationS, 40);
   assert.equal(f.browser, null);
   const browser = artilleryReportSchema.parse({
-    aggregate: { counters: { 'chat.browser_requests': 3, 'chat.browser_failed': 1 }, summaries: { 'chat.browser_total_ms': summary(1800, 2500, 2500, 2) } },
+    aggregate: {
+      counters: { 'chat.browser_requests': 3, 'chat.browser_failed': 1 },
+      summaries: { 'chat.browser_total_ms': summary(1800, 2500, 2500, 2) },
+    },
   });
   const g = figuresOf(api, browser);
   assert.equal(g.requests, 253);
@@ -106,6 +119,9 @@ void test('LOAD_* configuration: defaults and readable errors', () => {
   assert.deepEqual(parseSteps('3, 6'), [3, 6]);
   assert.throws(() => parseSteps('10,5'), /ascending/);
   assert.throws(() => parseSteps('5,x'), /comma list/);
-  assert.throws(() => loadLoadConfig({ LOAD_BROWSERS: '5' }), (e: unknown) => e instanceof LoadConfigError && /LOAD_BROWSERS="5".*0 to 2/.test(e.message));
+  assert.throws(
+    () => loadLoadConfig({ LOAD_BROWSERS: '5' }),
+    (e: unknown) => e instanceof LoadConfigError && /LOAD_BROWSERS="5".*0 to 2/.test(e.message),
+  );
   assert.throws(() => loadLoadConfig({ LOAD_MIN_USERS: '-1' }), /LOAD_MIN_USERS/);
 });

@@ -13,8 +13,10 @@ import { seededRandom } from '../../lib/stats';
 
 interface Sketch { accept(v: number): void; merge(other: Sketch): void; getValueAtQuantile(q: number): number }
 /* eslint-disable @typescript-eslint/no-require-imports -- Artillery's internals are CommonJS without types */
-const { DDSketch } = require('@artilleryio/sketches-js') as { DDSketch: new (opts: { relativeAccuracy: number }) => Sketch };
-const { SSMS } = (require('@artilleryio/int-core') as { ssms: { SSMS: { summarizeHistogram(h: Sketch): Record<string, number> } } }).ssms;
+type SketchClass = new (opts: { relativeAccuracy: number }) => Sketch;
+type Ssms = { summarizeHistogram(h: Sketch): Record<string, number> };
+const { DDSketch } = require('@artilleryio/sketches-js') as { DDSketch: SketchClass };
+const { SSMS } = (require('@artilleryio/int-core') as { ssms: { SSMS: Ssms } }).ssms;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Round trips of one worker: log-normal around `medianMs`, as chat latencies are. */
@@ -41,7 +43,9 @@ void test('merged percentiles of 3 workers equal those of all samples within the
   const checks = checkMergedPercentiles(workers.flat(), merged(workers));
   assert.equal(checks.length, 3);
   for (const c of checks) {
-    assert.ok(c.withinPrecision, `p${c.quantile * 100}: merged ${c.merged} vs exact ${c.exact.toFixed(1)} (${(c.relativeError * 100).toFixed(2)} %)`);
+    const error = (c.relativeError * 100).toFixed(2);
+    const what = `p${c.quantile * 100}: merged ${c.merged} vs exact ${c.exact.toFixed(1)} (${error} %)`;
+    assert.ok(c.withinPrecision, what);
     assert.ok(c.relativeError <= 0.0101);
   }
 });
@@ -50,7 +54,9 @@ void test('the check catches a wrong merge: the mean of the workers’ p95s is n
   const workers = [workerSamples(4, 500, 1000), workerSamples(5, 500, 4000)];
   const perWorker = workers.map((w) => merged([w]));
   const wrong = { p50: 0, p95: 0, p99: 0 };
-  for (const k of ['p50', 'p95', 'p99'] as const) wrong[k] = perWorker.reduce((n, s) => n + (s[k] ?? 0), 0) / perWorker.length;
+  for (const k of ['p50', 'p95', 'p99'] as const) {
+    wrong[k] = perWorker.reduce((n, s) => n + (s[k] ?? 0), 0) / perWorker.length;
+  }
   const bad = checkMergedPercentiles(workers.flat(), wrong);
   assert.ok(bad.some((c) => !c.withinPrecision), 'averaged percentiles must fail the check');
   assert.ok(checkMergedPercentiles(workers.flat(), merged(workers)).every((c) => c.withinPrecision));

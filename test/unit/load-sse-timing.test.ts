@@ -9,7 +9,8 @@ import { ChatStreamTimer, failureOfError } from '../../load/sse-timing';
 
 const meta = 'event: meta\ndata: {"userMessageId":1,"assistantMessageId":2}\n\n';
 const token = (t: string): string => `event: token\ndata: ${JSON.stringify({ delta: t })}\n\n`;
-const done = 'event: done\ndata: {"message":{},"usage":{"agents":[{"agent":"conversation","completionTokens":3}]},"timing":{}}\n\n';
+const usage = { agents: [{ agent: 'conversation', completionTokens: 3 }] };
+const done = `event: done\ndata: ${JSON.stringify({ message: {}, usage, timing: {} })}\n\n`;
 
 void test('times first token, gaps between tokens and the round trip from the send time', () => {
   const timer = new ChatStreamTimer(1000);
@@ -55,7 +56,10 @@ void test('a multi-byte character split between chunks is decoded, not dropped',
 });
 
 void test('error events name their cause; other codes are stream_error', () => {
-  for (const [code, cause] of [['model_timeout', 'model_timeout'], ['model_error', 'model_error'], ['internal', 'stream_error']] as const) {
+  const cases = [
+    ['model_timeout', 'model_timeout'], ['model_error', 'model_error'], ['internal', 'stream_error'],
+  ] as const;
+  for (const [code, cause] of cases) {
     const timer = new ChatStreamTimer(0);
     timer.push(meta + token('x'), 10);
     timer.push(`event: error\ndata: ${JSON.stringify({ error: { code, message: 'm' }, message: null })}\n\n`, 40);
@@ -82,7 +86,8 @@ void test('the caller’s failure (HTTP status, timeout) wins when no end event 
   assert.equal(t.failure, 'http_503');
   assert.equal(t.ttftMs, undefined);
   assert.equal(failureOfError(Object.assign(new Error('t'), { name: 'TimeoutError' })), 'client_timeout');
-  assert.equal(failureOfError(new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) })), 'connection');
+  const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) });
+  assert.equal(failureOfError(refused), 'connection');
 });
 
 void test('events after done are ignored (a server that keeps writing does not move the clock)', () => {

@@ -255,7 +255,7 @@ export function renderLoadMarkdown(s: LoadSummary): string {
     '',
   );
   lines.push(`| ${TABLE_HEAD.join(' | ')} |`);
-  lines.push(`|${TABLE_HEAD.map((h, i) => (i === 1 ? ':---' : h.includes('/') ? '---' : '---:')).join('|')}|`);
+  lines.push(`|${TABLE_HEAD.map((h, i) => (i === 1 ? ':---' : h.includes(' / ') ? '---' : '---:')).join('|')}|`);
   for (const st of s.stages) lines.push(`| ${tableRow(st).join(' | ')} |`);
   lines.push('');
   for (const st of s.stages) lines.push(...stageDetails(st));

@@ -40,6 +40,9 @@ export interface ReportFigures {
   ttftMs: Percentiles;
   itlMs: Percentiles;
   totalMs: Percentiles;
+  /** The app's own timing of the same chats (from `done`): what the network and generator add is the difference. */
+  serverTtftMs: Percentiles;
+  serverTotalMs: Percentiles;
   /** Chats that completed within the limit / all chat requests (0..1; null without chats). */
   goodput: number | null;
   tokensPerReply: number | null;
@@ -119,6 +122,8 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
     ttftMs: percentiles(api, 'chat.ttft_ms'),
     itlMs: percentiles(api, 'chat.itl_ms'),
     totalMs: percentiles(api, 'chat.total_ms'),
+    serverTtftMs: percentiles(api, 'chat.server_ttft_ms'),
+    serverTotalMs: percentiles(api, 'chat.server_total_ms'),
     goodput: apiChats > 0 ? (c['chat.good'] ?? 0) / apiChats : null,
     tokensPerReply: ok > 0 ? (c['chat.tokens'] ?? 0) / ok : null,
     durationS: Math.max(span(api), browser ? span(browser) : 0),

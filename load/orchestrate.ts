@@ -369,6 +369,8 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
     ttftMs: figures.ttftMs,
     itlMs: figures.itlMs,
     totalMs: figures.totalMs,
+    serverTtftMs: figures.serverTtftMs,
+    serverTotalMs: figures.serverTotalMs,
     goodput: figures.goodput,
     chatsPerSecond: figures.durationS > 0 ? Math.round((figures.chatRequests / figures.durationS) * 10) / 10 : 0,
     tokensPerReply: figures.tokensPerReply,

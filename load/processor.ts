@@ -16,6 +16,7 @@
  *   counter   chat.good         ended in `done` within LOAD_LIMIT_MS (goodput)
  *   counter   chat.failed.<cause>  see ChatFailure in sse-timing.ts
  *   counter   chat.tokens       streamed tokens
+ *   histogram chat.server_ttft_ms / chat.server_total_ms  the app's own timing from `done` (when sent)
  *   histogram load.active_users  users of this worker in their chat loop, sampled at each chat start
  *   histogram load.chats_in_flight  chats of this worker streaming, sampled at each chat start
  *
@@ -128,6 +129,10 @@ export async function chatTurn(context: VuContext, events: VuEvents): Promise<vo
   events.emit('histogram', 'chat.total_ms', timing.totalMs);
   if (timing.ttftMs !== undefined) events.emit('histogram', 'chat.ttft_ms', timing.ttftMs);
   for (const gap of timing.gapsMs) events.emit('histogram', 'chat.itl_ms', gap);
+  if (timing.server) {
+    events.emit('histogram', 'chat.server_total_ms', timing.server.totalMs);
+    if (timing.server.ttftMs !== undefined) events.emit('histogram', 'chat.server_ttft_ms', timing.server.ttftMs);
+  }
   events.emit('counter', 'chat.tokens', timing.tokens);
   if (timing.failure) {
     events.emit('counter', `chat.failed.${timing.failure}`, 1);

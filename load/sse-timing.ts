@@ -32,6 +32,11 @@ export interface ChatTiming {
   tokens: number;
   /** Completion tokens the app reported in `done.usage` (undefined when absent). */
   completionTokens: number | undefined;
+  /**
+   * The app's own clock for the same request (`done.timing`: handler start → first token / done),
+   * when it sends one: client minus server time is what the network and the load generator add.
+   */
+  server: { ttftMs: number | undefined; totalMs: number } | undefined;
   failure: ChatFailure | undefined;
 }
 
@@ -43,6 +48,7 @@ export class ChatStreamTimer {
   private readonly gaps: number[] = [];
   private tokens = 0;
   private completionTokens: number | undefined;
+  private server: ChatTiming['server'];
   private endedAt: number | undefined;
   private failure: ChatFailure | undefined;
 
@@ -72,6 +78,7 @@ export class ChatStreamTimer {
       totalMs: this.endedAt - this.sentAt,
       tokens: this.tokens,
       completionTokens: this.completionTokens,
+      server: this.server,
       failure: this.failure,
     };
   }
@@ -95,9 +102,16 @@ export class ChatStreamTimer {
       return;
     }
     if (event === 'done') {
-      const usage = (parsed as { usage?: { agents?: { agent?: string; completionTokens?: unknown }[] } }).usage;
-      const conversation = usage?.agents?.find((a) => a.agent === 'conversation');
+      const done = parsed as {
+        usage?: { agents?: { agent?: string; completionTokens?: unknown }[] };
+        timing?: { ttftMs?: unknown; totalMs?: unknown };
+      };
+      const conversation = done.usage?.agents?.find((a) => a.agent === 'conversation');
       if (typeof conversation?.completionTokens === 'number') this.completionTokens = conversation.completionTokens;
+      const t = done.timing;
+      if (typeof t?.totalMs === 'number') {
+        this.server = { ttftMs: typeof t.ttftMs === 'number' ? t.ttftMs : undefined, totalMs: t.totalMs };
+      }
       return;
     }
     const code = (parsed as { error?: { code?: unknown } }).error?.code;

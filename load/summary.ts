@@ -30,6 +30,9 @@ export const stageSchema = z.object({
   ttftMs: pct,
   itlMs: pct,
   totalMs: pct,
+  /** The same chats timed by the app itself (`done.timing`); null percentiles when the target sends none. */
+  serverTtftMs: pct,
+  serverTotalMs: pct,
   /** Chats completed within the limit / all chat requests. */
   goodput: z.number().nullable(),
   chatsPerSecond: z.number(),
@@ -149,6 +152,16 @@ export function limitsOf(stage: LoadStage): string[] {
   if (db && lockWaits > 0 && lockWaits >= 0.2 * db.samples) {
     out.push(`row/transaction lock waits in the database (${lockWaits} samples)`);
   }
+  if (cpu?.loadGenerator !== undefined && cpu.loadGenerator >= 0.85) {
+    out.push(`the load generator used ${cpu.loadGenerator.toFixed(2)} cores: client-side figures include its own ` +
+      'queueing (spread it with LOAD_WORKERS, or run it on other machines)');
+  }
+  const client = stage.totalMs.p95;
+  const server = stage.serverTotalMs.p95;
+  if (client !== null && server !== null && client - server > Math.max(500, 0.25 * server)) {
+    out.push(`the clients saw ${ms(client)} at p95 where the app measured ${ms(server)}: time spent before the app's ` +
+      'handler or in the network/generator');
+  }
   const top = Object.entries(stage.errorCauses).sort((a, b) => b[1] - a[1])[0];
   if (top && stage.errors > 0) out.push(`most frequent error: ${top[0]} (×${top[1]})`);
   return out;
@@ -177,6 +190,11 @@ function stageDetails(st: LoadStage): string[] {
     lines.push('- concurrency seen by each chat as it started: users in their chat loop ' +
       `p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
       `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`);
+  }
+  if (st.serverTotalMs.p95 !== null) {
+    lines.push(`- the app's own timing of the same chats: first token p50 / p95 ${ms(st.serverTtftMs.p50)} / ` +
+      `${ms(st.serverTtftMs.p95)}, round trip ${ms(st.serverTotalMs.p50)} / ${ms(st.serverTotalMs.p95)} ` +
+      '(the rest of the client figures is network, queueing before the handler, and the load generator)');
   }
   if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
   const b = st.browser;

@@ -10,7 +10,8 @@ import { ChatStreamTimer, failureOfError } from '../../load/sse-timing';
 const meta = 'event: meta\ndata: {"userMessageId":1,"assistantMessageId":2}\n\n';
 const token = (t: string): string => `event: token\ndata: ${JSON.stringify({ delta: t })}\n\n`;
 const usage = { agents: [{ agent: 'conversation', completionTokens: 3 }] };
-const done = `event: done\ndata: ${JSON.stringify({ message: {}, usage, timing: {} })}\n\n`;
+const timing = { ttftMs: 380.5, totalMs: 470 };
+const done = `event: done\ndata: ${JSON.stringify({ message: {}, usage, timing })}\n\n`;
 
 void test('times first token, gaps between tokens and the round trip from the send time', () => {
   const timer = new ChatStreamTimer(1000);
@@ -27,6 +28,7 @@ void test('times first token, gaps between tokens and the round trip from the se
   assert.equal(t.totalMs, 500); // `done` parsed at 1500, not the end of the body at 1510
   assert.equal(t.tokens, 3);
   assert.equal(t.completionTokens, 3);
+  assert.deepEqual(t.server, { ttftMs: 380.5, totalMs: 470 }, 'the app’s own timing from done');
   assert.equal(t.failure, undefined);
 });
 

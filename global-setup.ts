@@ -15,12 +15,12 @@
  * registration; stop the stack).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FullConfig } from '@playwright/test';
-import type { Health } from './app/contract';
+import { SCHEMA_VERSION, type Health } from './contract';
 import { ConfigError, loadConfig, runProfile, selectedProjects, stackModelLatency, type PerfConfig } from './lib/config';
 import { redact, redactDeep, redactUrl } from './lib/redact';
 import { startStackProcess, type StackProcess } from './lib/stack-process';
@@ -41,9 +41,6 @@ class SetupError extends Error {
   }
 }
 
-export function expectedSchemaVersion(dir = path.join(ROOT, 'app', 'db', 'migrations')): number {
-  return readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).length;
-}
 
 function generateRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -107,7 +104,7 @@ async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: 
     if (schemaVersion !== expected) {
       throw new SetupError(
         `The database at ${where} has schema version ${schemaVersion ?? 'none (no schema_migrations table)'}, the suite expects ${expected} ` +
-          `(= migration files in app/db/migrations). Fix: migrate it (the app migrates on start) or update the suite.`,
+          `(contract/schema.ts). Fix: migrate it (the app migrates on start) or update the suite.`,
       );
     }
     const pgss = await pool
@@ -201,11 +198,12 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   try {
     const baseUrl = config.baseUrl as string;
     const health = await checkHealth(baseUrl, stack?.logFile);
-    const expected = expectedSchemaVersion();
+    // The version the suite was written for: the contract's, not whatever app/ happens to hold.
+    const expected = SCHEMA_VERSION;
     if (health.schemaVersion !== expected) {
       throw new SetupError(
         `MemoryChat at ${baseUrl} reports schema version ${health.schemaVersion}, the suite expects ${expected} ` +
-          `(= migration files in app/db/migrations). Fix: deploy/migrate the matching app version.`,
+          `(contract/schema.ts). Fix: deploy/migrate the matching app version.`,
       );
     }
     if (!config.databaseUrl) {

@@ -2,7 +2,7 @@
  * The reference app's configuration, read from the environment once and validated, so that a
  * bad value stops the stack with one readable line instead of misbehaving later.
  */
-import { FAULTS, type Fault } from './contract';
+import { FAULTS, type Fault } from '../contract';
 import { isLatencyProfile, LATENCY_PROFILES, type LatencyProfileName } from './model-sim/latency';
 
 export interface AppConfig {

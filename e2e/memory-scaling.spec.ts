@@ -20,7 +20,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario } from '../lib/metric-catalog';
-import type { MemoriesPage, SearchResponse } from '../app/contract';
+import type { MemoriesPage, SearchResponse } from '../contract';
 import type { MetricOptions } from '../fixtures/types';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';

@@ -10,7 +10,7 @@
  */
 import { test, expect } from '../fixtures';
 import { AGENTS_USING_MODELS } from '../lib/metric-catalog';
-import type { AgentUsage, Health, MessageUsage } from '../app/contract';
+import type { AgentUsage, Health, MessageUsage } from '../contract';
 import type { PerfRecorder } from '../fixtures/types';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';

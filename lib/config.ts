@@ -8,8 +8,7 @@
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
-import { FAULTS, type Fault } from '../app/contract';
-import { LATENCY_PROFILES, type LatencyProfileName } from '../app/model-sim/latency';
+import { FAULTS, LATENCY_PROFILES, type Fault, type LatencyProfileName } from '../contract';
 import { DEFAULT_TOLERANCE, TOLERANCE_FORMS, toleranceValue } from './baseline';
 import { PROFILE_NAMES, type ProfileName } from './profiles';
 import { redactUrl, registerSecret } from './redact';

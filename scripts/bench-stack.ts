@@ -20,8 +20,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { ChatStreamEvent, CreateUserResponse, Health, Session } from '../app/contract';
-import { latestSchemaVersion } from '../app/db/migrate';
+import { SCHEMA_VERSION, type ChatStreamEvent, type CreateUserResponse, type Health, type Session } from '../contract';
 
 const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
@@ -112,7 +111,7 @@ function stopStackProcess(s: StackProcess): Promise<void> {
 
 /** Ready means ready: app, migrated schema and model simulator answer now. Throws otherwise. */
 async function verifyReady(s: StackProcess): Promise<void> {
-  const expected = latestSchemaVersion();
+  const expected = SCHEMA_VERSION;
   const [health, models, migrations] = await Promise.all([
     fetch(`${s.baseUrl}/api/health`).then(async (r) => (r.ok ? (await r.json()) as Health : Promise.reject(new Error(`health → ${r.status}`)))),
     fetch(`${s.openaiBaseUrl}/models`, { headers: { Authorization: 'Bearer sk-bench' } }).then((r) => r.status),

@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { FAULTS, type Fault } from '../app/contract';
+import { FAULTS, type Fault } from '../contract';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -95,13 +95,16 @@ async function stage(results: StageResult[], name: string, fn: () => Promise<{ p
 
 const exitOk = (code: number) => ({ passed: code === 0, detail: code === 0 ? '' : `exit code ${code}` });
 
+/** The suite's unit tests and the reference app's own tests (app/test). */
 function unitTestFiles(): string[] {
-  const dir = path.join(ROOT, 'test', 'unit');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.test.ts'))
-    .sort()
-    .map((f) => path.join('test', 'unit', f));
+  return [['test', 'unit'], ['app', 'test']].flatMap((parts) => {
+    const dir = path.join(ROOT, ...parts);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+      .map((f) => path.join(...parts, f));
+  });
 }
 
 interface SummaryCheck { metric: string; scenario?: string; statistic?: string; passed: boolean; value?: number | null; limit?: number; message?: string }

@@ -11,7 +11,7 @@
  * sum never exceeds it. A failing conversation call ends the assistant message in status 'error'
  * with a readable reason; the user's message and everything else stay.
  */
-import type { AgentName, AgentUsage, Fault, Message, MessageUsage } from '../contract';
+import type { AgentName, AgentUsage, Fault, Message, MessageUsage } from '../../contract';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';
 import { HISTORY_WINDOW, planBudget } from './budget';

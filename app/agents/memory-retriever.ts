@@ -7,7 +7,7 @@
  * score in the app; the statement count grows with the user's memory count.
  * `token-bloat` fault: returns far more memories (no cap), for the untrimmed prompt.
  */
-import type { Fault } from '../contract';
+import type { Fault } from '../../contract';
 import type { Db } from '../db/db';
 import { rankedMemoriesSql } from '../db/repo';
 

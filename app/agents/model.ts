@@ -7,7 +7,7 @@
  *    makes a share of calls fail (via the simulator's fault header, or locally against a real API).
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { Fault } from '../contract';
+import type { Fault } from '../../contract';
 import { chatPromptTokens, countTokens } from './tokens';
 
 export type ModelErrorCode = 'model_error' | 'model_timeout';

@@ -3,7 +3,7 @@
  * is a property of the query, not of the caller. List queries are "owner, newest first by id",
  * which is exactly the shape of the Step 7.4 indexes `(owner_id, id DESC)`.
  */
-import type { Memory, Message, Profile, Session, User } from '../contract';
+import type { Memory, Message, Profile, Session, User } from '../../contract';
 import type { Queryable } from './db';
 
 const iso = (d: Date | string): string => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());

@@ -3,7 +3,7 @@
  * with Server-Timing, bounded body reading (413), typed API errors, and a tiny router.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiError, ErrorCode } from '../contract';
+import type { ApiError, ErrorCode } from '../../contract';
 import type { DbStats } from '../db/db';
 
 export const STATUS: Record<ErrorCode, number> = {

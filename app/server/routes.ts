@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
   type SearchResponse, type Timing, type User,
-} from '../contract';
+} from '../../contract';
 import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';

@@ -3,7 +3,7 @@
  * a 400 `validation` error naming the field and what it should be.
  */
 import { z } from 'zod';
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type SearchMode } from '../contract';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type SearchMode } from '../../contract';
 import { HttpError } from './http';
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

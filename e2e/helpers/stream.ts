@@ -6,7 +6,7 @@
  * Well-formedness problems (order of events, text mismatch) are returned, not thrown, so the
  * spec can `expect.soft` on them and still record the timings.
  */
-import type { Message, MessageUsage, Timing } from '../../app/contract';
+import type { Message, MessageUsage, Timing } from '../../contract';
 import type { ChatStream } from '../../fixtures/types';
 import { SampleFailure } from './failures';
 import { errorCode, errorMessage } from '../../fixtures/perf';

@@ -4,7 +4,7 @@
  * HTTP cost hides whether the query under it is an index lookup or a scan. The request goes
  * through the typed API client (its lean transport, its errors with codes); the clock is here.
  */
-import { parseServerTiming } from '../../app/contract';
+import { parseServerTiming } from '../../contract';
 import type { UserApi } from '../../fixtures/types';
 
 export interface TimedGet<T> {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, MemoryChatApiClient } from '../../fixtures/api';
-import { parseServerTiming, type ChatStreamEvent } from '../../app/contract';
+import { parseServerTiming, type ChatStreamEvent } from '../../contract';
 
 /** path → how the scripted server answers it. */
 const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> = {

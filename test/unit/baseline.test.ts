@@ -7,7 +7,7 @@ import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary } from '../../lib/summary';
 import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/stats';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
-import { tempDir } from './temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 function metric(samples: number[], unit: ComparableMetric['unit'] = 'ms'): ComparableMetric {
   return { name: 'response.total_ms', scenario: 'simple-query', unit, samples, n: samples.length, p50: quantile(samples, 0.5), p95: quantile(samples, 0.95) };

@@ -7,9 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
-import { Db } from '../../app/db/db';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
-import { migrate } from '../../app/db/migrate';
+import { Db, startEmbeddedPostgres, type EmbeddedDb, migrate } from '../support/reference-app';
 import { createPool } from '../../fixtures/db';
 import {
   describeSweep, registerRun, RUNS_TABLE, runIdOfEmail, sweepLeftovers, type RunRegistration,

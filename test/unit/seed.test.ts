@@ -7,9 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { Db } from '../../app/db/db';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
-import { migrate } from '../../app/db/migrate';
+import { Db, startEmbeddedPostgres, type EmbeddedDb, migrate } from '../support/reference-app';
 import { createPool, DatabaseRefusedError, MARKER_TABLE } from '../../fixtures/db';
 import { cleanupRun, escapeLike, hashToken, PgSeeder, seededEmailLike, withSeeder } from '../../fixtures/seed';
 

@@ -7,7 +7,7 @@ import { buildSummary, parseSummary, perfSummarySchema, readEnvironment, redact,
 import { writeFileAtomic } from '../../lib/fs-atomic';
 import { PROFILES } from '../../lib/profiles';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
-import { tempDir } from './temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 const summaryOf = (o: SyntheticOptions = {}) =>
   buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date('2026-01-01T00:00:00Z'), durationMs: 1234.5 });

@@ -5,8 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
-import { startStack } from '../../app/stack';
+import { startEmbeddedPostgres, type EmbeddedDb, startStack } from '../support/reference-app';
 import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../fixtures/db';
 
 const ACCEPTED = [

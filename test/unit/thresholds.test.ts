@@ -7,7 +7,7 @@ import { resolveThresholds, ThresholdConfigError, evaluateCheck, type ThresholdC
 import { summarize } from '../../lib/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
-import { tempDir } from './temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 const NO_ENV = {} as NodeJS.ProcessEnv;
 const run = (o: SyntheticOptions = {}, env = NO_ENV) => evaluateCheckpoint({ docs: syntheticRun(o), env });

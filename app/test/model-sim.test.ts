@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { getEncoding, type Tiktoken } from 'js-tiktoken';
 import OpenAI, { APIConnectionTimeoutError, APIError, BadRequestError } from 'openai';
-import { startModelSimulator, type ModelSimulator } from '../../app/model-sim/index';
-import { spawnModelSimulator } from '../../app/model-sim/spawn';
+import { startModelSimulator, type ModelSimulator } from '../model-sim/index';
+import { spawnModelSimulator } from '../model-sim/spawn';
 
 const API_KEY = 'sk-sim-test';
 const PROMPT = [

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import {
   BODY_LIMIT_BYTES, type ApiError, type Memory, type MemoriesPage, type MessagesPage, type SearchResponse, type Session, type SessionsPage,
-} from '../../app/contract';
+} from '../../contract';
 import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
 const shared = useTestStack();

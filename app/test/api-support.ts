@@ -5,8 +5,8 @@
  */
 import { after, before } from 'node:test';
 import pg from 'pg';
-import type { ChatStreamEvent, CreateUserResponse } from '../../app/contract';
-import { startStack, type RunningStack, type StartStackOptions } from '../../app/stack';
+import type { ChatStreamEvent, CreateUserResponse } from '../../contract';
+import { startStack, type RunningStack, type StartStackOptions } from '../stack';
 
 export async function startTestStack(overrides: StartStackOptions['overrides'] = {}): Promise<RunningStack> {
   return startStack({

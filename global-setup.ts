@@ -28,6 +28,7 @@ import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './f
 import { modelEndpoint } from './fixtures/model';
 import { registerRun, type RunRegistration } from './fixtures/runs';
 import { cleanupRun } from './fixtures/seed';
+import { target } from './fixtures/target';
 
 const CHECK_TIMEOUT_MS = 5_000;
 const ROOT = __dirname;
@@ -95,12 +96,7 @@ async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: 
     }
     const check = await checkTestDatabase(pool, config.allowSeed);
     if (!check.isTestDatabase) throw new SetupError(refusalMessage(check));
-    let schemaVersion: number | null = null;
-    try {
-      schemaVersion = (await pool.query<{ v: number | null }>('SELECT max(version)::int AS v FROM schema_migrations')).rows[0]?.v ?? null;
-    } catch {
-      schemaVersion = null;
-    }
+    const schemaVersion = await target.schemaVersion(pool);
     if (schemaVersion !== expected) {
       throw new SetupError(
         `The database at ${where} has schema version ${schemaVersion ?? 'none (no schema_migrations table)'}, the suite expects ${expected} ` +

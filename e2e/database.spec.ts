@@ -15,8 +15,7 @@ import { test, expect } from '../fixtures';
 import { settleBefore } from './helpers/quiet';
 import { messageCreateSamples } from '../lib/profiles';
 import { diffStatements, statementSnapshot } from './helpers/statements';
-import type { PgSeeder } from '../fixtures/seed';
-import type { SeededUser } from '../fixtures/types';
+import { target, type ReadPathQuery, type SeededUser, type Seeder } from '../fixtures/target';
 import type { PerfProfile } from '../lib/profiles';
 import { DB_QUERY_SCENARIOS } from '../lib/metric-catalog';
 
@@ -32,21 +31,14 @@ const NOISE = { users: 40, sessionsPerUser: 50, messagesPerSession: 10 };
 const NOISE_MEMORY_FACTOR = 20;
 const PAGE = 50;
 
-/** The index each read path must use (app/db/migrations/002_indexes.sql). */
-const EXPECTED_INDEX: Record<QueryScenario, string> = {
-  'sessions-by-user': 'idx_sessions_user_id',
-  'messages-by-session': 'idx_messages_session_id',
-  'memories-by-profile': 'idx_memories_profile_id',
-  'memories-by-user': 'idx_memories_user_id',
-};
+/** Each read path as the target runs it, and the Step 7.4 index it must use (the target adapter's). */
+const READ_PATHS = Object.fromEntries(DB_QUERY_SCENARIOS.map((s) => [s, target.readPath(s, PAGE)])) as Record<
+  QueryScenario,
+  ReadPathQuery
+>;
 
-/** The read path as the app runs it (app/db/repo.ts shapes), with the parameter it needs. */
-const QUERY_SQL: Record<QueryScenario, string> = {
-  'sessions-by-user': `SELECT id, user_id, profile_id, title, created_at, updated_at FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-  'messages-by-session': `SELECT id, session_id, role, content, status, created_at FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-  'memories-by-profile': `SELECT id, user_id, profile_id, content, importance, created_at FROM memories WHERE profile_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-  'memories-by-user': `SELECT id, user_id, profile_id, content, importance, created_at FROM memories WHERE user_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-};
+const SESSION_INSERT_SQL = target.writePath('session-create');
+const MESSAGE_INSERT_SQL = target.writePath('message-create');
 
 interface Dataset {
   owner: SeededUser;
@@ -56,7 +48,7 @@ interface Dataset {
 }
 
 /** The measured user (memories, one long + several short sessions) among NOISE other users. */
-async function seedDataset(seed: PgSeeder, db: Pool, profile: PerfProfile): Promise<Dataset> {
+async function seedDataset(seed: Seeder, db: Pool, profile: PerfProfile): Promise<Dataset> {
   // A heavy user: the profile's "large memory context" size (1k smoke/default, 10k full).
   const memories = profile.largeContextMemories;
   const noiseMemoriesPerUser = Math.ceil((memories * NOISE_MEMORY_FACTOR) / NOISE.users);
@@ -109,7 +101,7 @@ test.describe('database', () => {
     await settleBefore(perf, 'session create via SQL', { category: 'database' });
     await perf.measure(
       'db.session_create_ms',
-      (i) => db.query('INSERT INTO sessions (user_id, profile_id, title) VALUES ($1, $2, $3) RETURNING id', [owner.user.id, owner.profile.id, `SQL session ${i}`]),
+      (i) => db.query(SESSION_INSERT_SQL, [owner.user.id, owner.profile.id, `SQL session ${i}`]),
       { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql' } },
     );
     await settleBefore(perf, 'session create via the API', { category: 'database' });
@@ -124,7 +116,7 @@ test.describe('database', () => {
     await perf.measure(
       'db.message_create_ms',
       (i) => db.query(
-        `INSERT INTO messages (session_id, user_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id`,
+        MESSAGE_INSERT_SQL,
         [session.session.id, owner.user.id, `SQL message ${i}: what do I have planned for the weekend?`],
       ),
       { category: 'database', scenario: 'sql', unit: 'ms', samples: messageSamples, warmup, tags: { channel: 'sql' } },
@@ -178,18 +170,18 @@ test.describe('database', () => {
     for (const scenario of DB_QUERY_SCENARIOS) {
       const param = paramFor(scenario, data);
       await settleBefore(perf, `${scenario} via SQL`, { category: 'database' });
-      await perf.measure('db.query_ms', () => db.query(QUERY_SQL[scenario], [param]), {
+      await perf.measure('db.query_ms', () => db.query(READ_PATHS[scenario].sql, [param]), {
         category: 'database', scenario, unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql', ...sizeTags },
       });
-      const explained = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${QUERY_SQL[scenario]}`, [param]);
+      const explained = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${READ_PATHS[scenario].sql}`, [param]);
       const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
       expect(plan, `EXPLAIN of ${scenario} returned a plan`).toBeTruthy();
       const nodes = planNodes(plan as PlanNode);
       const indexes = nodes.map((n) => n['Index Name']).filter((n): n is string => Boolean(n));
-      const used = indexes.includes(EXPECTED_INDEX[scenario]);
-      perf.record('db.index_used', used ? 1 : 0, { category: 'database', scenario, unit: 'bool', tags: { index: EXPECTED_INDEX[scenario] } });
+      const used = indexes.includes(READ_PATHS[scenario].index);
+      perf.record('db.index_used', used ? 1 : 0, { category: 'database', scenario, unit: 'bool', tags: { index: READ_PATHS[scenario].index } });
       const shape = nodes.map((n) => `${n['Node Type'] ?? '?'}${n['Index Name'] ? ` using ${n['Index Name']}` : n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`).join(' → ');
-      perf.evidence('db.explain', `${scenario}: ${used ? '✓' : '✗'} ${EXPECTED_INDEX[scenario]} — ${shape}`, { sql: QUERY_SQL[scenario], plan }, { category: 'database', scenario });
+      perf.evidence('db.explain', `${scenario}: ${used ? '✓' : '✗'} ${READ_PATHS[scenario].index} — ${shape}`, { sql: READ_PATHS[scenario].sql, plan }, { category: 'database', scenario });
     }
 
     // 2. API (the same read paths through the app), with pg_stat_statements around exactly this phase.

@@ -12,7 +12,8 @@ import { createPool } from '../../fixtures/db';
 import {
   describeSweep, registerRun, RUNS_TABLE, runIdOfEmail, sweepLeftovers, type RunRegistration,
 } from '../../fixtures/runs';
-import { hashToken, PgSeeder } from '../../fixtures/seed';
+import { PgSeeder } from '../../fixtures/seed';
+import { hashToken } from '../../fixtures/target/memorychat';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** What {@link plantRun} leaves, as cleanup prints it. */
@@ -48,7 +49,7 @@ async function rowCounts(): Promise<Record<string, number>> {
 
 /** One user with a session of 6 messages, 30 memories (+ their terms) and one agent log. */
 async function plantRun(runId: string): Promise<void> {
-  const s = new PgSeeder(pool, { runId, tag: 'w0s1', allowSeed: false, textSeed: 7 });
+  const s = new PgSeeder(pool, { runId, tag: 'w0s1', allowSeed: false, textSeed: 7 }, hashToken);
   const u = await s.user();
   const session = await s.session(u, { messages: 6 });
   await s.memories(u, 30);

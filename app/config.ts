@@ -25,6 +25,10 @@ export interface AppConfig {
   modelErrorRate: number;
   /** The summarizer refreshes the rolling summary once this many messages went unsummarised. */
   summaryEvery: number;
+  /** PostgreSQL statement_timeout of the app's connections (ms, 0 = none): a held lock → 504. */
+  dbStatementTimeoutMs: number;
+  /** Client-side deadline per query (ms, 0 = none): a database that stopped answering → 504. */
+  dbQueryTimeoutMs: number;
   /**
    * MEMORYCHAT_MARK_TEST_DATABASE=1: create the suite's marker table in the DATABASE_URL database
    * (it then counts as a test database the suite may seed). Never implied: the embedded database
@@ -106,6 +110,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     modelTimeoutMs: intFrom(env, 'MEMORYCHAT_MODEL_TIMEOUT_MS', 30_000, 100, 600_000),
     modelErrorRate: numberFrom(env, 'MEMORYCHAT_MODEL_ERROR_RATE', 0.3, 0, 1),
     summaryEvery: intFrom(env, 'MEMORYCHAT_SUMMARY_EVERY', 20, 1, 10_000),
+    dbStatementTimeoutMs: intFrom(env, 'MEMORYCHAT_DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    dbQueryTimeoutMs: intFrom(env, 'MEMORYCHAT_DB_QUERY_TIMEOUT_MS', 15_000, 0, 3_600_000),
     markTestDatabase: flagFrom(env, 'MEMORYCHAT_MARK_TEST_DATABASE'),
   };
 }

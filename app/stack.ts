@@ -117,10 +117,10 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const external = config.databaseUrl !== undefined;
     if (!external) await Promise.race([dbCopying, dbInitdb, dbSettled, delay(400)]);
     phase('db child running');
-    const [{ Db }, { migrate, createMarker }, { ModelClient }, { createAppServer }, tokens] =
+    const [{ Db }, { migrate, createMarker }, { ModelClient }, { createAppServer }, tokens, { AuthCache, listenForUserChanges }, { ImportSettler }] =
       await Promise.all([
         import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
-        import('./agents/tokens'),
+        import('./agents/tokens'), import('./server/auth-cache'), import('./db/import-settler'),
       ]);
     phase('modules');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
@@ -134,7 +134,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     if (!databaseUrl) throw new Error('no database URL');
 
     phase('db+sim up');
-    const db = new Db(databaseUrl);
+    const db = new Db(databaseUrl, { statementTimeoutMs: config.dbStatementTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs });
     cleanups.push(() => db.close());
     beforeStop.push(() => db.markClosing());
     try {
@@ -151,6 +151,11 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     for (const w of warm) if (w.status === 'fulfilled') w.value.release();
     const refused = warm.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (refused) throw refused.reason;
+    // After the migrations: the trigger that announces deleted users exists now.
+    const authCache = new AuthCache();
+    const userChanges = listenForUserChanges(databaseUrl, authCache, log);
+    cleanups.push(() => userChanges.stop());
+    await userChanges.ready;
     if (embedded || config.markTestDatabase) await createMarker(db);
 
     const openaiBaseUrl = sim?.url ?? config.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
@@ -171,6 +176,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     };
     const server = createAppServer({
       db,
+      authCache,
+      settler: new ImportSettler(db, log),
       model,
       settings,
       health: {
@@ -246,6 +253,14 @@ async function main(): Promise<void> {
     `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\nOPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n`
     + `MemoryChat stack ready in ${readyMs} ms (Ctrl-C to stop)\n`,
   );
+  // A bug that escapes a request (a rejection nobody awaited, a throw in an event handler) is
+  // logged; it must not take every other user's requests down with the process.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`[stack] unhandled rejection (server stays up): ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}\n`);
+  });
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`[stack] uncaught exception (server stays up): ${err.stack ?? err.message}\n`);
+  });
   let stopping = false;
   const shutdown = (reason: string): void => {
     if (stopping) return;
@@ -256,8 +271,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // A closed stdout (the parent died) must not crash the shutdown with EPIPE.
+  // A closed stdout/stderr (the parent died) must not crash the shutdown with EPIPE, nor feed
+  // the uncaught-exception logger above an endless stream of its own write errors.
   process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   lifeline.stop = shutdown;
   if (lifeline.parentGone) shutdown('parent process gone (stdin closed)');
 }

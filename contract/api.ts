@@ -14,7 +14,13 @@
  *   Streamed replies carry the same split in the final `done` event (`timing`), because headers
  *   are sent before the model has answered.
  * - Body limits: {@link BODY_LIMIT_BYTES} in general, {@link BULK_BODY_LIMIT_BYTES} for
- *   `POST /api/memories/bulk`; larger bodies answer 413.
+ *   `POST /api/memories/bulk`; larger bodies (also when only announced by `Content-Length`)
+ *   answer 413 at once and the connection is closed. A request not received within 30 s
+ *   answers 408 (a bare status line: there is no request to answer in JSON yet).
+ * - Text: control characters (U+0000–U+001F) are refused with 400 `validation` naming the field,
+ *   in query parameters and body fields; free text (message and memory content) may contain
+ *   tab, newline and carriage return.
+ * - A malformed request URL answers 400 `validation`.
  *
  * Endpoints
  *   GET  /api/health                          → Health                         (no auth)
@@ -66,7 +72,9 @@ export type ErrorCode =
   | 'payload_too_large' // 413
   | 'model_error' // 502: the model answered 5xx / malformed
   | 'model_timeout' // 504: the model did not answer in time
-  | 'internal'; // 500
+  | 'database_unavailable' // 503: the database cannot be reached or refused the connection
+  | 'database_timeout' // 504: a statement hit the app's statement/query timeout (e.g. a held lock)
+  | 'internal'; // 500: a bug; the message carries a request id to find it in the server log
 
 export interface ApiError {
   error: { code: ErrorCode; message: string };

@@ -59,6 +59,9 @@ export async function runChat(
   args: { userId: number; sessionId: number; content: string; signal: AbortSignal; events?: ChatEvents },
 ): Promise<ChatOutcome | 'session_not_found'> {
   const { db, settings } = deps;
+  // Gone before anything was stored: nothing to do for it. (Gone later: every model call that has
+  // not started yet is skipped and the ones running are cancelled, through `signal`.)
+  if (args.signal.aborted) throw new CallAborted('the client disconnected before its message was stored');
   const stored = await repo.startExchange(db, args.userId, args.sessionId, args.content, settings.conversationModel);
   if (!stored) return 'session_not_found';
   try {
@@ -136,7 +139,7 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   );
 
   const extractorStart = performance.now();
-  const extraction = extractMemories(model, settings.smallModel, args.content, plan.extractor).then(
+  const extraction = extractMemories(model, settings.smallModel, args.content, plan.extractor, args.signal).then(
     async ({ result, memories }): Promise<LogRow> => {
       record(result);
       const saved = await repo.insertMemories(db, args.userId, memories.map((m) => ({
@@ -155,7 +158,7 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   const summarizerStart = performance.now();
   const summaryPrompt = summarizerInput.length > 0 ? buildSummarizerPrompt(session.summary, summarizerInput, plan.summarizer) : undefined;
   const summarization: Promise<LogRow> = summaryPrompt
-    ? summarize(model, settings.smallModel, summaryPrompt.prompt, plan.summarizer).then(
+    ? summarize(model, settings.smallModel, summaryPrompt.prompt, plan.summarizer, args.signal).then(
       async ({ result, summary }): Promise<LogRow> => {
         record(result);
         await repo.saveSummary(db, session.id, summary, summaryPrompt.uptoId);

@@ -44,7 +44,9 @@ export function parseExtraction(text: string): ExtractedMemory[] {
   return out;
 }
 
-export async function extractMemories(model: ModelClient, modelName: string, userText: string, slice: Slice): Promise<{ result: ModelResult; memories: ExtractedMemory[] }> {
-  const result = await model.chat({ model: modelName, messages: buildExtractorPrompt(userText, slice), maxTokens: slice.completion, json: true });
+export async function extractMemories(
+  model: ModelClient, modelName: string, userText: string, slice: Slice, signal?: AbortSignal,
+): Promise<{ result: ModelResult; memories: ExtractedMemory[] }> {
+  const result = await model.chat({ model: modelName, messages: buildExtractorPrompt(userText, slice), maxTokens: slice.completion, json: true, signal });
   return { result, memories: parseExtraction(result.text) };
 }

@@ -96,6 +96,8 @@ export class ModelClient {
   }
 
   async chat(call: ModelCall): Promise<ModelResult> {
+    // The caller is already gone (e.g. it disconnected while the prompt was being built): no call at all.
+    if (call.signal?.aborted) throw new CallAborted('the client disconnected before the model call started');
     const startedAt = performance.now();
     const headers: Record<string, string> = {};
     const fault = this.injectedFault(call.model);

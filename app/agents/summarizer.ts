@@ -39,8 +39,10 @@ export function buildSummarizerPrompt(previous: string | null, messages: readonl
   return { prompt: [{ role: 'system', content: SYSTEM }, { role: 'user', content: user }], uptoId };
 }
 
-export async function summarize(model: ModelClient, modelName: string, prompt: ChatMessage[], slice: Slice): Promise<{ result: ModelResult; summary: string }> {
-  const result = await model.chat({ model: modelName, messages: prompt, maxTokens: slice.completion });
+export async function summarize(
+  model: ModelClient, modelName: string, prompt: ChatMessage[], slice: Slice, signal?: AbortSignal,
+): Promise<{ result: ModelResult; summary: string }> {
+  const result = await model.chat({ model: modelName, messages: prompt, maxTokens: slice.completion, signal });
   const summary = result.text.trim();
   if (summary === '' || countTokens(summary) === 0) throw new Error('summarizer: the model returned an empty summary');
   return { result, summary };

@@ -8,6 +8,7 @@
  */
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
+import { encodeBounded } from './bounded-encode';
 
 let encoder: Tiktoken | undefined;
 
@@ -17,7 +18,7 @@ export function tokenizer(): Tiktoken {
 }
 
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : tokenizer().encode(text).length;
+  return text.length === 0 ? 0 : encodeBounded(tokenizer(), text).length;
 }
 
 const CACHE_LIMIT = 50_000;
@@ -41,7 +42,7 @@ export function truncateToTokens(text: string, maxTokens: number): { text: strin
   if (maxTokens <= 0) return { text: '', tokens: 0 };
   // Cheap exit: a token is at least one character, so short texts always fit.
   if (text.length <= maxTokens) return { text, tokens: countTokens(text) };
-  const ids = tokenizer().encode(text);
+  const ids = encodeBounded(tokenizer(), text);
   if (ids.length <= maxTokens) return { text, tokens: ids.length };
   const kept = tokenizer().decode(ids.slice(0, Math.max(0, maxTokens - 2)));
   const out = `${kept} …`;

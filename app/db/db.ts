@@ -51,12 +51,29 @@ async function timed<R extends pg.QueryResultRow>(run: () => Promise<pg.QueryRes
   }
 }
 
+export interface DbOptions {
+  max?: number;
+  /**
+   * Server-side `statement_timeout` of every connection (ms; 0 = none): a statement waiting on a
+   * held lock or running away is cancelled by PostgreSQL instead of hanging its request.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * Client-side deadline per query (ms; 0 = none): covers what the server cannot cancel itself
+   * (a database that stopped answering, a lost network). Should be longer than the statement timeout.
+   */
+  queryTimeoutMs?: number;
+}
+
+/** setTimeout's largest delay: "no client-side deadline" for statements that may run long (migrations). */
+const NO_QUERY_TIMEOUT_MS = 2_147_483_647;
+
 export class Db implements Queryable {
   readonly pool: pg.Pool;
   /** Set when the stack shuts down: the server going away is expected then, not worth a log line. */
   private closing = false;
 
-  constructor(connectionString: string, opts: { max?: number } = {}) {
+  constructor(connectionString: string, opts: DbOptions = {}) {
     this.pool = new pg.Pool({
       connectionString,
       max: opts.max ?? 10,
@@ -64,6 +81,9 @@ export class Db implements Queryable {
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
       application_name: 'memorychat',
+      // pg treats 0/undefined as "not set" (the server default: no timeout).
+      statement_timeout: opts.statementTimeoutMs || undefined,
+      query_timeout: opts.queryTimeoutMs || undefined,
     });
     // An idle client losing its connection (e.g. the DB stopped) must not crash the process.
     this.pool.on('error', (err) => {
@@ -75,24 +95,31 @@ export class Db implements Queryable {
     return timed(() => this.pool.query<R>(text, params as unknown[] | undefined));
   }
 
-  /** Runs `fn` in a transaction on one connection; its statements (incl. BEGIN/COMMIT) are counted. */
-  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction on one connection; its statements (incl. BEGIN/COMMIT) are counted.
+   * `unbounded`: no statement or query timeout inside (migrations: an index build may take long).
+   */
+  async tx<T>(fn: (q: Queryable) => Promise<T>, opts: { unbounded?: boolean } = {}): Promise<T> {
     const client = await this.pool.connect();
+    const queryTimeout = opts.unbounded ? { query_timeout: NO_QUERY_TIMEOUT_MS } : {};
     const q: Queryable = {
       query: <R extends pg.QueryResultRow>(text: string, params?: readonly Param[]) =>
-        timed(() => client.query<R>(text, params as unknown[] | undefined)),
+        timed(() => client.query<R>({ text, values: params as unknown[] | undefined, ...queryTimeout })),
     };
+    let out: T;
     try {
       await q.query('BEGIN');
-      const out = await fn(q);
+      if (opts.unbounded) await q.query('SET LOCAL statement_timeout = 0');
+      out = await fn(q);
       await q.query('COMMIT');
-      return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that cannot even roll back (timed out, cut) is discarded, not reused.
+      const broken = await client.query('ROLLBACK').then(() => undefined, (e: unknown) => e as Error);
+      client.release(broken);
       throw err;
-    } finally {
-      client.release();
     }
+    client.release();
+    return out;
   }
 
   markClosing(): void {

@@ -101,7 +101,7 @@ export async function migrate(db: Db, opts: { missingIndexes: boolean; log?: (li
       );
       applied.push(m.name);
     }
-  });
+  }, { unbounded: true }); // an index build over existing rows may outlast the request timeouts
   const version = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
   return { schemaVersion: version.rows[0]?.v ?? 0, applied };
 }

@@ -401,13 +401,23 @@ async function searchMemories(
 
 /**
  * After a bulk import: merges the GIN pending lists of the memory search indexes (no-op when
- * they are missing) and refreshes the tables' statistics, so the planner sees the new size.
+ * they are missing; the work is the import's own entries), so search uses its indexes at once.
  */
-export async function settleMemoryImport(q: Queryable): Promise<void> {
+export async function mergePendingSearchEntries(q: Queryable): Promise<void> {
   await q.query(
     `SELECT gin_clean_pending_list(c.oid) FROM pg_class c
      WHERE c.relkind = 'i' AND c.relname IN ('idx_memories_content_tsv', 'idx_memory_terms_trgm')`,
   );
+}
+
+/** Rows of `memories` as of its last ANALYZE/VACUUM (0 when never analyzed). */
+export async function memoriesRowEstimate(q: Queryable): Promise<number> {
+  const r = await q.query<{ n: number }>("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'memories'::regclass");
+  return r.rows[0]?.n ?? 0;
+}
+
+/** Refreshes the planner's statistics of the memory tables, so it sees their new size. */
+export async function analyzeMemoryTables(q: Queryable): Promise<void> {
   await q.query('ANALYZE memories, memory_terms');
 }
 

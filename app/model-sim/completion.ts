@@ -2,6 +2,7 @@
  * Builds one chat completion: the text (or JSON), its tokens, the stream chunks, the finish reason.
  * Deterministic for a given seed and prompt.
  */
+import { encodeBounded } from '../agents/bounded-encode';
 import { exampleForSchema, firstPersonFacts, keywordsOf, replySentences } from './generate';
 import { createRng, hashString, mixSeeds } from './random';
 import { encoderForModel } from './tokens';
@@ -94,14 +95,14 @@ export function buildCompletion(request: ChatRequest, seed: number): Completion 
     let approxTokens = 0;
     for (let i = 0; i < 2000 && approxTokens < target; i++) {
       const sentence = (text ? ' ' : '') + sentences.next().value;
-      approxTokens += encoder.encode(sentence).length;
+      approxTokens += encodeBounded(encoder, sentence).length;
       text += sentence;
     }
   } else {
     let facts = firstPersonFacts(lastUserText(request));
     text = jsonText(request, contentSeed, facts);
     // Keep the JSON valid when max_tokens is tight: drop facts rather than cut the document.
-    while (facts.length > 0 && encoder.encode(text).length > maxTokens) {
+    while (facts.length > 0 && encodeBounded(encoder, text).length > maxTokens) {
       facts = facts.slice(0, -1);
       text = jsonText(request, contentSeed, facts);
     }
@@ -112,7 +113,7 @@ export function buildCompletion(request: ChatRequest, seed: number): Completion 
     const at = stop === '' ? -1 : text.indexOf(stop);
     if (at >= 0) text = text.slice(0, at);
   }
-  let tokens = encoder.encode(text);
+  let tokens = encodeBounded(encoder, text);
   if (tokens.length > maxTokens) {
     tokens = tokens.slice(0, maxTokens);
     text = encoder.decode(tokens);

@@ -12,6 +12,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import type { TiktokenBPE } from 'js-tiktoken/lite';
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base';
 import o200kBase from 'js-tiktoken/ranks/o200k_base';
+import { encodeBounded } from '../agents/bounded-encode';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -68,7 +69,7 @@ export function countTokens(text: string, encoding: EncodingName): number {
   const key = `${encoding}\u0000${text}`;
   const cached = countCache.get(key);
   if (cached !== undefined) return cached;
-  const count = getEncoder(encoding).encode(text).length;
+  const count = encodeBounded(getEncoder(encoding), text).length;
   if (text.length <= 100_000) {
     if (countCache.size >= COUNT_CACHE_LIMIT) {
       const oldest = countCache.keys().next();

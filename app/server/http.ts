@@ -14,6 +14,8 @@ export const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   model_error: 502,
   model_timeout: 504,
+  database_unavailable: 503,
+  database_timeout: 504,
   internal: 500,
 };
 
@@ -38,6 +40,10 @@ export interface RequestContext {
   db: DbStats;
   /** Model time inside this request (ms), set by handlers that call the model. */
   modelMs: number;
+  /** Aborted when the client disconnects before the answer is complete: cancels pending model calls. */
+  signal: AbortSignal;
+  /** Logs an unexpected error once, with a new request id, and returns that id for the answer. */
+  reportInternal(err: unknown): string;
 }
 
 export function serverTiming(ctx: RequestContext): string {
@@ -62,31 +68,82 @@ export function sendError(ctx: RequestContext, code: ErrorCode, message: string)
   sendJson(ctx, STATUS[code], body);
 }
 
-/** Largest body we read (and discard) just to answer 413 cleanly instead of cutting the upload. */
-const DRAIN_LIMIT = 32 * 1024 * 1024;
+/** The client went away while we were reading its request: nobody to answer, nothing to log. */
+export class ClientGone extends Error {
+  override name = 'ClientGone';
+}
 
-/** Reads the body up to `limit` bytes; over the limit → 413 (after draining, so the client sees the answer). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export const tooLarge = (limit: number): HttpError => new HttpError(
+  'payload_too_large', `request body is larger than the limit of ${limit} bytes for this endpoint; send a smaller body`,
+);
+
+/**
+ * Reads the body up to `limit` bytes. Over the limit (announced by Content-Length or found while
+ * reading) → 413 at once, without reading the rest: the caller answers and closes the connection
+ * (see refuseBody). Listeners rather than `for await`: leaving an async iterator early destroys
+ * the request, and with it the socket the 413 has to go out on.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  const tooLarge = (): HttpError => new HttpError('payload_too_large', `request body is larger than the limit of ${limit} bytes for this endpoint`);
-  if (Number.isFinite(declared) && declared > DRAIN_LIMIT) {
-    req.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let over = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > DRAIN_LIMIT) {
-      req.destroy();
-      throw tooLarge();
-    }
-    if (size > limit) over = true;
-    if (!over) chunks.push(chunk);
-  }
-  if (over) throw tooLarge();
-  return Buffer.concat(chunks);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  if (req.destroyed) return Promise.reject(new ClientGone('the client closed the connection before its body was read'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done();
+      req.pause();
+      reject(tooLarge(limit));
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onGone = (): void => {
+      done();
+      reject(new ClientGone('the client closed the connection before sending the whole body'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onGone);
+  });
+}
+
+/** How long a refused upload is still read (and thrown away) so the client sees the 413, not a reset. */
+const REFUSED_BODY_LINGER_MS = 1_000;
+
+/**
+ * Answers 413 and closes the connection without reading the body to its end. Closing a socket
+ * with unread data makes the kernel send a reset, which can destroy the answer before the client
+ * reads it; so what still arrives is discarded for a moment, then the socket is closed.
+ */
+export function refuseBody(ctx: RequestContext, err: HttpError): void {
+  const { res } = ctx;
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+  sendError(ctx, err.code, err.message);
+  // The rest of the body is discarded and the socket closed once the answer is out (app.ts).
+}
+
+/** Throws away what still arrives of a body nobody reads, for a moment, then closes the socket. */
+export function discardThenClose(req: IncomingMessage): void {
+  if (req.destroyed) return;
+  const timer = setTimeout(() => req.socket.destroy(), REFUSED_BODY_LINGER_MS);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {

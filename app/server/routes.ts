@@ -4,12 +4,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
+  BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ApiError, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
   type SearchResponse, type Timing, type User,
 } from '../../contract';
 import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
 import type { Db } from '../db/db';
+import { databaseFailure, databaseFailureMessage } from '../db/errors';
+import type { ImportSettler } from '../db/import-settler';
 import * as repo from '../db/repo';
+import type { AuthCache } from './auth-cache';
 import { HttpError, idParam, notFound, readJson, Router, sendJson, serverTiming, type Handler, type RequestContext } from './http';
 import {
   bulkMemoriesBody, createMemoryBody, createProfileBody, createSessionBody, createUserBody, pageQuery, parseBody, postMessageBody,
@@ -19,18 +22,13 @@ import {
 export interface ApiDeps extends ChatDeps {
   db: Db;
   health: Omit<Health, 'schemaVersion' | 'status'>;
+  /** Token → user; entries die with their user (see auth-cache.ts). */
+  authCache: AuthCache;
+  /** Bounded index/statistics upkeep after bulk imports (see import-settler.ts). */
+  settler: ImportSettler;
 }
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
-
-/**
- * Token → user, remembered briefly: every API call authenticates, and a database round trip per
- * request for an answer that almost never changes was a third of a session create's time.
- * Bounded in size and age; unknown tokens are never cached, so a new user works at once.
- */
-const AUTH_CACHE_TTL_MS = 30_000;
-const AUTH_CACHE_MAX = 10_000;
-const authCache = new Map<string, { user: User; expires: number }>();
 
 /** sha256 of the request's bearer token; undefined when there is none. */
 function tokenHashOf(ctx: RequestContext): string | undefined {
@@ -41,12 +39,11 @@ function tokenHashOf(ctx: RequestContext): string | undefined {
 async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
   const tokenHash = tokenHashOf(ctx);
   if (!tokenHash) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
-  const cached = authCache.get(tokenHash);
-  if (cached && cached.expires > performance.now()) return cached.user;
+  const cached = deps.authCache.get(tokenHash);
+  if (cached) return cached;
   const user = await repo.userByTokenHash(deps.db, tokenHash);
   if (!user) throw new HttpError('unauthorized', 'unknown bearer token');
-  if (authCache.size >= AUTH_CACHE_MAX) authCache.clear();
-  authCache.set(tokenHash, { user, expires: performance.now() + AUTH_CACHE_TTL_MS });
+  deps.authCache.set(tokenHash, user);
   return user;
 }
 
@@ -58,24 +55,25 @@ function isDeletedUserError(err: unknown): boolean {
 }
 
 /**
- * The auth cache can outlive its user (deleted by e.g. the suite's seed cleanup): the next write
- * then fails on the user_id foreign key. That is a stale credential, not a server fault, so drop
- * the cache entry and answer 401 like for any unknown token (instead of 500).
+ * A user deleted while its request runs (between authentication and a write, or before the
+ * delete's notification reached the auth cache) makes the write fail on the user_id foreign key.
+ * That is a stale credential, not a server fault: drop the cache entry and answer 401 like for
+ * any unknown token (instead of 500).
  */
-function failDeletedUserAs401(handler: Handler): Handler {
+function failDeletedUserAs401(authCache: AuthCache, handler: Handler): Handler {
   return async (ctx) => {
     try {
       await handler(ctx);
     } catch (err) {
       if (!isDeletedUserError(err)) throw err;
       const tokenHash = tokenHashOf(ctx);
-      if (tokenHash) authCache.delete(tokenHash);
+      if (tokenHash) authCache.forget(tokenHash);
       throw new HttpError('unauthorized', 'the user of this bearer token no longer exists; create a new one (POST /api/users)');
     }
   };
 }
 
-/** Bulk imports of at least this many memories settle the search indexes (see settleMemoryImport). */
+/** Bulk imports of at least this many memories settle the search indexes (see import-settler.ts). */
 const BULK_MERGE_SEARCH_INDEX_ROWS = 1_000;
 
 /** Search: ranked full-text; `auto` falls back to fuzzy (typos) when ranked finds fewer than this. */
@@ -85,7 +83,7 @@ export function buildRouter(deps: ApiDeps): Router {
   const { db } = deps;
   const router = new Router();
   // Every route goes through the deleted-user check: any write may be the first to notice.
-  const r = { add: (method: string, path: string, handler: Handler) => router.add(method, path, failDeletedUserAs401(handler)) };
+  const r = { add: (method: string, path: string, handler: Handler) => router.add(method, path, failDeletedUserAs401(deps.authCache, handler)) };
 
   r.add('GET', '/api/health', async (ctx) => {
     const v = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
@@ -181,10 +179,8 @@ export function buildRouter(deps: ApiDeps): Router {
     const profileIds = [...new Set(body.memories.map((m) => m.profileId).filter((p): p is number => p !== undefined))];
     for (const p of profileIds) if (!(await repo.profileBelongsTo(db, user.id, p))) throw notFound(`profile ${p}`);
     const saved = await repo.insertMemories(db, user.id, body.memories.map((m) => ({ content: m.content, profileId: m.profileId ?? null, importance: m.importance ?? 0.5 })));
-    // A bulk import parks its search-index entries in the GIN pending lists and leaves the
-    // planner's statistics stale; until autovacuum comes by, search scans instead of using its
-    // indexes (measured: 25 ms instead of 2–5 ms at 10,000 memories). Settle as part of the import.
-    if (saved.length >= BULK_MERGE_SEARCH_INDEX_ROWS) await repo.settleMemoryImport(db);
+    // Search right after a big import must use its indexes: settle before answering (bounded).
+    if (saved.length >= BULK_MERGE_SEARCH_INDEX_ROWS) await deps.settler.imported(saved.length);
     sendJson(ctx, 201, { created: saved.length, ids: saved.map((m) => m.id) });
   });
 
@@ -232,11 +228,7 @@ function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | u
 const round = (n: number): number => Math.round(n * 100) / 100;
 
 async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
-  const aborter = new AbortController();
-  ctx.res.on('close', () => {
-    if (!ctx.res.writableFinished) aborter.abort();
-  });
-  const out = await runChat(deps, { userId: user.id, sessionId, content, signal: aborter.signal });
+  const out = await runChat(deps, { userId: user.id, sessionId, content, signal: ctx.signal });
   if (out === 'session_not_found') throw notFound(`session ${sessionId}`);
   ctx.modelMs = unionMs(out.modelIntervals);
   if (out.error) throw new HttpError(out.error.code, `the reply failed: ${out.error.message} (assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`);
@@ -251,10 +243,6 @@ async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, session
 
 async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
   const { res } = ctx;
-  const aborter = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) aborter.abort();
-  });
   const send = (e: ChatStreamEvent): void => {
     if (!res.destroyed) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
   };
@@ -264,7 +252,7 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
     userId: user.id,
     sessionId,
     content,
-    signal: aborter.signal,
+    signal: ctx.signal,
     events: {
       onStored: (u, a) => {
         res.writeHead(200, {
@@ -283,8 +271,11 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
   } catch (err) {
     // Before the stream started, the normal JSON error path answers; after, only an event can.
     if (!res.headersSent) throw err;
-    process.stderr.write(`memorychat: chat stream failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    send({ event: 'error', data: { error: { code: 'internal', message: 'internal error while finishing the reply; see the server log' }, message: null } });
+    const dbFailure = databaseFailure(err);
+    const error: ApiError['error'] = dbFailure
+      ? { code: dbFailure, message: databaseFailureMessage(dbFailure) }
+      : { code: 'internal', message: `internal error while finishing the reply (request ${ctx.reportInternal(err)}); see the server log` };
+    send({ event: 'error', data: { error, message: null } });
     res.end();
     return;
   }

@@ -14,25 +14,43 @@ export const MAX_BULK_MEMORIES = 10_000;
 export const MAX_QUERY_CHARS = 500;
 export const DEFAULT_SEARCH_LIMIT = 10;
 
+/**
+ * Control characters (U+0000–U+001F) have no business in names or text, and PostgreSQL cannot
+ * store NUL in text at all (it would fail the insert). Free text may keep tab, newline and CR.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const ANY_CONTROL = /[\u0000-\u001f]/;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROL_EXCEPT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+const NO_CONTROLS = 'must not contain control characters (U+0000–U+001F)';
+const NO_CONTROLS_IN_TEXT = 'must not contain control characters (U+0000–U+001F other than tab, newline and carriage return)';
+
+/** A one-line string: names, titles, e-mail. */
+const line = (max: number) => z.string().max(max).refine((s) => !ANY_CONTROL.test(s), NO_CONTROLS);
+/** Free text (messages, memories): line breaks and tabs allowed. */
+const text = (max: number) => z.string().max(max)
+  .refine((s) => !CONTROL_EXCEPT_WHITESPACE.test(s), NO_CONTROLS_IN_TEXT)
+  .refine((s) => s.trim().length > 0, 'must not be empty');
+
 export const createUserBody = z.object({
-  email: z.string().trim().min(3).max(320).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
-  displayName: z.string().max(200).optional(),
+  email: line(320).pipe(z.string().trim().min(3).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address')),
+  displayName: line(200).optional(),
 });
 
-export const createProfileBody = z.object({ name: z.string().trim().min(1).max(200) });
+export const createProfileBody = z.object({ name: line(200).pipe(z.string().trim().min(1)) });
 
 export const createSessionBody = z.object({
-  title: z.string().max(200).optional(),
+  title: line(200).optional(),
   profileId: id.optional(),
 });
 
 export const postMessageBody = z.object({
-  content: z.string().max(MAX_MESSAGE_CHARS).refine((s) => s.trim().length > 0, 'must not be empty'),
+  content: text(MAX_MESSAGE_CHARS),
   stream: z.boolean().optional(),
 });
 
 const memoryItem = z.object({
-  content: z.string().max(MAX_MEMORY_CHARS).refine((s) => s.trim().length > 0, 'must not be empty'),
+  content: text(MAX_MEMORY_CHARS),
   profileId: id.optional(),
   importance: z.number().min(0).max(1).optional(),
 });
@@ -48,6 +66,18 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const issue = r.error.issues[0];
   const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
   throw new HttpError('validation', `${where}: ${issue?.message ?? 'invalid value'}`);
+}
+
+/**
+ * Every query parameter, known or not: no control characters except tab, newline and CR (the
+ * search text may carry them; the other parameters are numbers or words and are checked again).
+ */
+export function checkQueryText(url: URL): void {
+  for (const [name, value] of url.searchParams) {
+    if (CONTROL_EXCEPT_WHITESPACE.test(name) || CONTROL_EXCEPT_WHITESPACE.test(value)) {
+      throw new HttpError('validation', `query parameter ${JSON.stringify(name.slice(0, 40))}: ${NO_CONTROLS_IN_TEXT}`);
+    }
+  }
 }
 
 function intQuery(url: URL, name: string, min: number, max: number): number | undefined {

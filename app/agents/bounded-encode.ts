@@ -1,0 +1,48 @@
+/**
+ * BPE encoding that cannot stall the event loop. js-tiktoken merges each pre-token (roughly: a
+ * word) in time quadratic in its length: 8,000 letters without a space took ≈ 3 s, 30,000 ≈ 45 s,
+ * so one chat message of repeated characters blocked the whole app for minutes. A run of more
+ * than LONG_RUN_CHARS non-space characters is therefore encoded in pieces of at most
+ * PIECE_BYTES UTF-8 bytes (the merge cost grows with bytes: an emoji is four). Ordinary text
+ * (words, URLs, code up to LONG_RUN_CHARS characters without a space) encodes exactly as before;
+ * a longer run may count a few tokens more than OpenAI's tokenizer would.
+ * Used by the app (prompt budget) and by the model simulator (usage), so both count alike.
+ */
+import type { Tiktoken } from 'js-tiktoken/lite';
+
+const LONG_RUN_CHARS = 200;
+const PIECE_BYTES = 64;
+const LONG_RUN = new RegExp(`\\S{${LONG_RUN_CHARS + 1},}`);
+const LONG_RUNS = new RegExp(LONG_RUN.source, 'g');
+
+const utf8Bytes = (codePoint: number): number => (codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4);
+
+export function encodeBounded(encoder: Tiktoken, text: string): number[] {
+  if (!LONG_RUN.test(text)) return encoder.encode(text);
+  const ids: number[] = [];
+  const add = (piece: string): void => {
+    for (const id of encoder.encode(piece)) ids.push(id);
+  };
+  let done = 0;
+  for (const m of text.matchAll(LONG_RUNS)) {
+    if (m.index > done) add(text.slice(done, m.index));
+    // Cut at code point boundaries (a split surrogate pair would encode as replacement characters).
+    let pieceStart = 0;
+    let bytes = 0;
+    let i = 0;
+    for (const ch of m[0]) {
+      const size = utf8Bytes(ch.codePointAt(0) ?? 0);
+      if (bytes + size > PIECE_BYTES) {
+        add(m[0].slice(pieceStart, i));
+        pieceStart = i;
+        bytes = 0;
+      }
+      bytes += size;
+      i += ch.length;
+    }
+    add(m[0].slice(pieceStart));
+    done = m.index + m[0].length;
+  }
+  if (done < text.length) add(text.slice(done));
+  return ids;
+}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES } from '../contract';
+import { BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES } from '../../contract';
 import { CallAborted } from '../agents/model';
 import { withDbStats } from '../db/db';
 import { databaseFailure, databaseFailureMessage } from '../db/errors';

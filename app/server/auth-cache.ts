@@ -9,7 +9,7 @@
  * cache serves nothing (every request asks the database) until it listens again.
  */
 import pg from 'pg';
-import type { User } from '../contract';
+import type { User } from '../../contract';
 
 export const USER_CHANGED_CHANNEL = 'memorychat_user_changed';
 

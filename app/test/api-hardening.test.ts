@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
-import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../app/contract';
-import type { Db } from '../../app/db/db';
-import { databaseFailure } from '../../app/db/errors';
-import { createAppServer } from '../../app/server/app';
-import { AuthCache } from '../../app/server/auth-cache';
-import type { ApiDeps } from '../../app/server/routes';
+import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../contract';
+import type { Db } from '../db/db';
+import { databaseFailure } from '../db/errors';
+import { createAppServer } from '../server/app';
+import { AuthCache } from '../server/auth-cache';
+import type { ApiDeps } from '../server/routes';
 import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
 const shared = useTestStack();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import type { ApiError, Memory, PostMessageResponse, Session } from '../../app/contract';
+import type { ApiError, Memory, PostMessageResponse, Session } from '../../contract';
 import { useTestStack } from './api-support';
 
 const shared = useTestStack();

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Queryable } from '../../app/db/db';
-import { ImportSettler } from '../../app/db/import-settler';
+import type { Queryable } from '../db/db';
+import { ImportSettler } from '../db/import-settler';
 
 /** A database that records the settle statements and reports `tableRows` for the memories table. */
 function recordingDb(tableRows: number, delayMs = 0): { db: Queryable; statements: string[] } {

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { User } from '../../app/contract';
-import { AuthCache, listenForUserChanges } from '../../app/server/auth-cache';
+import type { User } from '../../contract';
+import { AuthCache, listenForUserChanges } from '../server/auth-cache';
 import { useTestStack, withSql } from './api-support';
 
 const shared = useTestStack();

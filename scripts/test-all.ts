@@ -1,19 +1,17 @@
 /**
- * `npm test`: everything that proves the suite works, in order of cost.
+ * The end-to-end stages of `npm test` (the static checks and unit tests before them are plain npm
+ * scripts, chained in package.json):
  *
- *   1. static checks: TypeScript (strict), ESLint, the GitHub workflow linter
- *   2. unit tests (node's test runner): statistics, thresholds, summary schema, seeding and
- *      cleanup, the model simulator, the API contract, validation and isolation
- *   3. the Playwright `smoke` project end to end against the bundled stack: verdict must pass
- *   4. regression self-tests: for each fault switch of the stack, run the specs that should
+ *   1. the Playwright `smoke` project end to end against the bundled stack: verdict must pass
+ *   2. regression self-tests: for each fault switch of the stack, run the specs that should
  *      catch it and assert that the Checkpoint 7.4 verdict is `fail` on the expected criterion,
  *      because of the expected metric. A perf check that cannot fail proves nothing.
  *
- * Flags: `--only static,unit,smoke,self` to run some stages; `--fault <name>` for one self-test.
- * Exit code 0 only when every stage passed.
+ * Flags: `--only smoke,self` to run some stages; `--fault <name>` for one self-test.
+ * Ends with one line per stage and `N passed, N failed`; exit code 0 only when every stage passed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FAULTS, type Fault } from '../contract';
 
@@ -91,20 +89,6 @@ async function stage(results: StageResult[], name: string, fn: () => Promise<{ p
   results.push({ name, passed, seconds, detail });
   console.log(`━━━ ${name}: ${passed ? 'passed' : 'FAILED'} (${seconds.toFixed(1)} s) ${detail}`);
   return passed;
-}
-
-const exitOk = (code: number) => ({ passed: code === 0, detail: code === 0 ? '' : `exit code ${code}` });
-
-/** The suite's unit tests and the reference app's own tests (app/test). */
-function unitTestFiles(): string[] {
-  return [['test', 'unit'], ['app', 'test']].flatMap((parts) => {
-    const dir = path.join(ROOT, ...parts);
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.test.ts'))
-      .sort()
-      .map((f) => path.join(...parts, f));
-  });
 }
 
 interface SummaryCheck { metric: string; scenario?: string; statistic?: string; passed: boolean; value?: number | null; limit?: number; message?: string }
@@ -185,18 +169,6 @@ async function main(): Promise<void> {
   const results: StageResult[] = [];
   const started = performance.now();
 
-  if (want('static')) {
-    await stage(results, 'typecheck', async () => exitOk(await run(path.join(BIN, 'tsc'), ['--noEmit', '-p', 'tsconfig.json'])));
-    await stage(results, 'lint', async () => exitOk(await run(path.join(BIN, 'eslint'), ['.', '--max-warnings=0'])));
-    if (existsSync(path.join(ROOT, 'scripts', 'lint-workflows.ts'))) {
-      await stage(results, 'workflow lint', async () => exitOk(await run(path.join(BIN, 'tsx'), ['scripts/lint-workflows.ts'])));
-    }
-  }
-  if (want('unit')) {
-    const files = unitTestFiles();
-    await stage(results, `unit tests (${files.length} files)`, async () =>
-      exitOk(await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { MODEL_SIM_LATENCY: 'instant' })));
-  }
   if (want('smoke')) await stage(results, 'smoke project (clean stack → verdict pass)', smoke);
   if (want('self')) {
     for (const t of SELF_TESTS) {

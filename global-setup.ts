@@ -18,10 +18,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FullConfig } from '@playwright/test';
 import { SCHEMA_VERSION, type Health } from './contract';
-import { ConfigError, loadConfig, runProfile, selectedProjects, stackModelLatency, type PerfConfig } from './lib/config';
+import { ConfigError, ensureRunId, loadConfig, runProfile, selectedProjects, stackModelLatency, type PerfConfig } from './lib/config';
 import { redact, redactDeep, redactUrl } from './lib/redact';
 import { startStackProcess, type StackProcess } from './lib/stack-process';
 import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './fixtures/db';
@@ -42,11 +41,6 @@ class SetupError extends Error {
   }
 }
 
-
-function generateRunId(): string {
-  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  return `r${stamp}-${randomBytes(2).toString('hex')}`;
-}
 
 function errText(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
@@ -156,8 +150,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     if (err instanceof ConfigError) throw new SetupError(err.message);
     throw err;
   }
-  if (!process.env.PERF_RUN_ID) process.env.PERF_RUN_ID = generateRunId();
-  const runId = process.env.PERF_RUN_ID;
+  const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
+
   mkdirSync(config.reportDir, { recursive: true });
 
   let stack: StackProcess | undefined;

@@ -25,7 +25,7 @@ import type { MetricOptions } from '../fixtures/types';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { avg, growthExponent, p50, round } from './helpers/numbers';
-import { rejected, settlePool } from './helpers/pool';
+import { rejected, runInLanes } from '../lib/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 import { timedGet } from './helpers/timed-get';
@@ -160,7 +160,7 @@ test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and sta
     const chatOpts: MetricOptions = { category: 'memory', scenario, unit: 'ms', tags: { memoryCount: size, agent: 'memory_retriever' } };
     const qOpts: MetricOptions = { category: 'bottlenecks', scenario, unit: 'count', tags: { memoryCount: size, source: 'done.timing.dbQueries' } };
     const statements: number[] = [];
-    const results = await settlePool(chatSamples, CHAT_CONCURRENCY, async (k) => {
+    const results = await runInLanes(chatSamples, CHAT_CONCURRENCY, async (k) => {
       if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
       const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
       const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);

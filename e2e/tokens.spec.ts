@@ -16,7 +16,7 @@ import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';
 import { avg, round } from './helpers/numbers';
-import { fulfilled, rejected, settlePool } from './helpers/pool';
+import { fulfilled, rejected, runInLanes } from '../lib/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 
@@ -64,7 +64,7 @@ test('history growth: tokens per message at a long vs a half-as-long history, an
   const sideAt = async (label: string, messages: number): Promise<Side> => {
     const sessions: number[] = [];
     for (let i = 0; i < samples; i++) sessions.push((await seed.session(owner, { messages, title: `${label} ${i + 1}` })).session.id);
-    const results = await settlePool(samples, CONCURRENCY, async (i) => {
+    const results = await runInLanes(samples, CONCURRENCY, async (i) => {
       const r = await chatOverApi(client, sessions[i]!, questionFor('long-conversation', i), budget);
       return r.done.usage;
     });
@@ -99,7 +99,7 @@ test('memory growth: tokens per message with a large vs a small memory set', {
     await seed.memories(owner, Math.max(0, memories - RELEVANT_MEMORIES.length));
     await seed.plantMemories(owner, RELEVANT_MEMORIES);
     const client = api.as(owner);
-    const results = await settlePool(samples, CONCURRENCY, async (i) => {
+    const results = await runInLanes(samples, CONCURRENCY, async (i) => {
       const session = await client.createSession({ title: `memories ${memories} #${i + 1}` });
       const r = await chatOverApi(client, session.id, questionFor('large-memory-context', i), budget);
       return r.done.usage;

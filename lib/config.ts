@@ -5,6 +5,7 @@
  * A bad value is a {@link ConfigError} whose message names the variable, the value and what is
  * allowed; callers print `error.message` only (no stack), see {@link formatConfigError}.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
@@ -210,4 +211,13 @@ export function runProfile(config: PerfConfig, argv: readonly string[] = process
  */
 export function stackModelLatency(config: PerfConfig, argv: readonly string[] = process.argv): LatencyProfileName {
   return config.modelSimLatency ?? (runProfile(config, argv) === 'smoke' ? 'instant' : 'realistic');
+}
+
+/**
+ * The run id (PERF_RUN_ID), generated once per run: the first caller (playwright.config.ts, in the
+ * runner process) sets it, and every later reader (global setup, workers, reporters) inherits it.
+ */
+export function ensureRunId(env: NodeJS.ProcessEnv = process.env): string {
+  env.PERF_RUN_ID ??= `r${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  return env.PERF_RUN_ID;
 }

@@ -12,7 +12,7 @@ import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
 import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
-import { redactUrl } from './redact';
+import { redact, redactSecrets } from './redact';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_JSON = 'perf-summary.json';
@@ -130,40 +130,13 @@ export const perfSummarySchema = z.object({
 });
 export type PerfSummary = z.infer<typeof perfSummarySchema>;
 
-// ---------------------------------------------------------------- redaction
-
-/** Keys that name a secret (at the end: `accessToken`, `DB_PASSWORD`, `OPENAI_API_KEY`; not `tokenBudget`). */
-const SECRET_KEY = /(pass(word|wd)?|secret|token|api[_-]?key|authorization|cookie|credentials?|private[_-]?key)$/i;
-
-/** Masks credentials in URLs, bearer tokens and OpenAI-style keys inside a string. */
-export function redactString(s: string): string {
-  return redactUrl(s)
-    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1***')
-    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-***');
-}
-
-/** Deep copy with secret-looking keys masked and strings redacted (defensive: global setup redacts too). */
-export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 20) return '[depth limit]';
-  if (typeof value === 'string') return redactString(value);
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'boolean' ? '***' : redact(v, depth + 1);
-    }
-    return out;
-  }
-  return value;
-}
-
 /** `${reportDir}/environment.json` written by global setup, redacted again; {} when absent. */
 export function readEnvironment(reportDir: string): Record<string, unknown> {
   const path = join(reportDir, 'environment.json');
   if (!existsSync(path)) return {};
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (redact(parsed) as Record<string, unknown>) : {};
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (redactSecrets(parsed) as Record<string, unknown>) : {};
   } catch (error) {
     return { error: `environment.json unreadable: ${(error as Error).message}` };
   }
@@ -200,7 +173,7 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
       ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}),
       unit: m.unit, n: m.stats.n, errors: m.errorCount,
       errorRate: m.stats.n + m.errorCount === 0 ? null : m.errorCount / (m.stats.n + m.errorCount),
-      errorDetails: m.errors.map((e) => ({ ...e, message: redactString(e.message) })),
+      errorDetails: m.errors.map((e) => ({ ...e, message: redact(e.message) })),
       warmup: m.warmup,
       min: orNull(m.stats.min), mean: orNull(m.stats.mean), p50: orNull(m.stats.p50), p90: orNull(m.stats.p90),
       p95: orNull(m.stats.p95), p99: orNull(m.stats.p99), max: orNull(m.stats.max), stddev: orNull(m.stats.stddev),
@@ -210,12 +183,12 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
       samples: [...m.samples],
       tests: m.tests,
     })),
-    evidence: result.evidence.map((e) => redact(e) as (typeof result.evidence)[number]),
+    evidence: result.evidence.map((e) => redactSecrets(e) as (typeof result.evidence)[number]),
     harnessErrors: result.harnessErrors,
     thresholdOverrides: result.thresholdOverrides,
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
-    ...(ctx.setupError ? { setupError: redactString(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
+    ...(ctx.setupError ? { setupError: redact(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
   return perfSummarySchema.parse(summary);

@@ -15,11 +15,13 @@
  * time) p95 ≤ 25 ms; smoke project ≤ 30 s. Numbers on a shared 2-core machine are noisy: the
  * script prints what it measured (with the load average), it does not retry until green.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { quantile } from '../lib/stats';
+import { startStackProcess, type StackProcess } from '../lib/stack-process';
 import { SCHEMA_VERSION, type ChatStreamEvent, type CreateUserResponse, type Health, type Session } from '../contract';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -27,15 +29,6 @@ const args = new Set(process.argv.slice(2));
 const READY_TARGET_MS = 2_000;
 const SMOKE_TARGET_S = 30;
 
-interface StackProcess { child: ChildProcess; baseUrl: string; databaseUrl: string; openaiBaseUrl: string; readyMs: number; wallMs: number }
-
-function quantile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const h = (s.length - 1) * p;
-  const lo = Math.floor(h);
-  return (s[lo] ?? 0) + ((s[Math.min(lo + 1, s.length - 1)] ?? 0) - (s[lo] ?? 0)) * (h - lo);
-}
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 function report(name: string, values: number[], target?: number): void {
   const p95 = quantile(values, 0.95);
@@ -46,71 +39,26 @@ function report(name: string, values: number[], target?: number): void {
 const median = (values: number[]): number => quantile(values, 0.5);
 const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
+type BenchStack = StackProcess & { wallMs: number };
+
 /**
- * Starts the stack in its own process group: `npm run stack` (what a user types) or tsx directly.
- * `wallMs` runs from spawn to the ready lines; `readyMs` is the stack's own STACK_READY_MS.
+ * Starts the stack with the suite's own launcher (lib/stack-process.ts), by `npm run stack` (what
+ * a user types) or node directly. `wallMs` runs from spawn to the ready lines; `readyMs` is the
+ * stack's own STACK_READY_MS.
  */
-function startStackProcess(env: Record<string, string>, via: 'npm' | 'tsx' = 'tsx'): Promise<StackProcess> {
+async function startBenchStack(env: Record<string, string>, via: 'npm' | 'node' = 'node'): Promise<BenchStack> {
   const t0 = performance.now();
-  const [cmd, cmdArgs] = via === 'npm'
-    ? ['npm', ['run', '--silent', 'stack']]
-    : [path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['app/stack.ts']];
-  const child = spawn(cmd, cmdArgs, {
+  const stack = await startStackProcess({
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '', OPENAI_API_KEY: '', PORT: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+    logFile: path.join(os.tmpdir(), `memorychat-bench-stack-${process.pid}.log`),
+    via,
   });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      signalGroup(child, 'SIGKILL');
-      reject(new Error(`stack not ready within 60 s: ${err.slice(-500)}`));
-    }, 60_000);
-    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const ready = /STACK_READY_MS=(\d+)/.exec(out);
-      const base = /^BASE_URL=(.+)$/m.exec(out);
-      const db = /^DATABASE_URL=(.+)$/m.exec(out);
-      const model = /^OPENAI_BASE_URL=(.+)$/m.exec(out);
-      if (ready && base?.[1] && db?.[1] && model?.[1]) {
-        clearTimeout(timer);
-        resolve({
-          child, baseUrl: base[1].trim(), databaseUrl: db[1].trim(), openaiBaseUrl: model[1].trim(),
-          readyMs: Number(ready[1]), wallMs: performance.now() - t0,
-        });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`stack exited (${code}) before ready: ${err.slice(-500)}`));
-    });
-  });
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
-  }
-}
-
-function stopStackProcess(s: StackProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.child.exitCode !== null) return resolve();
-    s.child.once('exit', () => resolve());
-    // SIGINT, as Ctrl-C would: the stack stops PostgreSQL and deletes its data.
-    signalGroup(s.child, 'SIGINT');
-    setTimeout(() => { signalGroup(s.child, 'SIGKILL'); resolve(); }, 15_000).unref();
-  });
+  return { ...stack, wallMs: performance.now() - t0 };
 }
 
 /** Ready means ready: app, migrated schema and model simulator answer now. Throws otherwise. */
-async function verifyReady(s: StackProcess): Promise<void> {
+async function verifyReady(s: BenchStack): Promise<void> {
   const expected = SCHEMA_VERSION;
   const [health, models, migrations] = await Promise.all([
     fetch(`${s.baseUrl}/api/health`).then(async (r) => (r.ok ? (await r.json()) as Health : Promise.reject(new Error(`health → ${r.status}`)))),
@@ -135,11 +83,11 @@ async function readiness(): Promise<void> {
   const own: number[] = [];
   for (let i = 0; i < 3; i++) {
     const load = loadAverage();
-    const s = await startStackProcess({ MODEL_SIM_LATENCY: 'instant' }, 'npm');
+    const s = await startBenchStack({ MODEL_SIM_LATENCY: 'instant' }, 'npm');
     try {
       await verifyReady(s);
     } finally {
-      await stopStackProcess(s);
+      await s.stop();
     }
     wall.push(s.wallMs);
     own.push(s.readyMs);
@@ -313,7 +261,7 @@ async function main(): Promise<void> {
   if (args.has('--smoke')) await smokeDuration();
   if (args.has('--ready')) return;
 
-  const stack = await startStackProcess({ MODEL_SIM_LATENCY: args.has('--realistic') ? 'realistic' : 'instant' });
+  const stack = await startBenchStack({ MODEL_SIM_LATENCY: args.has('--realistic') ? 'realistic' : 'instant' });
   try {
     const base = stack.baseUrl;
     const u = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, { email: `bench-${Date.now()}@memorychat.test` });
@@ -346,7 +294,7 @@ async function main(): Promise<void> {
       await searchBench(base, big.token, 100_000, 30);
     }
   } finally {
-    await stopStackProcess(stack);
+    await stack.stop();
   }
 }
 

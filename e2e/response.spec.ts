@@ -41,7 +41,6 @@ import { diffStatements, statementSnapshot } from './helpers/statements';
 import { avg, p50, round } from './helpers/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
-import { armChatProbe, readChatProbe, showSession, startNewChat } from './helpers/ui-probes';
 
 // Serial on purpose: the API tests' concurrency is chosen for one test at a time (see above).
 
@@ -257,7 +256,7 @@ test('chat UI: click → first token and click → done, all three scenarios', {
 });
 
 async function uiSamples(perf: PerfRecorder, budget: TimeBudget, sc: Scenario, tab: { page: Page; chat: ChatPage }): Promise<void> {
-  const { page, chat } = tab;
+  const { chat } = tab;
   const profile = perf.profile;
   const scenario = sc.name;
   const opts: MetricOptions = { category: 'response', scenario, unit: 'ms', tags: { channel: 'ui', browser: 'chromium', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages, pagesInParallel: RESPONSE_SCENARIOS.length } };
@@ -273,19 +272,16 @@ async function uiSamples(perf: PerfRecorder, budget: TimeBudget, sc: Scenario, t
       opened = true;
     }
     // A fresh chat through the "New chat" button; a long one by switching to its seeded session.
-    if (sc.historyMessages === 0) await startNewChat(page, budget.requestTimeoutMs(15_000));
-    else await showSession(page, await sc.nextSession(), budget.requestTimeoutMs(15_000));
-    await armChatProbe(page);
+    if (sc.historyMessages === 0) await chat.startNewChat(budget.requestTimeoutMs(15_000));
+    else await chat.showSession(await sc.nextSession(), budget.requestTimeoutMs(15_000));
+    await chat.armReplyProbe();
     await chat.send(questionFor(scenario, ctx.index + profile.warmup));
     try {
-      await page.waitForFunction(() => {
-        const s = window.__perfChat;
-        return !!s && (s.doneAt !== null || s.errorAt !== null);
-      }, undefined, { timeout: budget.requestTimeoutMs(CHAT_TIMEOUT_MS), polling: 'raf' });
+      await chat.waitForReplyEnd(budget.requestTimeoutMs(CHAT_TIMEOUT_MS));
     } catch {
       throw new SampleFailure('timeout', 'the reply did not reach data-state="done" or "error" in the UI in time');
     }
-    const p = await readChatProbe(page);
+    const p = await chat.replyMarks();
     if (p.errorAt !== null) throw new SampleFailure(codeFromUiText(p.errorText), `UI shows an error reply: ${p.errorText ?? '(no text)'}`);
     if (p.clickAt === null) throw new SampleFailure('probe', 'the send click was not observed by the in-page probe');
     if (p.firstTokenAt === null || p.doneAt === null) throw new SampleFailure('probe', 'reply finished without a first token being rendered');

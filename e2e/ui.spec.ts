@@ -13,7 +13,7 @@ import { test, expect } from '../fixtures';
 import type { MetricOptions } from '../fixtures/types';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
-import { readLoadMetrics, scrollFrameDeltas, showSession, timeSessionOpen } from './helpers/ui-probes';
+import { successiveDifferences } from '../lib/stats';
 
 // Serial on purpose: render and frame timings must not share the CPU with another test.
 
@@ -47,7 +47,7 @@ test('chat page load: navigation timing and largest contentful paint (cache disa
     await page.goto(url, { waitUntil: 'load', timeout: budget.requestTimeoutMs(15_000) });
     // The page is "there" for a user once the session list shows their conversations.
     await chat.sessionItems().first().waitFor({ state: 'visible', timeout: budget.requestTimeoutMs(10_000) });
-    const m = await readLoadMetrics(page);
+    const m = await chat.loadMarks();
     if (m.loadEventEnd === null) throw new SampleFailure('no_navigation_timing', 'Navigation Timing has no loadEventEnd');
     ctx.record('ui.page_load_ms', m.loadEventEnd, load);
     // A missing LCP entry fails only that metric's sample; the load time still counts.
@@ -59,7 +59,7 @@ test('chat page load: navigation timing and largest contentful paint (cache disa
 
 test('long conversation: open it until all messages are shown, then scroll frame times', {
   tag: ['@ui'],
-}, async ({ seed, perf, chat, page }) => {
+}, async ({ seed, perf, chat }) => {
   const profile = perf.profile;
   const budget = timeBudget();
   const n = profile.uiRenderMessages;
@@ -75,21 +75,26 @@ test('long conversation: open it until all messages are shown, then scroll frame
   const frames: MetricOptions = { category: 'ui', scenario: 'default', unit: 'ms', tags: { browser: 'chromium', messages: n, source: 'requestAnimationFrame deltas' } };
 
   await chat.open(owner, { sessionId: convs[1]!.id });
-  await showSession(page, convs[1]!, budget.requestTimeoutMs(15_000));
+  await chat.showSession(convs[1]!, budget.requestTimeoutMs(15_000));
   let allShown = false;
   await perf.repeat({ samples: profile.uiSamples, warmup: profile.warmup, errorsTo: [{ name: 'ui.long_conversation_render_ms', opts: render }] }, async (ctx) => {
     budget.check('render sample');
     const target = convs[(ctx.index + profile.warmup) % 2]!;
-    const r = await timeSessionOpen(page, { sessionId: target.id, lastMessageId: target.lastMessageId, expected: n, timeoutMs: budget.requestTimeoutMs(15_000) });
+    const r = await chat.openSessionFromList({
+      sessionId: target.id, lastMessageId: target.lastMessageId, expected: n, timeoutMs: budget.requestTimeoutMs(15_000),
+    });
     if (r.shown === -1) throw new SampleFailure('probe', `session ${target.id} is not in the session list`);
-    if (r.ms === null) throw new SampleFailure('not_all_rendered', `${r.shown} of ${n} messages shown when the wait ended`);
+    if (r.clickedAt === null || r.shownAt === null) {
+      throw new SampleFailure('not_all_rendered', `${r.shown} of ${n} messages shown when the wait ended`);
+    }
     allShown = true;
-    ctx.record('ui.long_conversation_render_ms', r.ms, render);
+    ctx.record('ui.long_conversation_render_ms', r.shownAt - r.clickedAt, render);
   });
 
   // Frame times while scrolling the (already rendered) conversation top → bottom.
   if (allShown) {
-    const r = await scrollFrameDeltas(page, { maxFrames: 600, maxMs: Math.min(10_000, budget.requestTimeoutMs(10_000)) });
+    const scroll = await chat.scrollToBottom({ maxFrames: 600, maxMs: Math.min(10_000, budget.requestTimeoutMs(10_000)) });
+    const r = { deltas: successiveDifferences(scroll.frameTimes), scrolledPx: scroll.scrolledPx, reachedBottom: scroll.reachedBottom };
     if (r.deltas.length) perf.record('ui.scroll_frame_ms', r.deltas, frames);
     else perf.recordError('ui.scroll_frame_ms', new SampleFailure('no_frames', 'no animation frame ran while scrolling'), frames);
     perf.evidence('ui.scroll', `scrolled ${r.scrolledPx} px in ${r.deltas.length} frames${r.reachedBottom ? '' : ' (stopped before the bottom)'}`, r, { category: 'ui' });

@@ -47,6 +47,11 @@ export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
   return a + (h - lo) * (b - a);
 }
 
+/** Differences of successive values (frame timestamps → frame times). */
+export function successiveDifferences(values: readonly number[]): number[] {
+  return values.slice(1).map((v, i) => v - (values[i] as number));
+}
+
 /** Type-7 quantile of unsorted samples. */
 export function quantile(samples: readonly number[], p: number): number {
   return quantileSorted(Float64Array.from(samples).sort(), p);

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario } from '../lib/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../contract';
-import type { MetricOptions } from '../fixtures/types';
+import type { MetricOptions } from '../fixtures';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { avg, growthExponent, p50, round } from './helpers/numbers';

@@ -13,7 +13,7 @@
  */
 import { test, expect } from '../fixtures';
 import { buildRetrievalSet, sampleQuestions, type QuestionKind } from '../fixtures/retrieval-set';
-import type { MetricOptions } from '../fixtures/types';
+import type { MetricOptions } from '../fixtures';
 import { meanCi95, RELEVANCE_MODES, RELEVANCE_TOP_K, scoreRanking } from '../lib/relevance';
 import { timeBudget } from './helpers/budget';
 

@@ -32,7 +32,7 @@ import { test, expect } from '../fixtures';
 import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/metric-catalog';
 import type { BrowserContext, Page } from '@playwright/test';
 import { ChatPageObject } from '../fixtures/chat-page';
-import type { ChatPage, MetricOptions, PerfRecorder } from '../fixtures/types';
+import type { ChatPage, MetricOptions, PerfRecorder } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { FirstTokenPacer } from './helpers/pacing';

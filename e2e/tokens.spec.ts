@@ -11,7 +11,7 @@
 import { test, expect } from '../fixtures';
 import { AGENTS_USING_MODELS } from '../lib/metric-catalog';
 import type { AgentUsage, Health, MessageUsage } from '../contract';
-import type { PerfRecorder } from '../fixtures/types';
+import type { PerfRecorder } from '../fixtures';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';

@@ -10,7 +10,7 @@
  * them); the `slow-render` fault shows up in the render time.
  */
 import { test, expect } from '../fixtures';
-import type { MetricOptions } from '../fixtures/types';
+import type { MetricOptions } from '../fixtures';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { successiveDifferences } from '../lib/stats';

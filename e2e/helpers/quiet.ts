@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MetricOptions, PerfRecorder } from '../../fixtures/types';
+import type { MetricOptions, PerfRecorder } from '../../fixtures';
 
 export interface QuietResult {
   /** Time spent waiting, ms. */

@@ -5,7 +5,7 @@
  */
 import type { ResponseScenario } from '../../lib/metric-catalog';
 import type { PerfProfile } from '../../lib/profiles';
-import type { MemoryChatApi, Seeder, SeededUser, UserApi } from '../../fixtures/types';
+import type { MemoryChatApi, Seeder, SeededUser, UserApi } from '../../fixtures';
 
 /** A few everyday facts: the "few memories" of an ordinary user (same style as extracted memories). */
 export const EVERYDAY_MEMORIES = [

@@ -7,7 +7,7 @@
  * spec can `expect.soft` on them and still record the timings.
  */
 import type { Message, MessageUsage, Timing } from '../../contract';
-import type { ChatStream } from '../../fixtures/types';
+import type { ChatStream } from '../../fixtures';
 import { SampleFailure } from './failures';
 import { errorCode, errorMessage } from '../../fixtures/perf';
 

@@ -5,7 +5,7 @@
  * through the typed API client (its lean transport, its errors with codes); the clock is here.
  */
 import { parseServerTiming } from '../../contract';
-import type { UserApi } from '../../fixtures/types';
+import type { UserApi } from '../../fixtures';
 
 export interface TimedGet<T> {
   /** Client clock, request → parsed body. */

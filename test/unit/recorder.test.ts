@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerfRecorderImpl, errorCode } from '../../fixtures/perf';
+import { PerfRecorder, errorCode } from '../../fixtures/perf';
 import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../fixtures/api';
 import { testMetricsSchema } from '../../lib/metrics-schema';
 import { PROFILES } from '../../lib/profiles';
 
 const identity = { title: 'suite › test', file: 'x.spec.ts', project: 'smoke' };
-const newRecorder = () => new PerfRecorderImpl(PROFILES.smoke);
+const newRecorder = () => new PerfRecorder(PROFILES.smoke);
 
 void test('measure: warm-up runs but is discarded; samples are durations in order', async () => {
   const perf = newRecorder();

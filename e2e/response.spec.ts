@@ -38,7 +38,7 @@ import { SampleFailure } from './helpers/failures';
 import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
 import { diffStatements, statementSnapshot } from './helpers/statements';
-import { avg, p50, round } from './helpers/numbers';
+import { avg, p50, round } from '../lib/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
 

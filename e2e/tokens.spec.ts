@@ -15,7 +15,7 @@ import type { PerfRecorder } from '../fixtures';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';
-import { avg, round } from './helpers/numbers';
+import { avg, round } from '../lib/numbers';
 import { fulfilled, rejected, runInLanes } from '../lib/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';

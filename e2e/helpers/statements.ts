@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 import { errorMessage } from '../../fixtures/perf';
-import { round } from './numbers';
+import { round } from '../../lib/numbers';
 
 export interface StatementRow {
   queryid: string;

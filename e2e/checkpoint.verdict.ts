@@ -8,6 +8,7 @@
  * It judges the same documents the checkpoint reporter judges (lib/checkpoint-input.ts) with the
  * same code (lib/checkpoint.ts), so the two cannot disagree. Each failed check is its own error.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from '@playwright/test';
 import { configTest as test } from '../fixtures/config';
@@ -21,7 +22,11 @@ test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, t
   const { docs, harnessErrors } = readCheckpointInput(join(testInfo.project.outputDir, CHECKPOINT_INPUT_DIR));
   const result = evaluateCheckpoint({ docs, harnessErrors, ...(docs.length === 0 ? { profile: profileName } : {}) });
   const summary = buildSummary(result, { startedAt: new Date(), durationMs: 0, environment: readEnvironment(config.reportDir) });
-  await testInfo.attach('perf-summary.md', { body: renderMarkdown(summary), contentType: 'text/markdown' });
+  // As a file: a failed test's text attachment would be printed whole in the console, after the
+  // console summary that already says the same.
+  const markdown = testInfo.outputPath('perf-summary.md');
+  writeFileSync(markdown, renderMarkdown(summary));
+  await testInfo.attach('perf-summary.md', { path: markdown, contentType: 'text/markdown' });
   testInfo.annotations.push({ type: 'verdict', description: summary.verdict.toUpperCase() });
 
   for (const criterion of result.criteria) {

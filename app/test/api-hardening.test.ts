@@ -12,7 +12,7 @@ import { databaseFailure } from '../db/errors';
 import { createAppServer } from '../server/app';
 import { AuthCache } from '../server/auth-cache';
 import type { ApiDeps } from '../server/routes';
-import { Client, startTestStack, useTestStack, withSql } from './api-support';
+import { Client, startTestStack, useTestStack, until, withSql } from './api-support';
 
 const shared = useTestStack();
 
@@ -62,15 +62,6 @@ const json = (r: RawReply): { status: number; body: unknown } => ({ status: r.st
 
 async function health(baseUrl: string): Promise<number> {
   return (await new Client(baseUrl).get<Health>('/api/health')).status;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
-  const start = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return performance.now() - start;
 }
 
 void describe('malformed requests', () => {

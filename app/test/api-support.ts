@@ -127,3 +127,12 @@ export class Client {
   }
 }
 
+/** Polls `cond` every 20 ms; resolves with the wait in ms, or throws after `timeoutMs` naming `what`. */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
+  const start = performance.now();
+  while (!(await cond())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - start;
+}

@@ -7,20 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { User } from '../../contract';
 import { AuthCache, listenForUserChanges } from '../server/auth-cache';
-import { useTestStack, withSql } from './api-support';
+import { useTestStack, until, withSql } from './api-support';
 
 const shared = useTestStack();
 
 const someUser: User = { id: 1, email: 'a@b', displayName: 'a', createdAt: new Date(0).toISOString() };
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
-  const start = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return performance.now() - start;
-}
 
 void describe('token cache', () => {
   void test('a user deleted in plain SQL is refused at once (not after the 30 s cache age)', async () => {

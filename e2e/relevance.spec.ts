@@ -35,7 +35,7 @@ test('relevance: recall@5 and MRR of memory search on a labelled retrieval set, 
     'SELECT id, content FROM memories WHERE user_id = $1', [owner.user.id]);
   const idOf = new Map(rows.rows.map((r) => [r.content, Number(r.id)]));
   const ids = set.memories.map((m) => idOf.get(m.content));
-  expect(ids.filter((id) => id === undefined).length, 'every memory of the set is stored, with its exact text').toBe(0);
+  expect(ids.filter((id) => id === undefined), 'every memory of the set is stored, with its exact text').toHaveLength(0);
   const contentOf = new Map(rows.rows.map((r) => [Number(r.id), r.content]));
 
   const client = api.as(owner);

@@ -4,27 +4,9 @@
  * (in-page clock). The large-memory-context API chats also give §4's bottleneck evidence (the
  * app's share of the round trip, the SQL statements they ran).
  *
- * Why the concurrency used here (two chats in flight per API test, paced by first token; the
- * three UI scenarios in parallel pages) does not invalidate the numbers:
- * - the round trip is dominated by the model's latency, which the simulator produces by waiting,
- *   not by computing: concurrent replies do not slow each other's model time (this file's tests
- *   run one after the other, so the API tests and the UI test never overlap);
- * - app overhead is measured *server-side* (`timing.totalMs − timing.modelMs` in the `done`
- *   event), i.e. the app's own work per request: its two app phases (before the model call:
- *   store, retrieve, build the prompt; after it: store the reply). Free-running concurrency makes
- *   those phases collide on this 2-core machine, which shows in the tail (long-conversation,
- *   p50 / p95: 1 in flight 14.0 / 18.6 ms, 2 free-running 15.8 / 22.7 ms and 30–37 ms in a CI
- *   run, 4 in flight 14.0 / 56.8 ms). Paced by {@link FirstTokenPacer} (a chat starts only once
- *   the previously started one streams, and a lane's next chat only once its last one is done),
- *   two in flight measured the same as one at a time, back to back on one machine (p50 of
- *   simple / large memory context / long conversation: one at a time 6.8 / 6.8 / 14.3 and
- *   7.4 / 7.2 / 15.3 ms; paced 6.7 / 6.7 / 15.5 and 6.5 / 6.9 / 14.7 ms; p95 within the same
- *   spread), while the three tests took 1.1 instead of 1.8 minutes. With the instant model
- *   (smoke) a reply streams for milliseconds, too briefly to hold a neighbour's app phase, so
- *   the chats run one at a time (decided from the warm-up chat);
- * - the model-only samples (`model` fixture) involve no app work, so they run 10 at a time;
- * - each UI page runs its samples one at a time and times them with its own clock from the
- *   send click.
+ * Two API chats are in flight per test, paced by first token, and the three UI scenarios run in
+ * parallel pages; docs/measurement-notes.md shows with measurements why that leaves the numbers
+ * unchanged.
  * Every failed sample is recorded as an error with its cause (never dropped), and no threshold is
  * asserted here: the checkpoint reporter gates the limits. Only correctness is expected.
  */

@@ -14,25 +14,42 @@ const APP_MESSAGE = 'app/ must not import the suite (or anything outside app/ bu
 function boundaryRules(maxDepth = 5) {
   const configs = [];
   for (let depth = 1; depth <= maxDepth; depth++) {
-    const dir = Array(depth - 1).fill('*').join('/');
+    const dir = Array(depth - 1)
+      .fill('*')
+      .join('/');
     const here = dir ? `${dir}/` : '';
     const up = '(\\.\\./)'.repeat(depth - 1);
     configs.push({
       files: [`${here}*.ts`, `${here}*.mjs`],
       ignores: ['app/**', 'test/support/reference-app.ts'],
       rules: {
-        'no-restricted-imports': ['error', {
-          patterns: [{ regex: `^${depth === 1 ? '(\\./)?' : up}app(/|$)`, message: SUITE_MESSAGE }],
-        }],
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [{ regex: `^${depth === 1 ? '(\\./)?' : up}app(/|$)`, message: SUITE_MESSAGE }],
+          },
+        ],
       },
     });
     if (depth === 1) continue;
     // A file in app/ at this depth leaves app/ with depth-1 `../`; only contract/ lies out there.
     const appUp = '(\\.\\./)'.repeat(depth - 1);
     configs.push({
-      files: [`app/${Array(depth - 2).fill('*').concat('*.ts').join('/')}`, `app/${Array(depth - 2).fill('*').concat('*.js').join('/')}`],
+      files: [
+        `app/${Array(depth - 2)
+          .fill('*')
+          .concat('*.ts')
+          .join('/')}`,
+        `app/${Array(depth - 2)
+          .fill('*')
+          .concat('*.js')
+          .join('/')}`,
+      ],
       rules: {
-        'no-restricted-imports': ['error', { patterns: [{ regex: `^${appUp}(?!contract(/|$))`, message: APP_MESSAGE }] }],
+        'no-restricted-imports': [
+          'error',
+          { patterns: [{ regex: `^${appUp}(?!contract(/|$))`, message: APP_MESSAGE }] },
+        ],
       },
     });
   }
@@ -63,9 +80,12 @@ export default tseslint.config(
       ...playwright.configs['flat/recommended'].rules,
       // A measuring test asserts through the recorder: every sample it records is judged by the
       // checks of perf.thresholds.ts, and the Checkpoint 7.4 entry fails with them.
-      'playwright/expect-expect': ['warn', {
-        assertFunctionNames: ['repeat', 'measure', 'measureServerTiming', 'record'],
-      }],
+      'playwright/expect-expect': [
+        'warn',
+        {
+          assertFunctionNames: ['repeat', 'measure', 'measureServerTiming', 'record'],
+        },
+      ],
       // Measurement turns a missing value into a failed sample with its cause (record or
       // recordError), and stays within the test's time budget: such branches are the honest path,
       // not a test that might not assert.
@@ -76,7 +96,22 @@ export default tseslint.config(
     files: ['app/ui/**/*.js'],
     languageOptions: {
       sourceType: 'module',
-      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', localStorage: 'readonly', TextDecoder: 'readonly', performance: 'readonly', console: 'readonly', requestAnimationFrame: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', AbortController: 'readonly', HTMLElement: 'readonly', location: 'readonly' },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        localStorage: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+        console: 'readonly',
+        requestAnimationFrame: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        HTMLElement: 'readonly',
+        location: 'readonly',
+      },
     },
   },
   {

@@ -20,7 +20,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FullConfig } from '@playwright/test';
 import { SCHEMA_VERSION, type Health } from './contract';
-import { ConfigError, ensureRunId, loadConfig, runProfile, selectedProjects, stackModelLatency, type PerfConfig } from './lib/config';
+import {
+  ConfigError,
+  ensureRunId,
+  loadConfig,
+  runProfile,
+  selectedProjects,
+  stackModelLatency,
+  type PerfConfig,
+} from './lib/config';
 import { redact, redactDeep, redactUrl } from './lib/redact';
 import { startStackProcess, type StackProcess } from './lib/stack-process';
 import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './fixtures/db';
@@ -41,7 +49,6 @@ class SetupError extends Error {
   }
 }
 
-
 function errText(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError') return `no answer within ${CHECK_TIMEOUT_MS / 1000} s`;
@@ -58,10 +65,14 @@ async function checkHealth(baseUrl: string, stackLog: string | undefined): Promi
   try {
     res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
   } catch (err) {
-    throw new SetupError(`MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${errText(err)}). Fix: ${fix}.`);
+    throw new SetupError(
+      `MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${errText(err)}). Fix: ${fix}.`,
+    );
   }
   if (!res.ok) {
-    throw new SetupError(`MemoryChat at BASE_URL=${baseUrl} answered GET /api/health with HTTP ${res.status}. Fix: ${fix}.`);
+    throw new SetupError(
+      `MemoryChat at BASE_URL=${baseUrl} answered GET /api/health with HTTP ${res.status}. Fix: ${fix}.`,
+    );
   }
   try {
     return (await res.json()) as Health;
@@ -84,9 +95,12 @@ async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: 
   try {
     let serverVersion: string;
     try {
-      serverVersion = (await pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v ?? '?';
+      serverVersion =
+        (await pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v ?? '?';
     } catch (err) {
-      throw new SetupError(`The database is not reachable at ${where} (${errText(err)}). Fix: start it or correct DATABASE_URL.`);
+      throw new SetupError(
+        `The database is not reachable at ${where} (${errText(err)}). Fix: start it or correct DATABASE_URL.`,
+      );
     }
     const check = await checkTestDatabase(pool, config.allowSeed);
     if (!check.isTestDatabase) throw new SetupError(refusalMessage(check));
@@ -99,8 +113,17 @@ async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: 
     }
     const pgss = await pool
       .query<{ ok: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS ok`)
-      .then((r) => r.rows[0]?.ok ?? false, () => false);
-    return { serverVersion, database: check.database, schemaVersion, testDatabase: check.reason, pgStatStatements: pgss };
+      .then(
+        (r) => r.rows[0]?.ok ?? false,
+        () => false,
+      );
+    return {
+      serverVersion,
+      database: check.database,
+      schemaVersion,
+      testDatabase: check.reason,
+      pgStatStatements: pgss,
+    };
   } finally {
     await pool.end();
   }
@@ -121,7 +144,9 @@ async function checkModel(config: PerfConfig): Promise<{ host: string; models: s
       signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new SetupError(`The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). Fix: start it or correct OPENAI_BASE_URL.`);
+    throw new SetupError(
+      `The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). Fix: start it or correct OPENAI_BASE_URL.`,
+    );
   }
   if (!res.ok) {
     const hint = res.status === 401 ? ' (check OPENAI_API_KEY)' : '';
@@ -133,8 +158,18 @@ async function checkModel(config: PerfConfig): Promise<{ host: string; models: s
 
 function gitInfo(): { sha: string; dirty: boolean | null } {
   try {
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, timeout: 3_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, timeout: 3_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: ROOT,
+      timeout: 3_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: ROOT,
+      timeout: 3_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
     return { sha, dirty: status.trim().length > 0 };
   } catch {
     return { sha: process.env.GITHUB_SHA ?? 'unknown', dirty: null };
@@ -157,7 +192,11 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   let stack: StackProcess | undefined;
   if (!config.baseUrl) {
     try {
-      stack = await startStackProcess({ cwd: ROOT, env: { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) }, logFile: path.join(config.reportDir, 'stack.log') });
+      stack = await startStackProcess({
+        cwd: ROOT,
+        env: { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) },
+        logFile: path.join(config.reportDir, 'stack.log'),
+      });
     } catch (err) {
       throw new SetupError((err as Error).message);
     }
@@ -198,11 +237,14 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     }
     if (!config.databaseUrl) {
       throw new SetupError(
-        'DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment\'s database (seeding, SQL timings). ' +
+        "DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment's database (seeding, SQL timings). " +
           'Set DATABASE_URL=postgres://… (a test database), or unset BASE_URL to use the bundled stack.',
       );
     }
-    const [dbInfo, model] = await Promise.all([checkDatabase(config, config.databaseUrl, expected), checkModel(config)]);
+    const [dbInfo, model] = await Promise.all([
+      checkDatabase(config, config.databaseUrl, expected),
+      checkModel(config),
+    ]);
     registration = await registerRun(config.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
       // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
       console.warn(
@@ -238,7 +280,12 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
         pgStatStatements: dbInfo.pgStatStatements,
         markerTable: MARKER_TABLE,
       },
-      model: { host: model.host, models: model.models, simulatorLatency: config.baseUrl || config.openaiApiKey ? undefined : stackModelLatency(config), realOpenAI: Boolean(config.openaiApiKey) },
+      model: {
+        host: model.host,
+        models: model.models,
+        simulatorLatency: config.baseUrl || config.openaiApiKey ? undefined : stackModelLatency(config),
+        realOpenAI: Boolean(config.openaiApiKey),
+      },
       faults: config.faults,
       git,
       machine: {

@@ -62,7 +62,11 @@ const reporters: ReporterDescription[] = [
         profile: runProfile(config),
         target: config.baseUrl ? redactUrl(config.baseUrl) : 'bundled stack',
         database: config.databaseUrl ? redactUrl(config.databaseUrl) : 'bundled embedded PostgreSQL',
-        model: config.openaiBaseUrl ? redactUrl(config.openaiBaseUrl) : (config.openaiApiKey ? 'api.openai.com' : 'bundled model simulator'),
+        model: config.openaiBaseUrl
+          ? redactUrl(config.openaiBaseUrl)
+          : config.openaiApiKey
+            ? 'api.openai.com'
+            : 'bundled model simulator',
         faults: config.faults.join(',') || 'none',
         node: process.version,
         os: `${os.type()} ${os.release()}`,

@@ -21,7 +21,6 @@ import { redactUrl, registerSecret } from './redact';
  */
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly problems: string[]) {
@@ -67,13 +66,21 @@ export function resolveReportDir(raw: string | undefined, root: string = REPO_RO
 }
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:3000' });
-const pgUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL, e.g. postgres://user:pass@127.0.0.1:5432/memorychat_perf_test' });
+const pgUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: 'must be a postgres:// URL, e.g. postgres://user:pass@127.0.0.1:5432/memorychat_perf_test',
+});
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.join(', ')}` });
 const flag = z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0 (true/false)' });
 const faultList = z
   .string()
-  .transform((s) => s.split(',').map((f) => f.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(oneOf(FAULTS)));
 // The checkpoint reporter parses this variable with lib/baseline.ts; validate with the same
 // parser, or a value accepted here ("10%" was not) could fail there after the whole run.
@@ -81,7 +88,9 @@ const tolerance = z
   .string()
   .transform(toleranceValue)
   .pipe(z.number({ error: `must be ${TOLERANCE_FORMS}` }));
-const runId = z.string().regex(/^[A-Za-z0-9-]{1,40}$/, { error: 'must be 1–40 letters, digits or dashes (it goes into e-mail addresses)' });
+const runId = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,40}$/, { error: 'must be 1–40 letters, digits or dashes (it goes into e-mail addresses)' });
 
 /** Variable → validator; the order is the order problems are reported in. */
 const VARIABLES = {
@@ -133,7 +142,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): PerfConfig {
     if (raw === undefined) continue;
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (parsed.success) vars[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(shown(name, raw))}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    else
+      problems.push(
+        `${name}=${JSON.stringify(shown(name, raw))}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const v = vars as Vars;

@@ -27,7 +27,10 @@ const PATTERNS: [RegExp, string][] = [
   [/\bsk-[A-Za-z0-9_-]{6,}/g, `sk-${MASK}`],
   // key=value / "key": "value" pairs whose key names a secret.
   // (Not the word `Bearer` of `Authorization: Bearer …`: the token after it is masked above.)
-  [/((?:api[_-]?key|password|passwd|secret|token|authorization)["']?\s*[:=]\s*["']?)(?!bearer\s)([^"'\s,&}]+)/gi, `$1${MASK}`],
+  [
+    /((?:api[_-]?key|password|passwd|secret|token|authorization)["']?\s*[:=]\s*["']?)(?!bearer\s)([^"'\s,&}]+)/gi,
+    `$1${MASK}`,
+  ],
 ];
 
 /** Extra literal secrets to mask (e.g. the configured OPENAI_API_KEY), registered once at startup. */

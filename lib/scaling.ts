@@ -36,18 +36,22 @@ export class ScalingSamples {
   /** p50 per size, sizes ascending, of the client's time (`api`) or the server's DB time (`db`). */
   p50Curve(series: ScalingSeries, basis: 'api' | 'db'): Point[] {
     const bySize = (basis === 'api' ? this.api : this.db).get(series) ?? new Map<number, number[]>();
-    return [...bySize.keys()].sort((a, b) => a - b).flatMap((x) => {
-      const y = p50(bySize.get(x) ?? []);
-      return y === undefined ? [] : [{ x, y }];
-    });
+    return [...bySize.keys()]
+      .sort((a, b) => a - b)
+      .flatMap((x) => {
+        const y = p50(bySize.get(x) ?? []);
+        return y === undefined ? [] : [{ x, y }];
+      });
   }
 
   /** Mean statements per chat by size, sizes ascending (sizes without a count left out). */
   statementsCurve(): { size: number; mean: number }[] {
-    return [...this.statements.keys()].sort((a, b) => a - b).flatMap((size) => {
-      const mean = avg(this.statements.get(size) ?? []);
-      return mean === undefined ? [] : [{ size, mean }];
-    });
+    return [...this.statements.keys()]
+      .sort((a, b) => a - b)
+      .flatMap((size) => {
+        const mean = avg(this.statements.get(size) ?? []);
+        return mean === undefined ? [] : [{ size, mean }];
+      });
   }
 
   /**
@@ -89,18 +93,22 @@ export class ScalingSamples {
   curveSummary(sizes: readonly number[]): string {
     const at = (s: ScalingSeries, basis: 'api' | 'db', size: number) =>
       fmt(this.p50Curve(s, basis).find((p) => p.x === size)?.y);
-    const bySize = sizes.map((size) => `${size}: list ${at('retrieval', 'api', size)} (${at('retrieval', 'db', size)}), `
-      + `search ${at('search', 'api', size)} (${at('search', 'db', size)}), fuzzy ${at('fuzzy', 'api', size)} (${at('fuzzy', 'db', size)})`);
+    const bySize = sizes.map(
+      (size) =>
+        `${size}: list ${at('retrieval', 'api', size)} (${at('retrieval', 'db', size)}), ` +
+        `search ${at('search', 'api', size)} (${at('search', 'db', size)}), fuzzy ${at('fuzzy', 'api', size)} (${at('fuzzy', 'db', size)})`,
+    );
     const exps = (s: ScalingSeries) =>
       `${fmt(growthExponent(this.p50Curve(s, 'api')))}/${fmt(growthExponent(this.p50Curve(s, 'db')))}`;
-    return `p50 by size, API ms (server DB ms): ${bySize.join(' | ')}; `
-      + `exponents API/DB: list ${exps('retrieval')}, search ${exps('search')}, fuzzy ${exps('fuzzy')}`;
+    return (
+      `p50 by size, API ms (server DB ms): ${bySize.join(' | ')}; ` +
+      `exponents API/DB: list ${exps('retrieval')}, search ${exps('search')}, fuzzy ${exps('fuzzy')}`
+    );
   }
 
   /** The curve's data, for the report's evidence. */
   curveDetail(): Record<string, unknown> {
-    const curves = (basis: 'api' | 'db') =>
-      Object.fromEntries(SERIES.map((s) => [s, this.p50Curve(s, basis)]));
+    const curves = (basis: 'api' | 'db') => Object.fromEntries(SERIES.map((s) => [s, this.p50Curve(s, basis)]));
     return { apiP50: curves('api'), serverDbP50: curves('db'), queriesPerChat: this.statementsCurve() };
   }
 }

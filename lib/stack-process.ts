@@ -94,9 +94,10 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
   const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0', MEMORYCHAT_EXIT_WITH_STDIN: '1' };
   delete env.BASE_URL; // the stack must not think it is pointed elsewhere
   // node --import tsx, not the tsx binary: no extra wrapper process between us and the stack.
-  const [command, args] = opts.via === 'npm'
-    ? ['npm', ['run', '--silent', 'stack']]
-    : [process.execPath, ['--import', 'tsx', 'app/stack.ts']];
+  const [command, args] =
+    opts.via === 'npm'
+      ? ['npm', ['run', '--silent', 'stack']]
+      : [process.execPath, ['--import', 'tsx', 'app/stack.ts']];
   const child = spawn(command, args, {
     cwd: opts.cwd,
     env,

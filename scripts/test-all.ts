@@ -43,20 +43,46 @@ interface SelfTest {
 const SELF_TESTS: SelfTest[] = [
   { fault: 'missing-indexes', grep: '@database', criterion: 'no-bottlenecks', metrics: ['db.index_used'] },
   { fault: 'n-plus-one', grep: '@memory', criterion: 'no-bottlenecks', metrics: ['bottlenecks.queries_growth_ratio'] },
-  { fault: 'token-bloat', grep: '@tokens', criterion: 'token-usage', metrics: ['tokens.total_per_message', 'tokens.history_growth_ratio'] },
+  {
+    fault: 'token-bloat',
+    grep: '@tokens',
+    criterion: 'token-usage',
+    metrics: ['tokens.total_per_message', 'tokens.history_growth_ratio'],
+  },
   // One API scenario is enough to show it. A reply takes ≈ 13 s, so the samples would run until
   // the test's time budget (¾ of its timeout) is spent: a 60 s timeout stops them after ≈ 45 s,
   // with a handful of slow samples measured and the rest recorded as time_budget errors.
-  { fault: 'slow-model', grep: '@api @simple-query', criterion: 'response-times', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], args: ['--timeout', '60000'] },
+  {
+    fault: 'slow-model',
+    grep: '@api @simple-query',
+    criterion: 'response-times',
+    metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'],
+    args: ['--timeout', '60000'],
+  },
   // Only the session-create test: the fault adds ≈ 8 ms to the app's own time of each create.
-  { fault: 'slow-session-create', grep: 'session and message creation', criterion: 'no-bottlenecks', metrics: ['db.session_create_ms'] },
+  {
+    fault: 'slow-session-create',
+    grep: 'session and message creation',
+    criterion: 'no-bottlenecks',
+    metrics: ['db.session_create_ms'],
+  },
   { fault: 'slow-render', grep: '@ui', criterion: 'no-bottlenecks', metrics: ['ui.long_conversation_render_ms'] },
   // A hung model call waits for the app's model timeout; 3 s instead of 30 s keeps the run short.
-  { fault: 'model-errors', grep: '@api @simple-query', criterion: 'performance-measured', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], statistic: 'errorRate', env: { MEMORYCHAT_MODEL_TIMEOUT_MS: '3000' } },
+  {
+    fault: 'model-errors',
+    grep: '@api @simple-query',
+    criterion: 'performance-measured',
+    metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'],
+    statistic: 'errorRate',
+    env: { MEMORYCHAT_MODEL_TIMEOUT_MS: '3000' },
+  },
   // Search as fast as ever, but newest first: only the relevance checks can see it.
   {
-    fault: 'unranked-search', grep: '@relevance', criterion: 'no-bottlenecks',
-    metrics: ['memory.recall_at_5'], statistic: 'mean',
+    fault: 'unranked-search',
+    grep: '@relevance',
+    criterion: 'no-bottlenecks',
+    metrics: ['memory.recall_at_5'],
+    statistic: 'mean',
   },
 ];
 
@@ -81,7 +107,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs
   });
 }
 
-async function stage(results: StageResult[], name: string, fn: () => Promise<{ passed: boolean; detail: string }>): Promise<boolean> {
+async function stage(
+  results: StageResult[],
+  name: string,
+  fn: () => Promise<{ passed: boolean; detail: string }>,
+): Promise<boolean> {
   console.log(`\n━━━ ${name} ━━━`);
   const started = performance.now();
   const { passed, detail } = await fn();
@@ -91,9 +121,24 @@ async function stage(results: StageResult[], name: string, fn: () => Promise<{ p
   return passed;
 }
 
-interface SummaryCheck { metric: string; scenario?: string; statistic?: string; passed: boolean; value?: number | null; limit?: number; message?: string }
-interface SummaryCriterion { id: string; passed: boolean; checks: SummaryCheck[] }
-interface SummaryShape { verdict: 'pass' | 'fail'; criteria: SummaryCriterion[] }
+interface SummaryCheck {
+  metric: string;
+  scenario?: string;
+  statistic?: string;
+  passed: boolean;
+  value?: number | null;
+  limit?: number;
+  message?: string;
+}
+interface SummaryCriterion {
+  id: string;
+  passed: boolean;
+  checks: SummaryCheck[];
+}
+interface SummaryShape {
+  verdict: 'pass' | 'fail';
+  criteria: SummaryCriterion[];
+}
 
 function readSummary(reportDir: string): SummaryShape | string {
   const file = path.join(reportDir, 'perf-summary.json');
@@ -120,9 +165,16 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
   const failed = summary.criteria.filter((c) => !c.passed).map((c) => c.id);
   if (code !== 0 || summary.verdict !== 'pass') {
     // Name the checks and their values: "no-bottlenecks failed" alone cannot be acted on from a CI log.
-    const checks = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `${c.id}: ${describeCheck(k)}`));
-    const shown = checks.slice(0, 8).join('; ') + (checks.length > 8 ? `; … ${checks.length - 8} more in reports/perf-summary.md` : '');
-    return { passed: false, detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}` };
+    const checks = summary.criteria.flatMap((c) =>
+      c.checks.filter((k) => !k.passed).map((k) => `${c.id}: ${describeCheck(k)}`),
+    );
+    const shown =
+      checks.slice(0, 8).join('; ') +
+      (checks.length > 8 ? `; … ${checks.length - 8} more in reports/perf-summary.md` : '');
+    return {
+      passed: false,
+      detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}`,
+    };
   }
   return { passed: true, detail: 'verdict pass' };
 }
@@ -130,12 +182,17 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
 async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports', 'self-test', t.fault);
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  const code = await run(path.join(BIN, 'playwright'), ['test', '--project=smoke', '--grep', t.grep, ...(t.args ?? [])], {
-    PERF_REPORT_DIR: reportDir,
-    MEMORYCHAT_FAULTS: t.fault,
-    MODEL_SIM_LATENCY: 'instant',
-    ...t.env,
-  }, 6 * 60_000);
+  const code = await run(
+    path.join(BIN, 'playwright'),
+    ['test', '--project=smoke', '--grep', t.grep, ...(t.args ?? [])],
+    {
+      PERF_REPORT_DIR: reportDir,
+      MEMORYCHAT_FAULTS: t.fault,
+      MODEL_SIM_LATENCY: 'instant',
+      ...t.env,
+    },
+    6 * 60_000,
+  );
   const summary = readSummary(path.join(ROOT, reportDir));
   if (typeof summary === 'string') return { passed: false, detail: summary };
   const criterion = summary.criteria.find((c) => c.id === t.criterion);
@@ -143,7 +200,11 @@ async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string 
   // The right reason: a measured value beyond its limit on the metric the fault breaks
   // (a subset run also misses other metrics; "not measured" does not count here).
   const culprit = criterion.checks.find(
-    (c) => !c.passed && t.metrics.includes(c.metric) && typeof c.value === 'number' && (!t.statistic || c.statistic === t.statistic),
+    (c) =>
+      !c.passed &&
+      t.metrics.includes(c.metric) &&
+      typeof c.value === 'number' &&
+      (!t.statistic || c.statistic === t.statistic),
   );
   const problems: string[] = [];
   if (summary.verdict !== 'fail') problems.push(`verdict was ${summary.verdict}, expected fail`);
@@ -180,7 +241,8 @@ async function main(): Promise<void> {
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;
   console.log('\n━━━ npm test summary ━━━');
-  for (const r of results) console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? ` — ${r.detail}` : ''}`);
+  for (const r of results)
+    console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? ` — ${r.detail}` : ''}`);
   console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
   // The plain closing line CI reads.
   console.log(`${passed} passed, ${failed} failed`);

@@ -74,7 +74,9 @@ void test('a data dir whose PostgreSQL was killed is removed at the next start; 
     const t = (Date.now() - ageMs) / 1000;
     utimesSync(path.join(tmp, name), t, t);
   }
-  const removed = removeStaleDataDirs(() => undefined, tmp).map((d) => path.basename(d)).sort();
+  const removed = removeStaleDataDirs(() => undefined, tmp)
+    .map((d) => path.basename(d))
+    .sort();
   assert.deepEqual(removed, ['memorychat-pg-abandoned', 'memorychat-pg-dead']);
   for (const name of ['memorychat-pg-live', 'memorychat-pg-starting', 'someone-else']) {
     assert.ok(existsSync(path.join(tmp, name)), name);

@@ -35,7 +35,12 @@ export function diffStatements(before: StatementRow[], after: StatementRow[]): S
   return after
     .map((r) => {
       const b = old.get(r.queryid);
-      return { ...r, calls: r.calls - (b?.calls ?? 0), total_ms: round(r.total_ms - (b?.total_ms ?? 0), 2), rows: r.rows - (b?.rows ?? 0) };
+      return {
+        ...r,
+        calls: r.calls - (b?.calls ?? 0),
+        total_ms: round(r.total_ms - (b?.total_ms ?? 0), 2),
+        rows: r.rows - (b?.rows ?? 0),
+      };
     })
     .filter((r) => r.calls > 0 && !/pg_stat_statements/.test(r.query));
 }

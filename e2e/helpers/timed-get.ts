@@ -15,7 +15,12 @@ export interface TimedGet<T> {
   body: T;
 }
 
-export async function timedGet<T>(client: UserApi, path: string, query: Record<string, string | number>, timeoutMs: number): Promise<TimedGet<T>> {
+export async function timedGet<T>(
+  client: UserApi,
+  path: string,
+  query: Record<string, string | number>,
+  timeoutMs: number,
+): Promise<TimedGet<T>> {
   const t0 = performance.now();
   const res = await client.getWithServerTiming<T>(path, query, timeoutMs);
   const ms = performance.now() - t0;

@@ -27,12 +27,17 @@ void test('a failure never hides the others; with stopOnFailure no new index sta
   assert.deepEqual(fulfilled(all), [0, 2, 3]);
   assert.equal(rejected(all).length, 1);
   const started: number[] = [];
-  const stopped = await runInLanes(4, 1, async (i) => {
-    started.push(i);
-    await tick(1);
-    if (i === 1) throw new Error('stop here');
-    return i;
-  }, { stopOnFailure: true });
+  const stopped = await runInLanes(
+    4,
+    1,
+    async (i) => {
+      started.push(i);
+      await tick(1);
+      if (i === 1) throw new Error('stop here');
+      return i;
+    },
+    { stopOnFailure: true },
+  );
   assert.deepEqual(started, [0, 1]);
   assert.throws(() => throwFirstFailure(stopped), /stop here/);
 });

@@ -17,7 +17,10 @@ const GONE_WITHIN_MS = 10_000;
 /** The pid and every descendant of it (PostgreSQL's backends call setsid: a process group misses them). */
 function processTree(root: number): number[] {
   const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
-  const pairs = out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((p) => p.length === 2);
+  const pairs = out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((p) => p.length === 2);
   const tree = [root];
   for (let i = 0; i < tree.length; i++) {
     for (const [pid, ppid] of pairs) if (ppid === tree[i] && pid !== undefined) tree.push(pid);
@@ -68,7 +71,14 @@ void test('SIGKILL of the parent stops the stack, PostgreSQL and the simulator, 
     await new Promise((r) => setTimeout(r, 200));
   }
   const took = Math.round(performance.now() - killedAt);
-  if (left.length > 0) for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  if (left.length > 0)
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   assert.deepEqual(left, [], `stack processes still running ${took} ms after the parent's SIGKILL`);
   assert.equal(existsSync(dataDir), false, `data dir ${dataDir} still there ${took} ms after the parent's SIGKILL`);
   console.log(`stack gone ${took} ms after SIGKILL of its parent (${members.length} processes)`);

@@ -20,7 +20,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { quantile } from '../lib/stats';
+import { quantile, seededRandom } from '../lib/stats';
 import { startStackProcess, type StackProcess } from '../lib/stack-process';
 import { SCHEMA_VERSION, type ChatStreamEvent, type CreateUserResponse, type Health, type Session } from '../contract';
 
@@ -160,11 +160,7 @@ async function call<T>(base: string, method: string, p: string, token?: string, 
 
 /** Deterministic, varied, realistic memories (a small seeded grammar). */
 export function memoryTexts(n: number, seed = 7): string[] {
-  let x = seed >>> 0;
-  const rnd = (): number => {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
+  const rnd = seededRandom(seed); // the suite's one PRNG
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)] as T;
   const people = [
     'sister',

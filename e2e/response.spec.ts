@@ -138,7 +138,8 @@ for (const scenario of RESPONSE_SCENARIOS) {
           ctx.record('tokens.prompt_per_message', usage.promptTokens, tok);
           ctx.record('tokens.completion_per_message', usage.completionTokens, tok);
           for (const a of usage.agents) {
-            if (a.status !== 'ok' || !a.model) continue; // memory_retriever runs no model; skipped/failed agents used no tokens
+            // memory_retriever runs no model; skipped or failed agents used no tokens.
+            if (a.status !== 'ok' || !a.model) continue;
             ctx.record('tokens.agent_total', a.totalTokens, {
               category: 'tokens',
               scenario: a.agent,

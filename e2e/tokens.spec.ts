@@ -138,7 +138,10 @@ test(
   },
 );
 
-/** Both sides to the end (a failing side must not leave the other seeding behind the test's back), then the first failure. */
+/**
+ * Both sides to the end (a failing side must not leave the other seeding behind the test's back),
+ * then the first failure.
+ */
 async function bothSides(a: Promise<Side>, b: Promise<Side>): Promise<[Side, Side]> {
   const [ra, rb] = await Promise.allSettled([a, b]);
   if (ra.status === 'rejected') throw ra.reason;

@@ -174,7 +174,8 @@ test(
         );
       perf.evidence(
         'ui.scroll',
-        `scrolled ${r.scrolledPx} px in ${r.deltas.length} frames${r.reachedBottom ? '' : ' (stopped before the bottom)'}`,
+        `scrolled ${r.scrolledPx} px in ${r.deltas.length} frames` +
+          (r.reachedBottom ? '' : ' (stopped before the bottom)'),
         r,
         { category: 'ui' },
       );

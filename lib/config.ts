@@ -230,6 +230,7 @@ export function stackModelLatency(config: PerfConfig, argv: readonly string[] = 
  * runner process) sets it, and every later reader (global setup, workers, reporters) inherits it.
  */
 export function ensureRunId(env: NodeJS.ProcessEnv = process.env): string {
-  env.PERF_RUN_ID ??= `r${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  env.PERF_RUN_ID ??= `r${stamp}-${randomBytes(2).toString('hex')}`;
   return env.PERF_RUN_ID;
 }

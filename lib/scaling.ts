@@ -91,12 +91,12 @@ export class ScalingSamples {
 
   /** One line for the report: p50 by size (API ms, server DB ms) and the exponents of both. */
   curveSummary(sizes: readonly number[]): string {
-    const at = (s: ScalingSeries, basis: 'api' | 'db', size: number) =>
-      fmt(this.p50Curve(s, basis).find((p) => p.x === size)?.y);
+    const at = (s: ScalingSeries, size: number) => {
+      const p = (basis: 'api' | 'db') => fmt(this.p50Curve(s, basis).find((pt) => pt.x === size)?.y);
+      return `${p('api')} (${p('db')})`;
+    };
     const bySize = sizes.map(
-      (size) =>
-        `${size}: list ${at('retrieval', 'api', size)} (${at('retrieval', 'db', size)}), ` +
-        `search ${at('search', 'api', size)} (${at('search', 'db', size)}), fuzzy ${at('fuzzy', 'api', size)} (${at('fuzzy', 'db', size)})`,
+      (size) => `${size}: list ${at('retrieval', size)}, search ${at('search', size)}, fuzzy ${at('fuzzy', size)}`,
     );
     const exps = (s: ScalingSeries) =>
       `${fmt(growthExponent(this.p50Curve(s, 'api')))}/${fmt(growthExponent(this.p50Curve(s, 'db')))}`;

@@ -315,7 +315,8 @@ test.describe('database', () => {
           .join(' | ');
         perf.evidence(
           'db.statements',
-          `${statements.length} distinct statements, ${totalCalls} calls for ${apiCalls} API requests (${(totalCalls / apiCalls).toFixed(1)} per request); top: ${top}`,
+          `${statements.length} distinct statements, ${totalCalls} calls for ${apiCalls} API requests ` +
+            `(${(totalCalls / apiCalls).toFixed(1)} per request); top: ${top}`,
           { apiRequests: apiCalls, statements: statements.slice(0, 25) },
           { category: 'database', scenario: 'api' },
         );

@@ -164,7 +164,9 @@ for (const scenario of RESPONSE_SCENARIOS) {
       // client's (round trip − model time, so it also contains network and SSE framing).
       perf.evidence(
         'response.app_overhead_split',
-        `${scenario}: app overhead p50 ${fmt(p50(serverOverhead))} ms server-side, ${fmt(p50(clientOverhead))} ms client-side (round trip − model time), round trip p50 ${fmt(p50(roundTrips))} ms`,
+        `${scenario}: app overhead p50 ${fmt(p50(serverOverhead))} ms server-side, ` +
+          `${fmt(p50(clientOverhead))} ms client-side (round trip − model time), ` +
+          `round trip p50 ${fmt(p50(roundTrips))} ms`,
         {
           serverSideMs: serverOverhead.map((v) => round(v)),
           clientSideMs: clientOverhead.map((v) => round(v)),
@@ -221,7 +223,8 @@ for (const scenario of RESPONSE_SCENARIOS) {
         );
         perf.evidence(
           'response.app_vs_model',
-          `simple-query: app round trip p50 ${fmt(p50(roundTrips))} ms vs the model alone p50 ${fmt(p50(directTotals))} ms (difference ${fmt(diff(p50(roundTrips), p50(directTotals)))} ms)`,
+          `simple-query: app round trip p50 ${fmt(p50(roundTrips))} ms vs the model alone ` +
+            `p50 ${fmt(p50(directTotals))} ms (difference ${fmt(diff(p50(roundTrips), p50(directTotals)))} ms)`,
           {
             appRoundTripP50: p50(roundTrips),
             modelDirectP50: p50(directTotals),

@@ -21,7 +21,8 @@ test.describe('seeding', () => {
       });
 
       const stored = await db.query<{ n: number; distinct: number; avg_len: number }>(
-        'SELECT count(*)::int AS n, count(DISTINCT content)::int AS distinct, avg(length(content))::float8 AS avg_len FROM memories WHERE user_id = $1',
+        'SELECT count(*)::int AS n, count(DISTINCT content)::int AS distinct, ' +
+          'avg(length(content))::float8 AS avg_len FROM memories WHERE user_id = $1',
         [owner.user.id],
       );
       const row = stored.rows[0];

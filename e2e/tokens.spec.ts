@@ -183,7 +183,8 @@ function recordRatio(
   }
   perf.evidence(
     `tokens.${scenario}_growth`,
-    `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); failed samples ${larger.failures.length + smaller.failures.length}`,
+    `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); ` +
+      `failed samples ${larger.failures.length + smaller.failures.length}`,
     {
       [larger.label]: larger.usages.map(agentTokens),
       [smaller.label]: smaller.usages.map(agentTokens),

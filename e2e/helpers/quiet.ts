@@ -69,7 +69,8 @@ export async function settleBefore(
   const idle = r.idle === undefined ? 'n/a' : `${Math.round(r.idle * 100)} %`;
   perf.evidence(
     'harness.quiet_wait',
-    `${phase}: waited ${Math.round(r.waitedMs)} ms for idle CPUs (last window ${idle} idle${r.quiet ? '' : ', deadline passed: measured anyway'})`,
+    `${phase}: waited ${Math.round(r.waitedMs)} ms for idle CPUs ` +
+      `(last window ${idle} idle${r.quiet ? '' : ', deadline passed: measured anyway'})`,
     r,
     opts,
   );

@@ -75,7 +75,8 @@ export async function timeStream(
           if (tokenEvents === 0) problems.push('done without any token event');
           if (done.message.content !== text)
             problems.push(
-              `done.message.content (${done.message.content.length} chars) differs from the streamed text (${text.length} chars)`,
+              `done.message.content (${done.message.content.length} chars) differs from the streamed text ` +
+                `(${text.length} chars)`,
             );
           if (done.message.role !== 'assistant') problems.push(`done.message.role is '${done.message.role}'`);
           if (!done.usage) problems.push('done without usage');

@@ -2,9 +2,71 @@
 // plain recommended rules (browser globals) for the chat UI's JavaScript.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import playwright from 'eslint-plugin-playwright';
+
+// The boundary: the suite measures anyone's MemoryChat, so it reaches the app only through
+// contract/ (and, to start the bundled stack, spawns app/stack.ts by a path string, not an import);
+// app/ knows nothing of the suite. Imports are relative, so what `../` means depends on how deep
+// a file sits: one rule per folder depth. test/support/reference-app.ts is the single door for
+// the suite's own database-level unit tests (a real migrated PostgreSQL, the stack in-process).
+const SUITE_MESSAGE = 'The suite must not import app/: use contract/ or the target adapter (fixtures/target/).';
+const APP_MESSAGE = 'app/ must not import the suite (or anything outside app/ but contract/).';
+function boundaryRules(maxDepth = 5) {
+  const configs = [];
+  for (let depth = 1; depth <= maxDepth; depth++) {
+    const dir = Array(depth - 1)
+      .fill('*')
+      .join('/');
+    const here = dir ? `${dir}/` : '';
+    const up = '(\\.\\./)'.repeat(depth - 1);
+    configs.push({
+      files: [`${here}*.ts`, `${here}*.mjs`],
+      ignores: ['app/**', 'test/support/reference-app.ts'],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [{ regex: `^${depth === 1 ? '(\\./)?' : up}app(/|$)`, message: SUITE_MESSAGE }],
+          },
+        ],
+      },
+    });
+    if (depth === 1) continue;
+    // A file in app/ at this depth leaves app/ with depth-1 `../`; only contract/ lies out there.
+    const appUp = '(\\.\\./)'.repeat(depth - 1);
+    configs.push({
+      files: [
+        `app/${Array(depth - 2)
+          .fill('*')
+          .concat('*.ts')
+          .join('/')}`,
+        `app/${Array(depth - 2)
+          .fill('*')
+          .concat('*.js')
+          .join('/')}`,
+      ],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          { patterns: [{ regex: `^${appUp}(?!contract(/|$))`, message: APP_MESSAGE }] },
+        ],
+      },
+    });
+  }
+  return configs;
+}
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'reports/**', 'test-results/**', 'blob-report/**', 'playwright-report/**', 'load/dist/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'reports/**',
+      'test-results/**',
+      'blob-report/**',
+      'playwright-report/**',
+      'load/dist/**',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -18,11 +80,47 @@ export default tseslint.config(
       'no-empty-pattern': 'off',
     },
   },
+  ...boundaryRules(),
+  // Playwright's recommended rules for the specs (and their helpers, which call expect too).
+  {
+    ...playwright.configs['flat/recommended'],
+    files: ['e2e/**/*.ts'],
+    rules: {
+      ...playwright.configs['flat/recommended'].rules,
+      // A measuring test asserts through the recorder: every sample it records is judged by the
+      // checks of perf.thresholds.ts, and the Checkpoint 7.4 entry fails with them.
+      'playwright/expect-expect': [
+        'warn',
+        {
+          assertFunctionNames: ['repeat', 'measure', 'measureServerTiming', 'record'],
+        },
+      ],
+      // Measurement turns a missing value into a failed sample with its cause (record or
+      // recordError), and stays within the test's time budget: such branches are the honest path,
+      // not a test that might not assert.
+      'playwright/no-conditional-in-test': 'off',
+    },
+  },
   {
     files: ['app/ui/**/*.js'],
     languageOptions: {
       sourceType: 'module',
-      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', localStorage: 'readonly', TextDecoder: 'readonly', performance: 'readonly', console: 'readonly', requestAnimationFrame: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', AbortController: 'readonly', HTMLElement: 'readonly', location: 'readonly' },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        localStorage: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+        console: 'readonly',
+        requestAnimationFrame: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        HTMLElement: 'readonly',
+        location: 'readonly',
+      },
     },
   },
   {

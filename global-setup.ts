@@ -15,19 +15,27 @@
  * registration; stop the stack).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FullConfig } from '@playwright/test';
-import type { Health } from './app/contract';
-import { ConfigError, loadConfig, runProfile, selectedProjects, stackModelLatency, type PerfConfig } from './lib/config';
+import { SCHEMA_VERSION, type Health } from './contract';
+import {
+  ConfigError,
+  ensureRunId,
+  loadConfig,
+  runProfile,
+  selectedProjects,
+  stackModelLatency,
+  type PerfConfig,
+} from './lib/config';
 import { redact, redactDeep, redactUrl } from './lib/redact';
 import { startStackProcess, type StackProcess } from './lib/stack-process';
 import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './fixtures/db';
 import { modelEndpoint } from './fixtures/model';
 import { registerRun, type RunRegistration } from './fixtures/runs';
 import { cleanupRun } from './fixtures/seed';
+import { target } from './fixtures/target';
 
 const CHECK_TIMEOUT_MS = 5_000;
 const ROOT = __dirname;
@@ -39,15 +47,6 @@ class SetupError extends Error {
     super(message);
     this.stack = `memorychat-perf setup: ${message}`;
   }
-}
-
-export function expectedSchemaVersion(dir = path.join(ROOT, 'app', 'db', 'migrations')): number {
-  return readdirSync(dir).filter((f) => /^\d+_.+\.sql$/.test(f)).length;
-}
-
-function generateRunId(): string {
-  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  return `r${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
 function errText(err: unknown): string {
@@ -66,10 +65,14 @@ async function checkHealth(baseUrl: string, stackLog: string | undefined): Promi
   try {
     res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
   } catch (err) {
-    throw new SetupError(`MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${errText(err)}). Fix: ${fix}.`);
+    throw new SetupError(
+      `MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${errText(err)}). Fix: ${fix}.`,
+    );
   }
   if (!res.ok) {
-    throw new SetupError(`MemoryChat at BASE_URL=${baseUrl} answered GET /api/health with HTTP ${res.status}. Fix: ${fix}.`);
+    throw new SetupError(
+      `MemoryChat at BASE_URL=${baseUrl} answered GET /api/health with HTTP ${res.status}. Fix: ${fix}.`,
+    );
   }
   try {
     return (await res.json()) as Health;
@@ -92,28 +95,35 @@ async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: 
   try {
     let serverVersion: string;
     try {
-      serverVersion = (await pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v ?? '?';
+      serverVersion =
+        (await pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v ?? '?';
     } catch (err) {
-      throw new SetupError(`The database is not reachable at ${where} (${errText(err)}). Fix: start it or correct DATABASE_URL.`);
+      throw new SetupError(
+        `The database is not reachable at ${where} (${errText(err)}). Fix: start it or correct DATABASE_URL.`,
+      );
     }
     const check = await checkTestDatabase(pool, config.allowSeed);
     if (!check.isTestDatabase) throw new SetupError(refusalMessage(check));
-    let schemaVersion: number | null = null;
-    try {
-      schemaVersion = (await pool.query<{ v: number | null }>('SELECT max(version)::int AS v FROM schema_migrations')).rows[0]?.v ?? null;
-    } catch {
-      schemaVersion = null;
-    }
+    const schemaVersion = await target.schemaVersion(pool);
     if (schemaVersion !== expected) {
       throw new SetupError(
         `The database at ${where} has schema version ${schemaVersion ?? 'none (no schema_migrations table)'}, the suite expects ${expected} ` +
-          `(= migration files in app/db/migrations). Fix: migrate it (the app migrates on start) or update the suite.`,
+          `(contract/schema.ts). Fix: migrate it (the app migrates on start) or update the suite.`,
       );
     }
     const pgss = await pool
       .query<{ ok: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS ok`)
-      .then((r) => r.rows[0]?.ok ?? false, () => false);
-    return { serverVersion, database: check.database, schemaVersion, testDatabase: check.reason, pgStatStatements: pgss };
+      .then(
+        (r) => r.rows[0]?.ok ?? false,
+        () => false,
+      );
+    return {
+      serverVersion,
+      database: check.database,
+      schemaVersion,
+      testDatabase: check.reason,
+      pgStatStatements: pgss,
+    };
   } finally {
     await pool.end();
   }
@@ -134,7 +144,9 @@ async function checkModel(config: PerfConfig): Promise<{ host: string; models: s
       signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new SetupError(`The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). Fix: start it or correct OPENAI_BASE_URL.`);
+    throw new SetupError(
+      `The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). Fix: start it or correct OPENAI_BASE_URL.`,
+    );
   }
   if (!res.ok) {
     const hint = res.status === 401 ? ' (check OPENAI_API_KEY)' : '';
@@ -146,8 +158,18 @@ async function checkModel(config: PerfConfig): Promise<{ host: string; models: s
 
 function gitInfo(): { sha: string; dirty: boolean | null } {
   try {
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, timeout: 3_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, timeout: 3_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: ROOT,
+      timeout: 3_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: ROOT,
+      timeout: 3_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
     return { sha, dirty: status.trim().length > 0 };
   } catch {
     return { sha: process.env.GITHUB_SHA ?? 'unknown', dirty: null };
@@ -163,14 +185,18 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     if (err instanceof ConfigError) throw new SetupError(err.message);
     throw err;
   }
-  if (!process.env.PERF_RUN_ID) process.env.PERF_RUN_ID = generateRunId();
-  const runId = process.env.PERF_RUN_ID;
+  const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
+
   mkdirSync(config.reportDir, { recursive: true });
 
   let stack: StackProcess | undefined;
   if (!config.baseUrl) {
     try {
-      stack = await startStackProcess({ cwd: ROOT, env: { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) }, logFile: path.join(config.reportDir, 'stack.log') });
+      stack = await startStackProcess({
+        cwd: ROOT,
+        env: { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) },
+        logFile: path.join(config.reportDir, 'stack.log'),
+      });
     } catch (err) {
       throw new SetupError((err as Error).message);
     }
@@ -201,20 +227,24 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   try {
     const baseUrl = config.baseUrl as string;
     const health = await checkHealth(baseUrl, stack?.logFile);
-    const expected = expectedSchemaVersion();
+    // The version the suite was written for: the contract's, not whatever app/ happens to hold.
+    const expected = SCHEMA_VERSION;
     if (health.schemaVersion !== expected) {
       throw new SetupError(
         `MemoryChat at ${baseUrl} reports schema version ${health.schemaVersion}, the suite expects ${expected} ` +
-          `(= migration files in app/db/migrations). Fix: deploy/migrate the matching app version.`,
+          `(contract/schema.ts). Fix: deploy/migrate the matching app version.`,
       );
     }
     if (!config.databaseUrl) {
       throw new SetupError(
-        'DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment\'s database (seeding, SQL timings). ' +
+        "DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment's database (seeding, SQL timings). " +
           'Set DATABASE_URL=postgres://… (a test database), or unset BASE_URL to use the bundled stack.',
       );
     }
-    const [dbInfo, model] = await Promise.all([checkDatabase(config, config.databaseUrl, expected), checkModel(config)]);
+    const [dbInfo, model] = await Promise.all([
+      checkDatabase(config, config.databaseUrl, expected),
+      checkModel(config),
+    ]);
     registration = await registerRun(config.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
       // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
       console.warn(
@@ -250,7 +280,12 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
         pgStatStatements: dbInfo.pgStatStatements,
         markerTable: MARKER_TABLE,
       },
-      model: { host: model.host, models: model.models, simulatorLatency: config.baseUrl || config.openaiApiKey ? undefined : stackModelLatency(config), realOpenAI: Boolean(config.openaiApiKey) },
+      model: {
+        host: model.host,
+        models: model.models,
+        simulatorLatency: config.baseUrl || config.openaiApiKey ? undefined : stackModelLatency(config),
+        realOpenAI: Boolean(config.openaiApiKey),
+      },
       faults: config.faults,
       git,
       machine: {

@@ -12,11 +12,10 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { defineConfig, type ReporterDescription } from '@playwright/test';
 import { ALLURE_CATEGORIES } from './lib/allure';
 import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/browser';
-import { formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/config';
+import { ensureRunId, formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/config';
 import { redactUrl } from './lib/redact';
 import type { ProfileOptions } from './fixtures/config';
 
@@ -37,7 +36,7 @@ const config = loadConfigOrExit();
 
 if (isRunner) {
   // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
-  process.env.PERF_RUN_ID ??= `r${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  ensureRunId();
   // The bundled model simulator answers instantly in a smoke-only run, realistically otherwise
   // (MODEL_SIM_LATENCY overrides both): see stackModelLatency in lib/config.ts.
 }
@@ -63,7 +62,11 @@ const reporters: ReporterDescription[] = [
         profile: runProfile(config),
         target: config.baseUrl ? redactUrl(config.baseUrl) : 'bundled stack',
         database: config.databaseUrl ? redactUrl(config.databaseUrl) : 'bundled embedded PostgreSQL',
-        model: config.openaiBaseUrl ? redactUrl(config.openaiBaseUrl) : (config.openaiApiKey ? 'api.openai.com' : 'bundled model simulator'),
+        model: config.openaiBaseUrl
+          ? redactUrl(config.openaiBaseUrl)
+          : config.openaiApiKey
+            ? 'api.openai.com'
+            : 'bundled model simulator',
         faults: config.faults.join(',') || 'none',
         node: process.version,
         os: `${os.type()} ${os.release()}`,

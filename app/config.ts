@@ -2,7 +2,7 @@
  * The reference app's configuration, read from the environment once and validated, so that a
  * bad value stops the stack with one readable line instead of misbehaving later.
  */
-import { FAULTS, type Fault } from './contract';
+import { FAULTS, type Fault } from '../contract';
 import { isLatencyProfile, LATENCY_PROFILES, type LatencyProfileName } from './model-sim/latency';
 
 export interface AppConfig {
@@ -46,9 +46,13 @@ type Env = Record<string, string | undefined>;
 function intFrom(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}="${raw}" is not a whole number; set it to an integer between ${min} and ${max} or unset it.`);
+  if (!/^\d+$/.test(raw))
+    throw new ConfigError(
+      `${name}="${raw}" is not a whole number; set it to an integer between ${min} and ${max} or unset it.`,
+    );
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name}=${value} is out of range; use ${min}..${max} or unset it.`);
+  if (value < min || value > max)
+    throw new ConfigError(`${name}=${value} is out of range; use ${min}..${max} or unset it.`);
   return value;
 }
 
@@ -56,14 +60,18 @@ function numberFrom(env: Env, name: string, fallback: number, min: number, max: 
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new ConfigError(`${name}="${raw}" must be a number in ${min}..${max}; fix or unset it.`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new ConfigError(`${name}="${raw}" must be a number in ${min}..${max}; fix or unset it.`);
   return value;
 }
 
 export function parseFaults(raw: string | undefined): Fault[] {
   if (!raw || raw.trim() === '') return [];
   const out: Fault[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!(FAULTS as readonly string[]).includes(part)) {
       throw new ConfigError(`MEMORYCHAT_FAULTS contains unknown fault "${part}"; known faults: ${FAULTS.join(', ')}.`);
     }
@@ -85,11 +93,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const port = intFrom(env, 'PORT', 0, 0, 65535);
   const latency = env.MODEL_SIM_LATENCY?.trim() || 'realistic';
   if (!isLatencyProfile(latency)) {
-    throw new ConfigError(`MODEL_SIM_LATENCY="${latency}" is not a latency profile; use one of ${LATENCY_PROFILES.join(', ')}.`);
+    throw new ConfigError(
+      `MODEL_SIM_LATENCY="${latency}" is not a latency profile; use one of ${LATENCY_PROFILES.join(', ')}.`,
+    );
   }
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL (or unset it to start an embedded PostgreSQL).');
+    throw new ConfigError(
+      'DATABASE_URL must be a postgres:// or postgresql:// URL (or unset it to start an embedded PostgreSQL).',
+    );
   }
   const openaiBaseUrl = env.OPENAI_BASE_URL?.trim() || undefined;
   if (openaiBaseUrl && !/^https?:\/\//i.test(openaiBaseUrl)) {

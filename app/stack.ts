@@ -56,11 +56,15 @@ export function redactDbUrl(text: string): string {
 function listen(server: Server, port: number, host: string, explicit: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(err.code === 'EADDRINUSE'
-        ? new Error(explicit
-          ? `PORT=${port} is already in use on ${host}; stop what uses it, choose another PORT, or unset PORT to get a free one`
-          : `port ${port} is already in use on ${host}`)
-        : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              explicit
+                ? `PORT=${port} is already in use on ${host}; stop what uses it, choose another PORT, or unset PORT to get a free one`
+                : `port ${port} is already in use on ${host}`,
+            )
+          : err,
+      );
     };
     server.once('error', onError);
     server.listen(port, host, () => {
@@ -82,7 +86,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
   };
   const stopAll = async (): Promise<void> => {
     for (const fn of beforeStop) fn();
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: unknown) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+    for (const fn of cleanups.splice(0).reverse())
+      await fn().catch((err: unknown) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
   };
 
   try {
@@ -91,7 +96,10 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     // thread idle for long). The tokenizer (~0.5 s of CPU, several seconds on busy cores) is
     // built right after the stack reports ready, see below.
     const dbSteps = new Map<PgStartStep, () => void>();
-    const dbStep = (step: PgStartStep): Promise<void> => new Promise((resolve) => { dbSteps.set(step, resolve); });
+    const dbStep = (step: PgStartStep): Promise<void> =>
+      new Promise((resolve) => {
+        dbSteps.set(step, resolve);
+      });
     const dbCopying = dbStep('copy');
     const dbInitdb = dbStep('initdb');
     const dbStart = config.databaseUrl
@@ -99,7 +107,10 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       : startEmbeddedPostgres(log, (step) => dbSteps.get(step)?.());
     // Failures are collected below (allSettled); this only keeps an early one from counting as unhandled.
     dbStart.catch(() => undefined);
-    const dbSettled = dbStart.then(() => undefined, () => undefined);
+    const dbSettled = dbStart.then(
+      () => undefined,
+      () => undefined,
+    );
     // The simulator runs in its own process, like a remote model server: its token counting and
     // streaming must not share the app's event loop, or they would inflate the app overhead we measure.
     // It builds the tokenizers of the models this app uses right after it reports ready.
@@ -107,21 +118,39 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const simStart = config.openaiApiKey
       ? Promise.resolve(undefined)
       : spawnModelSimulator({
-        latency: config.modelSimLatency,
-        warmModels: [config.conversationModel, config.smallModel],
-      });
+          latency: config.modelSimLatency,
+          warmModels: [config.conversationModel, config.smallModel],
+        });
     simStart.catch(() => undefined);
     // Which child finished when (in the phases log line): the slower one is the next thing to speed up.
-    void dbStart.then(() => phase('db up'), () => undefined);
-    void simStart.then(() => phase('sim up'), () => undefined);
+    void dbStart.then(
+      () => phase('db up'),
+      () => undefined,
+    );
+    void simStart.then(
+      () => phase('sim up'),
+      () => undefined,
+    );
     const external = config.databaseUrl !== undefined;
     if (!external) await Promise.race([dbCopying, dbInitdb, dbSettled, delay(400)]);
     phase('db child running');
-    const [{ Db }, { migrate, createMarker }, { ModelClient }, { createAppServer }, tokens, { AuthCache, listenForUserChanges }, { ImportSettler }] =
-      await Promise.all([
-        import('./db/db'), import('./db/migrate'), import('./agents/model'), import('./server/app'),
-        import('./agents/tokens'), import('./server/auth-cache'), import('./db/import-settler'),
-      ]);
+    const [
+      { Db },
+      { migrate, createMarker },
+      { ModelClient },
+      { createAppServer },
+      tokens,
+      { AuthCache, listenForUserChanges },
+      { ImportSettler },
+    ] = await Promise.all([
+      import('./db/db'),
+      import('./db/migrate'),
+      import('./agents/model'),
+      import('./server/app'),
+      import('./agents/tokens'),
+      import('./server/auth-cache'),
+      import('./db/import-settler'),
+    ]);
     phase('modules');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
       const [e, s] = results;
@@ -134,15 +163,23 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     if (!databaseUrl) throw new Error('no database URL');
 
     phase('db+sim up');
-    const db = new Db(databaseUrl, { statementTimeoutMs: config.dbStatementTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs });
+    const db = new Db(databaseUrl, {
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      queryTimeoutMs: config.dbQueryTimeoutMs,
+    });
     cleanups.push(() => db.close());
     beforeStop.push(() => db.markClosing());
     try {
       await db.query('SELECT 1');
     } catch (err) {
-      throw new Error(`cannot connect to the database at ${redactDbUrl(databaseUrl)} (${(err as Error).message}); check DATABASE_URL or unset it to use an embedded PostgreSQL`);
+      throw new Error(
+        `cannot connect to the database at ${redactDbUrl(databaseUrl)} (${(err as Error).message}); check DATABASE_URL or unset it to use an embedded PostgreSQL`,
+      );
     }
-    const { schemaVersion, applied } = await migrate(db, { missingIndexes: config.faults.includes('missing-indexes'), log });
+    const { schemaVersion, applied } = await migrate(db, {
+      missingIndexes: config.faults.includes('missing-indexes'),
+      log,
+    });
     phase('migrated');
     if (applied.length > 0) log(`migrations applied: ${applied.join(', ')} (schema version ${schemaVersion})`);
     // Open a few connections now so the first requests don't pay for connection set-up.
@@ -174,25 +211,35 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       summaryEvery: config.summaryEvery,
       faults: config.faults,
     };
-    const server = createAppServer({
-      db,
-      authCache,
-      settler: new ImportSettler(db, log),
-      model,
-      settings,
-      health: {
-        app: 'memorychat',
-        version: APP_VERSION,
-        models: { conversation: config.conversationModel, memory_extractor: config.smallModel, summarizer: config.smallModel },
-        tokenBudget: config.tokenBudget,
-        faults: [...config.faults],
+    const server = createAppServer(
+      {
+        db,
+        authCache,
+        settler: new ImportSettler(db, log),
+        model,
+        settings,
+        health: {
+          app: 'memorychat',
+          version: APP_VERSION,
+          models: {
+            conversation: config.conversationModel,
+            memory_extractor: config.smallModel,
+            summarizer: config.smallModel,
+          },
+          tokenBudget: config.tokenBudget,
+          faults: [...config.faults],
+        },
       },
-    }, log);
+      log,
+    );
     const port = await listen(server, config.port, config.host, config.portExplicit);
-    cleanups.push(() => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
     const baseUrl = `http://${config.host}:${port}`;
     const readyMs = performance.now() - t0;
     phase('listening');
@@ -206,7 +253,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     });
     log(`start-up phases (ms since start): ${phases.join(', ')}`);
     if (config.faults.length > 0) log(`faults on: ${config.faults.join(', ')}`);
-    log(`app ${baseUrl}, model ${sim ? `simulator (${config.modelSimLatency})` : openaiBaseUrl}, database ${redactDbUrl(databaseUrl)}`);
+    log(
+      `app ${baseUrl}, model ${sim ? `simulator (${config.modelSimLatency})` : openaiBaseUrl}, database ${redactDbUrl(databaseUrl)}`,
+    );
     let stopped: Promise<void> | undefined;
     return {
       baseUrl,
@@ -250,13 +299,15 @@ async function main(): Promise<void> {
   // Process-relative: includes Node/tsx start-up, which is what "npm run stack → ready" costs.
   const readyMs = Math.round(performance.now());
   process.stdout.write(
-    `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\nOPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n`
-    + `MemoryChat stack ready in ${readyMs} ms (Ctrl-C to stop)\n`,
+    `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\nOPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n` +
+      `MemoryChat stack ready in ${readyMs} ms (Ctrl-C to stop)\n`,
   );
   // A bug that escapes a request (a rejection nobody awaited, a throw in an event handler) is
   // logged; it must not take every other user's requests down with the process.
   process.on('unhandledRejection', (reason) => {
-    process.stderr.write(`[stack] unhandled rejection (server stays up): ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}\n`);
+    process.stderr.write(
+      `[stack] unhandled rejection (server stays up): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`,
+    );
   });
   process.on('uncaughtException', (err) => {
     process.stderr.write(`[stack] uncaught exception (server stays up): ${err.stack ?? err.message}\n`);
@@ -267,7 +318,10 @@ async function main(): Promise<void> {
     stopping = true;
     process.stderr.write(`[stack] ${reason}: stopping\n`);
     setTimeout(() => process.exit(1), 10_000).unref();
-    stack.stop().then(() => process.exit(0), () => process.exit(1));
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -18,10 +18,15 @@ import { buildSummary, readEnvironment, renderMarkdown } from '../lib/summary';
 
 test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, testInfo) => {
   // A shard sees part of the metrics only; `merge-reports -c playwright.merge.config.ts` judges them all.
+  // eslint-disable-next-line playwright/no-skipped-test -- a conditional skip with its reason, by design
   test.skip(testInfo.config.shard !== null, 'sharded run: the verdict comes from merge-reports over all shards');
   const { docs, harnessErrors } = readCheckpointInput(join(testInfo.project.outputDir, CHECKPOINT_INPUT_DIR));
   const result = evaluateCheckpoint({ docs, harnessErrors, ...(docs.length === 0 ? { profile: profileName } : {}) });
-  const summary = buildSummary(result, { startedAt: new Date(), durationMs: 0, environment: readEnvironment(config.reportDir) });
+  const summary = buildSummary(result, {
+    startedAt: new Date(),
+    durationMs: 0,
+    environment: readEnvironment(config.reportDir),
+  });
   // As a file: a failed test's text attachment would be printed whole in the console, after the
   // console summary that already says the same.
   const markdown = testInfo.outputPath('perf-summary.md');

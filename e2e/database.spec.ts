@@ -15,8 +15,7 @@ import { test, expect } from '../fixtures';
 import { settleBefore } from './helpers/quiet';
 import { messageCreateSamples } from '../lib/profiles';
 import { diffStatements, statementSnapshot } from './helpers/statements';
-import type { PgSeeder } from '../fixtures/seed';
-import type { SeededUser } from '../fixtures/types';
+import { target, type ReadPathQuery, type SeededUser, type Seeder } from '../fixtures/target';
 import type { PerfProfile } from '../lib/profiles';
 import { DB_QUERY_SCENARIOS } from '../lib/metric-catalog';
 
@@ -32,21 +31,14 @@ const NOISE = { users: 40, sessionsPerUser: 50, messagesPerSession: 10 };
 const NOISE_MEMORY_FACTOR = 20;
 const PAGE = 50;
 
-/** The index each read path must use (app/db/migrations/002_indexes.sql). */
-const EXPECTED_INDEX: Record<QueryScenario, string> = {
-  'sessions-by-user': 'idx_sessions_user_id',
-  'messages-by-session': 'idx_messages_session_id',
-  'memories-by-profile': 'idx_memories_profile_id',
-  'memories-by-user': 'idx_memories_user_id',
-};
+/** Each read path as the target runs it, and the Step 7.4 index it must use (the target adapter's). */
+const READ_PATHS = Object.fromEntries(DB_QUERY_SCENARIOS.map((s) => [s, target.readPath(s, PAGE)])) as Record<
+  QueryScenario,
+  ReadPathQuery
+>;
 
-/** The read path as the app runs it (app/db/repo.ts shapes), with the parameter it needs. */
-const QUERY_SQL: Record<QueryScenario, string> = {
-  'sessions-by-user': `SELECT id, user_id, profile_id, title, created_at, updated_at FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-  'messages-by-session': `SELECT id, session_id, role, content, status, created_at FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-  'memories-by-profile': `SELECT id, user_id, profile_id, content, importance, created_at FROM memories WHERE profile_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-  'memories-by-user': `SELECT id, user_id, profile_id, content, importance, created_at FROM memories WHERE user_id = $1 ORDER BY id DESC LIMIT ${PAGE}`,
-};
+const SESSION_INSERT_SQL = target.writePath('session-create');
+const MESSAGE_INSERT_SQL = target.writePath('message-create');
 
 interface Dataset {
   owner: SeededUser;
@@ -56,7 +48,7 @@ interface Dataset {
 }
 
 /** The measured user (memories, one long + several short sessions) among NOISE other users. */
-async function seedDataset(seed: PgSeeder, db: Pool, profile: PerfProfile): Promise<Dataset> {
+async function seedDataset(seed: Seeder, db: Pool, profile: PerfProfile): Promise<Dataset> {
   // A heavy user: the profile's "large memory context" size (1k smoke/default, 10k full).
   const memories = profile.largeContextMemories;
   const noiseMemoriesPerUser = Math.ceil((memories * NOISE_MEMORY_FACTOR) / NOISE.users);
@@ -99,141 +91,242 @@ function planNodes(node: PlanNode): PlanNode[] {
 }
 
 test.describe('database', () => {
-  test('session and message creation: SQL and API', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
-    const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
-    const messageSamples = messageCreateSamples(perf.profile);
-    const owner = await seed.user({ displayName: 'Creation spec user' });
-    const user = api.as(owner);
-    const session = await seed.session(owner, { messages: 20 });
+  test(
+    'session and message creation: SQL and API',
+    { tag: ['@database', '@api', '@sql'] },
+    async ({ seed, api, db, perf }) => {
+      const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
+      const messageSamples = messageCreateSamples(perf.profile);
+      const owner = await seed.user({ displayName: 'Creation spec user' });
+      const user = api.as(owner);
+      const session = await seed.session(owner, { messages: 20 });
 
-    await settleBefore(perf, 'session create via SQL', { category: 'database' });
-    await perf.measure(
-      'db.session_create_ms',
-      (i) => db.query('INSERT INTO sessions (user_id, profile_id, title) VALUES ($1, $2, $3) RETURNING id', [owner.user.id, owner.profile.id, `SQL session ${i}`]),
-      { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql' } },
-    );
-    await settleBefore(perf, 'session create via the API', { category: 'database' });
-    // Gated on the app's own time (Server-Timing): a 1–2 ms round trip's p95 on a shared VM is
-    // decided by process wake-ups between client, app and database, not by the app.
-    await perf.measureServerTiming('db.session_create_ms', (i) => user.createSessionWithServerTiming({ title: `API session ${i}` }), {
-      category: 'database', scenario: 'api', unit: 'ms', samples, warmup, maxSamples, entry: 'total',
-      clientMetric: 'db.session_create_roundtrip_ms', tags: { channel: 'api', endpoint: 'POST /api/sessions' },
-    });
-
-    await settleBefore(perf, 'message create via SQL', { category: 'database' });
-    await perf.measure(
-      'db.message_create_ms',
-      (i) => db.query(
-        `INSERT INTO messages (session_id, user_id, role, content) VALUES ($1, $2, 'user', $3) RETURNING id`,
-        [session.session.id, owner.user.id, `SQL message ${i}: what do I have planned for the weekend?`],
-      ),
-      { category: 'database', scenario: 'sql', unit: 'ms', samples: messageSamples, warmup, tags: { channel: 'sql' } },
-    );
-    // The API stores a message only as part of a chat turn: the `meta` event is sent once the user
-    // message and the assistant placeholder are stored, before any model work. Time to `meta` is
-    // the API's message creation; then we hang up, which aborts the reply's model calls.
-    const apiSession = await user.createSession({ title: 'API message creation' });
-    await settleBefore(perf, 'message create via the API', { category: 'database' });
-    await perf.measure(
-      'db.message_create_ms',
-      async (i) => {
-        for await (const event of user.streamMessage(apiSession.id, `API message ${i}: remind me about the dentist`)) {
-          if (event.event === 'meta') return event.data.userMessageId;
-          if (event.event === 'error') throw Object.assign(new Error(event.data.error.message), { code: event.data.error.code });
-        }
-        throw Object.assign(new Error('stream ended without a meta event'), { code: 'stream_cut' });
-      },
-      { category: 'database', scenario: 'api', unit: 'ms', samples: messageSamples, warmup, tags: { channel: 'api', endpoint: 'POST /api/sessions/:id/messages', until: 'meta event' } },
-    );
-
-    // The app finishes each abandoned turn in the background (assistant message → 'error', agent
-    // logs). Let it finish before the seeder deletes the session, or the two would race.
-    await expect
-      .poll(
-        async () => (await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM messages m WHERE m.session_id = $1 AND m.role = 'assistant'
-             AND (m.status = 'streaming' OR NOT EXISTS (SELECT 1 FROM agent_logs a WHERE a.message_id = m.id))`,
-          [apiSession.id],
-        )).rows[0]?.n,
-        { message: 'the app finished the abandoned chat turns', timeout: 30_000 },
-      )
-      .toBe(0);
-
-    for (const name of ['db.session_create_ms', 'db.message_create_ms']) {
-      for (const scenario of ['sql', 'api']) {
-        expect(perf.stats(name, scenario)?.n, `${name}[${scenario}] samples`).toBeGreaterThan(0);
-      }
-    }
-    const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [owner.user.id]);
-    expect(stored.rows[0]?.n).toBeGreaterThanOrEqual(2 * samples);
-  });
-
-  test('query speed: SQL and API, EXPLAIN uses the Step 7.4 indexes, statements the app ran', { tag: ['@database', '@api', '@sql'] }, async ({ seed, api, db, perf }) => {
-    const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
-    const data = await seedDataset(seed, db, perf.profile);
-    const user = api.as(data.owner);
-    const sizeTags = { memories: data.memories, sessions: data.sessions, noiseUsers: NOISE.users };
-
-    // 1. SQL, and the plan of each query.
-    for (const scenario of DB_QUERY_SCENARIOS) {
-      const param = paramFor(scenario, data);
-      await settleBefore(perf, `${scenario} via SQL`, { category: 'database' });
-      await perf.measure('db.query_ms', () => db.query(QUERY_SQL[scenario], [param]), {
-        category: 'database', scenario, unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql', ...sizeTags },
-      });
-      const explained = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${QUERY_SQL[scenario]}`, [param]);
-      const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
-      expect(plan, `EXPLAIN of ${scenario} returned a plan`).toBeTruthy();
-      const nodes = planNodes(plan as PlanNode);
-      const indexes = nodes.map((n) => n['Index Name']).filter((n): n is string => Boolean(n));
-      const used = indexes.includes(EXPECTED_INDEX[scenario]);
-      perf.record('db.index_used', used ? 1 : 0, { category: 'database', scenario, unit: 'bool', tags: { index: EXPECTED_INDEX[scenario] } });
-      const shape = nodes.map((n) => `${n['Node Type'] ?? '?'}${n['Index Name'] ? ` using ${n['Index Name']}` : n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`).join(' → ');
-      perf.evidence('db.explain', `${scenario}: ${used ? '✓' : '✗'} ${EXPECTED_INDEX[scenario]} — ${shape}`, { sql: QUERY_SQL[scenario], plan }, { category: 'database', scenario });
-    }
-
-    // 2. API (the same read paths through the app), with pg_stat_statements around exactly this phase.
-    const before = await statementSnapshot(db);
-    await settleBefore(perf, 'sessions-by-user via the API', { category: 'database' });
-    await perf.measure('db.api_query_ms', () => user.listSessions({ limit: PAGE }), {
-      category: 'database', scenario: 'sessions-by-user', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'GET /api/sessions', ...sizeTags },
-    });
-    await settleBefore(perf, 'messages-by-session via the API', { category: 'database' });
-    await perf.measure('db.api_query_ms', () => user.listMessages(data.longSessionId, { limit: PAGE }), {
-      category: 'database', scenario: 'messages-by-session', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'GET /api/sessions/:id/messages', ...sizeTags },
-    });
-    await settleBefore(perf, 'memories-by-user via the API', { category: 'database' });
-    await perf.measure('db.api_query_ms', () => user.listMemories({ limit: PAGE }), {
-      category: 'database', scenario: 'memories-by-user', unit: 'ms', samples, warmup, tags: { channel: 'api', endpoint: 'GET /api/memories', ...sizeTags },
-    });
-    const after = await statementSnapshot(db);
-
-    // Sanity: the API returns the user's data, newest first (fast and also right).
-    const page = await user.listMemories({ limit: 5 });
-    expect(page.memories).toHaveLength(5);
-    expect(page.memories.map((m) => m.id)).toEqual([...page.memories.map((m) => m.id)].sort((a, b) => b - a));
-
-    if ('error' in before || 'error' in after) {
-      const why = 'error' in before ? before.error : 'error' in after ? after.error : '';
-      test.info().annotations.push({ type: 'perf', description: `pg_stat_statements is not available: statement statistics skipped (${why})` });
-      perf.evidence('db.statements', `pg_stat_statements not available: ${why}`, undefined, { category: 'database', scenario: 'api' });
-    } else {
-      const statements = diffStatements(before.rows, after.rows)
-        .map((row) => ({ query: row.query.replace(/\s+/g, ' ').slice(0, 240), calls: row.calls, meanMs: row.calls > 0 ? row.total_ms / row.calls : 0, totalMs: row.total_ms, rows: row.rows }))
-        .sort((a, b) => b.totalMs - a.totalMs);
-      const apiCalls = 3 * (samples + warmup);
-      const totalCalls = statements.reduce((n, s) => n + s.calls, 0);
-      const top = statements.slice(0, 3).map((s) => `${s.calls}× ${s.meanMs.toFixed(3)} ms ${s.query.slice(0, 60)}`).join(' | ');
-      perf.evidence(
-        'db.statements',
-        `${statements.length} distinct statements, ${totalCalls} calls for ${apiCalls} API requests (${(totalCalls / apiCalls).toFixed(1)} per request); top: ${top}`,
-        { apiRequests: apiCalls, statements: statements.slice(0, 25) },
-        { category: 'database', scenario: 'api' },
+      await settleBefore(perf, 'session create via SQL', { category: 'database' });
+      await perf.measure(
+        'db.session_create_ms',
+        (i) => db.query(SESSION_INSERT_SQL, [owner.user.id, owner.profile.id, `SQL session ${i}`]),
+        { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql' } },
       );
-    }
+      await settleBefore(perf, 'session create via the API', { category: 'database' });
+      // Gated on the app's own time (Server-Timing): a 1–2 ms round trip's p95 on a shared VM is
+      // decided by process wake-ups between client, app and database, not by the app.
+      await perf.measureServerTiming(
+        'db.session_create_ms',
+        (i) => user.createSessionWithServerTiming({ title: `API session ${i}` }),
+        {
+          category: 'database',
+          scenario: 'api',
+          unit: 'ms',
+          samples,
+          warmup,
+          maxSamples,
+          entry: 'total',
+          clientMetric: 'db.session_create_roundtrip_ms',
+          tags: { channel: 'api', endpoint: 'POST /api/sessions' },
+        },
+      );
 
-    for (const scenario of DB_QUERY_SCENARIOS) {
-      expect(perf.stats('db.query_ms', scenario)?.n, `db.query_ms[${scenario}] samples`).toBeGreaterThanOrEqual(samples);
-    }
-  });
+      await settleBefore(perf, 'message create via SQL', { category: 'database' });
+      await perf.measure(
+        'db.message_create_ms',
+        (i) =>
+          db.query(MESSAGE_INSERT_SQL, [
+            session.session.id,
+            owner.user.id,
+            `SQL message ${i}: what do I have planned for the weekend?`,
+          ]),
+        {
+          category: 'database',
+          scenario: 'sql',
+          unit: 'ms',
+          samples: messageSamples,
+          warmup,
+          tags: { channel: 'sql' },
+        },
+      );
+      // The API stores a message only as part of a chat turn: the `meta` event is sent once the user
+      // message and the assistant placeholder are stored, before any model work. Time to `meta` is
+      // the API's message creation; then we hang up, which aborts the reply's model calls.
+      const apiSession = await user.createSession({ title: 'API message creation' });
+      await settleBefore(perf, 'message create via the API', { category: 'database' });
+      await perf.measure(
+        'db.message_create_ms',
+        async (i) => {
+          for await (const event of user.streamMessage(
+            apiSession.id,
+            `API message ${i}: remind me about the dentist`,
+          )) {
+            if (event.event === 'meta') return event.data.userMessageId;
+            if (event.event === 'error')
+              throw Object.assign(new Error(event.data.error.message), { code: event.data.error.code });
+          }
+          throw Object.assign(new Error('stream ended without a meta event'), { code: 'stream_cut' });
+        },
+        {
+          category: 'database',
+          scenario: 'api',
+          unit: 'ms',
+          samples: messageSamples,
+          warmup,
+          tags: { channel: 'api', endpoint: 'POST /api/sessions/:id/messages', until: 'meta event' },
+        },
+      );
+
+      // The app finishes each abandoned turn in the background (assistant message → 'error', agent
+      // logs). Let it finish before the seeder deletes the session, or the two would race.
+      await expect
+        .poll(
+          async () =>
+            (
+              await db.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM messages m WHERE m.session_id = $1 AND m.role = 'assistant'
+             AND (m.status = 'streaming' OR NOT EXISTS (SELECT 1 FROM agent_logs a WHERE a.message_id = m.id))`,
+                [apiSession.id],
+              )
+            ).rows[0]?.n,
+          { message: 'the app finished the abandoned chat turns', timeout: 30_000 },
+        )
+        .toBe(0);
+
+      for (const name of ['db.session_create_ms', 'db.message_create_ms']) {
+        for (const scenario of ['sql', 'api']) {
+          expect(perf.stats(name, scenario)?.n, `${name}[${scenario}] samples`).toBeGreaterThan(0);
+        }
+      }
+      const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [
+        owner.user.id,
+      ]);
+      expect(stored.rows[0]?.n).toBeGreaterThanOrEqual(2 * samples);
+    },
+  );
+
+  test(
+    'query speed: SQL and API, EXPLAIN uses the Step 7.4 indexes, statements the app ran',
+    { tag: ['@database', '@api', '@sql'] },
+    async ({ seed, api, db, perf }) => {
+      const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
+      const data = await seedDataset(seed, db, perf.profile);
+      const user = api.as(data.owner);
+      const sizeTags = { memories: data.memories, sessions: data.sessions, noiseUsers: NOISE.users };
+
+      // 1. SQL, and the plan of each query.
+      for (const scenario of DB_QUERY_SCENARIOS) {
+        const param = paramFor(scenario, data);
+        await settleBefore(perf, `${scenario} via SQL`, { category: 'database' });
+        await perf.measure('db.query_ms', () => db.query(READ_PATHS[scenario].sql, [param]), {
+          category: 'database',
+          scenario,
+          unit: 'ms',
+          samples,
+          warmup,
+          maxSamples,
+          tags: { channel: 'sql', ...sizeTags },
+        });
+        const explained = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+          `EXPLAIN (FORMAT JSON) ${READ_PATHS[scenario].sql}`,
+          [param],
+        );
+        const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
+        expect(plan, `EXPLAIN of ${scenario} returned a plan`).toBeTruthy();
+        const nodes = planNodes(plan as PlanNode);
+        const indexes = nodes.map((n) => n['Index Name']).filter((n): n is string => Boolean(n));
+        const used = indexes.includes(READ_PATHS[scenario].index);
+        perf.record('db.index_used', used ? 1 : 0, {
+          category: 'database',
+          scenario,
+          unit: 'bool',
+          tags: { index: READ_PATHS[scenario].index },
+        });
+        const shape = nodes
+          .map(
+            (n) =>
+              `${n['Node Type'] ?? '?'}${n['Index Name'] ? ` using ${n['Index Name']}` : n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`,
+          )
+          .join(' → ');
+        perf.evidence(
+          'db.explain',
+          `${scenario}: ${used ? '✓' : '✗'} ${READ_PATHS[scenario].index} — ${shape}`,
+          { sql: READ_PATHS[scenario].sql, plan },
+          { category: 'database', scenario },
+        );
+      }
+
+      // 2. API (the same read paths through the app), with pg_stat_statements around exactly this phase.
+      const before = await statementSnapshot(db);
+      await settleBefore(perf, 'sessions-by-user via the API', { category: 'database' });
+      await perf.measure('db.api_query_ms', () => user.listSessions({ limit: PAGE }), {
+        category: 'database',
+        scenario: 'sessions-by-user',
+        unit: 'ms',
+        samples,
+        warmup,
+        tags: { channel: 'api', endpoint: 'GET /api/sessions', ...sizeTags },
+      });
+      await settleBefore(perf, 'messages-by-session via the API', { category: 'database' });
+      await perf.measure('db.api_query_ms', () => user.listMessages(data.longSessionId, { limit: PAGE }), {
+        category: 'database',
+        scenario: 'messages-by-session',
+        unit: 'ms',
+        samples,
+        warmup,
+        tags: { channel: 'api', endpoint: 'GET /api/sessions/:id/messages', ...sizeTags },
+      });
+      await settleBefore(perf, 'memories-by-user via the API', { category: 'database' });
+      await perf.measure('db.api_query_ms', () => user.listMemories({ limit: PAGE }), {
+        category: 'database',
+        scenario: 'memories-by-user',
+        unit: 'ms',
+        samples,
+        warmup,
+        tags: { channel: 'api', endpoint: 'GET /api/memories', ...sizeTags },
+      });
+      const after = await statementSnapshot(db);
+
+      // Sanity: the API returns the user's data, newest first (fast and also right).
+      const page = await user.listMemories({ limit: 5 });
+      expect(page.memories).toHaveLength(5);
+      expect(page.memories.map((m) => m.id)).toEqual([...page.memories.map((m) => m.id)].sort((a, b) => b - a));
+
+      if ('error' in before || 'error' in after) {
+        const why = 'error' in before ? before.error : 'error' in after ? after.error : '';
+        test.info().annotations.push({
+          type: 'perf',
+          description: `pg_stat_statements is not available: statement statistics skipped (${why})`,
+        });
+        perf.evidence('db.statements', `pg_stat_statements not available: ${why}`, undefined, {
+          category: 'database',
+          scenario: 'api',
+        });
+      } else {
+        const statements = diffStatements(before.rows, after.rows)
+          .map((row) => ({
+            query: row.query.replace(/\s+/g, ' ').slice(0, 240),
+            calls: row.calls,
+            meanMs: row.calls > 0 ? row.total_ms / row.calls : 0,
+            totalMs: row.total_ms,
+            rows: row.rows,
+          }))
+          .sort((a, b) => b.totalMs - a.totalMs);
+        const apiCalls = 3 * (samples + warmup);
+        const totalCalls = statements.reduce((n, s) => n + s.calls, 0);
+        const top = statements
+          .slice(0, 3)
+          .map((s) => `${s.calls}× ${s.meanMs.toFixed(3)} ms ${s.query.slice(0, 60)}`)
+          .join(' | ');
+        perf.evidence(
+          'db.statements',
+          `${statements.length} distinct statements, ${totalCalls} calls for ${apiCalls} API requests ` +
+            `(${(totalCalls / apiCalls).toFixed(1)} per request); top: ${top}`,
+          { apiRequests: apiCalls, statements: statements.slice(0, 25) },
+          { category: 'database', scenario: 'api' },
+        );
+      }
+
+      for (const scenario of DB_QUERY_SCENARIOS) {
+        expect(perf.stats('db.query_ms', scenario)?.n, `db.query_ms[${scenario}] samples`).toBeGreaterThanOrEqual(
+          samples,
+        );
+      }
+    },
+  );
 });

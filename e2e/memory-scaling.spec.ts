@@ -20,12 +20,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario } from '../lib/metric-catalog';
-import type { MemoriesPage, SearchResponse } from '../app/contract';
-import type { MetricOptions } from '../fixtures/types';
+import type { MemoriesPage, SearchResponse } from '../contract';
+import type { MetricOptions, PerfRecorder } from '../fixtures';
+import { fmt, ScalingSamples, type DerivedFigure } from '../lib/scaling';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
-import { avg, growthExponent, p50, round } from './helpers/numbers';
-import { rejected, settlePool } from './helpers/pool';
+import { p50 } from '../lib/numbers';
+import { rejected, runInLanes } from '../lib/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 import { timedGet } from './helpers/timed-get';
@@ -66,183 +67,255 @@ const TOP = 5;
 const CHAT_CONCURRENCY = 5;
 const CHAT_STAGGER_MS = 100;
 
-test('memory scaling: retrieval, ranked and fuzzy search, chat retrieval and statements per chat, by memory count', {
-  tag: ['@memory', '@bottlenecks', '@api', '@database'],
-}, async ({ seed, api, perf }) => {
-  const profile = perf.profile;
-  const budget = timeBudget();
-  const sizes = [...profile.memorySizes].sort((a, b) => a - b);
-  const chatSamples = fewSamples(profile);
-  // Millisecond requests need a real warm-up (lib/profiles.ts), but a fuzzy search at 10k+
-  // memories takes ~0.1 s: 10 rounds warm the code paths without adding seconds per size.
-  const scalingWarmup = Math.min(profile.dbWarmup, 10);
+test(
+  'memory scaling: retrieval, ranked and fuzzy search, chat retrieval and statements per chat, by memory count',
+  {
+    tag: ['@memory', '@bottlenecks', '@api', '@database'],
+  },
+  async ({ seed, api, perf }) => {
+    const profile = perf.profile;
+    const budget = timeBudget();
+    const sizes = [...profile.memorySizes].sort((a, b) => a - b);
+    const chatSamples = fewSamples(profile);
+    // Millisecond requests need a real warm-up (lib/profiles.ts), but a fuzzy search at 10k+
+    // memories takes ~0.1 s: 10 rounds warm the code paths without adding seconds per size.
+    const scalingWarmup = Math.min(profile.dbWarmup, 10);
 
-  const retrievalP50: { x: number; y: number }[] = [];
-  const searchP50: { x: number; y: number }[] = [];
-  const fuzzyP50: { x: number; y: number }[] = [];
-  // The same requests' DB time as the server reports it (Server-Timing db): the exponent basis.
-  const retrievalDbP50: { x: number; y: number }[] = [];
-  const searchDbP50: { x: number; y: number }[] = [];
-  const fuzzyDbP50: { x: number; y: number }[] = [];
-  const queriesPerChat: { size: number; mean: number }[] = [];
-  const hits: Record<'paraphrase' | 'typo', { size: number; rank: number | null }[]> = { paraphrase: [], typo: [] };
-  const orderProblems: string[] = [];
-  const broadBySize: { size: number; rankedP50?: number; rankedDbP50?: number; fuzzyP50?: number; fuzzyDbP50?: number }[] = [];
+    // Raw per-size samples (client time and the server's DB time of the same requests); lib/scaling.ts
+    // derives the exponents, the statement growth ratio and the scaling curve from them.
+    const scaling = new ScalingSamples();
+    const hits: Record<'paraphrase' | 'typo', { size: number; rank: number | null }[]> = { paraphrase: [], typo: [] };
+    const orderProblems: string[] = [];
+    const broadBySize: {
+      size: number;
+      rankedP50?: number;
+      rankedDbP50?: number;
+      fuzzyP50?: number;
+      fuzzyDbP50?: number;
+    }[] = [];
 
-  for (const size of sizes) {
-    const scenario = sizeScenario(size);
-    const owner = await seed.user({ displayName: `perf scaling ${size}` });
-    await seed.memories(owner, size - RELEVANT_MEMORIES.length);
-    const [targetId] = await seed.plantMemories(owner, RELEVANT_MEMORIES);
-    const client = api.as(owner);
-    const opts = (extra: MetricOptions['tags'] = {}): MetricOptions => ({ category: 'memory', scenario, unit: 'ms', tags: { memoryCount: size, channel: 'api', ...extra } });
+    for (const size of sizes) {
+      const scenario = sizeScenario(size);
+      const owner = await seed.user({ displayName: `perf scaling ${size}` });
+      await seed.memories(owner, size - RELEVANT_MEMORIES.length);
+      const [targetId] = await seed.plantMemories(owner, RELEVANT_MEMORIES);
+      const client = api.as(owner);
+      const opts = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
+        category: 'memory',
+        scenario,
+        unit: 'ms',
+        tags: { memoryCount: size, channel: 'api', ...extra },
+      });
 
-    await settleBefore(perf, `list and search at ${scenario}`, { category: 'memory', scenario });
-    const local = { retrieval: [] as number[], search: [] as number[], fuzzy: [] as number[], retrievalDb: [] as number[], searchDb: [] as number[], fuzzyDb: [] as number[] };
-    await perf.repeat({
-      samples: Math.max(profile.apiSamples, MIN_SCALING_SAMPLES),
-      warmup: scalingWarmup,
-      errorsTo: [
-        { name: 'memory.retrieval_ms', opts: opts() },
-        { name: 'memory.search_ms', opts: opts({ mode: 'ranked' }) },
-        { name: 'memory.fuzzy_search_ms', opts: opts({ mode: 'fuzzy' }) },
-      ],
-    }, async (ctx) => {
-      budget.check(`memory sample at ${scenario}`);
-      const i = ctx.index + scalingWarmup;
-      const timeout = budget.requestTimeoutMs(15_000);
-      const list = await timedGet<MemoriesPage>(client, '/api/memories', { limit: LIST_LIMIT }, timeout);
-      const search = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'ranked', limit: SEARCH_LIMIT, q: SEARCH_QUERIES[i % SEARCH_QUERIES.length]! }, timeout);
-      const fuzzy = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'fuzzy', limit: SEARCH_LIMIT, q: FUZZY_QUERIES[i % FUZZY_QUERIES.length]! }, timeout);
-      ctx.record('memory.retrieval_ms', list.ms, opts());
-      ctx.record('memory.search_ms', search.ms, opts({ mode: 'ranked' }));
-      ctx.record('memory.fuzzy_search_ms', fuzzy.ms, opts({ mode: 'fuzzy' }));
-      if (ctx.warmup) return;
-      local.retrieval.push(list.ms);
-      local.search.push(search.ms);
-      local.fuzzy.push(fuzzy.ms);
-      if (list.dbMs !== undefined) local.retrievalDb.push(list.dbMs);
-      if (search.dbMs !== undefined) local.searchDb.push(search.dbMs);
-      if (fuzzy.dbMs !== undefined) local.fuzzyDb.push(fuzzy.dbMs);
-      if (ctx.index === 0) {
-        // Correctness of the list itself: a full page, newest first.
-        const ids = list.body.memories.map((m) => m.id);
-        if (ids.length !== Math.min(LIST_LIMIT, size)) orderProblems.push(`${scenario}: ${ids.length} memories listed, expected ${Math.min(LIST_LIMIT, size)}`);
-        if (ids.some((id, k) => k > 0 && id >= ids[k - 1]!)) orderProblems.push(`${scenario}: list is not newest first`);
+      await settleBefore(perf, `list and search at ${scenario}`, { category: 'memory', scenario });
+      await perf.repeat(
+        {
+          samples: Math.max(profile.apiSamples, MIN_SCALING_SAMPLES),
+          warmup: scalingWarmup,
+          errorsTo: [
+            { name: 'memory.retrieval_ms', opts: opts() },
+            { name: 'memory.search_ms', opts: opts({ mode: 'ranked' }) },
+            { name: 'memory.fuzzy_search_ms', opts: opts({ mode: 'fuzzy' }) },
+          ],
+        },
+        async (ctx) => {
+          budget.check(`memory sample at ${scenario}`);
+          const i = ctx.index + scalingWarmup;
+          const timeout = budget.requestTimeoutMs(15_000);
+          const list = await timedGet<MemoriesPage>(client, '/api/memories', { limit: LIST_LIMIT }, timeout);
+          const search = await timedGet<SearchResponse>(
+            client,
+            SEARCH_PATH,
+            { mode: 'ranked', limit: SEARCH_LIMIT, q: SEARCH_QUERIES[i % SEARCH_QUERIES.length]! },
+            timeout,
+          );
+          const fuzzy = await timedGet<SearchResponse>(
+            client,
+            SEARCH_PATH,
+            { mode: 'fuzzy', limit: SEARCH_LIMIT, q: FUZZY_QUERIES[i % FUZZY_QUERIES.length]! },
+            timeout,
+          );
+          ctx.record('memory.retrieval_ms', list.ms, opts());
+          ctx.record('memory.search_ms', search.ms, opts({ mode: 'ranked' }));
+          ctx.record('memory.fuzzy_search_ms', fuzzy.ms, opts({ mode: 'fuzzy' }));
+          if (ctx.warmup) return;
+          scaling.add(size, 'retrieval', list);
+          scaling.add(size, 'search', search);
+          scaling.add(size, 'fuzzy', fuzzy);
+          if (ctx.index === 0) {
+            // Correctness of the list itself: a full page, newest first.
+            const ids = list.body.memories.map((m) => m.id);
+            if (ids.length !== Math.min(LIST_LIMIT, size))
+              orderProblems.push(`${scenario}: ${ids.length} memories listed, expected ${Math.min(LIST_LIMIT, size)}`);
+            if (ids.some((id, k) => k > 0 && id >= ids[k - 1]!))
+              orderProblems.push(`${scenario}: list is not newest first`);
+          }
+        },
+      );
+      // Search correctness at this size (not timed: the timings above cover search speed).
+      const paraphrase = await client.searchMemories(PARAPHRASE_QUERY, { mode: 'auto', limit: SEARCH_LIMIT });
+      hits.paraphrase.push({
+        size,
+        rank: rankOf(
+          paraphrase.results.map((r) => r.memory.id),
+          targetId,
+        ),
+      });
+      const typo = await client.searchMemories(TYPO_QUERY, { mode: 'fuzzy', limit: SEARCH_LIMIT });
+      hits.typo.push({
+        size,
+        rank: rankOf(
+          typo.results.map((r) => r.memory.id),
+          targetId,
+        ),
+      });
+
+      // Broad queries (evidence only): ranking cost grows with the number of matching memories.
+      const broad: { ranked: number[]; fuzzy: number[]; rankedDb: number[]; fuzzyDb: number[] } = {
+        ranked: [],
+        fuzzy: [],
+        rankedDb: [],
+        fuzzyDb: [],
+      };
+      for (let k = 0; k < BROAD_SAMPLES && budget.remainingMs() > 0; k++) {
+        const r = await timedGet<SearchResponse>(
+          client,
+          SEARCH_PATH,
+          { mode: 'ranked', limit: SEARCH_LIMIT, q: BROAD_QUERY },
+          budget.requestTimeoutMs(15_000),
+        );
+        const f = await timedGet<SearchResponse>(
+          client,
+          SEARCH_PATH,
+          { mode: 'fuzzy', limit: SEARCH_LIMIT, q: BROAD_TYPO_QUERY },
+          budget.requestTimeoutMs(15_000),
+        );
+        broad.ranked.push(r.ms);
+        broad.fuzzy.push(f.ms);
+        if (r.dbMs !== undefined) broad.rankedDb.push(r.dbMs);
+        if (f.dbMs !== undefined) broad.fuzzyDb.push(f.dbMs);
       }
-    });
-    pushP50(retrievalP50, size, local.retrieval);
-    pushP50(searchP50, size, local.search);
-    pushP50(fuzzyP50, size, local.fuzzy);
-    pushP50(retrievalDbP50, size, local.retrievalDb);
-    pushP50(searchDbP50, size, local.searchDb);
-    pushP50(fuzzyDbP50, size, local.fuzzyDb);
+      broadBySize.push({
+        size,
+        rankedP50: p50(broad.ranked),
+        rankedDbP50: p50(broad.rankedDb),
+        fuzzyP50: p50(broad.fuzzy),
+        fuzzyDbP50: p50(broad.fuzzyDb),
+      });
 
-    // Search correctness at this size (not timed: the timings above cover search speed).
-    const paraphrase = await client.searchMemories(PARAPHRASE_QUERY, { mode: 'auto', limit: SEARCH_LIMIT });
-    hits.paraphrase.push({ size, rank: rankOf(paraphrase.results.map((r) => r.memory.id), targetId) });
-    const typo = await client.searchMemories(TYPO_QUERY, { mode: 'fuzzy', limit: SEARCH_LIMIT });
-    hits.typo.push({ size, rank: rankOf(typo.results.map((r) => r.memory.id), targetId) });
-
-    // Broad queries (evidence only): ranking cost grows with the number of matching memories.
-    const broad: { ranked: number[]; fuzzy: number[]; rankedDb: number[]; fuzzyDb: number[] } = { ranked: [], fuzzy: [], rankedDb: [], fuzzyDb: [] };
-    for (let k = 0; k < BROAD_SAMPLES && budget.remainingMs() > 0; k++) {
-      const r = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'ranked', limit: SEARCH_LIMIT, q: BROAD_QUERY }, budget.requestTimeoutMs(15_000));
-      const f = await timedGet<SearchResponse>(client, SEARCH_PATH, { mode: 'fuzzy', limit: SEARCH_LIMIT, q: BROAD_TYPO_QUERY }, budget.requestTimeoutMs(15_000));
-      broad.ranked.push(r.ms);
-      broad.fuzzy.push(f.ms);
-      if (r.dbMs !== undefined) broad.rankedDb.push(r.dbMs);
-      if (f.dbMs !== undefined) broad.fuzzyDb.push(f.dbMs);
-    }
-    broadBySize.push({ size, rankedP50: p50(broad.ranked), rankedDbP50: p50(broad.rankedDb), fuzzyP50: p50(broad.fuzzy), fuzzyDbP50: p50(broad.fuzzyDb) });
-
-    // The chat's own retrieval step and its statement count at this size.
-    const chatOpts: MetricOptions = { category: 'memory', scenario, unit: 'ms', tags: { memoryCount: size, agent: 'memory_retriever' } };
-    const qOpts: MetricOptions = { category: 'bottlenecks', scenario, unit: 'count', tags: { memoryCount: size, source: 'done.timing.dbQueries' } };
-    const statements: number[] = [];
-    const results = await settlePool(chatSamples, CHAT_CONCURRENCY, async (k) => {
-      if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
-      const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
-      const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);
-      const retriever = r.done.usage.agents.find((a) => a.agent === 'memory_retriever');
-      if (retriever && retriever.status === 'ok') perf.record('memory.chat_retrieval_ms', retriever.latencyMs, chatOpts);
-      else perf.recordError('memory.chat_retrieval_ms', new SampleFailure('not_reported', `usage has no successful memory_retriever entry (${retriever?.status ?? 'absent'})`), chatOpts);
-      const n = r.done.timing.dbQueries;
-      if (n === undefined) perf.recordError('bottlenecks.queries_per_chat', new SampleFailure('not_reported', 'done.timing.dbQueries is missing'), qOpts);
-      else {
-        perf.record('bottlenecks.queries_per_chat', n, qOpts);
-        statements.push(n);
+      // The chat's own retrieval step and its statement count at this size.
+      const chatOpts: MetricOptions = {
+        category: 'memory',
+        scenario,
+        unit: 'ms',
+        tags: { memoryCount: size, agent: 'memory_retriever' },
+      };
+      const qOpts: MetricOptions = {
+        category: 'bottlenecks',
+        scenario,
+        unit: 'count',
+        tags: { memoryCount: size, source: 'done.timing.dbQueries' },
+      };
+      const results = await runInLanes(chatSamples, CHAT_CONCURRENCY, async (k) => {
+        if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
+        const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
+        const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);
+        const retriever = r.done.usage.agents.find((a) => a.agent === 'memory_retriever');
+        if (retriever && retriever.status === 'ok')
+          perf.record('memory.chat_retrieval_ms', retriever.latencyMs, chatOpts);
+        else
+          perf.recordError(
+            'memory.chat_retrieval_ms',
+            new SampleFailure(
+              'not_reported',
+              `usage has no successful memory_retriever entry (${retriever?.status ?? 'absent'})`,
+            ),
+            chatOpts,
+          );
+        const n = r.done.timing.dbQueries;
+        if (n === undefined)
+          perf.recordError(
+            'bottlenecks.queries_per_chat',
+            new SampleFailure('not_reported', 'done.timing.dbQueries is missing'),
+            qOpts,
+          );
+        else {
+          perf.record('bottlenecks.queries_per_chat', n, qOpts);
+          scaling.addStatements(size, n);
+        }
+      });
+      for (const e of rejected(results)) {
+        perf.recordError('memory.chat_retrieval_ms', e, chatOpts);
+        perf.recordError('bottlenecks.queries_per_chat', e, qOpts);
       }
-    });
-    for (const e of rejected(results)) {
-      perf.recordError('memory.chat_retrieval_ms', e, chatOpts);
-      perf.recordError('bottlenecks.queries_per_chat', e, qOpts);
     }
-    const meanStatements = avg(statements);
-    if (meanStatements !== undefined) queriesPerChat.push({ size, mean: meanStatements });
-  }
 
-  // Growth exponents of p50 against size: 0 = flat (index lookups), 1 = linear (scans). Fitted on
-  // the server's DB time of the same requests when every size has it: the API p50 carries a fixed
-  // HTTP cost (≈ 1 ms with this suite's client, 5–10 ms through heavier clients or a real network)
-  // that flattens any curve (a seq scan of 10k rows adds ~2 ms to it), so an exponent of the API
-  // p50 could not tell an index from a scan. Both are kept.
-  const exp = { category: 'memory' as const, scenario: 'default', unit: 'exponent' as const };
-  const fitTags = (db: { x: number; y: number }[], apiPoints: { x: number; y: number }[]) => {
-    const useDb = db.length === sizes.length;
-    const apiExponent = growthExponent(apiPoints);
-    return {
-      value: growthExponent(useDb ? db : apiPoints),
-      tags: { sizes: sizes.join(','), fit: 'log-log least squares of p50', basis: useDb ? 'server DB time (Server-Timing db)' : 'API latency', ...(apiExponent === undefined ? {} : { apiLatencyExponent: round(apiExponent, 3) }) },
-    };
-  };
-  const retrievalFit = fitTags(retrievalDbP50, retrievalP50);
-  const searchFit = fitTags(searchDbP50, searchP50);
-  recordDerived(perf, 'memory.retrieval_exponent', retrievalFit.value, { ...exp, tags: retrievalFit.tags }, 'fewer than two sizes with a p50');
-  recordDerived(perf, 'memory.search_exponent', searchFit.value, { ...exp, tags: { ...searchFit.tags, mode: 'ranked' } }, 'fewer than two sizes with a p50');
-  const first = queriesPerChat[0];
-  const last = queriesPerChat[queriesPerChat.length - 1];
-  recordDerived(perf, 'bottlenecks.queries_growth_ratio', first && last && first !== last && first.mean > 0 ? last.mean / first.mean : undefined,
-    { category: 'bottlenecks', scenario: 'default', unit: 'ratio', tags: { largest: last?.size ?? 0, smallest: first?.size ?? 0 } }, 'statement counts missing for the smallest or largest size');
-  perf.evidence('memory.scaling_curve', `p50 by size, API ms (server DB ms): ${sizes.map((s) => `${s}: list ${fmtAt(retrievalP50, s)} (${fmtAt(retrievalDbP50, s)}), search ${fmtAt(searchP50, s)} (${fmtAt(searchDbP50, s)}), fuzzy ${fmtAt(fuzzyP50, s)} (${fmtAt(fuzzyDbP50, s)})`).join(' | ')}; exponents API/DB: list ${fmt(growthExponent(retrievalP50))}/${fmt(growthExponent(retrievalDbP50))}, search ${fmt(growthExponent(searchP50))}/${fmt(growthExponent(searchDbP50))}, fuzzy ${fmt(growthExponent(fuzzyP50))}/${fmt(growthExponent(fuzzyDbP50))}`, {
-    apiP50: { retrieval: retrievalP50, search: searchP50, fuzzy: fuzzyP50 },
-    serverDbP50: { retrieval: retrievalDbP50, search: searchDbP50, fuzzy: fuzzyDbP50 },
-    queriesPerChat,
-  }, { category: 'memory' });
+    // Derived figures (lib/scaling.ts): growth exponents and the statements-per-chat growth ratio.
+    const exp = { category: 'memory' as const, scenario: 'default', unit: 'exponent' as const };
+    const retrievalFit = scaling.exponent('retrieval', sizes);
+    const searchFit = scaling.exponent('search', sizes);
+    const statementsGrowth = scaling.statementsGrowthRatio();
+    recordDerived(perf, 'memory.retrieval_exponent', retrievalFit, exp);
+    recordDerived(perf, 'memory.search_exponent', { ...searchFit, tags: { ...searchFit.tags, mode: 'ranked' } }, exp);
+    recordDerived(perf, 'bottlenecks.queries_growth_ratio', statementsGrowth, {
+      category: 'bottlenecks',
+      scenario: 'default',
+      unit: 'ratio',
+    });
+    perf.evidence('memory.scaling_curve', scaling.curveSummary(sizes), scaling.curveDetail(), { category: 'memory' });
 
-  perf.evidence('memory.broad_search', `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ${broadBySize.map((b) => `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`).join(' | ')}`, { broadBySize, samplesPerSize: BROAD_SAMPLES }, { category: 'memory', scenario: 'broad' });
+    perf.evidence(
+      'memory.broad_search',
+      `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ${broadBySize.map((b) => `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`).join(' | ')}`,
+      { broadBySize, samplesPerSize: BROAD_SAMPLES },
+      { category: 'memory', scenario: 'broad' },
+    );
 
-  for (const kind of ['paraphrase', 'typo'] as const) {
-    const o = { category: 'memory' as const, scenario: kind, unit: 'bool' as const, tags: { sizes: sizes.join(','), query: kind === 'paraphrase' ? PARAPHRASE_QUERY : TYPO_QUERY, mode: kind === 'paraphrase' ? 'auto' : 'fuzzy', top: TOP } };
-    for (const h of hits[kind]) perf.record('memory.search_hit', h.rank !== null && h.rank < TOP ? 1 : 0, o);
-    perf.evidence(`memory.search_hit_${kind}`, `${kind} query "${o.tags.query}": target rank by size ${hits[kind].map((h) => `${h.size}: ${h.rank === null ? 'not found' : h.rank + 1}`).join(', ')}`, { target: TARGET, hits: hits[kind] }, { category: 'memory', scenario: kind });
-  }
+    for (const kind of ['paraphrase', 'typo'] as const) {
+      const o = {
+        category: 'memory' as const,
+        scenario: kind,
+        unit: 'bool' as const,
+        tags: {
+          sizes: sizes.join(','),
+          query: kind === 'paraphrase' ? PARAPHRASE_QUERY : TYPO_QUERY,
+          mode: kind === 'paraphrase' ? 'auto' : 'fuzzy',
+          top: TOP,
+        },
+      };
+      for (const h of hits[kind]) perf.record('memory.search_hit', h.rank !== null && h.rank < TOP ? 1 : 0, o);
+      perf.evidence(
+        `memory.search_hit_${kind}`,
+        `${kind} query "${o.tags.query}": target rank by size ${hits[kind].map((h) => `${h.size}: ${h.rank === null ? 'not found' : h.rank + 1}`).join(', ')}`,
+        { target: TARGET, hits: hits[kind] },
+        { category: 'memory', scenario: kind },
+      );
+    }
 
-  // Correctness (soft, after recording): the planted memory is found; the list is well-formed.
-  expect.soft(hits.paraphrase.filter((h) => h.rank === null || h.rank >= TOP), `"${PARAPHRASE_QUERY}" finds the planted memory in the top ${TOP} at every size`).toEqual([]);
-  expect.soft(hits.typo.filter((h) => h.rank === null || h.rank >= TOP), `"${TYPO_QUERY}" (typos) finds the planted memory in the top ${TOP} at every size`).toEqual([]);
-  expect.soft(orderProblems, 'GET /api/memories returns a full page, newest first').toEqual([]);
-});
-
-function pushP50(points: { x: number; y: number }[], size: number, samples: number[]): void {
-  const m = p50(samples);
-  if (m !== undefined) points.push({ x: size, y: m });
-}
+    // Correctness (soft, after recording): the planted memory is found; the list is well-formed.
+    expect
+      .soft(
+        hits.paraphrase.filter((h) => h.rank === null || h.rank >= TOP),
+        `"${PARAPHRASE_QUERY}" finds the planted memory in the top ${TOP} at every size`,
+      )
+      .toEqual([]);
+    expect
+      .soft(
+        hits.typo.filter((h) => h.rank === null || h.rank >= TOP),
+        `"${TYPO_QUERY}" (typos) finds the planted memory in the top ${TOP} at every size`,
+      )
+      .toEqual([]);
+    expect.soft(orderProblems, 'GET /api/memories returns a full page, newest first').toEqual([]);
+  },
+);
 
 function rankOf(ids: number[], target: number | undefined): number | null {
   const k = target === undefined ? -1 : ids.indexOf(target);
   return k < 0 ? null : k;
 }
 
-function recordDerived(perf: { record(n: string, v: number, o: MetricOptions): void; recordError(n: string, e: unknown, o: MetricOptions): void }, name: string, value: number | undefined, opts: MetricOptions, whyMissing: string): void {
-  if (value !== undefined && Number.isFinite(value)) perf.record(name, value, opts);
-  else perf.recordError(name, new SampleFailure('not_derivable', whyMissing), opts);
-}
-
-function fmt(v: number | undefined): string {
-  return v === undefined ? 'n/a' : String(round(v, 2));
-}
-
-function fmtAt(points: { x: number; y: number }[], size: number): string {
-  return fmt(points.find((p) => p.x === size)?.y);
+function recordDerived(perf: PerfRecorder, name: string, figure: DerivedFigure, opts: MetricOptions): void {
+  const withTags: MetricOptions = { ...opts, tags: { ...opts.tags, ...figure.tags } };
+  if (figure.value !== undefined && Number.isFinite(figure.value)) perf.record(name, figure.value, withTags);
+  else perf.recordError(name, new SampleFailure('not_derivable', figure.whyMissing), withTags);
 }

@@ -14,11 +14,15 @@ test.describe('seeding', () => {
       const owner = await seed.user({ displayName: `Seeding ${n}` });
       const result = await seed.memories(owner, n);
       perf.record('seeding.memories_rows_per_s', result.rowsPerSecond, {
-        category: 'seeding', scenario: sizeScenario(n), unit: 'rows/s', tags: { memoryCount: n, loadMode: result.loadMode, corpusPrepareMs: Math.round(result.corpusPrepareMs) },
+        category: 'seeding',
+        scenario: sizeScenario(n),
+        unit: 'rows/s',
+        tags: { memoryCount: n, loadMode: result.loadMode, corpusPrepareMs: Math.round(result.corpusPrepareMs) },
       });
 
       const stored = await db.query<{ n: number; distinct: number; avg_len: number }>(
-        'SELECT count(*)::int AS n, count(DISTINCT content)::int AS distinct, avg(length(content))::float8 AS avg_len FROM memories WHERE user_id = $1',
+        'SELECT count(*)::int AS n, count(DISTINCT content)::int AS distinct, ' +
+          'avg(length(content))::float8 AS avg_len FROM memories WHERE user_id = $1',
         [owner.user.id],
       );
       const row = stored.rows[0];
@@ -27,7 +31,14 @@ test.describe('seeding', () => {
       perf.evidence(
         'seeding.text_variety',
         `n=${n}: ${Math.round(result.rowsPerSecond).toLocaleString('en-US')} rows/s (${result.loadMode} load; one-time corpus preparation before it ${Math.round(result.corpusPrepareMs)} ms); ${row?.distinct ?? 0} distinct texts (${(distinctShare * 100).toFixed(0)} %), avg ${Math.round(row?.avg_len ?? 0)} chars`,
-        { rows: n, distinct: row?.distinct, averageLength: row?.avg_len, rowsPerSecond: result.rowsPerSecond, loadMode: result.loadMode, corpusPrepareMs: result.corpusPrepareMs },
+        {
+          rows: n,
+          distinct: row?.distinct,
+          averageLength: row?.avg_len,
+          rowsPerSecond: result.rowsPerSecond,
+          loadMode: result.loadMode,
+          corpusPrepareMs: result.corpusPrepareMs,
+        },
         { category: 'seeding', scenario: sizeScenario(n) },
       );
       // Realistic text: far from one repeated sentence even at 100k rows.

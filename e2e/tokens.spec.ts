@@ -10,13 +10,13 @@
  */
 import { test, expect } from '../fixtures';
 import { AGENTS_USING_MODELS } from '../lib/metric-catalog';
-import type { AgentUsage, Health, MessageUsage } from '../app/contract';
-import type { PerfRecorder } from '../fixtures/types';
+import type { AgentUsage, Health, MessageUsage } from '../contract';
+import type { PerfRecorder } from '../fixtures';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';
-import { avg, round } from './helpers/numbers';
-import { fulfilled, rejected, settlePool } from './helpers/pool';
+import { avg, round } from '../lib/numbers';
+import { fulfilled, rejected, runInLanes } from '../lib/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 
@@ -48,77 +48,100 @@ interface Side {
   failures: unknown[];
 }
 
-test('history growth: tokens per message at a long vs a half-as-long history, and each agent on its model', {
-  tag: ['@tokens', '@api'],
-}, async ({ seed, api, perf }) => {
-  const profile = perf.profile;
-  const budget = timeBudget();
-  const health = await api.health();
-  const longHistory = profile.longConversationMessages;
-  const shortHistory = Math.floor(longHistory * SHORT_HISTORY_SHARE);
-  const samples = fewSamples(profile);
+test(
+  'history growth: tokens per message at a long vs a half-as-long history, and each agent on its model',
+  {
+    tag: ['@tokens', '@api'],
+  },
+  async ({ seed, api, perf }) => {
+    const profile = perf.profile;
+    const budget = timeBudget();
+    const health = await api.health();
+    const longHistory = profile.longConversationMessages;
+    const shortHistory = Math.floor(longHistory * SHORT_HISTORY_SHARE);
+    const samples = fewSamples(profile);
 
-  const owner = await seed.user({ displayName: 'perf tokens history' });
-  const client = api.as(owner);
-  // One fresh session per sample, so every sample sees exactly the history length it is about.
-  const sideAt = async (label: string, messages: number): Promise<Side> => {
-    const sessions: number[] = [];
-    for (let i = 0; i < samples; i++) sessions.push((await seed.session(owner, { messages, title: `${label} ${i + 1}` })).session.id);
-    const results = await settlePool(samples, CONCURRENCY, async (i) => {
-      const r = await chatOverApi(client, sessions[i]!, questionFor('long-conversation', i), budget);
-      return r.done.usage;
-    });
-    return { label, usages: fulfilled(results), failures: rejected(results) };
-  };
-  const [short, long] = await bothSides(sideAt(`history=${shortHistory}`, shortHistory), sideAt(`history=${longHistory}`, longHistory));
-
-  recordRatio(perf, 'history', long, short, { longHistory, shortHistory });
-  const all = [...short.usages, ...long.usages];
-  recordAgentModels(perf, health, all);
-  perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), { category: 'tokens', scenario: 'history' });
-
-  const overBudget = long.usages.filter((u) => u.totalTokens > u.budget).map((u) => `${u.totalTokens} > ${u.budget}`);
-  expect.soft(overBudget, `messages over the token budget at a ${longHistory}-message history`).toEqual([]);
-});
-
-test('memory growth: tokens per message with a large vs a small memory set', {
-  tag: ['@tokens', '@memory', '@api'],
-}, async ({ seed, api, perf }) => {
-  const profile = perf.profile;
-  const budget = timeBudget();
-  const health = await api.health();
-  // Both sides large enough that the retriever's top-k is full: below that (e.g. 100 memories,
-  // where only 8–13 match), more memories *should* add memories to the prompt, up to the cap, and
-  // a 100-vs-1,000 ratio measured that fill-up (1.08–1.29 between identical runs), not growth.
-  const small = profile.largeContextMemories;
-  const large = small * MEMORY_GROWTH_FACTOR;
-  const samples = fewSamples(profile);
-
-  const sideWith = async (memories: number): Promise<Side> => {
-    const owner = await seed.user({ displayName: `perf tokens memories ${memories}` });
-    await seed.memories(owner, Math.max(0, memories - RELEVANT_MEMORIES.length));
-    await seed.plantMemories(owner, RELEVANT_MEMORIES);
+    const owner = await seed.user({ displayName: 'perf tokens history' });
     const client = api.as(owner);
-    const results = await settlePool(samples, CONCURRENCY, async (i) => {
-      const session = await client.createSession({ title: `memories ${memories} #${i + 1}` });
-      const r = await chatOverApi(client, session.id, questionFor('large-memory-context', i), budget);
-      return r.done.usage;
+    // One fresh session per sample, so every sample sees exactly the history length it is about.
+    const sideAt = async (label: string, messages: number): Promise<Side> => {
+      const sessions: number[] = [];
+      for (let i = 0; i < samples; i++)
+        sessions.push((await seed.session(owner, { messages, title: `${label} ${i + 1}` })).session.id);
+      const results = await runInLanes(samples, CONCURRENCY, async (i) => {
+        const r = await chatOverApi(client, sessions[i]!, questionFor('long-conversation', i), budget);
+        return r.done.usage;
+      });
+      return { label, usages: fulfilled(results), failures: rejected(results) };
+    };
+    const [short, long] = await bothSides(
+      sideAt(`history=${shortHistory}`, shortHistory),
+      sideAt(`history=${longHistory}`, longHistory),
+    );
+
+    recordRatio(perf, 'history', long, short, { longHistory, shortHistory });
+    const all = [...short.usages, ...long.usages];
+    recordAgentModels(perf, health, all);
+    perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), {
+      category: 'tokens',
+      scenario: 'history',
     });
-    return { label: `memories=${memories}`, usages: fulfilled(results), failures: rejected(results) };
-  };
-  const [smallSide, largeSide] = await bothSides(sideWith(small), sideWith(large));
 
-  recordRatio(perf, 'memories', largeSide, smallSide, { largeSet: large, smallSet: small });
-  const all = [...smallSide.usages, ...largeSide.usages];
-  perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), { category: 'tokens', scenario: 'memories' });
+    const overBudget = long.usages.filter((u) => u.totalTokens > u.budget).map((u) => `${u.totalTokens} > ${u.budget}`);
+    expect.soft(overBudget, `messages over the token budget at a ${longHistory}-message history`).toEqual([]);
+  },
+);
 
-  const overBudget = largeSide.usages.filter((u) => u.totalTokens > u.budget).map((u) => `${u.totalTokens} > ${u.budget}`);
-  expect.soft(overBudget, `messages over the token budget with ${large} memories`).toEqual([]);
-  const withoutMemories = largeSide.usages.filter((u) => u.memoriesInPrompt <= 0).length;
-  expect.soft(withoutMemories, 'messages whose prompt had no memories although relevant ones were planted').toBe(0);
-});
+test(
+  'memory growth: tokens per message with a large vs a small memory set',
+  {
+    tag: ['@tokens', '@memory', '@api'],
+  },
+  async ({ seed, api, perf }) => {
+    const profile = perf.profile;
+    const budget = timeBudget();
+    const health = await api.health();
+    // Both sides large enough that the retriever's top-k is full: below that (e.g. 100 memories,
+    // where only 8–13 match), more memories *should* add memories to the prompt, up to the cap, and
+    // a 100-vs-1,000 ratio measured that fill-up (1.08–1.29 between identical runs), not growth.
+    const small = profile.largeContextMemories;
+    const large = small * MEMORY_GROWTH_FACTOR;
+    const samples = fewSamples(profile);
 
-/** Both sides to the end (a failing side must not leave the other seeding behind the test's back), then the first failure. */
+    const sideWith = async (memories: number): Promise<Side> => {
+      const owner = await seed.user({ displayName: `perf tokens memories ${memories}` });
+      await seed.memories(owner, Math.max(0, memories - RELEVANT_MEMORIES.length));
+      await seed.plantMemories(owner, RELEVANT_MEMORIES);
+      const client = api.as(owner);
+      const results = await runInLanes(samples, CONCURRENCY, async (i) => {
+        const session = await client.createSession({ title: `memories ${memories} #${i + 1}` });
+        const r = await chatOverApi(client, session.id, questionFor('large-memory-context', i), budget);
+        return r.done.usage;
+      });
+      return { label: `memories=${memories}`, usages: fulfilled(results), failures: rejected(results) };
+    };
+    const [smallSide, largeSide] = await bothSides(sideWith(small), sideWith(large));
+
+    recordRatio(perf, 'memories', largeSide, smallSide, { largeSet: large, smallSet: small });
+    const all = [...smallSide.usages, ...largeSide.usages];
+    perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), {
+      category: 'tokens',
+      scenario: 'memories',
+    });
+
+    const overBudget = largeSide.usages
+      .filter((u) => u.totalTokens > u.budget)
+      .map((u) => `${u.totalTokens} > ${u.budget}`);
+    expect.soft(overBudget, `messages over the token budget with ${large} memories`).toEqual([]);
+    const withoutMemories = largeSide.usages.filter((u) => u.memoriesInPrompt <= 0).length;
+    expect.soft(withoutMemories, 'messages whose prompt had no memories although relevant ones were planted').toBe(0);
+  },
+);
+
+/**
+ * Both sides to the end (a failing side must not leave the other seeding behind the test's back),
+ * then the first failure.
+ */
 async function bothSides(a: Promise<Side>, b: Promise<Side>): Promise<[Side, Side]> {
   const [ra, rb] = await Promise.allSettled([a, b]);
   if (ra.status === 'rejected') throw ra.reason;
@@ -131,21 +154,47 @@ async function bothSides(a: Promise<Side>, b: Promise<Side>): Promise<[Side, Sid
  * with cause. Prompt tokens are what trimming controls; completion lengths are the model's choice
  * and only add noise to a ratio of two small means (the budget check covers totals).
  */
-function recordRatio(perf: PerfRecorder, scenario: 'history' | 'memories', larger: Side, smaller: Side, tags: Record<string, number>): void {
-  const opts = { category: 'tokens' as const, scenario, unit: 'ratio' as const, tags: { ...tags, basis: 'prompt tokens', samplesPerSide: larger.usages.length + larger.failures.length } };
+function recordRatio(
+  perf: PerfRecorder,
+  scenario: 'history' | 'memories',
+  larger: Side,
+  smaller: Side,
+  tags: Record<string, number>,
+): void {
+  const opts = {
+    category: 'tokens' as const,
+    scenario,
+    unit: 'ratio' as const,
+    tags: { ...tags, basis: 'prompt tokens', samplesPerSide: larger.usages.length + larger.failures.length },
+  };
   const big = avg(larger.usages.map((u) => u.promptTokens));
   const little = avg(smaller.usages.map((u) => u.promptTokens));
   if (big !== undefined && little !== undefined && little > 0) {
     perf.record('tokens.history_growth_ratio', big / little, opts);
   } else {
     const cause = [...larger.failures, ...smaller.failures][0];
-    perf.recordError('tokens.history_growth_ratio', cause ? new SampleFailure(errorCode(cause), errorMessage(cause)) : new SampleFailure('no_samples', 'no successful message on one side'), opts);
+    perf.recordError(
+      'tokens.history_growth_ratio',
+      cause
+        ? new SampleFailure(errorCode(cause), errorMessage(cause))
+        : new SampleFailure('no_samples', 'no successful message on one side'),
+      opts,
+    );
   }
-  perf.evidence(`tokens.${scenario}_growth`, `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); failed samples ${larger.failures.length + smaller.failures.length}`, {
-    [larger.label]: larger.usages.map(agentTokens),
-    [smaller.label]: smaller.usages.map(agentTokens),
-    failures: [...larger.failures, ...smaller.failures].map((e) => ({ code: errorCode(e), message: errorMessage(e) })),
-  }, { category: 'tokens', scenario });
+  perf.evidence(
+    `tokens.${scenario}_growth`,
+    `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); ` +
+      `failed samples ${larger.failures.length + smaller.failures.length}`,
+    {
+      [larger.label]: larger.usages.map(agentTokens),
+      [smaller.label]: smaller.usages.map(agentTokens),
+      failures: [...larger.failures, ...smaller.failures].map((e) => ({
+        code: errorCode(e),
+        message: errorMessage(e),
+      })),
+    },
+    { category: 'tokens', scenario },
+  );
 }
 
 /** One 1/0 sample per observed call of each model-using agent; an agent never seen is an error. */
@@ -153,10 +202,19 @@ function recordAgentModels(perf: PerfRecorder, health: Health, usages: MessageUs
   const mismatches: string[] = [];
   for (const agent of AGENTS_USING_MODELS) {
     const expected = health.models[agent];
-    const opts = { category: 'tokens' as const, scenario: agent, unit: 'bool' as const, tags: { expectedModel: expected ?? 'unconfigured' } };
+    const opts = {
+      category: 'tokens' as const,
+      scenario: agent,
+      unit: 'bool' as const,
+      tags: { expectedModel: expected ?? 'unconfigured' },
+    };
     const calls = callsOf(usages, agent).filter((a) => a.status !== 'skipped' && a.model !== null);
     if (!calls.length) {
-      perf.recordError('tokens.agent_model_match', new SampleFailure('not_observed', `agent ${agent} made no model call in ${usages.length} messages`), opts);
+      perf.recordError(
+        'tokens.agent_model_match',
+        new SampleFailure('not_observed', `agent ${agent} made no model call in ${usages.length} messages`),
+        opts,
+      );
       continue;
     }
     for (const a of calls) {
@@ -165,12 +223,18 @@ function recordAgentModels(perf: PerfRecorder, health: Health, usages: MessageUs
       if (!ok) mismatches.push(`${agent} ran on ${a.model} but is configured for ${expected ?? '(nothing)'}`);
     }
   }
-  expect.soft([...new Set(mismatches)], 'every agent runs on the model /api/health says it is configured for').toEqual([]);
+  expect
+    .soft([...new Set(mismatches)], 'every agent runs on the model /api/health says it is configured for')
+    .toEqual([]);
 }
 
 /** One message's tokens, total and by agent (what a ratio is made of). */
 function agentTokens(u: MessageUsage): Record<string, number> {
-  const row: Record<string, number> = { total: u.totalTokens, historyInPrompt: u.historyMessagesInPrompt, memoriesInPrompt: u.memoriesInPrompt };
+  const row: Record<string, number> = {
+    total: u.totalTokens,
+    historyInPrompt: u.historyMessagesInPrompt,
+    memoriesInPrompt: u.memoriesInPrompt,
+  };
   for (const a of u.agents) row[a.agent] = a.totalTokens;
   return row;
 }
@@ -190,7 +254,10 @@ interface AgentRow {
   meanLatencyMs: number | null;
 }
 
-function perAgentTable(health: Health, usages: MessageUsage[]): { rows: AgentRow[]; messages: number; meanTotalPerMessage: number | null; budget: number } {
+function perAgentTable(
+  health: Health,
+  usages: MessageUsage[],
+): { rows: AgentRow[]; messages: number; meanTotalPerMessage: number | null; budget: number } {
   const agents = [...new Set(usages.flatMap((u) => u.agents.map((a) => a.agent)))];
   const rows = agents.map((agent): AgentRow => {
     const calls = callsOf(usages, agent).filter((a) => a.status !== 'skipped');
@@ -210,7 +277,12 @@ function perAgentTable(health: Health, usages: MessageUsage[]): { rows: AgentRow
     };
   });
   const total = avg(usages.map((u) => u.totalTokens));
-  return { rows, messages: usages.length, meanTotalPerMessage: total === undefined ? null : round(total, 1), budget: health.tokenBudget };
+  return {
+    rows,
+    messages: usages.length,
+    meanTotalPerMessage: total === undefined ? null : round(total, 1),
+    budget: health.tokenBudget,
+  };
 }
 
 function perAgentSummary(health: Health, usages: MessageUsage[]): string {

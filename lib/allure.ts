@@ -12,7 +12,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContentType, LabelName, Stage, Status, type Parameter, type StepResult, type TestResult } from 'allure-js-commons';
+import {
+  ContentType,
+  LabelName,
+  Stage,
+  Status,
+  type Parameter,
+  type StepResult,
+  type TestResult,
+} from 'allure-js-commons';
 import { FileSystemWriter, md5, parseEnvInfo, randomUuid } from 'allure-js-commons/sdk/reporter';
 import type { Category } from 'allure-js-commons/sdk';
 import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber } from './thresholds';
@@ -26,37 +34,81 @@ export const CHECKPOINT_RESULT_NAME = 'Checkpoint 7.4';
  * a partial one; this pattern means the same in both.
  */
 export const ALLURE_CATEGORIES: Category[] = [
-  { name: 'Threshold exceeded', description: 'A measured statistic is beyond its limit in perf.thresholds.ts', matchedStatuses: [Status.FAILED], messageRegex: `[\\s\\S]*${THRESHOLD_EXCEEDED}[\\s\\S]*` },
-  { name: 'Sample errors', description: 'Measurements failed (model errors, timeouts, HTTP errors): the error rate is too high', matchedStatuses: [Status.FAILED, Status.BROKEN], messageRegex: `[\\s\\S]*${SAMPLE_ERRORS}[\\s\\S]*` },
-  { name: 'Not measured', description: 'An expected metric is missing or has too few samples', matchedStatuses: [Status.FAILED], messageRegex: '[\\s\\S]*(not measured|samples)[\\s\\S]*' },
-  { name: 'Errors (harness or target)', description: 'The test broke: target down, timeout, exception', matchedStatuses: [Status.BROKEN] },
+  {
+    name: 'Threshold exceeded',
+    description: 'A measured statistic is beyond its limit in perf.thresholds.ts',
+    matchedStatuses: [Status.FAILED],
+    messageRegex: `[\\s\\S]*${THRESHOLD_EXCEEDED}[\\s\\S]*`,
+  },
+  {
+    name: 'Sample errors',
+    description: 'Measurements failed (model errors, timeouts, HTTP errors): the error rate is too high',
+    matchedStatuses: [Status.FAILED, Status.BROKEN],
+    messageRegex: `[\\s\\S]*${SAMPLE_ERRORS}[\\s\\S]*`,
+  },
+  {
+    name: 'Not measured',
+    description: 'An expected metric is missing or has too few samples',
+    matchedStatuses: [Status.FAILED],
+    messageRegex: '[\\s\\S]*(not measured|samples)[\\s\\S]*',
+  },
+  {
+    name: 'Errors (harness or target)',
+    description: 'The test broke: target down, timeout, exception',
+    matchedStatuses: [Status.BROKEN],
+  },
   { name: 'Other failures', matchedStatuses: [Status.FAILED] },
 ];
 
 const stat = (s: boolean) => (s ? Status.PASSED : Status.FAILED);
 
-function step(name: string, status: Status, at: number, opts: { parameters?: Parameter[]; steps?: StepResult[]; message?: string } = {}): StepResult {
+function step(
+  name: string,
+  status: Status,
+  at: number,
+  opts: { parameters?: Parameter[]; steps?: StepResult[]; message?: string } = {},
+): StepResult {
   return {
-    name, status, stage: Stage.FINISHED, statusDetails: opts.message ? { message: opts.message } : {},
-    steps: opts.steps ?? [], attachments: [], parameters: opts.parameters ?? [], start: at, stop: at,
+    name,
+    status,
+    stage: Stage.FINISHED,
+    statusDetails: opts.message ? { message: opts.message } : {},
+    steps: opts.steps ?? [],
+    attachments: [],
+    parameters: opts.parameters ?? [],
+    start: at,
+    stop: at,
   };
 }
 
 function checkStep(k: PerfSummary['criteria'][number]['checks'][number], at: number): StepResult {
-  const value = k.value === null ? '—' : k.statistic === 'errorRate' ? `${(k.value * 100).toFixed(1)} %` : formatNumber(k.value, k.unit);
+  const value =
+    k.value === null
+      ? '—'
+      : k.statistic === 'errorRate'
+        ? `${(k.value * 100).toFixed(1)} %`
+        : formatNumber(k.value, k.unit);
   const limit = k.statistic === 'errorRate' ? `${(k.limit * 100).toFixed(1)} %` : formatNumber(k.limit, k.unit);
   const status = k.status === 'skipped' ? Status.SKIPPED : stat(k.passed);
   return step(`${k.passed ? '✓' : '✗'} ${k.message}`, status, at, {
     parameters: [
-      { name: 'metric', value: k.metric }, { name: 'scenario', value: k.scenario }, { name: 'statistic', value: k.statistic },
-      { name: 'value', value }, { name: 'limit', value: `${k.op} ${limit}` }, { name: 'why', value: k.why },
+      { name: 'metric', value: k.metric },
+      { name: 'scenario', value: k.scenario },
+      { name: 'statistic', value: k.statistic },
+      { name: 'value', value },
+      { name: 'limit', value: `${k.op} ${limit}` },
+      { name: 'why', value: k.why },
     ],
     ...(k.passed ? {} : { message: k.message }),
   });
 }
 
 /** Allure environment (string → string), flattened from the redacted environment info. */
-export function flattenEnvironment(env: Record<string, unknown>, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+export function flattenEnvironment(
+  env: Record<string, unknown>,
+  prefix = '',
+  out: Record<string, string> = {},
+): Record<string, string> {
   for (const [k, v] of Object.entries(env)) {
     const key = prefix ? `${prefix}.${k}` : k;
     if (v && typeof v === 'object' && !Array.isArray(v)) flattenEnvironment(v as Record<string, unknown>, key, out);
@@ -92,26 +144,58 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     const passedCoverage = checks.filter((k) => k.id.startsWith('coverage:') && k.passed);
     const shown = checks.filter((k) => !(k.id.startsWith('coverage:') && k.passed));
     const sub = shown.map((k) => checkStep(k, at));
-    if (passedCoverage.length > 0) sub.unshift(step(`✓ ${passedCoverage.length} expected metric/scenario pairs present with enough samples`, Status.PASSED, at));
+    if (passedCoverage.length > 0)
+      sub.unshift(
+        step(
+          `✓ ${passedCoverage.length} expected metric/scenario pairs present with enough samples`,
+          Status.PASSED,
+          at,
+        ),
+      );
     const failed = checks.filter((k) => !k.passed);
     return step(`${c.passed ? '✓' : '✗'} ${c.title}`, stat(c.passed), at, {
       steps: sub,
       parameters: [{ name: 'checks passed', value: `${checks.filter((k) => k.passed).length}/${checks.length}` }],
-      ...(failed.length > 0 ? { message: failed.map((k) => k.message).join('\n') } : c.status === 'not-measured' ? { message: 'not measured' } : {}),
+      ...(failed.length > 0
+        ? { message: failed.map((k) => k.message).join('\n') }
+        : c.status === 'not-measured'
+          ? { message: 'not measured' }
+          : {}),
     });
   });
 
   if (summary.baseline) {
     const b = summary.baseline;
     const notable = b.comparisons.filter((c) => c.decision === 'regression' || c.decision === 'improvement');
-    criteriaSteps.push(step(`Baseline comparison: ${b.regressions} regressions, ${b.improvements} improvements (vs ${b.path})`, Status.PASSED, at, {
-      parameters: [{ name: 'tolerance', value: `${(b.tolerance * 100).toFixed(0)} %` }, { name: 'method', value: b.method }],
-      steps: notable.map((c) => step(
-        `${c.decision === 'regression' ? '✗ regression' : '✓ improvement'}: ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)}`,
-        Status.PASSED, at,
-        { parameters: [{ name: 'ratio of medians', value: formatNumber(c.ratio, 'ratio') }, { name: '95 % CI', value: `${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')}` }] },
-      )),
-    }));
+    criteriaSteps.push(
+      step(
+        `Baseline comparison: ${b.regressions} regressions, ${b.improvements} improvements (vs ${b.path})`,
+        Status.PASSED,
+        at,
+        {
+          parameters: [
+            { name: 'tolerance', value: `${(b.tolerance * 100).toFixed(0)} %` },
+            { name: 'method', value: b.method },
+          ],
+          steps: notable.map((c) =>
+            step(
+              `${c.decision === 'regression' ? '✗ regression' : '✓ improvement'}: ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)}`,
+              Status.PASSED,
+              at,
+              {
+                parameters: [
+                  { name: 'ratio of medians', value: formatNumber(c.ratio, 'ratio') },
+                  {
+                    name: '95 % CI',
+                    value: `${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')}`,
+                  },
+                ],
+              },
+            ),
+          ),
+        },
+      ),
+    );
   }
 
   const attachments = [
@@ -128,9 +212,11 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
   const message = summary.setupError
     ? `Not evaluated: the run stopped before any test. ${summary.setupError}`
     : summary.verdict === 'pass'
-    ? undefined
-    : [`Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
-      ...failing.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => k.message))].join('\n');
+      ? undefined
+      : [
+          `Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
+          ...failing.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => k.message)),
+        ].join('\n');
   const id = md5('memorychat-perf:checkpoint-7.4');
   const result: TestResult = {
     uuid,
@@ -205,7 +291,8 @@ export function removeAllureResults(resultsDir: string, match: (result: { fullNa
     if (!match(result)) continue;
     // Attachments (of the test and of its steps) are files named by their own uuid: the
     // `"source": "<file>"` entries of the result say which.
-    for (const [, source] of text.matchAll(/"source"\s*:\s*"([^"/\\]+)"/g)) rmSync(join(resultsDir, source as string), { force: true });
+    for (const [, source] of text.matchAll(/"source"\s*:\s*"([^"/\\]+)"/g))
+      rmSync(join(resultsDir, source as string), { force: true });
     rmSync(join(resultsDir, f), { force: true });
   }
 }

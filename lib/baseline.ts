@@ -12,8 +12,12 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  SUMMARY_SCHEMA_VERSION, perfSummarySchema,
-  type BaselineComparison, type BaselineResult, type MetricSummary, type PerfSummary,
+  SUMMARY_SCHEMA_VERSION,
+  perfSummarySchema,
+  type BaselineComparison,
+  type BaselineResult,
+  type MetricSummary,
+  type PerfSummary,
 } from './summary';
 import { bootstrapRatioOfMedians, quantile } from './stats';
 
@@ -66,19 +70,27 @@ export function loadBaseline(path: string): PerfSummary {
   }
   const version = json && typeof json === 'object' ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
   if (version !== SUMMARY_SCHEMA_VERSION) {
-    throw new BaselineError(`PERF_BASELINE=${path}: schemaVersion ${JSON.stringify(version)} but this suite reads schemaVersion ${SUMMARY_SCHEMA_VERSION}; produce a new baseline with this version of the suite (its reports/perf-summary.json)`);
+    throw new BaselineError(
+      `PERF_BASELINE=${path}: schemaVersion ${JSON.stringify(version)} but this suite reads schemaVersion ${SUMMARY_SCHEMA_VERSION}; produce a new baseline with this version of the suite (its reports/perf-summary.json)`,
+    );
   }
   const parsed = perfSummarySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new BaselineError(`PERF_BASELINE=${path}: not a valid perf-summary.json: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
+    throw new BaselineError(
+      `PERF_BASELINE=${path}: not a valid perf-summary.json: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return parsed.data;
 }
 
-export type ComparableMetric = Pick<MetricSummary, 'name' | 'scenario' | 'memoryCount' | 'unit' | 'samples' | 'n' | 'p50' | 'p95'>;
+export type ComparableMetric = Pick<
+  MetricSummary,
+  'name' | 'scenario' | 'memoryCount' | 'unit' | 'samples' | 'n' | 'p50' | 'p95'
+>;
 
-const keyOf = (m: { name: string; scenario: string; memoryCount?: number | undefined }) => `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
+const keyOf = (m: { name: string; scenario: string; memoryCount?: number | undefined }) =>
+  `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
 
 /** Stable 32-bit seed per metric, so each comparison is reproducible and independent. */
 function seedOf(key: string): number {
@@ -90,20 +102,30 @@ function seedOf(key: string): number {
 const change = (before: number | null, after: number | null) =>
   before === null || after === null || before === 0 ? null : after / before - 1;
 
-export function compareMetric(baseline: ComparableMetric, current: ComparableMetric, tolerance: number, resamples = DEFAULT_RESAMPLES): BaselineComparison {
+export function compareMetric(
+  baseline: ComparableMetric,
+  current: ComparableMetric,
+  tolerance: number,
+  resamples = DEFAULT_RESAMPLES,
+): BaselineComparison {
   return compareCounted(baseline, current, tolerance, resamples).comparison;
 }
 
 /** {@link compareMetric}, plus the resamples the bootstrap really drew (capped for large samples; null = no bootstrap). */
 function compareCounted(
-  baseline: ComparableMetric, current: ComparableMetric, tolerance: number, resamples: number,
+  baseline: ComparableMetric,
+  current: ComparableMetric,
+  tolerance: number,
+  resamples: number,
 ): { comparison: BaselineComparison; resamples: number | null } {
-  const better = current.unit === 'rows/s' ? 'higher' as const : 'lower' as const;
+  const better = current.unit === 'rows/s' ? ('higher' as const) : ('lower' as const);
   const key = keyOf(current);
   const base = {
-    name: current.name, scenario: current.scenario,
+    name: current.name,
+    scenario: current.scenario,
     ...(current.memoryCount !== undefined ? { memoryCount: current.memoryCount } : {}),
-    unit: current.unit, better,
+    unit: current.unit,
+    better,
     baseline: { n: baseline.n, p50: baseline.p50, p95: baseline.p95 },
     current: { n: current.n, p50: current.p50, p95: current.p95 },
     p50Change: change(baseline.p50, current.p50),
@@ -112,7 +134,11 @@ function compareCounted(
   const mb = baseline.samples.length > 0 ? quantile(baseline.samples, 0.5) : Number.NaN;
   const mc = current.samples.length > 0 ? quantile(current.samples, 0.5) : Number.NaN;
   const pointRatio = mb > 0 && mc >= 0 ? mc / mb : null;
-  if (baseline.samples.length < MIN_SAMPLES_FOR_DECISION || current.samples.length < MIN_SAMPLES_FOR_DECISION || !(mb > 0)) {
+  if (
+    baseline.samples.length < MIN_SAMPLES_FOR_DECISION ||
+    current.samples.length < MIN_SAMPLES_FOR_DECISION ||
+    !(mb > 0)
+  ) {
     return { comparison: { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' }, resamples: null };
   }
   const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, { resamples, seed: seedOf(key) });
@@ -122,7 +148,10 @@ function compareCounted(
   if (worse) decision = 'regression';
   else if (improved) decision = 'improvement';
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  return { comparison: { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision }, resamples: ci.resamples };
+  return {
+    comparison: { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision },
+    resamples: ci.resamples,
+  };
 }
 
 /** The resample counts actually drawn, for the method text: "2,000", or "1,200–2,000" when a cap lowered some. */
@@ -131,10 +160,16 @@ function describeResamples(counts: readonly number[]): string {
   if (counts.length === 0) return 'no resamples drawn: no metric had enough samples on both sides';
   const min = Math.min(...counts);
   const max = Math.max(...counts);
-  return min === max ? `${fmt(max)} resamples` : `${fmt(min)}–${fmt(max)} resamples per metric (fewer where many samples hit the work cap)`;
+  return min === max
+    ? `${fmt(max)} resamples`
+    : `${fmt(min)}–${fmt(max)} resamples per metric (fewer where many samples hit the work cap)`;
 }
 
-export function compareToBaseline(current: readonly ComparableMetric[], baseline: PerfSummary, opts: { path: string; tolerance?: number; resamples?: number }): BaselineResult {
+export function compareToBaseline(
+  current: readonly ComparableMetric[],
+  baseline: PerfSummary,
+  opts: { path: string; tolerance?: number; resamples?: number },
+): BaselineResult {
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
   const comparable = (m: ComparableMetric) => m.unit !== 'bool';
   const before = new Map(baseline.metrics.filter(comparable).map((m) => [keyOf(m), m]));

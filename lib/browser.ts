@@ -31,12 +31,20 @@ export interface ChromiumChoice {
   problem?: string;
 }
 
-export function detectChromium(chromiumPath: string | undefined, exists: (p: string) => boolean = existsSync): ChromiumChoice {
+export function detectChromium(
+  chromiumPath: string | undefined,
+  exists: (p: string) => boolean = existsSync,
+): ChromiumChoice {
   if (chromiumPath) {
     if (exists(chromiumPath)) return { executablePath: chromiumPath, source: 'CHROMIUM_PATH' };
-    return { executablePath: undefined, source: 'none', problem: `CHROMIUM_PATH=${chromiumPath} does not exist. ${CHROMIUM_INSTALL_HINT}` };
+    return {
+      executablePath: undefined,
+      source: 'none',
+      problem: `CHROMIUM_PATH=${chromiumPath} does not exist. ${CHROMIUM_INSTALL_HINT}`,
+    };
   }
-  for (const candidate of SYSTEM_CANDIDATES) if (exists(candidate)) return { executablePath: candidate, source: 'system' };
+  for (const candidate of SYSTEM_CANDIDATES)
+    if (exists(candidate)) return { executablePath: candidate, source: 'system' };
   let own: string | undefined;
   try {
     own = chromium.executablePath();

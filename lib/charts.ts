@@ -40,8 +40,17 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-const RESPONSE_CHART_METRICS = ['response.ttft_ms', 'response.total_ms', 'response.ui_first_token_ms', 'response.ui_done_ms'];
-const safeName = (s: string) => s.replace(/[^a-z0-9_-]+/gi, '-').replace(/^-+|-+$/g, '').toLowerCase();
+const RESPONSE_CHART_METRICS = [
+  'response.ttft_ms',
+  'response.total_ms',
+  'response.ui_first_token_ms',
+  'response.ui_done_ms',
+];
+const safeName = (s: string) =>
+  s
+    .replace(/[^a-z0-9_-]+/gi, '-')
+    .replace(/^-+|-+$/g, '')
+    .toLowerCase();
 
 export function latencySpec(summary: PerfSummary, scenario: string, limitMs = 5000): TopLevelSpec | undefined {
   const values = summary.metrics
@@ -55,9 +64,22 @@ export function latencySpec(summary: PerfSummary, scenario: string, limitMs = 50
     height: 200,
     data: { values },
     layer: [
-      { mark: { type: 'boxplot', extent: 1.5, opacity: 0.5 }, encoding: { y: { field: 'metric', type: 'nominal', title: null }, x: { field: 'ms', type: 'quantitative', title: 'ms' } } },
-      { mark: { type: 'tick', opacity: 0.6 }, encoding: { y: { field: 'metric', type: 'nominal' }, x: { field: 'ms', type: 'quantitative' } } },
-      { data: { values: [{ limit: limitMs }] }, mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] }, encoding: { x: { field: 'limit', type: 'quantitative' } } },
+      {
+        mark: { type: 'boxplot', extent: 1.5, opacity: 0.5 },
+        encoding: {
+          y: { field: 'metric', type: 'nominal', title: null },
+          x: { field: 'ms', type: 'quantitative', title: 'ms' },
+        },
+      },
+      {
+        mark: { type: 'tick', opacity: 0.6 },
+        encoding: { y: { field: 'metric', type: 'nominal' }, x: { field: 'ms', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ limit: limitMs }] },
+        mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] },
+        encoding: { x: { field: 'limit', type: 'quantitative' } },
+      },
     ],
   };
 }
@@ -77,21 +99,33 @@ export function scalingSpec(summary: PerfSummary): TopLevelSpec | undefined {
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Memory scaling: p50 vs memory count (log-log)', subtitle: slopes.length ? ['fitted log-log slope (limit ≤ 0.3):', slopes.join(', ')] : 'not enough sizes for a slope' },
+    title: {
+      text: 'Memory scaling: p50 vs memory count (log-log)',
+      subtitle: slopes.length
+        ? ['fitted log-log slope (limit ≤ 0.3):', slopes.join(', ')]
+        : 'not enough sizes for a slope',
+    },
     width: 520,
     height: 260,
     data: { values: points },
     layer: [
-      { mark: { type: 'line', point: true }, encoding: {
-        x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'memories' },
-        y: { field: 'p50', type: 'quantitative', scale: { type: 'log' }, title: 'p50 (ms)' },
-        color: { field: 'metric', type: 'nominal' },
-      } },
-      { mark: { type: 'line', strokeDash: [4, 4], opacity: 0.6 }, transform: [{ regression: 'p50', on: 'size', method: 'pow', groupby: ['metric'] }], encoding: {
-        x: { field: 'size', type: 'quantitative', scale: { type: 'log' } },
-        y: { field: 'p50', type: 'quantitative', scale: { type: 'log' } },
-        color: { field: 'metric', type: 'nominal' },
-      } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'memories' },
+          y: { field: 'p50', type: 'quantitative', scale: { type: 'log' }, title: 'p50 (ms)' },
+          color: { field: 'metric', type: 'nominal' },
+        },
+      },
+      {
+        mark: { type: 'line', strokeDash: [4, 4], opacity: 0.6 },
+        transform: [{ regression: 'p50', on: 'size', method: 'pow', groupby: ['metric'] }],
+        encoding: {
+          x: { field: 'size', type: 'quantitative', scale: { type: 'log' } },
+          y: { field: 'p50', type: 'quantitative', scale: { type: 'log' } },
+          color: { field: 'metric', type: 'nominal' },
+        },
+      },
     ],
   };
 }
@@ -108,18 +142,32 @@ export function tokensSpec(summary: PerfSummary): TopLevelSpec | undefined {
     height: 200,
     data: { values },
     layer: [
-      { mark: 'bar', encoding: { x: { field: 'agent', type: 'nominal', title: null, axis: { labelAngle: 0 } }, y: { field: 'tokens', type: 'quantitative', title: 'tokens' } } },
-      { mark: { type: 'tick', color: 'black', thickness: 2 }, encoding: { x: { field: 'agent', type: 'nominal' }, y: { field: 'p95', type: 'quantitative' } } },
+      {
+        mark: 'bar',
+        encoding: {
+          x: { field: 'agent', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+          y: { field: 'tokens', type: 'quantitative', title: 'tokens' },
+        },
+      },
+      {
+        mark: { type: 'tick', color: 'black', thickness: 2 },
+        encoding: { x: { field: 'agent', type: 'nominal' }, y: { field: 'p95', type: 'quantitative' } },
+      },
     ],
   };
 }
 
 export function relevanceSpec(summary: PerfSummary): TopLevelSpec | undefined {
-  const rows = relevanceRows(summary.metrics, summary.criteria.flatMap((c) => c.checks));
-  const values = rows.flatMap((r) => [
-    { mode: r.mode, metric: 'recall@5', mean: r.recall.mean, low: r.recall.low, high: r.recall.high },
-    { mode: r.mode, metric: 'MRR', mean: r.mrr.mean, low: r.mrr.low, high: r.mrr.high },
-  ]).filter((v) => Number.isFinite(v.mean));
+  const rows = relevanceRows(
+    summary.metrics,
+    summary.criteria.flatMap((c) => c.checks),
+  );
+  const values = rows
+    .flatMap((r) => [
+      { mode: r.mode, metric: 'recall@5', mean: r.recall.mean, low: r.recall.low, high: r.recall.high },
+      { mode: r.mode, metric: 'MRR', mean: r.mrr.mean, low: r.mrr.low, high: r.mrr.high },
+    ])
+    .filter((v) => Number.isFinite(v.mean));
   if (values.length === 0) return undefined;
   const limits = [
     ...(rows[0]?.limits.recall !== undefined ? [{ metric: 'recall@5', limit: rows[0].limits.recall }] : []),
@@ -159,8 +207,11 @@ export function relevanceSpec(summary: PerfSummary): TopLevelSpec | undefined {
 /** All charts for a summary (skips those without data). */
 export async function renderCharts(summary: PerfSummary): Promise<Chart[]> {
   const jobs: { file: string; title: string; spec: TopLevelSpec | undefined }[] = [];
-  const scenarios = [...new Set(summary.metrics.filter((m) => RESPONSE_CHART_METRICS.includes(m.name)).map((m) => m.scenario))];
-  for (const s of scenarios) jobs.push({ file: `latency-${safeName(s)}.svg`, title: `Latency: ${s}`, spec: latencySpec(summary, s) });
+  const scenarios = [
+    ...new Set(summary.metrics.filter((m) => RESPONSE_CHART_METRICS.includes(m.name)).map((m) => m.scenario)),
+  ];
+  for (const s of scenarios)
+    jobs.push({ file: `latency-${safeName(s)}.svg`, title: `Latency: ${s}`, spec: latencySpec(summary, s) });
   jobs.push({ file: 'memory-scaling.svg', title: 'Memory scaling', spec: scalingSpec(summary) });
   jobs.push({ file: 'tokens-per-agent.svg', title: 'Tokens per agent', spec: tokensSpec(summary) });
   jobs.push({ file: 'relevance.svg', title: 'Search relevance', spec: relevanceSpec(summary) });

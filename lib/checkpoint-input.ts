@@ -17,7 +17,9 @@ export function parseMetricsDocument(text: string): TestMetrics {
   const parsed = testMetricsSchema.safeParse(JSON.parse(text));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`invalid ${METRICS_ATTACHMENT}: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
+    throw new Error(
+      `invalid ${METRICS_ATTACHMENT}: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return parsed.data;
 }
@@ -27,7 +29,9 @@ export function readCheckpointInput(dir: string): { docs: TestMetrics[]; harness
   const docs: TestMetrics[] = [];
   const harnessErrors: HarnessError[] = [];
   if (!existsSync(dir)) return { docs, harnessErrors };
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     try {
       docs.push(parseMetricsDocument(readFileSync(join(dir, file), 'utf8')));
     } catch (error) {

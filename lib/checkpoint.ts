@@ -8,8 +8,14 @@ import { METRIC_CATALOG, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from './profiles';
 import { summarize, type Stats } from './stats';
 import {
-  CRITERIA, describeErrors, evaluateCheck, resolveThresholds,
-  type CheckResult, type CriterionId, type MetricForCheck, type ThresholdConfig,
+  CRITERIA,
+  describeErrors,
+  evaluateCheck,
+  resolveThresholds,
+  type CheckResult,
+  type CriterionId,
+  type MetricForCheck,
+  type ThresholdConfig,
 } from './thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
 
@@ -72,16 +78,29 @@ export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMe
     evidence.push(...doc.evidence);
     for (const m of doc.metrics) {
       const memoryCount = memoryCountOf(m.tags);
-      const key = metricKey({ name: m.name, scenario: m.scenario, ...(memoryCount !== undefined ? { memoryCount } : {}) });
+      const key = metricKey({
+        name: m.name,
+        scenario: m.scenario,
+        ...(memoryCount !== undefined ? { memoryCount } : {}),
+      });
       let agg = byKey.get(key);
       if (!agg) {
         const title = catalog.get(m.name)?.title;
         agg = {
-          name: m.name, category: m.category, scenario: m.scenario, unit: m.unit,
+          name: m.name,
+          category: m.category,
+          scenario: m.scenario,
+          unit: m.unit,
           ...(title ? { title } : {}),
           ...(memoryCount !== undefined ? { memoryCount } : {}),
-          tags: { ...m.tags }, samples: [], errors: [], warmup: 0, tests: [],
-          errorCount: 0, errorCodes: {}, stats: summarize([]),
+          tags: { ...m.tags },
+          samples: [],
+          errors: [],
+          warmup: 0,
+          tests: [],
+          errorCount: 0,
+          errorCodes: {},
+          stats: summarize([]),
         };
         byKey.set(key, agg);
       }
@@ -107,8 +126,14 @@ export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMe
     const i = Array.isArray(s) ? (s as readonly string[]).indexOf(m.scenario) : -1;
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   };
-  metrics.sort((a, b) => (rank.get(a.name) ?? 1e9) - (rank.get(b.name) ?? 1e9) || a.name.localeCompare(b.name)
-    || (a.memoryCount ?? 0) - (b.memoryCount ?? 0) || scenarioRank(a) - scenarioRank(b) || a.scenario.localeCompare(b.scenario));
+  metrics.sort(
+    (a, b) =>
+      (rank.get(a.name) ?? 1e9) - (rank.get(b.name) ?? 1e9) ||
+      a.name.localeCompare(b.name) ||
+      (a.memoryCount ?? 0) - (b.memoryCount ?? 0) ||
+      scenarioRank(a) - scenarioRank(b) ||
+      a.scenario.localeCompare(b.scenario),
+  );
   return { metrics, evidence };
 }
 
@@ -121,7 +146,10 @@ function pickProfile(docs: readonly TestMetrics[], env: NodeJS.ProcessEnv, harne
   }
   const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);
   if (ranked.length > 1) {
-    harnessErrors.push({ test: 'run', message: `metrics from several profiles in one run (${ranked.map(([p, n]) => `${p}: ${n} tests`).join(', ')}); run one project at a time for a clean checkpoint` });
+    harnessErrors.push({
+      test: 'run',
+      message: `metrics from several profiles in one run (${ranked.map(([p, n]) => `${p}: ${n} tests`).join(', ')}); run one project at a time for a clean checkpoint`,
+    });
   }
   return (ranked[0] as [ProfileName, number])[0];
 }
@@ -138,15 +166,25 @@ function coverageChecks(metrics: readonly AggregatedMetric[], profileName: Profi
       const passed = found.length > 0 && n >= need;
       const codes: Record<string, number> = {};
       for (const m of found) for (const [c, k] of Object.entries(m.errorCodes)) codes[c] = (codes[c] ?? 0) + k;
-      const message = found.length === 0
-        ? `${entry.name} [${scenario}] not measured (expected ≥ ${need} samples for profile ${profileName})`
-        : passed
-          ? `${entry.name} [${scenario}] ${n} samples (≥ ${need})`
-          : `${entry.name} [${scenario}] only ${n} of ${need} samples${errors > 0 ? `; ${errors} failed: ${describeErrors(codes)}` : ''}`;
+      const message =
+        found.length === 0
+          ? `${entry.name} [${scenario}] not measured (expected ≥ ${need} samples for profile ${profileName})`
+          : passed
+            ? `${entry.name} [${scenario}] ${n} samples (≥ ${need})`
+            : `${entry.name} [${scenario}] only ${n} of ${need} samples${errors > 0 ? `; ${errors} failed: ${describeErrors(codes)}` : ''}`;
       results.push({
-        id: `coverage:${entry.name}[${scenario}]`, criterion: 'performance-measured', metric: entry.name, scenario,
-        statistic: 'n', op: '>=', value: found.length === 0 ? null : n, limit: need, unit: 'count',
-        passed, status: found.length === 0 ? 'not-measured' : passed ? 'passed' : 'failed', message,
+        id: `coverage:${entry.name}[${scenario}]`,
+        criterion: 'performance-measured',
+        metric: entry.name,
+        scenario,
+        statistic: 'n',
+        op: '>=',
+        value: found.length === 0 ? null : n,
+        limit: need,
+        unit: 'count',
+        passed,
+        status: found.length === 0 ? 'not-measured' : passed ? 'passed' : 'failed',
+        message,
         why: `lib/metric-catalog.ts expects it for profile ${profileName}`,
       });
     }
@@ -156,7 +194,8 @@ function coverageChecks(metrics: readonly AggregatedMetric[], profileName: Profi
 
 function criterionStatus(checks: readonly CheckResult[]): CriterionStatus {
   if (checks.some((c) => c.status === 'failed')) return 'failed';
-  if (checks.some((c) => c.status === 'not-measured') && !checks.some((c) => c.status === 'passed')) return 'not-measured';
+  if (checks.some((c) => c.status === 'not-measured') && !checks.some((c) => c.status === 'passed'))
+    return 'not-measured';
   if (!checks.some((c) => c.status === 'passed')) return 'not-measured';
   return 'passed';
 }
@@ -186,16 +225,39 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
 
   // performance-measured: something was recorded at all, the harness lost nothing, coverage.
   add({
-    id: 'metrics-recorded', criterion: 'performance-measured', metric: '*', scenario: '*', statistic: 'n', op: '>=',
-    value: metrics.length, limit: 1, unit: 'count', passed: metrics.length > 0, status: metrics.length > 0 ? 'passed' : 'failed',
-    message: metrics.length > 0 ? `${metrics.length} metrics from ${opts.docs.length} tests` : 'no metrics were recorded: did the perf specs run, and do they attach "perf-metrics"?',
+    id: 'metrics-recorded',
+    criterion: 'performance-measured',
+    metric: '*',
+    scenario: '*',
+    statistic: 'n',
+    op: '>=',
+    value: metrics.length,
+    limit: 1,
+    unit: 'count',
+    passed: metrics.length > 0,
+    status: metrics.length > 0 ? 'passed' : 'failed',
+    message:
+      metrics.length > 0
+        ? `${metrics.length} metrics from ${opts.docs.length} tests`
+        : 'no metrics were recorded: did the perf specs run, and do they attach "perf-metrics"?',
     why: 'A run without measurements proves nothing',
   });
   add({
-    id: 'harness-errors', criterion: 'performance-measured', metric: '*', scenario: '*', statistic: 'n', op: '<=',
-    value: harnessErrors.length, limit: 0, unit: 'count', passed: harnessErrors.length === 0,
+    id: 'harness-errors',
+    criterion: 'performance-measured',
+    metric: '*',
+    scenario: '*',
+    statistic: 'n',
+    op: '<=',
+    value: harnessErrors.length,
+    limit: 0,
+    unit: 'count',
+    passed: harnessErrors.length === 0,
     status: harnessErrors.length === 0 ? 'passed' : 'failed',
-    message: harnessErrors.length === 0 ? 'every metrics attachment was valid' : `${harnessErrors.length} unusable metrics attachments: ${harnessErrors.map((e) => `${e.test}: ${e.message}`).join('; ')}`,
+    message:
+      harnessErrors.length === 0
+        ? 'every metrics attachment was valid'
+        : `${harnessErrors.length} unusable metrics attachments: ${harnessErrors.map((e) => `${e.test}: ${e.message}`).join('; ')}`,
     why: 'A lost or corrupt attachment means missing measurements',
   });
   const coverage = coverageChecks(metrics, profile, resolved.minSamplesFactor);
@@ -208,16 +270,48 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
       for (const r of results) add(r);
       continue;
     }
-    const base = { id: check.id, criterion: check.criterion, metric: check.metric, scenario: check.scenario, statistic: check.statistic, op: check.op, value: null, limit: check.limit, unit: check.unit, why: check.why };
+    const base = {
+      id: check.id,
+      criterion: check.criterion,
+      metric: check.metric,
+      scenario: check.scenario,
+      statistic: check.statistic,
+      op: check.op,
+      value: null,
+      limit: check.limit,
+      unit: check.unit,
+      why: check.why,
+    };
     if (check.optional) {
-      add({ ...base, passed: true, status: 'skipped', message: `${check.metric} [${check.scenario}] not in this run (optional check)` });
+      add({
+        ...base,
+        passed: true,
+        status: 'skipped',
+        message: `${check.metric} [${check.scenario}] not in this run (optional check)`,
+      });
       continue;
     }
-    add({ ...base, passed: false, status: 'not-measured', message: `${check.metric} [${check.scenario}] not measured` });
+    add({
+      ...base,
+      passed: false,
+      status: 'not-measured',
+      message: `${check.metric} [${check.scenario}] not measured`,
+    });
     // Not measured must not pass silently: it fails performance-measured (once per metric).
     if (!uncovered.has(check.metric)) {
       uncovered.add(check.metric);
-      add({ ...base, id: `measured:${check.id}`, criterion: 'performance-measured', statistic: 'n', op: '>=', limit: 1, unit: 'count', passed: false, status: 'not-measured', message: `${check.metric} not measured (needed by check ${check.id})` });
+      add({
+        ...base,
+        id: `measured:${check.id}`,
+        criterion: 'performance-measured',
+        statistic: 'n',
+        op: '>=',
+        limit: 1,
+        unit: 'count',
+        passed: false,
+        status: 'not-measured',
+        message: `${check.metric} not measured (needed by check ${check.id})`,
+      });
     }
   }
 
@@ -225,14 +319,18 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     const checks = byCriterion.get(c.id) ?? [];
     // performance-measured: any missing/failed check fails it; the others fail only on a failed check
     // or when nothing at all was measured.
-    const status: CriterionStatus = c.id === 'performance-measured'
-      ? (checks.every((k) => k.passed) ? 'passed' : 'failed')
-      : criterionStatus(checks);
+    const status: CriterionStatus =
+      c.id === 'performance-measured' ? (checks.every((k) => k.passed) ? 'passed' : 'failed') : criterionStatus(checks);
     return { id: c.id, title: c.title, passed: status === 'passed', status, checks };
   });
   return {
     verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',
-    profile, criteria, metrics, evidence, harnessErrors, thresholdOverrides: resolved.overrides,
+    profile,
+    criteria,
+    metrics,
+    evidence,
+    harnessErrors,
+    thresholdOverrides: resolved.overrides,
   };
 }
 

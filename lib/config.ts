@@ -5,11 +5,11 @@
  * A bad value is a {@link ConfigError} whose message names the variable, the value and what is
  * allowed; callers print `error.message` only (no stack), see {@link formatConfigError}.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
-import { FAULTS, type Fault } from '../app/contract';
-import { LATENCY_PROFILES, type LatencyProfileName } from '../app/model-sim/latency';
+import { FAULTS, LATENCY_PROFILES, type Fault, type LatencyProfileName } from '../contract';
 import { DEFAULT_TOLERANCE, TOLERANCE_FORMS, toleranceValue } from './baseline';
 import { PROFILE_NAMES, type ProfileName } from './profiles';
 import { redactUrl, registerSecret } from './redact';
@@ -20,7 +20,6 @@ import { redactUrl, registerSecret } from './redact';
  * checkpoint reporter must all write to and read from the same report folder.
  */
 export const REPO_ROOT = path.resolve(__dirname, '..');
-
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -67,13 +66,21 @@ export function resolveReportDir(raw: string | undefined, root: string = REPO_RO
 }
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:3000' });
-const pgUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL, e.g. postgres://user:pass@127.0.0.1:5432/memorychat_perf_test' });
+const pgUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: 'must be a postgres:// URL, e.g. postgres://user:pass@127.0.0.1:5432/memorychat_perf_test',
+});
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.join(', ')}` });
 const flag = z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0 (true/false)' });
 const faultList = z
   .string()
-  .transform((s) => s.split(',').map((f) => f.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(oneOf(FAULTS)));
 // The checkpoint reporter parses this variable with lib/baseline.ts; validate with the same
 // parser, or a value accepted here ("10%" was not) could fail there after the whole run.
@@ -81,7 +88,9 @@ const tolerance = z
   .string()
   .transform(toleranceValue)
   .pipe(z.number({ error: `must be ${TOLERANCE_FORMS}` }));
-const runId = z.string().regex(/^[A-Za-z0-9-]{1,40}$/, { error: 'must be 1–40 letters, digits or dashes (it goes into e-mail addresses)' });
+const runId = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,40}$/, { error: 'must be 1–40 letters, digits or dashes (it goes into e-mail addresses)' });
 
 /** Variable → validator; the order is the order problems are reported in. */
 const VARIABLES = {
@@ -133,7 +142,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): PerfConfig {
     if (raw === undefined) continue;
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (parsed.success) vars[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(shown(name, raw))}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    else
+      problems.push(
+        `${name}=${JSON.stringify(shown(name, raw))}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const v = vars as Vars;
@@ -211,4 +223,14 @@ export function runProfile(config: PerfConfig, argv: readonly string[] = process
  */
 export function stackModelLatency(config: PerfConfig, argv: readonly string[] = process.argv): LatencyProfileName {
   return config.modelSimLatency ?? (runProfile(config, argv) === 'smoke' ? 'instant' : 'realistic');
+}
+
+/**
+ * The run id (PERF_RUN_ID), generated once per run: the first caller (playwright.config.ts, in the
+ * runner process) sets it, and every later reader (global setup, workers, reporters) inherits it.
+ */
+export function ensureRunId(env: NodeJS.ProcessEnv = process.env): string {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  env.PERF_RUN_ID ??= `r${stamp}-${randomBytes(2).toString('hex')}`;
+  return env.PERF_RUN_ID;
 }

@@ -19,4 +19,3 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     throw error;
   }
 }
-

@@ -20,7 +20,16 @@ import { z } from 'zod';
 export const METRICS_ATTACHMENT = 'perf-metrics';
 export const METRICS_SCHEMA_VERSION = 1;
 
-export const CATEGORIES = ['response', 'tokens', 'memory', 'database', 'ui', 'bottlenecks', 'seeding', 'harness'] as const;
+export const CATEGORIES = [
+  'response',
+  'tokens',
+  'memory',
+  'database',
+  'ui',
+  'bottlenecks',
+  'seeding',
+  'harness',
+] as const;
 export type Category = (typeof CATEGORIES)[number];
 
 export const UNITS = ['ms', 's', 'tokens', 'count', 'ratio', 'bool', 'rows/s', 'exponent', 'bytes'] as const;

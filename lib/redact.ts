@@ -26,7 +26,11 @@ const PATTERNS: [RegExp, string][] = [
   // OpenAI-style keys (sk-…, sk-proj-…). 'sk-simulator' is a placeholder, but masking it is harmless.
   [/\bsk-[A-Za-z0-9_-]{6,}/g, `sk-${MASK}`],
   // key=value / "key": "value" pairs whose key names a secret.
-  [/((?:api[_-]?key|password|passwd|secret|token|authorization)["']?\s*[:=]\s*["']?)([^"'\s,&}]+)/gi, `$1${MASK}`],
+  // (Not the word `Bearer` of `Authorization: Bearer …`: the token after it is masked above.)
+  [
+    /((?:api[_-]?key|password|passwd|secret|token|authorization)["']?\s*[:=]\s*["']?)(?!bearer\s)([^"'\s,&}]+)/gi,
+    `$1${MASK}`,
+  ],
 ];
 
 /** Extra literal secrets to mask (e.g. the configured OPENAI_API_KEY), registered once at startup. */
@@ -51,6 +55,28 @@ export function redactDeep<T>(value: T): T {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactDeep(v);
     return out as T;
+  }
+  return value;
+}
+
+/** Keys that name a secret (at the end: `accessToken`, `DB_PASSWORD`, `OPENAI_API_KEY`; not `tokenBudget`). */
+const SECRET_KEY = /(pass(word|wd)?|secret|token|api[_-]?key|authorization|cookie|credentials?|private[_-]?key)$/i;
+
+/**
+ * {@link redactDeep}, and a value whose key names a secret is masked whole (booleans and empty
+ * values kept: `hasKey: true` says nothing secret). For what reports keep of the environment.
+ */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 20) return '[depth limit]';
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const secret = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'boolean';
+      out[k] = secret ? MASK : redactSecrets(v, depth + 1);
+    }
+    return out;
   }
   return value;
 }

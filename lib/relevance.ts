@@ -76,7 +76,11 @@ export interface RelevanceRow {
   limits: { recall?: number; mrr?: number };
 }
 
-interface SampledMetric { name: string; scenario: string; samples: readonly number[] }
+interface SampledMetric {
+  name: string;
+  scenario: string;
+  samples: readonly number[];
+}
 interface GatingCheck {
   metric: string;
   scenario: string;
@@ -95,8 +99,13 @@ export function relevanceRows(metrics: readonly SampledMetric[], checks: readonl
   const samplesOf = (name: string, mode: string) =>
     metrics.find((m) => m.name === name && m.scenario === mode)?.samples ?? [];
   return modes.map((mode) => {
-    const gating = checks.filter((k) => RELEVANCE_METRIC_NAMES.includes(k.metric) && k.scenario === mode
-      && k.statistic === 'mean' && k.status !== 'skipped');
+    const gating = checks.filter(
+      (k) =>
+        RELEVANCE_METRIC_NAMES.includes(k.metric) &&
+        k.scenario === mode &&
+        k.statistic === 'mean' &&
+        k.status !== 'skipped',
+    );
     const limitOf = (name: string) => gating.find((k) => k.metric === name)?.limit;
     const recallLimit = limitOf(RELEVANCE_METRICS.recall);
     const mrrLimit = limitOf(RELEVANCE_METRICS.mrr);

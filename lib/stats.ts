@@ -47,6 +47,11 @@ export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
   return a + (h - lo) * (b - a);
 }
 
+/** Differences of successive values (frame timestamps → frame times). */
+export function successiveDifferences(values: readonly number[]): number[] {
+  return values.slice(1).map((v, i) => v - (values[i] as number));
+}
+
 /** Type-7 quantile of unsorted samples. */
 export function quantile(samples: readonly number[], p: number): number {
   return quantileSorted(Float64Array.from(samples).sort(), p);
@@ -120,7 +125,19 @@ export function summarize(samples: readonly number[]): Stats {
   const n = samples.length;
   if (n === 0) {
     const nan = Number.NaN;
-    return { n: 0, min: nan, mean: nan, p50: nan, p90: nan, p95: nan, p99: nan, max: nan, stddev: nan, ci95: { low: nan, high: nan }, outliers: 0 };
+    return {
+      n: 0,
+      min: nan,
+      mean: nan,
+      p50: nan,
+      p90: nan,
+      p95: nan,
+      p99: nan,
+      max: nan,
+      stddev: nan,
+      ci95: { low: nan, high: nan },
+      outliers: 0,
+    };
   }
   const sorted = Float64Array.from(samples).sort();
   const q = (p: number) => quantileSorted(sorted, p);
@@ -132,9 +149,8 @@ export function summarize(samples: readonly number[]): Stats {
   let outliers = 0;
   for (const x of sorted) if (x < q1 - fence || x > q3 + fence) outliers++;
   const rank = medianCiRank(n);
-  const ci95 = rank === 0
-    ? { low: min, high: max }
-    : { low: sorted[rank - 1] as number, high: sorted[n - rank] as number };
+  const ci95 =
+    rank === 0 ? { low: min, high: max } : { low: sorted[rank - 1] as number, high: sorted[n - rank] as number };
   return {
     n,
     min,

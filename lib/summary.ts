@@ -12,7 +12,7 @@ import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
 import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
-import { redactUrl } from './redact';
+import { redact, redactSecrets } from './redact';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 export const SUMMARY_JSON = 'perf-summary.json';
@@ -62,7 +62,14 @@ export const metricSummarySchema = z.object({
   errorRate: num,
   errorDetails: z.array(sampleErrorSchema),
   warmup: z.number().int(),
-  min: num, mean: num, p50: num, p90: num, p95: num, p99: num, max: num, stddev: num,
+  min: num,
+  mean: num,
+  p50: num,
+  p90: num,
+  p95: num,
+  p99: num,
+  max: num,
+  stddev: num,
   ci95: z.object({ low: num, high: num }),
   outliers: z.number().int(),
   tags: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
@@ -117,7 +124,13 @@ export const perfSummarySchema = z.object({
   startedAt: z.string(),
   durationMs: z.number(),
   generatedAt: z.string(),
-  tests: z.object({ total: z.number().int(), passed: z.number().int(), failed: z.number().int(), skipped: z.number().int(), flaky: z.number().int() }),
+  tests: z.object({
+    total: z.number().int(),
+    passed: z.number().int(),
+    failed: z.number().int(),
+    skipped: z.number().int(),
+    flaky: z.number().int(),
+  }),
   criteria: z.array(criterionSchema),
   metrics: z.array(metricSummarySchema),
   evidence: z.array(evidenceSchema),
@@ -130,40 +143,15 @@ export const perfSummarySchema = z.object({
 });
 export type PerfSummary = z.infer<typeof perfSummarySchema>;
 
-// ---------------------------------------------------------------- redaction
-
-/** Keys that name a secret (at the end: `accessToken`, `DB_PASSWORD`, `OPENAI_API_KEY`; not `tokenBudget`). */
-const SECRET_KEY = /(pass(word|wd)?|secret|token|api[_-]?key|authorization|cookie|credentials?|private[_-]?key)$/i;
-
-/** Masks credentials in URLs, bearer tokens and OpenAI-style keys inside a string. */
-export function redactString(s: string): string {
-  return redactUrl(s)
-    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1***')
-    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-***');
-}
-
-/** Deep copy with secret-looking keys masked and strings redacted (defensive: global setup redacts too). */
-export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 20) return '[depth limit]';
-  if (typeof value === 'string') return redactString(value);
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' && typeof v !== 'boolean' ? '***' : redact(v, depth + 1);
-    }
-    return out;
-  }
-  return value;
-}
-
 /** `${reportDir}/environment.json` written by global setup, redacted again; {} when absent. */
 export function readEnvironment(reportDir: string): Record<string, unknown> {
   const path = join(reportDir, 'environment.json');
   if (!existsSync(path)) return {};
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (redact(parsed) as Record<string, unknown>) : {};
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (redactSecrets(parsed) as Record<string, unknown>)
+      : {};
   } catch (error) {
     return { error: `environment.json unreadable: ${(error as Error).message}` };
   }
@@ -193,29 +181,42 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     durationMs: Math.round(ctx.durationMs),
     generatedAt: new Date().toISOString(),
     tests: ctx.tests ?? { total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0 },
-    criteria: result.criteria.map((c) => ({ ...c, checks: c.checks.map((k) => ({ ...k, value: k.value !== null && Number.isFinite(k.value) ? k.value : null })) })),
+    criteria: result.criteria.map((c) => ({
+      ...c,
+      checks: c.checks.map((k) => ({ ...k, value: k.value !== null && Number.isFinite(k.value) ? k.value : null })),
+    })),
     metrics: result.metrics.map((m) => ({
-      name: m.name, category: m.category, scenario: m.scenario,
+      name: m.name,
+      category: m.category,
+      scenario: m.scenario,
       ...(m.title ? { title: m.title } : {}),
       ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}),
-      unit: m.unit, n: m.stats.n, errors: m.errorCount,
+      unit: m.unit,
+      n: m.stats.n,
+      errors: m.errorCount,
       errorRate: m.stats.n + m.errorCount === 0 ? null : m.errorCount / (m.stats.n + m.errorCount),
-      errorDetails: m.errors.map((e) => ({ ...e, message: redactString(e.message) })),
+      errorDetails: m.errors.map((e) => ({ ...e, message: redact(e.message) })),
       warmup: m.warmup,
-      min: orNull(m.stats.min), mean: orNull(m.stats.mean), p50: orNull(m.stats.p50), p90: orNull(m.stats.p90),
-      p95: orNull(m.stats.p95), p99: orNull(m.stats.p99), max: orNull(m.stats.max), stddev: orNull(m.stats.stddev),
+      min: orNull(m.stats.min),
+      mean: orNull(m.stats.mean),
+      p50: orNull(m.stats.p50),
+      p90: orNull(m.stats.p90),
+      p95: orNull(m.stats.p95),
+      p99: orNull(m.stats.p99),
+      max: orNull(m.stats.max),
+      stddev: orNull(m.stats.stddev),
       ci95: { low: orNull(m.stats.ci95.low), high: orNull(m.stats.ci95.high) },
       outliers: m.stats.outliers,
       tags: m.tags,
       samples: [...m.samples],
       tests: m.tests,
     })),
-    evidence: result.evidence.map((e) => redact(e) as (typeof result.evidence)[number]),
+    evidence: result.evidence.map((e) => redactSecrets(e) as (typeof result.evidence)[number]),
     harnessErrors: result.harnessErrors,
     thresholdOverrides: result.thresholdOverrides,
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
-    ...(ctx.setupError ? { setupError: redactString(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
+    ...(ctx.setupError ? { setupError: redact(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
   return perfSummarySchema.parse(summary);
@@ -237,9 +238,16 @@ const SECTIONS: { title: string; categories: Category[] }[] = [
 
 /** Gating checks of one metric (coverage checks that passed are not interesting per line). */
 function checksFor(summary: PerfSummary, m: MetricSummary): Check[] {
-  return summary.criteria.flatMap((c) => c.checks).filter((k) =>
-    k.metric === m.name && k.scenario === m.scenario && (k.memoryCount ?? null) === (m.memoryCount ?? null)
-    && !(k.id.startsWith('coverage:') && k.passed) && !(k.statistic === 'errorRate' && k.passed));
+  return summary.criteria
+    .flatMap((c) => c.checks)
+    .filter(
+      (k) =>
+        k.metric === m.name &&
+        k.scenario === m.scenario &&
+        (k.memoryCount ?? null) === (m.memoryCount ?? null) &&
+        !(k.id.startsWith('coverage:') && k.passed) &&
+        !(k.statistic === 'errorRate' && k.passed),
+    );
 }
 
 function limitText(k: Check): string {
@@ -254,7 +262,8 @@ function isSingleValued(m: MetricSummary): boolean {
 
 function valueText(m: MetricSummary): string {
   if (m.n === 0) return m.errors > 0 ? `no samples (${m.errors} failed)` : 'no samples';
-  if (m.unit === 'bool') return m.min === 1 ? 'yes' : m.n === 1 ? 'no' : `${m.samples.filter((s) => s >= 1).length}/${m.n} yes`;
+  if (m.unit === 'bool')
+    return m.min === 1 ? 'yes' : m.n === 1 ? 'no' : `${m.samples.filter((s) => s >= 1).length}/${m.n} yes`;
   if (isSingleValued(m)) return `${formatNumber(m.max, m.unit)}`;
   // Per-question scores (recall@5, reciprocal rank): the mean is the figure; percentiles of 0/1 say nothing.
   if (m.unit === 'ratio') return `mean ${formatNumber(m.mean, m.unit)}`;
@@ -268,7 +277,10 @@ function pct(v: number | null): string {
 
 /** Recall@5 and MRR per search mode, from the per-question samples (lib/relevance.ts). */
 function relevanceOf(summary: PerfSummary): RelevanceRow[] {
-  return relevanceRows(summary.metrics, summary.criteria.flatMap((c) => c.checks));
+  return relevanceRows(
+    summary.metrics,
+    summary.criteria.flatMap((c) => c.checks),
+  );
 }
 
 const RELEVANCE_TITLE = `Relevance (labelled retrieval set, top ${RELEVANCE_TOP_K}; mean over questions, 95 % CI)`;
@@ -304,7 +316,10 @@ export function renderConsole(summary: PerfSummary): string {
   const line = (label: string, m: MetricSummary, indent: string) => {
     const checks = checksFor(summary, m);
     const mark = checks.length === 0 ? ' ' : checks.every((k) => k.passed) ? '✓' : '✗';
-    const limits = checks.map(limitText).filter((v, i, a) => a.indexOf(v) === i).join(', ');
+    const limits = checks
+      .map(limitText)
+      .filter((v, i, a) => a.indexOf(v) === i)
+      .join(', ');
     const errs = m.errors > 0 && m.n > 0 ? `  (${m.errors} failed)` : '';
     const width = 44 - indent.length;
     const text = label.length > width ? `${label.slice(0, width - 1)}…` : label.padEnd(width);
@@ -313,8 +328,9 @@ export function renderConsole(summary: PerfSummary): string {
   const relevance = relevanceOf(summary);
   for (const section of SECTIONS) {
     // Relevance metrics get their own section below Memory Scaling.
-    const metrics = summary.metrics.filter((m) =>
-      section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name));
+    const metrics = summary.metrics.filter(
+      (m) => section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name),
+    );
     if (section.categories.includes('database') && relevance.length > 0) out.push(...relevanceConsole(relevance));
     if (metrics.length === 0) continue;
     out.push('', `${section.title}:`);
@@ -333,9 +349,13 @@ export function renderConsole(summary: PerfSummary): string {
   if (summary.baseline) {
     const b = summary.baseline;
     out.push('', `Baseline comparison (vs ${b.path}, tolerance ${(b.tolerance * 100).toFixed(0)} %):`);
-    out.push(`  ${b.regressions} regressions, ${b.improvements} improvements, ${b.comparisons.length - b.regressions - b.improvements} without significant change`);
+    out.push(
+      `  ${b.regressions} regressions, ${b.improvements} improvements, ${b.comparisons.length - b.regressions - b.improvements} without significant change`,
+    );
     for (const c of b.comparisons.filter((x) => x.decision === 'regression' || x.decision === 'improvement')) {
-      out.push(`  ${c.decision === 'regression' ? '✗ regression ' : '✓ improvement'} ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} (${pct(c.p50Change)}, ratio CI ${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')})`);
+      out.push(
+        `  ${c.decision === 'regression' ? '✗ regression ' : '✓ improvement'} ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} (${pct(c.p50Change)}, ratio CI ${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')})`,
+      );
     }
   }
   if (summary.thresholdOverrides.length > 0) {
@@ -346,7 +366,13 @@ export function renderConsole(summary: PerfSummary): string {
   }
   out.push('', RULE, center('CHECKPOINT 7.4 VERIFICATION'), RULE);
   if (summary.setupError) {
-    out.push(`  ✗ Not evaluated: the run stopped before any test.`, `      ${summary.setupError}`, '', SETUP_FAILED, '');
+    out.push(
+      `  ✗ Not evaluated: the run stopped before any test.`,
+      `      ${summary.setupError}`,
+      '',
+      SETUP_FAILED,
+      '',
+    );
     return out.join('\n');
   }
   for (const c of summary.criteria) {
@@ -359,9 +385,14 @@ export function renderConsole(summary: PerfSummary): string {
     }
   }
   out.push('');
-  out.push(summary.verdict === 'pass'
-    ? '✓ All checkpoint 7.4 requirements met!'
-    : `✗ Checkpoint 7.4 FAILED: ${summary.criteria.filter((c) => !c.passed).map((c) => c.title).join('; ')}`);
+  out.push(
+    summary.verdict === 'pass'
+      ? '✓ All checkpoint 7.4 requirements met!'
+      : `✗ Checkpoint 7.4 FAILED: ${summary.criteria
+          .filter((c) => !c.passed)
+          .map((c) => c.title)
+          .join('; ')}`,
+  );
   out.push('');
   return out.join('\n');
 }
@@ -375,7 +406,9 @@ function intervalNote(k: PerfSummary['criteria'][number]['checks'][number]): str
   if (!k.interval || !k.decidedBy) return '';
   const bound = (v: number | null, open: string) => (v === null ? open : formatNumber(v, k.unit));
   const range = `95 % interval ${bound(k.interval.low, '−∞')} – ${bound(k.interval.high, '∞')}`;
-  return k.decidedBy === 'interval' ? ` (${range}: all of it beyond the limit)` : ` (${range} spans the limit: decided on the estimate)`;
+  return k.decidedBy === 'interval'
+    ? ` (${range}: all of it beyond the limit)`
+    : ` (${range} spans the limit: decided on the estimate)`;
 }
 
 export function renderMarkdown(summary: PerfSummary): string {
@@ -388,29 +421,47 @@ export function renderMarkdown(summary: PerfSummary): string {
   }
   // The verdict test renders this before the run ends: it knows no duration or test counts yet.
   const t = summary.tests;
-  out.push([
-    `Profile \`${summary.profile}\``,
-    ...(summary.durationMs > 0 ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`] : []),
-    ...(t.total > 0 ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`] : []),
-  ].join(' · '), '');
+  out.push(
+    [
+      `Profile \`${summary.profile}\``,
+      ...(summary.durationMs > 0
+        ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`]
+        : []),
+      ...(t.total > 0
+        ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`]
+        : []),
+    ].join(' · '),
+    '',
+  );
   out.push('| Criterion | Result | Checks passed |', '|---|---|---|');
   for (const c of summary.criteria) {
     const gated = c.checks.filter((k) => k.status !== 'skipped');
-    out.push(`| ${c.title} | ${c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail'} | ${gated.filter((k) => k.passed).length}/${gated.length} |`);
+    out.push(
+      `| ${c.title} | ${c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail'} | ${gated.filter((k) => k.passed).length}/${gated.length} |`,
+    );
   }
-  const failures = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })));
+  const failures = summary.criteria.flatMap((c) =>
+    c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })),
+  );
   if (failures.length > 0) {
     out.push('', '### Failures', '');
-    for (const { c, k } of failures) out.push(`- **${c.title}** — ${mdCell(k.message)}${intervalNote(k)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
+    for (const { c, k } of failures)
+      out.push(`- **${c.title}** — ${mdCell(k.message)}${intervalNote(k)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
   }
   if (summary.harnessErrors.length > 0) {
-    out.push('', '### Harness errors', '', ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`));
+    out.push(
+      '',
+      '### Harness errors',
+      '',
+      ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`),
+    );
   }
   const relevance = relevanceOf(summary);
   if (relevance.length > 0) {
     const limits = relevanceLimits(relevance);
-    const intro = `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions `
-      + `with its 95 % CI${limits ? `; limits ${limits}` : ''}.`;
+    const intro =
+      `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions ` +
+      `with its 95 % CI${limits ? `; limits ${limits}` : ''}.`;
     out.push('', '### Relevance', '', intro, '');
     out.push(`| Search mode | Recall@${RELEVANCE_TOP_K} (95 % CI) | MRR (95 % CI) | Questions | |`);
     out.push('|---|--:|--:|--:|---|');
@@ -428,20 +479,45 @@ export function renderMarkdown(summary: PerfSummary): string {
     const p50 = m.n === 0 ? '—' : single || perQuestion ? valueText(m) : formatNumber(m.p50, m.unit);
     const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit);
     const errs = m.errors > 0 ? ` (+${m.errors} failed)` : '';
-    out.push(`| ${mdCell(m.title ?? m.name)} | ${mdCell(m.scenario)} | ${m.n}${errs} | ${p50} | ${p95} | ${mdCell(checks.map(limitText).filter((v, i, a) => a.indexOf(v) === i).join(', '))} | ${mark} |`);
+    out.push(
+      `| ${mdCell(m.title ?? m.name)} | ${mdCell(m.scenario)} | ${m.n}${errs} | ${p50} | ${p95} | ${mdCell(
+        checks
+          .map(limitText)
+          .filter((v, i, a) => a.indexOf(v) === i)
+          .join(', '),
+      )} | ${mark} |`,
+    );
   }
   if (summary.baseline) {
     const b = summary.baseline;
-    out.push('', `### Baseline comparison`, '', `Against \`${mdCell(b.path)}\`${b.baselineStartedAt ? ` (run of ${b.baselineStartedAt})` : ''}: **${b.regressions} regressions**, ${b.improvements} improvements. ${b.method}`, '');
+    out.push(
+      '',
+      `### Baseline comparison`,
+      '',
+      `Against \`${mdCell(b.path)}\`${b.baselineStartedAt ? ` (run of ${b.baselineStartedAt})` : ''}: **${b.regressions} regressions**, ${b.improvements} improvements. ${b.method}`,
+      '',
+    );
     const shown = b.comparisons.filter((c) => c.decision === 'regression' || c.decision === 'improvement');
     const few = b.comparisons.filter((c) => c.decision === 'insufficient-data').length;
-    if (few > 0) out.push(`${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; their thresholds still gate them.`, '');
+    if (few > 0)
+      out.push(
+        `${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; their thresholds still gate them.`,
+        '',
+      );
     if (shown.length > 0) {
-      out.push('| Metric | Scenario | p50 before → after | Δ p50 | Δ p95 | ratio (95 % CI) | Decision |', '|---|---|---|--:|--:|---|---|');
+      out.push(
+        '| Metric | Scenario | p50 before → after | Δ p50 | Δ p95 | ratio (95 % CI) | Decision |',
+        '|---|---|---|--:|--:|---|---|',
+      );
       for (const c of shown) {
-        const ci = c.ci95 ? `${formatNumber(c.ratio, 'ratio')} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})` : formatNumber(c.ratio, 'ratio');
-        const d = c.decision === 'regression' ? '❌ regression' : c.decision === 'improvement' ? '✅ improvement' : c.decision;
-        out.push(`| ${mdCell(c.name)} | ${mdCell(c.scenario)} | ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} | ${pct(c.p50Change)} | ${pct(c.p95Change)} | ${ci} | ${d} |`);
+        const ci = c.ci95
+          ? `${formatNumber(c.ratio, 'ratio')} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})`
+          : formatNumber(c.ratio, 'ratio');
+        const d =
+          c.decision === 'regression' ? '❌ regression' : c.decision === 'improvement' ? '✅ improvement' : c.decision;
+        out.push(
+          `| ${mdCell(c.name)} | ${mdCell(c.scenario)} | ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} | ${pct(c.p50Change)} | ${pct(c.p95Change)} | ${ci} | ${d} |`,
+        );
       }
     } else {
       out.push('No metric changed significantly.');
@@ -451,7 +527,14 @@ export function renderMarkdown(summary: PerfSummary): string {
     out.push('', '### Threshold overrides', '', ...summary.thresholdOverrides.map((o) => `- ${mdCell(o)}`));
   }
   if (summary.evidence.length > 0) {
-    out.push('', '<details><summary>Evidence</summary>', '', ...summary.evidence.map((e) => `- **${mdCell(e.name)}** [${mdCell(e.scenario)}]: ${mdCell(e.summary)}`), '', '</details>');
+    out.push(
+      '',
+      '<details><summary>Evidence</summary>',
+      '',
+      ...summary.evidence.map((e) => `- **${mdCell(e.name)}** [${mdCell(e.scenario)}]: ${mdCell(e.summary)}`),
+      '',
+      '</details>',
+    );
   }
   out.push('');
   return out.join('\n');

@@ -51,10 +51,12 @@ export interface ThresholdCheck {
   enabled?: boolean;
 }
 
-export const checkOverrideSchema = z.object({
-  limit: z.number().finite().optional(),
-  enabled: z.boolean().optional(),
-}).strict();
+export const checkOverrideSchema = z
+  .object({
+    limit: z.number().finite().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict();
 export type CheckOverride = z.infer<typeof checkOverrideSchema>;
 
 export interface ProfileOverride {
@@ -87,7 +89,13 @@ function isLoosening(check: ThresholdCheck, override: CheckOverride): boolean {
   return check.op === '>=' ? override.limit < check.limit : override.limit > check.limit;
 }
 
-function applyOverrides(checks: ThresholdCheck[], overrides: Record<string, CheckOverride>, source: string, notes: string[], forbidLooseningMs: boolean): ThresholdCheck[] {
+function applyOverrides(
+  checks: ThresholdCheck[],
+  overrides: Record<string, CheckOverride>,
+  source: string,
+  notes: string[],
+  forbidLooseningMs: boolean,
+): ThresholdCheck[] {
   const byId = new Map(checks.map((c) => [c.id, c]));
   for (const id of Object.keys(overrides)) {
     if (!byId.has(id)) {
@@ -98,10 +106,17 @@ function applyOverrides(checks: ThresholdCheck[], overrides: Record<string, Chec
     const o = overrides[c.id];
     if (!o) return c;
     if (forbidLooseningMs && c.unit === 'ms' && isLoosening(c, o)) {
-      throw new ThresholdConfigError(`${source}: check "${c.id}" is a latency limit; a profile may tighten it but never loosen or disable it`);
+      throw new ThresholdConfigError(
+        `${source}: check "${c.id}" is a latency limit; a profile may tighten it but never loosen or disable it`,
+      );
     }
-    const next = { ...c, ...(o.limit !== undefined ? { limit: o.limit } : {}), ...(o.enabled !== undefined ? { enabled: o.enabled } : {}) };
-    if (o.limit !== undefined && o.limit !== c.limit) notes.push(`${source}: ${c.id} limit ${c.op} ${c.limit} → ${c.op} ${o.limit} ${c.unit}`);
+    const next = {
+      ...c,
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      ...(o.enabled !== undefined ? { enabled: o.enabled } : {}),
+    };
+    if (o.limit !== undefined && o.limit !== c.limit)
+      notes.push(`${source}: ${c.id} limit ${c.op} ${c.limit} → ${c.op} ${o.limit} ${c.unit}`);
     if (o.enabled === false) notes.push(`${source}: ${c.id} disabled`);
     return next;
   });
@@ -116,7 +131,9 @@ export function readEnvOverrides(path: string): Record<string, CheckOverride> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ThresholdConfigError(`PERF_THRESHOLDS=${path}: cannot read the file (${(error as Error).message}). Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}`);
+    throw new ThresholdConfigError(
+      `PERF_THRESHOLDS=${path}: cannot read the file (${(error as Error).message}). Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}`,
+    );
   }
   let json: unknown;
   try {
@@ -128,13 +145,19 @@ export function readEnvOverrides(path: string): Record<string, CheckOverride> {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    throw new ThresholdConfigError(`PERF_THRESHOLDS=${path}: field ${field}: ${issue?.message ?? 'invalid'}. Expected {"<check id>": {"limit"?: number, "enabled"?: boolean}}`);
+    throw new ThresholdConfigError(
+      `PERF_THRESHOLDS=${path}: field ${field}: ${issue?.message ?? 'invalid'}. Expected {"<check id>": {"limit"?: number, "enabled"?: boolean}}`,
+    );
   }
   return parsed.data;
 }
 
 /** Effective checks for a profile: file defaults → profile overrides → PERF_THRESHOLDS file. */
-export function resolveThresholds(config: ThresholdConfig, profile: ProfileName, env: NodeJS.ProcessEnv = process.env): ResolvedThresholds {
+export function resolveThresholds(
+  config: ThresholdConfig,
+  profile: ProfileName,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedThresholds {
   const ids = new Set<string>();
   for (const c of config.checks) {
     if (ids.has(c.id)) throw new ThresholdConfigError(`perf.thresholds.ts: duplicate check id "${c.id}"`);
@@ -202,9 +225,12 @@ export const SAMPLE_ERRORS = 'Sample errors';
 
 export function compare(value: number, op: Op, limit: number): boolean {
   switch (op) {
-    case '<': return value < limit;
-    case '<=': return value <= limit;
-    case '>=': return value >= limit;
+    case '<':
+      return value < limit;
+    case '<=':
+      return value <= limit;
+    case '>=':
+      return value >= limit;
   }
 }
 
@@ -223,12 +249,14 @@ export function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op):
       const total = m.stats.n + m.errorCount;
       return total === 0 ? null : m.errorCount / total;
     }
-    case 'n': return m.stats.n;
+    case 'n':
+      return m.stats.n;
     case 'value': {
       if (m.samples.length === 0) return null;
       return op === '>=' ? m.stats.min : m.stats.max;
     }
-    default: return finite(m.stats[statistic]);
+    default:
+      return finite(m.stats[statistic]);
   }
 }
 
@@ -263,18 +291,36 @@ function label(metric: string, scenario: string, memoryCount?: number): string {
 }
 
 export function describeErrors(codes: Record<string, number>): string {
-  return Object.entries(codes).sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ×${k}`).join(', ');
+  return Object.entries(codes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, k]) => `${c} ×${k}`)
+    .join(', ');
 }
 
 /** Evaluates one check against the metrics it matches; an empty array means "no such metric". */
 export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricForCheck[]): CheckResult[] {
-  const matching = metrics.filter((m) => m.name === check.metric && (check.scenario === '*' || m.scenario === check.scenario));
+  const matching = metrics.filter(
+    (m) => m.name === check.metric && (check.scenario === '*' || m.scenario === check.scenario),
+  );
   return matching.map((m) => {
     const value = statisticValue(m, check.statistic, check.op);
-    const base = { id: check.id, criterion: check.criterion, metric: m.name, scenario: m.scenario, ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}), statistic: check.statistic, op: check.op, value, limit: check.limit, unit: check.unit, why: check.why };
+    const base = {
+      id: check.id,
+      criterion: check.criterion,
+      metric: m.name,
+      scenario: m.scenario,
+      ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}),
+      statistic: check.statistic,
+      op: check.op,
+      value,
+      limit: check.limit,
+      unit: check.unit,
+      why: check.why,
+    };
     const where = label(m.name, m.scenario, m.memoryCount);
     if (value === null) {
-      const cause = m.errorCount > 0 ? `all ${m.errorCount} samples failed (${describeErrors(m.errorCodes)})` : 'no samples';
+      const cause =
+        m.errorCount > 0 ? `all ${m.errorCount} samples failed (${describeErrors(m.errorCodes)})` : 'no samples';
       return { ...base, passed: false, status: 'failed' as const, message: `${where} ${check.statistic}: ${cause}` };
     }
     // The point estimate decides (it lies inside the interval, so a decisive interval agrees with
@@ -282,18 +328,23 @@ export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricFor
     const passed = compare(value, check.op, check.limit);
     const interval = percentileInterval(m.samples, check.statistic);
     const decision = interval ? decideByInterval(interval, check.op, check.limit) : undefined;
-    const intervalFields = interval && decision
-      ? {
-        interval: { low: Number.isFinite(interval.low) ? interval.low : null, high: Number.isFinite(interval.high) ? interval.high : null },
-        decidedBy: decision === 'straddles' ? 'estimate' as const : 'interval' as const,
-      }
-      : {};
+    const intervalFields =
+      interval && decision
+        ? {
+            interval: {
+              low: Number.isFinite(interval.low) ? interval.low : null,
+              high: Number.isFinite(interval.high) ? interval.high : null,
+            },
+            decidedBy: decision === 'straddles' ? ('estimate' as const) : ('interval' as const),
+          }
+        : {};
     const shown = check.statistic === 'errorRate' ? `${(value * 100).toFixed(1)} %` : formatNumber(value, check.unit);
-    const limit = check.statistic === 'errorRate' ? `${(check.limit * 100).toFixed(1)} %` : formatNumber(check.limit, check.unit);
+    const limit =
+      check.statistic === 'errorRate' ? `${(check.limit * 100).toFixed(1)} %` : formatNumber(check.limit, check.unit);
     const errs = m.errorCount > 0 ? ` — ${m.errorCount} failed samples: ${describeErrors(m.errorCodes)}` : '';
     const message = passed
       ? `${where} ${check.statistic} = ${shown} (limit ${check.op} ${limit})`
       : `${check.statistic === 'errorRate' ? SAMPLE_ERRORS : THRESHOLD_EXCEEDED}: ${where} ${check.statistic} = ${shown}, limit ${check.op} ${limit}${errs}`;
-    return { ...base, ...intervalFields, passed, status: passed ? 'passed' as const : 'failed' as const, message };
+    return { ...base, ...intervalFields, passed, status: passed ? ('passed' as const) : ('failed' as const), message };
   });
 }

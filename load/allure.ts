@@ -34,7 +34,8 @@ export function writeAllureLoad(input: {
   const writer = new FileSystemWriter({ resultsDir });
   const uuid = randomUuid();
   const steps: StepResult[] = s.stages.map((st) => ({
-    name: `${st.passed ? '✓' : '✗'} ${st.users} concurrent users: round-trip p95 ${ms(st.totalMs.p95)}, ` +
+    name:
+      `${st.passed ? '✓' : '✗'} ${st.users} concurrent users: round-trip p95 ${ms(st.totalMs.p95)}, ` +
       `errors ${(st.errorRate * 100).toFixed(2)} %, goodput ${percent(st.goodput, 1)}`,
     status: st.passed ? Status.PASSED : Status.FAILED,
     stage: Stage.FINISHED,
@@ -81,7 +82,8 @@ export function writeAllureLoad(input: {
     status: s.setupError ? Status.BROKEN : s.verdict === 'pass' ? Status.PASSED : Status.FAILED,
     statusDetails: message ? { message } : {},
     stage: Stage.FINISHED,
-    description: 'Stepped ramp of concurrent chat users with Artillery; capacity = the largest step whose chats\' ' +
+    description:
+      "Stepped ramp of concurrent chat users with Artillery; capacity = the largest step whose chats' " +
       `round-trip p95 < ${c.criteria.p95TotalMsBelow} ms and error rate < ${percent(c.criteria.errorRateBelow, 0)}. ` +
       `Measured: ${c.maxUsers} users (required ${c.minUsers}).`,
     steps,

@@ -11,23 +11,29 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Percentiles } from './capacity';
 
-const summarySchema = z.object({
-  count: z.number(),
-  p50: z.number(),
-  p95: z.number(),
-  p99: z.number(),
-  min: z.number(),
-  max: z.number(),
-}).loose();
+const summarySchema = z
+  .object({
+    count: z.number(),
+    p50: z.number(),
+    p95: z.number(),
+    p99: z.number(),
+    min: z.number(),
+    max: z.number(),
+  })
+  .loose();
 
-export const artilleryReportSchema = z.object({
-  aggregate: z.object({
-    counters: z.record(z.string(), z.number()).default({}),
-    summaries: z.record(z.string(), summarySchema).default({}),
-    firstMetricAt: z.number().optional(),
-    lastMetricAt: z.number().optional(),
-  }).loose(),
-}).loose();
+export const artilleryReportSchema = z
+  .object({
+    aggregate: z
+      .object({
+        counters: z.record(z.string(), z.number()).default({}),
+        summaries: z.record(z.string(), summarySchema).default({}),
+        firstMetricAt: z.number().optional(),
+        lastMetricAt: z.number().optional(),
+      })
+      .loose(),
+  })
+  .loose();
 export type ArtilleryReport = z.infer<typeof artilleryReportSchema>;
 
 export interface ReportFigures {
@@ -140,11 +146,11 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
     },
     browser: browser
       ? {
-        requests: browserChats,
-        failed: browserFailed,
-        totalMs: percentiles(browser, 'chat.browser_total_ms'),
-        ttftMs: percentiles(browser, 'chat.browser_ttft_ms'),
-      }
+          requests: browserChats,
+          failed: browserFailed,
+          totalMs: percentiles(browser, 'chat.browser_total_ms'),
+          ttftMs: percentiles(browser, 'chat.browser_ttft_ms'),
+        }
       : null,
   };
 }

@@ -33,10 +33,15 @@ interface ArtilleryGlobal {
 /* eslint-disable @typescript-eslint/no-require-imports -- Artillery's internals are CommonJS without types */
 const { createGlobalObject } = require('artillery/lib/artillery-global') as { createGlobalObject: () => Promise<void> };
 const prepareTestExecutionPlan = require('artillery/lib/util/prepare-test-execution-plan') as (
-  files: string[], flags: Record<string, unknown>, args: Record<string, unknown>,
+  files: string[],
+  flags: Record<string, unknown>,
+  args: Record<string, unknown>,
 ) => Promise<{ config: { payload?: unknown } }>;
 const createLauncher = require('artillery/lib/launch-platform') as (
-  script: unknown, payload: unknown, runnerOpts: Record<string, unknown>, launcherOpts: Record<string, unknown>,
+  script: unknown,
+  payload: unknown,
+  runnerOpts: Record<string, unknown>,
+  launcherOpts: Record<string, unknown>,
 ) => Promise<Launcher | null>;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -54,9 +59,16 @@ async function main(): Promise<void> {
   g.log ??= (...args: unknown[]) => console.log(...args);
   const flags: Record<string, unknown> = overrides ? { overrides } : {};
   const plan = await prepareTestExecutionPlan([script], flags, { script });
-  const launcher = await createLauncher(plan, plan.config.payload, {
-    scriptPath: script, absoluteScriptPath: script, plugins: [],
-  }, { platform: 'local', mode: 'multiply', count, cliArgs: flags, testRunId: g.testRunId });
+  const launcher = await createLauncher(
+    plan,
+    plan.config.payload,
+    {
+      scriptPath: script,
+      absoluteScriptPath: script,
+      plugins: [],
+    },
+    { platform: 'local', mode: 'multiply', count, cliArgs: flags, testRunId: g.testRunId },
+  );
   if (!launcher) throw new Error('Artillery could not create its launcher');
   // The line `npm run load` waits for to start its probes (Artillery's console reporter prints the same).
   launcher.events.on('phaseStarted', (phase) => {

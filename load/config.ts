@@ -3,7 +3,7 @@
  * (BASE_URL, DATABASE_URL, OPENAI_API_KEY, PERF_ALLOW_SEED, PERF_REPORT_DIR, MEMORYCHAT_FAULTS,
  * MODEL_SIM_LATENCY) is read by the suite's own config (lib/config.ts), as for the perf run.
  */
-import { LATENCY_PROFILES, type LatencyProfileName } from '../app/model-sim/latency';
+import { LATENCY_PROFILES, type LatencyProfileName } from '../contract';
 import { DEFAULT_CRITERIA, type CapacityCriteria } from './capacity';
 
 export interface LoadConfig {
@@ -68,7 +68,10 @@ function num(env: Env, name: string, fallback: number, min: number, max: number)
 
 export function parseSteps(raw: string | undefined): number[] {
   if (raw === undefined || raw.trim() === '') return [...DEFAULT_STEPS];
-  const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const steps = parts.map(Number);
   if (parts.length === 0 || steps.some((n, i) => !/^\d+$/.test(parts[i] ?? '') || n < 1 || n > MAX_STEP_USERS)) {
     throw new LoadConfigError(

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../lib/config';
 import { redactUrl } from '../lib/redact';
 import { createPool } from '../fixtures/db';
-import { PgSeeder } from '../fixtures/seed';
+import { target } from '../fixtures/target';
 import { loadLoadConfig } from './config';
 import { newRunId } from './orchestrate';
 
@@ -33,7 +33,7 @@ export async function prepareFargate(users: number): Promise<number> {
   const runId = newRunId('fargate');
   const pool = createPool(perf.databaseUrl, { max: 3 });
   try {
-    const seeder = new PgSeeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
+    const seeder = target.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
     const tokens: string[] = [];
     for (let i = 0; i < users; i++) {
       const user = await seeder.user({ displayName: `Load user ${i + 1}` });

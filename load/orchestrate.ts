@@ -17,22 +17,28 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  type WriteStream,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type pg from 'pg';
-import type { Health } from '../app/contract';
+import type { Health } from '../contract';
 import { CHROMIUM_FLAGS, detectChromium } from '../lib/browser';
 import { ConfigError, loadConfig, REPO_ROOT, type PerfConfig } from '../lib/config';
 import { redact, redactUrl } from '../lib/redact';
 import { startStackProcess, type StackProcess } from '../lib/stack-process';
 import { createPool } from '../fixtures/db';
 import { registerRun, type RunRegistration } from '../fixtures/runs';
-import { PgSeeder } from '../fixtures/seed';
-import type { SeededUser } from '../fixtures/types';
+import { target as adapter, type Seeder, type SeededUser } from '../fixtures/target';
 import { writeAllureLoad } from './allure';
 import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
 import { checkMergedPercentiles } from './merge-check';
@@ -86,8 +92,9 @@ async function health(baseUrl: string, stackLog: string | undefined): Promise<He
     return (await res.json()) as Health;
   } catch (err) {
     const why = redact((err as Error).message);
-    throw new LoadSetupError(`MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${why}). ` +
-      `Fix: ${fix}.`);
+    throw new LoadSetupError(
+      `MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${why}). ` + `Fix: ${fix}.`,
+    );
   }
 }
 
@@ -96,7 +103,7 @@ class Cleanup {
   stack: StackProcess | undefined;
   registration: RunRegistration | undefined;
   pool: pg.Pool | undefined;
-  seeder: PgSeeder | undefined;
+  seeder: Seeder | undefined;
   tempDir: string | undefined;
   readonly children = new Set<ChildProcess>();
   aborted = false;
@@ -125,7 +132,7 @@ class Cleanup {
         if (!this.stack) {
           console.error(
             `load: removing the seeded users failed: ${redact((err as Error).message)}; ` +
-              `\`npm run cleanup\` removes them (users ${this.seeder?.emailPrefix}*)`,
+              `\`npm run cleanup\` removes them (run ${this.seeder?.runId ?? '?'})`,
           );
         }
       }
@@ -154,14 +161,14 @@ async function startTarget(perf: PerfConfig, cfg: LoadConfig, cleanup: Cleanup):
   const databaseUrl = stack?.databaseUrl ?? perf.databaseUrl;
   if (!databaseUrl) {
     throw new LoadSetupError(
-      'DATABASE_URL is not set: with BASE_URL given, the load test also needs that deployment\'s (test) database ' +
+      "DATABASE_URL is not set: with BASE_URL given, the load test also needs that deployment's (test) database " +
         'to seed its users. Set DATABASE_URL, or unset BASE_URL to use the bundled stack.',
     );
   }
   return { baseUrl, databaseUrl, health: await health(baseUrl, stack?.logFile), stack };
 }
 
-async function seedUsers(seeder: PgSeeder, pool: pg.Pool, count: number, memories: number): Promise<SeededUser[]> {
+async function seedUsers(seeder: Seeder, pool: pg.Pool, count: number, memories: number): Promise<SeededUser[]> {
   const started = performance.now();
   const users: SeededUser[] = [];
   for (let i = 0; i < count; i++) {
@@ -223,9 +230,10 @@ interface ArtilleryJob {
 function runArtillery(job: ArtilleryJob, log: WriteStream, cleanup: Cleanup): Promise<ArtilleryRun> {
   const { workers, script, overrides, out, env, label, timeoutS, onPhaseStarted } = job;
   return new Promise((resolve) => {
-    const [cmd, args] = workers > 1
-      ? [TSX_BIN, [WORKERS_RUNNER, script, String(workers), out, JSON.stringify(overrides)]]
-      : [ARTILLERY_BIN, ['run', '--output', out, '--overrides', JSON.stringify(overrides), script]];
+    const [cmd, args] =
+      workers > 1
+        ? [TSX_BIN, [WORKERS_RUNNER, script, String(workers), out, JSON.stringify(overrides)]]
+        : [ARTILLERY_BIN, ['run', '--output', out, '--overrides', JSON.stringify(overrides), script]];
     const child = spawn(cmd, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanup.children.add(child);
     const timer = setTimeout(() => {
@@ -316,11 +324,13 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
         const [b, a] = [await before, await statementSnapshot(ctx.pool)];
         return {
           // A remote target's processes are not ours to see: only the machine and the generator.
-          cpu: target.stack ? cpuFigures : {
-            machineBusy: cpuFigures.machineBusy,
-            cores: cpuFigures.cores,
-            ...(cpuFigures.loadGenerator !== undefined ? { loadGenerator: cpuFigures.loadGenerator } : {}),
-          },
+          cpu: target.stack
+            ? cpuFigures
+            : {
+                machineBusy: cpuFigures.machineBusy,
+                cores: cpuFigures.cores,
+                ...(cpuFigures.loadGenerator !== undefined ? { loadGenerator: cpuFigures.loadGenerator } : {}),
+              },
           db: dbFigures.samples > 0 ? dbFigures : null,
           topStatements: b && a ? statementGrowth(b, a) : [],
         };
@@ -329,15 +339,39 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   };
 
   const timeoutS = cfg.maxStepS + ARTILLERY_OVERHEAD_S;
-  const runs = [runArtillery({
-    workers: cfg.workers, script: API_SCRIPT, overrides: apiOverrides, out: apiOut, env,
-    label: `${users} users api`, timeoutS, onPhaseStarted: startProbes,
-  }, ctx.log, ctx.cleanup)];
+  const runs = [
+    runArtillery(
+      {
+        workers: cfg.workers,
+        script: API_SCRIPT,
+        overrides: apiOverrides,
+        out: apiOut,
+        env,
+        label: `${users} users api`,
+        timeoutS,
+        onPhaseStarted: startProbes,
+      },
+      ctx.log,
+      ctx.cleanup,
+    ),
+  ];
   if (cfg.browsers > 0) {
-    runs.push(runArtillery({
-      workers: 1, script: BROWSER_SCRIPT, overrides: browserOverrides, out: browserOut, env,
-      label: `${users} users browser`, timeoutS, onPhaseStarted: () => undefined,
-    }, ctx.log, ctx.cleanup));
+    runs.push(
+      runArtillery(
+        {
+          workers: 1,
+          script: BROWSER_SCRIPT,
+          overrides: browserOverrides,
+          out: browserOut,
+          env,
+          label: `${users} users browser`,
+          timeoutS,
+          onPhaseStarted: () => undefined,
+        },
+        ctx.log,
+        ctx.cleanup,
+      ),
+    );
   }
   const [api, browser] = await Promise.all(runs);
   const measured = await probes?.stop();
@@ -393,8 +427,10 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
 /** LOAD_WORKERS > 1: the merged round-trip percentiles against every worker's raw samples. */
 function checkMerge(samplesFile: string, report: ArtilleryReport, workers: number): LoadStage['mergeCheck'] {
   const samples = existsSync(samplesFile)
-    ? readFileSync(samplesFile, 'utf8').split('\n').filter(Boolean)
-      .map((l) => (JSON.parse(l) as { totalMs: number }).totalMs)
+    ? readFileSync(samplesFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { totalMs: number }).totalMs)
     : [];
   const summary = report.aggregate.summaries['chat.total_ms'];
   if (!summary || samples.length === 0) return { workers, samples: samples.length, checks: [] };
@@ -404,11 +440,13 @@ function checkMerge(samplesFile: string, report: ArtilleryReport, workers: numbe
 
 function stepLine(st: LoadStage): string {
   const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
-  return `load: ${String(st.users).padStart(4)} users ${st.passed ? '✓' : '✗'} ` +
+  return (
+    `load: ${String(st.users).padStart(4)} users ${st.passed ? '✓' : '✗'} ` +
     `${st.chatRequests} chats, ${st.errors} errors, ` +
     `TTFT p95 ${ms(st.ttftMs.p95)}, round trip p50 ${ms(st.totalMs.p50)} p95 ${ms(st.totalMs.p95)}, ` +
     `app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores` +
-    (st.passed ? '' : ` — ${st.reasons.join('; ')}`);
+    (st.passed ? '' : ` — ${st.reasons.join('; ')}`)
+  );
 }
 
 export async function runLoad(): Promise<number> {
@@ -441,13 +479,14 @@ export async function runLoad(): Promise<number> {
   try {
     target = await startTarget(perf, cfg, cleanup);
     const kind = target.stack ? `bundled stack, ${cfg.modelLatency} model` : 'given deployment';
-    console.log(`load: target ${target.baseUrl} (${kind}), ` +
-      `database ${redactUrl(target.databaseUrl)}, run ${runId}`);
+    console.log(
+      `load: target ${target.baseUrl} (${kind}), ` + `database ${redactUrl(target.databaseUrl)}, run ${runId}`,
+    );
     // In the runs table while it seeds and loads, so that `npm run cleanup` elsewhere leaves its users alone.
     cleanup.registration = await registerRun(target.databaseUrl, runId, perf.allowSeed);
     const pool = createPool(target.databaseUrl, { max: 3 });
     cleanup.pool = pool;
-    cleanup.seeder = new PgSeeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
+    cleanup.seeder = adapter.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
     const maxUsers = Math.max(...cfg.steps);
     const seeded = await seedUsers(cleanup.seeder, pool, maxUsers + cfg.browsers, cfg.memoriesPerUser);
     cleanup.tempDir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-load-'));
@@ -456,7 +495,11 @@ export async function runLoad(): Promise<number> {
       throw new LoadSetupError(`${chromium.problem} (or set LOAD_BROWSERS=0 to run API users only)`);
     }
     const ctx: StepContext = {
-      cfg, target, pool, log, cleanup,
+      cfg,
+      target,
+      pool,
+      log,
+      cleanup,
       apiUsersFile: writeUsersFile(cleanup.tempDir, 'api-users.csv', seeded.slice(0, maxUsers)),
       browserUsersFile: writeUsersFile(cleanup.tempDir, 'browser-users.csv', seeded.slice(maxUsers)),
       tempDir: cleanup.tempDir,

@@ -48,7 +48,10 @@ export interface CpuFigures {
 
 // ---------------------------------------------------------------- database
 
-interface ActivityRow { busy: number; open: number }
+interface ActivityRow {
+  busy: number;
+  open: number;
+}
 
 /**
  * Samples the app's connections. `appName`: the app's application_name (the bundled app sets
@@ -82,9 +85,14 @@ export function startDbSampler(pool: pg.Pool, appName: string | null): { stop():
   };
   const timer = setInterval(() => {
     if (running) return; // a slow sample (busy database) is skipped, never queued
-    running = Promise.all([sample(), sampleWaits()]).then(() => undefined, () => undefined).finally(() => {
-      running = undefined;
-    });
+    running = Promise.all([sample(), sampleWaits()])
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        running = undefined;
+      });
   }, SAMPLE_EVERY_MS);
   return {
     async stop(): Promise<DbFigures> {
@@ -104,7 +112,12 @@ export function startDbSampler(pool: pg.Pool, appName: string | null): { stop():
   };
 }
 
-interface StatementRow { queryid: string; query: string; calls: number; total: number }
+interface StatementRow {
+  queryid: string;
+  query: string;
+  calls: number;
+  total: number;
+}
 
 /** A snapshot of pg_stat_statements for this database; undefined when the extension is missing. */
 export async function statementSnapshot(pool: pg.Pool): Promise<Map<string, StatementRow> | undefined> {
@@ -143,7 +156,11 @@ export function statementGrowth(
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-interface ProcTimes { ticks: number; cmd: string; ppid: number }
+interface ProcTimes {
+  ticks: number;
+  cmd: string;
+  ppid: number;
+}
 
 function readProc(pid: number): ProcTimes | undefined {
   try {
@@ -243,9 +260,10 @@ export function startCpuSampler(
         used[part] = (used[part] ?? 0) + (ticks - from) / CLOCK_TICKS / Math.max(seconds, 1e-3);
       }
       const endMachine = machineTicks();
-      const machineBusy = startMachine && endMachine && endMachine.total > startMachine.total
-        ? (endMachine.busy - startMachine.busy) / (endMachine.total - startMachine.total)
-        : 0;
+      const machineBusy =
+        startMachine && endMachine && endMachine.total > startMachine.total
+          ? (endMachine.busy - startMachine.busy) / (endMachine.total - startMachine.total)
+          : 0;
       const round = (n: number | undefined): number | undefined =>
         n === undefined ? undefined : Math.round(n * 100) / 100;
       const out: CpuFigures = { machineBusy: Math.round(machineBusy * 100) / 100, cores: cpuCount() };
@@ -260,7 +278,11 @@ export function startCpuSampler(
 
 function cpuCount(): number {
   try {
-    return readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length || 1;
+    return (
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('processor')).length || 1
+    );
   } catch {
     return 1;
   }

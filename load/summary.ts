@@ -44,35 +44,53 @@ export const stageSchema = z.object({
     chatsInFlightMax: z.number().nullable(),
   }),
   tokensPerReply: z.number().nullable(),
-  browser: z.object({
-    users: z.number().int(), requests: z.number().int(), failed: z.number().int(), totalMs: pct, ttftMs: pct,
-  }).nullable(),
-  db: z.object({
-    samples: z.number().int(),
-    connectionsMax: z.number(),
-    busyMean: z.number(),
-    busyMax: z.number(),
-    allBusyShare: z.number(),
-    waitEvents: z.record(z.string(), z.number()),
-  }).nullable(),
+  browser: z
+    .object({
+      users: z.number().int(),
+      requests: z.number().int(),
+      failed: z.number().int(),
+      totalMs: pct,
+      ttftMs: pct,
+    })
+    .nullable(),
+  db: z
+    .object({
+      samples: z.number().int(),
+      connectionsMax: z.number(),
+      busyMean: z.number(),
+      busyMax: z.number(),
+      allBusyShare: z.number(),
+      waitEvents: z.record(z.string(), z.number()),
+    })
+    .nullable(),
   /** LOAD_WORKERS > 1: Artillery's merged round-trip percentiles vs those of all raw samples. */
-  mergeCheck: z.object({
-    workers: z.number().int(),
-    samples: z.number().int(),
-    checks: z.array(z.object({
-      quantile: z.number(), merged: z.number(), exact: z.number(), interpolated: z.number(), relativeError: z.number(),
-      withinPrecision: z.boolean(),
-    })),
-  }).nullable(),
+  mergeCheck: z
+    .object({
+      workers: z.number().int(),
+      samples: z.number().int(),
+      checks: z.array(
+        z.object({
+          quantile: z.number(),
+          merged: z.number(),
+          exact: z.number(),
+          interpolated: z.number(),
+          relativeError: z.number(),
+          withinPrecision: z.boolean(),
+        }),
+      ),
+    })
+    .nullable(),
   topStatements: z.array(z.object({ query: z.string(), calls: z.number(), totalMs: z.number(), meanMs: z.number() })),
-  cpu: z.object({
-    app: z.number().optional(),
-    postgres: z.number().optional(),
-    modelSimulator: z.number().optional(),
-    loadGenerator: z.number().optional(),
-    machineBusy: z.number(),
-    cores: z.number(),
-  }).nullable(),
+  cpu: z
+    .object({
+      app: z.number().optional(),
+      postgres: z.number().optional(),
+      modelSimulator: z.number().optional(),
+      loadGenerator: z.number().optional(),
+      machineBusy: z.number(),
+      cores: z.number(),
+    })
+    .nullable(),
 });
 export type LoadStage = z.infer<typeof stageSchema>;
 
@@ -84,7 +102,11 @@ export const loadSummarySchema = z.object({
   createdAt: z.string(),
   runId: z.string(),
   target: z.object({
-    baseUrl: z.string(), bundledStack: z.boolean(), app: z.string(), version: z.string(), faults: z.array(z.string()),
+    baseUrl: z.string(),
+    bundledStack: z.boolean(),
+    app: z.string(),
+    version: z.string(),
+    faults: z.array(z.string()),
   }),
   model: z.object({
     source: z.enum(['simulator', 'openai-compatible']),
@@ -143,8 +165,10 @@ export function limitsOf(stage: LoadStage): string[] {
     out.push(`the machine's CPUs were ${pc(cpu.machineBusy)} busy (load generator ${cores(cpu.loadGenerator)} cores)`);
   }
   if (db && db.allBusyShare >= 0.2) {
-    out.push(`database pool: all ${db.connectionsMax} app connections busy in ${pc(db.allBusyShare)} of samples ` +
-      '(requests wait for a connection)');
+    out.push(
+      `database pool: all ${db.connectionsMax} app connections busy in ${pc(db.allBusyShare)} of samples ` +
+        '(requests wait for a connection)',
+    );
   }
   const lockWaits = Object.entries(db?.waitEvents ?? {})
     .filter(([k]) => k.startsWith('Lock:'))
@@ -153,14 +177,18 @@ export function limitsOf(stage: LoadStage): string[] {
     out.push(`row/transaction lock waits in the database (${lockWaits} samples)`);
   }
   if (cpu?.loadGenerator !== undefined && cpu.loadGenerator >= 0.85) {
-    out.push(`the load generator used ${cpu.loadGenerator.toFixed(2)} cores: client-side figures include its own ` +
-      'queueing (spread it with LOAD_WORKERS, or run it on other machines)');
+    out.push(
+      `the load generator used ${cpu.loadGenerator.toFixed(2)} cores: client-side figures include its own ` +
+        'queueing (spread it with LOAD_WORKERS, or run it on other machines)',
+    );
   }
   const client = stage.totalMs.p95;
   const server = stage.serverTotalMs.p95;
   if (client !== null && server !== null && client - server > Math.max(500, 0.25 * server)) {
-    out.push(`the clients saw ${ms(client)} at p95 where the app measured ${ms(server)}: time spent before the app's ` +
-      'handler or in the network/generator');
+    out.push(
+      `the clients saw ${ms(client)} at p95 where the app measured ${ms(server)}: time spent before the app's ` +
+        'handler or in the network/generator',
+    );
   }
   const top = Object.entries(stage.errorCauses).sort((a, b) => b[1] - a[1])[0];
   if (top && stage.errors > 0) out.push(`most frequent error: ${top[0]} (×${top[1]})`);
@@ -168,53 +196,86 @@ export function limitsOf(stage: LoadStage): string[] {
 }
 
 const TABLE_HEAD = [
-  'users', 'result', 'chats', 'chats/s', 'in flight max', 'errors', 'TTFT p50 / p95 / p99',
-  'inter-token p50 / p95 / p99', 'round trip p50 / p95 / p99', 'goodput', 'app CPU', 'DB all busy',
+  'users',
+  'result',
+  'chats',
+  'chats/s',
+  'in flight max',
+  'errors',
+  'TTFT p50 / p95 / p99',
+  'inter-token p50 / p95 / p99',
+  'round trip p50 / p95 / p99',
+  'goodput',
+  'app CPU',
+  'DB all busy',
 ];
 
 function tableRow(st: LoadStage): string[] {
   return [
-    String(st.users), st.passed ? '✓ pass' : '✗ fail', String(st.chatRequests), st.chatsPerSecond.toFixed(1),
-    String(st.concurrency.chatsInFlightMax ?? '–'), `${st.errors} (${pc(st.errorRate)})`, p3(st.ttftMs), p3(st.itlMs),
-    p3(st.totalMs), pc(st.goodput), cores(st.cpu?.app), st.db ? pc(st.db.allBusyShare) : '–',
+    String(st.users),
+    st.passed ? '✓ pass' : '✗ fail',
+    String(st.chatRequests),
+    st.chatsPerSecond.toFixed(1),
+    String(st.concurrency.chatsInFlightMax ?? '–'),
+    `${st.errors} (${pc(st.errorRate)})`,
+    p3(st.ttftMs),
+    p3(st.itlMs),
+    p3(st.totalMs),
+    pc(st.goodput),
+    cores(st.cpu?.app),
+    st.db ? pc(st.db.allBusyShare) : '–',
   ];
 }
 
 function stageDetails(st: LoadStage): string[] {
   const lines = [`## ${st.users} users: ${st.passed ? 'pass' : 'fail'}`, ''];
   if (!st.passed) lines.push(`- failed: ${st.reasons.join('; ')}`);
-  lines.push(`- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ` +
-    causesText(st.errorCauses));
+  lines.push(
+    `- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ` + causesText(st.errorCauses),
+  );
   const k = st.concurrency;
   if (k.activeUsersMax !== null) {
-    lines.push('- concurrency seen by each chat as it started: users in their chat loop ' +
-      `p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
-      `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`);
+    lines.push(
+      '- concurrency seen by each chat as it started: users in their chat loop ' +
+        `p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
+        `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`,
+    );
   }
   if (st.serverTotalMs.p95 !== null) {
-    lines.push(`- the app's own timing of the same chats: first token p50 / p95 ${ms(st.serverTtftMs.p50)} / ` +
-      `${ms(st.serverTtftMs.p95)}, round trip ${ms(st.serverTotalMs.p50)} / ${ms(st.serverTotalMs.p95)} ` +
-      '(the rest of the client figures is network, queueing before the handler, and the load generator)');
+    lines.push(
+      `- the app's own timing of the same chats: first token p50 / p95 ${ms(st.serverTtftMs.p50)} / ` +
+        `${ms(st.serverTtftMs.p95)}, round trip ${ms(st.serverTotalMs.p50)} / ${ms(st.serverTotalMs.p95)} ` +
+        '(the rest of the client figures is network, queueing before the handler, and the load generator)',
+    );
   }
   if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
   const b = st.browser;
   if (b) {
-    lines.push(`- browser users: ${b.users}, ${b.requests} chats, ${b.failed} failed, ` +
-      `send → done p50 ${ms(b.totalMs.p50)}, p95 ${ms(b.totalMs.p95)}`);
+    lines.push(
+      `- browser users: ${b.users}, ${b.requests} chats, ${b.failed} failed, ` +
+        `send → done p50 ${ms(b.totalMs.p50)}, p95 ${ms(b.totalMs.p95)}`,
+    );
   }
   const cpu = st.cpu;
   if (cpu) {
-    lines.push(`- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, model simulator ` +
-      `${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; machine ${pc(cpu.machineBusy)} busy ` +
-      `of ${cpu.cores} cores`);
+    lines.push(
+      `- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, model simulator ` +
+        `${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; machine ${pc(cpu.machineBusy)} busy ` +
+        `of ${cpu.cores} cores`,
+    );
   }
   const db = st.db;
   if (db) {
-    const waits = Object.entries(db.waitEvents).sort((x, y) => y[1] - x[1]).slice(0, 4).map(([w, n]) => `${w} ×${n}`);
-    lines.push(`- database: up to ${db.connectionsMax} app connections, ${db.busyMean.toFixed(1)} busy on average ` +
-      `(max ${db.busyMax}), all busy in ${pc(db.allBusyShare)} of ${db.samples} samples; ` +
-      'busy connections waiting on: ' +
-      `${waits.join(', ') || 'nothing'}`);
+    const waits = Object.entries(db.waitEvents)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 4)
+      .map(([w, n]) => `${w} ×${n}`);
+    lines.push(
+      `- database: up to ${db.connectionsMax} app connections, ${db.busyMean.toFixed(1)} busy on average ` +
+        `(max ${db.busyMax}), all busy in ${pc(db.allBusyShare)} of ${db.samples} samples; ` +
+        'busy connections waiting on: ' +
+        `${waits.join(', ') || 'nothing'}`,
+    );
   }
   const m = st.mergeCheck;
   if (m) {
@@ -224,8 +285,10 @@ function stageDetails(st: LoadStage): string[] {
       const q = `p${Math.round(c.quantile * 100)}`;
       return `${q} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms (${error} %, ${verdict})`;
     });
-    lines.push(`- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
-      checks.join('; '));
+    lines.push(
+      `- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
+        checks.join('; '),
+    );
   }
   if (st.topStatements.length > 0) {
     lines.push('- statements that grew most (pg_stat_statements):');
@@ -260,8 +323,11 @@ export function renderLoadMarkdown(s: LoadSummary): string {
     if (c.limitedBy.length > 0) lines.push(`What ran out first: ${c.limitedBy.join('; ')}.`);
     lines.push('');
   } else if (s.stages.length > 0) {
-    lines.push(`Every step passed: capacity is at least the largest step (${c.maxUsers}); ` +
-      'raise `LOAD_STEPS` to find the limit.', '');
+    lines.push(
+      `Every step passed: capacity is at least the largest step (${c.maxUsers}); ` +
+        'raise `LOAD_STEPS` to find the limit.',
+      '',
+    );
   }
   const faults = s.target.faults.length ? `, faults: ${s.target.faults.join(', ')}` : '';
   lines.push(
@@ -307,8 +373,10 @@ export function renderLoadConsole(s: LoadSummary): string {
   for (const st of s.stages) out.push(row(CONSOLE_COLUMNS.map(([, , cell]) => cell(st))));
   out.push(bar);
   const c = s.capacity;
-  out.push(`  Capacity: ${c.maxUsers} concurrent chat users (round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, ` +
-    `errors < ${pc(c.criteria.errorRateBelow)}); required ${c.minUsers}`);
+  out.push(
+    `  Capacity: ${c.maxUsers} concurrent chat users (round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, ` +
+      `errors < ${pc(c.criteria.errorRateBelow)}); required ${c.minUsers}`,
+  );
   if (c.firstFailure) {
     out.push(`  First failing step: ${c.firstFailure.users} users — ${c.firstFailure.reasons.join('; ')}`);
   }
@@ -324,7 +392,8 @@ function latencySpec(s: LoadSummary): TopLevelSpec | undefined {
     (['p50', 'p95', 'p99'] as const).flatMap((p) => [
       ...(st.totalMs[p] !== null ? [{ users: st.users, ms: st.totalMs[p], series: `round trip ${p}` }] : []),
       ...(st.ttftMs[p] !== null ? [{ users: st.users, ms: st.ttftMs[p], series: `first token ${p}` }] : []),
-    ]));
+    ]),
+  );
   if (values.length === 0) return undefined;
   const limit = s.capacity.criteria.p95TotalMsBelow;
   return {

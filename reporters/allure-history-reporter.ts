@@ -35,7 +35,10 @@ export default class AllureHistoryReporter implements Reporter {
     const parent = dirname(this.resultsDir);
     // Earlier runs that were killed before their fold finished come first, then the last run.
     const pending = existsSync(parent)
-      ? readdirSync(parent).filter((f) => f.startsWith(`${basename(this.resultsDir)}${PREVIOUS_SUFFIX}`)).sort().map((f) => join(parent, f))
+      ? readdirSync(parent)
+          .filter((f) => f.startsWith(`${basename(this.resultsDir)}${PREVIOUS_SUFFIX}`))
+          .sort()
+          .map((f) => join(parent, f))
       : [];
     if (existsSync(this.resultsDir) && readdirSync(this.resultsDir).some((f) => f.endsWith('-result.json'))) {
       const aside = `${this.resultsDir}${PREVIOUS_SUFFIX}-${Date.now()}`;
@@ -57,14 +60,25 @@ async function foldIntoHistory(dirs: string[], historyFile: string): Promise<voi
   const cli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
   const outcome = await new Promise<string | undefined>((done) => {
     if (!existsSync(cli)) return done(`Allure CLI not found at ${cli} (npm ci installs it)`);
-    const child = spawn(cli, ['history', ...dirs, '--history-path', historyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cli, ['history', ...dirs, '--history-path', historyFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), HISTORY_TIMEOUT_MS);
-    child.on('error', (e) => { clearTimeout(timer); done(e.message); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      done(e.message);
+    });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      done(code === 0 ? undefined : `allure history ended with ${signal ?? `exit code ${code}`}: ${stderr.trim().slice(0, 300)}`);
+      done(
+        code === 0
+          ? undefined
+          : `allure history ended with ${signal ?? `exit code ${code}`}: ${stderr.trim().slice(0, 300)}`,
+      );
     });
   });
   if (outcome) {

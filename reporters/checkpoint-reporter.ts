@@ -14,14 +14,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import type {
+  FullConfig,
+  FullResult,
+  Reporter,
+  Suite,
+  TestCase,
+  TestError,
+  TestResult,
+} from '@playwright/test/reporter';
 import { METRICS_ATTACHMENT, type TestMetrics } from '../lib/metrics-schema';
 import { parseMetricsDocument } from '../lib/checkpoint-input';
 import { evaluateCheckpoint, type HarnessError } from '../lib/checkpoint';
 import { ThresholdConfigError, resolveThresholds } from '../lib/thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
 import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/baseline';
-import { SUMMARY_JSON, SUMMARY_MD, buildSummary, readEnvironment, renderConsole, renderMarkdown, type PerfSummary } from '../lib/summary';
+import {
+  SUMMARY_JSON,
+  SUMMARY_MD,
+  buildSummary,
+  readEnvironment,
+  renderConsole,
+  renderMarkdown,
+  type PerfSummary,
+} from '../lib/summary';
 import { renderCharts, type Chart } from '../lib/charts';
 import { removeAllureResults, writeAllureCheckpoint } from '../lib/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
@@ -62,7 +78,8 @@ const isCheckpointTest = (test: TestCase) => test.location.file.endsWith(CHECKPO
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
 
-const testName = (test: TestCase) => `${test.location.file.split(/[\\/]/).slice(-2).join('/')} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
+const testName = (test: TestCase) =>
+  `${test.location.file.split(/[\\/]/).slice(-2).join('/')} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
 
 export default class CheckpointReporter implements Reporter {
   private readonly outputDir: string;
@@ -105,7 +122,9 @@ export default class CheckpointReporter implements Reporter {
     } catch (error) {
       if (error instanceof ThresholdConfigError || error instanceof BaselineError) {
         this.configError = error.message;
-        process.stderr.write(`\n[checkpoint] ${error.message}\n[checkpoint] No checkpoint report will be written; the run will fail.\n\n`);
+        process.stderr.write(
+          `\n[checkpoint] ${error.message}\n[checkpoint] No checkpoint report will be written; the run will fail.\n\n`,
+        );
       } else {
         throw error;
       }
@@ -116,7 +135,11 @@ export default class CheckpointReporter implements Reporter {
   onError(error: TestError): void {
     if (this.perTest.size > 0 || this.setupError) return;
     const text = stripAnsi(error.message ?? error.value ?? 'unknown error');
-    this.setupError = text.split('\n').find((l) => l.trim())?.trim() ?? text;
+    this.setupError =
+      text
+        .split('\n')
+        .find((l) => l.trim())
+        ?.trim() ?? text;
   }
 
   onTestEnd(test: TestCase, result: TestResult): void {
@@ -144,7 +167,9 @@ export default class CheckpointReporter implements Reporter {
       outcome = await this.produce(result);
     } catch (error) {
       if (error instanceof ThresholdConfigError || error instanceof BaselineError) {
-        process.stderr.write(`\n✗ Checkpoint 7.4 not evaluated: ${error.message}\n  Nothing was written to ${this.outputDir}. Fix the file or unset the variable.\n\n`);
+        process.stderr.write(
+          `\n✗ Checkpoint 7.4 not evaluated: ${error.message}\n  Nothing was written to ${this.outputDir}. Fix the file or unset the variable.\n\n`,
+        );
         if (this.failViaError) throw new CheckpointFailedError(error.message);
         return { status: 'failed' };
       }
@@ -155,8 +180,12 @@ export default class CheckpointReporter implements Reporter {
     const shown = outcome.files.filter((f) => !f.endsWith('allure-results')).map((f) => relative(process.cwd(), f));
     process.stdout.write(`Reports: ${shown.join(', ')}\n\n`);
     if (outcome.summary.verdict === 'fail') {
-      const failed = outcome.summary.criteria.filter((c) => !c.passed).map((c) => c.id).join(', ');
-      if (this.failViaError) throw new CheckpointFailedError(`Checkpoint 7.4 failed: ${failed} (see ${join(this.outputDir, SUMMARY_MD)})`);
+      const failed = outcome.summary.criteria
+        .filter((c) => !c.passed)
+        .map((c) => c.id)
+        .join(', ');
+      if (this.failViaError)
+        throw new CheckpointFailedError(`Checkpoint 7.4 failed: ${failed} (see ${join(this.outputDir, SUMMARY_MD)})`);
       if (result.status === 'passed') return { status: 'failed' };
     }
     return undefined;
@@ -169,7 +198,11 @@ export default class CheckpointReporter implements Reporter {
     const harnessErrors = all.flatMap((t) => t.errors);
     // A run without metrics (e.g. global setup failed) is judged against `--project=smoke` when
     // that is what was asked for, not PERF_PROFILE's default.
-    const checkpoint = evaluateCheckpoint({ docs, harnessErrors, profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined });
+    const checkpoint = evaluateCheckpoint({
+      docs,
+      harnessErrors,
+      profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined,
+    });
 
     const tests = { total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0 };
     // The "Checkpoint 7.4" test is the verdict, not one of the measuring tests it counts.
@@ -186,14 +219,21 @@ export default class CheckpointReporter implements Reporter {
     // A run that stopped before any test has one cause; no criterion was evaluated.
     const setupError = docs.length === 0 ? this.setupError : undefined;
     let summary = buildSummary(checkpoint, {
-      startedAt, durationMs, tests, environment: readEnvironment(this.outputDir), ...(setupError ? { setupError } : {}),
+      startedAt,
+      durationMs,
+      tests,
+      environment: readEnvironment(this.outputDir),
+      ...(setupError ? { setupError } : {}),
     });
 
     const baselinePath = process.env.PERF_BASELINE?.trim();
     if (baselinePath) {
       const baseline = loadBaseline(baselinePath);
       const tolerance = parseTolerance(process.env.PERF_BASELINE_TOLERANCE);
-      summary = { ...summary, baseline: compareToBaseline(summary.metrics, baseline, { path: baselinePath, tolerance }) };
+      summary = {
+        ...summary,
+        baseline: compareToBaseline(summary.metrics, baseline, { path: baselinePath, tolerance }),
+      };
     }
 
     let charts: Chart[] = [];
@@ -222,7 +262,15 @@ export default class CheckpointReporter implements Reporter {
         // The reporter's "Checkpoint 7.4" result (criteria as steps, summary and charts attached)
         // stands for the verdict test, whose plain allure-playwright copy would show it twice.
         removeAllureResults(resultsDir, (r) => r.fullName?.includes(CHECKPOINT_TEST_FILE) === true);
-        writeAllureCheckpoint({ resultsDir, summary, markdown, json, charts, start: startedAt.getTime(), stop: startedAt.getTime() + durationMs });
+        writeAllureCheckpoint({
+          resultsDir,
+          summary,
+          markdown,
+          json,
+          charts,
+          start: startedAt.getTime(),
+          stop: startedAt.getTime() + durationMs,
+        });
         files.push(resultsDir);
       } catch (error) {
         process.stderr.write(`[checkpoint] Allure verdict not written to ${resultsDir}: ${(error as Error).message}\n`);

@@ -15,106 +15,62 @@
  * time) p95 ≤ 25 ms; smoke project ≤ 30 s. Numbers on a shared 2-core machine are noisy: the
  * script prints what it measured (with the load average), it does not retry until green.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { ChatStreamEvent, CreateUserResponse, Health, Session } from '../app/contract';
-import { latestSchemaVersion } from '../app/db/migrate';
+import { quantile, seededRandom } from '../lib/stats';
+import { startStackProcess, type StackProcess } from '../lib/stack-process';
+import { SCHEMA_VERSION, type ChatStreamEvent, type CreateUserResponse, type Health, type Session } from '../contract';
 
 const ROOT = path.resolve(__dirname, '..');
 const args = new Set(process.argv.slice(2));
 const READY_TARGET_MS = 2_000;
 const SMOKE_TARGET_S = 30;
 
-interface StackProcess { child: ChildProcess; baseUrl: string; databaseUrl: string; openaiBaseUrl: string; readyMs: number; wallMs: number }
-
-function quantile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const h = (s.length - 1) * p;
-  const lo = Math.floor(h);
-  return (s[lo] ?? 0) + ((s[Math.min(lo + 1, s.length - 1)] ?? 0) - (s[lo] ?? 0)) * (h - lo);
-}
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 function report(name: string, values: number[], target?: number): void {
   const p95 = quantile(values, 0.95);
-  const verdict = target === undefined ? '' : p95 <= target ? `  ✓ (target p95 ≤ ${target} ms)` : `  ✗ (target p95 ≤ ${target} ms)`;
-  console.log(`${name.padEnd(42)} n=${String(values.length).padStart(4)}  p50 ${fmt(quantile(values, 0.5)).padStart(7)} ms  p95 ${fmt(p95).padStart(7)} ms  max ${fmt(Math.max(...values)).padStart(7)} ms${verdict}`);
+  const verdict =
+    target === undefined ? '' : p95 <= target ? `  ✓ (target p95 ≤ ${target} ms)` : `  ✗ (target p95 ≤ ${target} ms)`;
+  console.log(
+    `${name.padEnd(42)} n=${String(values.length).padStart(4)}  p50 ${fmt(quantile(values, 0.5)).padStart(7)} ms  p95 ${fmt(p95).padStart(7)} ms  max ${fmt(Math.max(...values)).padStart(7)} ms${verdict}`,
+  );
 }
 
 const median = (values: number[]): number => quantile(values, 0.5);
-const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadAverage = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+type BenchStack = StackProcess & { wallMs: number };
 
 /**
- * Starts the stack in its own process group: `npm run stack` (what a user types) or tsx directly.
- * `wallMs` runs from spawn to the ready lines; `readyMs` is the stack's own STACK_READY_MS.
+ * Starts the stack with the suite's own launcher (lib/stack-process.ts), by `npm run stack` (what
+ * a user types) or node directly. `wallMs` runs from spawn to the ready lines; `readyMs` is the
+ * stack's own STACK_READY_MS.
  */
-function startStackProcess(env: Record<string, string>, via: 'npm' | 'tsx' = 'tsx'): Promise<StackProcess> {
+async function startBenchStack(env: Record<string, string>, via: 'npm' | 'node' = 'node'): Promise<BenchStack> {
   const t0 = performance.now();
-  const [cmd, cmdArgs] = via === 'npm'
-    ? ['npm', ['run', '--silent', 'stack']]
-    : [path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['app/stack.ts']];
-  const child = spawn(cmd, cmdArgs, {
+  const stack = await startStackProcess({
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: '', OPENAI_API_KEY: '', PORT: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+    logFile: path.join(os.tmpdir(), `memorychat-bench-stack-${process.pid}.log`),
+    via,
   });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      signalGroup(child, 'SIGKILL');
-      reject(new Error(`stack not ready within 60 s: ${err.slice(-500)}`));
-    }, 60_000);
-    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const ready = /STACK_READY_MS=(\d+)/.exec(out);
-      const base = /^BASE_URL=(.+)$/m.exec(out);
-      const db = /^DATABASE_URL=(.+)$/m.exec(out);
-      const model = /^OPENAI_BASE_URL=(.+)$/m.exec(out);
-      if (ready && base?.[1] && db?.[1] && model?.[1]) {
-        clearTimeout(timer);
-        resolve({
-          child, baseUrl: base[1].trim(), databaseUrl: db[1].trim(), openaiBaseUrl: model[1].trim(),
-          readyMs: Number(ready[1]), wallMs: performance.now() - t0,
-        });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`stack exited (${code}) before ready: ${err.slice(-500)}`));
-    });
-  });
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
-  }
-}
-
-function stopStackProcess(s: StackProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.child.exitCode !== null) return resolve();
-    s.child.once('exit', () => resolve());
-    // SIGINT, as Ctrl-C would: the stack stops PostgreSQL and deletes its data.
-    signalGroup(s.child, 'SIGINT');
-    setTimeout(() => { signalGroup(s.child, 'SIGKILL'); resolve(); }, 15_000).unref();
-  });
+  return { ...stack, wallMs: performance.now() - t0 };
 }
 
 /** Ready means ready: app, migrated schema and model simulator answer now. Throws otherwise. */
-async function verifyReady(s: StackProcess): Promise<void> {
-  const expected = latestSchemaVersion();
+async function verifyReady(s: BenchStack): Promise<void> {
+  const expected = SCHEMA_VERSION;
   const [health, models, migrations] = await Promise.all([
-    fetch(`${s.baseUrl}/api/health`).then(async (r) => (r.ok ? (await r.json()) as Health : Promise.reject(new Error(`health → ${r.status}`)))),
+    fetch(`${s.baseUrl}/api/health`).then(async (r) =>
+      r.ok ? ((await r.json()) as Health) : Promise.reject(new Error(`health → ${r.status}`)),
+    ),
     fetch(`${s.openaiBaseUrl}/models`, { headers: { Authorization: 'Bearer sk-bench' } }).then((r) => r.status),
     (async () => {
       const client = new pg.Client({ connectionString: s.databaseUrl });
@@ -126,7 +82,8 @@ async function verifyReady(s: StackProcess): Promise<void> {
       }
     })(),
   ]);
-  if (health.schemaVersion !== expected) throw new Error(`schema version ${health.schemaVersion}, expected ${expected}`);
+  if (health.schemaVersion !== expected)
+    throw new Error(`schema version ${health.schemaVersion}, expected ${expected}`);
   if (migrations !== expected) throw new Error(`${migrations} migrations recorded, expected ${expected}`);
   if (models !== 200) throw new Error(`model simulator GET /models → ${models}`);
 }
@@ -136,20 +93,24 @@ async function readiness(): Promise<void> {
   const own: number[] = [];
   for (let i = 0; i < 3; i++) {
     const load = loadAverage();
-    const s = await startStackProcess({ MODEL_SIM_LATENCY: 'instant' }, 'npm');
+    const s = await startBenchStack({ MODEL_SIM_LATENCY: 'instant' }, 'npm');
     try {
       await verifyReady(s);
     } finally {
-      await stopStackProcess(s);
+      await s.stop();
     }
     wall.push(s.wallMs);
     own.push(s.readyMs);
-    console.log(`cold start ${i + 1}: npm run stack → ready ${Math.round(s.wallMs)} ms (STACK_READY_MS=${s.readyMs}); load average ${load}`);
+    console.log(
+      `cold start ${i + 1}: npm run stack → ready ${Math.round(s.wallMs)} ms (STACK_READY_MS=${s.readyMs}); load average ${load}`,
+    );
   }
   const m = median(wall);
   const verdict = m <= READY_TARGET_MS ? '✓' : '✗';
-  console.log(`stack ready (npm run stack → URLs printed, app/schema/model verified): median ${Math.round(m)} ms, `
-    + `range ${Math.round(Math.min(...wall))}–${Math.round(Math.max(...wall))} ms  ${verdict} (target median ≤ ${READY_TARGET_MS} ms)`);
+  console.log(
+    `stack ready (npm run stack → URLs printed, app/schema/model verified): median ${Math.round(m)} ms, ` +
+      `range ${Math.round(Math.min(...wall))}–${Math.round(Math.max(...wall))} ms  ${verdict} (target median ≤ ${READY_TARGET_MS} ms)`,
+  );
   console.log(`  of which the stack process itself (STACK_READY_MS): median ${Math.round(median(own))} ms`);
 }
 
@@ -174,11 +135,16 @@ async function smokeDuration(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   let verdict = 'no perf-summary.json';
   try {
-    verdict = (JSON.parse(readFileSync(path.join(reportDir, 'perf-summary.json'), 'utf8')) as { verdict: string }).verdict;
-  } catch { /* reported as missing */ }
+    verdict = (JSON.parse(readFileSync(path.join(reportDir, 'perf-summary.json'), 'utf8')) as { verdict: string })
+      .verdict;
+  } catch {
+    /* reported as missing */
+  }
   const ok = code === 0 && verdict === 'pass' && seconds <= SMOKE_TARGET_S ? '✓' : '✗';
-  console.log(`smoke project: ${seconds.toFixed(1)} s, exit code ${code}, verdict ${verdict}  ${ok} (target ≤ ${SMOKE_TARGET_S} s); `
-    + `load average before ${load}; log and reports in ${reportDir}`);
+  console.log(
+    `smoke project: ${seconds.toFixed(1)} s, exit code ${code}, verdict ${verdict}  ${ok} (target ≤ ${SMOKE_TARGET_S} s); ` +
+      `load average before ${load}; log and reports in ${reportDir}`,
+  );
 }
 
 async function call<T>(base: string, method: string, p: string, token?: string, body?: unknown): Promise<T> {
@@ -194,25 +160,87 @@ async function call<T>(base: string, method: string, p: string, token?: string, 
 
 /** Deterministic, varied, realistic memories (a small seeded grammar). */
 export function memoryTexts(n: number, seed = 7): string[] {
-  let x = seed >>> 0;
-  const rnd = (): number => {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
+  const rnd = seededRandom(seed); // the suite's one PRNG
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)] as T;
-  const people = ['sister', 'brother', 'mother', 'father', 'colleague', 'neighbour', 'best friend', 'manager', 'cousin', 'partner'];
-  const names = ['Ana', 'Luis', 'Mira', 'Jonas', 'Priya', 'Kenji', 'Fatima', 'Oskar', 'Lena', 'Tomas', 'Ines', 'Rafael', 'Yara', 'Milan'];
-  const cities = ['Lisbon', 'Berlin', 'Oslo', 'Kyoto', 'Lima', 'Nairobi', 'Toronto', 'Porto', 'Vienna', 'Seoul', 'Dublin', 'Valencia'];
-  const hobbies = ['hiking', 'baking sourdough', 'playing chess', 'sailing', 'running', 'painting watercolours', 'learning Japanese', 'climbing', 'gardening', 'cycling', 'photography', 'playing the cello'];
-  const foods = ['ramen', 'grilled sardines', 'lentil soup', 'tacos', 'dark chocolate', 'green curry', 'pierogi', 'falafel', 'paella', 'dumplings'];
+  const people = [
+    'sister',
+    'brother',
+    'mother',
+    'father',
+    'colleague',
+    'neighbour',
+    'best friend',
+    'manager',
+    'cousin',
+    'partner',
+  ];
+  const names = [
+    'Ana',
+    'Luis',
+    'Mira',
+    'Jonas',
+    'Priya',
+    'Kenji',
+    'Fatima',
+    'Oskar',
+    'Lena',
+    'Tomas',
+    'Ines',
+    'Rafael',
+    'Yara',
+    'Milan',
+  ];
+  const cities = [
+    'Lisbon',
+    'Berlin',
+    'Oslo',
+    'Kyoto',
+    'Lima',
+    'Nairobi',
+    'Toronto',
+    'Porto',
+    'Vienna',
+    'Seoul',
+    'Dublin',
+    'Valencia',
+  ];
+  const hobbies = [
+    'hiking',
+    'baking sourdough',
+    'playing chess',
+    'sailing',
+    'running',
+    'painting watercolours',
+    'learning Japanese',
+    'climbing',
+    'gardening',
+    'cycling',
+    'photography',
+    'playing the cello',
+  ];
+  const foods = [
+    'ramen',
+    'grilled sardines',
+    'lentil soup',
+    'tacos',
+    'dark chocolate',
+    'green curry',
+    'pierogi',
+    'falafel',
+    'paella',
+    'dumplings',
+  ];
   const templates = [
     () => `My ${pick(people)} ${pick(names)} lives in ${pick(cities)}.`,
     () => `I enjoy ${pick(hobbies)} on ${pick(['weekends', 'Sunday mornings', 'weekday evenings', 'holidays'])}.`,
     () => `My favourite food is ${pick(foods)}, especially in ${pick(['winter', 'summer', 'spring', 'autumn'])}.`,
-    () => `I am planning a trip to ${pick(cities)} in ${pick(['March', 'June', 'September', 'December'])} with my ${pick(people)}.`,
-    () => `I work as a ${pick(['nurse', 'software engineer', 'teacher', 'architect', 'translator', 'chef'])} and my ${pick(people)} ${pick(names)} helps with ${pick(hobbies)}.`,
+    () =>
+      `I am planning a trip to ${pick(cities)} in ${pick(['March', 'June', 'September', 'December'])} with my ${pick(people)}.`,
+    () =>
+      `I work as a ${pick(['nurse', 'software engineer', 'teacher', 'architect', 'translator', 'chef'])} and my ${pick(people)} ${pick(names)} helps with ${pick(hobbies)}.`,
     () => `I am allergic to ${pick(['peanuts', 'cats', 'pollen', 'shellfish', 'penicillin'])}.`,
-    () => `Remind me to call ${pick(names)} about ${pick(['the birthday party', 'the rent', 'the car repair', 'the concert tickets', 'the book club'])}.`,
+    () =>
+      `Remind me to call ${pick(names)} about ${pick(['the birthday party', 'the rent', 'the car repair', 'the concert tickets', 'the book club'])}.`,
   ];
   return Array.from({ length: n }, (_, i) => `${pick(templates)()} (note ${i})`);
 }
@@ -221,12 +249,20 @@ async function seedMemories(base: string, token: string, n: number): Promise<num
   const texts = memoryTexts(n);
   const t0 = performance.now();
   for (let i = 0; i < texts.length; i += 5_000) {
-    await call(base, 'POST', '/api/memories/bulk', token, { memories: texts.slice(i, i + 5_000).map((content) => ({ content })) });
+    await call(base, 'POST', '/api/memories/bulk', token, {
+      memories: texts.slice(i, i + 5_000).map((content) => ({ content })),
+    });
   }
   return performance.now() - t0;
 }
 
-async function timeSearches(base: string, token: string, queries: string[], mode: string, samples: number): Promise<number[]> {
+async function timeSearches(
+  base: string,
+  token: string,
+  queries: string[],
+  mode: string,
+  samples: number,
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = -10; i < samples; i++) {
     const q = queries[(i + 10) % queries.length] ?? 'trip';
@@ -237,7 +273,14 @@ async function timeSearches(base: string, token: string, queries: string[], mode
   return out;
 }
 
-const RANKED_QUERIES = ['where does my sister live', 'trip to Kyoto', 'favourite food in winter', 'allergic to pollen', 'call Priya about the rent', 'playing chess on weekends'];
+const RANKED_QUERIES = [
+  'where does my sister live',
+  'trip to Kyoto',
+  'favourite food in winter',
+  'allergic to pollen',
+  'call Priya about the rent',
+  'playing chess on weekends',
+];
 const TYPO_QUERIES = ['Kyotto trip', 'sourdogh baking', 'alergic pollen', 'Nairobbi', 'photografy', 'chelo playing'];
 
 async function searchBench(base: string, token: string, n: number, target: number): Promise<void> {
@@ -258,18 +301,48 @@ async function explainChecks(databaseUrl: string, userId: number, profileId: num
   await client.connect();
   try {
     // Enough rows that a sequential scan would lose: 10k sessions and 10k messages for this user.
-    await client.query(`INSERT INTO sessions (user_id, title) SELECT $1, 'bench ' || g FROM generate_series(1, 10000) g`, [userId]);
-    await client.query(`INSERT INTO messages (session_id, user_id, role, content) SELECT $1, $2, 'user', 'bench message ' || g FROM generate_series(1, 10000) g`, [sessionId, userId]);
+    await client.query(
+      `INSERT INTO sessions (user_id, title) SELECT $1, 'bench ' || g FROM generate_series(1, 10000) g`,
+      [userId],
+    );
+    await client.query(
+      `INSERT INTO messages (session_id, user_id, role, content) SELECT $1, $2, 'user', 'bench message ' || g FROM generate_series(1, 10000) g`,
+      [sessionId, userId],
+    );
     await client.query('ANALYZE');
     const checks: [string, string, unknown[], string][] = [
-      ['sessions by user', 'SELECT id FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT 51', [userId], 'idx_sessions_user_id'],
-      ['messages by session', 'SELECT id FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT 201', [sessionId], 'idx_messages_session_id'],
-      ['memories by user', 'SELECT id FROM memories WHERE user_id = $1 ORDER BY id DESC LIMIT 51', [userId], 'idx_memories_user_id'],
-      ['memories by profile', 'SELECT id FROM memories WHERE user_id = $1 AND profile_id = $2 ORDER BY id DESC LIMIT 51', [userId, profileId], 'idx_memories_profile_id'],
+      [
+        'sessions by user',
+        'SELECT id FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT 51',
+        [userId],
+        'idx_sessions_user_id',
+      ],
+      [
+        'messages by session',
+        'SELECT id FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT 201',
+        [sessionId],
+        'idx_messages_session_id',
+      ],
+      [
+        'memories by user',
+        'SELECT id FROM memories WHERE user_id = $1 ORDER BY id DESC LIMIT 51',
+        [userId],
+        'idx_memories_user_id',
+      ],
+      [
+        'memories by profile',
+        'SELECT id FROM memories WHERE user_id = $1 AND profile_id = $2 ORDER BY id DESC LIMIT 51',
+        [userId, profileId],
+        'idx_memories_profile_id',
+      ],
     ];
     for (const [name, sql, params, index] of checks) {
-      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows.map((r) => r['QUERY PLAN']).join(' | ');
-      console.log(`EXPLAIN ${name.padEnd(22)} ${plan.includes(index) ? '✓ uses' : '✗ does NOT use'} ${index}   (${plan.slice(0, 110)})`);
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows
+        .map((r) => r['QUERY PLAN'])
+        .join(' | ');
+      console.log(
+        `EXPLAIN ${name.padEnd(22)} ${plan.includes(index) ? '✓ uses' : '✗ does NOT use'} ${index}   (${plan.slice(0, 110)})`,
+      );
     }
   } finally {
     await client.end();
@@ -287,13 +360,18 @@ async function chatBench(base: string, token: string, samples: number, label: st
     const res = await fetch(`${base}/api/sessions/${session.id}/messages`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ content: `Question ${i}: what should I cook this weekend for my sister who is allergic to peanuts?` }),
+      body: JSON.stringify({
+        content: `Question ${i}: what should I cook this weekend for my sister who is allergic to peanuts?`,
+      }),
     });
     const text = await res.text();
     const rt = performance.now() - t0;
     const doneBlock = text.split('\n\n').find((b) => b.startsWith('event: done'));
     if (!doneBlock) throw new Error(`chat failed: ${text.slice(-300)}`);
-    const done = JSON.parse(doneBlock.slice(doneBlock.indexOf('data: ') + 6)) as Extract<ChatStreamEvent, { event: 'done' }>['data'];
+    const done = JSON.parse(doneBlock.slice(doneBlock.indexOf('data: ') + 6)) as Extract<
+      ChatStreamEvent,
+      { event: 'done' }
+    >['data'];
     if (i < 0) continue;
     total.push(rt);
     overhead.push(rt - done.timing.modelMs);
@@ -307,17 +385,21 @@ async function chatBench(base: string, token: string, samples: number, label: st
 }
 
 async function main(): Promise<void> {
-  console.log(`bench-stack on ${process.platform}, node ${process.version}, ${os.cpus().length} cores; load average ${loadAverage()}`);
+  console.log(
+    `bench-stack on ${process.platform}, node ${process.version}, ${os.cpus().length} cores; load average ${loadAverage()}`,
+  );
 
   // 1. Readiness: three cold starts of `npm run stack`.
   await readiness();
   if (args.has('--smoke')) await smokeDuration();
   if (args.has('--ready')) return;
 
-  const stack = await startStackProcess({ MODEL_SIM_LATENCY: args.has('--realistic') ? 'realistic' : 'instant' });
+  const stack = await startBenchStack({ MODEL_SIM_LATENCY: args.has('--realistic') ? 'realistic' : 'instant' });
   try {
     const base = stack.baseUrl;
-    const u = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, { email: `bench-${Date.now()}@memorychat.test` });
+    const u = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, {
+      email: `bench-${Date.now()}@memorychat.test`,
+    });
 
     // 2. Session create.
     const create: number[] = [];
@@ -334,24 +416,32 @@ async function main(): Promise<void> {
     await searchBench(base, u.token, 10_000, 10);
 
     // 4. Chat overhead.
-    await chatBench(base, u.token, args.has('--realistic') ? 20 : 60, args.has('--realistic') ? 'realistic model' : 'instant model');
+    await chatBench(
+      base,
+      u.token,
+      args.has('--realistic') ? 20 : 60,
+      args.has('--realistic') ? 'realistic model' : 'instant model',
+    );
 
     // 5. EXPLAIN with 10k rows per table.
     const session = await call<Session>(base, 'POST', '/api/sessions', u.token, { title: 'explain' });
     await explainChecks(stack.databaseUrl, u.user.id, u.profile.id, session.id);
 
     if (args.has('--100k')) {
-      const big = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, { email: `bench-big-${Date.now()}@memorychat.test` });
+      const big = await call<CreateUserResponse>(base, 'POST', '/api/users', undefined, {
+        email: `bench-big-${Date.now()}@memorychat.test`,
+      });
       const ms = await seedMemories(base, big.token, 100_000);
       console.log(`seeded 100,000 memories via the bulk API in ${Math.round(ms)} ms`);
       await searchBench(base, big.token, 100_000, 30);
     }
   } finally {
-    await stopStackProcess(stack);
+    await stack.stop();
   }
 }
 
-if (require.main === module) main().catch((err: unknown) => {
-  console.error(`bench-stack failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((err: unknown) => {
+    console.error(`bench-stack failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

@@ -44,8 +44,10 @@ async function main(argv: string[]): Promise<number> {
   const pool = createPool(config.databaseUrl, { max: 2 });
   try {
     const result = await sweepLeftovers(pool, { allowSeed: config.allowSeed, dryRun });
-    console.log(`${dryRun ? 'Dry run on' : 'Cleaned'} ${redactUrl(config.databaseUrl)} ` +
-      `(a run counts as in progress with a heartbeat in the last ${LIVE_WITHIN_MS / 60_000} minutes):`);
+    console.log(
+      `${dryRun ? 'Dry run on' : 'Cleaned'} ${redactUrl(config.databaseUrl)} ` +
+        `(a run counts as in progress with a heartbeat in the last ${LIVE_WITHIN_MS / 60_000} minutes):`,
+    );
     console.log(describeSweep(result));
     return 0;
   } catch (err) {

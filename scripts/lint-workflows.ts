@@ -58,7 +58,10 @@ function flatten(errors: readonly ValidatorError[]): WorkflowProblem[] {
         continue;
       }
     }
-    const where = error.location?.line !== undefined ? `line ${error.location.line}:${error.location.column ?? 0}` : error.path || '/';
+    const where =
+      error.location?.line !== undefined
+        ? `line ${error.location.line}:${error.location.column ?? 0}`
+        : error.path || '/';
     const message = error.detail ?? error.title ?? error.code ?? 'invalid';
     out.push({ where, message });
   }
@@ -73,7 +76,7 @@ function parseValidatorOutput(output: string): ValidatorError[] | null {
   try {
     const parsed: unknown = JSON.parse(output.slice(start, end + 1));
     if (typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { errors?: unknown }).errors)) {
-      return ((parsed as { errors: unknown[] }).errors).filter(isValidatorError);
+      return (parsed as { errors: unknown[] }).errors.filter(isValidatorError);
     }
   } catch {
     return null;
@@ -88,7 +91,11 @@ function unpinnedActions(text: string): WorkflowProblem[] {
     const match = /^\s*(?:-\s*)?uses:\s*["']?([^\s"'#]+)/.exec(line);
     const target = match?.[1];
     if (!target || target.startsWith('./') || target.startsWith('docker://')) return;
-    if (!target.includes('@')) problems.push({ where: `line ${index + 1}`, message: `action "${target}" is not pinned to a version (use ${target}@<major or sha>)` });
+    if (!target.includes('@'))
+      problems.push({
+        where: `line ${index + 1}`,
+        message: `action "${target}" is not pinned to a version (use ${target}@<major or sha>)`,
+      });
   });
   return problems;
 }
@@ -97,7 +104,9 @@ export class ValidatorUnavailableError extends Error {}
 
 export function lintWorkflowFile(file: string): WorkflowLintResult {
   if (!existsSync(VALIDATOR)) {
-    throw new ValidatorUnavailableError(`@action-validator/cli is not installed (${path.relative(ROOT, VALIDATOR)} missing): run npm ci.`);
+    throw new ValidatorUnavailableError(
+      `@action-validator/cli is not installed (${path.relative(ROOT, VALIDATOR)} missing): run npm ci.`,
+    );
   }
   const run = spawnSync(process.execPath, [VALIDATOR, file], { encoding: 'utf8', timeout: VALIDATOR_TIMEOUT_MS });
   if (run.error) throw new ValidatorUnavailableError(`action-validator could not run on ${file}: ${run.error.message}`);
@@ -106,7 +115,11 @@ export function lintWorkflowFile(file: string): WorkflowLintResult {
   if (run.status !== 0) {
     const errors = parseValidatorOutput(output);
     if (errors) problems.push(...flatten(errors));
-    else problems.push({ where: '/', message: output.trim() || `action-validator exited with ${String(run.status ?? run.signal)}` });
+    else
+      problems.push({
+        where: '/',
+        message: output.trim() || `action-validator exited with ${String(run.status ?? run.signal)}`,
+      });
   }
   problems.push(...unpinnedActions(readFileSync(file, 'utf8')));
   return { file, problems };

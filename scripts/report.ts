@@ -24,7 +24,9 @@ function main(): number {
 
   const hasResults = existsSync(resultsDir) && readdirSync(resultsDir).some((f) => f.endsWith('-result.json'));
   if (!hasResults) {
-    console.error(`No Allure results in ${shown(resultsDir)}: run the tests first (npx playwright test --project=perf, or --project=smoke), then npm run report.`);
+    console.error(
+      `No Allure results in ${shown(resultsDir)}: run the tests first (npx playwright test --project=perf, or --project=smoke), then npm run report.`,
+    );
     return 1;
   }
 
@@ -36,7 +38,11 @@ function main(): number {
   if (existsSync(history)) copyFileSync(history, historyCopy);
   else rmSync(historyCopy, { force: true });
   const configPath = join(reportDir, 'allurerc.generated.json');
-  const allureConfig = { name: 'MemoryChat performance (Checkpoint 7.4)', categories: ALLURE_CATEGORIES, historyPath: historyCopy };
+  const allureConfig = {
+    name: 'MemoryChat performance (Checkpoint 7.4)',
+    categories: ALLURE_CATEGORIES,
+    historyPath: historyCopy,
+  };
   writeFileAtomic(configPath, `${JSON.stringify(allureConfig, null, 2)}\n`);
 
   const cli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
@@ -50,12 +56,20 @@ function main(): number {
     timeout: GENERATE_TIMEOUT_MS,
   });
   if (run.error || run.status !== 0) {
-    const cause = run.error ? run.error.message : run.signal ? `killed by ${run.signal} (timeout ${GENERATE_TIMEOUT_MS / 1000} s?)` : `exit code ${run.status}`;
+    const cause = run.error
+      ? run.error.message
+      : run.signal
+        ? `killed by ${run.signal} (timeout ${GENERATE_TIMEOUT_MS / 1000} s?)`
+        : `exit code ${run.status}`;
     console.error(`allure generate failed: ${cause}`);
     return 1;
   }
-  console.log(`Allure report built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${shown(join(outDir, 'index.html'))}`);
-  console.log('Open it with: npm run report:open   (serves it on localhost; opening index.html from disk does not work in every browser)');
+  console.log(
+    `Allure report built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${shown(join(outDir, 'index.html'))}`,
+  );
+  console.log(
+    'Open it with: npm run report:open   (serves it on localhost; opening index.html from disk does not work in every browser)',
+  );
   return 0;
 }
 

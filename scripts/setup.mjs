@@ -48,7 +48,12 @@ function run(cmd, args, { timeoutMs, quiet = false, env } = {}) {
     env: { ...process.env, ...env },
   });
   const timedOut = result.error?.code === 'ETIMEDOUT';
-  return { ok: result.status === 0, timedOut, output: `${result.stdout ?? ''}${result.stderr ?? ''}`, error: result.error };
+  return {
+    ok: result.status === 0,
+    timedOut,
+    output: `${result.stdout ?? ''}${result.stderr ?? ''}`,
+    error: result.error,
+  };
 }
 
 function checkNode() {
@@ -56,7 +61,9 @@ function checkNode() {
   const min = /(\d+)\.(\d+)/.exec(wanted);
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (min && (major < Number(min[1]) || (major === Number(min[1]) && minor < Number(min[2])))) {
-    fail(`Node ${process.versions.node} is too old; this project needs Node ${wanted} (https://nodejs.org, or nvm install 20).`);
+    fail(
+      `Node ${process.versions.node} is too old; this project needs Node ${wanted} (https://nodejs.org, or nvm install 20).`,
+    );
   }
 }
 
@@ -87,7 +94,9 @@ function installDependencies() {
   say('npm ci --no-audit --no-fund');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   if (!run(npm, ['ci', '--no-audit', '--no-fund'], { timeoutMs: 20 * 60_000 }).ok) {
-    fail('npm ci failed (its output is above). Check the network access to the npm registry and run `npm run setup` again.');
+    fail(
+      'npm ci failed (its output is above). Check the network access to the npm registry and run `npm run setup` again.',
+    );
   }
 }
 
@@ -154,7 +163,9 @@ async function setUpBrowser() {
   if (fromEnv) {
     const version = existsSync(fromEnv) ? browserRuns(fromEnv) : undefined;
     if (version) return say(`browser: CHROMIUM_PATH=${fromEnv} (${version})`);
-    fail(`CHROMIUM_PATH=${fromEnv} ${existsSync(fromEnv) ? 'does not run (`--version` failed)' : 'does not exist'}.\n${MANUAL_FIX}`);
+    fail(
+      `CHROMIUM_PATH=${fromEnv} ${existsSync(fromEnv) ? 'does not run (`--version` failed)' : 'does not exist'}.\n${MANUAL_FIX}`,
+    );
   }
   for (const candidate of systemCandidates()) {
     const version = existsSync(candidate) ? browserRuns(candidate) : undefined;
@@ -172,7 +183,9 @@ async function setUpBrowser() {
       reasons.push(`Playwright's download host ${probe.host} is not reachable (${probe.why})`);
     } else {
       say('npx playwright install chromium');
-      const r = run(path.join(ROOT, 'node_modules', '.bin', 'playwright'), ['install', 'chromium'], { timeoutMs: PLAYWRIGHT_INSTALL_TIMEOUT_MS });
+      const r = run(path.join(ROOT, 'node_modules', '.bin', 'playwright'), ['install', 'chromium'], {
+        timeoutMs: PLAYWRIGHT_INSTALL_TIMEOUT_MS,
+      });
       if (r.ok && playwrightOwnChromium()) return say("browser: Playwright's own Chromium, just downloaded");
       reasons.push(r.timedOut ? 'npx playwright install chromium timed out' : 'npx playwright install chromium failed');
     }

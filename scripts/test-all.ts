@@ -1,23 +1,21 @@
 /**
- * `npm test`: everything that proves the suite works, in order of cost.
+ * The end-to-end stages of `npm test` (the static checks and unit tests before them are plain npm
+ * scripts, chained in package.json):
  *
- *   1. static checks: TypeScript (strict), ESLint, the GitHub workflow linter
- *   2. unit tests (node's test runner): statistics, thresholds, summary schema, seeding and
- *      cleanup, the model simulator, the API contract, validation and isolation
- *   3. the Playwright `smoke` project end to end against the bundled stack: verdict must pass
- *   4. regression self-tests: for each fault switch of the stack, run the specs that should
+ *   1. the Playwright `smoke` project end to end against the bundled stack: verdict must pass
+ *   2. regression self-tests: for each fault switch of the stack, run the specs that should
  *      catch it and assert that the Checkpoint 7.4 verdict is `fail` on the expected criterion,
  *      because of the expected metric. A perf check that cannot fail proves nothing.
- *   5. load (`npm run load`, Artillery): a short two-step ramp on a clean stack must reach its
+ *   3. load (`npm run load`, Artillery): a short two-step ramp on a clean stack must reach its
  *      capacity; with the `serialize-chats` fault (a self-test) it must fail on the round trip.
  *
- * Flags: `--only static,unit,smoke,self,load` to run some stages; `--fault <name>` for one self-test.
- * Exit code 0 only when every stage passed.
+ * Flags: `--only smoke,self,load` to run some stages; `--fault <name>` for one self-test.
+ * Ends with one line per stage and `N passed, N failed`; exit code 0 only when every stage passed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { FAULTS, type Fault } from '../app/contract';
+import { FAULTS, type Fault } from '../contract';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -47,20 +45,46 @@ interface SelfTest {
 const SELF_TESTS: SelfTest[] = [
   { fault: 'missing-indexes', grep: '@database', criterion: 'no-bottlenecks', metrics: ['db.index_used'] },
   { fault: 'n-plus-one', grep: '@memory', criterion: 'no-bottlenecks', metrics: ['bottlenecks.queries_growth_ratio'] },
-  { fault: 'token-bloat', grep: '@tokens', criterion: 'token-usage', metrics: ['tokens.total_per_message', 'tokens.history_growth_ratio'] },
+  {
+    fault: 'token-bloat',
+    grep: '@tokens',
+    criterion: 'token-usage',
+    metrics: ['tokens.total_per_message', 'tokens.history_growth_ratio'],
+  },
   // One API scenario is enough to show it. A reply takes ≈ 13 s, so the samples would run until
   // the test's time budget (¾ of its timeout) is spent: a 60 s timeout stops them after ≈ 45 s,
   // with a handful of slow samples measured and the rest recorded as time_budget errors.
-  { fault: 'slow-model', grep: '@api @simple-query', criterion: 'response-times', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], args: ['--timeout', '60000'] },
+  {
+    fault: 'slow-model',
+    grep: '@api @simple-query',
+    criterion: 'response-times',
+    metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'],
+    args: ['--timeout', '60000'],
+  },
   // Only the session-create test: the fault adds ≈ 8 ms to the app's own time of each create.
-  { fault: 'slow-session-create', grep: 'session and message creation', criterion: 'no-bottlenecks', metrics: ['db.session_create_ms'] },
+  {
+    fault: 'slow-session-create',
+    grep: 'session and message creation',
+    criterion: 'no-bottlenecks',
+    metrics: ['db.session_create_ms'],
+  },
   { fault: 'slow-render', grep: '@ui', criterion: 'no-bottlenecks', metrics: ['ui.long_conversation_render_ms'] },
   // A hung model call waits for the app's model timeout; 3 s instead of 30 s keeps the run short.
-  { fault: 'model-errors', grep: '@api @simple-query', criterion: 'performance-measured', metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'], statistic: 'errorRate', env: { MEMORYCHAT_MODEL_TIMEOUT_MS: '3000' } },
+  {
+    fault: 'model-errors',
+    grep: '@api @simple-query',
+    criterion: 'performance-measured',
+    metrics: ['response.total_ms', 'response.ttft_ms', 'response.ui_done_ms'],
+    statistic: 'errorRate',
+    env: { MEMORYCHAT_MODEL_TIMEOUT_MS: '3000' },
+  },
   // Search as fast as ever, but newest first: only the relevance checks can see it.
   {
-    fault: 'unranked-search', grep: '@relevance', criterion: 'no-bottlenecks',
-    metrics: ['memory.recall_at_5'], statistic: 'mean',
+    fault: 'unranked-search',
+    grep: '@relevance',
+    criterion: 'no-bottlenecks',
+    metrics: ['memory.recall_at_5'],
+    statistic: 'mean',
   },
 ];
 
@@ -85,7 +109,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs
   });
 }
 
-async function stage(results: StageResult[], name: string, fn: () => Promise<{ passed: boolean; detail: string }>): Promise<boolean> {
+async function stage(
+  results: StageResult[],
+  name: string,
+  fn: () => Promise<{ passed: boolean; detail: string }>,
+): Promise<boolean> {
   console.log(`\n━━━ ${name} ━━━`);
   const started = performance.now();
   const { passed, detail } = await fn();
@@ -95,20 +123,24 @@ async function stage(results: StageResult[], name: string, fn: () => Promise<{ p
   return passed;
 }
 
-const exitOk = (code: number) => ({ passed: code === 0, detail: code === 0 ? '' : `exit code ${code}` });
-
-function unitTestFiles(): string[] {
-  const dir = path.join(ROOT, 'test', 'unit');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.test.ts'))
-    .sort()
-    .map((f) => path.join('test', 'unit', f));
+interface SummaryCheck {
+  metric: string;
+  scenario?: string;
+  statistic?: string;
+  passed: boolean;
+  value?: number | null;
+  limit?: number;
+  message?: string;
 }
-
-interface SummaryCheck { metric: string; scenario?: string; statistic?: string; passed: boolean; value?: number | null; limit?: number; message?: string }
-interface SummaryCriterion { id: string; passed: boolean; checks: SummaryCheck[] }
-interface SummaryShape { verdict: 'pass' | 'fail'; criteria: SummaryCriterion[] }
+interface SummaryCriterion {
+  id: string;
+  passed: boolean;
+  checks: SummaryCheck[];
+}
+interface SummaryShape {
+  verdict: 'pass' | 'fail';
+  criteria: SummaryCriterion[];
+}
 
 function readSummary(reportDir: string): SummaryShape | string {
   const file = path.join(reportDir, 'perf-summary.json');
@@ -135,9 +167,16 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
   const failed = summary.criteria.filter((c) => !c.passed).map((c) => c.id);
   if (code !== 0 || summary.verdict !== 'pass') {
     // Name the checks and their values: "no-bottlenecks failed" alone cannot be acted on from a CI log.
-    const checks = summary.criteria.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `${c.id}: ${describeCheck(k)}`));
-    const shown = checks.slice(0, 8).join('; ') + (checks.length > 8 ? `; … ${checks.length - 8} more in reports/perf-summary.md` : '');
-    return { passed: false, detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}` };
+    const checks = summary.criteria.flatMap((c) =>
+      c.checks.filter((k) => !k.passed).map((k) => `${c.id}: ${describeCheck(k)}`),
+    );
+    const shown =
+      checks.slice(0, 8).join('; ') +
+      (checks.length > 8 ? `; … ${checks.length - 8} more in reports/perf-summary.md` : '');
+    return {
+      passed: false,
+      detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}`,
+    };
   }
   return { passed: true, detail: 'verdict pass' };
 }
@@ -145,12 +184,17 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
 async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports', 'self-test', t.fault);
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  const code = await run(path.join(BIN, 'playwright'), ['test', '--project=smoke', '--grep', t.grep, ...(t.args ?? [])], {
-    PERF_REPORT_DIR: reportDir,
-    MEMORYCHAT_FAULTS: t.fault,
-    MODEL_SIM_LATENCY: 'instant',
-    ...t.env,
-  }, 6 * 60_000);
+  const code = await run(
+    path.join(BIN, 'playwright'),
+    ['test', '--project=smoke', '--grep', t.grep, ...(t.args ?? [])],
+    {
+      PERF_REPORT_DIR: reportDir,
+      MEMORYCHAT_FAULTS: t.fault,
+      MODEL_SIM_LATENCY: 'instant',
+      ...t.env,
+    },
+    6 * 60_000,
+  );
   const summary = readSummary(path.join(ROOT, reportDir));
   if (typeof summary === 'string') return { passed: false, detail: summary };
   const criterion = summary.criteria.find((c) => c.id === t.criterion);
@@ -158,7 +202,11 @@ async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string 
   // The right reason: a measured value beyond its limit on the metric the fault breaks
   // (a subset run also misses other metrics; "not measured" does not count here).
   const culprit = criterion.checks.find(
-    (c) => !c.passed && t.metrics.includes(c.metric) && typeof c.value === 'number' && (!t.statistic || c.statistic === t.statistic),
+    (c) =>
+      !c.passed &&
+      t.metrics.includes(c.metric) &&
+      typeof c.value === 'number' &&
+      (!t.statistic || c.statistic === t.statistic),
   );
   const problems: string[] = [];
   if (summary.verdict !== 'fail') problems.push(`verdict was ${summary.verdict}, expected fail`);
@@ -204,12 +252,20 @@ function readLoadSummary(reportDir: string): LoadSummaryShape | string {
 async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports', 'load-smoke');
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  const code = await run('npm', ['run', '--silent', 'load'], { ...LOAD_SMOKE_ENV, PERF_REPORT_DIR: reportDir }, 4 * 60_000);
+  const code = await run(
+    'npm',
+    ['run', '--silent', 'load'],
+    { ...LOAD_SMOKE_ENV, PERF_REPORT_DIR: reportDir },
+    4 * 60_000,
+  );
   const s = readLoadSummary(reportDir);
   if (typeof s === 'string') return { passed: false, detail: s };
   const c = s.capacity;
   if (code !== 0 || s.verdict !== 'pass') {
-    return { passed: false, detail: `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}${s.setupError ? ` — ${s.setupError}` : ''}${c.firstFailure ? ` — ${c.firstFailure.users} users: ${c.firstFailure.reasons.join('; ')}` : ''}` };
+    return {
+      passed: false,
+      detail: `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}${s.setupError ? ` — ${s.setupError}` : ''}${c.firstFailure ? ` — ${c.firstFailure.users} users: ${c.firstFailure.reasons.join('; ')}` : ''}`,
+    };
   }
   return { passed: true, detail: `capacity ${c.maxUsers} users (verdict pass)` };
 }
@@ -217,9 +273,17 @@ async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
 async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports', 'self-test', 'serialize-chats');
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  const code = await run('npm', ['run', '--silent', 'load'], {
-    ...LOAD_SMOKE_ENV, LOAD_BROWSERS: '0', MEMORYCHAT_FAULTS: 'serialize-chats', PERF_REPORT_DIR: reportDir,
-  }, 4 * 60_000);
+  const code = await run(
+    'npm',
+    ['run', '--silent', 'load'],
+    {
+      ...LOAD_SMOKE_ENV,
+      LOAD_BROWSERS: '0',
+      MEMORYCHAT_FAULTS: 'serialize-chats',
+      PERF_REPORT_DIR: reportDir,
+    },
+    4 * 60_000,
+  );
   const s = readLoadSummary(reportDir);
   if (typeof s === 'string') return { passed: false, detail: s };
   const c = s.capacity;
@@ -230,10 +294,15 @@ async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
   if (c.maxUsers >= c.minUsers) problems.push(`capacity ${c.maxUsers} reached the required ${c.minUsers}`);
   // The right reason: the queue shows as slow replies, not as errors or a broken run.
   if (!c.firstFailure?.reasons.some((r) => r.startsWith('round-trip p95'))) {
-    problems.push(`the first failing step did not fail on the round trip (${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`);
+    problems.push(
+      `the first failing step did not fail on the round trip (${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`,
+    );
   }
   if (problems.length) return { passed: false, detail: problems.join('; ') };
-  return { passed: true, detail: `capacity ${c.maxUsers} < ${c.minUsers}: ${c.firstFailure?.users} users — ${c.firstFailure?.reasons.join('; ')}` };
+  return {
+    passed: true,
+    detail: `capacity ${c.maxUsers} < ${c.minUsers}: ${c.firstFailure?.users} users — ${c.firstFailure?.reasons.join('; ')}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -250,18 +319,6 @@ async function main(): Promise<void> {
   const results: StageResult[] = [];
   const started = performance.now();
 
-  if (want('static')) {
-    await stage(results, 'typecheck', async () => exitOk(await run(path.join(BIN, 'tsc'), ['--noEmit', '-p', 'tsconfig.json'])));
-    await stage(results, 'lint', async () => exitOk(await run(path.join(BIN, 'eslint'), ['.', '--max-warnings=0'])));
-    if (existsSync(path.join(ROOT, 'scripts', 'lint-workflows.ts'))) {
-      await stage(results, 'workflow lint', async () => exitOk(await run(path.join(BIN, 'tsx'), ['scripts/lint-workflows.ts'])));
-    }
-  }
-  if (want('unit')) {
-    const files = unitTestFiles();
-    await stage(results, `unit tests (${files.length} files)`, async () =>
-      exitOk(await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { MODEL_SIM_LATENCY: 'instant' })));
-  }
   if (want('smoke')) await stage(results, 'smoke project (clean stack → verdict pass)', smoke);
   if (want('self')) {
     for (const t of SELF_TESTS) {
@@ -272,12 +329,14 @@ async function main(): Promise<void> {
       await stage(results, 'self-test: serialize-chats → load capacity fails', loadSelfTest);
     }
   }
-  if (want('load') && !onlyFault) await stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke);
+  if (want('load') && !onlyFault)
+    await stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke);
 
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;
   console.log('\n━━━ npm test summary ━━━');
-  for (const r of results) console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? ` — ${r.detail}` : ''}`);
+  for (const r of results)
+    console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? ` — ${r.detail}` : ''}`);
   console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
   // The plain closing line CI reads.
   console.log(`${passed} passed, ${failed} failed`);

@@ -15,7 +15,8 @@ const PIECE_BYTES = 64;
 const LONG_RUN = new RegExp(`\\S{${LONG_RUN_CHARS + 1},}`);
 const LONG_RUNS = new RegExp(LONG_RUN.source, 'g');
 
-const utf8Bytes = (codePoint: number): number => (codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4);
+const utf8Bytes = (codePoint: number): number =>
+  codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
 
 export function encodeBounded(encoder: Tiktoken, text: string): number[] {
   if (!LONG_RUN.test(text)) return encoder.encode(text);

@@ -20,11 +20,14 @@ export interface BudgetPlan {
 
 export function planBudget(total: number, summarizerRuns: boolean): BudgetPlan {
   const extractor: Slice = { prompt: Math.floor(total * 0.1), completion: Math.floor(total * 0.03) };
-  const summarizer: Slice = summarizerRuns ? { prompt: Math.floor(total * 0.2), completion: Math.floor(total * 0.05) } : { prompt: 0, completion: 0 };
+  const summarizer: Slice = summarizerRuns
+    ? { prompt: Math.floor(total * 0.2), completion: Math.floor(total * 0.05) }
+    : { prompt: 0, completion: 0 };
   // A small margin for tokenizer differences between our count and the provider's.
   const margin = Math.floor(total * 0.02);
   const completion = Math.floor(total * 0.1);
-  const prompt = total - margin - completion - extractor.prompt - extractor.completion - summarizer.prompt - summarizer.completion;
+  const prompt =
+    total - margin - completion - extractor.prompt - extractor.completion - summarizer.prompt - summarizer.completion;
   return { total, extractor, summarizer, conversation: { prompt, completion } };
 }
 

@@ -11,7 +11,7 @@
  * sum never exceeds it. A failing conversation call ends the assistant message in status 'error'
  * with a readable reason; the user's message and everything else stay.
  */
-import type { AgentName, AgentUsage, Fault, Message, MessageUsage } from '../contract';
+import type { AgentName, AgentUsage, Fault, Message, MessageUsage } from '../../contract';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';
 import { HISTORY_WINDOW, planBudget } from './budget';
@@ -68,7 +68,9 @@ export async function runChat(
     return await serializedIf(settings.faults, () => runAgents(deps, args, stored));
   } catch (err) {
     // The user's message stays; the assistant placeholder must not stay 'streaming' forever.
-    await repo.failExchange(db, stored.assistant.id, `internal error: ${err instanceof Error ? err.message : String(err)}`).catch(() => undefined);
+    await repo
+      .failExchange(db, stored.assistant.id, `internal error: ${err instanceof Error ? err.message : String(err)}`)
+      .catch(() => undefined);
     throw err;
   }
 }
@@ -86,117 +88,207 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   // ---- DB phase: memories and history, in parallel.
   const [retrieval, history] = await Promise.all([
     retrieveMemories(db, { userId: args.userId, profileId: session.profileId, text: args.content, faults }),
-    trim ? repo.recentHistory(db, session.id, stored.user.id, HISTORY_WINDOW) : repo.fullHistory(db, session.id, stored.user.id),
+    trim
+      ? repo.recentHistory(db, session.id, stored.user.id, HISTORY_WINDOW)
+      : repo.fullHistory(db, session.id, stored.user.id),
   ]);
 
   // ---- Does the rolling summary need a refresh? Only when the history overflows the window.
   let summarizerInput: repo.HistoryMessage[] = [];
   const overflow = trim && history.length >= HISTORY_WINDOW;
   let plan = planBudget(settings.tokenBudget, false);
-  let prompt = buildConversationPrompt({ slice: plan.conversation, userText: args.content, summary: session.summary, memories: retrieval.memories, history, trim });
+  let prompt = buildConversationPrompt({
+    slice: plan.conversation,
+    userText: args.content,
+    summary: session.summary,
+    memories: retrieval.memories,
+    history,
+    trim,
+  });
   const windowFull = trim && prompt.historyMessagesInPrompt < history.length;
   if (overflow || windowFull) {
     const oldestInPrompt = history[prompt.historyMessagesInPrompt - 1]?.id ?? stored.user.id;
-    const pending = await repo.historyBetween(db, session.id, session.summaryUptoId ?? 0, oldestInPrompt, settings.summaryEvery * 2);
+    const pending = await repo.historyBetween(
+      db,
+      session.id,
+      session.summaryUptoId ?? 0,
+      oldestInPrompt,
+      settings.summaryEvery * 2,
+    );
     if (pending.length > 0 && (session.summary === null || pending.length >= settings.summaryEvery)) {
       summarizerInput = pending;
       plan = planBudget(settings.tokenBudget, true);
-      prompt = buildConversationPrompt({ slice: plan.conversation, userText: args.content, summary: session.summary, memories: retrieval.memories, history, trim });
+      prompt = buildConversationPrompt({
+        slice: plan.conversation,
+        userText: args.content,
+        summary: session.summary,
+        memories: retrieval.memories,
+        history,
+        trim,
+      });
     }
   }
 
-  const logs: LogRow[] = [{
-    agent: 'memory_retriever', model: null, promptTokens: 0, completionTokens: 0, latencyMs: retrieval.latencyMs, status: 'ok', error: null,
-    detail: { candidates: retrieval.memories.length, queries: retrieval.queries },
-  }];
+  const logs: LogRow[] = [
+    {
+      agent: 'memory_retriever',
+      model: null,
+      promptTokens: 0,
+      completionTokens: 0,
+      latencyMs: retrieval.latencyMs,
+      status: 'ok',
+      error: null,
+      detail: { candidates: retrieval.memories.length, queries: retrieval.queries },
+    },
+  ];
   const intervals: [number, number][] = [];
   const record = (r: ModelResult): void => {
     intervals.push([r.startedAt, r.endedAt]);
   };
-  const failure = (agent: AgentName, modelName: string, startedAt: number, err: unknown, detail: Record<string, unknown> | null = null): LogRow => {
+  const failure = (
+    agent: AgentName,
+    modelName: string,
+    startedAt: number,
+    err: unknown,
+    detail: Record<string, unknown> | null = null,
+  ): LogRow => {
     intervals.push([startedAt, performance.now()]);
     return {
-      agent, model: modelName, promptTokens: 0, completionTokens: 0, latencyMs: performance.now() - startedAt,
-      status: 'error', error: err instanceof Error ? err.message : String(err), detail,
+      agent,
+      model: modelName,
+      promptTokens: 0,
+      completionTokens: 0,
+      latencyMs: performance.now() - startedAt,
+      status: 'error',
+      error: err instanceof Error ? err.message : String(err),
+      detail,
     };
   };
 
   // ---- Model phase: three agents at once.
   let firstTokenAt: number | undefined;
   const convStart = performance.now();
-  const conversation = model.chat({
-    model: settings.conversationModel,
-    messages: prompt.messages,
-    maxTokens: trim ? plan.conversation.completion : Math.max(plan.conversation.completion, 1000),
-    signal: args.signal,
-    onDelta: (delta) => {
-      firstTokenAt ??= performance.now();
-      args.events?.onDelta?.(delta);
-    },
-  }).then(
-    (r) => ({ ok: true as const, r }),
-    (err: unknown) => ({ ok: false as const, err }),
-  );
+  const conversation = model
+    .chat({
+      model: settings.conversationModel,
+      messages: prompt.messages,
+      maxTokens: trim ? plan.conversation.completion : Math.max(plan.conversation.completion, 1000),
+      signal: args.signal,
+      onDelta: (delta) => {
+        firstTokenAt ??= performance.now();
+        args.events?.onDelta?.(delta);
+      },
+    })
+    .then(
+      (r) => ({ ok: true as const, r }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
 
   const extractorStart = performance.now();
-  const extraction = extractMemories(model, settings.smallModel, args.content, plan.extractor, args.signal).then(
-    async ({ result, memories }): Promise<LogRow> => {
-      record(result);
-      const saved = await repo.insertMemories(db, args.userId, memories.map((m) => ({
-        content: m.content, importance: m.importance, profileId: session.profileId, sourceMessageId: stored.user.id,
-      })));
-      return {
-        agent: 'memory_extractor', model: settings.smallModel, promptTokens: result.promptTokens, completionTokens: result.completionTokens,
-        latencyMs: result.latencyMs, status: 'ok', error: null, detail: { stored: saved.length },
-      };
-    },
-    (err: unknown) => failure('memory_extractor', settings.smallModel, extractorStart, err),
-  // Storing the memories can fail too (pool exhausted, user deleted): settle into an error row
-  // here, or the rejection would go unhandled while the reply still streams and kill the server.
-  ).catch((err: unknown) => failure('memory_extractor', settings.smallModel, extractorStart, err));
-
-  const summarizerStart = performance.now();
-  const summaryPrompt = summarizerInput.length > 0 ? buildSummarizerPrompt(session.summary, summarizerInput, plan.summarizer) : undefined;
-  const summarization: Promise<LogRow> = summaryPrompt
-    ? summarize(model, settings.smallModel, summaryPrompt.prompt, plan.summarizer, args.signal).then(
-      async ({ result, summary }): Promise<LogRow> => {
+  const extraction = extractMemories(model, settings.smallModel, args.content, plan.extractor, args.signal)
+    .then(
+      async ({ result, memories }): Promise<LogRow> => {
         record(result);
-        await repo.saveSummary(db, session.id, summary, summaryPrompt.uptoId);
+        const saved = await repo.insertMemories(
+          db,
+          args.userId,
+          memories.map((m) => ({
+            content: m.content,
+            importance: m.importance,
+            profileId: session.profileId,
+            sourceMessageId: stored.user.id,
+          })),
+        );
         return {
-          agent: 'summarizer', model: settings.smallModel, promptTokens: result.promptTokens, completionTokens: result.completionTokens,
-          latencyMs: result.latencyMs, status: 'ok', error: null, detail: { folded: summarizerInput.length, uptoId: summaryPrompt.uptoId },
+          agent: 'memory_extractor',
+          model: settings.smallModel,
+          promptTokens: result.promptTokens,
+          completionTokens: result.completionTokens,
+          latencyMs: result.latencyMs,
+          status: 'ok',
+          error: null,
+          detail: { stored: saved.length },
         };
       },
-      (err: unknown) => failure('summarizer', settings.smallModel, summarizerStart, err),
-    ).catch((err: unknown) => failure('summarizer', settings.smallModel, summarizerStart, err))
+      (err: unknown) => failure('memory_extractor', settings.smallModel, extractorStart, err),
+      // Storing the memories can fail too (pool exhausted, user deleted): settle into an error row
+      // here, or the rejection would go unhandled while the reply still streams and kill the server.
+    )
+    .catch((err: unknown) => failure('memory_extractor', settings.smallModel, extractorStart, err));
+
+  const summarizerStart = performance.now();
+  const summaryPrompt =
+    summarizerInput.length > 0 ? buildSummarizerPrompt(session.summary, summarizerInput, plan.summarizer) : undefined;
+  const summarization: Promise<LogRow> = summaryPrompt
+    ? summarize(model, settings.smallModel, summaryPrompt.prompt, plan.summarizer, args.signal)
+        .then(
+          async ({ result, summary }): Promise<LogRow> => {
+            record(result);
+            await repo.saveSummary(db, session.id, summary, summaryPrompt.uptoId);
+            return {
+              agent: 'summarizer',
+              model: settings.smallModel,
+              promptTokens: result.promptTokens,
+              completionTokens: result.completionTokens,
+              latencyMs: result.latencyMs,
+              status: 'ok',
+              error: null,
+              detail: { folded: summarizerInput.length, uptoId: summaryPrompt.uptoId },
+            };
+          },
+          (err: unknown) => failure('summarizer', settings.smallModel, summarizerStart, err),
+        )
+        .catch((err: unknown) => failure('summarizer', settings.smallModel, summarizerStart, err))
     : Promise.resolve<LogRow>({
-      agent: 'summarizer', model: settings.smallModel, promptTokens: 0, completionTokens: 0, latencyMs: 0, status: 'skipped', error: null,
-      detail: { reason: trim ? 'history fits the prompt or summary is fresh' : 'token-bloat fault: no trimming' },
-    });
+        agent: 'summarizer',
+        model: settings.smallModel,
+        promptTokens: 0,
+        completionTokens: 0,
+        latencyMs: 0,
+        status: 'skipped',
+        error: null,
+        detail: { reason: trim ? 'history fits the prompt or summary is fresh' : 'token-bloat fault: no trimming' },
+      });
 
   const conv = await conversation;
   let error: ChatOutcome['error'];
   let text = '';
-  const promptDetail = { memoriesInPrompt: prompt.memoriesInPrompt, historyMessagesInPrompt: prompt.historyMessagesInPrompt, estimatedPromptTokens: prompt.estimatedTokens };
+  const promptDetail = {
+    memoriesInPrompt: prompt.memoriesInPrompt,
+    historyMessagesInPrompt: prompt.historyMessagesInPrompt,
+    estimatedPromptTokens: prompt.estimatedTokens,
+  };
   if (conv.ok) {
     record(conv.r);
     logs.push({
-      agent: 'conversation', model: settings.conversationModel, promptTokens: conv.r.promptTokens, completionTokens: conv.r.completionTokens,
-      latencyMs: conv.r.latencyMs, status: 'ok', error: null, detail: { ...promptDetail, ttftMs: conv.r.ttftMs },
+      agent: 'conversation',
+      model: settings.conversationModel,
+      promptTokens: conv.r.promptTokens,
+      completionTokens: conv.r.completionTokens,
+      latencyMs: conv.r.latencyMs,
+      status: 'ok',
+      error: null,
+      detail: { ...promptDetail, ttftMs: conv.r.ttftMs },
     });
     text = conv.r.text;
   } else {
     const err = conv.err;
-    error = err instanceof ModelError
-      ? { code: err.code, message: err.message }
-      : err instanceof CallAborted
-        ? { code: 'internal', message: 'the client disconnected before the reply finished' }
-        : { code: 'internal', message: `conversation failed: ${err instanceof Error ? err.message : String(err)}` };
+    error =
+      err instanceof ModelError
+        ? { code: err.code, message: err.message }
+        : err instanceof CallAborted
+          ? { code: 'internal', message: 'the client disconnected before the reply finished' }
+          : { code: 'internal', message: `conversation failed: ${err instanceof Error ? err.message : String(err)}` };
     logs.push(failure('conversation', settings.conversationModel, convStart, err, promptDetail));
   }
   logs.push(await extraction, await summarization);
   const assistant = await repo.finishExchange(
-    db, { sessionId: session.id, assistantId: stored.assistant.id, userId: args.userId }, text, error ? 'error' : 'complete', error?.message ?? null, logs,
+    db,
+    { sessionId: session.id, assistantId: stored.assistant.id, userId: args.userId },
+    text,
+    error ? 'error' : 'complete',
+    error?.message ?? null,
+    logs,
   );
   return {
     userMessage: stored.user,

@@ -8,14 +8,19 @@
  */
 import type { HistoryMessage } from '../db/repo';
 import {
-  MAX_MEMORIES_IN_PROMPT, MAX_TOKENS_PER_HISTORY_MESSAGE, MAX_TOKENS_PER_MEMORY, PROMPT_SHARES, type Slice,
+  MAX_MEMORIES_IN_PROMPT,
+  MAX_TOKENS_PER_HISTORY_MESSAGE,
+  MAX_TOKENS_PER_MEMORY,
+  PROMPT_SHARES,
+  type Slice,
 } from './budget';
 import type { RetrievedMemory } from './memory-retriever';
 import type { ChatMessage } from './model';
 import { countCached, countTokens, REPLY_PRIMER, TOKENS_PER_MESSAGE, truncateToTokens } from './tokens';
 
-const SYSTEM = 'You are MemoryChat, a helpful assistant with a long-term memory of the user. '
-  + 'Use what you remember and the summary of the earlier conversation when it is relevant; do not invent facts. Be concise.';
+const SYSTEM =
+  'You are MemoryChat, a helpful assistant with a long-term memory of the user. ' +
+  'Use what you remember and the summary of the earlier conversation when it is relevant; do not invent facts. Be concise.';
 const SUMMARY_HEADER = '\n\nSummary of the earlier conversation:\n';
 const MEMORY_HEADER = '\n\nWhat you remember about the user:';
 
@@ -73,7 +78,8 @@ export function buildConversationPrompt(args: {
   for (const h of args.history) {
     let text = h.content;
     let tokens = countCached(`msg:${h.id}`, text);
-    if (tokens > MAX_TOKENS_PER_HISTORY_MESSAGE) ({ text, tokens } = truncateToTokens(text, MAX_TOKENS_PER_HISTORY_MESSAGE));
+    if (tokens > MAX_TOKENS_PER_HISTORY_MESSAGE)
+      ({ text, tokens } = truncateToTokens(text, MAX_TOKENS_PER_HISTORY_MESSAGE));
     if (used + tokens + TOKENS_PER_MESSAGE > budget) break;
     used += tokens + TOKENS_PER_MESSAGE;
     history.push({ role: h.role, content: text });
@@ -87,12 +93,21 @@ export function buildConversationPrompt(args: {
   };
 }
 
-function untrimmed(args: { userText: string; summary: string | null; memories: readonly RetrievedMemory[]; history: readonly HistoryMessage[] }): ConversationPrompt {
+function untrimmed(args: {
+  userText: string;
+  summary: string | null;
+  memories: readonly RetrievedMemory[];
+  history: readonly HistoryMessage[];
+}): ConversationPrompt {
   let system = SYSTEM;
   if (args.summary) system += SUMMARY_HEADER + args.summary;
   if (args.memories.length > 0) system += MEMORY_HEADER + args.memories.map((m) => `\n- ${m.content}`).join('');
   const history = [...args.history].reverse().map((h): ChatMessage => ({ role: h.role, content: h.content }));
-  const messages: ChatMessage[] = [{ role: 'system', content: system }, ...history, { role: 'user', content: args.userText }];
+  const messages: ChatMessage[] = [
+    { role: 'system', content: system },
+    ...history,
+    { role: 'user', content: args.userText },
+  ];
   return {
     messages,
     estimatedTokens: messages.reduce((n, m) => n + TOKENS_PER_MESSAGE + countTokens(m.content), REPLY_PRIMER),

@@ -7,11 +7,16 @@
  * score in the app; the statement count grows with the user's memory count.
  * `token-bloat` fault: returns far more memories (no cap), for the untrimmed prompt.
  */
-import type { Fault } from '../contract';
+import type { Fault } from '../../contract';
 import type { Db } from '../db/db';
 import { rankedMemoriesSql } from '../db/repo';
 
-export interface RetrievedMemory { id: number; content: string; importance: number; score: number }
+export interface RetrievedMemory {
+  id: number;
+  content: string;
+  importance: number;
+  score: number;
+}
 
 export interface RetrievalResult {
   memories: RetrievedMemory[];
@@ -39,7 +44,11 @@ export async function retrieveMemories(
   const params: (string | number)[] = [args.userId, args.text, ranked, recent];
   if (args.profileId !== null) params.push(args.profileId);
   // The search's ranked query ($1 user, $2 text, $3 limit, $4 profile) plus the newest few.
-  const rankedSql = rankedMemoriesSql('m.id, m.content, m.importance', args.profileId === null ? undefined : '$5', ANY_TERM_CANDIDATES);
+  const rankedSql = rankedMemoriesSql(
+    'm.id, m.content, m.importance',
+    args.profileId === null ? undefined : '$5',
+    ANY_TERM_CANDIDATES,
+  );
   const r = await db.query<RetrievedMemory>(
     `WITH ranked AS (${rankedSql} LIMIT $3),
      recent AS (
@@ -63,19 +72,27 @@ async function nPlusOne(
     args.profileId === null
       ? 'SELECT id FROM memories WHERE user_id = $1 ORDER BY id DESC LIMIT $2'
       : 'SELECT id FROM memories WHERE user_id = $1 AND profile_id = $3 ORDER BY id DESC LIMIT $2',
-    args.profileId === null ? [args.userId, N_PLUS_ONE_CANDIDATES] : [args.userId, N_PLUS_ONE_CANDIDATES, args.profileId],
+    args.profileId === null
+      ? [args.userId, N_PLUS_ONE_CANDIDATES]
+      : [args.userId, N_PLUS_ONE_CANDIDATES, args.profileId],
   );
   const terms = new Set(args.text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []);
   const rows: RetrievedMemory[] = [];
   for (const { id } of ids.rows) {
-    const r = await db.query<{ id: number; content: string; importance: number }>('SELECT id, content, importance FROM memories WHERE id = $1', [id]);
+    const r = await db.query<{ id: number; content: string; importance: number }>(
+      'SELECT id, content, importance FROM memories WHERE id = $1',
+      [id],
+    );
     const row = r.rows[0];
     if (!row) continue;
     const words = row.content.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [];
     const score = words.filter((w) => terms.has(w)).length;
     rows.push({ ...row, score });
   }
-  const ranked = rows.filter((m) => m.score > 0).sort((a, b) => b.score - a.score || b.id - a.id).slice(0, RANKED);
+  const ranked = rows
+    .filter((m) => m.score > 0)
+    .sort((a, b) => b.score - a.score || b.id - a.id)
+    .slice(0, RANKED);
   const chosen = new Set(ranked.map((m) => m.id));
   const recent = rows.filter((m) => !chosen.has(m.id)).slice(0, RECENT);
   return { memories: [...ranked, ...recent], latencyMs: performance.now() - start, queries: 1 + ids.rows.length };

@@ -7,14 +7,17 @@
  *    makes a share of calls fail (via the simulator's fault header, or locally against a real API).
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { Fault } from '../contract';
+import type { Fault } from '../../contract';
 import { chatPromptTokens, countTokens } from './tokens';
 
 export type ModelErrorCode = 'model_error' | 'model_timeout';
 
 export class ModelError extends Error {
   override name = 'ModelError';
-  constructor(readonly code: ModelErrorCode, message: string) {
+  constructor(
+    readonly code: ModelErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -24,7 +27,10 @@ export class CallAborted extends Error {
   override name = 'CallAborted';
 }
 
-export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
 
 export interface ModelCall {
   model: string;
@@ -147,7 +153,11 @@ export class ModelClient {
         }
         if (choice?.finish_reason) finished = true;
       }
-      if (!finished) throw new ModelError('model_error', 'the model stream ended before the reply was finished (connection cut or malformed stream)');
+      if (!finished)
+        throw new ModelError(
+          'model_error',
+          'the model stream ended before the reply was finished (connection cut or malformed stream)',
+        );
       const endedAt = performance.now();
       return {
         text,
@@ -169,23 +179,35 @@ export class ModelClient {
 
   /** `model-errors` against a real API: fail without spending a call. */
   private async localFault(fault: '5xx' | 'timeout', signal: AbortSignal): Promise<void> {
-    if (fault === '5xx') throw new ModelError('model_error', 'the model answered 503 (injected by the model-errors fault)');
-    await new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(new APIUserAbortError()), { once: true }));
+    if (fault === '5xx')
+      throw new ModelError('model_error', 'the model answered 503 (injected by the model-errors fault)');
+    await new Promise<void>((_, reject) =>
+      signal.addEventListener('abort', () => reject(new APIUserAbortError()), { once: true }),
+    );
   }
 
   private classify(err: unknown, timedOut: boolean, callerAborted: boolean): Error {
     if (err instanceof ModelError) return err;
     if (callerAborted && !timedOut) return new CallAborted('the client disconnected');
     if (timedOut || err instanceof APIConnectionTimeoutError) {
-      return new ModelError('model_timeout', `the model did not answer within ${this.opts.timeoutMs} ms (MEMORYCHAT_MODEL_TIMEOUT_MS)`);
+      return new ModelError(
+        'model_timeout',
+        `the model did not answer within ${this.opts.timeoutMs} ms (MEMORYCHAT_MODEL_TIMEOUT_MS)`,
+      );
     }
     if (err instanceof APIError && err.status !== undefined) {
       // The SDK's message starts with the status again ("503 The server is …").
-      const detail = err.message.replace(/\s+/g, ' ').replace(/^\d{3}\s+/, '').slice(0, 200);
+      const detail = err.message
+        .replace(/\s+/g, ' ')
+        .replace(/^\d{3}\s+/, '')
+        .slice(0, 200);
       return new ModelError('model_error', `the model answered ${err.status}: ${detail}`);
     }
     if (err instanceof APIConnectionError) {
-      return new ModelError('model_error', `cannot reach the model at ${this.baseURL} (${err.message}); check OPENAI_BASE_URL or the simulator`);
+      return new ModelError(
+        'model_error',
+        `cannot reach the model at ${this.baseURL} (${err.message}); check OPENAI_BASE_URL or the simulator`,
+      );
     }
     const message = err instanceof Error ? err.message : String(err);
     return new ModelError('model_error', `the model sent a malformed answer: ${message.slice(0, 200)}`);

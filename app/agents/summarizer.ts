@@ -10,11 +10,16 @@ import type { Slice } from './budget';
 import type { ChatMessage, ModelClient, ModelResult } from './model';
 import { countCached, countTokens, REPLY_PRIMER, TOKENS_PER_MESSAGE, truncateToTokens } from './tokens';
 
-const SYSTEM = 'Summarize the conversation between the user and the assistant in at most 150 words. '
-  + 'Keep facts about the user, decisions and open questions; drop small talk. Write plain prose.';
+const SYSTEM =
+  'Summarize the conversation between the user and the assistant in at most 150 words. ' +
+  'Keep facts about the user, decisions and open questions; drop small talk. Write plain prose.';
 
 /** Builds the prompt from the previous summary and the messages to fold in (newest first), newest kept when they don't all fit. */
-export function buildSummarizerPrompt(previous: string | null, messages: readonly HistoryMessage[], slice: Slice): { prompt: ChatMessage[]; uptoId: number } | undefined {
+export function buildSummarizerPrompt(
+  previous: string | null,
+  messages: readonly HistoryMessage[],
+  slice: Slice,
+): { prompt: ChatMessage[]; uptoId: number } | undefined {
   let budget = slice.prompt - REPLY_PRIMER - 2 * TOKENS_PER_MESSAGE - countCached('sys:summarizer', SYSTEM) - 10;
   const parts: string[] = [];
   let prev = '';
@@ -36,11 +41,21 @@ export function buildSummarizerPrompt(previous: string | null, messages: readonl
   }
   if (parts.length === 0) return undefined;
   const user = `${prev}New messages:\n${parts.reverse().join('\n')}`;
-  return { prompt: [{ role: 'system', content: SYSTEM }, { role: 'user', content: user }], uptoId };
+  return {
+    prompt: [
+      { role: 'system', content: SYSTEM },
+      { role: 'user', content: user },
+    ],
+    uptoId,
+  };
 }
 
 export async function summarize(
-  model: ModelClient, modelName: string, prompt: ChatMessage[], slice: Slice, signal?: AbortSignal,
+  model: ModelClient,
+  modelName: string,
+  prompt: ChatMessage[],
+  slice: Slice,
+  signal?: AbortSignal,
 ): Promise<{ result: ModelResult; summary: string }> {
   const result = await model.chat({ model: modelName, messages: prompt, maxTokens: slice.completion, signal });
   const summary = result.text.trim();

@@ -26,7 +26,10 @@ export function currentDbStats(): DbStats | undefined {
 type Param = string | number | boolean | null | Date | readonly (string | number | null)[];
 
 export interface Queryable {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: readonly Param[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params?: readonly Param[],
+  ): Promise<pg.QueryResult<R>>;
 }
 
 /** bigint ids fit in a double for any realistic row count; parse them as numbers, not strings. */
@@ -91,7 +94,10 @@ export class Db implements Queryable {
     });
   }
 
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: readonly Param[]): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params?: readonly Param[],
+  ): Promise<pg.QueryResult<R>> {
     return timed(() => this.pool.query<R>(text, params as unknown[] | undefined));
   }
 
@@ -114,7 +120,10 @@ export class Db implements Queryable {
       await q.query('COMMIT');
     } catch (err) {
       // A connection that cannot even roll back (timed out, cut) is discarded, not reused.
-      const broken = await client.query('ROLLBACK').then(() => undefined, (e: unknown) => e as Error);
+      const broken = await client.query('ROLLBACK').then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       client.release(broken);
       throw err;
     }

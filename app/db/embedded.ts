@@ -67,9 +67,10 @@ export function removeStaleDataDirs(log: (line: string) => void, tmp = os.tmpdir
       } catch {
         pid = undefined;
       }
-      const stale = pid !== undefined && Number.isInteger(pid) && pid > 0
-        ? !processAlive(pid)
-        : Date.now() - statSync(dir).mtimeMs > ABANDONED_AFTER_MS;
+      const stale =
+        pid !== undefined && Number.isInteger(pid) && pid > 0
+          ? !processAlive(pid)
+          : Date.now() - statSync(dir).mtimeMs > ABANDONED_AFTER_MS;
       if (!stale) continue;
       rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
@@ -149,10 +150,17 @@ async function templateOrUndefined(log: (line: string) => void): Promise<PgTempl
  * so the password never reaches the statement statistics the suite reads.
  */
 async function claimTemplateCluster(
-  port: number, user: string, templatePassword: string, password: string,
+  port: number,
+  user: string,
+  templatePassword: string,
+  password: string,
 ): Promise<void> {
   const client = new PgClient({
-    host: '127.0.0.1', port, user, password: templatePassword, database: EMBEDDED_DB_NAME,
+    host: '127.0.0.1',
+    port,
+    user,
+    password: templatePassword,
+    database: EMBEDDED_DB_NAME,
   });
   await client.connect();
   try {
@@ -197,7 +205,9 @@ export async function startEmbeddedPostgres(
     onChildBusy?.(s);
   };
   const steps: string[] = [];
-  const step = (name: string): void => { steps.push(`${name} ${Math.round(performance.now() - t0)}`); };
+  const step = (name: string): void => {
+    steps.push(`${name} ${Math.round(performance.now() - t0)}`);
+  };
   const cleanup = async (): Promise<void> => {
     // stop() is a no-op when no postgres process is running.
     if (pg) await pg.stop().catch(() => undefined);
@@ -222,32 +232,38 @@ export async function startEmbeddedPostgres(
         rmSync(dataDir, { recursive: true, force: true });
       }
     }
-    const make = (p: number): EmbeddedPostgres => new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port: p,
-      user,
-      // Until claimTemplateCluster sets `password`, a template copy answers to the template's.
-      password: fromTemplate && template ? template.password : password,
-      authMethod: INITDB.authMethod,
-      persistent: false,
-      createPostgresUser: true,
-      initdbFlags: INITDB.initdbFlags,
-      postgresFlags: [
-        '-c', 'shared_preload_libraries=pg_stat_statements',
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        '-c', 'pg_stat_statements.track=all',
-        // A throw-away test database: commits need not wait for the WAL flush (data is deleted
-        // at exit anyway). Everything else stays at PostgreSQL's defaults.
-        '-c', 'synchronous_commit=off',
-      ],
-      onLog: (m: string) => {
-        busy(childStep);
-        pgLog.push(m);
-        if (pgLog.length > 50) pgLog.shift();
-      },
-      onError: (e: unknown) => pgLog.push(String(e)),
-    });
+    const make = (p: number): EmbeddedPostgres =>
+      new EmbeddedPostgres({
+        databaseDir: dataDir,
+        port: p,
+        user,
+        // Until claimTemplateCluster sets `password`, a template copy answers to the template's.
+        password: fromTemplate && template ? template.password : password,
+        authMethod: INITDB.authMethod,
+        persistent: false,
+        createPostgresUser: true,
+        initdbFlags: INITDB.initdbFlags,
+        postgresFlags: [
+          '-c',
+          'shared_preload_libraries=pg_stat_statements',
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          'unix_socket_directories=',
+          '-c',
+          'pg_stat_statements.track=all',
+          // A throw-away test database: commits need not wait for the WAL flush (data is deleted
+          // at exit anyway). Everything else stays at PostgreSQL's defaults.
+          '-c',
+          'synchronous_commit=off',
+        ],
+        onLog: (m: string) => {
+          busy(childStep);
+          pgLog.push(m);
+          if (pgLog.length > 50) pgLog.shift();
+        },
+        onError: (e: unknown) => pgLog.push(String(e)),
+      });
     pg = make(port);
     if (!fromTemplate) {
       await pg.initialise();
@@ -279,7 +295,12 @@ export async function startEmbeddedPostgres(
     };
   } catch (err) {
     await cleanup();
-    const tail = pgLog.join('').split('\n').filter((l) => /FATAL|ERROR|could not|failed/i.test(l)).slice(-3).join(' | ');
+    const tail = pgLog
+      .join('')
+      .split('\n')
+      .filter((l) => /FATAL|ERROR|could not|failed/i.test(l))
+      .slice(-3)
+      .join(' | ');
     const reason = err instanceof Error ? err.message : 'the postgres process exited during start-up';
     throw new Error(`embedded PostgreSQL failed to start: ${reason}${tail ? ` (${tail})` : ''}`);
   }

@@ -13,8 +13,17 @@ const TIMEOUT_STATES = new Set(['57014', '55P03']);
  */
 const UNAVAILABLE_STATE = /^(08|53)|^57P0[1-3]$/;
 /** Messages of pg and pg-pool for connections that failed or were cut. */
-const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect)|Client has encountered a connection error/;
-const NETWORK_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNAVAILABLE_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect)|Client has encountered a connection error/;
+const NETWORK_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 export function databaseFailure(err: unknown): DatabaseFailure | undefined {
   if (!(err instanceof Error)) return undefined;
@@ -32,7 +41,7 @@ export function databaseFailure(err: unknown): DatabaseFailure | undefined {
 /** The answer's message: what happened and what to look at, without internals (no SQL, no URL). */
 export function databaseFailureMessage(kind: DatabaseFailure): string {
   return kind === 'database_timeout'
-    ? 'the database did not finish in time (statement or query timeout; a lock held elsewhere or an overloaded '
-      + 'database); retry later, or raise MEMORYCHAT_DB_STATEMENT_TIMEOUT_MS / MEMORYCHAT_DB_QUERY_TIMEOUT_MS'
+    ? 'the database did not finish in time (statement or query timeout; a lock held elsewhere or an overloaded ' +
+        'database); retry later, or raise MEMORYCHAT_DB_STATEMENT_TIMEOUT_MS / MEMORYCHAT_DB_QUERY_TIMEOUT_MS'
     : 'the database is not reachable or refused the connection; retry later, and check the database and DATABASE_URL';
 }

@@ -27,7 +27,10 @@ export class ImportSettler {
   /** Counters for tests and logs: how often each step really ran. */
   readonly stats = { settles: 0, analyzes: 0 };
 
-  constructor(private readonly db: Queryable, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly db: Queryable,
+    private readonly log: (line: string) => void,
+  ) {}
 
   /** Call after a bulk import of `rows` memories; resolves once they are settled (never rejects). */
   imported(rows: number): Promise<void> {
@@ -62,7 +65,9 @@ export class ImportSettler {
       this.stats.analyzes += 1;
       this.rowsSinceAnalyze -= covered;
     } catch (err) {
-      this.log(`settling the memory tables after an import failed (search may be slower until autovacuum runs): ${err instanceof Error ? err.message : String(err)}`);
+      this.log(
+        `settling the memory tables after an import failed (search may be slower until autovacuum runs): ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 }

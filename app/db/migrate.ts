@@ -27,7 +27,11 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d+_.+\.sql$/.test(f))
     .sort()
-    .map((file) => ({ version: Number(file.split('_')[0]), name: file.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, file), 'utf8') }));
+    .map((file) => ({
+      version: Number(file.split('_')[0]),
+      name: file.replace(/\.sql$/, ''),
+      sql: readFileSync(path.join(dir, file), 'utf8'),
+    }));
 }
 
 /** The version a fully migrated database reports (= number of migration files). */
@@ -47,7 +51,9 @@ async function createExtensions(q: Queryable, log: (line: string) => void): Prom
     try {
       await q.query(`CREATE EXTENSION IF NOT EXISTS ${ext}`);
     } catch (err) {
-      throw new Error(`cannot enable the ${ext} extension (${(err as Error).message}); install PostgreSQL contrib or run "CREATE EXTENSION ${ext}" as a superuser once`);
+      throw new Error(
+        `cannot enable the ${ext} extension (${(err as Error).message}); install PostgreSQL contrib or run "CREATE EXTENSION ${ext}" as a superuser once`,
+      );
     }
   }
   try {
@@ -65,43 +71,51 @@ export interface MigrateResult {
   applied: string[];
 }
 
-export async function migrate(db: Db, opts: { missingIndexes: boolean; log?: (line: string) => void }): Promise<MigrateResult> {
+export async function migrate(
+  db: Db,
+  opts: { missingIndexes: boolean; log?: (line: string) => void },
+): Promise<MigrateResult> {
   const log = opts.log ?? (() => undefined);
   const migrations = listMigrations();
   const applied: string[] = [];
-  await db.tx(async (q) => {
-    // Two stacks migrating one database at once must not interleave.
-    await q.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    await createExtensions(q, log);
-    await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  await db.tx(
+    async (q) => {
+      // Two stacks migrating one database at once must not interleave.
+      await q.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await createExtensions(q, log);
+      await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const done = new Map<number, string>();
-    for (const row of (await q.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations')).rows) {
-      done.set(row.version, row.name);
-    }
-    for (const m of migrations) {
-      const skipThis = opts.missingIndexes && INDEX_MIGRATIONS.includes(m.version);
-      const previous = done.get(m.version);
-      if (skipThis) {
-        for (const name of indexNamesOf(m.sql)) await q.query(`DROP INDEX IF EXISTS ${name}`);
+      const done = new Map<number, string>();
+      for (const row of (
+        await q.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations')
+      ).rows) {
+        done.set(row.version, row.name);
+      }
+      for (const m of migrations) {
+        const skipThis = opts.missingIndexes && INDEX_MIGRATIONS.includes(m.version);
+        const previous = done.get(m.version);
+        if (skipThis) {
+          for (const name of indexNamesOf(m.sql)) await q.query(`DROP INDEX IF EXISTS ${name}`);
+          await q.query(
+            `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)
+           ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, applied_at = now()`,
+            [m.version, m.name + SKIPPED_SUFFIX],
+          );
+          applied.push(m.name + SKIPPED_SUFFIX);
+          continue;
+        }
+        if (previous !== undefined && !previous.endsWith(SKIPPED_SUFFIX)) continue;
+        await q.query(m.sql);
         await q.query(
           `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)
-           ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, applied_at = now()`,
-          [m.version, m.name + SKIPPED_SUFFIX],
-        );
-        applied.push(m.name + SKIPPED_SUFFIX);
-        continue;
-      }
-      if (previous !== undefined && !previous.endsWith(SKIPPED_SUFFIX)) continue;
-      await q.query(m.sql);
-      await q.query(
-        `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)
          ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, applied_at = now()`,
-        [m.version, m.name],
-      );
-      applied.push(m.name);
-    }
-  }, { unbounded: true }); // an index build over existing rows may outlast the request timeouts
+          [m.version, m.name],
+        );
+        applied.push(m.name);
+      }
+    },
+    { unbounded: true },
+  ); // an index build over existing rows may outlast the request timeouts
   const version = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
   return { schemaVersion: version.rows[0]?.v ?? 0, applied };
 }

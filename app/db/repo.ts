@@ -3,29 +3,95 @@
  * is a property of the query, not of the caller. List queries are "owner, newest first by id",
  * which is exactly the shape of the Step 7.4 indexes `(owner_id, id DESC)`.
  */
-import type { Memory, Message, Profile, Session, User } from '../contract';
+import type { Memory, Message, Profile, Session, User } from '../../contract';
 import type { Queryable } from './db';
 
 const iso = (d: Date | string): string => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 
-interface UserRow { id: number; email: string; display_name: string; created_at: Date }
-interface ProfileRow { id: number; user_id: number; name: string; created_at: Date }
-interface SessionRow { id: number; user_id: number; profile_id: number | null; title: string; created_at: Date; updated_at: Date }
-export interface SessionState extends Session { summary: string | null; summaryUptoId: number | null }
-interface SessionStateRow extends SessionRow { summary: string | null; summary_upto_id: number | null }
-interface MessageRow { id: number; session_id: number; role: 'user' | 'assistant'; content: string; status: Message['status']; error: string | null; model: string | null; created_at: Date }
-interface MemoryRow { id: number; user_id: number; profile_id: number | null; content: string; importance: number; created_at: Date }
+interface UserRow {
+  id: number;
+  email: string;
+  display_name: string;
+  created_at: Date;
+}
+interface ProfileRow {
+  id: number;
+  user_id: number;
+  name: string;
+  created_at: Date;
+}
+interface SessionRow {
+  id: number;
+  user_id: number;
+  profile_id: number | null;
+  title: string;
+  created_at: Date;
+  updated_at: Date;
+}
+export interface SessionState extends Session {
+  summary: string | null;
+  summaryUptoId: number | null;
+}
+interface SessionStateRow extends SessionRow {
+  summary: string | null;
+  summary_upto_id: number | null;
+}
+interface MessageRow {
+  id: number;
+  session_id: number;
+  role: 'user' | 'assistant';
+  content: string;
+  status: Message['status'];
+  error: string | null;
+  model: string | null;
+  created_at: Date;
+}
+interface MemoryRow {
+  id: number;
+  user_id: number;
+  profile_id: number | null;
+  content: string;
+  importance: number;
+  created_at: Date;
+}
 
-export const toUser = (r: UserRow): User => ({ id: r.id, email: r.email, displayName: r.display_name, createdAt: iso(r.created_at) });
-export const toProfile = (r: ProfileRow): Profile => ({ id: r.id, userId: r.user_id, name: r.name, createdAt: iso(r.created_at) });
+export const toUser = (r: UserRow): User => ({
+  id: r.id,
+  email: r.email,
+  displayName: r.display_name,
+  createdAt: iso(r.created_at),
+});
+export const toProfile = (r: ProfileRow): Profile => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: iso(r.created_at),
+});
 export const toSession = (r: SessionRow): Session => ({
-  id: r.id, userId: r.user_id, profileId: r.profile_id, title: r.title, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at),
+  id: r.id,
+  userId: r.user_id,
+  profileId: r.profile_id,
+  title: r.title,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
 });
 export const toMessage = (r: MessageRow): Message => ({
-  id: r.id, sessionId: r.session_id, role: r.role, content: r.content, status: r.status, error: r.error, model: r.model, createdAt: iso(r.created_at),
+  id: r.id,
+  sessionId: r.session_id,
+  role: r.role,
+  content: r.content,
+  status: r.status,
+  error: r.error,
+  model: r.model,
+  createdAt: iso(r.created_at),
 });
 export const toMemory = (r: MemoryRow): Memory => ({
-  id: r.id, userId: r.user_id, profileId: r.profile_id, content: r.content, importance: r.importance, createdAt: iso(r.created_at),
+  id: r.id,
+  userId: r.user_id,
+  profileId: r.profile_id,
+  content: r.content,
+  importance: r.importance,
+  createdAt: iso(r.created_at),
 });
 
 const USER_COLS = 'id, email, display_name, created_at';
@@ -47,7 +113,12 @@ export async function userByTokenHash(q: Queryable, tokenHash: string): Promise<
   return r.rows[0] ? toUser(r.rows[0]) : undefined;
 }
 
-export async function createUserWithProfile(q: Queryable, email: string, displayName: string, tokenHash: string): Promise<{ user: User; profile: Profile } | 'email_taken'> {
+export async function createUserWithProfile(
+  q: Queryable,
+  email: string,
+  displayName: string,
+  tokenHash: string,
+): Promise<{ user: User; profile: Profile } | 'email_taken'> {
   // One statement: user + default profile, so a failure never leaves a user without a profile.
   const r = await q.query<UserRow & { p_id: number; p_name: string; p_created_at: Date }>(
     `WITH u AS (
@@ -62,16 +133,25 @@ export async function createUserWithProfile(q: Queryable, email: string, display
   );
   const row = r.rows[0];
   if (!row) return 'email_taken';
-  return { user: toUser(row), profile: toProfile({ id: row.p_id, user_id: row.id, name: row.p_name, created_at: row.p_created_at }) };
+  return {
+    user: toUser(row),
+    profile: toProfile({ id: row.p_id, user_id: row.id, name: row.p_name, created_at: row.p_created_at }),
+  };
 }
 
 export async function createProfile(q: Queryable, userId: number, name: string): Promise<Profile> {
-  const r = await q.query<ProfileRow>('INSERT INTO profiles (user_id, name) VALUES ($1, $2) RETURNING id, user_id, name, created_at', [userId, name]);
+  const r = await q.query<ProfileRow>(
+    'INSERT INTO profiles (user_id, name) VALUES ($1, $2) RETURNING id, user_id, name, created_at',
+    [userId, name],
+  );
   return toProfile(r.rows[0] as ProfileRow);
 }
 
 export async function listProfiles(q: Queryable, userId: number): Promise<Profile[]> {
-  const r = await q.query<ProfileRow>('SELECT id, user_id, name, created_at FROM profiles WHERE user_id = $1 ORDER BY id LIMIT 1000', [userId]);
+  const r = await q.query<ProfileRow>(
+    'SELECT id, user_id, name, created_at FROM profiles WHERE user_id = $1 ORDER BY id LIMIT 1000',
+    [userId],
+  );
   return r.rows.map(toProfile);
 }
 
@@ -79,7 +159,11 @@ export async function listProfiles(q: Queryable, userId: number): Promise<Profil
 
 /** Creates a session; `undefined` when `profileId` is not one of the user's profiles. */
 export async function createSession(
-  q: Queryable, userId: number, title: string, profileId: number | null, opts: { slow?: boolean } = {},
+  q: Queryable,
+  userId: number,
+  title: string,
+  profileId: number | null,
+  opts: { slow?: boolean } = {},
 ): Promise<Session | undefined> {
   // Fault `slow-session-create`: ≈ 8 ms more database time per session, as a slow trigger or an
   // unindexed foreign-key check would cost.
@@ -94,31 +178,61 @@ export async function createSession(
   return r.rows[0] ? toSession(r.rows[0]) : undefined;
 }
 
-export async function listSessions(q: Queryable, userId: number, limit: number, before: number | undefined): Promise<{ items: Session[]; nextCursor: number | null }> {
-  const r = before === undefined
-    ? await q.query<SessionRow>(`SELECT ${SESSION_COLS} FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT $2`, [userId, limit + 1])
-    : await q.query<SessionRow>(`SELECT ${SESSION_COLS} FROM sessions WHERE user_id = $1 AND id < $3 ORDER BY id DESC LIMIT $2`, [userId, limit + 1, before]);
+export async function listSessions(
+  q: Queryable,
+  userId: number,
+  limit: number,
+  before: number | undefined,
+): Promise<{ items: Session[]; nextCursor: number | null }> {
+  const r =
+    before === undefined
+      ? await q.query<SessionRow>(`SELECT ${SESSION_COLS} FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT $2`, [
+          userId,
+          limit + 1,
+        ])
+      : await q.query<SessionRow>(
+          `SELECT ${SESSION_COLS} FROM sessions WHERE user_id = $1 AND id < $3 ORDER BY id DESC LIMIT $2`,
+          [userId, limit + 1, before],
+        );
   const p = page(r.rows, limit);
   return { items: p.items.map(toSession), nextCursor: p.nextCursor };
 }
 
 export async function getSession(q: Queryable, userId: number, id: number): Promise<SessionState | undefined> {
-  const r = await q.query<SessionStateRow>(`SELECT ${SESSION_COLS}, summary, summary_upto_id FROM sessions WHERE id = $1 AND user_id = $2`, [id, userId]);
+  const r = await q.query<SessionStateRow>(
+    `SELECT ${SESSION_COLS}, summary, summary_upto_id FROM sessions WHERE id = $1 AND user_id = $2`,
+    [id, userId],
+  );
   const row = r.rows[0];
   return row ? { ...toSession(row), summary: row.summary, summaryUptoId: row.summary_upto_id } : undefined;
 }
 
 export async function saveSummary(q: Queryable, sessionId: number, summary: string, uptoId: number): Promise<void> {
   // Concurrent messages may both summarise; keep the one covering more.
-  await q.query('UPDATE sessions SET summary = $2, summary_upto_id = $3 WHERE id = $1 AND coalesce(summary_upto_id, 0) < $3', [sessionId, summary, uptoId]);
+  await q.query(
+    'UPDATE sessions SET summary = $2, summary_upto_id = $3 WHERE id = $1 AND coalesce(summary_upto_id, 0) < $3',
+    [sessionId, summary, uptoId],
+  );
 }
 
 // ---------------------------------------------------------------- messages
 
-export async function listMessages(q: Queryable, sessionId: number, limit: number, before: number | undefined): Promise<{ items: Message[]; nextCursor: number | null }> {
-  const r = before === undefined
-    ? await q.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2`, [sessionId, limit + 1])
-    : await q.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE session_id = $1 AND id < $3 ORDER BY id DESC LIMIT $2`, [sessionId, limit + 1, before]);
+export async function listMessages(
+  q: Queryable,
+  sessionId: number,
+  limit: number,
+  before: number | undefined,
+): Promise<{ items: Message[]; nextCursor: number | null }> {
+  const r =
+    before === undefined
+      ? await q.query<MessageRow>(
+          `SELECT ${MESSAGE_COLS} FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2`,
+          [sessionId, limit + 1],
+        )
+      : await q.query<MessageRow>(
+          `SELECT ${MESSAGE_COLS} FROM messages WHERE session_id = $1 AND id < $3 ORDER BY id DESC LIMIT $2`,
+          [sessionId, limit + 1, before],
+        );
   const p = page(r.rows, limit);
   return { items: p.items.map(toMessage), nextCursor: p.nextCursor };
 }
@@ -128,8 +242,23 @@ export async function listMessages(q: Queryable, sessionId: number, limit: numbe
  * the session belongs to the user, touches it, and inserts the user's message and the
  * assistant's placeholder (status 'streaming'), in that id order. `undefined` = no such session.
  */
-export async function startExchange(q: Queryable, userId: number, sessionId: number, content: string, model: string): Promise<{ session: SessionState; user: Message; assistant: Message } | undefined> {
-  const r = await q.query<MessageRow & { s_profile_id: number | null; s_title: string; s_created_at: Date; s_updated_at: Date; s_summary: string | null; s_summary_upto_id: number | null }>(
+export async function startExchange(
+  q: Queryable,
+  userId: number,
+  sessionId: number,
+  content: string,
+  model: string,
+): Promise<{ session: SessionState; user: Message; assistant: Message } | undefined> {
+  const r = await q.query<
+    MessageRow & {
+      s_profile_id: number | null;
+      s_title: string;
+      s_created_at: Date;
+      s_updated_at: Date;
+      s_summary: string | null;
+      s_summary_upto_id: number | null;
+    }
+  >(
     `WITH s AS (
        UPDATE sessions SET updated_at = now() WHERE id = $1 AND user_id = $2
        RETURNING id, profile_id, title, created_at, updated_at, summary, summary_upto_id
@@ -149,7 +278,14 @@ export async function startExchange(q: Queryable, userId: number, sessionId: num
   if (!u || !a) return undefined;
   return {
     session: {
-      ...toSession({ id: sessionId, user_id: userId, profile_id: u.s_profile_id, title: u.s_title, created_at: u.s_created_at, updated_at: u.s_updated_at }),
+      ...toSession({
+        id: sessionId,
+        user_id: userId,
+        profile_id: u.s_profile_id,
+        title: u.s_title,
+        created_at: u.s_created_at,
+        updated_at: u.s_updated_at,
+      }),
       summary: u.s_summary,
       summaryUptoId: u.s_summary_upto_id,
     },
@@ -161,11 +297,19 @@ export async function startExchange(q: Queryable, userId: number, sessionId: num
 /** Stores the reply's outcome and all its agent calls in one statement. */
 /** Ends an exchange that failed before its reply was stored (the placeholder is still 'streaming'). */
 export async function failExchange(q: Queryable, assistantId: number, error: string): Promise<void> {
-  await q.query(`UPDATE messages SET status = 'error', error = $2 WHERE id = $1 AND status = 'streaming'`, [assistantId, error]);
+  await q.query(`UPDATE messages SET status = 'error', error = $2 WHERE id = $1 AND status = 'streaming'`, [
+    assistantId,
+    error,
+  ]);
 }
 
 export async function finishExchange(
-  q: Queryable, ids: { sessionId: number; assistantId: number; userId: number }, content: string, status: 'complete' | 'error', error: string | null, logs: readonly AgentLogRow[],
+  q: Queryable,
+  ids: { sessionId: number; assistantId: number; userId: number },
+  content: string,
+  status: 'complete' | 'error',
+  error: string | null,
+  logs: readonly AgentLogRow[],
 ): Promise<Message> {
   const r = await q.query<MessageRow>(
     `WITH logs AS (
@@ -175,18 +319,38 @@ export async function finishExchange(
      )
      UPDATE messages SET content = $4, status = $5, error = $6 WHERE id = $2 RETURNING ${MESSAGE_COLS}`,
     [
-      ids.sessionId, ids.assistantId, ids.userId, content, status, error,
-      logs.map((l) => l.agent), logs.map((l) => l.model), logs.map((l) => l.promptTokens), logs.map((l) => l.completionTokens),
-      logs.map((l) => l.latencyMs), logs.map((l) => l.status), logs.map((l) => l.error), logs.map((l) => (l.detail ? JSON.stringify(l.detail) : null)),
+      ids.sessionId,
+      ids.assistantId,
+      ids.userId,
+      content,
+      status,
+      error,
+      logs.map((l) => l.agent),
+      logs.map((l) => l.model),
+      logs.map((l) => l.promptTokens),
+      logs.map((l) => l.completionTokens),
+      logs.map((l) => l.latencyMs),
+      logs.map((l) => l.status),
+      logs.map((l) => l.error),
+      logs.map((l) => (l.detail ? JSON.stringify(l.detail) : null)),
     ],
   );
   return toMessage(r.rows[0] as MessageRow);
 }
 
-export interface HistoryMessage { id: number; role: 'user' | 'assistant'; content: string }
+export interface HistoryMessage {
+  id: number;
+  role: 'user' | 'assistant';
+  content: string;
+}
 
 /** The newest `limit` finished messages before `beforeId`, newest first. */
-export async function recentHistory(q: Queryable, sessionId: number, beforeId: number, limit: number): Promise<HistoryMessage[]> {
+export async function recentHistory(
+  q: Queryable,
+  sessionId: number,
+  beforeId: number,
+  limit: number,
+): Promise<HistoryMessage[]> {
   const r = await q.query<HistoryMessage>(
     `SELECT id, role, content FROM messages WHERE session_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC LIMIT $3`,
     [sessionId, beforeId, limit],
@@ -195,7 +359,13 @@ export async function recentHistory(q: Queryable, sessionId: number, beforeId: n
 }
 
 /** Messages in (afterId, beforeId), newest first, bounded: what the summarizer folds in. */
-export async function historyBetween(q: Queryable, sessionId: number, afterId: number, beforeId: number, limit: number): Promise<HistoryMessage[]> {
+export async function historyBetween(
+  q: Queryable,
+  sessionId: number,
+  afterId: number,
+  beforeId: number,
+  limit: number,
+): Promise<HistoryMessage[]> {
   const r = await q.query<HistoryMessage>(
     `SELECT id, role, content FROM messages WHERE session_id = $1 AND id > $2 AND id < $3 AND status = 'complete' ORDER BY id DESC LIMIT $4`,
     [sessionId, afterId, beforeId, limit],
@@ -205,12 +375,18 @@ export async function historyBetween(q: Queryable, sessionId: number, afterId: n
 
 /** The whole history (token-bloat fault: nothing trimmed). */
 export async function fullHistory(q: Queryable, sessionId: number, beforeId: number): Promise<HistoryMessage[]> {
-  const r = await q.query<HistoryMessage>(`SELECT id, role, content FROM messages WHERE session_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC`, [sessionId, beforeId]);
+  const r = await q.query<HistoryMessage>(
+    `SELECT id, role, content FROM messages WHERE session_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC`,
+    [sessionId, beforeId],
+  );
   return r.rows;
 }
 
 export async function getMessage(q: Queryable, userId: number, id: number): Promise<Message | undefined> {
-  const r = await q.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = $1 AND user_id = $2`, [id, userId]);
+  const r = await q.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = $1 AND user_id = $2`, [
+    id,
+    userId,
+  ]);
   return r.rows[0] ? toMessage(r.rows[0]) : undefined;
 }
 
@@ -221,7 +397,12 @@ export async function profileBelongsTo(q: Queryable, userId: number, profileId: 
   return r.rowCount === 1;
 }
 
-export interface NewMemory { content: string; profileId: number | null; importance: number; sourceMessageId?: number | null }
+export interface NewMemory {
+  content: string;
+  profileId: number | null;
+  importance: number;
+  sourceMessageId?: number | null;
+}
 
 /** Bulk insert in one statement (unnest), returning ids in input order. */
 export async function insertMemories(q: Queryable, userId: number, rows: readonly NewMemory[]): Promise<Memory[]> {
@@ -231,12 +412,24 @@ export async function insertMemories(q: Queryable, userId: number, rows: readonl
      SELECT $1, p, c, i, s FROM unnest($2::bigint[], $3::text[], $4::real[], $5::bigint[]) WITH ORDINALITY AS t(p, c, i, s, ord)
      ORDER BY ord
      RETURNING ${MEMORY_COLS}`,
-    [userId, rows.map((m) => m.profileId), rows.map((m) => m.content), rows.map((m) => m.importance), rows.map((m) => m.sourceMessageId ?? null)],
+    [
+      userId,
+      rows.map((m) => m.profileId),
+      rows.map((m) => m.content),
+      rows.map((m) => m.importance),
+      rows.map((m) => m.sourceMessageId ?? null),
+    ],
   );
   return r.rows.sort((a, b) => a.id - b.id).map(toMemory);
 }
 
-export async function listMemories(q: Queryable, userId: number, profileId: number | undefined, limit: number, before: number | undefined): Promise<{ items: Memory[]; nextCursor: number | null }> {
+export async function listMemories(
+  q: Queryable,
+  userId: number,
+  profileId: number | undefined,
+  limit: number,
+  before: number | undefined,
+): Promise<{ items: Memory[]; nextCursor: number | null }> {
   const params: (number | undefined)[] = [userId, limit + 1];
   let where = 'user_id = $1';
   if (profileId !== undefined) {
@@ -247,12 +440,18 @@ export async function listMemories(q: Queryable, userId: number, profileId: numb
     params.push(before);
     where += ` AND id < $${params.length}`;
   }
-  const r = await q.query<MemoryRow>(`SELECT ${MEMORY_COLS} FROM memories WHERE ${where} ORDER BY id DESC LIMIT $2`, params as number[]);
+  const r = await q.query<MemoryRow>(
+    `SELECT ${MEMORY_COLS} FROM memories WHERE ${where} ORDER BY id DESC LIMIT $2`,
+    params as number[],
+  );
   const p = page(r.rows, limit);
   return { items: p.items.map(toMemory), nextCursor: p.nextCursor };
 }
 
-export interface ScoredMemory { memory: Memory; score: number }
+export interface ScoredMemory {
+  memory: Memory;
+  score: number;
+}
 
 /** How the text ($2) becomes the all-terms and any-term queries of {@link rankedMemoriesSql}. */
 export interface QueryTerms {
@@ -339,7 +538,10 @@ export type SearchOrder = 'relevance' | 'newest';
  * newest first instead.
  */
 export function rankedMemoriesSql(
-  cols: string, profileParam?: string, anyCandidates?: number, terms: QueryTerms = TEXT_TERMS,
+  cols: string,
+  profileParam?: string,
+  anyCandidates?: number,
+  terms: QueryTerms = TEXT_TERMS,
   order: SearchOrder = 'relevance',
 ): string {
   const profile = profileParam ? ` AND m.profile_id = ${profileParam}` : '';
@@ -371,10 +573,16 @@ export function rankedMemoriesSql(
      ORDER BY ${byRank ? 'score DESC, ' : ''}m.id DESC)`;
 }
 
-const MEMORY_COLS_M = MEMORY_COLS.split(', ').map((c) => 'm.' + c).join(', ');
+const MEMORY_COLS_M = MEMORY_COLS.split(', ')
+  .map((c) => 'm.' + c)
+  .join(', ');
 
 export function searchRanked(
-  q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined,
+  q: Queryable,
+  userId: number,
+  text: string,
+  limit: number,
+  profileId: number | undefined,
   order: SearchOrder = 'relevance',
 ): Promise<ScoredMemory[]> {
   return searchMemories(q, TEXT_TERMS, userId, text, limit, profileId, order);
@@ -382,14 +590,23 @@ export function searchRanked(
 
 /** Fuzzy search for typos: the ranked query over the typo-corrected terms ({@link FUZZY_TERMS}). */
 export function searchFuzzy(
-  q: Queryable, userId: number, text: string, limit: number, profileId: number | undefined,
+  q: Queryable,
+  userId: number,
+  text: string,
+  limit: number,
+  profileId: number | undefined,
   order: SearchOrder = 'relevance',
 ): Promise<ScoredMemory[]> {
   return searchMemories(q, FUZZY_TERMS, userId, text, limit, profileId, order);
 }
 
 async function searchMemories(
-  q: Queryable, terms: QueryTerms, userId: number, text: string, limit: number, profileId: number | undefined,
+  q: Queryable,
+  terms: QueryTerms,
+  userId: number,
+  text: string,
+  limit: number,
+  profileId: number | undefined,
   order: SearchOrder,
 ): Promise<ScoredMemory[]> {
   const params: (string | number)[] = [userId, text, limit];
@@ -412,7 +629,9 @@ export async function mergePendingSearchEntries(q: Queryable): Promise<void> {
 
 /** Rows of `memories` as of its last ANALYZE/VACUUM (0 when never analyzed). */
 export async function memoriesRowEstimate(q: Queryable): Promise<number> {
-  const r = await q.query<{ n: number }>("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'memories'::regclass");
+  const r = await q.query<{ n: number }>(
+    "SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'memories'::regclass",
+  );
   return r.rows[0]?.n ?? 0;
 }
 
@@ -422,7 +641,10 @@ export async function analyzeMemoryTables(q: Queryable): Promise<void> {
 }
 
 export async function getMemory(q: Queryable, userId: number, id: number): Promise<Memory | undefined> {
-  const r = await q.query<MemoryRow>(`SELECT ${MEMORY_COLS} FROM memories WHERE id = $1 AND user_id = $2`, [id, userId]);
+  const r = await q.query<MemoryRow>(`SELECT ${MEMORY_COLS} FROM memories WHERE id = $1 AND user_id = $2`, [
+    id,
+    userId,
+  ]);
   return r.rows[0] ? toMemory(r.rows[0]) : undefined;
 }
 
@@ -439,15 +661,34 @@ export interface AgentLogRow {
   detail: Record<string, unknown> | null;
 }
 
-export interface StoredAgentLog extends AgentLogRow { id: number }
+export interface StoredAgentLog extends AgentLogRow {
+  id: number;
+}
 
 export async function agentLogsOf(q: Queryable, messageId: number): Promise<StoredAgentLog[]> {
-  const r = await q.query<{ id: number; agent: string; model: string | null; prompt_tokens: number; completion_tokens: number; latency_ms: number; status: AgentLogRow['status']; error: string | null; detail: Record<string, unknown> | null }>(
+  const r = await q.query<{
+    id: number;
+    agent: string;
+    model: string | null;
+    prompt_tokens: number;
+    completion_tokens: number;
+    latency_ms: number;
+    status: AgentLogRow['status'];
+    error: string | null;
+    detail: Record<string, unknown> | null;
+  }>(
     'SELECT id, agent, model, prompt_tokens, completion_tokens, latency_ms, status, error, detail FROM agent_logs WHERE message_id = $1 ORDER BY id',
     [messageId],
   );
   return r.rows.map((x) => ({
-    id: x.id, agent: x.agent, model: x.model, promptTokens: x.prompt_tokens, completionTokens: x.completion_tokens,
-    latencyMs: x.latency_ms, status: x.status, error: x.error, detail: x.detail,
+    id: x.id,
+    agent: x.agent,
+    model: x.model,
+    promptTokens: x.prompt_tokens,
+    completionTokens: x.completion_tokens,
+    latencyMs: x.latency_ms,
+    status: x.status,
+    error: x.error,
+    detail: x.detail,
   }));
 }

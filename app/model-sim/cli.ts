@@ -15,15 +15,23 @@ function fail(message: string): never {
 
 async function main(): Promise<void> {
   const latency = process.env.MODEL_SIM_LATENCY ?? 'realistic';
-  if (!isLatencyProfile(latency)) fail(`MODEL_SIM_LATENCY="${latency}" is not a profile; use one of ${LATENCY_PROFILES.join(', ')}.`);
+  if (!isLatencyProfile(latency))
+    fail(`MODEL_SIM_LATENCY="${latency}" is not a profile; use one of ${LATENCY_PROFILES.join(', ')}.`);
   const port = process.env.PORT ? Number(process.env.PORT) : 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT="${process.env.PORT}" is not a port number (0–65535).`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    fail(`PORT="${process.env.PORT}" is not a port number (0–65535).`);
   const seed = process.env.MODEL_SIM_SEED ? Number(process.env.MODEL_SIM_SEED) : 42;
   if (!Number.isInteger(seed)) fail(`MODEL_SIM_SEED="${process.env.MODEL_SIM_SEED}" is not an integer.`);
 
-  const warmModels = process.env.MODEL_SIM_WARM_MODELS?.split(',').map((m) => m.trim()).filter(Boolean);
+  const warmModels = process.env.MODEL_SIM_WARM_MODELS?.split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   const sim = await startModelSimulator({
-    port, host: process.env.HOST ?? '127.0.0.1', latency, seed, warmTokenizers: warmModels?.length ? warmModels : true,
+    port,
+    host: process.env.HOST ?? '127.0.0.1',
+    latency,
+    seed,
+    warmTokenizers: warmModels?.length ? warmModels : true,
   });
   // Ready once it listens: the tokenizers are built right after (~0.5 s each); a request in that
   // window waits for them, and other encodings are built on first use.
@@ -31,7 +39,9 @@ async function main(): Promise<void> {
   process.stderr.write(`model simulator listening (latency ${latency}, seed ${seed}); Ctrl-C to stop\n`);
   const warmStart = performance.now();
   void sim.tokenizersReady.then(() => {
-    process.stderr.write(`model simulator tokenizers built in ${Math.round(performance.now() - warmStart)} ms, after ready\n`);
+    process.stderr.write(
+      `model simulator tokenizers built in ${Math.round(performance.now() - warmStart)} ms, after ready\n`,
+    );
   });
   const stop = (): void => {
     sim.close().then(

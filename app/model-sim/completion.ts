@@ -38,7 +38,8 @@ function promptSeed(seed: number, request: ChatRequest): number {
 function memoriesForSchema(schema: unknown, facts: readonly string[]): unknown[] | null {
   if (typeof schema !== 'object' || schema === null) return null;
   const props = (schema as { properties?: Record<string, unknown> }).properties;
-  const memories = props?.memories as { type?: unknown; items?: { type?: unknown; properties?: Record<string, { type?: unknown }> } } | undefined;
+  const memories = props?.memories as
+    { type?: unknown; items?: { type?: unknown; properties?: Record<string, { type?: unknown }> } } | undefined;
   if (!memories || memories.type !== 'array') return null;
   const items = memories.items;
   if (items?.type === 'object' && items.properties) {
@@ -59,7 +60,8 @@ function jsonText(request: ChatRequest, seed: number, facts: readonly string[]):
     const schema = request.responseFormat.schema;
     const example = exampleForSchema(schema, createRng(seed), keywordsOf(lastUserText(request)));
     const memories = memoriesForSchema(schema, facts);
-    if (memories && typeof example === 'object' && example !== null) (example as Record<string, unknown>).memories = memories;
+    if (memories && typeof example === 'object' && example !== null)
+      (example as Record<string, unknown>).memories = memories;
     return JSON.stringify(example);
   }
   return JSON.stringify({ memories: facts });

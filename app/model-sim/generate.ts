@@ -54,7 +54,18 @@ const CLOSERS = [
   'Would you like me to remember anything else about {k}?',
   'Happy to go deeper on {k} whenever you are ready.',
 ];
-const VERBS = ['review', 'compare', 'write down', 'plan', 'organize', 'check', 'try out', 'schedule', 'simplify', 'revisit'];
+const VERBS = [
+  'review',
+  'compare',
+  'write down',
+  'plan',
+  'organize',
+  'check',
+  'try out',
+  'schedule',
+  'simplify',
+  'revisit',
+];
 const OBJECTS = [
   'the main options',
   'a short list of priorities',
@@ -118,7 +129,8 @@ export function exampleForSchema(schema: unknown, rng: Rng, keywords: readonly s
   switch (type) {
     case 'object': {
       const out: Record<string, unknown> = {};
-      const props = typeof s.properties === 'object' && s.properties !== null ? (s.properties as Record<string, unknown>) : {};
+      const props =
+        typeof s.properties === 'object' && s.properties !== null ? (s.properties as Record<string, unknown>) : {};
       for (const [key, sub] of Object.entries(props)) out[key] = exampleForSchema(sub, rng, keywords, depth + 1);
       return out;
     }

@@ -35,7 +35,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { buildCompletion, type Completion } from './completion';
 import { embed } from './generate';
-import { isLatencyProfile, LATENCY_PROFILES, planCompletion, planEmbeddingMs, type LatencyProfileName } from './latency';
+import {
+  isLatencyProfile,
+  LATENCY_PROFILES,
+  planCompletion,
+  planEmbeddingMs,
+  type LatencyProfileName,
+} from './latency';
 import { createRng, mixSeeds, type Rng } from './random';
 import { countChatPromptTokens, countTokens, encodingForModel, warmTokenizers } from './tokens';
 import {
@@ -97,17 +103,20 @@ class RequestScope {
 
   later(ms: number, fn: () => void): void {
     if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.closed) return;
-      try {
-        fn();
-      } catch (error) {
-        // A bug must not take the process down nor leave the client hanging.
-        process.stderr.write(`model-sim: ${error instanceof Error ? error.message : String(error)}\n`);
-        this.onError?.();
-      }
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        if (this.closed) return;
+        try {
+          fn();
+        } catch (error) {
+          // A bug must not take the process down nor leave the client hanging.
+          process.stderr.write(`model-sim: ${error instanceof Error ? error.message : String(error)}\n`);
+          this.onError?.();
+        }
+      },
+      Math.max(0, ms),
+    );
     this.timers.add(timer);
   }
 
@@ -170,7 +179,12 @@ function usageBody(promptTokens: number, completionTokens: number): Record<strin
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   };
 }
 
@@ -179,7 +193,9 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   const port = opts.port ?? 0;
   const defaultLatency = opts.latency ?? 'realistic';
   if (!isLatencyProfile(defaultLatency)) {
-    throw new Error(`Model simulator: unknown latency profile "${String(defaultLatency)}"; use one of ${LATENCY_PROFILES.join(', ')}.`);
+    throw new Error(
+      `Model simulator: unknown latency profile "${String(defaultLatency)}"; use one of ${LATENCY_PROFILES.join(', ')}.`,
+    );
   }
   const seed = (opts.seed ?? 42) >>> 0;
   const timeoutFaultMaxMs = opts.timeoutFaultMaxMs ?? DEFAULT_TIMEOUT_FAULT_MAX_MS;
@@ -191,11 +207,21 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   function readControls(req: IncomingMessage, rng: Rng): SimControls {
     const latencyHeader = headerValue(req, 'x-sim-latency');
     if (latencyHeader !== undefined && !isLatencyProfile(latencyHeader)) {
-      throw new SimHttpError(400, `Invalid x-sim-latency header "${latencyHeader}": use one of ${LATENCY_PROFILES.join(', ')}.`, 'invalid_request_error', 'x-sim-latency');
+      throw new SimHttpError(
+        400,
+        `Invalid x-sim-latency header "${latencyHeader}": use one of ${LATENCY_PROFILES.join(', ')}.`,
+        'invalid_request_error',
+        'x-sim-latency',
+      );
     }
     const faultHeader = headerValue(req, 'x-sim-fault');
     if (faultHeader !== undefined && !(SIM_FAULTS as readonly string[]).includes(faultHeader)) {
-      throw new SimHttpError(400, `Invalid x-sim-fault header "${faultHeader}": use one of ${SIM_FAULTS.join(', ')}.`, 'invalid_request_error', 'x-sim-fault');
+      throw new SimHttpError(
+        400,
+        `Invalid x-sim-fault header "${faultHeader}": use one of ${SIM_FAULTS.join(', ')}.`,
+        'invalid_request_error',
+        'x-sim-fault',
+      );
     }
     const rateHeader = headerValue(req, 'x-sim-fault-rate');
     let fault = (faultHeader as SimFault | undefined) ?? null;
@@ -203,7 +229,12 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     if (rateHeader !== undefined) {
       const rate = Number(rateHeader);
       if (rateHeader.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
-        throw new SimHttpError(400, `Invalid x-sim-fault-rate header "${rateHeader}": use a number from 0 to 1.`, 'invalid_request_error', 'x-sim-fault-rate');
+        throw new SimHttpError(
+          400,
+          `Invalid x-sim-fault-rate header "${rateHeader}": use a number from 0 to 1.`,
+          'invalid_request_error',
+          'x-sim-fault-rate',
+        );
       }
       fault = draw < rate ? (fault ?? '5xx') : null;
     }
@@ -213,7 +244,12 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   function answerFault(fault: SimFault, res: ServerResponse, scope: RequestScope): boolean {
     if (fault === '5xx') {
       sendJson(res, 503, {
-        error: { message: 'The server is overloaded or not ready yet. (simulated by x-sim-fault)', type: 'server_error', param: null, code: null },
+        error: {
+          message: 'The server is overloaded or not ready yet. (simulated by x-sim-fault)',
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
       });
       return true;
     }
@@ -225,11 +261,27 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     return false; // cut-stream is handled by the endpoint once it has a body to cut
   }
 
-  function streamChat(res: ServerResponse, request: ChatRequest, completion: Completion, promptTokens: number, controls: SimControls, rng: Rng, scope: RequestScope): void {
+  function streamChat(
+    res: ServerResponse,
+    request: ChatRequest,
+    completion: Completion,
+    promptTokens: number,
+    controls: SimControls,
+    rng: Rng,
+    scope: RequestScope,
+  ): void {
     const timing = planCompletion(controls.latency, rng);
     const id = randomId(rng, 'chatcmpl-');
-    const base = { id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: request.model, service_tier: 'default', system_fingerprint: SYSTEM_FINGERPRINT };
-    const withUsage = (chunk: Record<string, unknown>): Record<string, unknown> => (request.includeUsage ? { ...chunk, usage: null } : chunk);
+    const base = {
+      id,
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model: request.model,
+      service_tier: 'default',
+      system_fingerprint: SYSTEM_FINGERPRINT,
+    };
+    const withUsage = (chunk: Record<string, unknown>): Record<string, unknown> =>
+      request.includeUsage ? { ...chunk, usage: null } : chunk;
     const write = (chunk: unknown): void => {
       if (!res.destroyed) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
     };
@@ -245,11 +297,24 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
         'openai-processing-ms': String(Math.round(timing.ttftMs)),
         'x-sim-ttft-ms': String(Math.round(timing.ttftMs)),
       });
-      write(withUsage({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }] }));
+      write(
+        withUsage({
+          ...base,
+          choices: [
+            { index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null },
+          ],
+        }),
+      );
     };
     const finish = (): void => {
-      write(withUsage({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: completion.finishReason }] }));
-      if (request.includeUsage) write({ ...base, choices: [], usage: usageBody(promptTokens, completion.completionTokens) });
+      write(
+        withUsage({
+          ...base,
+          choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: completion.finishReason }],
+        }),
+      );
+      if (request.includeUsage)
+        write({ ...base, choices: [], usage: usageBody(promptTokens, completion.completionTokens) });
       if (!res.destroyed) res.end('data: [DONE]\n\n');
     };
 
@@ -267,7 +332,12 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       while (next < completion.pieces.length) {
         const piece = completion.pieces[next];
         if (!piece || timing.tokenDueMs(piece.lastToken) > elapsed + 1) break;
-        write(withUsage({ ...base, choices: [{ index: 0, delta: { content: piece.text }, logprobs: null, finish_reason: null }] }));
+        write(
+          withUsage({
+            ...base,
+            choices: [{ index: 0, delta: { content: piece.text }, logprobs: null, finish_reason: null }],
+          }),
+        );
         next++;
         if (cut && next >= CUT_AFTER_PIECES) {
           // Let the delivered chunks reach the client first, then drop the connection mid-stream.
@@ -294,7 +364,15 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     scope.later(timing.tokenDueMs(completion.pieces[0]?.lastToken ?? 0), pump);
   }
 
-  function respondChat(res: ServerResponse, request: ChatRequest, completion: Completion, promptTokens: number, controls: SimControls, rng: Rng, scope: RequestScope): void {
+  function respondChat(
+    res: ServerResponse,
+    request: ChatRequest,
+    completion: Completion,
+    promptTokens: number,
+    controls: SimControls,
+    rng: Rng,
+    scope: RequestScope,
+  ): void {
     const timing = planCompletion(controls.latency, rng);
     const totalMs = timing.totalMs(completion.completionTokens);
     const body = {
@@ -302,16 +380,31 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: request.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: completion.text, refusal: null, annotations: [] }, logprobs: null, finish_reason: completion.finishReason }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: completion.text, refusal: null, annotations: [] },
+          logprobs: null,
+          finish_reason: completion.finishReason,
+        },
+      ],
       usage: usageBody(promptTokens, completion.completionTokens),
       service_tier: 'default',
       system_fingerprint: SYSTEM_FINGERPRINT,
     };
-    const headers = { 'x-request-id': randomId(rng, 'req_'), 'openai-processing-ms': String(Math.round(totalMs)), 'x-sim-ttft-ms': String(Math.round(timing.ttftMs)) };
+    const headers = {
+      'x-request-id': randomId(rng, 'req_'),
+      'openai-processing-ms': String(Math.round(totalMs)),
+      'x-sim-ttft-ms': String(Math.round(timing.ttftMs)),
+    };
     scope.later(totalMs, () => {
       if (controls.fault === 'cut-stream') {
         const payload = JSON.stringify(body);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), ...headers });
+        res.writeHead(200, {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(payload),
+          ...headers,
+        });
         res.write(payload.slice(0, Math.floor(payload.length / 3)));
         scope.later(CUT_DELAY_MS, () => res.destroy());
         return;
@@ -329,22 +422,42 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     else respondChat(res, request, completion, promptTokens, controls, rng, scope);
   }
 
-  function handleEmbeddings(body: unknown, res: ServerResponse, controls: SimControls, rng: Rng, scope: RequestScope): void {
+  function handleEmbeddings(
+    body: unknown,
+    res: ServerResponse,
+    controls: SimControls,
+    rng: Rng,
+    scope: RequestScope,
+  ): void {
     const request = parseEmbeddingRequest(body);
     const encoding = encodingForModel(request.model);
     let promptTokens = 0;
     const data = request.inputs.map((input, index) => {
       const tokens = typeof input === 'string' ? countTokens(input, encoding) : input.length;
       if (tokens > 8192) {
-        throw new SimHttpError(400, `This model's maximum context length is 8192 tokens, however you requested ${tokens} tokens (${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`, 'invalid_request_error', null, 'context_length_exceeded');
+        throw new SimHttpError(
+          400,
+          `This model's maximum context length is 8192 tokens, however you requested ${tokens} tokens (${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+          'invalid_request_error',
+          null,
+          'context_length_exceeded',
+        );
       }
       promptTokens += tokens;
       const vector = embed(typeof input === 'string' ? input : input.join(' '), request.dimensions, seed);
-      const embedding = request.encodingFormat === 'base64' ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64') : Array.from(vector);
+      const embedding =
+        request.encodingFormat === 'base64'
+          ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64')
+          : Array.from(vector);
       return { object: 'embedding', index, embedding };
     });
     const delayMs = planEmbeddingMs(controls.latency, rng);
-    const payload = { object: 'list', data, model: request.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
+    const payload = {
+      object: 'list',
+      data,
+      model: request.model,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    };
     scope.later(delayMs, () => {
       if (controls.fault === 'cut-stream') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -415,7 +528,9 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       }
       const message = error instanceof Error ? error.message : String(error);
       process.stderr.write(`model-sim: internal error: ${message}\n`);
-      sendJson(res, 500, { error: { message: `Model simulator internal error: ${message}`, type: 'server_error', param: null, code: null } });
+      sendJson(res, 500, {
+        error: { message: `Model simulator internal error: ${message}`, type: 'server_error', param: null, code: null },
+      });
     });
   });
   server.keepAliveTimeout = 5_000;
@@ -428,7 +543,11 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       if (error.code === 'EADDRINUSE') {
-        reject(new Error(`Model simulator: port ${port} on ${host} is already in use. Choose another port, or use port 0 for a free one.`));
+        reject(
+          new Error(
+            `Model simulator: port ${port} on ${host} is already in use. Choose another port, or use port 0 for a free one.`,
+          ),
+        );
       } else {
         reject(new Error(`Model simulator: cannot listen on ${host}:${port}: ${error.message}`));
       }

@@ -2,10 +2,11 @@
  * Latency profiles: time to first token (TTFT) + completion tokens / rate, with seeded jitter.
  * `realistic` follows what gpt-4o-mini typically shows over the public API.
  */
+import { LATENCY_PROFILES, type LatencyProfileName } from '../../contract';
 import type { Rng } from './random';
 
-export const LATENCY_PROFILES = ['instant', 'realistic', 'slow'] as const;
-export type LatencyProfileName = (typeof LATENCY_PROFILES)[number];
+// The names are part of the contract (the suite validates MODEL_SIM_LATENCY against them).
+export { LATENCY_PROFILES, type LatencyProfileName };
 
 interface LatencyProfile {
   /** Time to first token, uniform in [min, max] ms. */

@@ -73,7 +73,11 @@ export function spawnModelSimulator(opts: SpawnModelSimulatorOptions = {}): Prom
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`Model simulator exited before it was ready (code ${code}, signal ${signal}). Its stderr:\n${stderr}`));
+      reject(
+        new Error(
+          `Model simulator exited before it was ready (code ${code}, signal ${signal}). Its stderr:\n${stderr}`,
+        ),
+      );
     });
     child.once('error', (error) => {
       clearTimeout(timer);

@@ -24,7 +24,16 @@ export class SimHttpError extends Error {
   }
 }
 
-export const CHAT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'o4-mini', 'gpt-4', 'gpt-3.5-turbo'];
+export const CHAT_MODELS = [
+  'gpt-4o-mini',
+  'gpt-4o',
+  'gpt-4.1',
+  'gpt-4.1-mini',
+  'gpt-4.1-nano',
+  'o4-mini',
+  'gpt-4',
+  'gpt-3.5-turbo',
+];
 export const EMBEDDING_MODELS: Record<string, number> = {
   'text-embedding-3-small': 1536,
   'text-embedding-3-large': 3072,
@@ -116,7 +125,13 @@ function invalidType(param: string, expected: string, value: unknown): SimHttpEr
 }
 
 function missing(param: string): SimHttpError {
-  return new SimHttpError(400, `Missing required parameter: '${param}'.`, 'invalid_request_error', param, 'missing_required_parameter');
+  return new SimHttpError(
+    400,
+    `Missing required parameter: '${param}'.`,
+    'invalid_request_error',
+    param,
+    'missing_required_parameter',
+  );
 }
 
 function numberInRange(body: Json, param: string, min: number, max: number, integer: boolean): number | null {
@@ -127,10 +142,22 @@ function numberInRange(body: Json, param: string, min: number, max: number, inte
   }
   const kind = integer ? 'integer' : 'decimal';
   if (value < min) {
-    throw new SimHttpError(400, `Invalid '${param}': ${kind} below minimum value. Expected a value >= ${min}, but got ${value} instead.`, 'invalid_request_error', param, `${kind}_below_min_value`);
+    throw new SimHttpError(
+      400,
+      `Invalid '${param}': ${kind} below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
+      'invalid_request_error',
+      param,
+      `${kind}_below_min_value`,
+    );
   }
   if (value > max) {
-    throw new SimHttpError(400, `Invalid '${param}': ${kind} above maximum value. Expected a value <= ${max}, but got ${value} instead.`, 'invalid_request_error', param, `${kind}_above_max_value`);
+    throw new SimHttpError(
+      400,
+      `Invalid '${param}': ${kind} above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
+      'invalid_request_error',
+      param,
+      `${kind}_above_max_value`,
+    );
   }
   return value;
 }
@@ -143,18 +170,48 @@ function rejectUnknown(body: Json, allowed: ReadonlySet<string>): void {
 
 function requireModel(body: Json): string {
   const model = body.model;
-  if (model === undefined || model === null || model === '') throw new SimHttpError(400, 'you must provide a model parameter');
+  if (model === undefined || model === null || model === '')
+    throw new SimHttpError(400, 'you must provide a model parameter');
   if (typeof model !== 'string') throw invalidType('model', 'a string', model);
   assertKnownModel(model);
   return model;
 }
 
 const CHAT_PARAMS = new Set([
-  'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'n',
-  'stop', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'user', 'seed',
-  'response_format', 'tools', 'tool_choice', 'parallel_tool_calls', 'store', 'metadata', 'service_tier',
-  'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options',
-  'verbosity', 'prompt_cache_key', 'safety_identifier',
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'n',
+  'stop',
+  'presence_penalty',
+  'frequency_penalty',
+  'logit_bias',
+  'logprobs',
+  'top_logprobs',
+  'user',
+  'seed',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'store',
+  'metadata',
+  'service_tier',
+  'reasoning_effort',
+  'modalities',
+  'audio',
+  'prediction',
+  'functions',
+  'function_call',
+  'web_search_options',
+  'verbosity',
+  'prompt_cache_key',
+  'safety_identifier',
 ]);
 const ROLES = ['system', 'assistant', 'user', 'function', 'tool', 'developer'];
 
@@ -194,21 +251,34 @@ function parseMessages(value: unknown): ChatMessageForCount[] {
   if (value === undefined || value === null) throw missing('messages');
   if (!Array.isArray(value)) throw invalidType('messages', 'an array', value);
   if (value.length === 0) {
-    throw new SimHttpError(400, "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'invalid_request_error', 'messages', 'empty_array');
+    throw new SimHttpError(
+      400,
+      "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'invalid_request_error',
+      'messages',
+      'empty_array',
+    );
   }
   return value.map((raw, i): ChatMessageForCount => {
     const param = `messages[${i}]`;
     if (!isObject(raw)) throw invalidType(param, 'an object', raw);
     if (raw.role === undefined) throw missing(`${param}.role`);
     if (typeof raw.role !== 'string' || !ROLES.includes(raw.role)) {
-      throw new SimHttpError(400, `Invalid value: '${shown(raw.role)}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`, 'invalid_request_error', `${param}.role`, 'invalid_value');
+      throw new SimHttpError(
+        400,
+        `Invalid value: '${shown(raw.role)}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        'invalid_request_error',
+        `${param}.role`,
+        'invalid_value',
+      );
     }
     const hasToolCalls = Array.isArray(raw.tool_calls) && raw.tool_calls.length > 0;
     if (raw.content === undefined && !(raw.role === 'assistant' && (hasToolCalls || raw.function_call !== undefined))) {
       throw missing(`${param}.content`);
     }
     if (raw.role === 'tool' && typeof raw.tool_call_id !== 'string') throw missing(`${param}.tool_call_id`);
-    if (raw.name !== undefined && typeof raw.name !== 'string') throw invalidType(`${param}.name`, 'a string', raw.name);
+    if (raw.name !== undefined && typeof raw.name !== 'string')
+      throw invalidType(`${param}.name`, 'a string', raw.name);
     const message: ChatMessageForCount = { role: raw.role, content: contentText(raw.content, `${param}.content`) };
     if (typeof raw.name === 'string') message.name = raw.name;
     if (hasToolCalls) message.toolCalls = JSON.stringify(raw.tool_calls);
@@ -226,7 +296,13 @@ function parseResponseFormat(value: unknown): ResponseFormat {
     if (typeof spec.name !== 'string') throw missing('response_format.json_schema.name');
     return { type: 'json_schema', schema: spec.schema };
   }
-  throw new SimHttpError(400, `Invalid value: '${shown(value.type)}'. Supported values are: 'text', 'json_object', and 'json_schema'.`, 'invalid_request_error', 'response_format.type', 'invalid_value');
+  throw new SimHttpError(
+    400,
+    `Invalid value: '${shown(value.type)}'. Supported values are: 'text', 'json_object', and 'json_schema'.`,
+    'invalid_request_error',
+    'response_format.type',
+    'invalid_value',
+  );
 }
 
 export function parseChatRequest(body: unknown): ChatRequest {
@@ -235,11 +311,18 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const model = requireModel(body);
   const messages = parseMessages(body.messages);
 
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw invalidType('stream', 'a boolean', body.stream);
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    throw invalidType('stream', 'a boolean', body.stream);
   const stream = body.stream === true;
   let includeUsage = false;
   if (body.stream_options !== undefined && body.stream_options !== null) {
-    if (!stream) throw new SimHttpError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'invalid_request_error', 'stream_options');
+    if (!stream)
+      throw new SimHttpError(
+        400,
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        'invalid_request_error',
+        'stream_options',
+      );
     if (!isObject(body.stream_options)) throw invalidType('stream_options', 'an object', body.stream_options);
     includeUsage = body.stream_options.include_usage === true;
   }
@@ -247,7 +330,13 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const maxTokens = numberInRange(body, 'max_tokens', 1, Number.MAX_SAFE_INTEGER, true);
   const maxCompletionTokens = numberInRange(body, 'max_completion_tokens', 1, Number.MAX_SAFE_INTEGER, true);
   if (maxTokens !== null && /^(ft:)?o\d/.test(model)) {
-    throw new SimHttpError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'invalid_request_error', 'max_tokens', 'unsupported_parameter');
+    throw new SimHttpError(
+      400,
+      "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      'invalid_request_error',
+      'max_tokens',
+      'unsupported_parameter',
+    );
   }
   numberInRange(body, 'temperature', 0, 2, false);
   numberInRange(body, 'top_p', 0, 1, false);
@@ -255,22 +344,41 @@ export function parseChatRequest(body: unknown): ChatRequest {
   numberInRange(body, 'frequency_penalty', -2, 2, false);
   const n = numberInRange(body, 'n', 1, 128, true);
   if (n !== null && n !== 1) {
-    throw new SimHttpError(400, 'The model simulator supports only n=1.', 'invalid_request_error', 'n', 'unsupported_value');
+    throw new SimHttpError(
+      400,
+      'The model simulator supports only n=1.',
+      'invalid_request_error',
+      'n',
+      'unsupported_value',
+    );
   }
 
   let stop: string[] = [];
   if (typeof body.stop === 'string') stop = [body.stop];
   else if (Array.isArray(body.stop)) {
-    if (body.stop.length > 4) throw new SimHttpError(400, "Invalid 'stop': array too long. Expected an array with maximum length 4.", 'invalid_request_error', 'stop', 'array_above_max_length');
+    if (body.stop.length > 4)
+      throw new SimHttpError(
+        400,
+        "Invalid 'stop': array too long. Expected an array with maximum length 4.",
+        'invalid_request_error',
+        'stop',
+        'array_above_max_length',
+      );
     stop = body.stop.map((s, i) => {
       if (typeof s !== 'string') throw invalidType(`stop[${i}]`, 'a string', s);
       return s;
     });
-  } else if (body.stop !== undefined && body.stop !== null) throw invalidType('stop', 'a string or array of strings', body.stop);
+  } else if (body.stop !== undefined && body.stop !== null)
+    throw invalidType('stop', 'a string or array of strings', body.stop);
 
   const responseFormat = parseResponseFormat(body.response_format);
   if (responseFormat.type === 'json_object' && !messages.some((m) => /json/i.test(m.content))) {
-    throw new SimHttpError(400, "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", 'invalid_request_error', 'messages');
+    throw new SimHttpError(
+      400,
+      "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+      'invalid_request_error',
+      'messages',
+    );
   }
 
   return { model, messages, stream, includeUsage, maxTokens: maxCompletionTokens ?? maxTokens, responseFormat, stop };
@@ -293,23 +401,55 @@ export function parseEmbeddingRequest(body: unknown): EmbeddingRequest {
   const input = body.input;
   if (input === undefined || input === null) throw missing('input');
   let inputs: Array<string | number[]>;
-  const isTokens = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && (t as number) >= 0);
+  const isTokens = (v: unknown): v is number[] =>
+    Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && (t as number) >= 0);
   if (typeof input === 'string') inputs = [input];
   else if (isTokens(input)) inputs = [input];
-  else if (Array.isArray(input) && input.length > 0 && input.every((v): v is string => typeof v === 'string')) inputs = input;
+  else if (Array.isArray(input) && input.length > 0 && input.every((v): v is string => typeof v === 'string'))
+    inputs = input;
   else if (Array.isArray(input) && input.length > 0 && input.every(isTokens)) inputs = input;
-  else throw new SimHttpError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", 'invalid_request_error', 'input');
-  if (inputs.length > 2048) throw new SimHttpError(400, "'$.input' is invalid: at most 2048 inputs per request.", 'invalid_request_error', 'input');
-  if (inputs.some((v) => v === '')) throw new SimHttpError(400, "'$.input' is invalid: empty strings are not allowed.", 'invalid_request_error', 'input');
+  else
+    throw new SimHttpError(
+      400,
+      "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+      'invalid_request_error',
+      'input',
+    );
+  if (inputs.length > 2048)
+    throw new SimHttpError(
+      400,
+      "'$.input' is invalid: at most 2048 inputs per request.",
+      'invalid_request_error',
+      'input',
+    );
+  if (inputs.some((v) => v === ''))
+    throw new SimHttpError(
+      400,
+      "'$.input' is invalid: empty strings are not allowed.",
+      'invalid_request_error',
+      'input',
+    );
 
   const format = body.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') {
-    throw new SimHttpError(400, `Invalid value: '${shown(format)}'. Supported values are: 'float' and 'base64'.`, 'invalid_request_error', 'encoding_format', 'invalid_value');
+    throw new SimHttpError(
+      400,
+      `Invalid value: '${shown(format)}'. Supported values are: 'float' and 'base64'.`,
+      'invalid_request_error',
+      'encoding_format',
+      'invalid_value',
+    );
   }
   const nativeDims = EMBEDDING_MODELS[model] ?? 1536;
   let dimensions = nativeDims;
   if (body.dimensions !== undefined && body.dimensions !== null) {
-    if (!model.startsWith('text-embedding-3')) throw new SimHttpError(400, 'This model does not support specifying dimensions.', 'invalid_request_error', 'dimensions');
+    if (!model.startsWith('text-embedding-3'))
+      throw new SimHttpError(
+        400,
+        'This model does not support specifying dimensions.',
+        'invalid_request_error',
+        'dimensions',
+      );
     dimensions = numberInRange(body, 'dimensions', 1, nativeDims, true) ?? nativeDims;
   }
   return { model, inputs, encodingFormat: format, dimensions };

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES } from '../contract';
+import { BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES } from '../../contract';
 import { CallAborted } from '../agents/model';
 import { withDbStats } from '../db/db';
 import { databaseFailure, databaseFailureMessage } from '../db/errors';
@@ -25,7 +25,10 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-interface StaticFile { body: Buffer; type: string }
+interface StaticFile {
+  body: Buffer;
+  type: string;
+}
 
 function loadUi(faults: readonly string[]): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
@@ -34,7 +37,9 @@ function loadUi(faults: readonly string[]): Map<string, StaticFile> {
     if (!type) continue;
     let body = readFileSync(path.join(UI_DIR, name));
     if (name === 'index.html') {
-      body = Buffer.from(body.toString('utf8').replace('__MEMORYCHAT_FAULTS__', faults.filter((f) => /^[a-z-]+$/.test(f)).join(',')));
+      body = Buffer.from(
+        body.toString('utf8').replace('__MEMORYCHAT_FAULTS__', faults.filter((f) => /^[a-z-]+$/.test(f)).join(',')),
+      );
     }
     files.set('/' + name, { body, type });
   }
@@ -70,7 +75,7 @@ function parseRequestUrl(raw: string | undefined): URL | undefined {
   }
 }
 
-const describe = (err: unknown): string => (err instanceof Error ? err.stack ?? err.message : String(err));
+const describe = (err: unknown): string => (err instanceof Error ? (err.stack ?? err.message) : String(err));
 
 export function createAppServer(deps: ApiDeps, log: (line: string) => void): Server {
   const router = buildRouter(deps);
@@ -94,7 +99,14 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
       if (!req.complete) discardThenClose(req);
     });
     return {
-      req, res, url, params: [], start: performance.now(), db: { ms: 0, queries: 0 }, modelMs: 0, signal: aborter.signal,
+      req,
+      res,
+      url,
+      params: [],
+      start: performance.now(),
+      db: { ms: 0, queries: 0 },
+      modelMs: 0,
+      signal: aborter.signal,
       reportInternal: (err) => {
         failures += 1;
         const requestId = `${idPrefix}-${failures}`;
@@ -148,7 +160,11 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
     const ctx = newContext(req, res, url ?? new URL('http://localhost/'));
     if (!url) {
       req.resume();
-      sendError(ctx, 'validation', `malformed request URL ${JSON.stringify((req.url ?? '').slice(0, 100))}; send a path such as /api/health`);
+      sendError(
+        ctx,
+        'validation',
+        `malformed request URL ${JSON.stringify((req.url ?? '').slice(0, 100))}; send a path such as /api/health`,
+      );
       return;
     }
     // Whatever a handler throws or rejects with is answered here: one request never takes the server down.
@@ -164,11 +180,17 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
 
   // A client that announces a body and never sends it all is answered 408 and dropped after
   // REQUEST_TIMEOUT_MS instead of holding its connection for Node's default 5 minutes.
-  const server = createServer({
-    noDelay: true, keepAliveTimeout: 65_000, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS,
-    // How often Node looks for such requests (default 30 s, which made it 30–60 s).
-    connectionsCheckingInterval: 5_000,
-  }, onRequest);
+  const server = createServer(
+    {
+      noDelay: true,
+      keepAliveTimeout: 65_000,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      // How often Node looks for such requests (default 30 s, which made it 30–60 s).
+      connectionsCheckingInterval: 5_000,
+    },
+    onRequest,
+  );
   // `Expect: 100-continue` (curl for large bodies): refuse an oversized body before it is sent.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const url = parseRequestUrl(req.url);
@@ -178,8 +200,12 @@ export function createAppServer(deps: ApiDeps, log: (line: string) => void): Ser
   // A client that sends garbage or disappears must never crash the server.
   // Errors before a request exists (unparsable, headers too large, too slow) get a bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
-      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });

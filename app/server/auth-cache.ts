@@ -9,7 +9,7 @@
  * cache serves nothing (every request asks the database) until it listens again.
  */
 import pg from 'pg';
-import type { User } from '../contract';
+import type { User } from '../../contract';
 
 export const USER_CHANGED_CHANNEL = 'memorychat_user_changed';
 
@@ -17,7 +17,10 @@ export class AuthCache {
   private readonly entries = new Map<string, { user: User; expires: number }>();
   private listening = false;
 
-  constructor(private readonly ttlMs = 30_000, private readonly maxEntries = 10_000) {}
+  constructor(
+    private readonly ttlMs = 30_000,
+    private readonly maxEntries = 10_000,
+  ) {}
 
   get(tokenHash: string): User | undefined {
     if (!this.listening) return undefined;
@@ -61,7 +64,11 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
 
 /** Keeps one connection LISTENing for user changes and feeds them to `cache`; reconnects with backoff. */
-export function listenForUserChanges(databaseUrl: string, cache: AuthCache, log: (line: string) => void): UserChangeListener {
+export function listenForUserChanges(
+  databaseUrl: string,
+  cache: AuthCache,
+  log: (line: string) => void,
+): UserChangeListener {
   let stopped = false;
   let client: pg.Client | undefined;
   let retryMs = RECONNECT_MIN_MS;
@@ -82,7 +89,12 @@ export function listenForUserChanges(databaseUrl: string, cache: AuthCache, log:
 
   const connect = async (): Promise<void> => {
     if (stopped) return;
-    const c = new pg.Client({ connectionString: databaseUrl, application_name: 'memorychat-auth-listener', connectionTimeoutMillis: 5_000, keepAlive: true });
+    const c = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: 'memorychat-auth-listener',
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    });
     client = c;
     c.on('notification', (n) => {
       if (n.channel === USER_CHANGED_CHANNEL && n.payload) cache.forget(n.payload);

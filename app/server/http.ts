@@ -3,7 +3,7 @@
  * with Server-Timing, bounded body reading (413), typed API errors, and a tiny router.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiError, ErrorCode } from '../contract';
+import type { ApiError, ErrorCode } from '../../contract';
 import type { DbStats } from '../db/db';
 
 export const STATUS: Record<ErrorCode, number> = {
@@ -20,7 +20,10 @@ export const STATUS: Record<ErrorCode, number> = {
 };
 
 export class HttpError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
     super(message);
   }
   get status(): number {
@@ -73,9 +76,11 @@ export class ClientGone extends Error {
   override name = 'ClientGone';
 }
 
-export const tooLarge = (limit: number): HttpError => new HttpError(
-  'payload_too_large', `request body is larger than the limit of ${limit} bytes for this endpoint; send a smaller body`,
-);
+export const tooLarge = (limit: number): HttpError =>
+  new HttpError(
+    'payload_too_large',
+    `request body is larger than the limit of ${limit} bytes for this endpoint; send a smaller body`,
+  );
 
 /**
  * Reads the body up to `limit` bytes. Over the limit (announced by Content-Length or found while

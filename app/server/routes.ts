@@ -4,19 +4,45 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  BODY_LIMIT_BYTES, BULK_BODY_LIMIT_BYTES, type ApiError, type ChatStreamEvent, type CreateUserResponse, type Health, type PostMessageResponse,
-  type SearchResponse, type Timing, type User,
-} from '../contract';
+  BODY_LIMIT_BYTES,
+  BULK_BODY_LIMIT_BYTES,
+  type ApiError,
+  type ChatStreamEvent,
+  type CreateUserResponse,
+  type Health,
+  type PostMessageResponse,
+  type SearchResponse,
+  type Timing,
+  type User,
+} from '../../contract';
 import { runChat, unionMs, usageFrom, type ChatDeps } from '../agents/chat';
 import type { Db } from '../db/db';
 import { databaseFailure, databaseFailureMessage } from '../db/errors';
 import type { ImportSettler } from '../db/import-settler';
 import * as repo from '../db/repo';
 import type { AuthCache } from './auth-cache';
-import { HttpError, idParam, notFound, readJson, Router, sendJson, serverTiming, type Handler, type RequestContext } from './http';
 import {
-  bulkMemoriesBody, createMemoryBody, createProfileBody, createSessionBody, createUserBody, pageQuery, parseBody, postMessageBody,
-  profileQuery, searchQuery,
+  HttpError,
+  idParam,
+  notFound,
+  readJson,
+  Router,
+  sendJson,
+  serverTiming,
+  type Handler,
+  type RequestContext,
+} from './http';
+import {
+  bulkMemoriesBody,
+  createMemoryBody,
+  createProfileBody,
+  createSessionBody,
+  createUserBody,
+  pageQuery,
+  parseBody,
+  postMessageBody,
+  profileQuery,
+  searchQuery,
 } from './validate';
 
 export interface ApiDeps extends ChatDeps {
@@ -38,7 +64,11 @@ function tokenHashOf(ctx: RequestContext): string | undefined {
 
 async function authenticate(deps: ApiDeps, ctx: RequestContext): Promise<User> {
   const tokenHash = tokenHashOf(ctx);
-  if (!tokenHash) throw new HttpError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)');
+  if (!tokenHash)
+    throw new HttpError(
+      'unauthorized',
+      'missing bearer token: send "Authorization: Bearer <token>" (the token from POST /api/users)',
+    );
   const cached = deps.authCache.get(tokenHash);
   if (cached) return cached;
   const user = await repo.userByTokenHash(deps.db, tokenHash);
@@ -68,7 +98,10 @@ function failDeletedUserAs401(authCache: AuthCache, handler: Handler): Handler {
       if (!isDeletedUserError(err)) throw err;
       const tokenHash = tokenHashOf(ctx);
       if (tokenHash) authCache.forget(tokenHash);
-      throw new HttpError('unauthorized', 'the user of this bearer token no longer exists; create a new one (POST /api/users)');
+      throw new HttpError(
+        'unauthorized',
+        'the user of this bearer token no longer exists; create a new one (POST /api/users)',
+      );
     }
   };
 }
@@ -83,7 +116,10 @@ export function buildRouter(deps: ApiDeps): Router {
   const { db } = deps;
   const router = new Router();
   // Every route goes through the deleted-user check: any write may be the first to notice.
-  const r = { add: (method: string, path: string, handler: Handler) => router.add(method, path, failDeletedUserAs401(deps.authCache, handler)) };
+  const r = {
+    add: (method: string, path: string, handler: Handler) =>
+      router.add(method, path, failDeletedUserAs401(deps.authCache, handler)),
+  };
 
   r.add('GET', '/api/health', async (ctx) => {
     const v = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
@@ -117,7 +153,9 @@ export function buildRouter(deps: ApiDeps): Router {
     const user = await authenticate(deps, ctx);
     const body = parseBody(createSessionBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
     const slow = deps.settings.faults.includes('slow-session-create');
-    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null, { slow });
+    const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null, {
+      slow,
+    });
     if (!session) throw notFound(`profile ${body.profileId}`);
     sendJson(ctx, 201, session);
   });
@@ -160,7 +198,8 @@ export function buildRouter(deps: ApiDeps): Router {
     const id = idParam(ctx.params[0], 'message');
     const message = await repo.getMessage(db, user.id, id);
     if (!message) throw notFound(`message ${id}`);
-    if (message.role !== 'assistant') throw new HttpError('not_found', `message ${id} is a user message; usage is recorded on the assistant's reply`);
+    if (message.role !== 'assistant')
+      throw new HttpError('not_found', `message ${id} is a user message; usage is recorded on the assistant's reply`);
     const logs = await repo.agentLogsOf(db, id);
     sendJson(ctx, 200, usageFrom(id, deps.settings.tokenBudget, logs));
   });
@@ -168,8 +207,11 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('POST', '/api/memories', async (ctx) => {
     const user = await authenticate(deps, ctx);
     const body = parseBody(createMemoryBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
-    if (body.profileId !== undefined && !(await repo.profileBelongsTo(db, user.id, body.profileId))) throw notFound(`profile ${body.profileId}`);
-    const [memory] = await repo.insertMemories(db, user.id, [{ content: body.content, profileId: body.profileId ?? null, importance: body.importance ?? 0.5 }]);
+    if (body.profileId !== undefined && !(await repo.profileBelongsTo(db, user.id, body.profileId)))
+      throw notFound(`profile ${body.profileId}`);
+    const [memory] = await repo.insertMemories(db, user.id, [
+      { content: body.content, profileId: body.profileId ?? null, importance: body.importance ?? 0.5 },
+    ]);
     sendJson(ctx, 201, memory);
   });
 
@@ -178,7 +220,15 @@ export function buildRouter(deps: ApiDeps): Router {
     const body = parseBody(bulkMemoriesBody, await readJson(ctx.req, BULK_BODY_LIMIT_BYTES));
     const profileIds = [...new Set(body.memories.map((m) => m.profileId).filter((p): p is number => p !== undefined))];
     for (const p of profileIds) if (!(await repo.profileBelongsTo(db, user.id, p))) throw notFound(`profile ${p}`);
-    const saved = await repo.insertMemories(db, user.id, body.memories.map((m) => ({ content: m.content, profileId: m.profileId ?? null, importance: m.importance ?? 0.5 })));
+    const saved = await repo.insertMemories(
+      db,
+      user.id,
+      body.memories.map((m) => ({
+        content: m.content,
+        profileId: m.profileId ?? null,
+        importance: m.importance ?? 0.5,
+      })),
+    );
     // Search right after a big import must use its indexes: settle before answering (bounded).
     if (saved.length >= BULK_MERGE_SEARCH_INDEX_ROWS) await deps.settler.imported(saved.length);
     sendJson(ctx, 201, { created: saved.length, ids: saved.map((m) => m.id) });
@@ -227,11 +277,21 @@ function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | u
 
 const round = (n: number): number => Math.round(n * 100) / 100;
 
-async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
+async function plainChat(
+  deps: ApiDeps,
+  ctx: RequestContext,
+  user: User,
+  sessionId: number,
+  content: string,
+): Promise<void> {
   const out = await runChat(deps, { userId: user.id, sessionId, content, signal: ctx.signal });
   if (out === 'session_not_found') throw notFound(`session ${sessionId}`);
   ctx.modelMs = unionMs(out.modelIntervals);
-  if (out.error) throw new HttpError(out.error.code, `the reply failed: ${out.error.message} (assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`);
+  if (out.error)
+    throw new HttpError(
+      out.error.code,
+      `the reply failed: ${out.error.message} (assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`,
+    );
   const body: PostMessageResponse = {
     userMessage: out.userMessage,
     assistantMessage: out.assistantMessage,
@@ -241,7 +301,13 @@ async function plainChat(deps: ApiDeps, ctx: RequestContext, user: User, session
   sendJson(ctx, 201, body);
 }
 
-async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessionId: number, content: string): Promise<void> {
+async function streamChat(
+  deps: ApiDeps,
+  ctx: RequestContext,
+  user: User,
+  sessionId: number,
+  content: string,
+): Promise<void> {
   const { res } = ctx;
   const send = (e: ChatStreamEvent): void => {
     if (!res.destroyed) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
@@ -249,32 +315,35 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
   let out: Awaited<ReturnType<typeof runChat>>;
   try {
     out = await runChat(deps, {
-    userId: user.id,
-    sessionId,
-    content,
-    signal: ctx.signal,
-    events: {
-      onStored: (u, a) => {
-        res.writeHead(200, {
-          'Content-Type': 'text/event-stream; charset=utf-8',
-          'Cache-Control': 'no-store',
-          'X-Accel-Buffering': 'no',
-          // Headers leave before the model answers: the full split is in the `done` event.
-          'Server-Timing': serverTiming(ctx),
-        });
-        res.socket?.setNoDelay(true);
-        send({ event: 'meta', data: { userMessageId: u.id, assistantMessageId: a.id } });
+      userId: user.id,
+      sessionId,
+      content,
+      signal: ctx.signal,
+      events: {
+        onStored: (u, a) => {
+          res.writeHead(200, {
+            'Content-Type': 'text/event-stream; charset=utf-8',
+            'Cache-Control': 'no-store',
+            'X-Accel-Buffering': 'no',
+            // Headers leave before the model answers: the full split is in the `done` event.
+            'Server-Timing': serverTiming(ctx),
+          });
+          res.socket?.setNoDelay(true);
+          send({ event: 'meta', data: { userMessageId: u.id, assistantMessageId: a.id } });
+        },
+        onDelta: (delta) => send({ event: 'token', data: { delta } }),
       },
-      onDelta: (delta) => send({ event: 'token', data: { delta } }),
-    },
-  });
+    });
   } catch (err) {
     // Before the stream started, the normal JSON error path answers; after, only an event can.
     if (!res.headersSent) throw err;
     const dbFailure = databaseFailure(err);
     const error: ApiError['error'] = dbFailure
       ? { code: dbFailure, message: databaseFailureMessage(dbFailure) }
-      : { code: 'internal', message: `internal error while finishing the reply (request ${ctx.reportInternal(err)}); see the server log` };
+      : {
+          code: 'internal',
+          message: `internal error while finishing the reply (request ${ctx.reportInternal(err)}); see the server log`,
+        };
     send({ event: 'error', data: { error, message: null } });
     res.end();
     return;
@@ -282,10 +351,15 @@ async function streamChat(deps: ApiDeps, ctx: RequestContext, user: User, sessio
   if (out === 'session_not_found') throw notFound(`session ${sessionId}`);
   ctx.modelMs = unionMs(out.modelIntervals);
   if (out.error) {
-    send({ event: 'error', data: { error: { code: out.error.code, message: out.error.message }, message: out.assistantMessage } });
+    send({
+      event: 'error',
+      data: { error: { code: out.error.code, message: out.error.message }, message: out.assistantMessage },
+    });
   } else {
-    send({ event: 'done', data: { message: out.assistantMessage, usage: out.usage, timing: timingOf(ctx, ctx.modelMs, out.firstTokenAt) } });
+    send({
+      event: 'done',
+      data: { message: out.assistantMessage, usage: out.usage, timing: timingOf(ctx, ctx.modelMs, out.firstTokenAt) },
+    });
   }
   res.end();
 }
-

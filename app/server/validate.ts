@@ -3,7 +3,7 @@
  * a 400 `validation` error naming the field and what it should be.
  */
 import { z } from 'zod';
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type SearchMode } from '../contract';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type SearchMode } from '../../contract';
 import { HttpError } from './http';
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -23,17 +23,31 @@ const ANY_CONTROL = /[\u0000-\u001f]/;
 // eslint-disable-next-line no-control-regex -- as above
 const CONTROL_EXCEPT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 const NO_CONTROLS = 'must not contain control characters (U+0000–U+001F)';
-const NO_CONTROLS_IN_TEXT = 'must not contain control characters (U+0000–U+001F other than tab, newline and carriage return)';
+const NO_CONTROLS_IN_TEXT =
+  'must not contain control characters (U+0000–U+001F other than tab, newline and carriage return)';
 
 /** A one-line string: names, titles, e-mail. */
-const line = (max: number) => z.string().max(max).refine((s) => !ANY_CONTROL.test(s), NO_CONTROLS);
+const line = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !ANY_CONTROL.test(s), NO_CONTROLS);
 /** Free text (messages, memories): line breaks and tabs allowed. */
-const text = (max: number) => z.string().max(max)
-  .refine((s) => !CONTROL_EXCEPT_WHITESPACE.test(s), NO_CONTROLS_IN_TEXT)
-  .refine((s) => s.trim().length > 0, 'must not be empty');
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !CONTROL_EXCEPT_WHITESPACE.test(s), NO_CONTROLS_IN_TEXT)
+    .refine((s) => s.trim().length > 0, 'must not be empty');
 
 export const createUserBody = z.object({
-  email: line(320).pipe(z.string().trim().min(3).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address')),
+  email: line(320).pipe(
+    z
+      .string()
+      .trim()
+      .min(3)
+      .regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
+  ),
   displayName: line(200).optional(),
 });
 
@@ -84,7 +98,10 @@ function intQuery(url: URL, name: string, min: number, max: number): number | un
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return undefined;
   if (!/^\d{1,15}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new HttpError('validation', `query parameter ${name}="${raw.slice(0, 40)}" must be an integer in ${min}..${max}`);
+    throw new HttpError(
+      'validation',
+      `query parameter ${name}="${raw.slice(0, 40)}" must be an integer in ${min}..${max}`,
+    );
   }
   return Number(raw);
 }
@@ -103,10 +120,16 @@ export function profileQuery(url: URL): number | undefined {
 export function searchQuery(url: URL): { q: string; limit: number; mode: SearchMode; profileId: number | undefined } {
   const q = (url.searchParams.get('q') ?? '').trim();
   if (q === '') throw new HttpError('validation', 'query parameter q is required (the text to search for)');
-  if (q.length > MAX_QUERY_CHARS) throw new HttpError('validation', `query parameter q is longer than ${MAX_QUERY_CHARS} characters`);
+  if (q.length > MAX_QUERY_CHARS)
+    throw new HttpError('validation', `query parameter q is longer than ${MAX_QUERY_CHARS} characters`);
   const mode = url.searchParams.get('mode') ?? 'auto';
   if (mode !== 'auto' && mode !== 'ranked' && mode !== 'fuzzy') {
     throw new HttpError('validation', `query parameter mode="${mode.slice(0, 20)}" must be auto, ranked or fuzzy`);
   }
-  return { q, limit: intQuery(url, 'limit', 1, MAX_PAGE_LIMIT) ?? DEFAULT_SEARCH_LIMIT, mode, profileId: profileQuery(url) };
+  return {
+    q,
+    limit: intQuery(url, 'limit', 1, MAX_PAGE_LIMIT) ?? DEFAULT_SEARCH_LIMIT,
+    mode,
+    profileId: profileQuery(url),
+  };
 }

@@ -12,16 +12,32 @@ const HISTORY_LIMIT = 200;
 const SLOW_RENDER_BATCH = 2;
 
 const faults = (document.querySelector('meta[name="memorychat-faults"]')?.getAttribute('content') ?? '')
-  .split(',').map((s) => s.trim()).filter(Boolean);
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const slowRender = faults.includes('slow-render');
 
 const $ = (id) => document.getElementById(id);
 const els = {
-  app: $('app'), auth: $('auth-panel'), authForm: $('auth-form'), authEmail: $('auth-email'), authName: $('auth-name'),
-  banner: $('error-banner'), bannerText: $('error-text'), bannerClose: $('error-close'),
-  sessions: $('session-list'), newSession: $('new-session'), title: $('session-title'),
-  list: $('message-list'), composer: $('composer'), input: $('message-input'), send: $('send'),
-  memoryForm: $('memory-search'), memoryQuery: $('memory-query'), memoryStatus: $('memory-status'), memoryResults: $('memory-results'),
+  app: $('app'),
+  auth: $('auth-panel'),
+  authForm: $('auth-form'),
+  authEmail: $('auth-email'),
+  authName: $('auth-name'),
+  banner: $('error-banner'),
+  bannerText: $('error-text'),
+  bannerClose: $('error-close'),
+  sessions: $('session-list'),
+  newSession: $('new-session'),
+  title: $('session-title'),
+  list: $('message-list'),
+  composer: $('composer'),
+  input: $('message-input'),
+  send: $('send'),
+  memoryForm: $('memory-search'),
+  memoryQuery: $('memory-query'),
+  memoryStatus: $('memory-status'),
+  memoryResults: $('memory-results'),
 };
 
 /** @type {{ token: string | null, sessionId: number | null, messages: Array<{id: number|null, role: string, content: string, state: string, error: string|null, node?: HTMLElement, contentNode?: HTMLElement}>, streaming: boolean, loadSeq: number }} */
@@ -56,7 +72,11 @@ async function api(path, { method = 'GET', body, auth = true } = {}) {
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
   if (!res.ok) {
     const err = data && data.error ? data.error : { code: 'http_' + res.status, message: text || res.statusText };
     if (res.status === 401 && auth) signOut('Your token is not valid on this server; create a user to continue.');
@@ -79,7 +99,11 @@ els.authForm.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   clearError();
   try {
-    const out = await api('/api/users', { method: 'POST', auth: false, body: { email: els.authEmail.value.trim(), displayName: els.authName.value.trim() } });
+    const out = await api('/api/users', {
+      method: 'POST',
+      auth: false,
+      body: { email: els.authEmail.value.trim(), displayName: els.authName.value.trim() },
+    });
     localStorage.setItem(TOKEN_KEY, out.token);
     state.token = out.token;
     await start();
@@ -110,7 +134,9 @@ function sessionItem(s) {
   b.dataset.sessionId = String(s.id);
   b.textContent = s.title || `Chat ${s.id}`;
   b.title = b.textContent;
-  b.addEventListener('click', () => { location.hash = `session=${s.id}`; });
+  b.addEventListener('click', () => {
+    location.hash = `session=${s.id}`;
+  });
   li.append(b);
   return li;
 }
@@ -154,7 +180,10 @@ async function openSession(id) {
     return;
   }
   try {
-    const [session, page] = await Promise.all([api(`/api/sessions/${id}`), api(`/api/sessions/${id}/messages?limit=${HISTORY_LIMIT}`)]);
+    const [session, page] = await Promise.all([
+      api(`/api/sessions/${id}`),
+      api(`/api/sessions/${id}/messages?limit=${HISTORY_LIMIT}`),
+    ]);
     if (seq !== state.loadSeq) return;
     els.title.textContent = session.title || `Chat ${session.id}`;
     const messages = page.messages.slice().reverse().map(fromApi);
@@ -175,12 +204,20 @@ async function openSession(id) {
     if (seq !== state.loadSeq) return;
     state.messages = [];
     renderAll();
-    showError(err.status === 404 ? `Chat ${id} does not exist (or is not yours).` : `Could not load the chat: ${err.message}`);
+    showError(
+      err.status === 404 ? `Chat ${id} does not exist (or is not yours).` : `Could not load the chat: ${err.message}`,
+    );
   }
 }
 
 function fromApi(m) {
-  return { id: m.id, role: m.role, content: m.content, error: m.error, state: m.status === 'complete' ? 'done' : m.status };
+  return {
+    id: m.id,
+    role: m.role,
+    content: m.content,
+    error: m.error,
+    state: m.status === 'complete' ? 'done' : m.status,
+  };
 }
 
 window.addEventListener('hashchange', () => {
@@ -314,12 +351,20 @@ async function sendMessage(text) {
     scrollToBottom();
     const res = await fetch(`/api/sessions/${state.sessionId}/messages`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'text/event-stream',
+        Authorization: `Bearer ${state.token}`,
+      },
       body: JSON.stringify({ content: text, stream: true }),
     });
     if (!res.ok || !res.body) {
       let message = `${res.status} ${res.statusText}`;
-      try { message = (await res.json()).error.message; } catch { /* keep status */ }
+      try {
+        message = (await res.json()).error.message;
+      } catch {
+        /* keep status */
+      }
       throw new Error(message);
     }
     let finished = false;
@@ -397,7 +442,10 @@ els.memoryForm.addEventListener('submit', async (ev) => {
       return li;
     });
     els.memoryResults.replaceChildren(...items);
-    els.memoryStatus.textContent = items.length === 0 ? 'No memories found.' : `${items.length} result${items.length === 1 ? '' : 's'} (${out.mode})`;
+    els.memoryStatus.textContent =
+      items.length === 0
+        ? 'No memories found.'
+        : `${items.length} result${items.length === 1 ? '' : 's'} (${out.mode})`;
   } catch (err) {
     els.memoryResults.replaceChildren();
     els.memoryStatus.textContent = '';

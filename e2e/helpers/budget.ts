@@ -29,7 +29,10 @@ export function timeBudget(share = 0.75, fallbackMs = 120_000): TimeBudget {
     remainingMs,
     check(what: string) {
       if (remainingMs() <= 0) {
-        throw new SampleFailure('time_budget', `${what} not run: the test's time budget (${Math.round(total * share)} ms) was spent by slower samples`);
+        throw new SampleFailure(
+          'time_budget',
+          `${what} not run: the test's time budget (${Math.round(total * share)} ms) was spent by slower samples`,
+        );
       }
     },
     requestTimeoutMs(capMs: number) {

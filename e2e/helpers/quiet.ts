@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MetricOptions, PerfRecorder } from '../../fixtures/types';
+import type { MetricOptions, PerfRecorder } from '../../fixtures';
 
 export interface QuietResult {
   /** Time spent waiting, ms. */
@@ -38,7 +38,9 @@ function cpuTimes(): { idle: number; total: number } | undefined {
  * Waits until one `windowMs` window shows at least `minIdle` of all CPU time idle, or until
  * `maxWaitMs` passed. Defaults: 150 ms windows, 85 % idle, at most 3 s.
  */
-export async function waitForQuietCpu(opts: { minIdle?: number; windowMs?: number; maxWaitMs?: number } = {}): Promise<QuietResult> {
+export async function waitForQuietCpu(
+  opts: { minIdle?: number; windowMs?: number; maxWaitMs?: number } = {},
+): Promise<QuietResult> {
   const minIdle = opts.minIdle ?? 0.85;
   const windowMs = opts.windowMs ?? 150;
   const maxWaitMs = opts.maxWaitMs ?? 3_000;
@@ -58,8 +60,18 @@ export async function waitForQuietCpu(opts: { minIdle?: number; windowMs?: numbe
 }
 
 /** Waits for a quiet machine before `phase` and records how long that took as evidence. */
-export async function settleBefore(perf: PerfRecorder, phase: string, opts: Omit<MetricOptions, 'unit'>): Promise<void> {
+export async function settleBefore(
+  perf: PerfRecorder,
+  phase: string,
+  opts: Omit<MetricOptions, 'unit'>,
+): Promise<void> {
   const r = await waitForQuietCpu();
   const idle = r.idle === undefined ? 'n/a' : `${Math.round(r.idle * 100)} %`;
-  perf.evidence('harness.quiet_wait', `${phase}: waited ${Math.round(r.waitedMs)} ms for idle CPUs (last window ${idle} idle${r.quiet ? '' : ', deadline passed: measured anyway'})`, r, opts);
+  perf.evidence(
+    'harness.quiet_wait',
+    `${phase}: waited ${Math.round(r.waitedMs)} ms for idle CPUs ` +
+      `(last window ${idle} idle${r.quiet ? '' : ', deadline passed: measured anyway'})`,
+    r,
+    opts,
+  );
 }

@@ -5,12 +5,12 @@
  */
 import type { ResponseScenario } from '../../lib/metric-catalog';
 import type { PerfProfile } from '../../lib/profiles';
-import type { MemoryChatApi, Seeder, SeededUser, UserApi } from '../../fixtures/types';
+import type { MemoryChatApi, Seeder, SeededUser, UserApi } from '../../fixtures';
 
 /** A few everyday facts: the "few memories" of an ordinary user (same style as extracted memories). */
 export const EVERYDAY_MEMORIES = [
   'User works as a nurse on night shifts at the regional hospital.',
-  'User\'s favourite food is Thai green curry, as spicy as possible.',
+  "User's favourite food is Thai green curry, as spicy as possible.",
   'User is learning to play the cello and practises on Sunday mornings.',
   'User has a rescue greyhound called Pepper who is scared of thunderstorms.',
   'User prefers short, practical answers over long explanations.',
@@ -23,7 +23,7 @@ export const EVERYDAY_MEMORIES = [
  * "Ingrid" never occurs in the seeded corpus, "peanuts" and "allergic" do (many decoys).
  */
 export const RELEVANT_MEMORIES = [
-  'User\'s sister Ingrid is severely allergic to peanuts and always carries an EpiPen.',
+  "User's sister Ingrid is severely allergic to peanuts and always carries an EpiPen.",
   'Ingrid is visiting the user for dinner on the first weekend of December.',
   'Ingrid does not eat pork, but she loves grilled salmon with dill.',
 ];
@@ -87,7 +87,13 @@ export interface ScenarioOptions {
  * measurement (one per sample, so every sample is "one more message in a conversation of
  * `profile.longConversationMessages` messages" and concurrent samples never share a session).
  */
-export async function setupScenario(seed: Seeder, api: MemoryChatApi, name: ResponseScenario, profile: PerfProfile, opts: ScenarioOptions): Promise<Scenario> {
+export async function setupScenario(
+  seed: Seeder,
+  api: MemoryChatApi,
+  name: ResponseScenario,
+  profile: PerfProfile,
+  opts: ScenarioOptions,
+): Promise<Scenario> {
   const owner = await seed.user({ displayName: `perf ${name}` });
   const client = api.as(owner);
   let memoryCount = 0;
@@ -114,12 +120,18 @@ export async function setupScenario(seed: Seeder, api: MemoryChatApi, name: Resp
     let next = 0;
     nextSession = () => {
       const s = sessions[next++];
-      if (s === undefined) return Promise.reject(new Error(`setupScenario: only ${sessions.length} long sessions were seeded; pass a larger opts.sessions`));
+      if (s === undefined)
+        return Promise.reject(
+          new Error(`setupScenario: only ${sessions.length} long sessions were seeded; pass a larger opts.sessions`),
+        );
       return Promise.resolve(s);
     };
   } else {
     let n = 0;
-    nextSession = async () => ({ id: (await client.createSession({ title: `${name} ${++n}` })).id, lastMessageId: null });
+    nextSession = async () => ({
+      id: (await client.createSession({ title: `${name} ${++n}` })).id,
+      lastMessageId: null,
+    });
   }
 
   return { name, owner, client, memoryCount, historyMessages, nextSession };

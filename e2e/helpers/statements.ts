@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 import { errorMessage } from '../../fixtures/perf';
-import { round } from './numbers';
+import { round } from '../../lib/numbers';
 
 export interface StatementRow {
   queryid: string;
@@ -35,7 +35,12 @@ export function diffStatements(before: StatementRow[], after: StatementRow[]): S
   return after
     .map((r) => {
       const b = old.get(r.queryid);
-      return { ...r, calls: r.calls - (b?.calls ?? 0), total_ms: round(r.total_ms - (b?.total_ms ?? 0), 2), rows: r.rows - (b?.rows ?? 0) };
+      return {
+        ...r,
+        calls: r.calls - (b?.calls ?? 0),
+        total_ms: round(r.total_ms - (b?.total_ms ?? 0), 2),
+        rows: r.rows - (b?.rows ?? 0),
+      };
     })
     .filter((r) => r.calls > 0 && !/pg_stat_statements/.test(r.query));
 }

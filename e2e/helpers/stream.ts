@@ -6,8 +6,8 @@
  * Well-formedness problems (order of events, text mismatch) are returned, not thrown, so the
  * spec can `expect.soft` on them and still record the timings.
  */
-import type { Message, MessageUsage, Timing } from '../../app/contract';
-import type { ChatStream } from '../../fixtures/types';
+import type { Message, MessageUsage, Timing } from '../../contract';
+import type { ChatStream } from '../../fixtures';
 import { SampleFailure } from './failures';
 import { errorCode, errorMessage } from '../../fixtures/perf';
 
@@ -33,7 +33,10 @@ export interface StreamTiming {
  * Runs `start(signal)` and consumes its events. The clock starts *before* `start` is called, so
  * connection set-up is part of the round trip, as for a real client.
  */
-export async function timeStream(start: (signal: AbortSignal) => ChatStream, opts: { timeoutMs: number; onFirstToken?: () => void }): Promise<StreamTiming> {
+export async function timeStream(
+  start: (signal: AbortSignal) => ChatStream,
+  opts: { timeoutMs: number; onFirstToken?: () => void },
+): Promise<StreamTiming> {
   const controller = new AbortController();
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -70,7 +73,11 @@ export async function timeStream(start: (signal: AbortSignal) => ChatStream, opt
         case 'done': {
           const done: DoneData = ev.data;
           if (tokenEvents === 0) problems.push('done without any token event');
-          if (done.message.content !== text) problems.push(`done.message.content (${done.message.content.length} chars) differs from the streamed text (${text.length} chars)`);
+          if (done.message.content !== text)
+            problems.push(
+              `done.message.content (${done.message.content.length} chars) differs from the streamed text ` +
+                `(${text.length} chars)`,
+            );
           if (done.message.role !== 'assistant') problems.push(`done.message.role is '${done.message.role}'`);
           if (!done.usage) problems.push('done without usage');
           if (!done.timing) problems.push('done without timing');
@@ -78,21 +85,30 @@ export async function timeStream(start: (signal: AbortSignal) => ChatStream, opt
         }
       }
     }
-    throw new SampleFailure('stream_incomplete', `stream ended after ${index} events without a 'done' or 'error' event`);
+    throw new SampleFailure(
+      'stream_incomplete',
+      `stream ended after ${index} events without a 'done' or 'error' event`,
+    );
   };
 
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-      reject(new SampleFailure('timeout', `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`));
+      reject(
+        new SampleFailure('timeout', `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`),
+      );
     }, opts.timeoutMs);
   });
   try {
     return await Promise.race([consume(), timeout]);
   } catch (error) {
     if (error instanceof SampleFailure) throw error;
-    if (timedOut) throw new SampleFailure('timeout', `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`);
+    if (timedOut)
+      throw new SampleFailure(
+        'timeout',
+        `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`,
+      );
     throw new SampleFailure(errorCode(error), errorMessage(error));
   } finally {
     clearTimeout(timer);
@@ -119,5 +135,8 @@ export function chatOverApi(
   opts: { onFirstToken?: () => void } = {},
 ): Promise<StreamTiming> {
   budget.check('chat sample');
-  return timeStream((signal) => client.streamMessage(sessionId, content, { signal }), { timeoutMs: budget.requestTimeoutMs(CHAT_TIMEOUT_MS), onFirstToken: opts.onFirstToken });
+  return timeStream((signal) => client.streamMessage(sessionId, content, { signal }), {
+    timeoutMs: budget.requestTimeoutMs(CHAT_TIMEOUT_MS),
+    onFirstToken: opts.onFirstToken,
+  });
 }

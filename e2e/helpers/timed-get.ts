@@ -4,8 +4,8 @@
  * HTTP cost hides whether the query under it is an index lookup or a scan. The request goes
  * through the typed API client (its lean transport, its errors with codes); the clock is here.
  */
-import { parseServerTiming } from '../../app/contract';
-import type { UserApi } from '../../fixtures/types';
+import { parseServerTiming } from '../../contract';
+import type { UserApi } from '../../fixtures';
 
 export interface TimedGet<T> {
   /** Client clock, request → parsed body. */
@@ -15,7 +15,12 @@ export interface TimedGet<T> {
   body: T;
 }
 
-export async function timedGet<T>(client: UserApi, path: string, query: Record<string, string | number>, timeoutMs: number): Promise<TimedGet<T>> {
+export async function timedGet<T>(
+  client: UserApi,
+  path: string,
+  query: Record<string, string | number>,
+  timeoutMs: number,
+): Promise<TimedGet<T>> {
   const t0 = performance.now();
   const res = await client.getWithServerTiming<T>(path, query, timeoutMs);
   const ms = performance.now() - t0;

@@ -3,7 +3,10 @@ import { syntheticRun } from './synthetic';
 import { attachMetricsDocument } from '../../fixtures/perf';
 
 const mode = process.env.SYNTH_MODE ?? 'pass';
-const docs = mode === 'empty' ? [] : syntheticRun(mode === 'slow' ? { scale: { 'response.total_ms': 4, 'response.ui_done_ms': 4 } } : {});
+const docs =
+  mode === 'empty'
+    ? []
+    : syntheticRun(mode === 'slow' ? { scale: { 'response.total_ms': 4, 'response.ui_done_ms': 4 } } : {});
 
 for (const doc of docs) {
   test(doc.test.title, async ({}, testInfo) => {

@@ -18,7 +18,12 @@ export default defineConfig({
   // As in the suite's config: the verdict test is the teardown project of the measuring one.
   projects: [
     { name: 'synthetic', testMatch: '*.fixture.ts', teardown: 'synthetic-checkpoint' },
-    { name: 'synthetic-checkpoint', testDir: join(__dirname, '..', '..', 'e2e'), testMatch: /checkpoint\.verdict\.ts$/, grep: /.*/ },
+    {
+      name: 'synthetic-checkpoint',
+      testDir: join(__dirname, '..', '..', 'e2e'),
+      testMatch: /checkpoint\.verdict\.ts$/,
+      grep: /.*/,
+    },
   ],
   reporter: [
     ['line'],

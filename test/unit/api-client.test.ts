@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, MemoryChatApiClient } from '../../fixtures/api';
-import { parseServerTiming, type ChatStreamEvent } from '../../app/contract';
+import { parseServerTiming, type ChatStreamEvent } from '../../contract';
 
 /** path → how the scripted server answers it. */
 const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> = {
@@ -93,7 +93,11 @@ void test('JSON answers parse, with the Server-Timing header kept', async () => 
 });
 
 void test('an error answer becomes ApiError with the server code and message', async () => {
-  await rejectsWith(api.as({ token: 't' }).me(), 'unauthorized', /GET \/api\/me → 401 unauthorized: token is not valid/);
+  await rejectsWith(
+    api.as({ token: 't' }).me(),
+    'unauthorized',
+    /GET \/api\/me → 401 unauthorized: token is not valid/,
+  );
 });
 
 void test('a 200 that is not JSON is bad_response, not a crash', async () => {
@@ -102,7 +106,10 @@ void test('a 200 that is not JSON is bad_response, not a crash', async () => {
 
 void test('SSE: events split across chunks and CRLF line ends arrive whole', async () => {
   const events = await collect(api.as({ token: 't' }).streamMessage(1, 'hi'));
-  assert.deepEqual(events.map((e) => e.event), ['meta', 'token', 'done']);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['meta', 'token', 'done'],
+  );
   assert.deepEqual(events[1]?.data, { text: 'hello' });
 });
 
@@ -129,7 +136,13 @@ void test('an unreachable target is a network error naming the cause', async () 
 
 void test('closing the client cuts a request still in flight after a short grace (teardown never waits for a stream deadline)', async () => {
   const client = new MemoryChatApiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  const pending = client.as({ token: 't' }).getWithServerTiming('/slow').then(() => 'answered', () => 'cut');
+  const pending = client
+    .as({ token: 't' })
+    .getWithServerTiming('/slow')
+    .then(
+      () => 'answered',
+      () => 'cut',
+    );
   await new Promise((resolve) => setTimeout(resolve, 50));
   const t0 = performance.now();
   await client.close();

@@ -2,22 +2,39 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BaselineError, MIN_SAMPLES_FOR_DECISION, compareMetric, compareToBaseline, loadBaseline, parseTolerance, type ComparableMetric } from '../../lib/baseline';
+import {
+  BaselineError,
+  MIN_SAMPLES_FOR_DECISION,
+  compareMetric,
+  compareToBaseline,
+  loadBaseline,
+  parseTolerance,
+  type ComparableMetric,
+} from '../../lib/baseline';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary } from '../../lib/summary';
 import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/stats';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
-import { tempDir } from './temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 function metric(samples: number[], unit: ComparableMetric['unit'] = 'ms'): ComparableMetric {
-  return { name: 'response.total_ms', scenario: 'simple-query', unit, samples, n: samples.length, p50: quantile(samples, 0.5), p95: quantile(samples, 0.95) };
+  return {
+    name: 'response.total_ms',
+    scenario: 'simple-query',
+    unit,
+    samples,
+    n: samples.length,
+    p50: quantile(samples, 0.5),
+    p95: quantile(samples, 0.95),
+  };
 }
 /** Log-normal-ish latencies: median `m`, multiplicative noise `spread`. */
 function latencies(n: number, m: number, spread: number, seed: number): number[] {
   const rnd = seededRandom(seed);
   return Array.from({ length: n }, () => m * Math.exp(spread * (rnd() + rnd() + rnd() - 1.5)));
 }
-const summaryOf = (o: SyntheticOptions) => buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date(), durationMs: 1 });
+const summaryOf = (o: SyntheticOptions) =>
+  buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date(), durationMs: 1 });
 
 void test('identical samples: no regression, no improvement', () => {
   const a = latencies(20, 1000, 0.3, 1);
@@ -54,7 +71,11 @@ void test('within tolerance is not a regression even when significant', () => {
 void test('throughput is higher-is-better; tiny samples give insufficient-data', () => {
   const before = latencies(10, 50000, 0.05, 7);
   const after = before.map((x) => x / 2);
-  const c = compareMetric({ ...metric(before, 'rows/s'), name: 'seeding.memories_rows_per_s' }, { ...metric(after, 'rows/s'), name: 'seeding.memories_rows_per_s' }, 0.1);
+  const c = compareMetric(
+    { ...metric(before, 'rows/s'), name: 'seeding.memories_rows_per_s' },
+    { ...metric(after, 'rows/s'), name: 'seeding.memories_rows_per_s' },
+    0.1,
+  );
   assert.equal(c.better, 'higher');
   assert.equal(c.decision, 'regression');
   assert.equal(compareMetric(metric([1, 2]), metric([3, 4]), 0.1).decision, 'insufficient-data');
@@ -70,9 +91,18 @@ void test('a whole run against itself has no regressions; against a slow-model r
   assert.equal(self.regressions, 0);
   assert.equal(compareToBaseline(again.metrics, clean, { path: 'base.json' }).regressions, 0);
   const vsSlow = compareToBaseline(slow.metrics, clean, { path: 'base.json' });
-  const regressed = vsSlow.comparisons.filter((c) => c.decision === 'regression').map((c) => `${c.name}[${c.scenario}]`).sort();
-  assert.deepEqual(regressed, ['response.total_ms[large-memory-context]', 'response.total_ms[long-conversation]', 'response.total_ms[simple-query]',
-    'response.ui_done_ms[large-memory-context]', 'response.ui_done_ms[long-conversation]', 'response.ui_done_ms[simple-query]']);
+  const regressed = vsSlow.comparisons
+    .filter((c) => c.decision === 'regression')
+    .map((c) => `${c.name}[${c.scenario}]`)
+    .sort();
+  assert.deepEqual(regressed, [
+    'response.total_ms[large-memory-context]',
+    'response.total_ms[long-conversation]',
+    'response.total_ms[simple-query]',
+    'response.ui_done_ms[large-memory-context]',
+    'response.ui_done_ms[long-conversation]',
+    'response.ui_done_ms[simple-query]',
+  ]);
   assert.ok(!vsSlow.comparisons.some((c) => c.unit === 'bool'), 'boolean facts are not compared');
 });
 
@@ -84,7 +114,11 @@ void test('loadBaseline: another schema version, bad JSON or a missing file is a
   assert.equal(loadBaseline(ok).checkpoint, '7.4');
   const v2 = join(dir, 'v2.json');
   writeFileSync(v2, JSON.stringify({ ...s, schemaVersion: 2 }));
-  assert.throws(() => loadBaseline(v2), (e: Error) => e instanceof BaselineError && /v2\.json: schemaVersion 2 but this suite reads schemaVersion 1/.test(e.message));
+  assert.throws(
+    () => loadBaseline(v2),
+    (e: Error) =>
+      e instanceof BaselineError && /v2\.json: schemaVersion 2 but this suite reads schemaVersion 1/.test(e.message),
+  );
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{');
   assert.throws(() => loadBaseline(bad), /bad\.json: not valid JSON/);
@@ -114,7 +148,10 @@ void test('the method text names the resamples actually drawn, also when the wor
   const big = latencies(1500, 1000, 0.2, 9);
   const capped = Math.floor(BOOTSTRAP_WORK_CAP / (2 * big.length));
   assert.ok(capped < 2000);
-  const large = { ...clean, metrics: clean.metrics.map((m, i) => (i === target ? { ...m, samples: big, n: big.length } : m)) };
+  const large = {
+    ...clean,
+    metrics: clean.metrics.map((m, i) => (i === target ? { ...m, samples: big, n: big.length } : m)),
+  };
   const mixed = compareToBaseline(large.metrics, large, { path: 'base.json' });
   assert.match(mixed.method, new RegExp(`seeded, ${capped.toLocaleString('en-US')}–2,000 resamples per metric`));
   assert.doesNotMatch(mixed.method, /seeded, 2,000 resamples\)/);

@@ -7,14 +7,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
-import { Db } from '../../app/db/db';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
-import { migrate } from '../../app/db/migrate';
+import { Db, startEmbeddedPostgres, type EmbeddedDb, migrate } from '../support/reference-app';
 import { createPool } from '../../fixtures/db';
 import {
-  describeSweep, registerRun, RUNS_TABLE, runIdOfEmail, sweepLeftovers, type RunRegistration,
+  describeSweep,
+  registerRun,
+  RUNS_TABLE,
+  runIdOfEmail,
+  sweepLeftovers,
+  type RunRegistration,
 } from '../../fixtures/runs';
-import { hashToken, PgSeeder } from '../../fixtures/seed';
+import { PgSeeder } from '../../fixtures/seed';
+import { hashToken } from '../../fixtures/target/memorychat';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** What {@link plantRun} leaves, as cleanup prints it. */
@@ -50,7 +54,7 @@ async function rowCounts(): Promise<Record<string, number>> {
 
 /** One user with a session of 6 messages, 30 memories (+ their terms) and one agent log. */
 async function plantRun(runId: string): Promise<void> {
-  const s = new PgSeeder(pool, { runId, tag: 'w0s1', allowSeed: false, textSeed: 7 });
+  const s = new PgSeeder(pool, { runId, tag: 'w0s1', allowSeed: false, textSeed: 7 }, hashToken);
   const u = await s.user();
   const session = await s.session(u, { messages: 6 });
   await s.memories(u, 30);
@@ -74,7 +78,10 @@ function runCleanup(args: string[], env: Record<string, string>): { code: number
 void test('run ids are read from suite e-mails only', () => {
   assert.equal(runIdOfEmail('perf+r20261127-ab12.w0s1ff-3@memorychat.test'), 'r20261127-ab12');
   const others = [
-    'alice@example.com', 'perf@memorychat.test', 'perf+ci.w0s1-1@example.org', 'perf+ci-w0s1-1@memorychat.test',
+    'alice@example.com',
+    'perf@memorychat.test',
+    'perf+ci.w0s1-1@example.org',
+    'perf+ci-w0s1-1@memorychat.test',
   ];
   for (const other of others) {
     assert.equal(runIdOfEmail(other), undefined, other);
@@ -105,13 +112,22 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   const before = await rowCounts();
   const dry = await sweepLeftovers(pool, { allowSeed: false, dryRun: true });
   assert.deepEqual(await rowCounts(), before, 'a dry run changes nothing');
-  assert.deepEqual(dry.removed.map((r) => r.runId), ['killed', 'old-1']);
+  assert.deepEqual(
+    dry.removed.map((r) => r.runId),
+    ['killed', 'old-1'],
+  );
 
   const done = await sweepLeftovers(pool, { allowSeed: false });
   assert.deepEqual(done.removed, dry.removed, 'the dry run announced exactly what was removed');
   const terms = done.removed[0]?.rows.memory_terms ?? -1;
   const expected = {
-    agent_logs: 1, memory_terms: terms, memories: 30, messages: 6, sessions: 1, profiles: 1, users: 1,
+    agent_logs: 1,
+    memory_terms: terms,
+    memories: 30,
+    messages: 6,
+    sessions: 1,
+    profiles: 1,
+    users: 1,
   };
   assert.ok(expected.memory_terms > 0);
   for (const run of done.removed) assert.deepEqual(run.rows, { ...expected, memory_terms: run.rows.memory_terms });
@@ -122,11 +138,15 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   const after = await rowCounts();
   for (const [table, n] of Object.entries(expected)) assert.equal(after[table], (before[table] ?? 0) - 2 * n, table);
   const users = await pool.query<{ email: string }>('SELECT email FROM users ORDER BY email');
-  assert.deepEqual(users.rows.map((r) => r.email.replace(/\.w0s1-\d+@memorychat/, '.…@memorychat')), [
-    'alice@example.com', 'perf+live-1.…@memorychat.test', 'perf+old-1.w0s1-1@example.org', 'perf@memorychat.test',
-  ]);
+  assert.deepEqual(
+    users.rows.map((r) => r.email.replace(/\.w0s1-\d+@memorychat/, '.…@memorychat')),
+    ['alice@example.com', 'perf+live-1.…@memorychat.test', 'perf+old-1.w0s1-1@example.org', 'perf@memorychat.test'],
+  );
   const runs = await pool.query<{ run_id: string }>(`SELECT run_id FROM ${RUNS_TABLE}`);
-  assert.deepEqual(runs.rows.map((r) => r.run_id), ['live-1']);
+  assert.deepEqual(
+    runs.rows.map((r) => r.run_id),
+    ['live-1'],
+  );
   const text = describeSweep(done);
   assert.match(text, new RegExp(`run killed: removed ${ROWS}`));
   assert.match(text, /left alone \(in progress\): live-1 \(1 user\)/);
@@ -135,7 +155,10 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   await live.stop();
   live = undefined;
   assert.equal((await pool.query(`SELECT 1 FROM ${RUNS_TABLE}`)).rowCount, 0);
-  assert.deepEqual((await sweepLeftovers(pool, { allowSeed: false })).removed.map((r) => r.runId), ['live-1']);
+  assert.deepEqual(
+    (await sweepLeftovers(pool, { allowSeed: false })).removed.map((r) => r.runId),
+    ['live-1'],
+  );
 });
 
 void test('npm run cleanup: prints per run and table, refuses other databases, says what to set', async () => {

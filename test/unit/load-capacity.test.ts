@@ -6,13 +6,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  capacityOf, DEFAULT_CRITERIA, judgeStep, turnsPerUser, verdictOf, type StepFigures,
+  capacityOf,
+  DEFAULT_CRITERIA,
+  judgeStep,
+  turnsPerUser,
+  verdictOf,
+  type StepFigures,
 } from '../../load/capacity';
 import { artilleryReportSchema, figuresOf } from '../../load/artillery-report';
 import { LoadConfigError, loadLoadConfig, parseSteps } from '../../load/config';
 
 const step = (users: number, p95: number | null, errors = 0, requests = 300, chatRequests = 120): StepFigures => ({
-  users, requests, chatRequests, errors, totalMs: { p50: p95 === null ? null : p95 / 2, p95, p99: p95 },
+  users,
+  requests,
+  chatRequests,
+  errors,
+  totalMs: { p50: p95 === null ? null : p95 / 2, p95, p99: p95 },
 });
 
 void test('a step passes only below both limits, with enough chats', () => {
@@ -62,24 +71,40 @@ void test('turns per user reach the minimum chats per step', () => {
 });
 
 void test('Artillery report → step figures: errors from every source, percentiles, goodput', () => {
-  const summary = (p50: number, p95: number, p99: number, count = 10) =>
-    ({ count, p50, p95, p99, min: 1, max: p99, mean: p50, median: p50 });
+  const summary = (p50: number, p95: number, p99: number, count = 10) => ({
+    count,
+    p50,
+    p95,
+    p99,
+    min: 1,
+    max: p99,
+    mean: p50,
+    median: p50,
+  });
   const api = artilleryReportSchema.parse({
     aggregate: {
       counters: {
-        'chat.requests': 100, 'chat.ok': 97, 'chat.good': 90, 'chat.tokens': 9700,
-        'chat.failed.model_timeout': 2, 'chat.failed.http_503': 1,
-        'http.requests': 150, 'errors.ETIMEDOUT': 1,
+        'chat.requests': 100,
+        'chat.ok': 97,
+        'chat.good': 90,
+        'chat.tokens': 9700,
+        'chat.failed.model_timeout': 2,
+        'chat.failed.http_503': 1,
+        'http.requests': 150,
+        'errors.ETIMEDOUT': 1,
         'plugins.metrics-by-endpoint./api/memories/search.codes.500': 2,
         'plugins.metrics-by-endpoint./api/memories/search.codes.200': 97,
-        'vusers.created': 50, 'vusers.completed': 49, 'vusers.failed': 1,
+        'vusers.created': 50,
+        'vusers.completed': 49,
+        'vusers.failed': 1,
       },
       summaries: {
         'chat.total_ms': summary(1500, 4200, 6100),
         'chat.ttft_ms': summary(400, 900, 1200),
         'chat.itl_ms': summary(11, 30, 60),
       },
-      firstMetricAt: 1_000_000, lastMetricAt: 1_040_000,
+      firstMetricAt: 1_000_000,
+      lastMetricAt: 1_040_000,
     },
     intermediate: [],
   });
@@ -88,7 +113,10 @@ void test('Artillery report → step figures: errors from every source, percenti
   assert.equal(f.requests, 250);
   assert.equal(f.errors, 6);
   assert.deepEqual(f.errorCauses, {
-    'chat:model_timeout': 2, 'chat:http_503': 1, ETIMEDOUT: 1, 'http:500 /api/memories/search': 2,
+    'chat:model_timeout': 2,
+    'chat:http_503': 1,
+    ETIMEDOUT: 1,
+    'http:500 /api/memories/search': 2,
   });
   assert.deepEqual(f.totalMs, { p50: 1500, p95: 4200, p99: 6100 });
   assert.equal(f.goodput, 0.9);

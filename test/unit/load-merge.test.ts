@@ -11,7 +11,11 @@ import assert from 'node:assert/strict';
 import { checkMergedPercentiles } from '../../load/merge-check';
 import { seededRandom } from '../../lib/stats';
 
-interface Sketch { accept(v: number): void; merge(other: Sketch): void; getValueAtQuantile(q: number): number }
+interface Sketch {
+  accept(v: number): void;
+  merge(other: Sketch): void;
+  getValueAtQuantile(q: number): number;
+}
 /* eslint-disable @typescript-eslint/no-require-imports -- Artillery's internals are CommonJS without types */
 type SketchClass = new (opts: { relativeAccuracy: number }) => Sketch;
 type Ssms = { summarizeHistogram(h: Sketch): Record<string, number> };
@@ -58,7 +62,10 @@ void test('the check catches a wrong merge: the mean of the workers’ p95s is n
     wrong[k] = perWorker.reduce((n, s) => n + (s[k] ?? 0), 0) / perWorker.length;
   }
   const bad = checkMergedPercentiles(workers.flat(), wrong);
-  assert.ok(bad.some((c) => !c.withinPrecision), 'averaged percentiles must fail the check');
+  assert.ok(
+    bad.some((c) => !c.withinPrecision),
+    'averaged percentiles must fail the check',
+  );
   assert.ok(checkMergedPercentiles(workers.flat(), merged(workers)).every((c) => c.withinPrecision));
 });
 

@@ -59,7 +59,9 @@ void test('a multi-byte character split between chunks is decoded, not dropped',
 
 void test('error events name their cause; other codes are stream_error', () => {
   const cases = [
-    ['model_timeout', 'model_timeout'], ['model_error', 'model_error'], ['internal', 'stream_error'],
+    ['model_timeout', 'model_timeout'],
+    ['model_error', 'model_error'],
+    ['internal', 'stream_error'],
   ] as const;
   for (const [code, cause] of cases) {
     const timer = new ChatStreamTimer(0);

@@ -1,20 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerfRecorderImpl, errorCode } from '../../fixtures/perf';
+import { PerfRecorder, errorCode } from '../../fixtures/perf';
 import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../fixtures/api';
 import { testMetricsSchema } from '../../lib/metrics-schema';
 import { PROFILES } from '../../lib/profiles';
 
 const identity = { title: 'suite › test', file: 'x.spec.ts', project: 'smoke' };
-const newRecorder = () => new PerfRecorderImpl(PROFILES.smoke);
+const newRecorder = () => new PerfRecorder(PROFILES.smoke);
 
 void test('measure: warm-up runs but is discarded; samples are durations in order', async () => {
   const perf = newRecorder();
   const seen: number[] = [];
-  const results = await perf.measure('response.total_ms', (i) => {
-    seen.push(i);
-    return Promise.resolve(i * 10);
-  }, { category: 'response', scenario: 'simple-query', samples: 5, warmup: 2 });
+  const results = await perf.measure(
+    'response.total_ms',
+    (i) => {
+      seen.push(i);
+      return Promise.resolve(i * 10);
+    },
+    { category: 'response', scenario: 'simple-query', samples: 5, warmup: 2 },
+  );
   assert.deepEqual(seen, [-2, -1, 0, 1, 2, 3, 4]);
   assert.deepEqual(results, [0, 10, 20, 30, 40]);
   const doc = perf.toDocument(identity);
@@ -27,14 +31,27 @@ void test('measure: warm-up runs but is discarded; samples are durations in orde
 
 void test('failures become sample errors with code and redacted message, never dropped', async () => {
   const perf = newRecorder();
-  await perf.measure('response.total_ms', (i) => {
-    if (i === 1) return Promise.reject(new ApiError(502, 'model_error', '{"error":{"code":"model_error","message":"upstream 503"}}', 'POST /api/x'));
-    if (i === 3) return Promise.reject(new Error('failed for postgres://u:topsecret@h/db with Bearer abcdef123'));
-    return Promise.resolve();
-  }, { category: 'response', samples: 4, warmup: 1 });
+  await perf.measure(
+    'response.total_ms',
+    (i) => {
+      if (i === 1)
+        return Promise.reject(
+          new ApiError(502, 'model_error', '{"error":{"code":"model_error","message":"upstream 503"}}', 'POST /api/x'),
+        );
+      if (i === 3) return Promise.reject(new Error('failed for postgres://u:topsecret@h/db with Bearer abcdef123'));
+      return Promise.resolve();
+    },
+    { category: 'response', samples: 4, warmup: 1 },
+  );
   const m = perf.toDocument(identity).metrics[0];
   assert.equal(m?.samples.length, 2);
-  assert.deepEqual(m?.errors.map((e) => [e.sample, e.code]), [[1, 'model_error'], [3, 'error']]);
+  assert.deepEqual(
+    m?.errors.map((e) => [e.sample, e.code]),
+    [
+      [1, 'model_error'],
+      [3, 'error'],
+    ],
+  );
   assert.match(m?.errors[0]?.message ?? '', /502 model_error: upstream 503/);
   assert.doesNotMatch(JSON.stringify(m), /topsecret|abcdef123/);
   // Direct recordError: next sample index, code from status.
@@ -46,28 +63,48 @@ void test('failures become sample errors with code and redacted message, never d
 void test('repeat: several metrics per iteration, warm-up dropped, errors charged to errorsTo', async () => {
   const perf = newRecorder();
   const opts = { category: 'response' as const, scenario: 's' };
-  await perf.repeat({ samples: 3, warmup: 1, errorsTo: [{ name: 'response.ttft_ms', opts }, { name: 'response.total_ms', opts }] }, (ctx) => {
-    if (ctx.index === 1) return Promise.reject(Object.assign(new Error('cut'), { code: 'stream_cut' }));
-    ctx.record('response.ttft_ms', 100 + ctx.index, opts);
-    ctx.record('response.total_ms', 200 + ctx.index, opts);
-    return Promise.resolve();
-  });
+  await perf.repeat(
+    {
+      samples: 3,
+      warmup: 1,
+      errorsTo: [
+        { name: 'response.ttft_ms', opts },
+        { name: 'response.total_ms', opts },
+      ],
+    },
+    (ctx) => {
+      if (ctx.index === 1) return Promise.reject(Object.assign(new Error('cut'), { code: 'stream_cut' }));
+      ctx.record('response.ttft_ms', 100 + ctx.index, opts);
+      ctx.record('response.total_ms', 200 + ctx.index, opts);
+      return Promise.resolve();
+    },
+  );
   const doc = perf.toDocument(identity);
   const ttft = doc.metrics.find((m) => m.name === 'response.ttft_ms');
   assert.deepEqual(ttft?.samples, [100, 102]);
-  assert.deepEqual(ttft?.errors.map((e) => [e.sample, e.code]), [[1, 'stream_cut']]);
+  assert.deepEqual(
+    ttft?.errors.map((e) => [e.sample, e.code]),
+    [[1, 'stream_cut']],
+  );
   assert.equal(ttft?.warmup, 1);
   // Without errorsTo a failure is not silently swallowed: it fails the test.
-  await assert.rejects(perf.repeat({ samples: 1, warmup: 0 }, () => Promise.reject(new Error('boom'))), /boom/);
+  await assert.rejects(
+    perf.repeat({ samples: 1, warmup: 0 }, () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
 });
 
 void test('concurrency: all samples are taken, indices unique', async () => {
   const perf = newRecorder();
   const seen = new Set<number>();
-  await perf.measure('memory.search_ms', async (i) => {
-    seen.add(i);
-    await new Promise((r) => setTimeout(r, 1));
-  }, { category: 'memory', samples: 10, warmup: 0, concurrency: 3 });
+  await perf.measure(
+    'memory.search_ms',
+    async (i) => {
+      seen.add(i);
+      await new Promise((r) => setTimeout(r, 1));
+    },
+    { category: 'memory', samples: 10, warmup: 0, concurrency: 3 },
+  );
   assert.equal(seen.size, 10);
   assert.equal(perf.stats('memory.search_ms')?.n, 10);
 });
@@ -75,31 +112,44 @@ void test('concurrency: all samples are taken, indices unique', async () => {
 void test('concurrency: results come back in sample-index order, not completion order', async () => {
   const perf = newRecorder();
   // Earlier indices take longer, so they finish last; index 2 fails and has no result.
-  const results = await perf.measure('memory.search_ms', async (i) => {
-    await new Promise((r) => setTimeout(r, (6 - i) * 3));
-    if (i === 2) throw new Error('no result');
-    return i;
-  }, { category: 'memory', samples: 6, warmup: 0, concurrency: 3 });
+  const results = await perf.measure(
+    'memory.search_ms',
+    async (i) => {
+      await new Promise((r) => setTimeout(r, (6 - i) * 3));
+      if (i === 2) throw new Error('no result');
+      return i;
+    },
+    { category: 'memory', samples: 6, warmup: 0, concurrency: 3 },
+  );
   assert.deepEqual(results, [0, 1, 3, 4, 5]);
-  assert.deepEqual(perf.toDocument(identity).metrics[0]?.errors.map((e) => e.sample), [2]);
+  assert.deepEqual(
+    perf.toDocument(identity).metrics[0]?.errors.map((e) => e.sample),
+    [2],
+  );
 });
 
 void test('repeat with lanes: a failure without errorsTo stops every lane, then is rethrown', async () => {
   const perf = newRecorder();
   const started: number[] = [];
   let inFlight = 0;
-  await assert.rejects(perf.repeat({ samples: 20, warmup: 0, concurrency: 3 }, async (ctx) => {
-    started.push(ctx.index);
-    inFlight++;
-    try {
-      await new Promise((r) => setTimeout(r, ctx.index === 1 ? 1 : 10));
-      if (ctx.index === 1) throw new Error('lane failed');
-    } finally {
-      inFlight--;
-    }
-  }), /lane failed/);
+  await assert.rejects(
+    perf.repeat({ samples: 20, warmup: 0, concurrency: 3 }, async (ctx) => {
+      started.push(ctx.index);
+      inFlight++;
+      try {
+        await new Promise((r) => setTimeout(r, ctx.index === 1 ? 1 : 10));
+        if (ctx.index === 1) throw new Error('lane failed');
+      } finally {
+        inFlight--;
+      }
+    }),
+    /lane failed/,
+  );
   // Indices 0–2 were in flight together; once 1 failed, no lane started index 3 or later.
-  assert.deepEqual(started.sort((a, b) => a - b), [0, 1, 2]);
+  assert.deepEqual(
+    started.sort((a, b) => a - b),
+    [0, 1, 2],
+  );
   // repeat() rejected only after the other in-flight samples finished: nothing runs on behind it.
   assert.equal(inFlight, 0, 'samples still running after repeat() rejected');
 });
@@ -107,8 +157,18 @@ void test('repeat with lanes: a failure without errorsTo stops every lane, then 
 void test('document validates against lib/metrics-schema; bad names fail fast', () => {
   const perf = newRecorder();
   perf.record('db.index_used', 1, { category: 'database', scenario: 'sessions-by-user', unit: 'bool' });
-  perf.record('seeding.memories_rows_per_s', [51_000.5], { category: 'seeding', scenario: 'n=1000', unit: 'rows/s', tags: { memoryCount: 1000 } });
-  perf.evidence('db.explain', 'plan uses Bearer sekrit99', { sql: 'SELECT 1', token: 'Bearer sekrit99' }, { category: 'database' });
+  perf.record('seeding.memories_rows_per_s', [51_000.5], {
+    category: 'seeding',
+    scenario: 'n=1000',
+    unit: 'rows/s',
+    tags: { memoryCount: 1000 },
+  });
+  perf.evidence(
+    'db.explain',
+    'plan uses Bearer sekrit99',
+    { sql: 'SELECT 1', token: 'Bearer sekrit99' },
+    { category: 'database' },
+  );
   const doc = perf.toDocument(identity);
   assert.equal(testMetricsSchema.safeParse(doc).success, true);
   assert.equal(doc.profile, 'smoke');
@@ -144,19 +204,26 @@ void test('recorder overhead < 0.05 ms per sample', async () => {
   await perf.measure('response.ttft_ms', noop, { ...opts, samples: n, warmup: 0 });
   const measureMs = (performance.now() - t) / n;
   const overhead = Math.max(0, measureMs - bareMs);
-  console.log(`recorder overhead: record() ${(recordMs * 1000).toFixed(2)} µs/sample, measure() ${(overhead * 1000).toFixed(2)} µs/sample over a bare await (${(measureMs * 1000).toFixed(2)} µs total)`);
+  console.log(
+    `recorder overhead: record() ${(recordMs * 1000).toFixed(2)} µs/sample, measure() ${(overhead * 1000).toFixed(2)} µs/sample over a bare await (${(measureMs * 1000).toFixed(2)} µs total)`,
+  );
   assert.ok(recordMs < 0.05, `record() costs ${recordMs} ms per sample`);
   assert.ok(measureMs < 0.05, `measure() costs ${measureMs} ms per sample`);
 });
 
 void test('SSE parser: chunk boundaries anywhere, CRLF, multi-line data, comments', () => {
-  const stream = ': keep-alive\r\nevent: meta\r\ndata: {"userMessageId":1,\r\ndata: "assistantMessageId":2}\r\n\r\nevent: token\ndata: {"delta":"Hé"}\n\nevent: done\ndata: {"message":null}\n\n';
+  const stream =
+    ': keep-alive\r\nevent: meta\r\ndata: {"userMessageId":1,\r\ndata: "assistantMessageId":2}\r\n\r\nevent: token\ndata: {"delta":"Hé"}\n\nevent: done\ndata: {"message":null}\n\n';
   for (const size of [1, 2, 3, 7, stream.length]) {
     const parser = new SseParser();
     const events: SseMessage[] = [];
     for (let i = 0; i < stream.length; i += size) events.push(...parser.push(stream.slice(i, i + size)));
     events.push(...parser.end());
-    assert.deepEqual(events.map((e) => e.event), ['meta', 'token', 'done'], `chunk size ${size}`);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['meta', 'token', 'done'],
+      `chunk size ${size}`,
+    );
     const [first] = events;
     assert.ok(first);
     assert.equal(first.data, '{"userMessageId":1,\n"assistantMessageId":2}');
@@ -169,23 +236,36 @@ void test('SSE parser: chunk boundaries anywhere, CRLF, multi-line data, comment
 });
 
 void test('SSE: malformed data is a clear ApiError', () => {
-  assert.throws(() => toChatEvent({ event: 'token', data: '{not json' }, 'POST /api/sessions/1/messages'), (err: unknown) => {
-    assert.ok(err instanceof ApiError);
-    assert.equal(err.code, 'sse_malformed');
-    assert.match(err.message, /SSE "token" event data is not JSON/);
-    return true;
-  });
+  assert.throws(
+    () => toChatEvent({ event: 'token', data: '{not json' }, 'POST /api/sessions/1/messages'),
+    (err: unknown) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.code, 'sse_malformed');
+      assert.match(err.message, /SSE "token" event data is not JSON/);
+      return true;
+    },
+  );
   assert.throws(() => toChatEvent({ event: 'surprise', data: '{}' }, 'POST x'), /unexpected SSE event "surprise"/);
 });
 
 /** A sampled function whose "duration" the recorder reads from a fake Server-Timing header. */
-const serverTimed = (ms: (i: number) => number) => (i: number) => Promise.resolve({ serverTiming: `db;dur=0.1, total;dur=${ms(i)}` });
+const serverTimed = (ms: (i: number) => number) => (i: number) =>
+  Promise.resolve({ serverTiming: `db;dur=0.1, total;dur=${ms(i)}` });
 
 void test('measureServerTiming: the app-reported time is the sample, the client round trip goes to its context metric', async () => {
   const perf = newRecorder();
-  await perf.measureServerTiming('db.session_create_ms', serverTimed((i) => 1 + i), {
-    category: 'database', scenario: 'api', samples: 4, warmup: 1, entry: 'total', clientMetric: 'db.session_create_roundtrip_ms',
-  });
+  await perf.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed((i) => 1 + i),
+    {
+      category: 'database',
+      scenario: 'api',
+      samples: 4,
+      warmup: 1,
+      entry: 'total',
+      clientMetric: 'db.session_create_roundtrip_ms',
+    },
+  );
   const doc = perf.toDocument(identity);
   const server = doc.metrics.find((m) => m.name === 'db.session_create_ms');
   const client = doc.metrics.find((m) => m.name === 'db.session_create_roundtrip_ms');
@@ -195,25 +275,52 @@ void test('measureServerTiming: the app-reported time is the sample, the client 
   // A target without the header is timed by the client, and the tag says so.
   const bare = newRecorder();
   await bare.measureServerTiming('db.session_create_ms', () => Promise.resolve({ serverTiming: undefined }), {
-    category: 'database', scenario: 'api', samples: 3, warmup: 0, entry: 'total', clientMetric: 'db.session_create_roundtrip_ms',
+    category: 'database',
+    scenario: 'api',
+    samples: 3,
+    warmup: 0,
+    entry: 'total',
+    clientMetric: 'db.session_create_roundtrip_ms',
   });
   assert.match(String(bare.toDocument(identity).metrics[0]?.tags.basis), /client round trip for 3 samples/);
 });
 
-void test('auto-sampling: more samples only while the checked percentile\'s interval straddles the limit, up to the cap', async () => {
-  const opts = { category: 'database' as const, scenario: 'api', samples: 100, warmup: 0, maxSamples: 300, entry: 'total', clientMetric: 'db.session_create_roundtrip_ms' };
+void test("auto-sampling: more samples only while the checked percentile's interval straddles the limit, up to the cap", async () => {
+  const opts = {
+    category: 'database' as const,
+    scenario: 'api',
+    samples: 100,
+    warmup: 0,
+    maxSamples: 300,
+    entry: 'total',
+    clientMetric: 'db.session_create_roundtrip_ms',
+  };
   // Far below the 5 ms limit: decided after the first batch.
   const fast = newRecorder();
-  await fast.measureServerTiming('db.session_create_ms', serverTimed(() => 1), opts);
+  await fast.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed(() => 1),
+    opts,
+  );
   assert.equal(fast.stats('db.session_create_ms', 'api')?.n, 100);
   // 6 % of samples at 9 ms: the p95 interval spans the 5 ms limit, so it samples to the cap.
   const edge = newRecorder();
-  await edge.measureServerTiming('db.session_create_ms', serverTimed((i) => (i % 50 < 3 ? 9 : 1)), opts);
+  await edge.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed((i) => (i % 50 < 3 ? 9 : 1)),
+    opts,
+  );
   const m = edge.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
   assert.equal(m?.samples.length, 300);
   assert.equal(m?.tags.samplesPlanned, 100);
   // A metric without a percentile check is never auto-sampled.
   const unchecked = newRecorder();
-  await unchecked.measure('db.message_create_ms', () => Promise.resolve(), { category: 'database', scenario: 'api', samples: 10, warmup: 0, maxSamples: 50 });
+  await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
+    category: 'database',
+    scenario: 'api',
+    samples: 10,
+    warmup: 0,
+    maxSamples: 50,
+  });
   assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
 });

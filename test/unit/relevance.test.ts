@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  buildRetrievalSet, RETRIEVAL_SET_MEMORIES, sampleQuestions, sharedRun, words,
+  buildRetrievalSet,
+  RETRIEVAL_SET_MEMORIES,
+  sampleQuestions,
+  sharedRun,
+  words,
 } from '../../fixtures/retrieval-set';
 import { PROFILES } from '../../lib/profiles';
 import { meanCi95, RELEVANCE_TOP_K, scoreRanking } from '../../lib/relevance';
@@ -38,7 +42,10 @@ void test('meanCi95: mean and normal-approximation interval, clipped to [0, 1]',
 void test('retrieval set: deterministic, and another seed gives another set', () => {
   assert.deepEqual(buildRetrievalSet(), set);
   const other = buildRetrievalSet(set.seed + 1);
-  assert.notDeepEqual(other.memories.map((m) => m.content), set.memories.map((m) => m.content));
+  assert.notDeepEqual(
+    other.memories.map((m) => m.content),
+    set.memories.map((m) => m.content),
+  );
 });
 
 void test('retrieval set: sizes, unique texts, speakers and dates in every memory', () => {
@@ -95,7 +102,7 @@ void test('retrieval set: no question quotes its answer (no shared run of 4 word
   }
 });
 
-void test('sampleQuestions: exactly the profile\'s count, every kind kept, all when asked for more', () => {
+void test("sampleQuestions: exactly the profile's count, every kind kept, all when asked for more", () => {
   for (const p of Object.values(PROFILES)) {
     const sample = sampleQuestions(set, p.relevanceQuestions);
     assert.equal(sample.length, p.relevanceQuestions, `profile ${p.name}`);
@@ -114,10 +121,12 @@ function limitOf(id: string): number {
   return check.limit;
 }
 
-const STOP_WORDS = new Set((
-  'a an and are as at be but by can did do does for from had has have her his i in is it its me my not of on or our ' +
-  's she so that the their them they this to us was we were what when where which who will with you your'
-).split(' '));
+const STOP_WORDS = new Set(
+  (
+    'a an and are as at be but by can did do does for from had has have her his i in is it its me my not of on or our ' +
+    's she so that the their them they this to us was we were what when where which who will with you your'
+  ).split(' '),
+);
 const termsOf = (text: string) => words(text).filter((w) => !STOP_WORDS.has(w));
 
 /** Textbook BM25 (k1 1.2, b 0.75, no stemming) over the set: what a decent lexical search reaches. */
@@ -136,7 +145,11 @@ function bm25Top(query: string, docs: readonly string[][], k: number): number[] 
     }
     return { i, s };
   });
-  return scored.filter((x) => x.s > 0).sort((a, b) => b.s - a.s || b.i - a.i).slice(0, k).map((x) => x.i);
+  return scored
+    .filter((x) => x.s > 0)
+    .sort((a, b) => b.s - a.s || b.i - a.i)
+    .slice(0, k)
+    .map((x) => x.i);
 }
 
 /** The `unranked-search` fault's order: memories containing any query term, newest first. */

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapRatioOfMedians, fitPowerLaw, growthExponent, medianCiRank, quantile, quantileCi, seededRandom, summarize } from '../../lib/stats';
+import {
+  bootstrapRatioOfMedians,
+  fitPowerLaw,
+  growthExponent,
+  medianCiRank,
+  quantile,
+  quantileCi,
+  seededRandom,
+  summarize,
+} from '../../lib/stats';
 
 const close = (actual: number, expected: number, eps = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -95,7 +104,10 @@ void test('quantileCi: the median case equals medianCiRank; p95 is unbounded abo
   for (const n of [10, 20, 50, 100, 301]) {
     const sorted = Float64Array.from({ length: n }, (_, i) => i + 1);
     const r = medianCiRank(n);
-    assert.deepEqual(quantileCi(sorted, 0.5), r === 0 ? { low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY } : { low: r, high: n - r + 1 });
+    assert.deepEqual(
+      quantileCi(sorted, 0.5),
+      r === 0 ? { low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY } : { low: r, high: n - r + 1 },
+    );
   }
   const twenty = Float64Array.from({ length: 20 }, (_, i) => i + 1);
   assert.equal(quantileCi(twenty, 0.95).high, Number.POSITIVE_INFINITY);

@@ -3,14 +3,26 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
-import { buildSummary, parseSummary, perfSummarySchema, readEnvironment, redact, redactString, renderConsole, renderMarkdown, SUMMARY_SCHEMA_VERSION } from '../../lib/summary';
+import {
+  buildSummary,
+  parseSummary,
+  perfSummarySchema,
+  readEnvironment,
+  renderConsole,
+  renderMarkdown,
+  SUMMARY_SCHEMA_VERSION,
+} from '../../lib/summary';
+import { redact as redactString, redactSecrets as redact } from '../../lib/redact';
 import { writeFileAtomic } from '../../lib/fs-atomic';
 import { PROFILES } from '../../lib/profiles';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
-import { tempDir } from './temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 const summaryOf = (o: SyntheticOptions = {}) =>
-  buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date('2026-01-01T00:00:00Z'), durationMs: 1234.5 });
+  buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), {
+    startedAt: new Date('2026-01-01T00:00:00Z'),
+    durationMs: 1234.5,
+  });
 
 void test('perf-summary.json: versioned contract with criteria, metrics (stats + raw samples), verdict', () => {
   const s = summaryOf();
@@ -18,14 +30,26 @@ void test('perf-summary.json: versioned contract with criteria, metrics (stats +
   assert.equal(round.schemaVersion, SUMMARY_SCHEMA_VERSION);
   assert.equal(round.checkpoint, '7.4');
   assert.equal(round.verdict, 'pass');
-  assert.deepEqual(round.criteria.map((c) => c.id), ['performance-measured', 'response-times', 'token-usage', 'no-bottlenecks']);
+  assert.deepEqual(
+    round.criteria.map((c) => c.id),
+    ['performance-measured', 'response-times', 'token-usage', 'no-bottlenecks'],
+  );
   const total = round.metrics.find((m) => m.name === 'response.total_ms' && m.scenario === 'simple-query');
   assert.ok(total);
   assert.equal(total.samples.length, total.n);
-  for (const k of ['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max', 'stddev'] as const) assert.equal(typeof total[k], 'number');
+  for (const k of ['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max', 'stddev'] as const)
+    assert.equal(typeof total[k], 'number');
   assert.ok(total.ci95.low !== null && total.ci95.high !== null && total.ci95.low <= (total.p50 ?? 0));
   const check = round.criteria[1]?.checks[0];
-  assert.ok(check && 'metric' in check && 'statistic' in check && 'value' in check && 'limit' in check && 'unit' in check && 'passed' in check);
+  assert.ok(
+    check &&
+      'metric' in check &&
+      'statistic' in check &&
+      'value' in check &&
+      'limit' in check &&
+      'unit' in check &&
+      'passed' in check,
+  );
   assert.equal(round.durationMs, 1235);
   assert.equal(round.baseline, null);
 });
@@ -52,10 +76,27 @@ void test('environment is redacted again: URL credentials, key-like fields, bear
   assert.equal(redactString('postgres://user:s3cret@127.0.0.1:5432/db'), 'postgres://user:***@127.0.0.1:5432/db');
   assert.equal(redactString('Authorization: Bearer abc.def-123'), 'Authorization: Bearer ***');
   assert.equal(redactString('key sk-proj-abcdefghijkl'), 'key sk-***');
-  const r = redact({ OPENAI_API_KEY: 'sk-live-zzzzzzzzzz', db: { url: 'postgres://a:b@h/d', password: 'pw' }, cores: 2, hasKey: true, tokenBudget: 5000, accessToken: 'x' }) as Record<string, unknown>;
-  assert.deepEqual(r, { OPENAI_API_KEY: '***', db: { url: 'postgres://a:***@h/d', password: '***' }, cores: 2, hasKey: true, tokenBudget: 5000, accessToken: '***' });
+  const r = redact({
+    OPENAI_API_KEY: 'sk-live-zzzzzzzzzz',
+    db: { url: 'postgres://a:b@h/d', password: 'pw' },
+    cores: 2,
+    hasKey: true,
+    tokenBudget: 5000,
+    accessToken: 'x',
+  }) as Record<string, unknown>;
+  assert.deepEqual(r, {
+    OPENAI_API_KEY: '***',
+    db: { url: 'postgres://a:***@h/d', password: '***' },
+    cores: 2,
+    hasKey: true,
+    tokenBudget: 5000,
+    accessToken: '***',
+  });
   const dir = tempDir('env-');
-  writeFileSync(join(dir, 'environment.json'), JSON.stringify({ databaseUrl: 'postgres://perf:hunter2@127.0.0.1:5/x', token: 'abc' }));
+  writeFileSync(
+    join(dir, 'environment.json'),
+    JSON.stringify({ databaseUrl: 'postgres://perf:hunter2@127.0.0.1:5/x', token: 'abc' }),
+  );
   const env = readEnvironment(dir);
   assert.equal(JSON.stringify(env).includes('hunter2'), false);
   assert.equal(env.token, '***');
@@ -68,13 +109,26 @@ void test('markdown: verdict first, criteria table, metrics with p50/p95/limit, 
   assert.match(lines[0] ?? '', /^## ❌ Checkpoint 7\.4: \*\*FAIL\*\*/);
   assert.match(md, /\| No major bottlenecks \| ❌ fail \|/);
   assert.match(md, /### Failures[\s\S]*db\.index_used \[sessions-by-user\] min = 0/);
-  assert.match(md, new RegExp(`\\| Round trip to last token \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} \\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`));
+  assert.match(
+    md,
+    new RegExp(
+      `\\| Round trip to last token \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} \\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`,
+    ),
+  );
   assert.match(renderMarkdown(summaryOf()), /^## ✅ Checkpoint 7\.4: \*\*PASS\*\*/);
 });
 
 void test('console: seed layout sections, p50/p95 with limit and ✓/✗, then the verification block', () => {
   const out = renderConsole(summaryOf({ scale: { 'response.total_ms': 4 } }));
-  for (const section of ['Response Times:', 'Token Usage:', 'Memory Scaling:', 'Database Performance:', 'UI:', 'Bottlenecks:', 'CHECKPOINT 7.4 VERIFICATION']) {
+  for (const section of [
+    'Response Times:',
+    'Token Usage:',
+    'Memory Scaling:',
+    'Database Performance:',
+    'UI:',
+    'Bottlenecks:',
+    'CHECKPOINT 7.4 VERIFICATION',
+  ]) {
     assert.ok(out.includes(section), section);
   }
   assert.match(out, /✗ simple-query\s+p50 \d+ ms\s+p95 \d+ ms\s+limit p95 < 5000 ms/);

@@ -5,16 +5,30 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../../app/db/embedded';
-import { startStack } from '../../app/stack';
+import { startEmbeddedPostgres, type EmbeddedDb, startStack } from '../support/reference-app';
 import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../fixtures/db';
 
 const ACCEPTED = [
-  'memorychat_test', 'perf_db', 'test', 'perf', 'app-perf', 'TEST_app', 'memorychat_perf_test', 'my-Perf-db',
+  'memorychat_test',
+  'perf_db',
+  'test',
+  'perf',
+  'app-perf',
+  'TEST_app',
+  'memorychat_perf_test',
+  'my-Perf-db',
 ];
 const REFUSED = [
-  'contest', 'prod_latest', 'performance', 'performance_metrics', 'memorychat', 'tests', 'perfect', 'testing_db',
-  'test1', 'pre.test',
+  'contest',
+  'prod_latest',
+  'performance',
+  'performance_metrics',
+  'memorychat',
+  'tests',
+  'perfect',
+  'testing_db',
+  'test1',
+  'pre.test',
 ];
 /** The stack without the simulator: a key that is never used, a model URL nothing listens on. */
 const NO_MODEL = { OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' };

@@ -7,7 +7,7 @@ import { resolveThresholds, ThresholdConfigError, evaluateCheck, type ThresholdC
 import { summarize } from '../../lib/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
-import { tempDir } from './temp-dir';
+import { tempDir } from '../support/temp-dir';
 
 const NO_ENV = {} as NodeJS.ProcessEnv;
 const run = (o: SyntheticOptions = {}, env = NO_ENV) => evaluateCheckpoint({ docs: syntheticRun(o), env });
@@ -17,7 +17,15 @@ const failing = (r: CheckpointResult) => r.criteria.filter((c) => !c.passed).map
 void test('a clean run passes all four criteria (smoke and default profiles)', () => {
   for (const profile of ['smoke', 'default'] as const) {
     const r = run({ profile });
-    assert.equal(r.verdict, 'pass', JSON.stringify(r.criteria.flatMap((c) => c.checks.filter((k) => !k.passed)), null, 1));
+    assert.equal(
+      r.verdict,
+      'pass',
+      JSON.stringify(
+        r.criteria.flatMap((c) => c.checks.filter((k) => !k.passed)),
+        null,
+        1,
+      ),
+    );
     assert.equal(r.profile, profile);
   }
 });
@@ -26,7 +34,10 @@ void test('zero metrics fails performance-measured (never a pass)', () => {
   const r = evaluateCheckpoint({ docs: [], env: NO_ENV });
   assert.equal(r.verdict, 'fail');
   assert.equal(status(r)['performance-measured'], 'failed');
-  assert.match(r.criteria[0]?.checks.find((c) => c.id === 'metrics-recorded')?.message ?? '', /no metrics were recorded/);
+  assert.match(
+    r.criteria[0]?.checks.find((c) => c.id === 'metrics-recorded')?.message ?? '',
+    /no metrics were recorded/,
+  );
   assert.equal(status(r)['response-times'], 'not-measured');
 });
 
@@ -53,7 +64,11 @@ void test('token bloat fails token-usage; missing index and N+1 fail no-bottlene
 void test('sample errors fail performance-measured with their causes listed', () => {
   const r = run({ profile: 'default', errors: { 'response.total_ms': 3 } });
   assert.deepEqual(failing(r), ['performance-measured']);
-  const msgs = r.criteria[0]?.checks.filter((c) => !c.passed).map((c) => c.message).join('\n') ?? '';
+  const msgs =
+    r.criteria[0]?.checks
+      .filter((c) => !c.passed)
+      .map((c) => c.message)
+      .join('\n') ?? '';
   assert.match(msgs, /Sample errors: response\.total_ms.*errorRate = 15\.0 %.*model_error ×3/);
 });
 
@@ -73,37 +88,76 @@ void test('"at n=10000" check is skipped when the profile does not seed 10k, gat
 });
 
 void test('"*" evaluates every scenario separately', () => {
-  const check: ThresholdCheck = { id: 'x', criterion: 'response-times', metric: 'a.b', scenario: '*', statistic: 'p95', op: '<', limit: 10, unit: 'ms', why: '' };
-  const mk = (scenario: string, samples: number[]) => ({ name: 'a.b', scenario, unit: 'ms' as const, samples, errorCount: 0, errorCodes: {}, stats: summarize(samples) });
+  const check: ThresholdCheck = {
+    id: 'x',
+    criterion: 'response-times',
+    metric: 'a.b',
+    scenario: '*',
+    statistic: 'p95',
+    op: '<',
+    limit: 10,
+    unit: 'ms',
+    why: '',
+  };
+  const mk = (scenario: string, samples: number[]) => ({
+    name: 'a.b',
+    scenario,
+    unit: 'ms' as const,
+    samples,
+    errorCount: 0,
+    errorCodes: {},
+    stats: summarize(samples),
+  });
   const res = evaluateCheck(check, [mk('s1', [1, 2, 3]), mk('s2', [5, 20, 30])]);
-  assert.deepEqual(res.map((r) => r.passed), [true, false]);
+  assert.deepEqual(
+    res.map((r) => r.passed),
+    [true, false],
+  );
 });
 
 void test('PERF_THRESHOLDS overrides: applied and listed; malformed input names file and field', () => {
   const dir = tempDir('thr-');
   const good = join(dir, 'good.json');
-  writeFileSync(good, JSON.stringify({ 'response.total_ms.p95': { limit: 20000 }, 'ui.lcp_ms.p95': { enabled: false } }));
+  writeFileSync(
+    good,
+    JSON.stringify({ 'response.total_ms.p95': { limit: 20000 }, 'ui.lcp_ms.p95': { enabled: false } }),
+  );
   const slow = run({ scale: { 'response.total_ms': 4 } }, { PERF_THRESHOLDS: good });
   assert.equal(slow.verdict, 'pass');
   assert.ok(slow.thresholdOverrides.some((o) => o.includes('response.total_ms.p95 limit < 5000 → < 20000')));
 
   const badJson = join(dir, 'bad.json');
   writeFileSync(badJson, '{ not json');
-  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: badJson }), (e: Error) => e instanceof ThresholdConfigError && e.message.includes(badJson) && /not valid JSON/.test(e.message));
+  assert.throws(
+    () => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: badJson }),
+    (e: Error) => e instanceof ThresholdConfigError && e.message.includes(badJson) && /not valid JSON/.test(e.message),
+  );
   const badField = join(dir, 'field.json');
   writeFileSync(badField, JSON.stringify({ 'response.total_ms.p95': { limit: 'fast' } }));
-  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: badField }), /field\.json: field response\.total_ms\.p95\.limit/);
+  assert.throws(
+    () => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: badField }),
+    /field\.json: field response\.total_ms\.p95\.limit/,
+  );
   const unknown = join(dir, 'unknown.json');
   writeFileSync(unknown, JSON.stringify({ 'no.such.check': { limit: 1 } }));
-  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: unknown }), /unknown check id "no\.such\.check"/);
-  assert.throws(() => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: join(dir, 'missing.json') }), /missing\.json: cannot read/);
+  assert.throws(
+    () => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: unknown }),
+    /unknown check id "no\.such\.check"/,
+  );
+  assert.throws(
+    () => resolveThresholds(PERF_THRESHOLDS, 'default', { PERF_THRESHOLDS: join(dir, 'missing.json') }),
+    /missing\.json: cannot read/,
+  );
 });
 
 void test('a profile may tighten but never loosen a latency limit', () => {
   const cfg = { ...PERF_THRESHOLDS, profiles: { smoke: { checks: { 'response.total_ms.p95': { limit: 9000 } } } } };
   assert.throws(() => resolveThresholds(cfg, 'smoke', NO_ENV), /never loosen/);
   const tighter = { ...PERF_THRESHOLDS, profiles: { smoke: { checks: { 'response.total_ms.p95': { limit: 4000 } } } } };
-  assert.equal(resolveThresholds(tighter, 'smoke', NO_ENV).checks.find((c) => c.id === 'response.total_ms.p95')?.limit, 4000);
+  assert.equal(
+    resolveThresholds(tighter, 'smoke', NO_ENV).checks.find((c) => c.id === 'response.total_ms.p95')?.limit,
+    4000,
+  );
 });
 
 void test('every check names a catalog metric and has a unique id', () => {
@@ -112,8 +166,26 @@ void test('every check names a catalog metric and has a unique id', () => {
 });
 
 void test('percentile checks report their 95 % interval and whether it or the estimate decided', () => {
-  const check: ThresholdCheck = { id: 'x.p95', criterion: 'no-bottlenecks', metric: 'x', scenario: '*', statistic: 'p95', op: '<=', limit: 5, unit: 'ms', why: 'test' };
-  const metric = (samples: number[]) => ({ name: 'x', scenario: 'default', unit: 'ms' as const, samples, errorCount: 0, errorCodes: {}, stats: summarize(samples) });
+  const check: ThresholdCheck = {
+    id: 'x.p95',
+    criterion: 'no-bottlenecks',
+    metric: 'x',
+    scenario: '*',
+    statistic: 'p95',
+    op: '<=',
+    limit: 5,
+    unit: 'ms',
+    why: 'test',
+  };
+  const metric = (samples: number[]) => ({
+    name: 'x',
+    scenario: 'default',
+    unit: 'ms' as const,
+    samples,
+    errorCount: 0,
+    errorCodes: {},
+    stats: summarize(samples),
+  });
   const clearPass = evaluateCheck(check, [metric(Array.from({ length: 300 }, () => 1))])[0];
   assert.equal(clearPass?.decidedBy, 'interval');
   assert.equal(clearPass?.passed, true);

@@ -9,8 +9,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import {
-  BODY_LIMIT_BYTES, type ApiError, type Memory, type MemoriesPage, type MessagesPage, type SearchResponse, type Session, type SessionsPage,
-} from '../../app/contract';
+  BODY_LIMIT_BYTES,
+  type ApiError,
+  type Memory,
+  type MemoriesPage,
+  type MessagesPage,
+  type SearchResponse,
+  type Session,
+  type SessionsPage,
+} from '../../contract';
 import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
 const shared = useTestStack();
@@ -37,13 +44,21 @@ void describe('validation', () => {
     assertError(await u.api.get('/api/memories/search?q=x&mode=semantic'), 400, 'validation');
     const s = (await u.api.post<Session>('/api/sessions')).body;
     assertError(await u.api.post(`/api/sessions/${s.id}/messages`, {}), 400, 'validation');
-    assertError(await u.api.post(`/api/sessions/${s.id}/messages`, { content: 'hi', stream: 'yes' }), 400, 'validation');
+    assertError(
+      await u.api.post(`/api/sessions/${s.id}/messages`, { content: 'hi', stream: 'yes' }),
+      400,
+      'validation',
+    );
   });
 
   void test('no or unknown token → 401', async () => {
     assertError(await shared.anon.get('/api/sessions'), 401, 'unauthorized');
     assertError(await shared.anon.as('not-a-real-token').get('/api/me'), 401, 'unauthorized');
-    assertError(await shared.anon.call('GET', '/api/me', undefined, { headers: { Authorization: 'Basic abc' } }), 401, 'unauthorized');
+    assertError(
+      await shared.anon.call('GET', '/api/me', undefined, { headers: { Authorization: 'Basic abc' } }),
+      401,
+      'unauthorized',
+    );
   });
 
   void test('a deleted user whose token is still cached → 401 on writes (not 500), and the token is forgotten', async () => {
@@ -83,7 +98,9 @@ void describe('validation', () => {
     assertError(await u.api.post(`/api/sessions/${s.id}/messages`, { content: big }), 413, 'payload_too_large');
     assertError(await u.api.post('/api/memories', { content: big }), 413, 'payload_too_large');
     // The bulk endpoint takes more (8 MB); 100 KB is fine there.
-    const ok = await u.api.post('/api/memories/bulk', { memories: [{ content: 'y'.repeat(9_000) }, ...Array.from({ length: 20 }, () => ({ content: 'z'.repeat(5_000) }))] });
+    const ok = await u.api.post('/api/memories/bulk', {
+      memories: [{ content: 'y'.repeat(9_000) }, ...Array.from({ length: 20 }, () => ({ content: 'z'.repeat(5_000) }))],
+    });
     assert.equal(ok.status, 201);
     // The server still answers on a fresh request afterwards.
     assert.equal((await u.api.get('/api/me')).status, 200);
@@ -91,7 +108,12 @@ void describe('validation', () => {
 
   void test('SQL injection and <script> strings are stored and returned verbatim', async () => {
     const u = await shared.anon.newUser('inj');
-    const nasty = [`Robert'); DROP TABLE memories; --`, `<script>alert("x")</script> & <img src=x onerror=alert(1)>`, `\\'; SELECT pg_sleep(5); --`, 'ünïcødé 👋 "quotes"'];
+    const nasty = [
+      `Robert'); DROP TABLE memories; --`,
+      `<script>alert("x")</script> & <img src=x onerror=alert(1)>`,
+      `\\'; SELECT pg_sleep(5); --`,
+      'ünïcødé 👋 "quotes"',
+    ];
     for (const content of nasty) {
       const m = await u.api.post<Memory>('/api/memories', { content });
       assert.equal(m.status, 201);
@@ -99,7 +121,9 @@ void describe('validation', () => {
     }
     const list = await u.api.get<MemoriesPage>('/api/memories');
     assert.deepEqual(list.body.memories.map((m) => m.content).reverse(), nasty);
-    const search = await u.api.get<SearchResponse>('/api/memories/search?q=' + encodeURIComponent(`'); DROP TABLE memories; --`));
+    const search = await u.api.get<SearchResponse>(
+      '/api/memories/search?q=' + encodeURIComponent(`'); DROP TABLE memories; --`),
+    );
     assert.equal(search.status, 200);
     const s = (await u.api.post<Session>('/api/sessions', { title: nasty[1] })).body;
     assert.equal(s.title, nasty[1]);
@@ -144,7 +168,9 @@ void describe('isolation', () => {
 });
 
 /** An OpenAI-compatible stand-in that misbehaves on purpose. */
-async function misbehavingModel(mode: 'hang' | 'garbage' | 'cut' | '500'): Promise<{ url: string; close(): Promise<void> }> {
+async function misbehavingModel(
+  mode: 'hang' | 'garbage' | 'cut' | '500',
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     req.resume();
     if (mode === 'hang') return;
@@ -154,7 +180,13 @@ async function misbehavingModel(mode: 'hang' | 'garbage' | 'cut' | '500'): Promi
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    const chunk = { id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] };
+    const chunk = {
+      id: 'x',
+      object: 'chat.completion.chunk',
+      created: 0,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }],
+    };
     res.write(`data: ${JSON.stringify(chunk)}\n\n`);
     if (mode === 'garbage') {
       res.end('data: {this is not json\n\n');
@@ -165,16 +197,22 @@ async function misbehavingModel(mode: 'hang' | 'garbage' | 'cut' | '500'): Promi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 void describe('model failures end in a clear error state, the user message is kept', () => {
   void test('model-errors fault (simulator 5xx/timeout) → error event, assistant status error', async () => {
-    const faulty = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['model-errors'], modelErrorRate: 1, modelTimeoutMs: 500 });
+    const faulty = await startTestStack({
+      databaseUrl: shared.stack.databaseUrl,
+      faults: ['model-errors'],
+      modelErrorRate: 1,
+      modelTimeoutMs: 500,
+    });
     try {
       const u = await shared.anon.newUser('faulty');
       const api = new Client(faulty.baseUrl, u.token);
@@ -197,10 +235,20 @@ void describe('model failures end in a clear error state, the user message is ke
     }
   });
 
-  for (const [mode, code] of [['hang', 'model_timeout'], ['garbage', 'model_error'], ['cut', 'model_error'], ['500', 'model_error']] as const) {
+  for (const [mode, code] of [
+    ['hang', 'model_timeout'],
+    ['garbage', 'model_error'],
+    ['cut', 'model_error'],
+    ['500', 'model_error'],
+  ] as const) {
     void test(`model ${mode} → ${code}`, async () => {
       const model = await misbehavingModel(mode);
-      const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 400 });
+      const app = await startTestStack({
+        databaseUrl: shared.stack.databaseUrl,
+        openaiApiKey: 'sk-test-standin',
+        openaiBaseUrl: model.url,
+        modelTimeoutMs: 400,
+      });
       try {
         assert.equal(app.openaiBaseUrl, model.url);
         const u = await shared.anon.newUser(`m-${mode}`);
@@ -211,7 +259,13 @@ void describe('model failures end in a clear error state, the user message is ke
         assert.equal(last?.event, 'error', JSON.stringify(r.events));
         assert.equal(last.data.error.code, code, last.data.error.message);
         const msgs = (await api.get<MessagesPage>(`/api/sessions/${s.id}/messages`)).body.messages;
-        assert.deepEqual(msgs.map((m) => [m.role, m.status]), [['assistant', 'error'], ['user', 'complete']]);
+        assert.deepEqual(
+          msgs.map((m) => [m.role, m.status]),
+          [
+            ['assistant', 'error'],
+            ['user', 'complete'],
+          ],
+        );
       } finally {
         await app.stop();
         await model.close();

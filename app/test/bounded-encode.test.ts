@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeBounded } from '../../app/agents/bounded-encode';
-import { countTokens, tokenizer } from '../../app/agents/tokens';
+import { encodeBounded } from '../agents/bounded-encode';
+import { countTokens, tokenizer } from '../agents/tokens';
 
 void test('ordinary text (words, URLs, emoji, runs up to 200 characters) encodes exactly as the plain tokenizer does', () => {
   const texts = [

@@ -5,8 +5,8 @@
  */
 import { after, before } from 'node:test';
 import pg from 'pg';
-import type { ChatStreamEvent, CreateUserResponse } from '../../app/contract';
-import { startStack, type RunningStack, type StartStackOptions } from '../../app/stack';
+import type { ChatStreamEvent, CreateUserResponse } from '../../contract';
+import { startStack, type RunningStack, type StartStackOptions } from '../stack';
 
 export async function startTestStack(overrides: StartStackOptions['overrides'] = {}): Promise<RunningStack> {
   return startStack({
@@ -67,13 +67,21 @@ export interface Reply<T = unknown> {
 }
 
 export class Client {
-  constructor(readonly baseUrl: string, readonly token?: string) {}
+  constructor(
+    readonly baseUrl: string,
+    readonly token?: string,
+  ) {}
 
   as(token: string): Client {
     return new Client(this.baseUrl, token);
   }
 
-  async call<T = unknown>(method: string, path: string, body?: unknown, opts: { raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<Reply<T>> {
     const headers: Record<string, string> = { ...opts.headers };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined || opts.raw !== undefined) headers['Content-Type'] = 'application/json';
@@ -103,16 +111,26 @@ export class Client {
 
   /** A new user with its token (and a client acting as it). */
   async newUser(label: string): Promise<CreateUserResponse & { api: Client }> {
-    const r = await this.post<CreateUserResponse>('/api/users', { email: `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@memorychat.test`, displayName: label });
+    const r = await this.post<CreateUserResponse>('/api/users', {
+      email: `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@memorychat.test`,
+      displayName: label,
+    });
     if (r.status !== 201) throw new Error(`create user failed: ${r.status} ${JSON.stringify(r.body)}`);
     return { ...r.body, api: this.as(r.body.token) };
   }
 
   /** Posts a streamed chat message and collects its events in order. */
-  async stream(sessionId: number, content: string): Promise<{ status: number; headers: Headers; events: ChatStreamEvent[] }> {
+  async stream(
+    sessionId: number,
+    content: string,
+  ): Promise<{ status: number; headers: Headers; events: ChatStreamEvent[] }> {
     const res = await fetch(`${this.baseUrl}/api/sessions/${sessionId}/messages`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${this.token ?? ''}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      headers: {
+        Authorization: `Bearer ${this.token ?? ''}`,
+        'Content-Type': 'application/json',
+        Accept: 'text/event-stream',
+      },
       body: JSON.stringify({ content, stream: true }),
       signal: AbortSignal.timeout(20_000),
     });
@@ -127,3 +145,12 @@ export class Client {
   }
 }
 
+/** Polls `cond` every 20 ms; resolves with the wait in ms, or throws after `timeoutMs` naming `what`. */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
+  const start = performance.now();
+  while (!(await cond())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - start;
+}

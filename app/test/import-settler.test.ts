@@ -5,15 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Queryable } from '../../app/db/db';
-import { ImportSettler } from '../../app/db/import-settler';
+import type { Queryable } from '../db/db';
+import { ImportSettler } from '../db/import-settler';
 
 /** A database that records the settle statements and reports `tableRows` for the memories table. */
 function recordingDb(tableRows: number, delayMs = 0): { db: Queryable; statements: string[] } {
   const statements: string[] = [];
   const db = {
     query: async (text: string) => {
-      statements.push(text.includes('ANALYZE') ? 'analyze' : text.includes('gin_clean_pending_list') ? 'merge' : 'estimate');
+      statements.push(
+        text.includes('ANALYZE') ? 'analyze' : text.includes('gin_clean_pending_list') ? 'merge' : 'estimate',
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return { rows: [{ n: tableRows }] };
     },
@@ -49,9 +51,11 @@ void test('one settle at a time: twenty concurrent imports share one follow-up s
   assert.ok(settler.stats.analyzes <= 2);
 });
 
-void test('a failed settle is logged, never the import\'s failure', async () => {
+void test("a failed settle is logged, never the import's failure", async () => {
   const logs: string[] = [];
-  const db = { query: () => Promise.reject(new Error('canceling statement due to statement timeout')) } as unknown as Queryable;
+  const db = {
+    query: () => Promise.reject(new Error('canceling statement due to statement timeout')),
+  } as unknown as Queryable;
   await new ImportSettler(db, (l) => logs.push(l)).imported(1_000);
   assert.equal(logs.length, 1);
   assert.match(logs[0] ?? '', /statement timeout/);

@@ -1,10 +1,10 @@
 /**
- * Small statistics the specs need *inside* a test (to derive one metric from others, e.g. a
+ * Small statistics a test needs *inside* itself (to derive one metric from others, e.g. a
  * growth exponent from per-size medians). They delegate to lib/stats.ts, so a p50 or an exponent
  * computed here is the same as the reporter's.
  */
 import { mean } from 'simple-statistics';
-import { fitPowerLaw, quantile } from '../../lib/stats';
+import { fitPowerLaw, quantile } from './stats';
 
 export function p50(samples: readonly number[]): number | undefined {
   return samples.length ? quantile(samples, 0.5) : undefined;

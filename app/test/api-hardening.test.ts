@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
-import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../app/contract';
-import type { Db } from '../../app/db/db';
-import { databaseFailure } from '../../app/db/errors';
-import { createAppServer } from '../../app/server/app';
-import { AuthCache } from '../../app/server/auth-cache';
-import type { ApiDeps } from '../../app/server/routes';
-import { Client, startTestStack, useTestStack, withSql } from './api-support';
+import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../contract';
+import type { Db } from '../db/db';
+import { databaseFailure } from '../db/errors';
+import { createAppServer } from '../server/app';
+import { AuthCache } from '../server/auth-cache';
+import type { ApiDeps } from '../server/routes';
+import { Client, startTestStack, useTestStack, until, withSql } from './api-support';
 
 const shared = useTestStack();
 
@@ -23,7 +23,12 @@ function assertError(r: { status: number; body: unknown }, status: number, code:
   if (mentions) assert.match(err.message, mentions);
 }
 
-interface RawReply { status: number; headers: IncomingMessage['headers']; body: string; ms: number }
+interface RawReply {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+  ms: number;
+}
 
 /**
  * One request over node:http, exactly as given (no URL normalisation, any Content-Length).
@@ -32,20 +37,38 @@ interface RawReply { status: number; headers: IncomingMessage['headers']; body: 
  * open, as a client that never sends the rest). Resolves at the response's end; an upload error
  * after the response is ignored.
  */
-function raw(baseUrl: string, opts: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer; declaredLength?: number }): Promise<RawReply> {
+function raw(
+  baseUrl: string,
+  opts: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer; declaredLength?: number },
+): Promise<RawReply> {
   const start = performance.now();
   const headers: Record<string, string | number> = { ...opts.headers };
   const chunked = opts.headers?.['Transfer-Encoding'] === 'chunked';
-  if (!chunked && (opts.body || opts.declaredLength !== undefined)) headers['Content-Length'] = opts.declaredLength ?? opts.body?.length ?? 0;
+  if (!chunked && (opts.body || opts.declaredLength !== undefined))
+    headers['Content-Length'] = opts.declaredLength ?? opts.body?.length ?? 0;
   return new Promise((resolve, reject) => {
     const url = new URL(baseUrl);
-    const req = httpRequest({ host: url.hostname, port: url.port, method: opts.method ?? 'GET', path: opts.path, headers, agent: false });
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: opts.method ?? 'GET',
+      path: opts.path,
+      headers,
+      agent: false,
+    });
     let answered = false;
     req.on('response', (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - start }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ms: performance.now() - start,
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', (err) => {
@@ -58,19 +81,13 @@ function raw(baseUrl: string, opts: { method?: string; path: string; headers?: R
   });
 }
 
-const json = (r: RawReply): { status: number; body: unknown } => ({ status: r.status, body: JSON.parse(r.body) as unknown });
+const json = (r: RawReply): { status: number; body: unknown } => ({
+  status: r.status,
+  body: JSON.parse(r.body) as unknown,
+});
 
 async function health(baseUrl: string): Promise<number> {
   return (await new Client(baseUrl).get<Health>('/api/health')).status;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
-  const start = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return performance.now() - start;
 }
 
 void describe('malformed requests', () => {
@@ -86,14 +103,34 @@ void describe('malformed requests', () => {
     const u = await shared.anon.newUser('ctl');
     assertError(await u.api.get('/api/memories/search?q=a%00b'), 400, 'validation', /"q"/);
     assertError(await u.api.get('/api/sessions?limit=1&x=%01'), 400, 'validation', /"x"/);
-    assertError(await u.api.post('/api/memories', { content: 'a\u0000b' }), 400, 'validation', /^content: .*control characters/);
+    assertError(
+      await u.api.post('/api/memories', { content: 'a\u0000b' }),
+      400,
+      'validation',
+      /^content: .*control characters/,
+    );
     assertError(await u.api.post('/api/memories', { content: 'bell \u0007' }), 400, 'validation', /^content:/);
-    assertError(await u.api.post('/api/memories/bulk', { memories: [{ content: 'ok' }, { content: 'a\u001fb' }] }), 400, 'validation', /^memories\.1\.content:/);
+    assertError(
+      await u.api.post('/api/memories/bulk', { memories: [{ content: 'ok' }, { content: 'a\u001fb' }] }),
+      400,
+      'validation',
+      /^memories\.1\.content:/,
+    );
     assertError(await u.api.post('/api/sessions', { title: 'two\nlines' }), 400, 'validation', /^title:/);
     assertError(await u.api.post('/api/profiles', { name: 'x\u0000' }), 400, 'validation', /^name:/);
-    assertError(await shared.anon.post('/api/users', { email: 'a\u0000@memorychat.test' }), 400, 'validation', /^email:/);
+    assertError(
+      await shared.anon.post('/api/users', { email: 'a\u0000@memorychat.test' }),
+      400,
+      'validation',
+      /^email:/,
+    );
     const s = (await u.api.post<Session>('/api/sessions')).body;
-    assertError(await u.api.post(`/api/sessions/${s.id}/messages`, { content: 'hi\u0000', stream: false }), 400, 'validation', /^content:/);
+    assertError(
+      await u.api.post(`/api/sessions/${s.id}/messages`, { content: 'hi\u0000', stream: false }),
+      400,
+      'validation',
+      /^content:/,
+    );
     const kept = await u.api.post<Memory>('/api/memories', { content: 'line one\n\tline two\r\n' });
     assert.equal(kept.status, 201);
     assert.equal(kept.body.content, 'line one\n\tline two\r\n');
@@ -107,8 +144,18 @@ void describe('body limits', () => {
     const body = Buffer.alloc(40 * 1024 * 1024, 'x');
     const headers = { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' };
     // Announced by Content-Length (also on an endpoint that takes no body) and found while reading (chunked).
-    for (const [path, chunked] of [['/api/memories', false], ['/api/memories/bulk', false], ['/api/me', false], ['/api/memories', true]] as const) {
-      const r = await raw(shared.stack.baseUrl, { method: 'POST', path, headers: chunked ? { ...headers, 'Transfer-Encoding': 'chunked' } : headers, body });
+    for (const [path, chunked] of [
+      ['/api/memories', false],
+      ['/api/memories/bulk', false],
+      ['/api/me', false],
+      ['/api/memories', true],
+    ] as const) {
+      const r = await raw(shared.stack.baseUrl, {
+        method: 'POST',
+        path,
+        headers: chunked ? { ...headers, 'Transfer-Encoding': 'chunked' } : headers,
+        body,
+      });
       assertError(json(r), 413, 'payload_too_large', /limit of \d+ bytes/);
       assert.equal(r.headers.connection, 'close');
     }
@@ -118,20 +165,34 @@ void describe('body limits', () => {
   void test('a Content-Length lie (40 MB announced, a few bytes sent) → 413 at once, without waiting for the body', async () => {
     const u = await shared.anon.newUser('liar');
     const r = await raw(shared.stack.baseUrl, {
-      method: 'POST', path: '/api/memories', headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
-      body: Buffer.from('{"content":'), declaredLength: 40 * 1024 * 1024,
+      method: 'POST',
+      path: '/api/memories',
+      headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
+      body: Buffer.from('{"content":'),
+      declaredLength: 40 * 1024 * 1024,
     });
     assertError(json(r), 413, 'payload_too_large');
     assert.ok(r.ms < 5_000, `answered after ${Math.round(r.ms)} ms`);
     // Expect: 100-continue: refused before the body is sent (no 100 Continue first).
-    const expect = await raw(shared.stack.baseUrl, { method: 'POST', path: '/api/memories', headers: { Expect: '100-continue', 'Content-Type': 'application/json' }, declaredLength: 9_000_000 });
+    const expect = await raw(shared.stack.baseUrl, {
+      method: 'POST',
+      path: '/api/memories',
+      headers: { Expect: '100-continue', 'Content-Type': 'application/json' },
+      declaredLength: 9_000_000,
+    });
     assertError(json(expect), 413, 'payload_too_large');
   });
 
   void test('a chunked body over the limit → 413', async () => {
     const u = await shared.anon.newUser('chunked');
     const r = await raw(shared.stack.baseUrl, {
-      method: 'POST', path: '/api/memories', headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+      method: 'POST',
+      path: '/api/memories',
+      headers: {
+        Authorization: `Bearer ${u.token}`,
+        'Content-Type': 'application/json',
+        'Transfer-Encoding': 'chunked',
+      },
       body: Buffer.alloc(1024 * 1024, 'x'),
     });
     assertError(json(r), 413, 'payload_too_large');
@@ -139,7 +200,9 @@ void describe('body limits', () => {
 });
 
 /** An app on fake dependencies whose database throws what a bug would. */
-async function appWithBrokenDb(query: () => Promise<never>): Promise<{ url: string; logs: string[]; close(): Promise<void> }> {
+async function appWithBrokenDb(
+  query: () => Promise<never>,
+): Promise<{ url: string; logs: string[]; close(): Promise<void> }> {
   const logs: string[] = [];
   const deps = {
     db: { query } as unknown as Db,
@@ -151,10 +214,11 @@ async function appWithBrokenDb(query: () => Promise<never>): Promise<{ url: stri
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     logs,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -189,15 +253,24 @@ void describe('unexpected errors', () => {
     assert.equal(databaseFailure(new Error('Query read timeout')), 'database_timeout');
     assert.equal(databaseFailure(new Error('timeout exceeded when trying to connect')), 'database_unavailable');
     assert.equal(databaseFailure(new Error('Connection terminated unexpectedly')), 'database_unavailable');
-    assert.equal(databaseFailure(pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')), 'database_unavailable');
-    assert.equal(databaseFailure(pgError('57P01', 'terminating connection due to administrator command')), 'database_unavailable');
+    assert.equal(
+      databaseFailure(pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')),
+      'database_unavailable',
+    );
+    assert.equal(
+      databaseFailure(pgError('57P01', 'terminating connection due to administrator command')),
+      'database_unavailable',
+    );
     assert.equal(databaseFailure(pgError('53300', 'too many connections')), 'database_unavailable');
     assert.equal(databaseFailure(pgError('23505', 'duplicate key')), undefined);
     assert.equal(databaseFailure(new TypeError('x is undefined')), undefined);
   });
 
   void test('a held lock: statement timeout → 504 database_timeout; client query timeout → 504; then 200 again', async () => {
-    for (const timeouts of [{ dbStatementTimeoutMs: 300, dbQueryTimeoutMs: 0 }, { dbStatementTimeoutMs: 0, dbQueryTimeoutMs: 300 }]) {
+    for (const timeouts of [
+      { dbStatementTimeoutMs: 300, dbQueryTimeoutMs: 0 },
+      { dbStatementTimeoutMs: 0, dbQueryTimeoutMs: 300 },
+    ]) {
       const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, ...timeouts });
       try {
         const u = await new Client(app.baseUrl).newUser('locked');
@@ -228,7 +301,13 @@ async function hangingModel(): Promise<{ url: string; calls: number; cancelled: 
       state.cancelled += 1;
     });
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    const chunk = { id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }] };
+    const chunk = {
+      id: 'x',
+      object: 'chat.completion.chunk',
+      created: 0,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }],
+    };
     res.write(`data: ${JSON.stringify(chunk)}\n\n`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -240,23 +319,30 @@ async function hangingModel(): Promise<{ url: string; calls: number; cancelled: 
     get cancelled() {
       return state.cancelled;
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 void describe('client disconnects', () => {
   void test('a disconnect mid-reply cancels the pending model calls (not after the model timeout)', async () => {
     const model = await hangingModel();
-    const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 20_000 });
+    const app = await startTestStack({
+      databaseUrl: shared.stack.databaseUrl,
+      openaiApiKey: 'sk-test-standin',
+      openaiBaseUrl: model.url,
+      modelTimeoutMs: 20_000,
+    });
     try {
       const u = await new Client(app.baseUrl).newUser('leaver');
       const s = (await u.api.post<Session>('/api/sessions')).body;
       const aborter = new AbortController();
       const res = await fetch(`${app.baseUrl}/api/sessions/${s.id}/messages`, {
-        method: 'POST', signal: aborter.signal,
+        method: 'POST',
+        signal: aborter.signal,
         headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
         body: JSON.stringify({ content: 'Tell me a long story', stream: true }),
       });
@@ -272,7 +358,11 @@ void describe('client disconnects', () => {
       aborter.abort();
       await until('every model call is cancelled', () => model.cancelled === model.calls, 3_000);
       await until('the reply is stored as an error', async () => {
-        const rows = await withSql(app.databaseUrl, (sql) => sql.query<{ status: string }>("SELECT status FROM messages WHERE session_id = $1 AND role = 'assistant'", [s.id]));
+        const rows = await withSql(app.databaseUrl, (sql) =>
+          sql.query<{ status: string }>("SELECT status FROM messages WHERE session_id = $1 AND role = 'assistant'", [
+            s.id,
+          ]),
+        );
         return rows.rows[0]?.status === 'error';
       });
     } finally {
@@ -283,7 +373,12 @@ void describe('client disconnects', () => {
 
   void test('a disconnect before the model call starts costs no model call at all', async () => {
     const model = await hangingModel();
-    const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, openaiApiKey: 'sk-test-standin', openaiBaseUrl: model.url, modelTimeoutMs: 20_000 });
+    const app = await startTestStack({
+      databaseUrl: shared.stack.databaseUrl,
+      openaiApiKey: 'sk-test-standin',
+      openaiBaseUrl: model.url,
+      modelTimeoutMs: 20_000,
+    });
     try {
       const u = await new Client(app.baseUrl).newUser('early-leaver');
       const s = (await u.api.post<Session>('/api/sessions')).body;
@@ -293,15 +388,18 @@ void describe('client disconnects', () => {
         await sql.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [s.id]);
         const aborter = new AbortController();
         const sent = fetch(`${app.baseUrl}/api/sessions/${s.id}/messages`, {
-          method: 'POST', signal: aborter.signal,
+          method: 'POST',
+          signal: aborter.signal,
           headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
           body: JSON.stringify({ content: 'Are you there?', stream: true }),
         }).catch(() => undefined);
         // Another connection: inside a transaction pg_stat_activity is a snapshot that would never change.
         await until('the chat waits on the held row', async () => {
-          const r = await withSql(shared.stack.databaseUrl, (probe) => probe.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions%'",
-          ));
+          const r = await withSql(shared.stack.databaseUrl, (probe) =>
+            probe.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions%'",
+            ),
+          );
           return (r.rows[0]?.n ?? 0) > 0;
         });
         aborter.abort();
@@ -310,7 +408,11 @@ void describe('client disconnects', () => {
         await sql.query('COMMIT');
       });
       await until('the exchange ends as an error', async () => {
-        const rows = await withSql(app.databaseUrl, (sql) => sql.query<{ status: string }>("SELECT status FROM messages WHERE session_id = $1 AND role = 'assistant'", [s.id]));
+        const rows = await withSql(app.databaseUrl, (sql) =>
+          sql.query<{ status: string }>("SELECT status FROM messages WHERE session_id = $1 AND role = 'assistant'", [
+            s.id,
+          ]),
+        );
         return rows.rows[0]?.status === 'error';
       });
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -325,7 +427,9 @@ void describe('client disconnects', () => {
 void describe('bulk import', () => {
   void test('a bulk import (which settles the search indexes) answers 201 and is listed', async () => {
     const u = await shared.anon.newUser('bulk');
-    const r = await u.api.post('/api/memories/bulk', { memories: Array.from({ length: 1_000 }, (_, i) => ({ content: `imported note number ${i} about kayaks` })) });
+    const r = await u.api.post('/api/memories/bulk', {
+      memories: Array.from({ length: 1_000 }, (_, i) => ({ content: `imported note number ${i} about kayaks` })),
+    });
     assert.equal(r.status, 201);
     const list = await u.api.get<MemoriesPage>('/api/memories?limit=1');
     assert.equal(list.body.memories.length, 1);

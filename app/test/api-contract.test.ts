@@ -6,16 +6,30 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type {
-  BulkCreateMemoriesResponse, ChatStreamEvent, Health, MemoriesPage, Memory, MessagesPage, MessageUsage, PostMessageResponse, Profile,
-  SearchResponse, Session, SessionsPage, User,
-} from '../../app/contract';
-import { parseServerTiming } from '../../app/contract';
-import { latestSchemaVersion } from '../../app/db/migrate';
+  BulkCreateMemoriesResponse,
+  ChatStreamEvent,
+  Health,
+  MemoriesPage,
+  Memory,
+  MessagesPage,
+  MessageUsage,
+  PostMessageResponse,
+  Profile,
+  SearchResponse,
+  Session,
+  SessionsPage,
+  User,
+} from '../../contract';
+import { parseServerTiming, SCHEMA_VERSION } from '../../contract';
+import { latestSchemaVersion } from '../db/migrate';
 import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
 const shared = useTestStack();
 
-function eventsOf<E extends ChatStreamEvent['event']>(events: ChatStreamEvent[], name: E): Extract<ChatStreamEvent, { event: E }>[] {
+function eventsOf<E extends ChatStreamEvent['event']>(
+  events: ChatStreamEvent[],
+  name: E,
+): Extract<ChatStreamEvent, { event: E }>[] {
   return events.filter((e): e is Extract<ChatStreamEvent, { event: E }> => e.event === name);
 }
 
@@ -24,12 +38,21 @@ void describe('API contract', () => {
     const r = await shared.anon.get<Health>('/api/health');
     assert.equal(r.status, 200);
     assert.equal(r.body.status, 'ok');
-    assert.equal(r.body.schemaVersion, latestSchemaVersion());
-    assert.deepEqual(r.body.models, { conversation: 'gpt-4o-mini', memory_extractor: 'gpt-4.1-nano', summarizer: 'gpt-4.1-nano' });
+    // The migrations end where the contract says: the suite checks targets against SCHEMA_VERSION.
+    assert.equal(latestSchemaVersion(), SCHEMA_VERSION);
+    assert.equal(r.body.schemaVersion, SCHEMA_VERSION);
+    assert.deepEqual(r.body.models, {
+      conversation: 'gpt-4o-mini',
+      memory_extractor: 'gpt-4.1-nano',
+      summarizer: 'gpt-4.1-nano',
+    });
     assert.equal(r.body.tokenBudget, 5000);
     assert.deepEqual(r.body.faults, []);
     const timing = parseServerTiming(r.headers.get('server-timing'));
-    assert.ok(timing.db !== undefined && timing.model !== undefined && timing.total !== undefined, `Server-Timing: ${r.headers.get('server-timing')}`);
+    assert.ok(
+      timing.db !== undefined && timing.model !== undefined && timing.total !== undefined,
+      `Server-Timing: ${r.headers.get('server-timing')}`,
+    );
   });
 
   void test('users, me and profiles', async () => {
@@ -42,7 +65,10 @@ void describe('API contract', () => {
     const p = await u.api.post<Profile>('/api/profiles', { name: 'Work' });
     assert.equal(p.status, 201);
     const list = await u.api.get<{ profiles: Profile[] }>('/api/profiles');
-    assert.deepEqual(list.body.profiles.map((x) => x.name), ['Default', 'Work']);
+    assert.deepEqual(
+      list.body.profiles.map((x) => x.name),
+      ['Default', 'Work'],
+    );
     assert.ok(parseServerTiming(p.headers.get('server-timing')).total !== undefined);
   });
 
@@ -62,16 +88,26 @@ void describe('API contract', () => {
     const got = await u.api.get<Session>(`/api/sessions/${created[1]?.id}`);
     assert.deepEqual(got.body, created[1]);
     const p1 = await u.api.get<SessionsPage>('/api/sessions?limit=2');
-    assert.deepEqual(p1.body.sessions.map((s) => s.title), ['New chat', 'three']);
+    assert.deepEqual(
+      p1.body.sessions.map((s) => s.title),
+      ['New chat', 'three'],
+    );
     assert.ok(p1.body.nextCursor);
     const p2 = await u.api.get<SessionsPage>(`/api/sessions?limit=2&before=${p1.body.nextCursor}`);
-    assert.deepEqual(p2.body.sessions.map((s) => s.title), ['two', 'one']);
+    assert.deepEqual(
+      p2.body.sessions.map((s) => s.title),
+      ['two', 'one'],
+    );
     assert.equal(p2.body.nextCursor, null);
   });
 
   void test('memories: create, bulk, list newest first, ranked, fuzzy and auto search', async () => {
     const u = await shared.anon.newUser('memories');
-    const one = await u.api.post<Memory>('/api/memories', { content: 'My sister Ana lives in Porto', importance: 0.9, profileId: u.profile.id });
+    const one = await u.api.post<Memory>('/api/memories', {
+      content: 'My sister Ana lives in Porto',
+      importance: 0.9,
+      profileId: u.profile.id,
+    });
     assert.equal(one.status, 201);
     assert.equal(one.body.importance, 0.9);
     const bulk = await u.api.post<BulkCreateMemoriesResponse>('/api/memories/bulk', {
@@ -85,13 +121,21 @@ void describe('API contract', () => {
     assert.equal(bulk.body.created, 3);
     assert.equal(bulk.body.ids.length, 3);
     const list = await u.api.get<MemoriesPage>('/api/memories?limit=2');
-    assert.deepEqual(list.body.memories.map((m) => m.content), ['I am allergic to peanuts', 'My favourite food is grilled sardines']);
+    assert.deepEqual(
+      list.body.memories.map((m) => m.content),
+      ['I am allergic to peanuts', 'My favourite food is grilled sardines'],
+    );
     const rest = await u.api.get<MemoriesPage>(`/api/memories?limit=10&before=${list.body.nextCursor}`);
     assert.equal(rest.body.memories.length, 2);
     const byProfile = await u.api.get<MemoriesPage>(`/api/memories?profileId=${u.profile.id}`);
-    assert.deepEqual(byProfile.body.memories.map((m) => m.id), [one.body.id]);
+    assert.deepEqual(
+      byProfile.body.memories.map((m) => m.id),
+      [one.body.id],
+    );
 
-    const ranked = await u.api.get<SearchResponse>('/api/memories/search?q=' + encodeURIComponent('where does my sister live?') + '&mode=ranked');
+    const ranked = await u.api.get<SearchResponse>(
+      '/api/memories/search?q=' + encodeURIComponent('where does my sister live?') + '&mode=ranked',
+    );
     assert.equal(ranked.body.mode, 'ranked');
     assert.equal(ranked.body.results[0]?.memory.id, one.body.id);
     assert.ok((ranked.body.results[0]?.score ?? 0) > 0);
@@ -115,7 +159,9 @@ void describe('API contract', () => {
     assert.ok(names.slice(1, -1).length > 0 && names.slice(1, -1).every((n) => n === 'token'), names.join(','));
     const meta = eventsOf(r.events, 'meta')[0]!.data;
     const done = eventsOf(r.events, 'done')[0]!.data;
-    const text = eventsOf(r.events, 'token').map((t) => t.data.delta).join('');
+    const text = eventsOf(r.events, 'token')
+      .map((t) => t.data.delta)
+      .join('');
     assert.equal(done.message.content, text);
     assert.equal(done.message.id, meta.assistantMessageId);
     assert.equal(done.message.status, 'complete');
@@ -126,26 +172,45 @@ void describe('API contract', () => {
     assert.equal(agents.memory_extractor?.model, 'gpt-4.1-nano');
     assert.equal(agents.summarizer?.status, 'skipped');
     assert.ok((agents.conversation?.promptTokens ?? 0) > 0 && (agents.conversation?.completionTokens ?? 0) > 0);
-    assert.equal(done.usage.totalTokens, done.usage.agents.reduce((n, a) => n + a.totalTokens, 0));
+    assert.equal(
+      done.usage.totalTokens,
+      done.usage.agents.reduce((n, a) => n + a.totalTokens, 0),
+    );
     assert.ok(done.usage.totalTokens <= done.usage.budget);
-    for (const key of ['dbMs', 'modelMs', 'totalMs', 'ttftMs', 'dbQueries'] as const) assert.equal(typeof done.timing[key], 'number', key);
+    for (const key of ['dbMs', 'modelMs', 'totalMs', 'ttftMs', 'dbQueries'] as const)
+      assert.equal(typeof done.timing[key], 'number', key);
     assert.ok(done.timing.totalMs >= done.timing.modelMs);
-    assert.ok((done.timing.dbQueries ?? 0) >= 5 && (done.timing.dbQueries ?? 0) <= 15, `dbQueries ${done.timing.dbQueries}`);
+    assert.ok(
+      (done.timing.dbQueries ?? 0) >= 5 && (done.timing.dbQueries ?? 0) <= 15,
+      `dbQueries ${done.timing.dbQueries}`,
+    );
 
     const usage = await u.api.get<MessageUsage>(`/api/messages/${meta.assistantMessageId}/usage`);
     assert.equal(usage.status, 200);
     assert.deepEqual(usage.body, done.usage);
     const msgs = await u.api.get<MessagesPage>(`/api/sessions/${s.id}/messages`);
-    assert.deepEqual(msgs.body.messages.map((m) => [m.id, m.role]), [[meta.assistantMessageId, 'assistant'], [meta.userMessageId, 'user']]);
+    assert.deepEqual(
+      msgs.body.messages.map((m) => [m.id, m.role]),
+      [
+        [meta.assistantMessageId, 'assistant'],
+        [meta.userMessageId, 'user'],
+      ],
+    );
     // The extractor stored the user's facts, linked to the message.
     const mems = await u.api.get<MemoriesPage>('/api/memories');
-    assert.ok(mems.body.memories.some((m) => /Lisbon|Rex/.test(m.content)), JSON.stringify(mems.body.memories));
+    assert.ok(
+      mems.body.memories.some((m) => /Lisbon|Rex/.test(m.content)),
+      JSON.stringify(mems.body.memories),
+    );
   });
 
   void test('non-streamed chat answers 201 with Server-Timing and timing', async () => {
     const u = await shared.anon.newUser('plain');
     const s = (await u.api.post<Session>('/api/sessions')).body;
-    const r = await u.api.post<PostMessageResponse>(`/api/sessions/${s.id}/messages`, { content: 'hello there', stream: false });
+    const r = await u.api.post<PostMessageResponse>(`/api/sessions/${s.id}/messages`, {
+      content: 'hello there',
+      stream: false,
+    });
     assert.equal(r.status, 201);
     assert.equal(r.body.userMessage.content, 'hello there');
     assert.equal(r.body.assistantMessage.status, 'complete');
@@ -185,7 +250,10 @@ void describe('token budget on a long session with 10,000 memories', () => {
     const done = eventsOf(r.events, 'done')[0]?.data;
     assert.ok(done, JSON.stringify(r.events.filter((e) => e.event !== 'token')));
     assert.ok(done.usage.totalTokens <= 5000, `total ${done.usage.totalTokens}`);
-    assert.ok(done.usage.memoriesInPrompt > 0 && done.usage.memoriesInPrompt <= 20, `memories ${done.usage.memoriesInPrompt}`);
+    assert.ok(
+      done.usage.memoriesInPrompt > 0 && done.usage.memoriesInPrompt <= 20,
+      `memories ${done.usage.memoriesInPrompt}`,
+    );
     assert.ok(done.usage.historyMessagesInPrompt > 0 && done.usage.historyMessagesInPrompt < 500);
     const summarizer = done.usage.agents.find((a) => a.agent === 'summarizer');
     assert.equal(summarizer?.status, 'ok');
@@ -199,7 +267,10 @@ void describe('token budget on a long session with 10,000 memories', () => {
   void test('token-bloat fault: the same message goes far over budget', async () => {
     const bloated = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['token-bloat'] });
     try {
-      const r = await new Client(bloated.baseUrl, user.token).stream(sessionId, 'What do I enjoy doing in Lisbon with my friends?');
+      const r = await new Client(bloated.baseUrl, user.token).stream(
+        sessionId,
+        'What do I enjoy doing in Lisbon with my friends?',
+      );
       const done = eventsOf(r.events, 'done')[0]?.data;
       assert.ok(done, JSON.stringify(r.events.filter((e) => e.event !== 'token')));
       assert.ok(done.usage.totalTokens > 10_000, `total ${done.usage.totalTokens}`);
@@ -216,7 +287,9 @@ void describe('token budget on a long session with 10,000 memories', () => {
       const r = await new Client(slow.baseUrl, small.token).stream(s.id, 'hello');
       const fewQueries = eventsOf(r.events, 'done')[0]?.data.timing.dbQueries ?? 0;
       const bigger = await shared.anon.newUser('n1-big');
-      const bulk = await bigger.api.post('/api/memories/bulk', { memories: Array.from({ length: 1500 }, (_, i) => ({ content: `memory number ${i} about hello and goodbye` })) });
+      const bulk = await bigger.api.post('/api/memories/bulk', {
+        memories: Array.from({ length: 1500 }, (_, i) => ({ content: `memory number ${i} about hello and goodbye` })),
+      });
       assert.equal(bulk.status, 201);
       const s2 = (await bigger.api.post<Session>('/api/sessions')).body;
       const big = await new Client(slow.baseUrl, bigger.token).stream(s2.id, 'hello');
@@ -247,7 +320,11 @@ void describe('search relevance and the unranked-search fault', () => {
       const order = JSON.stringify(r.body.results.map((x) => x.memory.content));
       assert.match(r.body.results[0]?.memory.content ?? '', /corgi/, `${mode}: ${order}`);
       const scores = r.body.results.map((x) => x.score);
-      assert.deepEqual(scores, [...scores].sort((a, b) => b - a), `${mode}: scores fall with the rank`);
+      assert.deepEqual(
+        scores,
+        [...scores].sort((a, b) => b - a),
+        `${mode}: scores fall with the rank`,
+      );
     }
   });
 
@@ -260,7 +337,11 @@ void describe('search relevance and the unranked-search fault', () => {
       const r = await api.get<SearchResponse>(`/api/memories/search?q=${encodeURIComponent(ask)}&mode=ranked&limit=5`);
       const ids = r.body.results.map((x) => x.memory.id);
       assert.equal(ids.length, contents.length, 'the filter is unchanged: every memory matches');
-      assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => b - a),
+        'newest first',
+      );
       assert.doesNotMatch(r.body.results[0]?.memory.content ?? '', /corgi/);
     } finally {
       await faulty.stop();
@@ -269,9 +350,21 @@ void describe('search relevance and the unranked-search fault', () => {
 });
 
 void describe('missing-indexes fault', () => {
-  const STEP_74_INDEXES = ['idx_sessions_user_id', 'idx_messages_session_id', 'idx_memories_profile_id', 'idx_agent_logs_session_id', 'idx_memories_user_id', 'idx_memories_created_at', 'idx_messages_created_at'];
-  const indexNames = (): Promise<string[]> => withSql(shared.stack.databaseUrl, async (sql) =>
-    (await sql.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).rows.map((r) => r.indexname));
+  const STEP_74_INDEXES = [
+    'idx_sessions_user_id',
+    'idx_messages_session_id',
+    'idx_memories_profile_id',
+    'idx_agent_logs_session_id',
+    'idx_memories_user_id',
+    'idx_memories_created_at',
+    'idx_messages_created_at',
+  ];
+  const indexNames = (): Promise<string[]> =>
+    withSql(shared.stack.databaseUrl, async (sql) =>
+      (await sql.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).rows.map(
+        (r) => r.indexname,
+      ),
+    );
 
   void test('drops the seven Step 7.4 indexes (schema version unchanged); a normal start restores them', async () => {
     for (const name of STEP_74_INDEXES) assert.ok((await indexNames()).includes(name), name);
@@ -295,7 +388,17 @@ void describe('UI is served', () => {
   void test('GET / returns the chat page with its test ids', async () => {
     const r = await shared.anon.get<string>('/');
     assert.equal(r.status, 200);
-    for (const id of ['session-list', 'new-session-button', 'message-list', 'message-input', 'send-button', 'memory-panel', 'memory-search-input', 'memory-search-button', 'error-banner']) {
+    for (const id of [
+      'session-list',
+      'new-session-button',
+      'message-list',
+      'message-input',
+      'send-button',
+      'memory-panel',
+      'memory-search-input',
+      'memory-search-button',
+      'error-banner',
+    ]) {
       assert.ok(r.body.includes(`data-testid="${id}"`), id);
     }
     const js = await shared.anon.get<string>('/app.js');

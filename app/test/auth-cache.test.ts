@@ -5,36 +5,31 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { User } from '../../app/contract';
-import { AuthCache, listenForUserChanges } from '../../app/server/auth-cache';
-import { useTestStack, withSql } from './api-support';
+import type { User } from '../../contract';
+import { AuthCache, listenForUserChanges } from '../server/auth-cache';
+import { useTestStack, until, withSql } from './api-support';
 
 const shared = useTestStack();
 
 const someUser: User = { id: 1, email: 'a@b', displayName: 'a', createdAt: new Date(0).toISOString() };
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<number> {
-  const start = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return performance.now() - start;
-}
 
 void describe('token cache', () => {
   void test('a user deleted in plain SQL is refused at once (not after the 30 s cache age)', async () => {
     const u = await shared.anon.newUser('gone');
     assert.equal((await u.api.get<User>('/api/me')).status, 200);
     // Proof that the token is served from the cache: a change the trigger does not announce is not seen.
-    await withSql(shared.stack.databaseUrl, (sql) => sql.query("UPDATE users SET display_name = 'renamed' WHERE id = $1", [u.user.id]));
+    await withSql(shared.stack.databaseUrl, (sql) =>
+      sql.query("UPDATE users SET display_name = 'renamed' WHERE id = $1", [u.user.id]),
+    );
     assert.equal((await u.api.get<User>('/api/me')).body.displayName, 'gone');
     await withSql(shared.stack.databaseUrl, (sql) => sql.query('DELETE FROM users WHERE id = $1', [u.user.id]));
     await until('the deleted user is refused', async () => (await u.api.get('/api/me')).status === 401, 2_000);
     // A replaced token stops working the same way.
     const v = await shared.anon.newUser('rotated');
     assert.equal((await v.api.get('/api/me')).status, 200);
-    await withSql(shared.stack.databaseUrl, (sql) => sql.query("UPDATE users SET token_hash = 'replaced' WHERE id = $1", [v.user.id]));
+    await withSql(shared.stack.databaseUrl, (sql) =>
+      sql.query("UPDATE users SET token_hash = 'replaced' WHERE id = $1", [v.user.id]),
+    );
     await until('the replaced token is refused', async () => (await v.api.get('/api/me')).status === 401, 2_000);
   });
 
@@ -65,14 +60,21 @@ void describe('token cache', () => {
       await listener.ready;
       assert.ok(cache.isListening);
       cache.set('hash-a', someUser);
-      await withSql(shared.stack.databaseUrl, (sql) => sql.query("SELECT pg_notify('memorychat_user_changed', 'hash-a')"));
+      await withSql(shared.stack.databaseUrl, (sql) =>
+        sql.query("SELECT pg_notify('memorychat_user_changed', 'hash-a')"),
+      );
       await until('the notified token is forgotten', () => cache.get('hash-a') === undefined);
-      await withSql(shared.stack.databaseUrl, (sql) => sql.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'memorychat-auth-listener' AND pid <> pg_backend_pid()",
-      ));
+      await withSql(shared.stack.databaseUrl, (sql) =>
+        sql.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'memorychat-auth-listener' AND pid <> pg_backend_pid()",
+        ),
+      );
       await until('the cache turns off', () => !cache.isListening);
       await until('the listener reconnects', () => cache.isListening, 5_000);
-      assert.ok(logs.some((l) => /auth cache off/.test(l)), logs.join('\n'));
+      assert.ok(
+        logs.some((l) => /auth cache off/.test(l)),
+        logs.join('\n'),
+      );
     } finally {
       await listener.stop();
     }

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { getEncoding, type Tiktoken } from 'js-tiktoken';
 import OpenAI, { APIConnectionTimeoutError, APIError, BadRequestError } from 'openai';
-import { startModelSimulator, type ModelSimulator } from '../../app/model-sim/index';
-import { spawnModelSimulator } from '../../app/model-sim/spawn';
+import { startModelSimulator, type ModelSimulator } from '../model-sim/index';
+import { spawnModelSimulator } from '../model-sim/spawn';
 
 const API_KEY = 'sk-sim-test';
 const PROMPT = [
@@ -19,7 +19,10 @@ const PROMPT = [
 ];
 
 /** OpenAI's documented chat counting: 3 per message + role + content (+ name + 1), + 3 reply primer. */
-function expectedPromptTokens(encoder: Tiktoken, messages: ReadonlyArray<{ role: string; content: string; name?: string }>): number {
+function expectedPromptTokens(
+  encoder: Tiktoken,
+  messages: ReadonlyArray<{ role: string; content: string; name?: string }>,
+): number {
   let total = 3;
   for (const m of messages) {
     total += 3 + encoder.encode(m.role).length + encoder.encode(m.content).length;
@@ -72,7 +75,10 @@ void describe('token counts', { timeout: 20_000 }, () => {
   void test('embedding usage equals cl100k_base counts', async () => {
     const input = ['I live in Lisbon.', 'My cat is called Miso and she likes orchids.'];
     const res = await client(instant).embeddings.create({ model: 'text-embedding-3-small', input });
-    assert.equal(res.usage.prompt_tokens, input.reduce((n, s) => n + cl100k.encode(s).length, 0));
+    assert.equal(
+      res.usage.prompt_tokens,
+      input.reduce((n, s) => n + cl100k.encode(s).length, 0),
+    );
   });
 });
 
@@ -86,13 +92,21 @@ void describe('openai SDK against the simulator', { timeout: 20_000 }, () => {
     assert.equal(a.choices[0]?.finish_reason, 'stop');
     assert.equal(text, b.choices[0]?.message.content, 'same seed + prompt → same text');
     assert.match(text, /orchids/i);
-    assert.ok((a.usage?.completion_tokens ?? 0) >= 60 && (a.usage?.completion_tokens ?? 0) <= 150, `length ${a.usage?.completion_tokens}`);
+    assert.ok(
+      (a.usage?.completion_tokens ?? 0) >= 60 && (a.usage?.completion_tokens ?? 0) <= 150,
+      `length ${a.usage?.completion_tokens}`,
+    );
   });
 
   void test('streamed with include_usage: chunks join to the same text, usage in the final chunk', async () => {
     const sdk = client(instant);
     const plain = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
-    const stream = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT, stream: true, stream_options: { include_usage: true } });
+    const stream = await sdk.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: PROMPT,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let chunks = 0;
     let usage: OpenAI.CompletionUsage | null | undefined;
@@ -116,12 +130,20 @@ void describe('openai SDK against the simulator', { timeout: 20_000 }, () => {
   });
 
   void test('streamed without include_usage: no usage anywhere', async () => {
-    const stream = await client(instant).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT, stream: true });
+    const stream = await client(instant).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: PROMPT,
+      stream: true,
+    });
     for await (const chunk of stream) assert.equal(chunk.usage, undefined);
   });
 
   void test('max_tokens bounds the completion (finish_reason length)', async () => {
-    const res = await client(instant).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT, max_completion_tokens: 7 });
+    const res = await client(instant).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: PROMPT,
+      max_completion_tokens: 7,
+    });
     assert.equal(res.usage?.completion_tokens, 7);
     assert.equal(res.choices[0]?.finish_reason, 'length');
   });
@@ -132,7 +154,11 @@ void describe('openai SDK against the simulator', { timeout: 20_000 }, () => {
       response_format: { type: 'json_object' },
       messages: [
         { role: 'system', content: 'Extract durable facts about the user. Answer as JSON {"memories": string[]}.' },
-        { role: 'user', content: 'Hi there. I live in Zürich. My dog is called Rex! What is the weather like? I’m allergic to peanuts.' },
+        {
+          role: 'user',
+          content:
+            'Hi there. I live in Zürich. My dog is called Rex! What is the weather like? I’m allergic to peanuts.',
+        },
       ],
     });
     const parsed = JSON.parse(res.choices[0]?.message.content ?? '') as { memories: string[] };
@@ -174,19 +200,42 @@ void describe('validation like OpenAI', { timeout: 20_000 }, () => {
 
   void test('400 for malformed JSON, missing messages, bad role, json_object without "json", unknown argument', async () => {
     const post = (body: string): Promise<Response> =>
-      fetch(`${instant.url}/chat/completions`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }, body });
+      fetch(`${instant.url}/chat/completions`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+        body,
+      });
     const malformed = await post('{"model": ');
     assert.equal(malformed.status, 400);
-    assert.match(((await malformed.json()) as { error: { message: string } }).error.message, /could not parse the JSON body/);
+    assert.match(
+      ((await malformed.json()) as { error: { message: string } }).error.message,
+      /could not parse the JSON body/,
+    );
 
     const sdk = client(instant);
     const cases: Array<[unknown, RegExp, string | null]> = [
       [{ model: 'gpt-4o-mini' }, /Missing required parameter: 'messages'/, 'messages'],
       [{ model: 'gpt-4o-mini', messages: [] }, /empty array/, 'messages'],
-      [{ model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] }, /Invalid value: 'robot'/, 'messages[0].role'],
-      [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } }, /must contain the word 'json'/, 'messages'],
-      [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], temprature: 1 }, /Unrecognized request argument supplied: temprature/, null],
-      [{ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } }, /only allowed when 'stream' is enabled/, 'stream_options'],
+      [
+        { model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] },
+        /Invalid value: 'robot'/,
+        'messages[0].role',
+      ],
+      [
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } },
+        /must contain the word 'json'/,
+        'messages',
+      ],
+      [
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], temprature: 1 },
+        /Unrecognized request argument supplied: temprature/,
+        null,
+      ],
+      [
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } },
+        /only allowed when 'stream' is enabled/,
+        'stream_options',
+      ],
     ];
     for (const [body, message, param] of cases) {
       await assert.rejects(
@@ -198,12 +247,18 @@ void describe('validation like OpenAI', { timeout: 20_000 }, () => {
   });
 
   void test('404 model_not_found for an unknown model', async () => {
-    await assert.rejects(client(instant).chat.completions.create({ model: 'llama-9000', messages: PROMPT }), (error: unknown) => error instanceof APIError && error.status === 404 && error.code === 'model_not_found');
+    await assert.rejects(
+      client(instant).chat.completions.create({ model: 'llama-9000', messages: PROMPT }),
+      (error: unknown) => error instanceof APIError && error.status === 404 && error.code === 'model_not_found',
+    );
   });
 
   void test('400 for an invalid x-sim-* header value', async () => {
     await assert.rejects(
-      client(instant).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT }, { headers: { 'x-sim-fault': 'meteor' } }),
+      client(instant).chat.completions.create(
+        { model: 'gpt-4o-mini', messages: PROMPT },
+        { headers: { 'x-sim-fault': 'meteor' } },
+      ),
       (error: unknown) => error instanceof BadRequestError && /x-sim-fault/.test(error.message),
     );
   });
@@ -212,7 +267,10 @@ void describe('validation like OpenAI', { timeout: 20_000 }, () => {
 void describe('faults', { timeout: 20_000 }, () => {
   void test('x-sim-fault: 5xx → APIError 503 with an OpenAI-style body', async () => {
     await assert.rejects(
-      client(instant).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT }, { headers: { 'x-sim-fault': '5xx' } }),
+      client(instant).chat.completions.create(
+        { model: 'gpt-4o-mini', messages: PROMPT },
+        { headers: { 'x-sim-fault': '5xx' } },
+      ),
       (error: unknown) => error instanceof APIError && error.status === 503 && error.type === 'server_error',
     );
   });
@@ -220,7 +278,10 @@ void describe('faults', { timeout: 20_000 }, () => {
   void test('x-sim-fault: timeout → the SDK’s own timeout fires (APIConnectionTimeoutError)', async () => {
     const started = performance.now();
     await assert.rejects(
-      client(instant, { timeout: 300 }).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT }, { headers: { 'x-sim-fault': 'timeout' } }),
+      client(instant, { timeout: 300 }).chat.completions.create(
+        { model: 'gpt-4o-mini', messages: PROMPT },
+        { headers: { 'x-sim-fault': 'timeout' } },
+      ),
       (error: unknown) => error instanceof APIConnectionTimeoutError,
     );
     const elapsed = performance.now() - started;
@@ -241,7 +302,10 @@ void describe('faults', { timeout: 20_000 }, () => {
 
   void test('x-sim-fault: cut-stream on a non-streamed call → connection error', async () => {
     await assert.rejects(
-      client(instant).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT }, { headers: { 'x-sim-fault': 'cut-stream' } }),
+      client(instant).chat.completions.create(
+        { model: 'gpt-4o-mini', messages: PROMPT },
+        { headers: { 'x-sim-fault': 'cut-stream' } },
+      ),
       (error: unknown) => error instanceof Error,
     );
   });
@@ -249,7 +313,12 @@ void describe('faults', { timeout: 20_000 }, () => {
   void test('x-sim-fault-rate: 0.3 fails roughly that share (seeded), the rest succeed', async () => {
     const sdk = client(instant);
     const results = await Promise.allSettled(
-      Array.from({ length: 60 }, () => sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT, max_completion_tokens: 5 }, { headers: { 'x-sim-fault-rate': '0.3' } })),
+      Array.from({ length: 60 }, () =>
+        sdk.chat.completions.create(
+          { model: 'gpt-4o-mini', messages: PROMPT, max_completion_tokens: 5 },
+          { headers: { 'x-sim-fault-rate': '0.3' } },
+        ),
+      ),
     );
     const failed = results.filter((r) => r.status === 'rejected');
     assert.ok(failed.length >= 8 && failed.length <= 30, `failed ${failed.length}/60`);
@@ -288,15 +357,23 @@ void describe('latency', { timeout: 20_000 }, () => {
       assert.ok(ttft >= 245 && ttft <= 450 + 200, `TTFT ${ttft.toFixed(0)} ms`);
       assert.ok(rate >= 55 && rate <= 110, `rate ${rate.toFixed(1)} tok/s`);
     }
-    process.stdout.write(`# realistic: ${samples.map((s) => `TTFT ${s.ttft.toFixed(0)} ms, ${s.rate.toFixed(0)} tok/s`).join('; ')}\n`);
+    process.stdout.write(
+      `# realistic: ${samples.map((s) => `TTFT ${s.ttft.toFixed(0)} ms, ${s.rate.toFixed(0)} tok/s`).join('; ')}\n`,
+    );
   });
 
   void test('x-sim-latency overrides the default profile per request', async () => {
     const started = performance.now();
-    await client(realistic).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT }, { headers: { 'x-sim-latency': 'instant' } });
+    await client(realistic).chat.completions.create(
+      { model: 'gpt-4o-mini', messages: PROMPT },
+      { headers: { 'x-sim-latency': 'instant' } },
+    );
     assert.ok(performance.now() - started < 200);
     const slowStart = performance.now();
-    await client(instant).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT, max_completion_tokens: 3 }, { headers: { 'x-sim-latency': 'realistic' } });
+    await client(instant).chat.completions.create(
+      { model: 'gpt-4o-mini', messages: PROMPT, max_completion_tokens: 3 },
+      { headers: { 'x-sim-latency': 'realistic' } },
+    );
     assert.ok(performance.now() - slowStart >= 245, 'a non-streamed reply waits TTFT + tokens / rate');
   });
 
@@ -315,7 +392,12 @@ void describe('latency', { timeout: 20_000 }, () => {
   void test('spawnModelSimulator runs it in its own process and stops it', async () => {
     const sim = await spawnModelSimulator({ latency: 'instant' });
     try {
-      const res = await new OpenAI({ baseURL: sim.url, apiKey: API_KEY, maxRetries: 0, timeout: 10_000 }).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
+      const res = await new OpenAI({
+        baseURL: sim.url,
+        apiKey: API_KEY,
+        maxRetries: 0,
+        timeout: 10_000,
+      }).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
       assert.equal(res.usage?.prompt_tokens, expectedPromptTokens(o200k, PROMPT));
     } finally {
       await sim.close();

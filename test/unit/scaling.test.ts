@@ -1,0 +1,46 @@
+/** Figures derived from raw memory-scaling samples: exponents on the right basis, the statements ratio. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScalingSamples } from '../../lib/scaling';
+
+const SIZES = [100, 1_000, 10_000];
+
+void test('a linear scan has exponent ≈ 1 and a flat lookup ≈ 0, fitted on the server DB time', () => {
+  const s = new ScalingSamples();
+  for (const size of SIZES) {
+    for (let i = 0; i < 5; i++) {
+      // The API time carries a fixed 5 ms HTTP cost that flattens the curve; the DB time does not.
+      s.add(size, 'retrieval', { ms: 5 + size / 1000, dbMs: size / 1000 });
+      s.add(size, 'search', { ms: 5.5, dbMs: 0.5 });
+    }
+  }
+  const scan = s.exponent('retrieval', SIZES);
+  assert.ok(Math.abs((scan.value ?? NaN) - 1) < 1e-9, `scan exponent ${scan.value}`);
+  assert.equal(scan.tags.basis, 'server DB time (Server-Timing db)');
+  assert.ok(Number(scan.tags.apiLatencyExponent) < 0.5, 'the API curve is flattened by the fixed cost');
+  assert.ok(Math.abs(s.exponent('search', SIZES).value ?? NaN) < 1e-9);
+});
+
+void test('without DB time at every size the exponent falls back to the API time; one size is not derivable', () => {
+  const s = new ScalingSamples();
+  s.add(100, 'fuzzy', { ms: 1, dbMs: 1 });
+  s.add(1_000, 'fuzzy', { ms: 10 });
+  const fit = s.exponent('fuzzy', [100, 1_000]);
+  assert.equal(fit.tags.basis, 'API latency');
+  assert.ok(Math.abs((fit.value ?? NaN) - 1) < 1e-9);
+  const one = new ScalingSamples();
+  one.add(100, 'search', { ms: 1, dbMs: 1 });
+  assert.equal(one.exponent('search', [100]).value, undefined);
+});
+
+void test('statements growth ratio: largest over smallest size mean; undefined with one size', () => {
+  const s = new ScalingSamples();
+  for (const n of [4, 4, 5]) s.addStatements(100, n);
+  for (const n of [26, 26, 26]) s.addStatements(10_000, n);
+  const r = s.statementsGrowthRatio();
+  assert.ok(Math.abs((r.value ?? NaN) - 26 / (13 / 3)) < 1e-9);
+  assert.deepEqual(r.tags, { largest: 10_000, smallest: 100 });
+  const one = new ScalingSamples();
+  one.addStatements(100, 4);
+  assert.equal(one.statementsGrowthRatio().value, undefined);
+});

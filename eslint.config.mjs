@@ -57,7 +57,16 @@ function boundaryRules(maxDepth = 5) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'reports/**', 'test-results/**', 'blob-report/**', 'playwright-report/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'reports/**',
+      'test-results/**',
+      'blob-report/**',
+      'playwright-report/**',
+      'load/dist/**',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -254,5 +254,6 @@ export const FAULTS = [
   'model-errors', // a share of model calls fail with 5xx or time out
   'slow-session-create', // session creation costs ≈ 8 ms more in the database
   'unranked-search', // search returns the matching memories newest first instead of ranked
+  'serialize-chats', // one chat turn at a time in the whole app (a global lock): capacity collapses under load
 ] as const;
 export type Fault = (typeof FAULTS)[number];

@@ -6,8 +6,10 @@
  *   2. regression self-tests: for each fault switch of the stack, run the specs that should
  *      catch it and assert that the Checkpoint 7.4 verdict is `fail` on the expected criterion,
  *      because of the expected metric. A perf check that cannot fail proves nothing.
+ *   3. load (`npm run load`, Artillery): a short two-step ramp on a clean stack must reach its
+ *      capacity; with the `serialize-chats` fault (a self-test) it must fail on the round trip.
  *
- * Flags: `--only smoke,self` to run some stages; `--fault <name>` for one self-test.
+ * Flags: `--only smoke,self,load` to run some stages; `--fault <name>` for one self-test.
  * Ends with one line per stage and `N passed, N failed`; exit code 0 only when every stage passed.
  */
 import { spawn } from 'node:child_process';
@@ -216,6 +218,93 @@ async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string 
   return { passed: true, detail: `verdict fail on ${t.criterion}: ${seen}` };
 }
 
+/**
+ * The load test's short ramp (≈ 45 s): 4 then 8 users on the realistic model, ≥ 24 chats per step,
+ * half-second think time. Clean, the capacity must be 8 (every step passes); with
+ * `serialize-chats` every chat waits for all others, so the round trip passes 5 s at once.
+ */
+const LOAD_SMOKE_ENV = {
+  LOAD_STEPS: '4,8',
+  LOAD_MIN_USERS: '8',
+  LOAD_MIN_REQUESTS: '24',
+  LOAD_THINK_S: '0.5',
+  LOAD_MEMORIES: '20',
+  LOAD_MAX_STEP_S: '60',
+  MODEL_SIM_LATENCY: 'realistic',
+};
+
+interface LoadSummaryShape {
+  verdict: 'pass' | 'fail';
+  setupError?: string;
+  capacity: { maxUsers: number; minUsers: number; firstFailure: { users: number; reasons: string[] } | null };
+}
+
+function readLoadSummary(reportDir: string): LoadSummaryShape | string {
+  const file = path.join(ROOT, reportDir, 'load-summary.json');
+  if (!existsSync(file)) return `no ${path.relative(ROOT, file)} was written`;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LoadSummaryShape;
+  } catch (err) {
+    return `${file} is not valid JSON: ${(err as Error).message}`;
+  }
+}
+
+async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
+  const reportDir = path.join('reports', 'load-smoke');
+  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  const code = await run(
+    'npm',
+    ['run', '--silent', 'load'],
+    { ...LOAD_SMOKE_ENV, PERF_REPORT_DIR: reportDir },
+    4 * 60_000,
+  );
+  const s = readLoadSummary(reportDir);
+  if (typeof s === 'string') return { passed: false, detail: s };
+  const c = s.capacity;
+  if (code !== 0 || s.verdict !== 'pass') {
+    return {
+      passed: false,
+      detail: `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}${s.setupError ? ` — ${s.setupError}` : ''}${c.firstFailure ? ` — ${c.firstFailure.users} users: ${c.firstFailure.reasons.join('; ')}` : ''}`,
+    };
+  }
+  return { passed: true, detail: `capacity ${c.maxUsers} users (verdict pass)` };
+}
+
+async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
+  const reportDir = path.join('reports', 'self-test', 'serialize-chats');
+  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  const code = await run(
+    'npm',
+    ['run', '--silent', 'load'],
+    {
+      ...LOAD_SMOKE_ENV,
+      LOAD_BROWSERS: '0',
+      MEMORYCHAT_FAULTS: 'serialize-chats',
+      PERF_REPORT_DIR: reportDir,
+    },
+    4 * 60_000,
+  );
+  const s = readLoadSummary(reportDir);
+  if (typeof s === 'string') return { passed: false, detail: s };
+  const c = s.capacity;
+  const problems: string[] = [];
+  if (s.setupError) problems.push(`the run did not measure: ${s.setupError}`);
+  if (s.verdict !== 'fail') problems.push(`verdict was ${s.verdict}, expected fail`);
+  if (code === 0) problems.push('exit code was 0, expected non-zero');
+  if (c.maxUsers >= c.minUsers) problems.push(`capacity ${c.maxUsers} reached the required ${c.minUsers}`);
+  // The right reason: the queue shows as slow replies, not as errors or a broken run.
+  if (!c.firstFailure?.reasons.some((r) => r.startsWith('round-trip p95'))) {
+    problems.push(
+      `the first failing step did not fail on the round trip (${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`,
+    );
+  }
+  if (problems.length) return { passed: false, detail: problems.join('; ') };
+  return {
+    passed: true,
+    detail: `capacity ${c.maxUsers} < ${c.minUsers}: ${c.firstFailure?.users} users — ${c.firstFailure?.reasons.join('; ')}`,
+  };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const onlyArg = args.indexOf('--only');
@@ -236,7 +325,12 @@ async function main(): Promise<void> {
       if (onlyFault && t.fault !== onlyFault) continue;
       await stage(results, `self-test: ${t.fault} → ${t.criterion} fails`, () => selfTest(t));
     }
+    if (!onlyFault || onlyFault === 'serialize-chats') {
+      await stage(results, 'self-test: serialize-chats → load capacity fails', loadSelfTest);
+    }
   }
+  if (want('load') && !onlyFault)
+    await stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke);
 
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;

@@ -65,7 +65,7 @@ export async function runChat(
   const stored = await repo.startExchange(db, args.userId, args.sessionId, args.content, settings.conversationModel);
   if (!stored) return 'session_not_found';
   try {
-    return await runAgents(deps, args, stored);
+    return await serializedIf(settings.faults, () => runAgents(deps, args, stored));
   } catch (err) {
     // The user's message stays; the assistant placeholder must not stay 'streaming' forever.
     await repo
@@ -351,4 +351,19 @@ export function unionMs(intervals: readonly [number, number][]): number {
   }
   if (curEnd > curStart) total += curEnd - curStart;
   return total;
+}
+
+/**
+ * The `serialize-chats` fault: every chat turn waits for the one before it, app-wide (a global
+ * lock, as a careless "one model call at a time" or a single shared connection would do). One
+ * user at a time notices nothing; many users at once queue behind each other, which is what the
+ * load test (`npm run load`) must catch.
+ */
+let chatTurnQueue: Promise<unknown> = Promise.resolve();
+
+function serializedIf<T>(faults: readonly Fault[], turn: () => Promise<T>): Promise<T> {
+  if (!faults.includes('serialize-chats')) return turn();
+  const run = chatTurnQueue.then(turn, turn);
+  chatTurnQueue = run.catch(() => undefined);
+  return run;
 }

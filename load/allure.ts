@@ -1,0 +1,111 @@
+/**
+ * The Allure result "Load capacity": one step per stage of the ramp (users, pass/fail, the
+ * figures as parameters), the summary and charts attached. Written beside the Playwright results
+ * in `${PERF_REPORT_DIR}/allure-results`, so `npm run report` shows it with the checkpoint. A
+ * later load run replaces the earlier "Load capacity" result (same fullName), nothing else.
+ */
+import { mkdirSync } from 'node:fs';
+import { ContentType, LabelName, Stage, Status, type StepResult, type TestResult } from 'allure-js-commons';
+import { FileSystemWriter, md5, randomUuid } from 'allure-js-commons/sdk/reporter';
+import { removeAllureResults } from '../lib/allure';
+import type { Chart } from '../lib/charts';
+import type { Percentiles } from './capacity';
+import { limitsOf, type LoadSummary } from './summary';
+
+export const LOAD_RESULT_NAME = 'Load capacity';
+const FULL_NAME = 'memorychat-perf:load-capacity';
+
+const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
+const three = (p: Percentiles): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+const percent = (v: number | null, digits: number): string => (v === null ? '–' : `${(v * 100).toFixed(digits)} %`);
+
+export function writeAllureLoad(input: {
+  resultsDir: string;
+  summary: LoadSummary;
+  markdown: string;
+  json: string;
+  charts: readonly Chart[];
+  start: number;
+  stop: number;
+}): string {
+  const { resultsDir, summary: s, start, stop } = input;
+  mkdirSync(resultsDir, { recursive: true });
+  removeAllureResults(resultsDir, (r) => r.fullName === FULL_NAME);
+  const writer = new FileSystemWriter({ resultsDir });
+  const uuid = randomUuid();
+  const steps: StepResult[] = s.stages.map((st) => ({
+    name:
+      `${st.passed ? '✓' : '✗'} ${st.users} concurrent users: round-trip p95 ${ms(st.totalMs.p95)}, ` +
+      `errors ${(st.errorRate * 100).toFixed(2)} %, goodput ${percent(st.goodput, 1)}`,
+    status: st.passed ? Status.PASSED : Status.FAILED,
+    stage: Stage.FINISHED,
+    statusDetails: st.passed ? {} : { message: [...st.reasons, ...limitsOf(st)].join('\n') },
+    steps: [],
+    attachments: [],
+    parameters: [
+      { name: 'chat requests', value: String(st.chatRequests) },
+      { name: 'API calls', value: String(st.requests) },
+      { name: 'errors by cause', value: JSON.stringify(st.errorCauses) },
+      { name: 'TTFT p50/p95/p99', value: three(st.ttftMs) },
+      { name: 'inter-token p50/p95/p99', value: three(st.itlMs) },
+      { name: 'round trip p50/p95/p99', value: three(st.totalMs) },
+      { name: 'app CPU (cores)', value: st.cpu?.app === undefined ? '–' : st.cpu.app.toFixed(2) },
+      { name: 'DB all connections busy', value: st.db ? `${percent(st.db.allBusyShare, 0)} of samples` : '–' },
+    ],
+    start,
+    stop,
+  }));
+  const attachments = [
+    { name: 'load-summary.md', type: 'text/markdown', body: input.markdown, ext: 'md' },
+    { name: 'load-summary.json', type: ContentType.JSON as string, body: input.json, ext: 'json' },
+    ...input.charts.map((c) => ({ name: c.title, type: ContentType.SVG, body: c.svg, ext: 'svg' })),
+  ].map((a) => {
+    const source = `${uuid}-${md5(a.name).slice(0, 8)}-attachment.${a.ext}`;
+    writer.writeAttachment(source, Buffer.from(a.body, 'utf8'));
+    return { name: a.name, type: a.type, source };
+  });
+  const c = s.capacity;
+  const f = c.firstFailure;
+  const first = f ? `; first failing step ${f.users} users: ${f.reasons.join('; ')}` : '';
+  const message = s.setupError
+    ? `Not measured: ${s.setupError}`
+    : s.verdict === 'pass'
+      ? undefined
+      : `Load capacity ${c.maxUsers} concurrent users is below the required ${c.minUsers}${first}`;
+  const id = md5(FULL_NAME);
+  const result: TestResult = {
+    uuid,
+    name: LOAD_RESULT_NAME,
+    fullName: FULL_NAME,
+    historyId: id,
+    testCaseId: id,
+    status: s.setupError ? Status.BROKEN : s.verdict === 'pass' ? Status.PASSED : Status.FAILED,
+    statusDetails: message ? { message } : {},
+    stage: Stage.FINISHED,
+    description:
+      "Stepped ramp of concurrent chat users with Artillery; capacity = the largest step whose chats' " +
+      `round-trip p95 < ${c.criteria.p95TotalMsBelow} ms and error rate < ${percent(c.criteria.errorRateBelow, 0)}. ` +
+      `Measured: ${c.maxUsers} users (required ${c.minUsers}).`,
+    steps,
+    attachments,
+    parameters: [
+      { name: 'capacity (users)', value: String(c.maxUsers) },
+      { name: 'required (LOAD_MIN_USERS)', value: String(c.minUsers) },
+      { name: 'model', value: `${s.model.source}${s.model.latency ? ` (${s.model.latency})` : ''}` },
+    ],
+    labels: [
+      { name: LabelName.EPIC, value: 'Performance' },
+      { name: LabelName.FEATURE, value: 'Load' },
+      { name: LabelName.STORY, value: LOAD_RESULT_NAME },
+      { name: LabelName.SUITE, value: LOAD_RESULT_NAME },
+      { name: LabelName.SEVERITY, value: 'critical' },
+      { name: LabelName.FRAMEWORK, value: 'artillery' },
+      { name: LabelName.LANGUAGE, value: 'typescript' },
+    ],
+    links: [],
+    start,
+    stop,
+  };
+  writer.writeResult(result);
+  return uuid;
+}

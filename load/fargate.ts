@@ -1,0 +1,57 @@
+/**
+ * `npm run load -- --fargate-users N`: prepares the same scenarios for `artillery run-fargate`,
+ * which runs load/chat.yml on N AWS Fargate containers at once (Artillery merges their metrics).
+ * A load test from this machine cannot use it (no AWS account, no route to the internet); a team
+ * with one runs the printed command against a reachable deployment.
+ *
+ * What it does: seeds N users with memories in the deployment's (test) database through the
+ * suite's seeder, writes their tokens to load/users.csv (git-ignored, readable by you only: the
+ * payload run-fargate uploads with the script), and prints the command. The users stay until
+ * `npm run cleanup` removes them (the run is not registered as in progress, so cleanup may).
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, REPO_ROOT } from '../lib/config';
+import { redactUrl } from '../lib/redact';
+import { createPool } from '../fixtures/db';
+import { target } from '../fixtures/target';
+import { loadLoadConfig } from './config';
+import { newRunId } from './orchestrate';
+
+export const FARGATE_USERS_FILE = path.join(REPO_ROOT, 'load', 'users.csv');
+
+export async function prepareFargate(users: number): Promise<number> {
+  const perf = loadConfig();
+  const cfg = loadLoadConfig();
+  if (!perf.baseUrl || !perf.databaseUrl) {
+    console.error(
+      'load --fargate-users: set BASE_URL (a deployment the Fargate containers can reach) ' +
+        'and DATABASE_URL (its test database).',
+    );
+    return 2;
+  }
+  const runId = newRunId('fargate');
+  const pool = createPool(perf.databaseUrl, { max: 3 });
+  try {
+    const seeder = target.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
+    const tokens: string[] = [];
+    for (let i = 0; i < users; i++) {
+      const user = await seeder.user({ displayName: `Load user ${i + 1}` });
+      if (cfg.memoriesPerUser > 0) await seeder.memories(user, cfg.memoriesPerUser);
+      tokens.push(user.token);
+    }
+    writeFileSync(FARGATE_USERS_FILE, `token\n${tokens.join('\n')}\n`, { mode: 0o600 });
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+  const db = redactUrl(perf.databaseUrl);
+  console.log(`load: seeded ${users} users (run ${runId}) in ${db}; tokens in load/users.csv (git-ignored).`);
+  console.log('Run the API users on 4 Fargate containers (each runs the whole phase: 4 × 50 = 200 users),');
+  console.log('then remove the users:');
+  console.log(`  npx artillery run-fargate --count 4 --region eu-west-1 --target ${perf.baseUrl} \\`);
+  const overrides = '{"config":{"phases":[{"duration":10,"arrivalCount":50}],"variables":{"turns":3,"thinkMs":2000}}}';
+  console.log(`    --overrides '${overrides}' \\`);
+  console.log('    --output load-fargate.json load/chat.yml');
+  console.log('  npm run cleanup');
+  return 0;
+}

@@ -1,0 +1,568 @@
+/**
+ * `npm run load`: how many people can chat at once. One run:
+ *
+ *   1. target: the bundled stack (started like global-setup.ts does, lib/stack-process.ts) unless
+ *      BASE_URL is set; its health and database are checked first;
+ *   2. users: the suite's seeder (fixtures/seed.ts: tagged e-mails, the same test-database guard)
+ *      creates one user per concurrent user of the largest step, each with LOAD_MEMORIES memories;
+ *      their bearer tokens go to a payload file in a private temp dir (never into reports/logs);
+ *   3. the ramp: each step is its own `artillery run` (load/chat.yml, plus load/browser.yml for the
+ *      browser users), so its figures are its own; probes sample the database and CPU meanwhile;
+ *      the ramp stops at the first step that fails the criteria (load/capacity.ts);
+ *   4. reports: load-summary.json/.md, charts, the Allure result "Load capacity", a console table;
+ *   5. cleanup, also on failure or Ctrl-C: seeded rows, the temp dir, the stack.
+ *
+ * Exit code: 0 when the capacity reaches LOAD_MIN_USERS, 1 otherwise (also when it could not
+ * be measured), 130 on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type pg from 'pg';
+import type { Health } from '../contract';
+import { CHROMIUM_FLAGS, detectChromium } from '../lib/browser';
+import { ConfigError, loadConfig, REPO_ROOT, type PerfConfig } from '../lib/config';
+import { redact, redactUrl } from '../lib/redact';
+import { startStackProcess, type StackProcess } from '../lib/stack-process';
+import { createPool } from '../fixtures/db';
+import { registerRun, type RunRegistration } from '../fixtures/runs';
+import { target as targetAdapter, type SeededUser, type Seeder } from '../fixtures/target';
+import { writeAllureLoad } from './allure';
+import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
+import { checkMergedPercentiles } from './merge-check';
+import { capacityOf, judgeStep, turnsPerUser, verdictOf } from './capacity';
+import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
+import { startCpuSampler, startDbSampler, statementGrowth, statementSnapshot } from './probes';
+import { limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
+
+const ARTILLERY_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'artillery');
+const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const WORKERS_RUNNER = path.join(REPO_ROOT, 'load', 'artillery-workers.ts');
+const API_SCRIPT = path.join(REPO_ROOT, 'load', 'chat.yml');
+const BROWSER_SCRIPT = path.join(REPO_ROOT, 'load', 'browser.yml');
+const CHECK_TIMEOUT_MS = 5_000;
+/** Artillery's own start-up and shutdown (CLI, bundling the processor, workers) on top of a step. */
+const ARTILLERY_OVERHEAD_S = 60;
+
+function artilleryVersion(): string {
+  try {
+    const file = path.join(REPO_ROOT, 'node_modules', 'artillery', 'package.json');
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `load-20261127171132-7b20`: a run id the seeder's e-mails and the runs table accept. */
+export function newRunId(prefix: string): string {
+  return `${prefix}-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+}
+
+class LoadSetupError extends Error {
+  override name = 'LoadSetupError';
+}
+
+interface Target {
+  baseUrl: string;
+  databaseUrl: string;
+  health: Health;
+  stack: StackProcess | undefined;
+}
+
+async function health(baseUrl: string, stackLog: string | undefined): Promise<Health> {
+  const fix = stackLog
+    ? `the bundled stack does not answer; see ${stackLog}`
+    : 'start the app or fix BASE_URL (unset it to use the bundled stack)';
+  try {
+    const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return (await res.json()) as Health;
+  } catch (err) {
+    const why = redact((err as Error).message);
+    throw new LoadSetupError(
+      `MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${why}). ` + `Fix: ${fix}.`,
+    );
+  }
+}
+
+/** Everything the run must undo, in one place: the finally block and the signal handler share it. */
+class Cleanup {
+  stack: StackProcess | undefined;
+  registration: RunRegistration | undefined;
+  pool: pg.Pool | undefined;
+  seeder: Seeder | undefined;
+  tempDir: string | undefined;
+  readonly children = new Set<ChildProcess>();
+  aborted = false;
+  private done: Promise<void> | undefined;
+
+  killChildren(): void {
+    for (const child of this.children) {
+      if (child.pid !== undefined && child.exitCode === null) {
+        try {
+          process.kill(-child.pid, 'SIGTERM'); // the whole group: Artillery, its workers, Chromium
+        } catch {
+          child.kill('SIGTERM');
+        }
+      }
+    }
+  }
+
+  run(): Promise<void> {
+    this.done ??= (async () => {
+      this.killChildren();
+      if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
+      try {
+        await this.seeder?.cleanup();
+      } catch (err) {
+        // The bundled stack's database goes with the stack (on Ctrl-C it may already be stopping).
+        if (!this.stack) {
+          console.error(
+            `load: removing the seeded users failed: ${redact((err as Error).message)}; ` +
+              `\`npm run cleanup\` removes them (the users of run ${this.seeder?.runId ?? '?'})`,
+          );
+        }
+      }
+      await this.registration?.stop();
+      await this.pool?.end().catch(() => undefined);
+      await this.stack?.stop();
+    })();
+    return this.done;
+  }
+}
+
+async function startTarget(perf: PerfConfig, cfg: LoadConfig, cleanup: Cleanup): Promise<Target> {
+  let stack: StackProcess | undefined;
+  if (!perf.baseUrl) {
+    stack = await startStackProcess({
+      cwd: REPO_ROOT,
+      env: { ...process.env, MODEL_SIM_LATENCY: cfg.modelLatency },
+      logFile: path.join(perf.reportDir, 'load-stack.log'),
+    }).catch((err: unknown) => {
+      throw new LoadSetupError((err as Error).message);
+    });
+    cleanup.stack = stack;
+  }
+  const baseUrl = stack?.baseUrl ?? perf.baseUrl;
+  if (!baseUrl) throw new LoadSetupError('no target: BASE_URL is unset and no stack was started');
+  const databaseUrl = stack?.databaseUrl ?? perf.databaseUrl;
+  if (!databaseUrl) {
+    throw new LoadSetupError(
+      "DATABASE_URL is not set: with BASE_URL given, the load test also needs that deployment's (test) database " +
+        'to seed its users. Set DATABASE_URL, or unset BASE_URL to use the bundled stack.',
+    );
+  }
+  return { baseUrl, databaseUrl, health: await health(baseUrl, stack?.logFile), stack };
+}
+
+async function seedUsers(seeder: Seeder, count: number, memories: number): Promise<SeededUser[]> {
+  const started = performance.now();
+  const users: SeededUser[] = [];
+  for (let i = 0; i < count; i++) {
+    const user = await seeder.user({ displayName: `Load user ${i + 1}` });
+    if (memories > 0) await seeder.memories(user, memories);
+    users.push(user);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`load: seeded ${count} users with ${memories} memories each in ${seconds} s`);
+  return users;
+}
+
+/** A payload file Artillery reads: a header and one token per line; readable by this user only. */
+function writeUsersFile(dir: string, name: string, users: readonly SeededUser[]): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `token\n${users.map((u) => u.token).join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+interface ArtilleryRun {
+  code: number;
+  reportFile: string;
+}
+
+/** Environment of an Artillery child: no secrets of ours, no telemetry, no cloud. */
+function artilleryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const secret of ['OPENAI_API_KEY', 'DATABASE_URL', 'ARTILLERY_CLOUD_API_KEY']) delete env[secret];
+  // Artillery 2.0 sends a usage event to its telemetry service at the end of `run` even with
+  // ARTILLERY_DISABLE_TELEMETRY set; it skips it inside a cloud worker (WORKER_ID set). A load
+  // test here must send nothing beyond its target, so every run is started as such a worker.
+  env.WORKER_ID = 'memorychat-load';
+  env.ARTILLERY_DISABLE_TELEMETRY = 'true';
+  env.FORCE_COLOR = '0';
+  return env;
+}
+
+interface ArtilleryJob {
+  /** 1: `artillery run`; more: load/artillery-workers.ts. */
+  workers: number;
+  script: string;
+  overrides: unknown;
+  /** Where the report goes. */
+  out: string;
+  env: NodeJS.ProcessEnv;
+  /** Prefix of its lines in the log. */
+  label: string;
+  timeoutS: number;
+  onPhaseStarted: () => void;
+}
+
+function runArtillery(job: ArtilleryJob, log: WriteStream, cleanup: Cleanup): Promise<ArtilleryRun> {
+  const { workers, script, overrides, out, env, label, timeoutS, onPhaseStarted } = job;
+  return new Promise((resolve) => {
+    const [cmd, args] =
+      workers > 1
+        ? [TSX_BIN, [WORKERS_RUNNER, script, String(workers), out, JSON.stringify(overrides)]]
+        : [ARTILLERY_BIN, ['run', '--output', out, '--overrides', JSON.stringify(overrides), script]];
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanup.children.add(child);
+    const timer = setTimeout(() => {
+      log.write(`[${label}] still running after ${timeoutS} s: stopping it\n`);
+      cleanup.killChildren();
+    }, timeoutS * 1000);
+    const onLine = (line: string): void => {
+      log.write(`[${label}] ${redact(line)}\n`);
+      if (/Phase started/.test(line)) onPhaseStarted();
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+    child.once('error', (err) => log.write(`[${label}] could not start Artillery: ${err.message}\n`));
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      cleanup.children.delete(child);
+      resolve({ code: code ?? (signal ? 128 : 1), reportFile: out });
+    });
+  });
+}
+
+interface StepContext {
+  cfg: LoadConfig;
+  target: Target;
+  pool: pg.Pool;
+  apiUsersFile: string;
+  browserUsersFile: string;
+  tempDir: string;
+  log: WriteStream;
+  cleanup: Cleanup;
+  chromiumPath: string | undefined;
+}
+
+async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
+  const { cfg, target } = ctx;
+  const turns = turnsPerUser(users, cfg.criteria.minChatRequests, cfg.minTurns);
+  // Users arrive over a few seconds (20 per second, 2–10 s): a realistic start, not a thundering herd.
+  const rampS = Math.min(10, Math.max(2, Math.ceil(users / 20)));
+  const deadline = Date.now() + cfg.maxStepS * 1000;
+  const samplesFile = path.join(ctx.tempDir, `samples-${users}.jsonl`);
+  const env = artilleryEnv({
+    ...(cfg.workers > 1 ? { LOAD_SAMPLES_FILE: samplesFile } : {}),
+    LOAD_LIMIT_MS: String(cfg.criteria.p95TotalMsBelow),
+    LOAD_STEP_DEADLINE_MS: String(deadline),
+    LOAD_THINK_S: String(cfg.thinkS),
+    LOAD_BROWSER_TURNS: String(turns),
+  });
+  const apiOut = path.join(ctx.tempDir, `api-${users}.json`);
+  const browserOut = path.join(ctx.tempDir, `browser-${users}.json`);
+  const apiOverrides = {
+    config: {
+      target: target.baseUrl,
+      // Several workers each run the whole phase (as run-fargate does): each gets its share.
+      phases: [{ name: `${users} users`, duration: rampS, arrivalCount: Math.ceil(users / cfg.workers) }],
+      payload: [{ path: ctx.apiUsersFile, fields: ['token'], order: 'sequence', skipHeader: true }],
+      variables: { turns, thinkMs: Math.round(cfg.thinkS * 1000) },
+    },
+  };
+  const browserOverrides = {
+    config: {
+      target: target.baseUrl,
+      phases: [{ name: 'browsers', duration: 1, arrivalCount: cfg.browsers }],
+      payload: [{ path: ctx.browserUsersFile, fields: ['token'], order: 'sequence', skipHeader: true }],
+      engines: {
+        playwright: {
+          launchOptions: {
+            headless: true,
+            args: CHROMIUM_FLAGS,
+            ...(ctx.chromiumPath ? { executablePath: ctx.chromiumPath } : {}),
+          },
+        },
+      },
+    },
+  };
+
+  // Probes run while the users do: from Artillery's "Phase started" to its exit.
+  let probes: { stop(): Promise<Pick<LoadStage, 'db' | 'cpu' | 'topStatements'>> } | undefined;
+  const startProbes = (): void => {
+    if (probes) return;
+    const groups = (): number[] => [...ctx.cleanup.children].map((c) => c.pid ?? -1);
+    const cpu = startCpuSampler(target.stack?.pid, groups);
+    const db = startDbSampler(ctx.pool, target.stack ? 'memorychat' : null);
+    const before = statementSnapshot(ctx.pool);
+    probes = {
+      async stop() {
+        const cpuFigures = cpu.stop();
+        const dbFigures = await db.stop();
+        const [b, a] = [await before, await statementSnapshot(ctx.pool)];
+        return {
+          // A remote target's processes are not ours to see: only the machine and the generator.
+          cpu: target.stack
+            ? cpuFigures
+            : {
+                machineBusy: cpuFigures.machineBusy,
+                cores: cpuFigures.cores,
+                ...(cpuFigures.loadGenerator !== undefined ? { loadGenerator: cpuFigures.loadGenerator } : {}),
+              },
+          db: dbFigures.samples > 0 ? dbFigures : null,
+          topStatements: b && a ? statementGrowth(b, a) : [],
+        };
+      },
+    };
+  };
+
+  const timeoutS = cfg.maxStepS + ARTILLERY_OVERHEAD_S;
+  const runs = [
+    runArtillery(
+      {
+        workers: cfg.workers,
+        script: API_SCRIPT,
+        overrides: apiOverrides,
+        out: apiOut,
+        env,
+        label: `${users} users api`,
+        timeoutS,
+        onPhaseStarted: startProbes,
+      },
+      ctx.log,
+      ctx.cleanup,
+    ),
+  ];
+  if (cfg.browsers > 0) {
+    runs.push(
+      runArtillery(
+        {
+          workers: 1,
+          script: BROWSER_SCRIPT,
+          overrides: browserOverrides,
+          out: browserOut,
+          env,
+          label: `${users} users browser`,
+          timeoutS,
+          onPhaseStarted: () => undefined,
+        },
+        ctx.log,
+        ctx.cleanup,
+      ),
+    );
+  }
+  const [api, browser] = await Promise.all(runs);
+  const measured = await probes?.stop();
+  if (ctx.cleanup.aborted) throw new LoadSetupError('stopped by a signal');
+  if (!api || !existsSync(api.reportFile)) {
+    const logFile = path.relative(process.cwd(), ctx.log.path as string);
+    throw new LoadSetupError(
+      `Artillery ended with exit code ${api?.code ?? '?'} without a report for the ${users}-user step; see ${logFile}`,
+    );
+  }
+  const apiReport = readArtilleryReport(api.reportFile);
+  const browserReport = browser && existsSync(browser.reportFile) ? readArtilleryReport(browser.reportFile) : undefined;
+  const figures = figuresOf(apiReport, browserReport);
+  if (browser && !existsSync(browser.reportFile)) {
+    figures.errorCauses['browser:no_report'] = cfg.browsers;
+    figures.errors += cfg.browsers;
+  }
+  const { requests, chatRequests, errors, totalMs } = figures;
+  const judgement = judgeStep({ users, requests, chatRequests, errors, totalMs }, cfg.criteria);
+  const reasons = [...judgement.reasons];
+  if (Date.now() > deadline) reasons.push(`the step hit its time limit (LOAD_MAX_STEP_S=${cfg.maxStepS})`);
+  const mergeCheck = cfg.workers > 1 ? checkMerge(samplesFile, apiReport, cfg.workers) : null;
+  if (mergeCheck?.checks.some((c) => !c.withinPrecision)) {
+    reasons.push('Artillery’s merged percentiles differ from the raw samples’ beyond the sketch’s precision');
+  }
+  return {
+    users,
+    passed: reasons.length === 0,
+    reasons,
+    durationS: Math.round(figures.durationS * 10) / 10,
+    requests: figures.requests,
+    chatRequests: figures.chatRequests,
+    errors: figures.errors,
+    errorRate: judgement.errorRate,
+    errorCauses: figures.errorCauses,
+    ttftMs: figures.ttftMs,
+    itlMs: figures.itlMs,
+    totalMs: figures.totalMs,
+    serverTtftMs: figures.serverTtftMs,
+    serverTotalMs: figures.serverTotalMs,
+    goodput: figures.goodput,
+    chatsPerSecond: figures.durationS > 0 ? Math.round((figures.chatRequests / figures.durationS) * 10) / 10 : 0,
+    tokensPerReply: figures.tokensPerReply,
+    concurrency: figures.concurrency,
+    browser: figures.browser ? { users: cfg.browsers, ...figures.browser } : null,
+    db: measured?.db ?? null,
+    cpu: measured?.cpu ?? null,
+    topStatements: measured?.topStatements ?? [],
+    mergeCheck,
+  };
+}
+
+/** LOAD_WORKERS > 1: the merged round-trip percentiles against every worker's raw samples. */
+function checkMerge(samplesFile: string, report: ArtilleryReport, workers: number): LoadStage['mergeCheck'] {
+  const samples = existsSync(samplesFile)
+    ? readFileSync(samplesFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { totalMs: number }).totalMs)
+    : [];
+  const summary = report.aggregate.summaries['chat.total_ms'];
+  if (!summary || samples.length === 0) return { workers, samples: samples.length, checks: [] };
+  const merged = { p50: summary.p50, p95: summary.p95, p99: summary.p99 };
+  return { workers, samples: samples.length, checks: checkMergedPercentiles(samples, merged) };
+}
+
+function stepLine(st: LoadStage): string {
+  const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
+  return (
+    `load: ${String(st.users).padStart(4)} users ${st.passed ? '✓' : '✗'} ` +
+    `${st.chatRequests} chats, ${st.errors} errors, ` +
+    `TTFT p95 ${ms(st.ttftMs.p95)}, round trip p50 ${ms(st.totalMs.p50)} p95 ${ms(st.totalMs.p95)}, ` +
+    `app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores` +
+    (st.passed ? '' : ` — ${st.reasons.join('; ')}`)
+  );
+}
+
+export async function runLoad(): Promise<number> {
+  const startedAt = Date.now();
+  let perf: PerfConfig;
+  let cfg: LoadConfig;
+  try {
+    perf = loadConfig();
+    cfg = loadLoadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError || err instanceof LoadConfigError ? err.message : String(err));
+    return 1;
+  }
+  const runId = process.env.PERF_RUN_ID ?? newRunId('load');
+  const cleanup = new Cleanup();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    console.error(`\nload: ${signal}: stopping the load and cleaning up…`);
+    cleanup.aborted = true;
+    cleanup.killChildren();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const stages: LoadStage[] = [];
+  let target: Target | undefined;
+  let setupError: string | undefined;
+  mkdirSync(perf.reportDir, { recursive: true });
+  const log = createWriteStream(path.join(perf.reportDir, 'load-artillery.log'), { flags: 'w' });
+  log.on('error', (err) => console.error(`load: cannot write Artillery's log: ${err.message}`));
+  try {
+    target = await startTarget(perf, cfg, cleanup);
+    const kind = target.stack ? `bundled stack, ${cfg.modelLatency} model` : 'given deployment';
+    console.log(
+      `load: target ${target.baseUrl} (${kind}), ` + `database ${redactUrl(target.databaseUrl)}, run ${runId}`,
+    );
+    // In the runs table while it seeds and loads, so that `npm run cleanup` elsewhere leaves its users alone.
+    cleanup.registration = await registerRun(target.databaseUrl, runId, perf.allowSeed);
+    const pool = createPool(target.databaseUrl, { max: 3 });
+    cleanup.pool = pool;
+    cleanup.seeder = targetAdapter.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
+    const maxUsers = Math.max(...cfg.steps);
+    const seeded = await seedUsers(cleanup.seeder, maxUsers + cfg.browsers, cfg.memoriesPerUser);
+    cleanup.tempDir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-load-'));
+    const chromium = detectChromium(perf.chromiumPath);
+    if (cfg.browsers > 0 && chromium.problem) {
+      throw new LoadSetupError(`${chromium.problem} (or set LOAD_BROWSERS=0 to run API users only)`);
+    }
+    const ctx: StepContext = {
+      cfg,
+      target,
+      pool,
+      log,
+      cleanup,
+      apiUsersFile: writeUsersFile(cleanup.tempDir, 'api-users.csv', seeded.slice(0, maxUsers)),
+      browserUsersFile: writeUsersFile(cleanup.tempDir, 'browser-users.csv', seeded.slice(maxUsers)),
+      tempDir: cleanup.tempDir,
+      chromiumPath: chromium.executablePath,
+    };
+    for (const users of cfg.steps) {
+      const stage = await runStep(ctx, users);
+      stages.push(stage);
+      console.log(stepLine(stage));
+      if (!stage.passed) break;
+    }
+  } catch (err) {
+    setupError = cleanup.aborted
+      ? 'stopped by a signal before the ramp finished'
+      : redact(err instanceof Error ? err.message : String(err));
+    console.error(`load: ${setupError}`);
+  } finally {
+    await cleanup.run();
+    await new Promise<void>((resolve) => log.end(resolve));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const capacity = capacityOf(stages, cfg.criteria);
+  const firstFailing = stages.find((s) => !s.passed);
+  const measuredAll = setupError === undefined;
+  const summary: LoadSummary = {
+    schemaVersion: 1,
+    verdict: measuredAll && verdictOf(capacity, cfg.minUsers) === 'pass' ? 'pass' : 'fail',
+    engine: 'artillery',
+    artilleryVersion: artilleryVersion(),
+    createdAt: new Date(startedAt).toISOString(),
+    runId,
+    target: {
+      baseUrl: target?.baseUrl ?? perf.baseUrl ?? 'bundled stack (not started)',
+      bundledStack: target ? target.stack !== undefined : !perf.baseUrl,
+      app: target?.health.app ?? 'unknown',
+      version: target?.health.version ?? 'unknown',
+      faults: target?.health.faults ?? [],
+    },
+    model: {
+      source: perf.openaiApiKey || perf.baseUrl ? 'openai-compatible' : 'simulator',
+      latency: perf.openaiApiKey || perf.baseUrl ? null : cfg.modelLatency,
+      conversation: target?.health.models.conversation ?? null,
+    },
+    capacity: {
+      maxUsers: capacity.maxUsers,
+      minUsers: cfg.minUsers,
+      criteria: cfg.criteria,
+      firstFailure: capacity.firstFailure ?? null,
+      limitedBy: firstFailing ? limitsOf(firstFailing) : [],
+    },
+    ramp: {
+      steps: cfg.steps,
+      stoppedEarly: firstFailing !== undefined && stages.length < cfg.steps.length,
+      thinkS: cfg.thinkS,
+      browsers: cfg.browsers,
+      memoriesPerUser: cfg.memoriesPerUser,
+      minTurns: cfg.minTurns,
+      workers: cfg.workers,
+    },
+    stages,
+    ...(setupError ? { setupError } : {}),
+  };
+  const written = await writeLoadReports(perf.reportDir, summary);
+  const resultsDir = path.join(perf.reportDir, 'allure-results');
+  writeAllureLoad({ resultsDir, summary, ...written, start: startedAt, stop: Date.now() });
+  console.log(renderLoadConsole(summary));
+  const dir = path.relative(process.cwd(), perf.reportDir) || '.';
+  console.log(`load: reports in ${dir}/load-summary.{json,md}, charts/load-*.svg; Artillery's log: load-artillery.log`);
+  if (cleanup.aborted) return 130;
+  return summary.verdict === 'pass' ? 0 : 1;
+}

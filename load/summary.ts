@@ -1,0 +1,470 @@
+/**
+ * The load test's outputs, all from one validated object (zod, like lib/summary.ts):
+ * `reports/load-summary.json` (the contract for tools), `reports/load-summary.md` (humans, CI job
+ * summary), the console table, `reports/charts/load-*.svg` and the Allure result "Load capacity".
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderSvg, type Chart } from '../lib/charts';
+
+export const LOAD_SUMMARY_SCHEMA_VERSION = 1;
+export const LOAD_SUMMARY_JSON = 'load-summary.json';
+export const LOAD_SUMMARY_MD = 'load-summary.md';
+
+const pct = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+
+export const stageSchema = z.object({
+  users: z.number().int().positive(),
+  passed: z.boolean(),
+  /** Why the step failed the criteria (empty when it passed). */
+  reasons: z.array(z.string()),
+  durationS: z.number(),
+  /** All API calls: chats (API + browser), memory searches, session creates. */
+  requests: z.number().int(),
+  chatRequests: z.number().int(),
+  errors: z.number().int(),
+  errorRate: z.number(),
+  errorCauses: z.record(z.string(), z.number()),
+  ttftMs: pct,
+  itlMs: pct,
+  totalMs: pct,
+  /** The same chats timed by the app itself (`done.timing`); null percentiles when the target sends none. */
+  serverTtftMs: pct,
+  serverTotalMs: pct,
+  /** Chats completed within the limit / all chat requests. */
+  goodput: z.number().nullable(),
+  chatsPerSecond: z.number(),
+  /** Users in their chat loop and chats streaming, as each chat saw them when it started. */
+  concurrency: z.object({
+    activeUsersP50: z.number().nullable(),
+    activeUsersMax: z.number().nullable(),
+    chatsInFlightP50: z.number().nullable(),
+    chatsInFlightMax: z.number().nullable(),
+  }),
+  tokensPerReply: z.number().nullable(),
+  browser: z
+    .object({
+      users: z.number().int(),
+      requests: z.number().int(),
+      failed: z.number().int(),
+      totalMs: pct,
+      ttftMs: pct,
+    })
+    .nullable(),
+  db: z
+    .object({
+      samples: z.number().int(),
+      connectionsMax: z.number(),
+      busyMean: z.number(),
+      busyMax: z.number(),
+      allBusyShare: z.number(),
+      waitEvents: z.record(z.string(), z.number()),
+    })
+    .nullable(),
+  /** LOAD_WORKERS > 1: Artillery's merged round-trip percentiles vs those of all raw samples. */
+  mergeCheck: z
+    .object({
+      workers: z.number().int(),
+      samples: z.number().int(),
+      checks: z.array(
+        z.object({
+          quantile: z.number(),
+          merged: z.number(),
+          exact: z.number(),
+          interpolated: z.number(),
+          relativeError: z.number(),
+          withinPrecision: z.boolean(),
+        }),
+      ),
+    })
+    .nullable(),
+  topStatements: z.array(z.object({ query: z.string(), calls: z.number(), totalMs: z.number(), meanMs: z.number() })),
+  cpu: z
+    .object({
+      app: z.number().optional(),
+      postgres: z.number().optional(),
+      modelSimulator: z.number().optional(),
+      loadGenerator: z.number().optional(),
+      machineBusy: z.number(),
+      cores: z.number(),
+    })
+    .nullable(),
+});
+export type LoadStage = z.infer<typeof stageSchema>;
+
+export const loadSummarySchema = z.object({
+  schemaVersion: z.literal(LOAD_SUMMARY_SCHEMA_VERSION),
+  verdict: z.enum(['pass', 'fail']),
+  engine: z.literal('artillery'),
+  artilleryVersion: z.string(),
+  createdAt: z.string(),
+  runId: z.string(),
+  target: z.object({
+    baseUrl: z.string(),
+    bundledStack: z.boolean(),
+    app: z.string(),
+    version: z.string(),
+    faults: z.array(z.string()),
+  }),
+  model: z.object({
+    source: z.enum(['simulator', 'openai-compatible']),
+    latency: z.string().nullable(),
+    conversation: z.string().nullable(),
+  }),
+  capacity: z.object({
+    maxUsers: z.number().int(),
+    minUsers: z.number().int(),
+    criteria: z.object({ p95TotalMsBelow: z.number(), errorRateBelow: z.number(), minChatRequests: z.number().int() }),
+    firstFailure: z.object({ users: z.number().int(), reasons: z.array(z.string()) }).nullable(),
+    /** Readable: what limited the first failing step (CPU, pool, errors), from the probes. */
+    limitedBy: z.array(z.string()),
+  }),
+  ramp: z.object({
+    steps: z.array(z.number().int()),
+    stoppedEarly: z.boolean(),
+    thinkS: z.number(),
+    browsers: z.number().int(),
+    memoriesPerUser: z.number().int(),
+    minTurns: z.number().int(),
+    workers: z.number().int(),
+  }),
+  stages: z.array(stageSchema),
+  /** Set when the run stopped before any step (target down, bad configuration). */
+  setupError: z.string().optional(),
+});
+export type LoadSummary = z.infer<typeof loadSummarySchema>;
+
+// ---------------------------------------------------------------- text
+
+const ms = (v: number | null): string => {
+  if (v === null) return '–';
+  return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
+};
+const pc = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(v < 0.1 && v > 0 ? 2 : 1)} %`);
+const cores = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(2));
+const p3 = (p: z.infer<typeof pct>): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+
+function causesText(causes: Record<string, number>): string {
+  const entries = Object.entries(causes).sort((a, b) => b[1] - a[1]);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ×${v}`).join(', ');
+}
+
+/** Short, readable diagnosis of a step from its probes: what ran out first. */
+export function limitsOf(stage: LoadStage): string[] {
+  const out: string[] = [];
+  const { cpu, db } = stage;
+  if (cpu?.app !== undefined && cpu.app >= 0.85) {
+    out.push(`app process CPU ${cpu.app.toFixed(2)} cores: Node's one event loop is saturated`);
+  }
+  if (cpu?.postgres !== undefined && cpu.postgres >= 0.85 * cpu.cores) {
+    out.push(`PostgreSQL CPU ${cpu.postgres.toFixed(2)} cores`);
+  }
+  if (cpu && cpu.machineBusy >= 0.9) {
+    out.push(`the machine's CPUs were ${pc(cpu.machineBusy)} busy (load generator ${cores(cpu.loadGenerator)} cores)`);
+  }
+  if (db && db.allBusyShare >= 0.2) {
+    out.push(
+      `database pool: all ${db.connectionsMax} app connections busy in ${pc(db.allBusyShare)} of samples ` +
+        '(requests wait for a connection)',
+    );
+  }
+  const lockWaits = Object.entries(db?.waitEvents ?? {})
+    .filter(([k]) => k.startsWith('Lock:'))
+    .reduce((n, [, v]) => n + v, 0);
+  if (db && lockWaits > 0 && lockWaits >= 0.2 * db.samples) {
+    out.push(`row/transaction lock waits in the database (${lockWaits} samples)`);
+  }
+  if (cpu?.loadGenerator !== undefined && cpu.loadGenerator >= 0.85) {
+    out.push(
+      `the load generator used ${cpu.loadGenerator.toFixed(2)} cores: client-side figures include its own ` +
+        'queueing (spread it with LOAD_WORKERS, or run it on other machines)',
+    );
+  }
+  const client = stage.totalMs.p95;
+  const server = stage.serverTotalMs.p95;
+  if (client !== null && server !== null && client - server > Math.max(500, 0.25 * server)) {
+    out.push(
+      `the clients saw ${ms(client)} at p95 where the app measured ${ms(server)}: time spent before the app's ` +
+        'handler or in the network/generator',
+    );
+  }
+  const top = Object.entries(stage.errorCauses).sort((a, b) => b[1] - a[1])[0];
+  if (top && stage.errors > 0) out.push(`most frequent error: ${top[0]} (×${top[1]})`);
+  return out;
+}
+
+const TABLE_HEAD = [
+  'users',
+  'result',
+  'chats',
+  'chats/s',
+  'in flight max',
+  'errors',
+  'TTFT p50 / p95 / p99',
+  'inter-token p50 / p95 / p99',
+  'round trip p50 / p95 / p99',
+  'goodput',
+  'app CPU',
+  'DB all busy',
+];
+
+function tableRow(st: LoadStage): string[] {
+  return [
+    String(st.users),
+    st.passed ? '✓ pass' : '✗ fail',
+    String(st.chatRequests),
+    st.chatsPerSecond.toFixed(1),
+    String(st.concurrency.chatsInFlightMax ?? '–'),
+    `${st.errors} (${pc(st.errorRate)})`,
+    p3(st.ttftMs),
+    p3(st.itlMs),
+    p3(st.totalMs),
+    pc(st.goodput),
+    cores(st.cpu?.app),
+    st.db ? pc(st.db.allBusyShare) : '–',
+  ];
+}
+
+function stageDetails(st: LoadStage): string[] {
+  const lines = [`## ${st.users} users: ${st.passed ? 'pass' : 'fail'}`, ''];
+  if (!st.passed) lines.push(`- failed: ${st.reasons.join('; ')}`);
+  lines.push(
+    `- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ` + causesText(st.errorCauses),
+  );
+  const k = st.concurrency;
+  if (k.activeUsersMax !== null) {
+    lines.push(
+      '- concurrency seen by each chat as it started: users in their chat loop ' +
+        `p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
+        `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`,
+    );
+  }
+  if (st.serverTotalMs.p95 !== null) {
+    lines.push(
+      `- the app's own timing of the same chats: first token p50 / p95 ${ms(st.serverTtftMs.p50)} / ` +
+        `${ms(st.serverTtftMs.p95)}, round trip ${ms(st.serverTotalMs.p50)} / ${ms(st.serverTotalMs.p95)} ` +
+        '(the rest of the client figures is network, queueing before the handler, and the load generator)',
+    );
+  }
+  if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
+  const b = st.browser;
+  if (b) {
+    lines.push(
+      `- browser users: ${b.users}, ${b.requests} chats, ${b.failed} failed, ` +
+        `send → done p50 ${ms(b.totalMs.p50)}, p95 ${ms(b.totalMs.p95)}`,
+    );
+  }
+  const cpu = st.cpu;
+  if (cpu) {
+    lines.push(
+      `- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, model simulator ` +
+        `${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; machine ${pc(cpu.machineBusy)} busy ` +
+        `of ${cpu.cores} cores`,
+    );
+  }
+  const db = st.db;
+  if (db) {
+    const waits = Object.entries(db.waitEvents)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 4)
+      .map(([w, n]) => `${w} ×${n}`);
+    lines.push(
+      `- database: up to ${db.connectionsMax} app connections, ${db.busyMean.toFixed(1)} busy on average ` +
+        `(max ${db.busyMax}), all busy in ${pc(db.allBusyShare)} of ${db.samples} samples; ` +
+        'busy connections waiting on: ' +
+        `${waits.join(', ') || 'nothing'}`,
+    );
+  }
+  const m = st.mergeCheck;
+  if (m) {
+    const checks = m.checks.map((c) => {
+      const verdict = c.withinPrecision ? 'within the sketch’s 1 %' : 'BEYOND the sketch’s 1 %';
+      const error = (c.relativeError * 100).toFixed(2);
+      const q = `p${Math.round(c.quantile * 100)}`;
+      return `${q} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms (${error} %, ${verdict})`;
+    });
+    lines.push(
+      `- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
+        checks.join('; '),
+    );
+  }
+  if (st.topStatements.length > 0) {
+    lines.push('- statements that grew most (pg_stat_statements):');
+    for (const q of st.topStatements.slice(0, 3)) {
+      const sql = q.query.replace(/`/g, "'");
+      lines.push(`  - ${q.totalMs.toFixed(0)} ms in ${q.calls} calls (${q.meanMs.toFixed(2)} ms each): \`${sql}\``);
+    }
+  }
+  const limits = limitsOf(st);
+  if (limits.length > 0) lines.push(`- signs of saturation: ${limits.join('; ')}`);
+  lines.push('');
+  return lines;
+}
+
+export function renderLoadMarkdown(s: LoadSummary): string {
+  const lines: string[] = [];
+  const c = s.capacity;
+  lines.push(`# Load: how many people can chat at once — ${s.verdict === 'pass' ? '✅ PASS' : '❌ FAIL'}`, '');
+  if (s.setupError) {
+    lines.push(`**Not measured:** ${s.setupError}`, '');
+    return lines.join('\n');
+  }
+  lines.push(
+    `**Capacity: ${c.maxUsers} concurrent chat users** (required: ${c.minUsers}, \`LOAD_MIN_USERS\`). ` +
+      `A step passes when the chats' round-trip p95 is below ${c.criteria.p95TotalMsBelow} ms and fewer than ` +
+      `${pc(c.criteria.errorRateBelow)} of all API calls fail, with at least ${c.criteria.minChatRequests} chats ` +
+      'measured.',
+    '',
+  );
+  if (c.firstFailure) {
+    lines.push(`First failing step: **${c.firstFailure.users} users** — ${c.firstFailure.reasons.join('; ')}.`);
+    if (c.limitedBy.length > 0) lines.push(`What ran out first: ${c.limitedBy.join('; ')}.`);
+    lines.push('');
+  } else if (s.stages.length > 0) {
+    lines.push(
+      `Every step passed: capacity is at least the largest step (${c.maxUsers}); ` +
+        'raise `LOAD_STEPS` to find the limit.',
+      '',
+    );
+  }
+  const faults = s.target.faults.length ? `, faults: ${s.target.faults.join(', ')}` : '';
+  lines.push(
+    `Target ${s.target.baseUrl} (${s.target.bundledStack ? 'bundled stack' : 'given deployment'}${faults}), ` +
+      `model ${s.model.source}${s.model.latency ? ` (${s.model.latency} latency)` : ''}, ` +
+      `Artillery ${s.artilleryVersion}, think time ${s.ramp.thinkS} s, ${s.ramp.browsers} browser user(s) per step, ` +
+      `${s.ramp.memoriesPerUser} memories per user. ` +
+      `Run ${s.runId}, ${s.createdAt}.`,
+    '',
+  );
+  lines.push(`| ${TABLE_HEAD.join(' | ')} |`);
+  lines.push(`|${TABLE_HEAD.map((h, i) => (i === 1 ? ':---' : h.includes(' / ') ? '---' : '---:')).join('|')}|`);
+  for (const st of s.stages) lines.push(`| ${tableRow(st).join(' | ')} |`);
+  lines.push('');
+  for (const st of s.stages) lines.push(...stageDetails(st));
+  return lines.join('\n');
+}
+
+const CONSOLE_COLUMNS: [string, number, (st: LoadStage) => string][] = [
+  ['users', 5, (st) => String(st.users)],
+  ['result', 6, (st) => (st.passed ? '✓ pass' : '✗ fail')],
+  ['chats', 5, (st) => String(st.chatRequests)],
+  ['errors', 12, (st) => `${st.errors} (${pc(st.errorRate)})`],
+  ['TTFT p95', 9, (st) => ms(st.ttftMs.p95)],
+  ['ITL p95', 8, (st) => ms(st.itlMs.p95)],
+  ['total p50', 9, (st) => ms(st.totalMs.p50)],
+  ['total p95', 9, (st) => ms(st.totalMs.p95)],
+  ['total p99', 9, (st) => ms(st.totalMs.p99)],
+  ['goodput', 7, (st) => pc(st.goodput)],
+  ['app CPU', 7, (st) => cores(st.cpu?.app)],
+];
+
+export function renderLoadConsole(s: LoadSummary): string {
+  const bar = '='.repeat(100);
+  const out: string[] = [bar, 'LOAD: HOW MANY PEOPLE CAN CHAT AT ONCE'.padStart(69), bar];
+  if (s.setupError) {
+    out.push(`  not measured: ${s.setupError}`, bar);
+    return out.join('\n');
+  }
+  const pad = (t: string, i: number): string => (i === 1 ? t.padEnd(6) : t.padStart(CONSOLE_COLUMNS[i]?.[1] ?? 0));
+  const row = (cells: string[]): string => `  ${cells.map(pad).join('  ')}`;
+  out.push(row(CONSOLE_COLUMNS.map(([head]) => head)));
+  for (const st of s.stages) out.push(row(CONSOLE_COLUMNS.map(([, , cell]) => cell(st))));
+  out.push(bar);
+  const c = s.capacity;
+  out.push(
+    `  Capacity: ${c.maxUsers} concurrent chat users (round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, ` +
+      `errors < ${pc(c.criteria.errorRateBelow)}); required ${c.minUsers}`,
+  );
+  if (c.firstFailure) {
+    out.push(`  First failing step: ${c.firstFailure.users} users — ${c.firstFailure.reasons.join('; ')}`);
+  }
+  if (c.limitedBy.length > 0) out.push(`  What ran out first: ${c.limitedBy.join('; ')}`);
+  out.push(`  Verdict: ${s.verdict.toUpperCase()}`, bar);
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------- charts
+
+function latencySpec(s: LoadSummary): TopLevelSpec | undefined {
+  const values = s.stages.flatMap((st) =>
+    (['p50', 'p95', 'p99'] as const).flatMap((p) => [
+      ...(st.totalMs[p] !== null ? [{ users: st.users, ms: st.totalMs[p], series: `round trip ${p}` }] : []),
+      ...(st.ttftMs[p] !== null ? [{ users: st.users, ms: st.ttftMs[p], series: `first token ${p}` }] : []),
+    ]),
+  );
+  if (values.length === 0) return undefined;
+  const limit = s.capacity.criteria.p95TotalMsBelow;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Chat latency vs concurrent users (limit: round-trip p95 < ${limit} ms; capacity ${s.capacity.maxUsers})`,
+    width: 560,
+    height: 260,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'users', type: 'quantitative', scale: { type: 'log' }, title: 'concurrent users (log)' },
+          y: { field: 'ms', type: 'quantitative', title: 'ms' },
+          color: { field: 'series', type: 'nominal', title: null },
+        },
+      },
+      {
+        data: { values: [{ limit }] },
+        mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] },
+        encoding: { y: { field: 'limit', type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
+function goodputSpec(s: LoadSummary): TopLevelSpec | undefined {
+  const values = s.stages.flatMap((st) => [
+    ...(st.goodput === null
+      ? []
+      : [{ users: st.users, share: st.goodput, series: 'goodput (chats within the limit)' }]),
+    { users: st.users, share: st.errorRate, series: 'error rate (all API calls)' },
+  ]);
+  if (values.length === 0) return undefined;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Goodput and error rate vs concurrent users',
+    width: 560,
+    height: 220,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'users', type: 'quantitative', scale: { type: 'log' }, title: 'concurrent users (log)' },
+      y: { field: 'share', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] }, title: null },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  };
+}
+
+export async function renderLoadCharts(s: LoadSummary): Promise<Chart[]> {
+  const specs: [string, string, TopLevelSpec | undefined][] = [
+    ['load-latency.svg', 'Chat latency vs concurrent users', latencySpec(s)],
+    ['load-goodput.svg', 'Goodput vs concurrent users', goodputSpec(s)],
+  ];
+  const out: Chart[] = [];
+  for (const [file, title, spec] of specs) if (spec) out.push({ file, title, svg: await renderSvg(spec) });
+  return out;
+}
+
+/** Validates and writes the JSON, Markdown and charts; returns what was written. */
+export async function writeLoadReports(
+  reportDir: string,
+  summary: LoadSummary,
+): Promise<{ json: string; markdown: string; charts: Chart[] }> {
+  const valid = loadSummarySchema.parse(summary);
+  mkdirSync(path.join(reportDir, 'charts'), { recursive: true });
+  const json = `${JSON.stringify(valid, null, 2)}\n`;
+  const markdown = renderLoadMarkdown(valid);
+  writeFileSync(path.join(reportDir, LOAD_SUMMARY_JSON), json);
+  writeFileSync(path.join(reportDir, LOAD_SUMMARY_MD), `${markdown}\n`);
+  const charts = valid.setupError ? [] : await renderLoadCharts(valid);
+  for (const c of charts) writeFileSync(path.join(reportDir, 'charts', c.file), c.svg);
+  return { json, markdown, charts };
+}

@@ -38,7 +38,7 @@ import { redact, redactUrl } from '../lib/redact';
 import { startStackProcess, type StackProcess } from '../lib/stack-process';
 import { createPool } from '../fixtures/db';
 import { registerRun, type RunRegistration } from '../fixtures/runs';
-import { target as adapter, type Seeder, type SeededUser } from '../fixtures/target';
+import { target as targetAdapter, type SeededUser, type Seeder } from '../fixtures/target';
 import { writeAllureLoad } from './allure';
 import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
 import { checkMergedPercentiles } from './merge-check';
@@ -132,7 +132,7 @@ class Cleanup {
         if (!this.stack) {
           console.error(
             `load: removing the seeded users failed: ${redact((err as Error).message)}; ` +
-              `\`npm run cleanup\` removes them (run ${this.seeder?.runId ?? '?'})`,
+              `\`npm run cleanup\` removes them (the users of run ${this.seeder?.runId ?? '?'})`,
           );
         }
       }
@@ -178,7 +178,7 @@ async function seedUsers(seeder: Seeder, pool: pg.Pool, count: number, memories:
   }
   // Many small loads stay below the seeder's own settle threshold; without this, autovacuum and the
   // GIN pending lists of 80,000 fresh memories would be processed during the first step (a cold
-  // start at 400 users measured p95 10.4 s instead of 3.3 s). Changes no data; best effort on a
+  // start at 400 users measured p95 10.4 s instead of 6.8 s). Changes no data; best effort on a
   // database where this user may not vacuum.
   await pool.query('VACUUM (ANALYZE) users, profiles, memories, memory_terms').catch((err: unknown) => {
     console.log(`load: could not VACUUM ANALYZE after seeding (${redact((err as Error).message)}); measuring anyway`);
@@ -486,7 +486,7 @@ export async function runLoad(): Promise<number> {
     cleanup.registration = await registerRun(target.databaseUrl, runId, perf.allowSeed);
     const pool = createPool(target.databaseUrl, { max: 3 });
     cleanup.pool = pool;
-    cleanup.seeder = adapter.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
+    cleanup.seeder = targetAdapter.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
     const maxUsers = Math.max(...cfg.steps);
     const seeded = await seedUsers(cleanup.seeder, pool, maxUsers + cfg.browsers, cfg.memoriesPerUser);
     cleanup.tempDir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-load-'));

@@ -198,15 +198,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     );
   }
 
-  const attachments = [
-    { name: 'perf-summary.md', type: 'text/markdown', body: input.markdown, ext: 'md' },
-    { name: 'perf-summary.json', type: ContentType.JSON as string, body: input.json, ext: 'json' },
-    ...input.charts.map((c) => ({ name: c.title, type: ContentType.SVG, body: c.svg, ext: 'svg' })),
-  ].map((a) => {
-    const source = `${uuid}-${md5(a.name).slice(0, 8)}-attachment.${a.ext}`;
-    writer.writeAttachment(source, Buffer.from(a.body, 'utf8'));
-    return { name: a.name, type: a.type, source };
-  });
+  const attachments = writeSummaryAttachments(writer, uuid, 'perf-summary', input);
 
   const failing = summary.criteria.filter((c) => !c.passed);
   const message = summary.setupError
@@ -295,4 +287,25 @@ export function removeAllureResults(resultsDir: string, match: (result: { fullNa
       rmSync(join(resultsDir, source as string), { force: true });
     rmSync(join(resultsDir, f), { force: true });
   }
+}
+
+/**
+ * A summary result's attachments: `<name>.md`, `<name>.json` and the charts, written beside the result
+ * (files named after its uuid) and returned as its `attachments`.
+ */
+export function writeSummaryAttachments(
+  writer: FileSystemWriter,
+  uuid: string,
+  name: string,
+  content: { markdown: string; json: string; charts: readonly Chart[] },
+): { name: string; type: string; source: string }[] {
+  return [
+    { name: `${name}.md`, type: 'text/markdown', body: content.markdown, ext: 'md' },
+    { name: `${name}.json`, type: ContentType.JSON as string, body: content.json, ext: 'json' },
+    ...content.charts.map((c) => ({ name: c.title, type: ContentType.SVG, body: c.svg, ext: 'svg' })),
+  ].map((a) => {
+    const source = `${uuid}-${md5(a.name).slice(0, 8)}-attachment.${a.ext}`;
+    writer.writeAttachment(source, Buffer.from(a.body, 'utf8'));
+    return { name: a.name, type: a.type, source };
+  });
 }

@@ -5,9 +5,9 @@
  * later load run replaces the earlier "Load capacity" result (same fullName), nothing else.
  */
 import { mkdirSync } from 'node:fs';
-import { ContentType, LabelName, Stage, Status, type StepResult, type TestResult } from 'allure-js-commons';
+import { LabelName, Stage, Status, type StepResult, type TestResult } from 'allure-js-commons';
 import { FileSystemWriter, md5, randomUuid } from 'allure-js-commons/sdk/reporter';
-import { removeAllureResults } from '../lib/allure';
+import { removeAllureResults, writeSummaryAttachments } from '../lib/allure';
 import type { Chart } from '../lib/charts';
 import type { Percentiles } from './capacity';
 import { limitsOf, type LoadSummary } from './summary';
@@ -55,15 +55,7 @@ export function writeAllureLoad(input: {
     start,
     stop,
   }));
-  const attachments = [
-    { name: 'load-summary.md', type: 'text/markdown', body: input.markdown, ext: 'md' },
-    { name: 'load-summary.json', type: ContentType.JSON as string, body: input.json, ext: 'json' },
-    ...input.charts.map((c) => ({ name: c.title, type: ContentType.SVG, body: c.svg, ext: 'svg' })),
-  ].map((a) => {
-    const source = `${uuid}-${md5(a.name).slice(0, 8)}-attachment.${a.ext}`;
-    writer.writeAttachment(source, Buffer.from(a.body, 'utf8'));
-    return { name: a.name, type: a.type, source };
-  });
+  const attachments = writeSummaryAttachments(writer, uuid, 'load-summary', input);
   const c = s.capacity;
   const f = c.firstFailure;
   const first = f ? `; first failing step ${f.users} users: ${f.reasons.join('; ')}` : '';

@@ -21,7 +21,7 @@ import { timeBudget } from './helpers/budget';
 const MISSES_SHOWN = 5;
 
 test(
-  'relevance: recall@5 and MRR of memory search on a labelled retrieval set, per mode',
+  'relevance: recall at 5 and MRR of memory search on a labelled retrieval set, per mode',
   {
     tag: ['@memory', '@relevance', '@api'],
   },

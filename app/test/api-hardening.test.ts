@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../contract';
 import type { Db } from '../db/db';
@@ -12,7 +11,7 @@ import { databaseFailure } from '../db/errors';
 import { createAppServer } from '../server/app';
 import { AuthCache } from '../server/auth-cache';
 import type { ApiDeps } from '../server/routes';
-import { Client, startTestStack, useTestStack, until, withSql } from './api-support';
+import { Client, startTestStack, useTestStack, until, withSql, listenLocally } from './api-support';
 
 const shared = useTestStack();
 
@@ -210,15 +209,11 @@ async function appWithBrokenDb(
     authCache: new AuthCache(),
   } as unknown as ApiDeps;
   const server = createAppServer(deps, (line) => logs.push(line));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { origin, close } = await listenLocally(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${origin}`,
     logs,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 
@@ -310,20 +305,16 @@ async function hangingModel(): Promise<{ url: string; calls: number; cancelled: 
     };
     res.write(`data: ${JSON.stringify(chunk)}\n\n`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { origin, close } = await listenLocally(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    url: `${origin}/v1`,
     get calls() {
       return state.calls;
     },
     get cancelled() {
       return state.cancelled;
     },
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

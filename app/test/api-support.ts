@@ -3,6 +3,8 @@
  * direct SQL for set-up the API cannot do; a tiny typed HTTP client and an SSE reader. No timing
  * logic: these tests check behaviour, not speed.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import pg from 'pg';
 import type { ChatStreamEvent, CreateUserResponse } from '../../contract';
@@ -153,4 +155,17 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return performance.now() - start;
+}
+
+/** Starts `server` on a free loopback port; `close` also cuts open keep-alive connections. */
+export async function listenLocally(server: Server): Promise<{ origin: string; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

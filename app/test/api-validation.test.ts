@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import {
   BODY_LIMIT_BYTES,
@@ -18,7 +17,7 @@ import {
   type Session,
   type SessionsPage,
 } from '../../contract';
-import { Client, startTestStack, useTestStack, withSql } from './api-support';
+import { Client, startTestStack, useTestStack, withSql, listenLocally } from './api-support';
 
 const shared = useTestStack();
 
@@ -194,14 +193,10 @@ async function misbehavingModel(
       setTimeout(() => res.destroy(), 20);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { origin, close } = await listenLocally(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: `${origin}/v1`,
+    close,
   };
 }
 

@@ -7,8 +7,8 @@ import playwright from 'eslint-plugin-playwright';
 // The boundary: the suite measures anyone's MemoryChat, so it reaches the app only through
 // contract/ (and, to start the bundled stack, spawns app/stack.ts by a path string, not an import);
 // app/ knows nothing of the suite. Imports are relative, so what `../` means depends on how deep
-// a file sits: one rule per folder depth. test/support/reference-app.ts is the single door for
-// the suite's own database-level unit tests (a real migrated PostgreSQL, the stack in-process).
+// a file sits: one rule per folder depth. No file of the suite is exempt: its own database-level
+// unit tests spawn the stack too (test/support/stack.ts).
 const SUITE_MESSAGE = 'The suite must not import app/: use contract/ or the target adapter (fixtures/target/).';
 const APP_MESSAGE = 'app/ must not import the suite (or anything outside app/ but contract/).';
 function boundaryRules(maxDepth = 5) {
@@ -21,7 +21,7 @@ function boundaryRules(maxDepth = 5) {
     const up = '(\\.\\./)'.repeat(depth - 1);
     configs.push({
       files: [`${here}*.ts`, `${here}*.mjs`],
-      ignores: ['app/**', 'test/support/reference-app.ts'],
+      ignores: ['app/**'],
       rules: {
         'no-restricted-imports': [
           'error',

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
-import { Db, startEmbeddedPostgres, type EmbeddedDb, migrate } from '../support/reference-app';
+import type { StackProcess } from '../../lib/stack-process';
+import { databaseUrlOf, startTestStack } from '../support/stack';
 import { createPool } from '../../fixtures/db';
 import {
   describeSweep,
@@ -23,22 +24,19 @@ import { hashToken } from '../../fixtures/target/memorychat';
 const ROOT = path.resolve(__dirname, '..', '..');
 /** What {@link plantRun} leaves, as cleanup prints it. */
 const ROWS = 'agent_logs 1, memory_terms \\d+, memories 30, messages 6, sessions 1, profiles 1, users 1';
-let embedded: EmbeddedDb;
+let stack: StackProcess;
 let pool: pg.Pool;
 let live: RunRegistration | undefined;
 
 before(async () => {
-  embedded = await startEmbeddedPostgres(() => undefined);
-  const db = new Db(embedded.url);
-  await migrate(db, { missingIndexes: false });
-  await db.pool.end();
-  pool = createPool(embedded.url);
+  stack = await startTestStack();
+  pool = createPool(stack.databaseUrl);
 });
 
 after(async () => {
   await live?.stop();
   await pool?.end();
-  await embedded?.stop();
+  await stack?.stop();
 });
 
 async function rowCounts(): Promise<Record<string, number>> {
@@ -91,7 +89,7 @@ void test('run ids are read from suite e-mails only', () => {
 void test('cleanup removes the rows of an old and a killed run, leaves a live run and other users alone', async () => {
   await plantRun('old-1'); // its teardown unregistered it but could not sweep (or it predates the runs table)
   await plantRun('killed'); // killed: still registered, its heartbeat stopped 10 minutes ago
-  live = await registerRun(embedded.url, 'live-1', false, 200);
+  live = await registerRun(stack.databaseUrl, 'live-1', false, 200);
   await plantRun('live-1');
   await pool.query(
     `INSERT INTO ${RUNS_TABLE} (run_id, host, pid, heartbeat_at)
@@ -163,18 +161,18 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
 
 void test('npm run cleanup: prints per run and table, refuses other databases, says what to set', async () => {
   await plantRun('script-run');
-  const dry = runCleanup(['--dry-run'], { DATABASE_URL: embedded.url });
+  const dry = runCleanup(['--dry-run'], { DATABASE_URL: stack.databaseUrl });
   assert.equal(dry.code, 0, dry.out);
   assert.match(dry.out, /Dry run on postgres:\/\/memorychat:\*\*\*@/);
   assert.match(dry.out, new RegExp(`run script-run: would remove ${ROWS}`));
-  assert.doesNotMatch(dry.out, new RegExp(new URL(embedded.url).password));
-  const real = runCleanup([], { DATABASE_URL: embedded.url });
+  assert.doesNotMatch(dry.out, new RegExp(new URL(stack.databaseUrl).password));
+  const real = runCleanup([], { DATABASE_URL: stack.databaseUrl });
   assert.equal(real.code, 0, real.out);
   assert.match(real.out, /run script-run: removed /);
-  assert.match(runCleanup([], { DATABASE_URL: embedded.url }).out, /Nothing to remove/);
+  assert.match(runCleanup([], { DATABASE_URL: stack.databaseUrl }).out, /Nothing to remove/);
 
   await pool.query('CREATE DATABASE memorychat_app');
-  const refused = runCleanup([], { DATABASE_URL: embedded.url.replace(/\/[^/]+$/, '/memorychat_app') });
+  const refused = runCleanup([], { DATABASE_URL: databaseUrlOf(stack.databaseUrl, 'memorychat_app') });
   assert.equal(refused.code, 1);
   assert.match(refused.out, /Refusing to seed or delete rows: database "memorychat_app".*PERF_ALLOW_SEED=1/);
 

@@ -1,46 +1,37 @@
 /**
- * Seeding safety and speed against a real PostgreSQL (embedded, the same one the stack uses,
- * migrated with the app's migrations): cleanup restores every table's row count (also when the
+ * Seeding safety and speed against a real PostgreSQL (the bundled stack's own, migrated by it;
+ * test/support/stack.ts): cleanup restores every table's row count (also when the
  * test body throws), other users' rows are untouched, a non-test database is refused, and the
  * bulk speed is measured.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { Db, startEmbeddedPostgres, type EmbeddedDb, migrate } from '../support/reference-app';
+import type { StackProcess } from '../../lib/stack-process';
+import { databaseUrlOf, runStackOn, startTestStack } from '../support/stack';
 import { createPool, DatabaseRefusedError, MARKER_TABLE } from '../../fixtures/db';
 import { cleanupRun, escapeLike, PgSeeder, seededEmailLike, withSeeder } from '../../fixtures/seed';
 import { hashToken } from '../../fixtures/target/memorychat';
 
-let embedded: EmbeddedDb;
+let stack: StackProcess;
 let pool: pg.Pool;
 let prodPool: pg.Pool;
 let prodUrl: string;
 
-async function migrated(url: string): Promise<void> {
-  const db = new Db(url);
-  try {
-    await migrate(db, { missingIndexes: false });
-  } finally {
-    await db.pool.end();
-  }
-}
-
 before(async () => {
-  embedded = await startEmbeddedPostgres(() => undefined);
-  await migrated(embedded.url);
-  pool = createPool(embedded.url);
+  stack = await startTestStack();
+  pool = createPool(stack.databaseUrl);
   // A database that does not look like a test database: no marker, no test/perf in its name.
   await pool.query('CREATE DATABASE memorychat_app');
-  prodUrl = embedded.url.replace(/\/[^/]+$/, '/memorychat_app');
-  await migrated(prodUrl);
+  prodUrl = databaseUrlOf(stack.databaseUrl, 'memorychat_app');
+  await runStackOn(prodUrl);
   prodPool = createPool(prodUrl);
 });
 
 after(async () => {
   await prodPool?.end();
   await pool?.end();
-  await embedded?.stop();
+  await stack?.stop();
 });
 
 async function rowCounts(db: pg.Pool): Promise<Record<string, number>> {
@@ -276,7 +267,7 @@ void test('bulk memory load without the privilege for replica mode falls back to
     END $$`);
   await pool.query('GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO seeder_plain');
   await pool.query('GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public TO seeder_plain');
-  const plainUrl = new URL(embedded.url);
+  const plainUrl = new URL(stack.databaseUrl);
   plainUrl.username = 'seeder_plain';
   plainUrl.password = 'plain';
   const plainPool = createPool(plainUrl.toString());

@@ -5,7 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedDb, startStack } from '../support/reference-app';
+import type { StackProcess } from '../../lib/stack-process';
+import { databaseUrlOf, runStackOn, startTestStack } from '../support/stack';
 import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../fixtures/db';
 
 const ACCEPTED = [
@@ -30,21 +31,21 @@ const REFUSED = [
   'test1',
   'pre.test',
 ];
-/** The stack without the simulator: a key that is never used, a model URL nothing listens on. */
-const NO_MODEL = { OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' };
 
 void test('name rule: "test" or "perf" as a whole word separated by _ or -, any case', () => {
   for (const name of ACCEPTED) assert.equal(isTestDatabaseName(name), true, name);
   for (const name of REFUSED) assert.equal(isTestDatabaseName(name), false, name);
 });
 
-let embedded: EmbeddedDb;
+// The bundled stack's PostgreSQL server hosts the databases under test; its own database (marked
+// by the stack) is the one "the bundled stack marks the embedded database it creates" checks.
+let stack: StackProcess;
 let admin: pg.Pool;
-const urlOf = (name: string): string => embedded.url.replace(/\/[^/]+$/, `/${name}`);
+const urlOf = (name: string): string => databaseUrlOf(stack.databaseUrl, name);
 
 before(async () => {
-  embedded = await startEmbeddedPostgres(() => undefined);
-  admin = createPool(embedded.url, { max: 1 });
+  stack = await startTestStack();
+  admin = createPool(stack.databaseUrl, { max: 1 });
   for (const name of ['contest', 'prod_latest', 'performance_metrics', 'app-perf']) {
     await admin.query(`CREATE DATABASE "${name}"`);
   }
@@ -52,7 +53,7 @@ before(async () => {
 
 after(async () => {
   await admin?.end();
-  await embedded?.stop();
+  await stack?.stop();
 });
 
 async function check(name: string, allowSeed: boolean): Promise<ReturnType<typeof checkTestDatabase>> {
@@ -93,13 +94,9 @@ void test('the marker table makes any database a test database', async () => {
   }
 });
 
-/** Starts the bundled stack on a given database (no simulator: a key that is never used). */
+/** Starts and stops the bundled stack on a given database; did it leave the marker? */
 async function stackOn(name: string, extra: Record<string, string> = {}): Promise<boolean> {
-  const stack = await startStack({
-    env: { DATABASE_URL: urlOf(name), ...NO_MODEL, ...extra },
-    log: () => undefined,
-  });
-  await stack.stop();
+  await runStackOn(urlOf(name), extra);
   return (await check(name, false)).hasMarker;
 }
 
@@ -111,15 +108,5 @@ void test('the bundled stack marks a DATABASE_URL database only when MEMORYCHAT_
 });
 
 void test('the bundled stack marks the embedded database it creates', async () => {
-  const stack = await startStack({ env: NO_MODEL, log: () => undefined });
-  try {
-    const pool = createPool(stack.databaseUrl, { max: 1 });
-    try {
-      assert.equal((await checkTestDatabase(pool, false)).hasMarker, true);
-    } finally {
-      await pool.end();
-    }
-  } finally {
-    await stack.stop();
-  }
+  assert.equal((await checkTestDatabase(admin, false)).hasMarker, true);
 });

@@ -111,7 +111,10 @@ export function compareMetric(
   return compareCounted(baseline, current, tolerance, resamples).comparison;
 }
 
-/** {@link compareMetric}, plus the resamples the bootstrap really drew (capped for large samples; null = no bootstrap). */
+/**
+ * {@link compareMetric}, plus the resamples the bootstrap really drew (capped for large samples;
+ * null = no bootstrap).
+ */
 function compareCounted(
   baseline: ComparableMetric,
   current: ComparableMetric,

@@ -122,9 +122,15 @@ function shown(name: string, raw: string): string {
 export interface LoadConfigOptions {
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Load `.env` from this directory into `env` first (never overriding set variables); false to skip. Default: `cwd`. */
+  /**
+   * Load `.env` from this directory into `env` first (never overriding set variables); false to
+   * skip. Default: `cwd`.
+   */
   dotenvDir?: string | false;
-  /** Base for a relative PERF_REPORT_DIR. Default: {@link REPO_ROOT} (as playwright.config.ts passes), not process.cwd(). */
+  /**
+   * Base for a relative PERF_REPORT_DIR. Default: {@link REPO_ROOT} (as playwright.config.ts
+   * passes), not process.cwd().
+   */
   cwd?: string;
 }
 

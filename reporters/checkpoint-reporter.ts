@@ -10,7 +10,8 @@
  * result into allure-results; prints the console summary; and fails the run when the verdict
  * fails (exit code ≠ 0 even if every test passed).
  *
- * Options (playwright.config.ts): ['./reporters/checkpoint-reporter.ts', { outputDir?, allure?, charts?, failViaError? }]
+ * Options (playwright.config.ts):
+ *   ['./reporters/checkpoint-reporter.ts', { outputDir?, allure?, charts?, failViaError? }]
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -44,7 +45,10 @@ import { writeFileAtomic } from '../lib/fs-atomic';
 import { resolveReportDir, smokeOnly } from '../lib/config';
 
 export interface CheckpointReporterOptions {
-  /** Report directory; default env PERF_REPORT_DIR or 'reports'. Relative → against the repo root, like playwright.config.ts. */
+  /**
+   * Report directory; default env PERF_REPORT_DIR or 'reports'. Relative → against the repo root,
+   * like playwright.config.ts.
+   */
   outputDir?: string;
   /** Write the "Checkpoint 7.4" Allure result into `<outputDir>/allure-results` (default true). */
   allure?: boolean;

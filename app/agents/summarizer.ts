@@ -14,7 +14,10 @@ const SYSTEM =
   'Summarize the conversation between the user and the assistant in at most 150 words. ' +
   'Keep facts about the user, decisions and open questions; drop small talk. Write plain prose.';
 
-/** Builds the prompt from the previous summary and the messages to fold in (newest first), newest kept when they don't all fit. */
+/**
+ * Builds the prompt from the previous summary and the messages to fold in (newest first); the newest
+ * are kept when they don't all fit.
+ */
 export function buildSummarizerPrompt(
   previous: string | null,
   messages: readonly HistoryMessage[],

@@ -40,7 +40,14 @@ const els = {
   memoryResults: $('memory-results'),
 };
 
-/** @type {{ token: string | null, sessionId: number | null, messages: Array<{id: number|null, role: string, content: string, state: string, error: string|null, node?: HTMLElement, contentNode?: HTMLElement}>, streaming: boolean, loadSeq: number }} */
+/**
+ * @typedef {{ id: number | null, role: string, content: string, state: string, error: string | null,
+ *   node?: HTMLElement, contentNode?: HTMLElement }} ChatMessage
+ */
+/**
+ * @type {{ token: string | null, sessionId: number | null, messages: ChatMessage[], streaming: boolean,
+ *   loadSeq: number }}
+ */
 const state = { token: localStorage.getItem(TOKEN_KEY), sessionId: null, messages: [], streaming: false, loadSeq: 0 };
 
 // ------------------------------------------------------------------ errors

@@ -1,8 +1,8 @@
 /**
  * Tiny Playwright project for the checkpoint reporter's own tests (test/unit/reporter.test.ts):
  * no browser, no app; each test attaches a synthetic `perf-metrics` document.
- * SYNTH_MODE = pass | slow | bad | empty; SYNTH_SETUP_FAIL=1 makes global setup fail; PERF_REPORT_DIR = where reports go; BLOB=1 adds the blob reporter;
- * SYNTH_CHARTS=0 skips charts (faster).
+ * SYNTH_MODE = pass | slow | bad | empty; SYNTH_SETUP_FAIL=1 makes global setup fail;
+ * PERF_REPORT_DIR = where reports go; BLOB=1 adds the blob reporter; SYNTH_CHARTS=0 skips charts (faster).
  */
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';

@@ -56,15 +56,11 @@ export function redactDbUrl(text: string): string {
 function listen(server: Server, port: number, host: string, explicit: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new Error(
-              explicit
-                ? `PORT=${port} is already in use on ${host}; stop what uses it, choose another PORT, or unset PORT to get a free one`
-                : `port ${port} is already in use on ${host}`,
-            )
-          : err,
-      );
+      const inUse = explicit
+        ? `PORT=${port} is already in use on ${host}; ` +
+          'stop what uses it, choose another PORT, or unset PORT to get a free one'
+        : `port ${port} is already in use on ${host}`;
+      reject(err.code === 'EADDRINUSE' ? new Error(inUse) : err);
     };
     server.once('error', onError);
     server.listen(port, host, () => {
@@ -173,7 +169,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       await db.query('SELECT 1');
     } catch (err) {
       throw new Error(
-        `cannot connect to the database at ${redactDbUrl(databaseUrl)} (${(err as Error).message}); check DATABASE_URL or unset it to use an embedded PostgreSQL`,
+        `cannot connect to the database at ${redactDbUrl(databaseUrl)} (${(err as Error).message}); ` +
+          'check DATABASE_URL or unset it to use an embedded PostgreSQL',
       );
     }
     const { schemaVersion, applied } = await migrate(db, {
@@ -253,9 +250,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     });
     log(`start-up phases (ms since start): ${phases.join(', ')}`);
     if (config.faults.length > 0) log(`faults on: ${config.faults.join(', ')}`);
-    log(
-      `app ${baseUrl}, model ${sim ? `simulator (${config.modelSimLatency})` : openaiBaseUrl}, database ${redactDbUrl(databaseUrl)}`,
-    );
+    const modelShown = sim ? `simulator (${config.modelSimLatency})` : openaiBaseUrl;
+    log(`app ${baseUrl}, model ${modelShown}, database ${redactDbUrl(databaseUrl)}`);
     let stopped: Promise<void> | undefined;
     return {
       baseUrl,
@@ -299,15 +295,15 @@ async function main(): Promise<void> {
   // Process-relative: includes Node/tsx start-up, which is what "npm run stack → ready" costs.
   const readyMs = Math.round(performance.now());
   process.stdout.write(
-    `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\nOPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n` +
+    `BASE_URL=${stack.baseUrl}\nDATABASE_URL=${stack.databaseUrl}\n` +
+      `OPENAI_BASE_URL=${stack.openaiBaseUrl}\nSTACK_READY_MS=${readyMs}\n` +
       `MemoryChat stack ready in ${readyMs} ms (Ctrl-C to stop)\n`,
   );
   // A bug that escapes a request (a rejection nobody awaited, a throw in an event handler) is
   // logged; it must not take every other user's requests down with the process.
   process.on('unhandledRejection', (reason) => {
-    process.stderr.write(
-      `[stack] unhandled rejection (server stays up): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`,
-    );
+    const shown = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    process.stderr.write(`[stack] unhandled rejection (server stays up): ${shown}\n`);
   });
   process.on('uncaughtException', (err) => {
     process.stderr.write(`[stack] uncaught exception (server stays up): ${err.stack ?? err.message}\n`);

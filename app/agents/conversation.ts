@@ -20,7 +20,8 @@ import { countCached, countTokens, REPLY_PRIMER, TOKENS_PER_MESSAGE, truncateToT
 
 const SYSTEM =
   'You are MemoryChat, a helpful assistant with a long-term memory of the user. ' +
-  'Use what you remember and the summary of the earlier conversation when it is relevant; do not invent facts. Be concise.';
+  'Use what you remember and the summary of the earlier conversation when it is relevant; ' +
+  'do not invent facts. Be concise.';
 const SUMMARY_HEADER = '\n\nSummary of the earlier conversation:\n';
 const MEMORY_HEADER = '\n\nWhat you remember about the user:';
 

@@ -65,8 +65,9 @@ export class ImportSettler {
       this.stats.analyzes += 1;
       this.rowsSinceAnalyze -= covered;
     } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
       this.log(
-        `settling the memory tables after an import failed (search may be slower until autovacuum runs): ${err instanceof Error ? err.message : String(err)}`,
+        `settling the memory tables after an import failed (search may be slower until autovacuum runs): ${reason}`,
       );
     }
   }

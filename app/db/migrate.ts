@@ -52,7 +52,8 @@ async function createExtensions(q: Queryable, log: (line: string) => void): Prom
       await q.query(`CREATE EXTENSION IF NOT EXISTS ${ext}`);
     } catch (err) {
       throw new Error(
-        `cannot enable the ${ext} extension (${(err as Error).message}); install PostgreSQL contrib or run "CREATE EXTENSION ${ext}" as a superuser once`,
+        `cannot enable the ${ext} extension (${(err as Error).message}); ` +
+          `install PostgreSQL contrib or run "CREATE EXTENSION ${ext}" as a superuser once`,
       );
     }
   }
@@ -128,5 +129,6 @@ export async function migrate(
 export async function createMarker(db: Db): Promise<void> {
   await db.query(`CREATE TABLE IF NOT EXISTS memorychat_perf_marker (
     created_at timestamptz NOT NULL DEFAULT now(),
-    note text NOT NULL DEFAULT 'created by the memorychat-perf stack: this database may be seeded and cleaned by the suite')`);
+    note text NOT NULL
+      DEFAULT 'created by the memorychat-perf stack: this database may be seeded and cleaned by the suite')`);
 }

@@ -265,11 +265,13 @@ export async function startExchange(
      ), ins AS (
        INSERT INTO messages (session_id, user_id, role, content, status, model)
        SELECT s.id, $2, v.role, v.content, v.status, v.model
-       FROM s, (VALUES (1, 'user', $3::text, 'complete', NULL::text), (2, 'assistant', '', 'streaming', $4::text)) AS v(ord, role, content, status, model)
+       FROM s, (VALUES (1, 'user', $3::text, 'complete', NULL::text), (2, 'assistant', '', 'streaming', $4::text))
+         AS v(ord, role, content, status, model)
        ORDER BY v.ord
        RETURNING ${MESSAGE_COLS}
      )
-     SELECT ins.*, s.profile_id AS s_profile_id, s.title AS s_title, s.created_at AS s_created_at, s.updated_at AS s_updated_at,
+     SELECT ins.*, s.profile_id AS s_profile_id, s.title AS s_title,
+            s.created_at AS s_created_at, s.updated_at AS s_updated_at,
             s.summary AS s_summary, s.summary_upto_id AS s_summary_upto_id
      FROM ins, s ORDER BY ins.id`,
     [sessionId, userId, content, model],
@@ -313,9 +315,11 @@ export async function finishExchange(
 ): Promise<Message> {
   const r = await q.query<MessageRow>(
     `WITH logs AS (
-       INSERT INTO agent_logs (session_id, message_id, user_id, agent, model, prompt_tokens, completion_tokens, latency_ms, status, error, detail)
+       INSERT INTO agent_logs (session_id, message_id, user_id, agent, model,
+                               prompt_tokens, completion_tokens, latency_ms, status, error, detail)
        SELECT $1, $2, $3, a, m, pt, ct, l, s, e, d::jsonb
-       FROM unnest($7::text[], $8::text[], $9::int[], $10::int[], $11::real[], $12::text[], $13::text[], $14::text[]) AS t(a, m, pt, ct, l, s, e, d)
+       FROM unnest($7::text[], $8::text[], $9::int[], $10::int[], $11::real[], $12::text[], $13::text[], $14::text[])
+         AS t(a, m, pt, ct, l, s, e, d)
      )
      UPDATE messages SET content = $4, status = $5, error = $6 WHERE id = $2 RETURNING ${MESSAGE_COLS}`,
     [
@@ -352,7 +356,8 @@ export async function recentHistory(
   limit: number,
 ): Promise<HistoryMessage[]> {
   const r = await q.query<HistoryMessage>(
-    `SELECT id, role, content FROM messages WHERE session_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC LIMIT $3`,
+    `SELECT id, role, content FROM messages
+     WHERE session_id = $1 AND id < $2 AND status = 'complete' ORDER BY id DESC LIMIT $3`,
     [sessionId, beforeId, limit],
   );
   return r.rows;
@@ -367,7 +372,8 @@ export async function historyBetween(
   limit: number,
 ): Promise<HistoryMessage[]> {
   const r = await q.query<HistoryMessage>(
-    `SELECT id, role, content FROM messages WHERE session_id = $1 AND id > $2 AND id < $3 AND status = 'complete' ORDER BY id DESC LIMIT $4`,
+    `SELECT id, role, content FROM messages
+     WHERE session_id = $1 AND id > $2 AND id < $3 AND status = 'complete' ORDER BY id DESC LIMIT $4`,
     [sessionId, afterId, beforeId, limit],
   );
   return r.rows;
@@ -409,7 +415,8 @@ export async function insertMemories(q: Queryable, userId: number, rows: readonl
   if (rows.length === 0) return [];
   const r = await q.query<MemoryRow & { ord: number }>(
     `INSERT INTO memories (user_id, profile_id, content, importance, source_message_id)
-     SELECT $1, p, c, i, s FROM unnest($2::bigint[], $3::text[], $4::real[], $5::bigint[]) WITH ORDINALITY AS t(p, c, i, s, ord)
+     SELECT $1, p, c, i, s FROM unnest($2::bigint[], $3::text[], $4::real[], $5::bigint[])
+       WITH ORDINALITY AS t(p, c, i, s, ord)
      ORDER BY ord
      RETURNING ${MEMORY_COLS}`,
     [
@@ -677,7 +684,8 @@ export async function agentLogsOf(q: Queryable, messageId: number): Promise<Stor
     error: string | null;
     detail: Record<string, unknown> | null;
   }>(
-    'SELECT id, agent, model, prompt_tokens, completion_tokens, latency_ms, status, error, detail FROM agent_logs WHERE message_id = $1 ORDER BY id',
+    `SELECT id, agent, model, prompt_tokens, completion_tokens, latency_ms, status, error, detail
+     FROM agent_logs WHERE message_id = $1 ORDER BY id`,
     [messageId],
   );
   return r.rows.map((x) => ({

@@ -6,13 +6,13 @@ import { createRng, hashString, mixSeeds, type Rng } from './random';
 
 const STOPWORDS = new Set(
   (
-    'about above after again against also because been before being below between both could does doing down during each ' +
-    'from further have having here hers herself himself into itself just more most myself other ought ours ourselves over ' +
-    'same should some such than that their theirs them themselves then there these they this those through under until very ' +
-    'were what when where which while whom will with would your yours yourself yourselves please tell know like want need ' +
-    'think really thing things going make made much many well only even still remember what’s that’s live lives ' +
-    'living love loves hate enjoy usually always never today tomorrow maybe something anything everything someone ' +
-    'doing called named name help hello thanks'
+    'about above after again against also because been before being below between both could does doing down ' +
+    'during each from further have having here hers herself himself into itself just more most myself other ' +
+    'ought ours ourselves over same should some such than that their theirs them themselves then there these ' +
+    'they this those through under until very were what when where which while whom will with would your yours ' +
+    'yourself yourselves please tell know like want need think really thing things going make made much many ' +
+    'well only even still remember what’s that’s live lives living love loves hate enjoy usually always never ' +
+    'today tomorrow maybe something anything everything someone doing called named name help hello thanks'
   ).split(' '),
 );
 

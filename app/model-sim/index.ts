@@ -194,7 +194,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   const defaultLatency = opts.latency ?? 'realistic';
   if (!isLatencyProfile(defaultLatency)) {
     throw new Error(
-      `Model simulator: unknown latency profile "${String(defaultLatency)}"; use one of ${LATENCY_PROFILES.join(', ')}.`,
+      `Model simulator: unknown latency profile "${String(defaultLatency)}"; ` +
+        `use one of ${LATENCY_PROFILES.join(', ')}.`,
     );
   }
   const seed = (opts.seed ?? 42) >>> 0;
@@ -437,7 +438,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       if (tokens > 8192) {
         throw new SimHttpError(
           400,
-          `This model's maximum context length is 8192 tokens, however you requested ${tokens} tokens (${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+          `This model's maximum context length is 8192 tokens, however you requested ${tokens} tokens ` +
+            `(${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
           'invalid_request_error',
           null,
           'context_length_exceeded',
@@ -480,7 +482,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     if (!auth || !/^Bearer\s+\S+/i.test(auth)) {
       throw new SimHttpError(
         401,
-        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        "You didn't provide an API key. You need to provide your API key in an Authorization header " +
+          'using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).',
       );
     }
     const rng = createRng(mixSeeds(seed, ++requestCounter));
@@ -545,7 +548,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       if (error.code === 'EADDRINUSE') {
         reject(
           new Error(
-            `Model simulator: port ${port} on ${host} is already in use. Choose another port, or use port 0 for a free one.`,
+            `Model simulator: port ${port} on ${host} is already in use. ` +
+              'Choose another port, or use port 0 for a free one.',
           ),
         );
       } else {

@@ -73,7 +73,8 @@ export function assertWithinContext(model: string, promptTokens: number, maxToke
   if (promptTokens > limit) {
     throw new SimHttpError(
       400,
-      `This model's maximum context length is ${limit} tokens. However, your messages resulted in ${promptTokens} tokens. Please reduce the length of the messages.`,
+      `This model's maximum context length is ${limit} tokens. ` +
+        `However, your messages resulted in ${promptTokens} tokens. Please reduce the length of the messages.`,
       'invalid_request_error',
       'messages',
       'context_length_exceeded',
@@ -83,7 +84,8 @@ export function assertWithinContext(model: string, promptTokens: number, maxToke
   if (maxTokens !== null && maxTokens > maxOut) {
     throw new SimHttpError(
       400,
-      `max_tokens is too large: ${maxTokens}. This model supports at most ${maxOut} completion tokens, whereas you provided ${maxTokens}.`,
+      `max_tokens is too large: ${maxTokens}. ` +
+        `This model supports at most ${maxOut} completion tokens, whereas you provided ${maxTokens}.`,
       'invalid_request_error',
       'max_tokens',
       'invalid_value',
@@ -92,7 +94,9 @@ export function assertWithinContext(model: string, promptTokens: number, maxToke
 }
 
 export const INVALID_JSON_MESSAGE =
-  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)";
+  'We could not parse the JSON body of your request. ' +
+  "(HINT: This likely means you aren't using your HTTP library correctly. " +
+  'The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)';
 
 type Json = Record<string, unknown>;
 
@@ -266,7 +270,8 @@ function parseMessages(value: unknown): ChatMessageForCount[] {
     if (typeof raw.role !== 'string' || !ROLES.includes(raw.role)) {
       throw new SimHttpError(
         400,
-        `Invalid value: '${shown(raw.role)}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        `Invalid value: '${shown(raw.role)}'. ` +
+          "Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
         'invalid_request_error',
         `${param}.role`,
         'invalid_value',

@@ -290,7 +290,8 @@ async function plainChat(
   if (out.error)
     throw new HttpError(
       out.error.code,
-      `the reply failed: ${out.error.message} (assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`,
+      `the reply failed: ${out.error.message} ` +
+        `(assistant message ${out.assistantMessage.id} is stored with status "error"; your message was kept)`,
     );
   const body: PostMessageResponse = {
     userMessage: out.userMessage,

@@ -230,8 +230,10 @@ void describe('token budget on a long session with 10,000 memories', () => {
     await withSql(shared.stack.databaseUrl, async (sql) => {
       await sql.query(
         `INSERT INTO memories (user_id, profile_id, content)
-         SELECT $1, $2, 'Memory ' || g || ': I enjoy ' || (ARRAY['hiking','cooking','jazz','chess','sailing'])[1 + g % 5]
-           || ' in ' || (ARRAY['Berlin','Lisbon','Oslo','Rome'])[1 + g % 4] || ' with my friend number ' || g || ' most weekends'
+         SELECT $1, $2, 'Memory ' || g || ': I enjoy '
+           || (ARRAY['hiking','cooking','jazz','chess','sailing'])[1 + g % 5]
+           || ' in ' || (ARRAY['Berlin','Lisbon','Oslo','Rome'])[1 + g % 4]
+           || ' with my friend number ' || g || ' most weekends'
          FROM generate_series(1, 10000) g`,
         [user.user.id, user.profile.id],
       );
@@ -245,24 +247,27 @@ void describe('token budget on a long session with 10,000 memories', () => {
     });
   });
 
-  void test('a 500-message conversation with 10,000 memories stays within 5,000 tokens, summarizer on the small model', async () => {
-    const r = await user.api.stream(sessionId, 'What do I enjoy doing in Lisbon with my friends?');
-    const done = eventsOf(r.events, 'done')[0]?.data;
-    assert.ok(done, JSON.stringify(r.events.filter((e) => e.event !== 'token')));
-    assert.ok(done.usage.totalTokens <= 5000, `total ${done.usage.totalTokens}`);
-    assert.ok(
-      done.usage.memoriesInPrompt > 0 && done.usage.memoriesInPrompt <= 20,
-      `memories ${done.usage.memoriesInPrompt}`,
-    );
-    assert.ok(done.usage.historyMessagesInPrompt > 0 && done.usage.historyMessagesInPrompt < 500);
-    const summarizer = done.usage.agents.find((a) => a.agent === 'summarizer');
-    assert.equal(summarizer?.status, 'ok');
-    assert.equal(summarizer?.model, 'gpt-4.1-nano');
-    // The next message reuses the fresh summary instead of summarising again.
-    const next = eventsOf((await user.api.stream(sessionId, 'And in Oslo?')).events, 'done')[0]?.data;
-    assert.ok(next && next.usage.totalTokens <= 5000);
-    assert.equal(next.usage.agents.find((a) => a.agent === 'summarizer')?.status, 'skipped');
-  });
+  void test(
+    'a 500-message conversation with 10,000 memories stays within 5,000 tokens, ' + 'summarizer on the small model',
+    async () => {
+      const r = await user.api.stream(sessionId, 'What do I enjoy doing in Lisbon with my friends?');
+      const done = eventsOf(r.events, 'done')[0]?.data;
+      assert.ok(done, JSON.stringify(r.events.filter((e) => e.event !== 'token')));
+      assert.ok(done.usage.totalTokens <= 5000, `total ${done.usage.totalTokens}`);
+      assert.ok(
+        done.usage.memoriesInPrompt > 0 && done.usage.memoriesInPrompt <= 20,
+        `memories ${done.usage.memoriesInPrompt}`,
+      );
+      assert.ok(done.usage.historyMessagesInPrompt > 0 && done.usage.historyMessagesInPrompt < 500);
+      const summarizer = done.usage.agents.find((a) => a.agent === 'summarizer');
+      assert.equal(summarizer?.status, 'ok');
+      assert.equal(summarizer?.model, 'gpt-4.1-nano');
+      // The next message reuses the fresh summary instead of summarising again.
+      const next = eventsOf((await user.api.stream(sessionId, 'And in Oslo?')).events, 'done')[0]?.data;
+      assert.ok(next && next.usage.totalTokens <= 5000);
+      assert.equal(next.usage.agents.find((a) => a.agent === 'summarizer')?.status, 'skipped');
+    },
+  );
 
   void test('token-bloat fault: the same message goes far over budget', async () => {
     const bloated = await startTestStack({ databaseUrl: shared.stack.databaseUrl, faults: ['token-bloat'] });

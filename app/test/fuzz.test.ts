@@ -348,7 +348,9 @@ function send(r: FuzzRequest): Promise<Answer> {
 
 function describeRequest(r: FuzzRequest): string {
   const w = toWire(r);
-  return `${w.method} ${w.path.slice(0, 300)} headers=${JSON.stringify({ ...w.headers, Authorization: w.headers.Authorization ? '…' : undefined })} body=${JSON.stringify(w.body?.toString('utf8').slice(0, 300))}`;
+  const headers = JSON.stringify({ ...w.headers, Authorization: w.headers.Authorization ? '…' : undefined });
+  const body = JSON.stringify(w.body?.toString('utf8').slice(0, 300));
+  return `${w.method} ${w.path.slice(0, 300)} headers=${headers} body=${body}`;
 }
 
 // ---------------------------------------------------------------- the property

@@ -107,8 +107,9 @@ async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: 
     const schemaVersion = await target.schemaVersion(pool);
     if (schemaVersion !== expected) {
       throw new SetupError(
-        `The database at ${where} has schema version ${schemaVersion ?? 'none (no schema_migrations table)'}, the suite expects ${expected} ` +
-          `(contract/schema.ts). Fix: migrate it (the app migrates on start) or update the suite.`,
+        `The database at ${where} has schema version ${schemaVersion ?? 'none (no schema_migrations table)'}, ` +
+          `the suite expects ${expected} (contract/schema.ts). ` +
+          'Fix: migrate it (the app migrates on start) or update the suite.',
       );
     }
     const pgss = await pool
@@ -145,7 +146,8 @@ async function checkModel(config: PerfConfig): Promise<{ host: string; models: s
     });
   } catch (err) {
     throw new SetupError(
-      `The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). Fix: start it or correct OPENAI_BASE_URL.`,
+      `The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). ` +
+        'Fix: start it or correct OPENAI_BASE_URL.',
     );
   }
   if (!res.ok) {
@@ -237,8 +239,9 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     }
     if (!config.databaseUrl) {
       throw new SetupError(
-        "DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment's database (seeding, SQL timings). " +
-          'Set DATABASE_URL=postgres://… (a test database), or unset BASE_URL to use the bundled stack.',
+        "DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment's database " +
+          '(seeding, SQL timings). Set DATABASE_URL=postgres://… (a test database), ' +
+          'or unset BASE_URL to use the bundled stack.',
       );
     }
     const [dbInfo, model] = await Promise.all([
@@ -298,8 +301,9 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     });
     writeFileSync(path.join(config.reportDir, 'environment.json'), `${JSON.stringify(environment, null, 2)}\n`);
     const took = Math.round(performance.now() - started);
+    const what = stack ? `bundled stack ready in ${stack.readyMs} ms` : `target ${baseUrl}`;
     console.log(
-      `memorychat-perf: ${stack ? `bundled stack ready in ${stack.readyMs} ms` : `target ${baseUrl}`} · ${health.app} ${health.version} · schema v${health.schemaVersion} · ` +
+      `memorychat-perf: ${what} · ${health.app} ${health.version} · schema v${health.schemaVersion} · ` +
         `PostgreSQL ${dbInfo.serverVersion} · model ${model.host} · run ${runId} · setup ${took} ms`,
     );
   } catch (err) {

@@ -153,7 +153,9 @@ const noBottlenecks: ThresholdCheck[] = [
     limit: 10,
     unit: 'ms',
     optional: true,
-    why: 'Memory search stays fast at scale: ranked search at 10,000 memories ≤ 10 ms p95 via the API (only in profiles that seed 10k)',
+    why:
+      'Memory search stays fast at scale: ranked search at 10,000 memories ≤ 10 ms p95 via the API ' +
+      '(only in profiles that seed 10k)',
   },
   {
     id: 'ui.long_conversation_render_ms.p95',
@@ -197,7 +199,9 @@ const noBottlenecks: ThresholdCheck[] = [
     op: '<=',
     limit: 5,
     unit: 'ms',
-    why: 'Session creation p95 ≤ 5 ms through the API (Step 7.4 reported 23 ms on average); SQL alone must be faster still',
+    why:
+      'Session creation p95 ≤ 5 ms through the API (Step 7.4 reported 23 ms on average); ' +
+      'SQL alone must be faster still',
   },
   // Correctness guard, placed under no-bottlenecks: Step 7.4 lists "memory retrieval and search
   // performance verified" there, and a search that is fast because it finds nothing is no proof.

@@ -238,10 +238,14 @@ test.describe('database', () => {
           tags: { index: READ_PATHS[scenario].index },
         });
         const shape = nodes
-          .map(
-            (n) =>
-              `${n['Node Type'] ?? '?'}${n['Index Name'] ? ` using ${n['Index Name']}` : n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`,
-          )
+          .map((n) => {
+            const target = n['Index Name']
+              ? ` using ${n['Index Name']}`
+              : n['Relation Name']
+                ? ` on ${n['Relation Name']}`
+                : '';
+            return `${n['Node Type'] ?? '?'}${target}`;
+          })
           .join(' → ');
         perf.evidence(
           'db.explain',

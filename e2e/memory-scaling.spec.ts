@@ -264,9 +264,16 @@ test(
     });
     perf.evidence('memory.scaling_curve', scaling.curveSummary(sizes), scaling.curveDetail(), { category: 'memory' });
 
+    const broadLine = broadBySize
+      .map(
+        (b) =>
+          `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), ` +
+          `fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`,
+      )
+      .join(' | ');
     perf.evidence(
       'memory.broad_search',
-      `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ${broadBySize.map((b) => `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`).join(' | ')}`,
+      `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ${broadLine}`,
       { broadBySize, samplesPerSize: BROAD_SAMPLES },
       { category: 'memory', scenario: 'broad' },
     );
@@ -284,9 +291,10 @@ test(
         },
       };
       for (const h of hits[kind]) perf.record('memory.search_hit', h.rank !== null && h.rank < TOP ? 1 : 0, o);
+      const ranks = hits[kind].map((h) => `${h.size}: ${h.rank === null ? 'not found' : h.rank + 1}`).join(', ');
       perf.evidence(
         `memory.search_hit_${kind}`,
-        `${kind} query "${o.tags.query}": target rank by size ${hits[kind].map((h) => `${h.size}: ${h.rank === null ? 'not found' : h.rank + 1}`).join(', ')}`,
+        `${kind} query "${o.tags.query}": target rank by size ${ranks}`,
         { target: TARGET, hits: hits[kind] },
         { category: 'memory', scenario: kind },
       );

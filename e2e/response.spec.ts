@@ -211,7 +211,9 @@ for (const scenario of RESPONSE_SCENARIOS) {
               [
                 {
                   role: 'system',
-                  content: `You are MemoryChat, a helpful assistant. What you know about the user:\n- ${EVERYDAY_MEMORIES.join('\n- ')}`,
+                  content:
+                    'You are MemoryChat, a helpful assistant. What you know about the user:\n' +
+                    `- ${EVERYDAY_MEMORIES.join('\n- ')}`,
                 },
                 { role: 'user', content: questionFor(scenario, ctx.index + profile.warmup) },
               ],
@@ -292,7 +294,8 @@ function recordBottleneckEvidence(
     );
   perf.evidence(
     'bottlenecks.app_overhead',
-    `app overhead p50 ${fmt(o)} ms of a ${fmt(t)} ms round trip (${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`,
+    `app overhead p50 ${fmt(o)} ms of a ${fmt(t)} ms round trip ` +
+      `(${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`,
     { overheadMs: r.serverOverhead.map((v) => round(v)), roundTripMs: r.roundTrips.map((v) => round(v)) },
     { category: 'bottlenecks' },
   );
@@ -309,9 +312,11 @@ function recordBottleneckEvidence(
   const byCalls = [...diff].sort((a, b) => b.calls - a.calls).slice(0, TOP_STATEMENTS);
   const totalCalls = diff.reduce((n, d) => n + d.calls, 0);
   const top = byTime[0];
+  const slowest = top ? `${round(top.total_ms, 1)} ms over ${top.calls} calls: ${top.query.slice(0, 80)}` : 'none';
   perf.evidence(
     'bottlenecks.top_statements',
-    `${r.roundTrips.length} ${BOTTLENECK_SCENARIO} chats: ${totalCalls} statements database-wide; app-reported ${fmt(p50(r.statementsPerChat))} per chat (p50); slowest total: ${top ? `${round(top.total_ms, 1)} ms over ${top.calls} calls: ${top.query.slice(0, 80)}` : 'none'}`,
+    `${r.roundTrips.length} ${BOTTLENECK_SCENARIO} chats: ${totalCalls} statements database-wide; ` +
+      `app-reported ${fmt(p50(r.statementsPerChat))} per chat (p50); slowest total: ${slowest}`,
     {
       byTotalTime: byTime,
       byCalls,

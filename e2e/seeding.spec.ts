@@ -30,7 +30,10 @@ test.describe('seeding', () => {
       const distinctShare = (row?.distinct ?? 0) / n;
       perf.evidence(
         'seeding.text_variety',
-        `n=${n}: ${Math.round(result.rowsPerSecond).toLocaleString('en-US')} rows/s (${result.loadMode} load; one-time corpus preparation before it ${Math.round(result.corpusPrepareMs)} ms); ${row?.distinct ?? 0} distinct texts (${(distinctShare * 100).toFixed(0)} %), avg ${Math.round(row?.avg_len ?? 0)} chars`,
+        `n=${n}: ${Math.round(result.rowsPerSecond).toLocaleString('en-US')} rows/s (${result.loadMode} load; ` +
+          `one-time corpus preparation before it ${Math.round(result.corpusPrepareMs)} ms); ` +
+          `${row?.distinct ?? 0} distinct texts (${(distinctShare * 100).toFixed(0)} %), ` +
+          `avg ${Math.round(row?.avg_len ?? 0)} chars`,
         {
           rows: n,
           distinct: row?.distinct,

@@ -288,7 +288,8 @@ function perAgentTable(
 function perAgentSummary(health: Health, usages: MessageUsage[]): string {
   const t = perAgentTable(health, usages);
   const parts = t.rows.map((r) => `${r.agent} (${r.modelsSeen.join('/')}): ${r.meanTotalTokens ?? 'n/a'} tok/call`);
-  return `${t.messages} messages, ${t.meanTotalPerMessage ?? 'n/a'} tokens/message (budget ${t.budget}); ${parts.join('; ')}`;
+  const perMessage = t.meanTotalPerMessage ?? 'n/a';
+  return `${t.messages} messages, ${perMessage} tokens/message (budget ${t.budget}); ${parts.join('; ')}`;
 }
 
 function fmt(v: number | undefined): string {

@@ -179,7 +179,8 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
           ],
           steps: notable.map((c) =>
             step(
-              `${c.decision === 'regression' ? '✗ regression' : '✓ improvement'}: ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)}`,
+              `${c.decision === 'regression' ? '✗ regression' : '✓ improvement'}: ${c.name} [${c.scenario}] ` +
+                `p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)}`,
               Status.PASSED,
               at,
               {
@@ -187,7 +188,8 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
                   { name: 'ratio of medians', value: formatNumber(c.ratio, 'ratio') },
                   {
                     name: '95 % CI',
-                    value: `${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')}`,
+                    value:
+                      `${formatNumber(c.ci95?.low ?? null, 'ratio')}–` + formatNumber(c.ci95?.high ?? null, 'ratio'),
                   },
                 ],
               },
@@ -219,7 +221,9 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     status: summary.setupError ? Status.BROKEN : summary.verdict === 'pass' ? Status.PASSED : Status.FAILED,
     statusDetails: message ? { message } : {},
     stage: Stage.FINISHED,
-    description: `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.`,
+    description:
+      `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ` +
+      `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.`,
     steps: criteriaSteps,
     attachments,
     parameters: [

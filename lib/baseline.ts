@@ -71,14 +71,17 @@ export function loadBaseline(path: string): PerfSummary {
   const version = json && typeof json === 'object' ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
   if (version !== SUMMARY_SCHEMA_VERSION) {
     throw new BaselineError(
-      `PERF_BASELINE=${path}: schemaVersion ${JSON.stringify(version)} but this suite reads schemaVersion ${SUMMARY_SCHEMA_VERSION}; produce a new baseline with this version of the suite (its reports/perf-summary.json)`,
+      `PERF_BASELINE=${path}: schemaVersion ${JSON.stringify(version)} ` +
+        `but this suite reads schemaVersion ${SUMMARY_SCHEMA_VERSION}; ` +
+        'produce a new baseline with this version of the suite (its reports/perf-summary.json)',
     );
   }
   const parsed = perfSummarySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BaselineError(
-      `PERF_BASELINE=${path}: not a valid perf-summary.json: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
+      `PERF_BASELINE=${path}: not a valid perf-summary.json: ` +
+        `field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
     );
   }
   return parsed.data;
@@ -191,7 +194,9 @@ export function compareToBaseline(
     path: opts.path,
     baselineStartedAt: baseline.startedAt,
     tolerance,
-    method: `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(drawn)}); regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} %.`,
+    method:
+      `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(drawn)}); ` +
+      `regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} %.`,
     regressions: comparisons.filter((c) => c.decision === 'regression').length,
     improvements: comparisons.filter((c) => c.decision === 'improvement').length,
     comparisons,

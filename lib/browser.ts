@@ -21,7 +21,9 @@ export const CHROMIUM_FLAGS = [
 const SYSTEM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/snap/bin/chromium'];
 
 export const CHROMIUM_INSTALL_HINT =
-  'No Chromium found: run `npm run setup` (it finds or installs one), or install one yourself (Debian/Ubuntu: `apt-get install chromium`, or `npx playwright install chromium`) or set CHROMIUM_PATH to its executable. UI specs will fail until then.';
+  'No Chromium found: run `npm run setup` (it finds or installs one), or install one yourself ' +
+  '(Debian/Ubuntu: `apt-get install chromium`, or `npx playwright install chromium`) ' +
+  'or set CHROMIUM_PATH to its executable. UI specs will fail until then.';
 
 export interface ChromiumChoice {
   /** undefined → let Playwright use its own bundled browser (it is installed). */

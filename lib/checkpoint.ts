@@ -148,7 +148,9 @@ function pickProfile(docs: readonly TestMetrics[], env: NodeJS.ProcessEnv, harne
   if (ranked.length > 1) {
     harnessErrors.push({
       test: 'run',
-      message: `metrics from several profiles in one run (${ranked.map(([p, n]) => `${p}: ${n} tests`).join(', ')}); run one project at a time for a clean checkpoint`,
+      message:
+        `metrics from several profiles in one run (${ranked.map(([p, n]) => `${p}: ${n} tests`).join(', ')}); ` +
+        'run one project at a time for a clean checkpoint',
     });
   }
   return (ranked[0] as [ProfileName, number])[0];
@@ -166,12 +168,13 @@ function coverageChecks(metrics: readonly AggregatedMetric[], profileName: Profi
       const passed = found.length > 0 && n >= need;
       const codes: Record<string, number> = {};
       for (const m of found) for (const [c, k] of Object.entries(m.errorCodes)) codes[c] = (codes[c] ?? 0) + k;
+      const failedNote = errors > 0 ? `; ${errors} failed: ${describeErrors(codes)}` : '';
       const message =
         found.length === 0
           ? `${entry.name} [${scenario}] not measured (expected ≥ ${need} samples for profile ${profileName})`
           : passed
             ? `${entry.name} [${scenario}] ${n} samples (≥ ${need})`
-            : `${entry.name} [${scenario}] only ${n} of ${need} samples${errors > 0 ? `; ${errors} failed: ${describeErrors(codes)}` : ''}`;
+            : `${entry.name} [${scenario}] only ${n} of ${need} samples${failedNote}`;
       results.push({
         id: `coverage:${entry.name}[${scenario}]`,
         criterion: 'performance-measured',
@@ -257,7 +260,8 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     message:
       harnessErrors.length === 0
         ? 'every metrics attachment was valid'
-        : `${harnessErrors.length} unusable metrics attachments: ${harnessErrors.map((e) => `${e.test}: ${e.message}`).join('; ')}`,
+        : `${harnessErrors.length} unusable metrics attachments: ` +
+          harnessErrors.map((e) => `${e.test}: ${e.message}`).join('; '),
     why: 'A lost or corrupt attachment means missing measurements',
   });
   const coverage = coverageChecks(metrics, profile, resolved.minSamplesFactor);

@@ -349,12 +349,14 @@ export function renderConsole(summary: PerfSummary): string {
   if (summary.baseline) {
     const b = summary.baseline;
     out.push('', `Baseline comparison (vs ${b.path}, tolerance ${(b.tolerance * 100).toFixed(0)} %):`);
-    out.push(
-      `  ${b.regressions} regressions, ${b.improvements} improvements, ${b.comparisons.length - b.regressions - b.improvements} without significant change`,
-    );
+    const unchanged = b.comparisons.length - b.regressions - b.improvements;
+    out.push(`  ${b.regressions} regressions, ${b.improvements} improvements, ${unchanged} without significant change`);
     for (const c of b.comparisons.filter((x) => x.decision === 'regression' || x.decision === 'improvement')) {
+      const ci = `${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')}`;
       out.push(
-        `  ${c.decision === 'regression' ? '✗ regression ' : '✓ improvement'} ${c.name} [${c.scenario}] p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} (${pct(c.p50Change)}, ratio CI ${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')})`,
+        `  ${c.decision === 'regression' ? '✗ regression ' : '✓ improvement'} ${c.name} [${c.scenario}] ` +
+          `p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} ` +
+          `(${pct(c.p50Change)}, ratio CI ${ci})`,
       );
     }
   }
@@ -436,9 +438,8 @@ export function renderMarkdown(summary: PerfSummary): string {
   out.push('| Criterion | Result | Checks passed |', '|---|---|---|');
   for (const c of summary.criteria) {
     const gated = c.checks.filter((k) => k.status !== 'skipped');
-    out.push(
-      `| ${c.title} | ${c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail'} | ${gated.filter((k) => k.passed).length}/${gated.length} |`,
-    );
+    const result = c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail';
+    out.push(`| ${c.title} | ${result} | ${gated.filter((k) => k.passed).length}/${gated.length} |`);
   }
   const failures = summary.criteria.flatMap((c) =>
     c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })),
@@ -494,14 +495,16 @@ export function renderMarkdown(summary: PerfSummary): string {
       '',
       `### Baseline comparison`,
       '',
-      `Against \`${mdCell(b.path)}\`${b.baselineStartedAt ? ` (run of ${b.baselineStartedAt})` : ''}: **${b.regressions} regressions**, ${b.improvements} improvements. ${b.method}`,
+      `Against \`${mdCell(b.path)}\`${b.baselineStartedAt ? ` (run of ${b.baselineStartedAt})` : ''}: ` +
+        `**${b.regressions} regressions**, ${b.improvements} improvements. ${b.method}`,
       '',
     );
     const shown = b.comparisons.filter((c) => c.decision === 'regression' || c.decision === 'improvement');
     const few = b.comparisons.filter((c) => c.decision === 'insufficient-data').length;
     if (few > 0)
       out.push(
-        `${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; their thresholds still gate them.`,
+        `${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; ` +
+          'their thresholds still gate them.',
         '',
       );
     if (shown.length > 0) {
@@ -510,13 +513,16 @@ export function renderMarkdown(summary: PerfSummary): string {
         '|---|---|---|--:|--:|---|---|',
       );
       for (const c of shown) {
+        const ratio = formatNumber(c.ratio, 'ratio');
         const ci = c.ci95
-          ? `${formatNumber(c.ratio, 'ratio')} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})`
-          : formatNumber(c.ratio, 'ratio');
-        const d =
-          c.decision === 'regression' ? '❌ regression' : c.decision === 'improvement' ? '✅ improvement' : c.decision;
+          ? `${ratio} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})`
+          : ratio;
+        const mark = c.decision === 'regression' ? '❌ ' : c.decision === 'improvement' ? '✅ ' : '';
+        const d = `${mark}${c.decision}`;
         out.push(
-          `| ${mdCell(c.name)} | ${mdCell(c.scenario)} | ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} | ${pct(c.p50Change)} | ${pct(c.p95Change)} | ${ci} | ${d} |`,
+          `| ${mdCell(c.name)} | ${mdCell(c.scenario)} ` +
+            `| ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} ` +
+            `| ${pct(c.p50Change)} | ${pct(c.p95Change)} | ${ci} | ${d} |`,
         );
       }
     } else {

@@ -132,7 +132,8 @@ export function readEnvOverrides(path: string): Record<string, CheckOverride> {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new ThresholdConfigError(
-      `PERF_THRESHOLDS=${path}: cannot read the file (${(error as Error).message}). Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}`,
+      `PERF_THRESHOLDS=${path}: cannot read the file (${(error as Error).message}). ` +
+        'Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}',
     );
   }
   let json: unknown;
@@ -146,7 +147,8 @@ export function readEnvOverrides(path: string): Record<string, CheckOverride> {
     const issue = parsed.error.issues[0];
     const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     throw new ThresholdConfigError(
-      `PERF_THRESHOLDS=${path}: field ${field}: ${issue?.message ?? 'invalid'}. Expected {"<check id>": {"limit"?: number, "enabled"?: boolean}}`,
+      `PERF_THRESHOLDS=${path}: field ${field}: ${issue?.message ?? 'invalid'}. ` +
+        'Expected {"<check id>": {"limit"?: number, "enabled"?: boolean}}',
     );
   }
   return parsed.data;
@@ -287,7 +289,9 @@ export function percentileInterval(samples: readonly number[], statistic: Statis
 }
 
 function label(metric: string, scenario: string, memoryCount?: number): string {
-  return `${metric} [${scenario}${memoryCount !== undefined && !scenario.includes(String(memoryCount)) ? `, ${memoryCount} memories` : ''}]`;
+  // The count only when the scenario's name does not already say it.
+  const count = memoryCount !== undefined && !scenario.includes(String(memoryCount)) ? `, ${memoryCount} memories` : '';
+  return `${metric} [${scenario}${count}]`;
 }
 
 export function describeErrors(codes: Record<string, number>): string {
@@ -344,7 +348,8 @@ export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricFor
     const errs = m.errorCount > 0 ? ` — ${m.errorCount} failed samples: ${describeErrors(m.errorCodes)}` : '';
     const message = passed
       ? `${where} ${check.statistic} = ${shown} (limit ${check.op} ${limit})`
-      : `${check.statistic === 'errorRate' ? SAMPLE_ERRORS : THRESHOLD_EXCEEDED}: ${where} ${check.statistic} = ${shown}, limit ${check.op} ${limit}${errs}`;
+      : `${check.statistic === 'errorRate' ? SAMPLE_ERRORS : THRESHOLD_EXCEEDED}: ` +
+        `${where} ${check.statistic} = ${shown}, limit ${check.op} ${limit}${errs}`;
     return { ...base, ...intervalFields, passed, status: passed ? ('passed' as const) : ('failed' as const), message };
   });
 }

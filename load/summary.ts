@@ -259,9 +259,9 @@ function stageDetails(st: LoadStage): string[] {
   const cpu = st.cpu;
   if (cpu) {
     lines.push(
-      `- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, model simulator ` +
-        `${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; machine ${pc(cpu.machineBusy)} busy ` +
-        `of ${cpu.cores} cores`,
+      `- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, ` +
+        `model simulator ${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; ` +
+        `machine ${pc(cpu.machineBusy)} busy of ${cpu.cores} cores`,
     );
   }
   const db = st.db;

@@ -82,8 +82,10 @@ const isCheckpointTest = (test: TestCase) => test.location.file.endsWith(CHECKPO
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
 
-const testName = (test: TestCase) =>
-  `${test.location.file.split(/[\\/]/).slice(-2).join('/')} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
+const testName = (test: TestCase) => {
+  const file = test.location.file.split(/[\\/]/).slice(-2).join('/');
+  return `${file} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
+};
 
 export default class CheckpointReporter implements Reporter {
   private readonly outputDir: string;
@@ -172,7 +174,8 @@ export default class CheckpointReporter implements Reporter {
     } catch (error) {
       if (error instanceof ThresholdConfigError || error instanceof BaselineError) {
         process.stderr.write(
-          `\n✗ Checkpoint 7.4 not evaluated: ${error.message}\n  Nothing was written to ${this.outputDir}. Fix the file or unset the variable.\n\n`,
+          `\n✗ Checkpoint 7.4 not evaluated: ${error.message}\n` +
+            `  Nothing was written to ${this.outputDir}. Fix the file or unset the variable.\n\n`,
         );
         if (this.failViaError) throw new CheckpointFailedError(error.message);
         return { status: 'failed' };

@@ -32,10 +32,11 @@ const SMOKE_TARGET_S = 30;
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 function report(name: string, values: number[], target?: number): void {
   const p95 = quantile(values, 0.95);
-  const verdict =
-    target === undefined ? '' : p95 <= target ? `  ✓ (target p95 ≤ ${target} ms)` : `  ✗ (target p95 ≤ ${target} ms)`;
+  const verdict = target === undefined ? '' : `  ${p95 <= target ? '✓' : '✗'} (target p95 ≤ ${target} ms)`;
+  const ms = (v: number): string => `${fmt(v).padStart(7)} ms`;
   console.log(
-    `${name.padEnd(42)} n=${String(values.length).padStart(4)}  p50 ${fmt(quantile(values, 0.5)).padStart(7)} ms  p95 ${fmt(p95).padStart(7)} ms  max ${fmt(Math.max(...values)).padStart(7)} ms${verdict}`,
+    `${name.padEnd(42)} n=${String(values.length).padStart(4)}  ` +
+      `p50 ${ms(quantile(values, 0.5))}  p95 ${ms(p95)}  max ${ms(Math.max(...values))}${verdict}`,
   );
 }
 
@@ -102,14 +103,16 @@ async function readiness(): Promise<void> {
     wall.push(s.wallMs);
     own.push(s.readyMs);
     console.log(
-      `cold start ${i + 1}: npm run stack → ready ${Math.round(s.wallMs)} ms (STACK_READY_MS=${s.readyMs}); load average ${load}`,
+      `cold start ${i + 1}: npm run stack → ready ${Math.round(s.wallMs)} ms (STACK_READY_MS=${s.readyMs}); ` +
+        `load average ${load}`,
     );
   }
   const m = median(wall);
   const verdict = m <= READY_TARGET_MS ? '✓' : '✗';
   console.log(
     `stack ready (npm run stack → URLs printed, app/schema/model verified): median ${Math.round(m)} ms, ` +
-      `range ${Math.round(Math.min(...wall))}–${Math.round(Math.max(...wall))} ms  ${verdict} (target median ≤ ${READY_TARGET_MS} ms)`,
+      `range ${Math.round(Math.min(...wall))}–${Math.round(Math.max(...wall))} ms  ` +
+      `${verdict} (target median ≤ ${READY_TARGET_MS} ms)`,
   );
   console.log(`  of which the stack process itself (STACK_READY_MS): median ${Math.round(median(own))} ms`);
 }
@@ -142,8 +145,8 @@ async function smokeDuration(): Promise<void> {
   }
   const ok = code === 0 && verdict === 'pass' && seconds <= SMOKE_TARGET_S ? '✓' : '✗';
   console.log(
-    `smoke project: ${seconds.toFixed(1)} s, exit code ${code}, verdict ${verdict}  ${ok} (target ≤ ${SMOKE_TARGET_S} s); ` +
-      `load average before ${load}; log and reports in ${reportDir}`,
+    `smoke project: ${seconds.toFixed(1)} s, exit code ${code}, verdict ${verdict}  ` +
+      `${ok} (target ≤ ${SMOKE_TARGET_S} s); load average before ${load}; log and reports in ${reportDir}`,
   );
 }
 
@@ -235,12 +238,15 @@ export function memoryTexts(n: number, seed = 7): string[] {
     () => `I enjoy ${pick(hobbies)} on ${pick(['weekends', 'Sunday mornings', 'weekday evenings', 'holidays'])}.`,
     () => `My favourite food is ${pick(foods)}, especially in ${pick(['winter', 'summer', 'spring', 'autumn'])}.`,
     () =>
-      `I am planning a trip to ${pick(cities)} in ${pick(['March', 'June', 'September', 'December'])} with my ${pick(people)}.`,
+      `I am planning a trip to ${pick(cities)} in ${pick(['March', 'June', 'September', 'December'])} ` +
+      `with my ${pick(people)}.`,
     () =>
-      `I work as a ${pick(['nurse', 'software engineer', 'teacher', 'architect', 'translator', 'chef'])} and my ${pick(people)} ${pick(names)} helps with ${pick(hobbies)}.`,
+      `I work as a ${pick(['nurse', 'software engineer', 'teacher', 'architect', 'translator', 'chef'])} ` +
+      `and my ${pick(people)} ${pick(names)} helps with ${pick(hobbies)}.`,
     () => `I am allergic to ${pick(['peanuts', 'cats', 'pollen', 'shellfish', 'penicillin'])}.`,
     () =>
-      `Remind me to call ${pick(names)} about ${pick(['the birthday party', 'the rent', 'the car repair', 'the concert tickets', 'the book club'])}.`,
+      `Remind me to call ${pick(names)} about ` +
+      `${pick(['the birthday party', 'the rent', 'the car repair', 'the concert tickets', 'the book club'])}.`,
   ];
   return Array.from({ length: n }, (_, i) => `${pick(templates)()} (note ${i})`);
 }
@@ -306,7 +312,8 @@ async function explainChecks(databaseUrl: string, userId: number, profileId: num
       [userId],
     );
     await client.query(
-      `INSERT INTO messages (session_id, user_id, role, content) SELECT $1, $2, 'user', 'bench message ' || g FROM generate_series(1, 10000) g`,
+      `INSERT INTO messages (session_id, user_id, role, content)
+       SELECT $1, $2, 'user', 'bench message ' || g FROM generate_series(1, 10000) g`,
       [sessionId, userId],
     );
     await client.query('ANALYZE');
@@ -341,7 +348,8 @@ async function explainChecks(databaseUrl: string, userId: number, profileId: num
         .map((r) => r['QUERY PLAN'])
         .join(' | ');
       console.log(
-        `EXPLAIN ${name.padEnd(22)} ${plan.includes(index) ? '✓ uses' : '✗ does NOT use'} ${index}   (${plan.slice(0, 110)})`,
+        `EXPLAIN ${name.padEnd(22)} ${plan.includes(index) ? '✓ uses' : '✗ does NOT use'} ${index}   ` +
+          `(${plan.slice(0, 110)})`,
       );
     }
   } finally {
@@ -386,7 +394,8 @@ async function chatBench(base: string, token: string, samples: number, label: st
 
 async function main(): Promise<void> {
   console.log(
-    `bench-stack on ${process.platform}, node ${process.version}, ${os.cpus().length} cores; load average ${loadAverage()}`,
+    `bench-stack on ${process.platform}, node ${process.version}, ${os.cpus().length} cores; ` +
+      `load average ${loadAverage()}`,
   );
 
   // 1. Readiness: three cold starts of `npm run stack`.

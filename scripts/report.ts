@@ -25,7 +25,8 @@ function main(): number {
   const hasResults = existsSync(resultsDir) && readdirSync(resultsDir).some((f) => f.endsWith('-result.json'));
   if (!hasResults) {
     console.error(
-      `No Allure results in ${shown(resultsDir)}: run the tests first (npx playwright test --project=perf, or --project=smoke), then npm run report.`,
+      `No Allure results in ${shown(resultsDir)}: run the tests first ` +
+        '(npx playwright test --project=perf, or --project=smoke), then npm run report.',
     );
     return 1;
   }
@@ -68,7 +69,8 @@ function main(): number {
     `Allure report built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${shown(join(outDir, 'index.html'))}`,
   );
   console.log(
-    'Open it with: npm run report:open   (serves it on localhost; opening index.html from disk does not work in every browser)',
+    'Open it with: npm run report:open   ' +
+      '(serves it on localhost; opening index.html from disk does not work in every browser)',
   );
   return 0;
 }

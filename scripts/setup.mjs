@@ -62,7 +62,8 @@ function checkNode() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (min && (major < Number(min[1]) || (major === Number(min[1]) && minor < Number(min[2])))) {
     fail(
-      `Node ${process.versions.node} is too old; this project needs Node ${wanted} (https://nodejs.org, or nvm install 20).`,
+      `Node ${process.versions.node} is too old; ` +
+        `this project needs Node ${wanted} (https://nodejs.org, or nvm install 20).`,
     );
   }
 }
@@ -95,7 +96,8 @@ function installDependencies() {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   if (!run(npm, ['ci', '--no-audit', '--no-fund'], { timeoutMs: 20 * 60_000 }).ok) {
     fail(
-      'npm ci failed (its output is above). Check the network access to the npm registry and run `npm run setup` again.',
+      'npm ci failed (its output is above). ' +
+        'Check the network access to the npm registry and run `npm run setup` again.',
     );
   }
 }
@@ -163,9 +165,8 @@ async function setUpBrowser() {
   if (fromEnv) {
     const version = existsSync(fromEnv) ? browserRuns(fromEnv) : undefined;
     if (version) return say(`browser: CHROMIUM_PATH=${fromEnv} (${version})`);
-    fail(
-      `CHROMIUM_PATH=${fromEnv} ${existsSync(fromEnv) ? 'does not run (`--version` failed)' : 'does not exist'}.\n${MANUAL_FIX}`,
-    );
+    const problem = existsSync(fromEnv) ? 'does not run (`--version` failed)' : 'does not exist';
+    fail(`CHROMIUM_PATH=${fromEnv} ${problem}.\n${MANUAL_FIX}`);
   }
   for (const candidate of systemCandidates()) {
     const version = existsSync(candidate) ? browserRuns(candidate) : undefined;

@@ -154,7 +154,8 @@ function readSummary(reportDir: string): SummaryShape | string {
 
 function describeCheck(k: SummaryCheck): string {
   const value = typeof k.value === 'number' ? String(Math.round(k.value * 1000) / 1000) : 'not measured';
-  return `${k.metric}${k.scenario ? `[${k.scenario}]` : ''}${k.statistic ? ` ${k.statistic}` : ''} = ${value} vs limit ${String(k.limit)}${k.message ? ` (${k.message})` : ''}`;
+  const where = `${k.metric}${k.scenario ? `[${k.scenario}]` : ''}${k.statistic ? ` ${k.statistic}` : ''}`;
+  return `${where} = ${value} vs limit ${String(k.limit)}${k.message ? ` (${k.message})` : ''}`;
 }
 
 async function smoke(): Promise<{ passed: boolean; detail: string }> {
@@ -175,7 +176,9 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
       (checks.length > 8 ? `; … ${checks.length - 8} more in reports/perf-summary.md` : '');
     return {
       passed: false,
-      detail: `exit ${code}, verdict ${summary.verdict}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}`,
+      detail:
+        `exit ${code}, verdict ${summary.verdict}` +
+        `${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}`,
     };
   }
   return { passed: true, detail: 'verdict pass' };
@@ -264,7 +267,10 @@ async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
   if (code !== 0 || s.verdict !== 'pass') {
     return {
       passed: false,
-      detail: `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}${s.setupError ? ` — ${s.setupError}` : ''}${c.firstFailure ? ` — ${c.firstFailure.users} users: ${c.firstFailure.reasons.join('; ')}` : ''}`,
+      detail:
+        `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}` +
+        `${s.setupError ? ` — ${s.setupError}` : ''}` +
+        `${c.firstFailure ? ` — ${c.firstFailure.users} users: ${c.firstFailure.reasons.join('; ')}` : ''}`,
     };
   }
   return { passed: true, detail: `capacity ${c.maxUsers} users (verdict pass)` };
@@ -295,13 +301,16 @@ async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
   // The right reason: the queue shows as slow replies, not as errors or a broken run.
   if (!c.firstFailure?.reasons.some((r) => r.startsWith('round-trip p95'))) {
     problems.push(
-      `the first failing step did not fail on the round trip (${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`,
+      'the first failing step did not fail on the round trip ' +
+        `(${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`,
     );
   }
   if (problems.length) return { passed: false, detail: problems.join('; ') };
   return {
     passed: true,
-    detail: `capacity ${c.maxUsers} < ${c.minUsers}: ${c.firstFailure?.users} users — ${c.firstFailure?.reasons.join('; ')}`,
+    detail:
+      `capacity ${c.maxUsers} < ${c.minUsers}: ` +
+      `${c.firstFailure?.users} users — ${c.firstFailure?.reasons.join('; ')}`,
   };
 }
 
@@ -335,8 +344,10 @@ async function main(): Promise<void> {
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;
   console.log('\n━━━ npm test summary ━━━');
-  for (const r of results)
-    console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${r.detail ? ` — ${r.detail}` : ''}`);
+  for (const r of results) {
+    const detail = r.detail ? ` — ${r.detail}` : '';
+    console.log(`  ${r.passed ? '✓' : '✗'} ${r.name} (${r.seconds.toFixed(1)} s)${detail}`);
+  }
   console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
   // The plain closing line CI reads.
   console.log(`${passed} passed, ${failed} failed`);

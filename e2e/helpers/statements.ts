@@ -19,7 +19,8 @@ export interface StatementRow {
 export async function statementSnapshot(db: Pool): Promise<{ rows: StatementRow[] } | { error: string }> {
   try {
     const r = await db.query<StatementRow>(
-      `SELECT queryid::text AS queryid, left(query, 300) AS query, calls::float8 AS calls, total_exec_time AS total_ms, rows::float8 AS rows
+      `SELECT queryid::text AS queryid, left(query, 300) AS query, calls::float8 AS calls,
+              total_exec_time AS total_ms, rows::float8 AS rows
        FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );

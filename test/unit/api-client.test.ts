@@ -134,21 +134,25 @@ void test('an unreachable target is a network error naming the cause', async () 
   }
 });
 
-void test('closing the client cuts a request still in flight after a short grace (teardown never waits for a stream deadline)', async () => {
-  const client = new MemoryChatApiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  const pending = client
-    .as({ token: 't' })
-    .getWithServerTiming('/slow')
-    .then(
-      () => 'answered',
-      () => 'cut',
-    );
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const t0 = performance.now();
-  await client.close();
-  assert.ok(performance.now() - t0 < 1_900, 'close() returned before the slow answer (2 s)');
-  assert.equal(await pending, 'cut');
-});
+void test(
+  'closing the client cuts a request still in flight after a short grace ' +
+    '(teardown never waits for a stream deadline)',
+  async () => {
+    const client = new MemoryChatApiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const pending = client
+      .as({ token: 't' })
+      .getWithServerTiming('/slow')
+      .then(
+        () => 'answered',
+        () => 'cut',
+      );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const t0 = performance.now();
+    await client.close();
+    assert.ok(performance.now() - t0 < 1_900, 'close() returned before the slow answer (2 s)');
+    assert.equal(await pending, 'cut');
+  },
+);
 
 void test('Server-Timing parses by entry name, ignoring other parameters and entries without dur', () => {
   assert.deepEqual(parseServerTiming('db;dur=0.40, model;dur=0.00, total;dur=1.00'), { db: 0.4, model: 0, total: 1 });

@@ -167,7 +167,8 @@ void test('redaction: URL passwords, bearer tokens, API keys, registered secrets
     'postgres://memorychat:***@127.0.0.1:5432/db',
   );
   const text = redact(
-    'connect postgres://u:pw@h/db failed; Authorization: Bearer abc.DEF-123; key sk-proj-ABCDEF123456; "password": "x1"',
+    'connect postgres://u:pw@h/db failed; Authorization: Bearer abc.DEF-123; ' +
+      'key sk-proj-ABCDEF123456; "password": "x1"',
   );
   assert.doesNotMatch(text, /pw@|abc\.DEF-123|ABCDEF123456|x1/);
   registerSecret('my-very-own-secret');

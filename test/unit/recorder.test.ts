@@ -204,8 +204,10 @@ void test('recorder overhead < 0.05 ms per sample', async () => {
   await perf.measure('response.ttft_ms', noop, { ...opts, samples: n, warmup: 0 });
   const measureMs = (performance.now() - t) / n;
   const overhead = Math.max(0, measureMs - bareMs);
+  const us = (ms: number): string => (ms * 1000).toFixed(2);
   console.log(
-    `recorder overhead: record() ${(recordMs * 1000).toFixed(2)} µs/sample, measure() ${(overhead * 1000).toFixed(2)} µs/sample over a bare await (${(measureMs * 1000).toFixed(2)} µs total)`,
+    `recorder overhead: record() ${us(recordMs)} µs/sample, ` +
+      `measure() ${us(overhead)} µs/sample over a bare await (${us(measureMs)} µs total)`,
   );
   assert.ok(recordMs < 0.05, `record() costs ${recordMs} ms per sample`);
   assert.ok(measureMs < 0.05, `measure() costs ${measureMs} ms per sample`);
@@ -213,7 +215,8 @@ void test('recorder overhead < 0.05 ms per sample', async () => {
 
 void test('SSE parser: chunk boundaries anywhere, CRLF, multi-line data, comments', () => {
   const stream =
-    ': keep-alive\r\nevent: meta\r\ndata: {"userMessageId":1,\r\ndata: "assistantMessageId":2}\r\n\r\nevent: token\ndata: {"delta":"Hé"}\n\nevent: done\ndata: {"message":null}\n\n';
+    ': keep-alive\r\nevent: meta\r\ndata: {"userMessageId":1,\r\ndata: "assistantMessageId":2}\r\n\r\n' +
+    'event: token\ndata: {"delta":"Hé"}\n\nevent: done\ndata: {"message":null}\n\n';
   for (const size of [1, 2, 3, 7, stream.length]) {
     const parser = new SseParser();
     const events: SseMessage[] = [];
@@ -252,75 +255,81 @@ void test('SSE: malformed data is a clear ApiError', () => {
 const serverTimed = (ms: (i: number) => number) => (i: number) =>
   Promise.resolve({ serverTiming: `db;dur=0.1, total;dur=${ms(i)}` });
 
-void test('measureServerTiming: the app-reported time is the sample, the client round trip goes to its context metric', async () => {
-  const perf = newRecorder();
-  await perf.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed((i) => 1 + i),
-    {
+void test(
+  'measureServerTiming: the app-reported time is the sample, ' + 'the client round trip goes to its context metric',
+  async () => {
+    const perf = newRecorder();
+    await perf.measureServerTiming(
+      'db.session_create_ms',
+      serverTimed((i) => 1 + i),
+      {
+        category: 'database',
+        scenario: 'api',
+        samples: 4,
+        warmup: 1,
+        entry: 'total',
+        clientMetric: 'db.session_create_roundtrip_ms',
+      },
+    );
+    const doc = perf.toDocument(identity);
+    const server = doc.metrics.find((m) => m.name === 'db.session_create_ms');
+    const client = doc.metrics.find((m) => m.name === 'db.session_create_roundtrip_ms');
+    assert.deepEqual(server?.samples, [1, 2, 3, 4]);
+    assert.equal(client?.samples.length, 4);
+    assert.match(String(server?.tags.basis), /Server-Timing total/);
+    // A target without the header is timed by the client, and the tag says so.
+    const bare = newRecorder();
+    await bare.measureServerTiming('db.session_create_ms', () => Promise.resolve({ serverTiming: undefined }), {
       category: 'database',
       scenario: 'api',
-      samples: 4,
-      warmup: 1,
+      samples: 3,
+      warmup: 0,
       entry: 'total',
       clientMetric: 'db.session_create_roundtrip_ms',
-    },
-  );
-  const doc = perf.toDocument(identity);
-  const server = doc.metrics.find((m) => m.name === 'db.session_create_ms');
-  const client = doc.metrics.find((m) => m.name === 'db.session_create_roundtrip_ms');
-  assert.deepEqual(server?.samples, [1, 2, 3, 4]);
-  assert.equal(client?.samples.length, 4);
-  assert.match(String(server?.tags.basis), /Server-Timing total/);
-  // A target without the header is timed by the client, and the tag says so.
-  const bare = newRecorder();
-  await bare.measureServerTiming('db.session_create_ms', () => Promise.resolve({ serverTiming: undefined }), {
-    category: 'database',
-    scenario: 'api',
-    samples: 3,
-    warmup: 0,
-    entry: 'total',
-    clientMetric: 'db.session_create_roundtrip_ms',
-  });
-  assert.match(String(bare.toDocument(identity).metrics[0]?.tags.basis), /client round trip for 3 samples/);
-});
+    });
+    assert.match(String(bare.toDocument(identity).metrics[0]?.tags.basis), /client round trip for 3 samples/);
+  },
+);
 
-void test("auto-sampling: more samples only while the checked percentile's interval straddles the limit, up to the cap", async () => {
-  const opts = {
-    category: 'database' as const,
-    scenario: 'api',
-    samples: 100,
-    warmup: 0,
-    maxSamples: 300,
-    entry: 'total',
-    clientMetric: 'db.session_create_roundtrip_ms',
-  };
-  // Far below the 5 ms limit: decided after the first batch.
-  const fast = newRecorder();
-  await fast.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed(() => 1),
-    opts,
-  );
-  assert.equal(fast.stats('db.session_create_ms', 'api')?.n, 100);
-  // 6 % of samples at 9 ms: the p95 interval spans the 5 ms limit, so it samples to the cap.
-  const edge = newRecorder();
-  await edge.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed((i) => (i % 50 < 3 ? 9 : 1)),
-    opts,
-  );
-  const m = edge.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
-  assert.equal(m?.samples.length, 300);
-  assert.equal(m?.tags.samplesPlanned, 100);
-  // A metric without a percentile check is never auto-sampled.
-  const unchecked = newRecorder();
-  await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
-    category: 'database',
-    scenario: 'api',
-    samples: 10,
-    warmup: 0,
-    maxSamples: 50,
-  });
-  assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
-});
+void test(
+  "auto-sampling: more samples only while the checked percentile's interval straddles the limit, " + 'up to the cap',
+  async () => {
+    const opts = {
+      category: 'database' as const,
+      scenario: 'api',
+      samples: 100,
+      warmup: 0,
+      maxSamples: 300,
+      entry: 'total',
+      clientMetric: 'db.session_create_roundtrip_ms',
+    };
+    // Far below the 5 ms limit: decided after the first batch.
+    const fast = newRecorder();
+    await fast.measureServerTiming(
+      'db.session_create_ms',
+      serverTimed(() => 1),
+      opts,
+    );
+    assert.equal(fast.stats('db.session_create_ms', 'api')?.n, 100);
+    // 6 % of samples at 9 ms: the p95 interval spans the 5 ms limit, so it samples to the cap.
+    const edge = newRecorder();
+    await edge.measureServerTiming(
+      'db.session_create_ms',
+      serverTimed((i) => (i % 50 < 3 ? 9 : 1)),
+      opts,
+    );
+    const m = edge.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
+    assert.equal(m?.samples.length, 300);
+    assert.equal(m?.tags.samplesPlanned, 100);
+    // A metric without a percentile check is never auto-sampled.
+    const unchecked = newRecorder();
+    await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
+      category: 'database',
+      scenario: 'api',
+      samples: 10,
+      warmup: 0,
+      maxSamples: 50,
+    });
+    assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
+  },
+);

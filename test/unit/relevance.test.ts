@@ -123,8 +123,8 @@ function limitOf(id: string): number {
 
 const STOP_WORDS = new Set(
   (
-    'a an and are as at be but by can did do does for from had has have her his i in is it its me my not of on or our ' +
-    's she so that the their them they this to us was we were what when where which who will with you your'
+    'a an and are as at be but by can did do does for from had has have her his i in is it its me my not ' +
+    'of on or our s she so that the their them they this to us was we were what when where which who will with you your'
   ).split(' '),
 );
 const termsOf = (text: string) => words(text).filter((w) => !STOP_WORDS.has(w));

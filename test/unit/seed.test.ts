@@ -62,7 +62,8 @@ async function seedEverything(s: PgSeeder): Promise<void> {
   const planted = await s.plantMemories(u, ['my passport number ends in 4417', 'the spare key is under the blue pot']);
   assert.equal(planted.length, 2);
   await pool.query(
-    `INSERT INTO agent_logs (session_id, message_id, user_id, agent, model) VALUES ($1, $2, $3, 'conversation', 'gpt-4o-mini')`,
+    `INSERT INTO agent_logs (session_id, message_id, user_id, agent, model)
+     VALUES ($1, $2, $3, 'conversation', 'gpt-4o-mini')`,
     [session.session.id, session.messageIds[1], u.user.id],
   );
   // A user created "through the API" with a seeder e-mail is cleaned up too.
@@ -191,7 +192,8 @@ void test('text is realistic and varied, not one repeated sentence', async () =>
     await s.memories(u, 5_000);
     const r = await pool.query<{ distinct: number; words: number }>(
       `SELECT count(DISTINCT content)::int AS distinct,
-              (SELECT count(DISTINCT w)::int FROM memories m2, regexp_split_to_table(lower(m2.content), '\\W+') AS w WHERE m2.user_id = $1) AS words
+              (SELECT count(DISTINCT w)::int FROM memories m2, regexp_split_to_table(lower(m2.content), '\\W+') AS w
+              WHERE m2.user_id = $1) AS words
        FROM memories WHERE user_id = $1`,
       [u.user.id],
     );
@@ -207,63 +209,73 @@ async function countFor(db: pg.Pool, userId: number, sql: string): Promise<numbe
 }
 const MEMORIES_OF_USER = 'SELECT count(*)::int AS n FROM memories WHERE user_id = $1';
 /** Memories whose stored vector is not the one the schema's trigger computes from the content. */
-const WRONG_VECTORS = `SELECT count(*)::int AS n FROM memories WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`;
+const WRONG_VECTORS = `SELECT count(*)::int AS n FROM memories
+  WHERE user_id = $1 AND content_tsv IS DISTINCT FROM to_tsvector('english', content)`;
 
 // The bulk-load mode (session_replication_role = replica, precomputed vectors) must leave exactly
 // what ordinary checked inserts leave: the vector the schema's trigger computes, the term
 // dictionary its trigger keeps, valid foreign keys, and pool connections back in normal mode.
-void test('bulk memory load equals a checked load: vectors, term dictionary, foreign keys, connection state', async () => {
-  await withSeeder(new PgSeeder(pool, opts('bulkEqualsChecked'), hashToken), async (s) => {
-    const u = await s.user();
-    const load = await s.memories(u, 3_000);
-    assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
-    // The references the mode does not check row by row are checked once, up front.
-    const other = await s.user();
-    await assert.rejects(s.memories(u, 10, { profileId: other.profile.id }), /profile \d+ of user \d+ does not exist/);
-    const id = u.user.id;
-    const one = (sql: string): Promise<number> => countFor(pool, id, sql);
-    assert.equal(await one(MEMORIES_OF_USER), 3_000);
-    assert.equal(await one(WRONG_VECTORS), 0, 'every supplied vector equals the one the trigger would compute');
-    assert.equal(
-      await one(`SELECT count(*)::int AS n FROM (
+void test(
+  'bulk memory load equals a checked load: vectors, ' + 'term dictionary, foreign keys, connection state',
+  async () => {
+    await withSeeder(new PgSeeder(pool, opts('bulkEqualsChecked'), hashToken), async (s) => {
+      const u = await s.user();
+      const load = await s.memories(u, 3_000);
+      assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
+      // The references the mode does not check row by row are checked once, up front.
+      const other = await s.user();
+      await assert.rejects(
+        s.memories(u, 10, { profileId: other.profile.id }),
+        /profile \d+ of user \d+ does not exist/,
+      );
+      const id = u.user.id;
+      const one = (sql: string): Promise<number> => countFor(pool, id, sql);
+      assert.equal(await one(MEMORIES_OF_USER), 3_000);
+      assert.equal(await one(WRONG_VECTORS), 0, 'every supplied vector equals the one the trigger would compute');
+      assert.equal(
+        await one(`SELECT count(*)::int AS n FROM (
         (SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1
          EXCEPT SELECT term FROM memory_terms WHERE user_id = $1)
         UNION ALL
         (SELECT term FROM memory_terms WHERE user_id = $1
          EXCEPT SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1)) d`),
-      0,
-      'the term dictionary holds exactly the terms of the loaded memories',
-    );
-    assert.equal(
-      await one(`SELECT count(*)::int AS n FROM memories m LEFT JOIN users x ON x.id = m.user_id LEFT JOIN profiles p ON p.id = m.profile_id
+        0,
+        'the term dictionary holds exactly the terms of the loaded memories',
+      );
+      assert.equal(
+        await one(`SELECT count(*)::int AS n FROM memories m
+        LEFT JOIN users x ON x.id = m.user_id LEFT JOIN profiles p ON p.id = m.profile_id
         WHERE m.user_id = $1 AND (x.id IS NULL OR p.id IS NULL OR p.user_id <> m.user_id)`),
-      0,
-      'foreign keys hold by construction',
-    );
-    // Every connection the pool holds is back in normal mode (foreign keys and triggers fire).
-    const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
-    try {
-      for (const c of clients)
-        assert.equal(
-          (await c.query<{ session_replication_role: string }>('SHOW session_replication_role')).rows[0]
-            ?.session_replication_role,
-          'origin',
-        );
-    } finally {
-      for (const c of clients) c.release();
-    }
-    // A checked insert of the same text stores the same vector (the trigger path).
-    const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
-    assert.equal(await one(WRONG_VECTORS), 0);
-    assert.ok(planted);
-  });
-});
+        0,
+        'foreign keys hold by construction',
+      );
+      // Every connection the pool holds is back in normal mode (foreign keys and triggers fire).
+      const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
+      try {
+        for (const c of clients)
+          assert.equal(
+            (await c.query<{ session_replication_role: string }>('SHOW session_replication_role')).rows[0]
+              ?.session_replication_role,
+            'origin',
+          );
+      } finally {
+        for (const c of clients) c.release();
+      }
+      // A checked insert of the same text stores the same vector (the trigger path).
+      const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
+      assert.equal(await one(WRONG_VECTORS), 0);
+      assert.ok(planted);
+    });
+  },
+);
 
 // A database user that may not use the bulk-load mode (not superuser, no GRANT SET ON PARAMETER)
 // still seeds: ordinary checked inserts, the same rows, and the mode is reported.
 void test('bulk memory load without the privilege for replica mode falls back to checked inserts', async () => {
   await pool.query(`DO $$ BEGIN
-      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'seeder_plain') THEN CREATE ROLE seeder_plain LOGIN PASSWORD 'plain'; END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'seeder_plain') THEN
+        CREATE ROLE seeder_plain LOGIN PASSWORD 'plain';
+      END IF;
     END $$`);
   await pool.query('GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO seeder_plain');
   await pool.query('GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public TO seeder_plain');
@@ -302,7 +314,8 @@ void test(
       const warm = await s.memories(u, 1_000);
       const r = await s.memories(u, 100_000);
       console.log(
-        `seeding: 1k rows ${Math.round(warm.rowsPerSecond)} rows/s (cold); 100k rows ${Math.round(r.rowsPerSecond)} rows/s = ${(100_000 / r.rowsPerSecond).toFixed(2)} s`,
+        `seeding: 1k rows ${Math.round(warm.rowsPerSecond)} rows/s (cold); ` +
+          `100k rows ${Math.round(r.rowsPerSecond)} rows/s = ${(100_000 / r.rowsPerSecond).toFixed(2)} s`,
       );
       assert.ok(r.rowsPerSecond >= 50_000, `seeding ran at ${Math.round(r.rowsPerSecond)} rows/s, target 50,000`);
     });

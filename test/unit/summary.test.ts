@@ -112,7 +112,8 @@ void test('markdown: verdict first, criteria table, metrics with p50/p95/limit, 
   assert.match(
     md,
     new RegExp(
-      `\\| Round trip to last token \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} \\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`,
+      `\\| Round trip to last token \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} ` +
+        `\\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`,
     ),
   );
   assert.match(renderMarkdown(summaryOf()), /^## ✅ Checkpoint 7\.4: \*\*PASS\*\*/);
@@ -155,7 +156,8 @@ void test('relevance: console and markdown show recall@5 and MRR per mode with C
   assert.match(md, new RegExp(`${cells} \\| ${n} \\| ✅ \\|`));
   const fail = summaryOf({ set: { 'memory.recall_at_5': 0.5 } });
   assert.match(renderConsole(fail), /✗ ranked\s+0\.500/);
-  assert.match(renderMarkdown(fail), /\| fuzzy \| 0\.500 \(0\.500–0\.500\) \| 0\.900 \(0\.900–0\.900\) \| \d+ \| ❌/u);
+  const fuzzyRow = /\| fuzzy \| 0\.500 \(0\.500–0\.500\) \| 0\.900 \(0\.900–0\.900\) \| \d+ \| ❌/u;
+  assert.match(renderMarkdown(fail), fuzzyRow);
 });
 
 void test('writeFileAtomic replaces the file and leaves no temp files', () => {

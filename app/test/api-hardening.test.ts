@@ -98,46 +98,43 @@ void describe('malformed requests', () => {
     assert.equal(await health(baseUrl), 200);
   });
 
-  void test(
-    'NUL and other control characters → 400 validation naming the field; ' + 'tab/newline allowed in free text',
-    async () => {
-      const u = await shared.anon.newUser('ctl');
-      assertError(await u.api.get('/api/memories/search?q=a%00b'), 400, 'validation', /"q"/);
-      assertError(await u.api.get('/api/sessions?limit=1&x=%01'), 400, 'validation', /"x"/);
-      assertError(
-        await u.api.post('/api/memories', { content: 'a\u0000b' }),
-        400,
-        'validation',
-        /^content: .*control characters/,
-      );
-      assertError(await u.api.post('/api/memories', { content: 'bell \u0007' }), 400, 'validation', /^content:/);
-      assertError(
-        await u.api.post('/api/memories/bulk', { memories: [{ content: 'ok' }, { content: 'a\u001fb' }] }),
-        400,
-        'validation',
-        /^memories\.1\.content:/,
-      );
-      assertError(await u.api.post('/api/sessions', { title: 'two\nlines' }), 400, 'validation', /^title:/);
-      assertError(await u.api.post('/api/profiles', { name: 'x\u0000' }), 400, 'validation', /^name:/);
-      assertError(
-        await shared.anon.post('/api/users', { email: 'a\u0000@memorychat.test' }),
-        400,
-        'validation',
-        /^email:/,
-      );
-      const s = (await u.api.post<Session>('/api/sessions')).body;
-      assertError(
-        await u.api.post(`/api/sessions/${s.id}/messages`, { content: 'hi\u0000', stream: false }),
-        400,
-        'validation',
-        /^content:/,
-      );
-      const kept = await u.api.post<Memory>('/api/memories', { content: 'line one\n\tline two\r\n' });
-      assert.equal(kept.status, 201);
-      assert.equal(kept.body.content, 'line one\n\tline two\r\n');
-      assert.equal((await u.api.get('/api/memories/search?q=line%09two')).status, 200);
-    },
-  );
+  void test('control characters → 400 naming the field; tab and newline allowed in free text', async () => {
+    const u = await shared.anon.newUser('ctl');
+    assertError(await u.api.get('/api/memories/search?q=a%00b'), 400, 'validation', /"q"/);
+    assertError(await u.api.get('/api/sessions?limit=1&x=%01'), 400, 'validation', /"x"/);
+    assertError(
+      await u.api.post('/api/memories', { content: 'a\u0000b' }),
+      400,
+      'validation',
+      /^content: .*control characters/,
+    );
+    assertError(await u.api.post('/api/memories', { content: 'bell \u0007' }), 400, 'validation', /^content:/);
+    assertError(
+      await u.api.post('/api/memories/bulk', { memories: [{ content: 'ok' }, { content: 'a\u001fb' }] }),
+      400,
+      'validation',
+      /^memories\.1\.content:/,
+    );
+    assertError(await u.api.post('/api/sessions', { title: 'two\nlines' }), 400, 'validation', /^title:/);
+    assertError(await u.api.post('/api/profiles', { name: 'x\u0000' }), 400, 'validation', /^name:/);
+    assertError(
+      await shared.anon.post('/api/users', { email: 'a\u0000@memorychat.test' }),
+      400,
+      'validation',
+      /^email:/,
+    );
+    const s = (await u.api.post<Session>('/api/sessions')).body;
+    assertError(
+      await u.api.post(`/api/sessions/${s.id}/messages`, { content: 'hi\u0000', stream: false }),
+      400,
+      'validation',
+      /^content:/,
+    );
+    const kept = await u.api.post<Memory>('/api/memories', { content: 'line one\n\tline two\r\n' });
+    assert.equal(kept.status, 201);
+    assert.equal(kept.body.content, 'line one\n\tline two\r\n');
+    assert.equal((await u.api.get('/api/memories/search?q=line%09two')).status, 200);
+  });
 });
 
 void describe('body limits', () => {
@@ -164,29 +161,26 @@ void describe('body limits', () => {
     assert.equal(await health(shared.stack.baseUrl), 200);
   });
 
-  void test(
-    'a Content-Length lie (40 MB announced, a few bytes sent) → ' + '413 at once, without waiting for the body',
-    async () => {
-      const u = await shared.anon.newUser('liar');
-      const r = await raw(shared.stack.baseUrl, {
-        method: 'POST',
-        path: '/api/memories',
-        headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
-        body: Buffer.from('{"content":'),
-        declaredLength: 40 * 1024 * 1024,
-      });
-      assertError(json(r), 413, 'payload_too_large');
-      assert.ok(r.ms < 5_000, `answered after ${Math.round(r.ms)} ms`);
-      // Expect: 100-continue: refused before the body is sent (no 100 Continue first).
-      const expect = await raw(shared.stack.baseUrl, {
-        method: 'POST',
-        path: '/api/memories',
-        headers: { Expect: '100-continue', 'Content-Type': 'application/json' },
-        declaredLength: 9_000_000,
-      });
-      assertError(json(expect), 413, 'payload_too_large');
-    },
-  );
+  void test('Content-Length lie (40 MB announced, bytes sent) → 413 at once, not waiting for the body', async () => {
+    const u = await shared.anon.newUser('liar');
+    const r = await raw(shared.stack.baseUrl, {
+      method: 'POST',
+      path: '/api/memories',
+      headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' },
+      body: Buffer.from('{"content":'),
+      declaredLength: 40 * 1024 * 1024,
+    });
+    assertError(json(r), 413, 'payload_too_large');
+    assert.ok(r.ms < 5_000, `answered after ${Math.round(r.ms)} ms`);
+    // Expect: 100-continue: refused before the body is sent (no 100 Continue first).
+    const expect = await raw(shared.stack.baseUrl, {
+      method: 'POST',
+      path: '/api/memories',
+      headers: { Expect: '100-continue', 'Content-Type': 'application/json' },
+      declaredLength: 9_000_000,
+    });
+    assertError(json(expect), 413, 'payload_too_large');
+  });
 
   void test('a chunked body over the limit → 413', async () => {
     const u = await shared.anon.newUser('chunked');
@@ -224,31 +218,28 @@ async function appWithBrokenDb(
 }
 
 void describe('unexpected errors', () => {
-  void test(
-    'a handler that throws (sync or async) → 500 with a request id, ' + 'logged once, server stays up',
-    async () => {
-      let calls = 0;
-      const app = await appWithBrokenDb(() => {
-        calls += 1;
-        if (calls === 1) throw new TypeError('sync bug in a handler');
-        return Promise.reject(new RangeError('async bug in a handler'));
-      });
-      try {
-        const api = new Client(app.url);
-        for (const bug of ['sync bug', 'async bug']) {
-          const r = await api.get('/api/health');
-          assertError(r, 500, 'internal', /request [0-9a-f]+-\d+/);
-          const id = /request ([0-9a-f]+-\d+)/.exec((r.body as ApiError).error.message)?.[1] ?? '';
-          const lines = app.logs.filter((l) => l.includes(id));
-          assert.equal(lines.length, 1, app.logs.join('\n'));
-          assert.match(lines[0] ?? '', new RegExp(bug));
-        }
-        assertError(await api.get('/api/nope'), 404, 'not_found');
-      } finally {
-        await app.close();
+  void test('a throwing handler (sync or async) → 500 with a request id, logged once, server stays up', async () => {
+    let calls = 0;
+    const app = await appWithBrokenDb(() => {
+      calls += 1;
+      if (calls === 1) throw new TypeError('sync bug in a handler');
+      return Promise.reject(new RangeError('async bug in a handler'));
+    });
+    try {
+      const api = new Client(app.url);
+      for (const bug of ['sync bug', 'async bug']) {
+        const r = await api.get('/api/health');
+        assertError(r, 500, 'internal', /request [0-9a-f]+-\d+/);
+        const id = /request ([0-9a-f]+-\d+)/.exec((r.body as ApiError).error.message)?.[1] ?? '';
+        const lines = app.logs.filter((l) => l.includes(id));
+        assert.equal(lines.length, 1, app.logs.join('\n'));
+        assert.match(lines[0] ?? '', new RegExp(bug));
       }
-    },
-  );
+      assertError(await api.get('/api/nope'), 404, 'not_found');
+    } finally {
+      await app.close();
+    }
+  });
 
   void test('database failures are 503/504, not 500', () => {
     const pgError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
@@ -270,32 +261,29 @@ void describe('unexpected errors', () => {
     assert.equal(databaseFailure(new TypeError('x is undefined')), undefined);
   });
 
-  void test(
-    'a held lock: statement timeout → 504 database_timeout; ' + 'client query timeout → 504; then 200 again',
-    async () => {
-      for (const timeouts of [
-        { dbStatementTimeoutMs: 300, dbQueryTimeoutMs: 0 },
-        { dbStatementTimeoutMs: 0, dbQueryTimeoutMs: 300 },
-      ]) {
-        const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, ...timeouts });
-        try {
-          const u = await new Client(app.baseUrl).newUser('locked');
-          await withSql(shared.stack.databaseUrl, async (sql) => {
-            await sql.query('BEGIN');
-            await sql.query('LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE');
-            const start = performance.now();
-            const r = await u.api.get('/api/profiles');
-            assertError(r, 504, 'database_timeout', /MEMORYCHAT_DB_STATEMENT_TIMEOUT_MS/);
-            assert.ok(performance.now() - start < 5_000, JSON.stringify(timeouts));
-            await sql.query('ROLLBACK');
-          });
-          assert.equal((await u.api.get('/api/profiles')).status, 200);
-        } finally {
-          await app.stop();
-        }
+  void test('held lock: statement timeout → 504 database_timeout, query timeout → 504, then 200', async () => {
+    for (const timeouts of [
+      { dbStatementTimeoutMs: 300, dbQueryTimeoutMs: 0 },
+      { dbStatementTimeoutMs: 0, dbQueryTimeoutMs: 300 },
+    ]) {
+      const app = await startTestStack({ databaseUrl: shared.stack.databaseUrl, ...timeouts });
+      try {
+        const u = await new Client(app.baseUrl).newUser('locked');
+        await withSql(shared.stack.databaseUrl, async (sql) => {
+          await sql.query('BEGIN');
+          await sql.query('LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE');
+          const start = performance.now();
+          const r = await u.api.get('/api/profiles');
+          assertError(r, 504, 'database_timeout', /MEMORYCHAT_DB_STATEMENT_TIMEOUT_MS/);
+          assert.ok(performance.now() - start < 5_000, JSON.stringify(timeouts));
+          await sql.query('ROLLBACK');
+        });
+        assert.equal((await u.api.get('/api/profiles')).status, 200);
+      } finally {
+        await app.stop();
       }
-    },
-  );
+    }
+  });
 });
 
 /** An OpenAI-compatible stand-in that starts every answer and never finishes it; records cancellations. */

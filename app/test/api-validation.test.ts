@@ -60,27 +60,24 @@ void describe('validation', () => {
     );
   });
 
-  void test(
-    'a deleted user whose token is still cached → 401 on writes (not 500), ' + 'and the token is forgotten',
-    async () => {
-      const writes: [string, (api: Client) => Promise<{ status: number; body: unknown }>][] = [
-        ['profile', (api) => api.post('/api/profiles', { name: 'Gone' })],
-        ['session', (api) => api.post('/api/sessions', { title: 'gone' })],
-        ['memory', (api) => api.post('/api/memories', { content: 'I was deleted' })],
-      ];
-      // One user per write: after the first 401 the token is no longer cached, so a second write
-      // would be refused by the normal lookup and not exercise the foreign-key path.
-      for (const [what, write] of writes) {
-        const u = await shared.anon.newUser(`deleted-${what}`);
-        assert.equal((await u.api.get('/api/me')).status, 200); // the token is now in the 30 s auth cache
-        // Behind the app's back, like the suite's seed cleanup (cascades to the user's rows).
-        await withSql(shared.stack.databaseUrl, (sql) => sql.query('DELETE FROM users WHERE id = $1', [u.user.id]));
-        assertError(await write(u.api), 401, 'unauthorized');
-        // The cache entry is gone: reads answer 401 too instead of serving the deleted user.
-        assertError(await u.api.get('/api/me'), 401, 'unauthorized');
-      }
-    },
-  );
+  void test('deleted user, token still cached → 401 on writes (not 500) and the token is forgotten', async () => {
+    const writes: [string, (api: Client) => Promise<{ status: number; body: unknown }>][] = [
+      ['profile', (api) => api.post('/api/profiles', { name: 'Gone' })],
+      ['session', (api) => api.post('/api/sessions', { title: 'gone' })],
+      ['memory', (api) => api.post('/api/memories', { content: 'I was deleted' })],
+    ];
+    // One user per write: after the first 401 the token is no longer cached, so a second write
+    // would be refused by the normal lookup and not exercise the foreign-key path.
+    for (const [what, write] of writes) {
+      const u = await shared.anon.newUser(`deleted-${what}`);
+      assert.equal((await u.api.get('/api/me')).status, 200); // the token is now in the 30 s auth cache
+      // Behind the app's back, like the suite's seed cleanup (cascades to the user's rows).
+      await withSql(shared.stack.databaseUrl, (sql) => sql.query('DELETE FROM users WHERE id = $1', [u.user.id]));
+      assertError(await write(u.api), 401, 'unauthorized');
+      // The cache entry is gone: reads answer 401 too instead of serving the deleted user.
+      assertError(await u.api.get('/api/me'), 401, 'unauthorized');
+    }
+  });
 
   void test('unknown ids and endpoints → 404', async () => {
     const u = await shared.anon.newUser('nf');

@@ -52,35 +52,32 @@ void describe('token cache', () => {
     assert.equal(expired.get('h3'), undefined, 'an entry past its age is not served');
   });
 
-  void test(
-    'the listener forgets notified tokens, ' + 'turns the cache off when its connection dies, and reconnects',
-    async () => {
-      const cache = new AuthCache();
-      const logs: string[] = [];
-      const listener = listenForUserChanges(shared.stack.databaseUrl, cache, (l) => logs.push(l));
-      try {
-        await listener.ready;
-        assert.ok(cache.isListening);
-        cache.set('hash-a', someUser);
-        await withSql(shared.stack.databaseUrl, (sql) =>
-          sql.query("SELECT pg_notify('memorychat_user_changed', 'hash-a')"),
-        );
-        await until('the notified token is forgotten', () => cache.get('hash-a') === undefined);
-        await withSql(shared.stack.databaseUrl, (sql) =>
-          sql.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+  void test('listener forgets notified tokens; cache off while its connection is dead; reconnects', async () => {
+    const cache = new AuthCache();
+    const logs: string[] = [];
+    const listener = listenForUserChanges(shared.stack.databaseUrl, cache, (l) => logs.push(l));
+    try {
+      await listener.ready;
+      assert.ok(cache.isListening);
+      cache.set('hash-a', someUser);
+      await withSql(shared.stack.databaseUrl, (sql) =>
+        sql.query("SELECT pg_notify('memorychat_user_changed', 'hash-a')"),
+      );
+      await until('the notified token is forgotten', () => cache.get('hash-a') === undefined);
+      await withSql(shared.stack.databaseUrl, (sql) =>
+        sql.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE application_name = 'memorychat-auth-listener' AND pid <> pg_backend_pid()`,
-          ),
-        );
-        await until('the cache turns off', () => !cache.isListening);
-        await until('the listener reconnects', () => cache.isListening, 5_000);
-        assert.ok(
-          logs.some((l) => /auth cache off/.test(l)),
-          logs.join('\n'),
-        );
-      } finally {
-        await listener.stop();
-      }
-    },
-  );
+        ),
+      );
+      await until('the cache turns off', () => !cache.isListening);
+      await until('the listener reconnects', () => cache.isListening, 5_000);
+      assert.ok(
+        logs.some((l) => /auth cache off/.test(l)),
+        logs.join('\n'),
+      );
+    } finally {
+      await listener.stop();
+    }
+  });
 });

@@ -25,20 +25,17 @@ function recordingDb(tableRows: number, delayMs = 0): { db: Queryable; statement
 
 const count = (statements: string[], what: string): number => statements.filter((s) => s === what).length;
 
-void test(
-  'ANALYZE only when the imported rows reach 50 + 10 % of the table; ' + 'pending lists merged each time',
-  async () => {
-    const { db, statements } = recordingDb(100_000);
-    const settler = new ImportSettler(db, () => undefined);
-    for (let i = 0; i < 5; i++) await settler.imported(1_000);
-    assert.equal(count(statements, 'analyze'), 0, 'five imports of 1,000 into 100,000 rows: no ANALYZE');
-    assert.equal(count(statements, 'merge'), 5);
-    await settler.imported(5_100);
-    assert.equal(count(statements, 'analyze'), 1, 'the rows since the last ANALYZE reached 10 %');
-    await settler.imported(1_000);
-    assert.equal(count(statements, 'analyze'), 1, 'the count restarted after the ANALYZE');
-  },
-);
+void test('ANALYZE once imports reach 50 + 10 % of the table; pending lists merged each time', async () => {
+  const { db, statements } = recordingDb(100_000);
+  const settler = new ImportSettler(db, () => undefined);
+  for (let i = 0; i < 5; i++) await settler.imported(1_000);
+  assert.equal(count(statements, 'analyze'), 0, 'five imports of 1,000 into 100,000 rows: no ANALYZE');
+  assert.equal(count(statements, 'merge'), 5);
+  await settler.imported(5_100);
+  assert.equal(count(statements, 'analyze'), 1, 'the rows since the last ANALYZE reached 10 %');
+  await settler.imported(1_000);
+  assert.equal(count(statements, 'analyze'), 1, 'the count restarted after the ANALYZE');
+});
 
 void test('a small or empty table is analyzed after an import (the planner must see its new size)', async () => {
   const { db, statements } = recordingDb(0);
@@ -46,16 +43,13 @@ void test('a small or empty table is analyzed after an import (the planner must 
   assert.equal(count(statements, 'analyze'), 1);
 });
 
-void test(
-  'one settle at a time: twenty concurrent imports share one follow-up settle ' + 'instead of one each',
-  async () => {
-    const { db } = recordingDb(0, 30);
-    const settler = new ImportSettler(db, () => undefined);
-    await Promise.all(Array.from({ length: 20 }, () => settler.imported(1_000)));
-    assert.equal(settler.stats.settles, 2);
-    assert.ok(settler.stats.analyzes <= 2);
-  },
-);
+void test('one settle at a time: 20 concurrent imports share one follow-up settle, not one each', async () => {
+  const { db } = recordingDb(0, 30);
+  const settler = new ImportSettler(db, () => undefined);
+  await Promise.all(Array.from({ length: 20 }, () => settler.imported(1_000)));
+  assert.equal(settler.stats.settles, 2);
+  assert.ok(settler.stats.analyzes <= 2);
+});
 
 void test("a failed settle is logged, never the import's failure", async () => {
   const logs: string[] = [];

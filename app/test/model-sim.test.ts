@@ -83,23 +83,20 @@ void describe('token counts', { timeout: 20_000 }, () => {
 });
 
 void describe('openai SDK against the simulator', { timeout: 20_000 }, () => {
-  void test(
-    'non-streamed: plausible, deterministic, ' + 'mentions the user’s words, default length 60–120 tokens',
-    async () => {
-      const sdk = client(instant);
-      const a = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
-      const b = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
-      const text = a.choices[0]?.message.content ?? '';
-      assert.equal(a.object, 'chat.completion');
-      assert.equal(a.choices[0]?.finish_reason, 'stop');
-      assert.equal(text, b.choices[0]?.message.content, 'same seed + prompt → same text');
-      assert.match(text, /orchids/i);
-      assert.ok(
-        (a.usage?.completion_tokens ?? 0) >= 60 && (a.usage?.completion_tokens ?? 0) <= 150,
-        `length ${a.usage?.completion_tokens}`,
-      );
-    },
-  );
+  void test('non-streamed: plausible, deterministic, uses the user’s words, 60–120 tokens by default', async () => {
+    const sdk = client(instant);
+    const a = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
+    const b = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
+    const text = a.choices[0]?.message.content ?? '';
+    assert.equal(a.object, 'chat.completion');
+    assert.equal(a.choices[0]?.finish_reason, 'stop');
+    assert.equal(text, b.choices[0]?.message.content, 'same seed + prompt → same text');
+    assert.match(text, /orchids/i);
+    assert.ok(
+      (a.usage?.completion_tokens ?? 0) >= 60 && (a.usage?.completion_tokens ?? 0) <= 150,
+      `length ${a.usage?.completion_tokens}`,
+    );
+  });
 
   void test('streamed with include_usage: chunks join to the same text, usage in the final chunk', async () => {
     const sdk = client(instant);
@@ -168,24 +165,21 @@ void describe('openai SDK against the simulator', { timeout: 20_000 }, () => {
     assert.deepEqual(parsed.memories, ['I live in Zürich', 'My dog is called Rex', 'I’m allergic to peanuts']);
   });
 
-  void test(
-    'embeddings: unit vectors, deterministic, ' + 'similar texts closer (SDK default base64 decoding works)',
-    async () => {
-      const sdk = client(instant);
-      const input = ['my cat Miso likes orchids', 'my cat Miso likes ferns', 'quarterly tax filing deadline'];
-      const a = await sdk.embeddings.create({ model: 'text-embedding-3-small', input });
-      const b = await sdk.embeddings.create({ model: 'text-embedding-3-small', input, encoding_format: 'float' });
-      const vectors = a.data.map((d) => d.embedding);
-      assert.equal(vectors.length, 3);
-      assert.equal(vectors[0]?.length, 1536);
-      const dot = (x: number[] = [], y: number[] = []): number => x.reduce((s, v, i) => s + v * (y[i] ?? 0), 0);
-      assert.ok(Math.abs(dot(vectors[0], vectors[0]) - 1) < 1e-4);
-      assert.ok(dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2]) + 0.2);
-      b.data[0]?.embedding.slice(0, 10).forEach((v, i) => assert.ok(Math.abs(v - (vectors[0]?.[i] ?? NaN)) < 1e-6));
-      const small = await sdk.embeddings.create({ model: 'text-embedding-3-large', input: 'x', dimensions: 256 });
-      assert.equal(small.data[0]?.embedding.length, 256);
-    },
-  );
+  void test('embeddings: unit vectors, deterministic, similar texts closer, SDK base64 decoding works', async () => {
+    const sdk = client(instant);
+    const input = ['my cat Miso likes orchids', 'my cat Miso likes ferns', 'quarterly tax filing deadline'];
+    const a = await sdk.embeddings.create({ model: 'text-embedding-3-small', input });
+    const b = await sdk.embeddings.create({ model: 'text-embedding-3-small', input, encoding_format: 'float' });
+    const vectors = a.data.map((d) => d.embedding);
+    assert.equal(vectors.length, 3);
+    assert.equal(vectors[0]?.length, 1536);
+    const dot = (x: number[] = [], y: number[] = []): number => x.reduce((s, v, i) => s + v * (y[i] ?? 0), 0);
+    assert.ok(Math.abs(dot(vectors[0], vectors[0]) - 1) < 1e-4);
+    assert.ok(dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2]) + 0.2);
+    b.data[0]?.embedding.slice(0, 10).forEach((v, i) => assert.ok(Math.abs(v - (vectors[0]?.[i] ?? NaN)) < 1e-6));
+    const small = await sdk.embeddings.create({ model: 'text-embedding-3-large', input: 'x', dimensions: 256 });
+    assert.equal(small.data[0]?.embedding.length, 256);
+  });
 
   void test('models list and retrieve', async () => {
     const sdk = client(instant);
@@ -204,64 +198,61 @@ void describe('validation like OpenAI', { timeout: 20_000 }, () => {
     assert.match(body.error.message, /API key/);
   });
 
-  void test(
-    '400 for malformed JSON, missing messages, bad role, ' + 'json_object without "json", unknown argument',
-    async () => {
-      const post = (body: string): Promise<Response> =>
-        fetch(`${instant.url}/chat/completions`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
-          body,
-        });
-      const malformed = await post('{"model": ');
-      assert.equal(malformed.status, 400);
-      assert.match(
-        ((await malformed.json()) as { error: { message: string } }).error.message,
-        /could not parse the JSON body/,
-      );
+  void test('400: malformed JSON, no messages, bad role, json_object without "json", unknown argument', async () => {
+    const post = (body: string): Promise<Response> =>
+      fetch(`${instant.url}/chat/completions`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+        body,
+      });
+    const malformed = await post('{"model": ');
+    assert.equal(malformed.status, 400);
+    assert.match(
+      ((await malformed.json()) as { error: { message: string } }).error.message,
+      /could not parse the JSON body/,
+    );
 
-      const sdk = client(instant);
-      const cases: Array<[unknown, RegExp, string | null]> = [
-        [{ model: 'gpt-4o-mini' }, /Missing required parameter: 'messages'/, 'messages'],
-        [{ model: 'gpt-4o-mini', messages: [] }, /empty array/, 'messages'],
-        [
-          { model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] },
-          /Invalid value: 'robot'/,
-          'messages[0].role',
-        ],
-        [
-          {
-            model: 'gpt-4o-mini',
-            messages: [{ role: 'user', content: 'hi' }],
-            response_format: { type: 'json_object' },
-          },
-          /must contain the word 'json'/,
-          'messages',
-        ],
-        [
-          { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], temprature: 1 },
-          /Unrecognized request argument supplied: temprature/,
-          null,
-        ],
-        [
-          {
-            model: 'gpt-4o-mini',
-            messages: [{ role: 'user', content: 'hi' }],
-            stream_options: { include_usage: true },
-          },
-          /only allowed when 'stream' is enabled/,
-          'stream_options',
-        ],
-      ];
-      for (const [body, message, param] of cases) {
-        await assert.rejects(
-          sdk.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming),
-          (error: unknown) => error instanceof BadRequestError && message.test(error.message) && error.param === param,
-          `expected 400 ${String(message)}`,
-        );
-      }
-    },
-  );
+    const sdk = client(instant);
+    const cases: Array<[unknown, RegExp, string | null]> = [
+      [{ model: 'gpt-4o-mini' }, /Missing required parameter: 'messages'/, 'messages'],
+      [{ model: 'gpt-4o-mini', messages: [] }, /empty array/, 'messages'],
+      [
+        { model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] },
+        /Invalid value: 'robot'/,
+        'messages[0].role',
+      ],
+      [
+        {
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+          response_format: { type: 'json_object' },
+        },
+        /must contain the word 'json'/,
+        'messages',
+      ],
+      [
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], temprature: 1 },
+        /Unrecognized request argument supplied: temprature/,
+        null,
+      ],
+      [
+        {
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream_options: { include_usage: true },
+        },
+        /only allowed when 'stream' is enabled/,
+        'stream_options',
+      ],
+    ];
+    for (const [body, message, param] of cases) {
+      await assert.rejects(
+        sdk.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming),
+        (error: unknown) => error instanceof BadRequestError && message.test(error.message) && error.param === param,
+        `expected 400 ${String(message)}`,
+      );
+    }
+  });
 
   void test('404 model_not_found for an unknown model', async () => {
     await assert.rejects(

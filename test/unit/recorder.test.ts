@@ -255,41 +255,38 @@ void test('SSE: malformed data is a clear ApiError', () => {
 const serverTimed = (ms: (i: number) => number) => (i: number) =>
   Promise.resolve({ serverTiming: `db;dur=0.1, total;dur=${ms(i)}` });
 
-void test(
-  'measureServerTiming: the app-reported time is the sample, ' + 'the client round trip goes to its context metric',
-  async () => {
-    const perf = newRecorder();
-    await perf.measureServerTiming(
-      'db.session_create_ms',
-      serverTimed((i) => 1 + i),
-      {
-        category: 'database',
-        scenario: 'api',
-        samples: 4,
-        warmup: 1,
-        entry: 'total',
-        clientMetric: 'db.session_create_roundtrip_ms',
-      },
-    );
-    const doc = perf.toDocument(identity);
-    const server = doc.metrics.find((m) => m.name === 'db.session_create_ms');
-    const client = doc.metrics.find((m) => m.name === 'db.session_create_roundtrip_ms');
-    assert.deepEqual(server?.samples, [1, 2, 3, 4]);
-    assert.equal(client?.samples.length, 4);
-    assert.match(String(server?.tags.basis), /Server-Timing total/);
-    // A target without the header is timed by the client, and the tag says so.
-    const bare = newRecorder();
-    await bare.measureServerTiming('db.session_create_ms', () => Promise.resolve({ serverTiming: undefined }), {
+void test('measureServerTiming: samples the app-reported time; round trip to the context metric', async () => {
+  const perf = newRecorder();
+  await perf.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed((i) => 1 + i),
+    {
       category: 'database',
       scenario: 'api',
-      samples: 3,
-      warmup: 0,
+      samples: 4,
+      warmup: 1,
       entry: 'total',
       clientMetric: 'db.session_create_roundtrip_ms',
-    });
-    assert.match(String(bare.toDocument(identity).metrics[0]?.tags.basis), /client round trip for 3 samples/);
-  },
-);
+    },
+  );
+  const doc = perf.toDocument(identity);
+  const server = doc.metrics.find((m) => m.name === 'db.session_create_ms');
+  const client = doc.metrics.find((m) => m.name === 'db.session_create_roundtrip_ms');
+  assert.deepEqual(server?.samples, [1, 2, 3, 4]);
+  assert.equal(client?.samples.length, 4);
+  assert.match(String(server?.tags.basis), /Server-Timing total/);
+  // A target without the header is timed by the client, and the tag says so.
+  const bare = newRecorder();
+  await bare.measureServerTiming('db.session_create_ms', () => Promise.resolve({ serverTiming: undefined }), {
+    category: 'database',
+    scenario: 'api',
+    samples: 3,
+    warmup: 0,
+    entry: 'total',
+    clientMetric: 'db.session_create_roundtrip_ms',
+  });
+  assert.match(String(bare.toDocument(identity).metrics[0]?.tags.basis), /client round trip for 3 samples/);
+});
 
 void test(
   "auto-sampling: more samples only while the checked percentile's interval straddles the limit, " + 'up to the cap',

@@ -215,59 +215,53 @@ const WRONG_VECTORS = `SELECT count(*)::int AS n FROM memories
 // The bulk-load mode (session_replication_role = replica, precomputed vectors) must leave exactly
 // what ordinary checked inserts leave: the vector the schema's trigger computes, the term
 // dictionary its trigger keeps, valid foreign keys, and pool connections back in normal mode.
-void test(
-  'bulk memory load equals a checked load: vectors, ' + 'term dictionary, foreign keys, connection state',
-  async () => {
-    await withSeeder(new PgSeeder(pool, opts('bulkEqualsChecked'), hashToken), async (s) => {
-      const u = await s.user();
-      const load = await s.memories(u, 3_000);
-      assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
-      // The references the mode does not check row by row are checked once, up front.
-      const other = await s.user();
-      await assert.rejects(
-        s.memories(u, 10, { profileId: other.profile.id }),
-        /profile \d+ of user \d+ does not exist/,
-      );
-      const id = u.user.id;
-      const one = (sql: string): Promise<number> => countFor(pool, id, sql);
-      assert.equal(await one(MEMORIES_OF_USER), 3_000);
-      assert.equal(await one(WRONG_VECTORS), 0, 'every supplied vector equals the one the trigger would compute');
-      assert.equal(
-        await one(`SELECT count(*)::int AS n FROM (
+void test('bulk memory load = checked load: vectors, term dictionary, foreign keys, connection state', async () => {
+  await withSeeder(new PgSeeder(pool, opts('bulkEqualsChecked'), hashToken), async (s) => {
+    const u = await s.user();
+    const load = await s.memories(u, 3_000);
+    assert.equal(load.loadMode, 'replica-role', 'the bundled database user may use the bulk-load mode');
+    // The references the mode does not check row by row are checked once, up front.
+    const other = await s.user();
+    await assert.rejects(s.memories(u, 10, { profileId: other.profile.id }), /profile \d+ of user \d+ does not exist/);
+    const id = u.user.id;
+    const one = (sql: string): Promise<number> => countFor(pool, id, sql);
+    assert.equal(await one(MEMORIES_OF_USER), 3_000);
+    assert.equal(await one(WRONG_VECTORS), 0, 'every supplied vector equals the one the trigger would compute');
+    assert.equal(
+      await one(`SELECT count(*)::int AS n FROM (
         (SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1
          EXCEPT SELECT term FROM memory_terms WHERE user_id = $1)
         UNION ALL
         (SELECT term FROM memory_terms WHERE user_id = $1
          EXCEPT SELECT DISTINCT unnest(tsvector_to_array(content_tsv)) FROM memories WHERE user_id = $1)) d`),
-        0,
-        'the term dictionary holds exactly the terms of the loaded memories',
-      );
-      assert.equal(
-        await one(`SELECT count(*)::int AS n FROM memories m
+      0,
+      'the term dictionary holds exactly the terms of the loaded memories',
+    );
+    assert.equal(
+      await one(`SELECT count(*)::int AS n FROM memories m
         LEFT JOIN users x ON x.id = m.user_id LEFT JOIN profiles p ON p.id = m.profile_id
         WHERE m.user_id = $1 AND (x.id IS NULL OR p.id IS NULL OR p.user_id <> m.user_id)`),
-        0,
-        'foreign keys hold by construction',
-      );
-      // Every connection the pool holds is back in normal mode (foreign keys and triggers fire).
-      const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
-      try {
-        for (const c of clients)
-          assert.equal(
-            (await c.query<{ session_replication_role: string }>('SHOW session_replication_role')).rows[0]
-              ?.session_replication_role,
-            'origin',
-          );
-      } finally {
-        for (const c of clients) c.release();
-      }
-      // A checked insert of the same text stores the same vector (the trigger path).
-      const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
-      assert.equal(await one(WRONG_VECTORS), 0);
-      assert.ok(planted);
-    });
-  },
-);
+      0,
+      'foreign keys hold by construction',
+    );
+    // Every connection the pool holds is back in normal mode (foreign keys and triggers fire).
+    const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
+    try {
+      for (const c of clients)
+        assert.equal(
+          (await c.query<{ session_replication_role: string }>('SHOW session_replication_role')).rows[0]
+            ?.session_replication_role,
+          'origin',
+        );
+    } finally {
+      for (const c of clients) c.release();
+    }
+    // A checked insert of the same text stores the same vector (the trigger path).
+    const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
+    assert.equal(await one(WRONG_VECTORS), 0);
+    assert.ok(planted);
+  });
+});
 
 // A database user that may not use the bulk-load mode (not superuser, no GRANT SET ON PARAMETER)
 // still seeds: ordinary checked inserts, the same rows, and the mode is reported.

@@ -288,45 +288,42 @@ void test('measureServerTiming: samples the app-reported time; round trip to the
   assert.match(String(bare.toDocument(identity).metrics[0]?.tags.basis), /client round trip for 3 samples/);
 });
 
-void test(
-  "auto-sampling: more samples only while the checked percentile's interval straddles the limit, " + 'up to the cap',
-  async () => {
-    const opts = {
-      category: 'database' as const,
-      scenario: 'api',
-      samples: 100,
-      warmup: 0,
-      maxSamples: 300,
-      entry: 'total',
-      clientMetric: 'db.session_create_roundtrip_ms',
-    };
-    // Far below the 5 ms limit: decided after the first batch.
-    const fast = newRecorder();
-    await fast.measureServerTiming(
-      'db.session_create_ms',
-      serverTimed(() => 1),
-      opts,
-    );
-    assert.equal(fast.stats('db.session_create_ms', 'api')?.n, 100);
-    // 6 % of samples at 9 ms: the p95 interval spans the 5 ms limit, so it samples to the cap.
-    const edge = newRecorder();
-    await edge.measureServerTiming(
-      'db.session_create_ms',
-      serverTimed((i) => (i % 50 < 3 ? 9 : 1)),
-      opts,
-    );
-    const m = edge.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
-    assert.equal(m?.samples.length, 300);
-    assert.equal(m?.tags.samplesPlanned, 100);
-    // A metric without a percentile check is never auto-sampled.
-    const unchecked = newRecorder();
-    await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
-      category: 'database',
-      scenario: 'api',
-      samples: 10,
-      warmup: 0,
-      maxSamples: 50,
-    });
-    assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
-  },
-);
+void test('auto-sampling: more samples while the percentile interval straddles the limit, up to a cap', async () => {
+  const opts = {
+    category: 'database' as const,
+    scenario: 'api',
+    samples: 100,
+    warmup: 0,
+    maxSamples: 300,
+    entry: 'total',
+    clientMetric: 'db.session_create_roundtrip_ms',
+  };
+  // Far below the 5 ms limit: decided after the first batch.
+  const fast = newRecorder();
+  await fast.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed(() => 1),
+    opts,
+  );
+  assert.equal(fast.stats('db.session_create_ms', 'api')?.n, 100);
+  // 6 % of samples at 9 ms: the p95 interval spans the 5 ms limit, so it samples to the cap.
+  const edge = newRecorder();
+  await edge.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed((i) => (i % 50 < 3 ? 9 : 1)),
+    opts,
+  );
+  const m = edge.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
+  assert.equal(m?.samples.length, 300);
+  assert.equal(m?.tags.samplesPlanned, 100);
+  // A metric without a percentile check is never auto-sampled.
+  const unchecked = newRecorder();
+  await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
+    category: 'database',
+    scenario: 'api',
+    samples: 10,
+    warmup: 0,
+    maxSamples: 50,
+  });
+  assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
+});

@@ -138,6 +138,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       tokens,
       { AuthCache, listenForUserChanges },
       { ImportSettler },
+      { startEventLoopProbe, simulatorEventLoop },
     ] = await Promise.all([
       import('./db/db'),
       import('./db/migrate'),
@@ -146,6 +147,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       import('./agents/tokens'),
       import('./server/auth-cache'),
       import('./db/import-settler'),
+      import('./server/event-loop'),
     ]);
     phase('modules');
     const [embedded, sim] = await Promise.allSettled([dbStart, simStart]).then((results) => {
@@ -192,6 +194,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     await userChanges.ready;
     if (embedded || config.markTestDatabase) await createMarker(db);
 
+    const eventLoop = startEventLoopProbe();
+    cleanups.push(() => Promise.resolve(eventLoop.stop()));
     const openaiBaseUrl = sim?.url ?? config.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
     const model = new ModelClient({
       apiKey: config.openaiApiKey ?? 'sk-simulator',
@@ -213,6 +217,10 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
         db,
         authCache,
         settler: new ImportSettler(db, log),
+        eventLoop: {
+          app: eventLoop,
+          modelSimulator: sim ? simulatorEventLoop(sim.url, 'sk-simulator') : null,
+        },
         model,
         settings,
         health: {

@@ -3,3 +3,4 @@ export * from './api';
 export * from './ui';
 export * from './schema';
 export * from './model';
+export * from './event-loop';

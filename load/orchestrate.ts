@@ -44,7 +44,7 @@ import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artiller
 import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser, verdictOf } from './capacity';
 import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
-import { startCpuSampler, startDbSampler, statementGrowth, statementSnapshot } from './probes';
+import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth, statementSnapshot } from './probes';
 import { limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
 
 const ARTILLERY_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'artillery');
@@ -310,17 +310,19 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   };
 
   // Probes run while the users do: from Artillery's "Phase started" to its exit.
-  let probes: { stop(): Promise<Pick<LoadStage, 'db' | 'cpu' | 'topStatements'>> } | undefined;
+  let probes: { stop(): Promise<Pick<LoadStage, 'db' | 'cpu' | 'topStatements' | 'eventLoop'>> } | undefined;
   const startProbes = (): void => {
     if (probes) return;
     const groups = (): number[] => [...ctx.cleanup.children].map((c) => c.pid ?? -1);
     const cpu = startCpuSampler(target.stack?.pid, groups);
     const db = startDbSampler(ctx.pool, target.stack ? 'memorychat' : null);
+    const loop = startEventLoopSampler(target.baseUrl);
     const before = statementSnapshot(ctx.pool);
     probes = {
       async stop() {
         const cpuFigures = cpu.stop();
         const dbFigures = await db.stop();
+        const eventLoop = await loop.stop();
         const [b, a] = [await before, await statementSnapshot(ctx.pool)];
         return {
           // A remote target's processes are not ours to see: only the machine and the generator.
@@ -333,6 +335,7 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
               },
           db: dbFigures.samples > 0 ? dbFigures : null,
           topStatements: b && a ? statementGrowth(b, a) : [],
+          eventLoop,
         };
       },
     };
@@ -420,6 +423,7 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
     db: measured?.db ?? null,
     cpu: measured?.cpu ?? null,
     topStatements: measured?.topStatements ?? [],
+    eventLoop: measured?.eventLoop ?? null,
     mergeCheck,
   };
 }
@@ -444,7 +448,8 @@ function stepLine(st: LoadStage): string {
     `load: ${String(st.users).padStart(4)} users ${st.passed ? '✓' : '✗'} ` +
     `${st.chatRequests} chats, ${st.errors} errors, ` +
     `TTFT p95 ${ms(st.ttftMs.p95)}, round trip p50 ${ms(st.totalMs.p50)} p95 ${ms(st.totalMs.p95)}, ` +
-    `app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores` +
+    `app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores, ` +
+    `app loop p99 ${st.eventLoop?.app ? `${Math.round(st.eventLoop.app.delayP99Ms)} ms` : 'not reported'}` +
     (st.passed ? '' : ` — ${st.reasons.join('; ')}`)
   );
 }

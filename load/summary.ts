@@ -7,13 +7,25 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { TopLevelSpec } from 'vega-lite';
+import { EVENT_LOOP_PATH } from '../contract';
 import { renderSvg, type Chart } from '../lib/charts';
+import { PEAK_SPAN_S } from './probes';
 
 export const LOAD_SUMMARY_SCHEMA_VERSION = 1;
 export const LOAD_SUMMARY_JSON = 'load-summary.json';
 export const LOAD_SUMMARY_MD = 'load-summary.md';
 
 const pct = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+
+/** One event loop over a step (load/probes.ts `LoopFigures`). */
+const loopFigures = z.object({
+  windows: z.number().int(),
+  delayP50Ms: z.number(),
+  delayP99Ms: z.number(),
+  delayMaxMs: z.number(),
+  utilizationMean: z.number(),
+  utilizationPeak: z.number(),
+});
 
 export const stageSchema = z.object({
   users: z.number().int().positive(),
@@ -88,7 +100,23 @@ export const stageSchema = z.object({
       modelSimulator: z.number().optional(),
       loadGenerator: z.number().optional(),
       machineBusy: z.number(),
+      machineBusyPeak: z.number().optional(),
+      cpuPressure: z.number().optional(),
+      cpuPressurePeak: z.number().optional(),
+      coreWait: z.object({ app: z.number().optional(), modelSimulator: z.number().optional() }).optional(),
       cores: z.number(),
+    })
+    .nullable(),
+  /**
+   * The target's event-loop probe (contract/event-loop.ts), read every 5 s; `reported` false (with
+   * `note`) when the target does not offer it. Null when the step ended before the probes started.
+   */
+  eventLoop: z
+    .object({
+      reported: z.boolean(),
+      note: z.string().nullable(),
+      app: loopFigures.nullable(),
+      modelSimulator: loopFigures.nullable(),
     })
     .nullable(),
 });
@@ -145,6 +173,19 @@ const ms = (v: number | null): string => {
 const pc = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(v < 0.1 && v > 0 ? 2 : 1)} %`);
 const cores = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(2));
 const p3 = (p: z.infer<typeof pct>): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+/** Event-loop delays are often below a millisecond: one decimal below 10 ms. */
+const loopMs = (v: number): string => (v < 10 ? v.toFixed(1) : String(Math.round(v)));
+const NOT_REPORTED = 'not reported';
+type Loop = z.infer<typeof loopFigures>;
+/** `1.2 / 73 ms (100 %)`: delay p50 / worst-window p99, and the busiest window's utilization. */
+const loopCell = (loop: Loop | null | undefined): string =>
+  loop ? `${loopMs(loop.delayP50Ms)} / ${loopMs(loop.delayP99Ms)} ms (${pc(loop.utilizationPeak)})` : NOT_REPORTED;
+const loopText = (name: string, loop: Loop | null): string =>
+  loop
+    ? `${name} delay p50 ${loopMs(loop.delayP50Ms)} ms, p99 ${loopMs(loop.delayP99Ms)} ms (worst window), ` +
+      `max ${loopMs(loop.delayMaxMs)} ms; busy ${pc(loop.utilizationMean)} on average, ` +
+      `${pc(loop.utilizationPeak)} in its busiest window`
+    : `${name} ${NOT_REPORTED}`;
 
 function causesText(causes: Record<string, number>): string {
   const entries = Object.entries(causes).sort((a, b) => b[1] - a[1]);
@@ -161,8 +202,36 @@ export function limitsOf(stage: LoadStage): string[] {
   if (cpu?.postgres !== undefined && cpu.postgres >= 0.85 * cpu.cores) {
     out.push(`PostgreSQL CPU ${cpu.postgres.toFixed(2)} cores`);
   }
+  const machineSaturated = cpu !== null && (cpu.machineBusy >= 0.9 || (cpu.machineBusyPeak ?? 0) >= 0.9);
   if (cpu && cpu.machineBusy >= 0.9) {
     out.push(`the machine's CPUs were ${pc(cpu.machineBusy)} busy (load generator ${cores(cpu.loadGenerator)} cores)`);
+  } else if (cpu && machineSaturated) {
+    // The step's average includes its ramp and tail: the plateau can be saturated all the same.
+    const pressure = cpu.cpuPressurePeak !== undefined ? `, tasks waiting for a core ${pc(cpu.cpuPressurePeak)}` : '';
+    out.push(
+      `the machine's CPUs were ${pc(cpu.machineBusyPeak ?? null)} busy in the busiest ${PEAK_SPAN_S} s ` +
+        `(${pc(cpu.machineBusy)} over the whole step${pressure}; load generator ${cores(cpu.loadGenerator)} cores)`,
+    );
+  }
+  // A loop that is never idle adds its queue to every await of every request (TTFT grows with users).
+  const loops: [string, 'app' | 'modelSimulator', Loop | null | undefined][] = [
+    ['app', 'app', stage.eventLoop?.app],
+    ['model simulator', 'modelSimulator', stage.eventLoop?.modelSimulator],
+  ];
+  for (const [name, part, loop] of loops) {
+    if (!loop || loop.utilizationPeak < 0.9) continue;
+    const wait = cpu?.coreWait?.[part];
+    const why =
+      wait === undefined
+        ? 'every await of a request waits that long'
+        : wait >= 0.3
+          ? `its thread spent ${pc(wait)} of the time it was ready to run waiting for a core: ` +
+            'the machine’s CPUs, shared with the other processes, ran out before the loop’s own work did'
+          : `its thread waited for a core only ${pc(wait)} of the time: its own work fills it`;
+    out.push(
+      `${name} event loop ${pc(loop.utilizationPeak)} busy in its busiest ${PEAK_SPAN_S} s, work waiting ` +
+        `p50 ${loopMs(loop.delayP50Ms)} ms / p99 ${loopMs(loop.delayP99Ms)} ms per turn of the loop; ${why}`,
+    );
   }
   if (db && db.allBusyShare >= 0.2) {
     out.push(
@@ -208,6 +277,9 @@ const TABLE_HEAD = [
   'goodput',
   'app CPU',
   'DB all busy',
+  'app loop p50 / p99 (busy)',
+  'sim loop p50 / p99 (busy)',
+  'machine CPU peak',
 ];
 
 function tableRow(st: LoadStage): string[] {
@@ -224,7 +296,18 @@ function tableRow(st: LoadStage): string[] {
     pc(st.goodput),
     cores(st.cpu?.app),
     st.db ? pc(st.db.allBusyShare) : '–',
+    loopCell(st.eventLoop?.app),
+    loopCell(st.eventLoop?.modelSimulator),
+    pc(st.cpu?.machineBusyPeak ?? null),
   ];
+}
+
+/** Cores the machine spent outside the stack and the generator (other work on a shared machine). */
+function othersText(cpu: NonNullable<LoadStage['cpu']>): string {
+  const parts = [cpu.app, cpu.postgres, cpu.modelSimulator, cpu.loadGenerator];
+  if (parts.some((p) => p === undefined)) return '';
+  const others = cpu.machineBusy * cpu.cores - parts.reduce((n: number, p) => n + (p ?? 0), 0);
+  return ` (${Math.max(0, others).toFixed(2)} cores of it by other processes)`;
 }
 
 function stageDetails(st: LoadStage): string[] {
@@ -261,7 +344,25 @@ function stageDetails(st: LoadStage): string[] {
     lines.push(
       `- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, ` +
         `model simulator ${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; ` +
-        `machine ${pc(cpu.machineBusy)} busy of ${cpu.cores} cores`,
+        `machine ${pc(cpu.machineBusy)} busy of ${cpu.cores} cores${othersText(cpu)}` +
+        (cpu.machineBusyPeak !== undefined ? `, ${pc(cpu.machineBusyPeak)} in its busiest ${PEAK_SPAN_S} s` : '') +
+        (cpu.cpuPressure !== undefined
+          ? `; some task waited for a core ${pc(cpu.cpuPressure)} of the step ` +
+            `(${pc(cpu.cpuPressurePeak ?? null)} in the worst ${PEAK_SPAN_S} s)`
+          : '') +
+        (cpu.coreWait
+          ? `; main thread ready but waiting for a core: app ${pc(cpu.coreWait.app ?? null)}, ` +
+            `model simulator ${pc(cpu.coreWait.modelSimulator ?? null)} of the time`
+          : ''),
+    );
+  }
+  const loop = st.eventLoop;
+  if (loop) {
+    lines.push(
+      loop.reported
+        ? `- event loop (${EVENT_LOOP_PATH}, ${PEAK_SPAN_S}-s windows): ${loopText('app', loop.app)}; ` +
+            loopText('model simulator', loop.modelSimulator)
+        : `- event loop: ${NOT_REPORTED} (${loop.note ?? 'no reason given'})`,
     );
   }
   const db = st.db;
@@ -358,11 +459,13 @@ const CONSOLE_COLUMNS: [string, number, (st: LoadStage) => string][] = [
   ['total p99', 9, (st) => ms(st.totalMs.p99)],
   ['goodput', 7, (st) => pc(st.goodput)],
   ['app CPU', 7, (st) => cores(st.cpu?.app)],
+  ['app loop p99', 12, (st) => (st.eventLoop?.app ? `${loopMs(st.eventLoop.app.delayP99Ms)} ms` : NOT_REPORTED)],
+  ['CPU peak', 8, (st) => pc(st.cpu?.machineBusyPeak ?? null)],
 ];
 
 export function renderLoadConsole(s: LoadSummary): string {
-  const bar = '='.repeat(100);
-  const out: string[] = [bar, 'LOAD: HOW MANY PEOPLE CAN CHAT AT ONCE'.padStart(69), bar];
+  const bar = '='.repeat(124);
+  const out: string[] = [bar, 'LOAD: HOW MANY PEOPLE CAN CHAT AT ONCE'.padStart(81), bar];
   if (s.setupError) {
     out.push(`  not measured: ${s.setupError}`, bar);
     return out.join('\n');

@@ -10,6 +10,7 @@
  *                              the schema (a `memories` array property is filled with those facts).
  *   POST /v1/embeddings        deterministic unit vectors (float or base64), usage.
  *   GET  /v1/models[/<id>]     model list / one model.
+ *   GET  /v1/sim/event-loop    this process's event-loop delay since the last read (contract/event-loop.ts).
  * Token counts come from js-tiktoken (o200k_base for the gpt-4o, gpt-4.1 and o-series families, cl100k_base otherwise);
  * chat prompt tokens = Σ(3 + role + content [+ name + 1]) + 3, as OpenAI counts them.
  *
@@ -33,6 +34,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { SIM_EVENT_LOOP_PATH } from '../../contract';
+import { startEventLoopProbe } from '../server/event-loop';
 import { buildCompletion, type Completion } from './completion';
 import { embed } from './generate';
 import {
@@ -203,6 +206,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   const created = Math.floor(Date.now() / 1000);
   const scopes = new Set<RequestScope>();
   let requestCounter = 0;
+  // Its own event loop (contract/event-loop.ts): the app relays it to the load test.
+  const eventLoop = startEventLoopProbe();
 
   /** Reads x-sim-* headers; the fault-rate draw consumes the request's own seeded PRNG. */
   function readControls(req: IncomingMessage, rng: Rng): SimControls {
@@ -486,6 +491,11 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
           'using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).',
       );
     }
+    // Before the request counter: reading the probe must not shift the seeded jitter of later requests.
+    if (method === 'GET' && path === SIM_EVENT_LOOP_PATH) {
+      sendJson(res, 200, eventLoop.read());
+      return;
+    }
     const rng = createRng(mixSeeds(seed, ++requestCounter));
     const controls = readControls(req, rng);
 
@@ -576,6 +586,7 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       closing ??= new Promise<void>((resolve) => {
         for (const scope of scopes) scope.dispose();
         scopes.clear();
+        eventLoop.stop();
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       });

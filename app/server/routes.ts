@@ -6,9 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   BODY_LIMIT_BYTES,
   BULK_BODY_LIMIT_BYTES,
+  EVENT_LOOP_PATH,
   type ApiError,
   type ChatStreamEvent,
   type CreateUserResponse,
+  type EventLoopDelay,
+  type EventLoopReport,
   type Health,
   type PostMessageResponse,
   type SearchResponse,
@@ -21,6 +24,7 @@ import { databaseFailure, databaseFailureMessage } from '../db/errors';
 import type { ImportSettler } from '../db/import-settler';
 import * as repo from '../db/repo';
 import type { AuthCache } from './auth-cache';
+import type { EventLoopProbe } from './event-loop';
 import {
   HttpError,
   idParam,
@@ -52,6 +56,8 @@ export interface ApiDeps extends ChatDeps {
   authCache: AuthCache;
   /** Bounded index/statistics upkeep after bulk imports (see import-settler.ts). */
   settler: ImportSettler;
+  /** GET /api/diagnostics/event-loop: this process's loop, and the bundled simulator's (null otherwise). */
+  eventLoop: { app: EventLoopProbe; modelSimulator: (() => Promise<EventLoopDelay | null>) | null };
 }
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
@@ -124,6 +130,13 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('GET', '/api/health', async (ctx) => {
     const v = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
     const body: Health = { status: 'ok', ...deps.health, schemaVersion: v.rows[0]?.v ?? 0 };
+    sendJson(ctx, 200, body);
+  });
+
+  // Diagnostics for the load test (contract/event-loop.ts); reading starts a new window.
+  r.add('GET', EVENT_LOOP_PATH, async (ctx) => {
+    const app = deps.eventLoop.app.read();
+    const body: EventLoopReport = { app, modelSimulator: (await deps.eventLoop.modelSimulator?.()) ?? null };
     sendJson(ctx, 200, body);
   });
 

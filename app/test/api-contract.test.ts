@@ -20,7 +20,7 @@ import type {
   SessionsPage,
   User,
 } from '../../contract';
-import { parseServerTiming, SCHEMA_VERSION } from '../../contract';
+import { EVENT_LOOP_PATH, parseEventLoopReport, parseServerTiming, SCHEMA_VERSION } from '../../contract';
 import { latestSchemaVersion } from '../db/migrate';
 import { Client, startTestStack, useTestStack, withSql } from './api-support';
 
@@ -217,6 +217,20 @@ void describe('API contract', () => {
     const st = parseServerTiming(r.headers.get('server-timing'));
     assert.ok(st.model !== undefined && st.model > 0 && st.db !== undefined && st.total !== undefined);
     assert.equal(typeof r.body.timing.dbQueries, 'number');
+  });
+
+  void test('event-loop probe: the app and the simulator, each read starting a new window', async () => {
+    await shared.anon.get(EVENT_LOOP_PATH); // ends the window that began at start-up
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const r = await shared.anon.get(EVENT_LOOP_PATH);
+    assert.equal(r.status, 200);
+    const report = parseEventLoopReport(r.body);
+    assert.ok(typeof report !== 'string', `not an EventLoopReport: ${JSON.stringify(report)}`);
+    // The window is the time since the previous read, not since start-up.
+    assert.ok(report.app.windowMs >= 140 && report.app.windowMs < 10_000, `app window ${report.app.windowMs} ms`);
+    assert.ok(report.app.samples > 0, 'the probe timer fired in the window');
+    assert.ok(report.modelSimulator !== null, 'the bundled simulator reports its own loop');
+    assert.ok(report.modelSimulator.samples > 0);
   });
 });
 

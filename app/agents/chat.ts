@@ -14,7 +14,7 @@
 import type { AgentName, AgentUsage, Fault, Message, MessageUsage } from '../../contract';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';
-import { HISTORY_WINDOW, planBudget } from './budget';
+import { HISTORY_WINDOW, planBudget, type BudgetPlan } from './budget';
 import { buildConversationPrompt } from './conversation';
 import { extractMemories } from './memory-extractor';
 import { retrieveMemories } from './memory-retriever';
@@ -96,15 +96,18 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   // ---- Does the rolling summary need a refresh? Only when the history overflows the window.
   let summarizerInput: repo.HistoryMessage[] = [];
   const overflow = trim && history.length >= HISTORY_WINDOW;
+  // The same prompt for either budget plan: with a summary refresh, the conversation's slice is smaller.
+  const promptFor = (budget: BudgetPlan) =>
+    buildConversationPrompt({
+      slice: budget.conversation,
+      userText: args.content,
+      summary: session.summary,
+      memories: retrieval.memories,
+      history,
+      trim,
+    });
   let plan = planBudget(settings.tokenBudget, false);
-  let prompt = buildConversationPrompt({
-    slice: plan.conversation,
-    userText: args.content,
-    summary: session.summary,
-    memories: retrieval.memories,
-    history,
-    trim,
-  });
+  let prompt = promptFor(plan);
   const windowFull = trim && prompt.historyMessagesInPrompt < history.length;
   if (overflow || windowFull) {
     const oldestInPrompt = history[prompt.historyMessagesInPrompt - 1]?.id ?? stored.user.id;
@@ -118,14 +121,7 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
     if (pending.length > 0 && (session.summary === null || pending.length >= settings.summaryEvery)) {
       summarizerInput = pending;
       plan = planBudget(settings.tokenBudget, true);
-      prompt = buildConversationPrompt({
-        slice: plan.conversation,
-        userText: args.content,
-        summary: session.summary,
-        memories: retrieval.memories,
-        history,
-        trim,
-      });
+      prompt = promptFor(plan);
     }
   }
 

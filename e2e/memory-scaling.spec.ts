@@ -38,6 +38,11 @@ const TARGET = RELEVANT_MEMORIES[0]!;
 const PARAPHRASE_QUERY = "what should I know about Ingrid's peanut allergy";
 /** The target's words with two typos ("severly", "alergic"): what fuzzy search is for. */
 const TYPO_QUERY = 'Ingrid is severly alergic';
+/** The planted memory must be found at every size: by a paraphrase (auto mode) and with typos (fuzzy). */
+const CORRECTNESS_SEARCHES = [
+  ['paraphrase', PARAPHRASE_QUERY, 'auto'],
+  ['typo', TYPO_QUERY, 'fuzzy'],
+] as const;
 /**
  * Timing queries (rotated per sample): lookups of a specific fact, as users search their memories.
  * They match the planted facts plus a few seeded rows ("peanut"), so a good index keeps them flat
@@ -153,22 +158,11 @@ test(
         },
       );
       // Search correctness at this size (not timed: the timings above cover search speed).
-      const paraphrase = await client.searchMemories(PARAPHRASE_QUERY, { mode: 'auto', limit: SEARCH_LIMIT });
-      hits.paraphrase.push({
-        size,
-        rank: rankOf(
-          paraphrase.results.map((r) => r.memory.id),
-          targetId,
-        ),
-      });
-      const typo = await client.searchMemories(TYPO_QUERY, { mode: 'fuzzy', limit: SEARCH_LIMIT });
-      hits.typo.push({
-        size,
-        rank: rankOf(
-          typo.results.map((r) => r.memory.id),
-          targetId,
-        ),
-      });
+      for (const [kind, query, mode] of CORRECTNESS_SEARCHES) {
+        const found = await client.searchMemories(query, { mode, limit: SEARCH_LIMIT });
+        const ids = found.results.map((r) => r.memory.id);
+        hits[kind].push({ size, rank: rankOf(ids, targetId) });
+      }
 
       // Broad queries (evidence only): ranking cost grows with the number of matching memories.
       const broad: { ranked: number[]; fuzzy: number[]; rankedDb: number[]; fuzzyDb: number[] } = {

@@ -45,7 +45,7 @@ import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser, verdictOf } from './capacity';
 import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
 import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth, statementSnapshot } from './probes';
-import { limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
+import { appLoopP99, limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
 
 const ARTILLERY_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'artillery');
 const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
@@ -449,7 +449,7 @@ function stepLine(st: LoadStage): string {
     `${st.chatRequests} chats, ${st.errors} errors, ` +
     `TTFT p95 ${ms(st.ttftMs.p95)}, round trip p50 ${ms(st.totalMs.p50)} p95 ${ms(st.totalMs.p95)}, ` +
     `app CPU ${st.cpu?.app?.toFixed(2) ?? '–'} cores, ` +
-    `app loop p99 ${st.eventLoop?.app ? `${Math.round(st.eventLoop.app.delayP99Ms)} ms` : 'not reported'}` +
+    `app loop p99 ${appLoopP99(st)}` +
     (st.passed ? '' : ` — ${st.reasons.join('; ')}`)
   );
 }

@@ -180,6 +180,9 @@ type Loop = z.infer<typeof loopFigures>;
 /** `1.2 / 73 ms (100 %)`: delay p50 / worst-window p99, and the busiest window's utilization. */
 const loopCell = (loop: Loop | null | undefined): string =>
   loop ? `${loopMs(loop.delayP50Ms)} / ${loopMs(loop.delayP99Ms)} ms (${pc(loop.utilizationPeak)})` : NOT_REPORTED;
+/** The app loop's worst-window p99 delay, as the console table and the per-step progress line show it. */
+export const appLoopP99 = (st: LoadStage): string =>
+  st.eventLoop?.app ? `${loopMs(st.eventLoop.app.delayP99Ms)} ms` : NOT_REPORTED;
 const loopText = (name: string, loop: Loop | null): string =>
   loop
     ? `${name} delay p50 ${loopMs(loop.delayP50Ms)} ms, p99 ${loopMs(loop.delayP99Ms)} ms (worst window), ` +
@@ -202,10 +205,9 @@ export function limitsOf(stage: LoadStage): string[] {
   if (cpu?.postgres !== undefined && cpu.postgres >= 0.85 * cpu.cores) {
     out.push(`PostgreSQL CPU ${cpu.postgres.toFixed(2)} cores`);
   }
-  const machineSaturated = cpu !== null && (cpu.machineBusy >= 0.9 || (cpu.machineBusyPeak ?? 0) >= 0.9);
   if (cpu && cpu.machineBusy >= 0.9) {
     out.push(`the machine's CPUs were ${pc(cpu.machineBusy)} busy (load generator ${cores(cpu.loadGenerator)} cores)`);
-  } else if (cpu && machineSaturated) {
+  } else if (cpu && (cpu.machineBusyPeak ?? 0) >= 0.9) {
     // The step's average includes its ramp and tail: the plateau can be saturated all the same.
     const pressure = cpu.cpuPressurePeak !== undefined ? `, tasks waiting for a core ${pc(cpu.cpuPressurePeak)}` : '';
     out.push(
@@ -459,7 +461,7 @@ const CONSOLE_COLUMNS: [string, number, (st: LoadStage) => string][] = [
   ['total p99', 9, (st) => ms(st.totalMs.p99)],
   ['goodput', 7, (st) => pc(st.goodput)],
   ['app CPU', 7, (st) => cores(st.cpu?.app)],
-  ['app loop p99', 12, (st) => (st.eventLoop?.app ? `${loopMs(st.eventLoop.app.delayP99Ms)} ms` : NOT_REPORTED)],
+  ['app loop p99', 12, appLoopP99],
   ['CPU peak', 8, (st) => pc(st.cpu?.machineBusyPeak ?? null)],
 ];
 

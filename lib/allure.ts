@@ -211,16 +211,15 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
           `Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
           ...failing.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => k.message)),
         ].join('\n');
-  const id = md5('memorychat-perf:checkpoint-7.4');
-  const result: TestResult = {
+  const result = summaryResult({
     uuid,
     name: CHECKPOINT_RESULT_NAME,
     fullName: 'memorychat-perf:checkpoint-7.4',
-    historyId: id,
-    testCaseId: id,
-    status: summary.setupError ? Status.BROKEN : summary.verdict === 'pass' ? Status.PASSED : Status.FAILED,
-    statusDetails: message ? { message } : {},
-    stage: Stage.FINISHED,
+    feature: 'Checkpoint',
+    framework: 'playwright',
+    verdict: summary.verdict,
+    setupError: summary.setupError,
+    message,
     description:
       `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ` +
       `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.`,
@@ -231,20 +230,10 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
       { name: 'tests', value: `${summary.tests.passed} passed, ${summary.tests.failed} failed`, excluded: true },
       { name: 'metrics', value: String(summary.metrics.length), excluded: true },
     ],
-    labels: [
-      { name: LabelName.EPIC, value: 'Performance' },
-      { name: LabelName.FEATURE, value: 'Checkpoint' },
-      { name: LabelName.STORY, value: CHECKPOINT_RESULT_NAME },
-      { name: LabelName.SUITE, value: CHECKPOINT_RESULT_NAME },
-      { name: LabelName.SEVERITY, value: 'critical' },
-      { name: LabelName.FRAMEWORK, value: 'playwright' },
-      { name: LabelName.LANGUAGE, value: 'typescript' },
-      { name: LabelName.TAG, value: `profile:${summary.profile}` },
-    ],
-    links: [],
+    extraLabels: [{ name: LabelName.TAG, value: `profile:${summary.profile}` }],
     start,
     stop,
-  };
+  });
   writer.writeResult(result);
   writer.writeCategoriesDefinitions(ALLURE_CATEGORIES);
   // allure-playwright may have written environment.properties (its environmentInfo option):
@@ -312,4 +301,57 @@ export function writeSummaryAttachments(
     writer.writeAttachment(source, Buffer.from(a.body, 'utf8'));
     return { name: a.name, type: a.type, source };
   });
+}
+
+/** What differs between the run-level results (Checkpoint 7.4, Load); {@link summaryResult} adds the rest. */
+export interface SummaryResultInput extends Pick<
+  TestResult,
+  'uuid' | 'description' | 'steps' | 'attachments' | 'parameters' | 'start' | 'stop'
+> {
+  name: string;
+  /** Stable across runs: the history id derives from it. */
+  fullName: string;
+  /** Allure feature (the group in the Behaviors tree) and the engine that measured. */
+  feature: string;
+  framework: string;
+  verdict: 'pass' | 'fail';
+  /** The run stopped before measuring: the result is broken, not failed. */
+  setupError?: string;
+  message: string | undefined;
+  extraLabels?: TestResult['labels'];
+}
+
+/**
+ * A run-level verdict as one Allure result: stable history id from its full name, broken when
+ * set-up failed, failed when the verdict did, and the labels that file it beside the tests.
+ */
+export function summaryResult(input: SummaryResultInput): TestResult {
+  const id = md5(input.fullName);
+  return {
+    uuid: input.uuid,
+    name: input.name,
+    fullName: input.fullName,
+    historyId: id,
+    testCaseId: id,
+    status: input.setupError ? Status.BROKEN : input.verdict === 'pass' ? Status.PASSED : Status.FAILED,
+    statusDetails: input.message ? { message: input.message } : {},
+    stage: Stage.FINISHED,
+    description: input.description,
+    steps: input.steps,
+    attachments: input.attachments,
+    parameters: input.parameters,
+    labels: [
+      { name: LabelName.EPIC, value: 'Performance' },
+      { name: LabelName.FEATURE, value: input.feature },
+      { name: LabelName.STORY, value: input.name },
+      { name: LabelName.SUITE, value: input.name },
+      { name: LabelName.SEVERITY, value: 'critical' },
+      { name: LabelName.FRAMEWORK, value: input.framework },
+      { name: LabelName.LANGUAGE, value: 'typescript' },
+      ...(input.extraLabels ?? []),
+    ],
+    links: [],
+    start: input.start,
+    stop: input.stop,
+  };
 }

@@ -5,9 +5,9 @@
  * later load run replaces the earlier "Load capacity" result (same fullName), nothing else.
  */
 import { mkdirSync } from 'node:fs';
-import { LabelName, Stage, Status, type StepResult, type TestResult } from 'allure-js-commons';
-import { FileSystemWriter, md5, randomUuid } from 'allure-js-commons/sdk/reporter';
-import { removeAllureResults, writeSummaryAttachments } from '../lib/allure';
+import { Stage, Status, type StepResult } from 'allure-js-commons';
+import { FileSystemWriter, randomUuid } from 'allure-js-commons/sdk/reporter';
+import { removeAllureResults, summaryResult, writeSummaryAttachments } from '../lib/allure';
 import type { Chart } from '../lib/charts';
 import type { Percentiles } from './capacity';
 import { limitsOf, type LoadSummary } from './summary';
@@ -64,16 +64,15 @@ export function writeAllureLoad(input: {
     : s.verdict === 'pass'
       ? undefined
       : `Load capacity ${c.maxUsers} concurrent users is below the required ${c.minUsers}${first}`;
-  const id = md5(FULL_NAME);
-  const result: TestResult = {
+  const result = summaryResult({
     uuid,
     name: LOAD_RESULT_NAME,
     fullName: FULL_NAME,
-    historyId: id,
-    testCaseId: id,
-    status: s.setupError ? Status.BROKEN : s.verdict === 'pass' ? Status.PASSED : Status.FAILED,
-    statusDetails: message ? { message } : {},
-    stage: Stage.FINISHED,
+    feature: 'Load',
+    framework: 'artillery',
+    verdict: s.verdict,
+    setupError: s.setupError,
+    message,
     description:
       "Stepped ramp of concurrent chat users with Artillery; capacity = the largest step whose chats' " +
       `round-trip p95 < ${c.criteria.p95TotalMsBelow} ms and error rate < ${percent(c.criteria.errorRateBelow, 0)}. ` +
@@ -85,19 +84,9 @@ export function writeAllureLoad(input: {
       { name: 'required (LOAD_MIN_USERS)', value: String(c.minUsers) },
       { name: 'model', value: `${s.model.source}${s.model.latency ? ` (${s.model.latency})` : ''}` },
     ],
-    labels: [
-      { name: LabelName.EPIC, value: 'Performance' },
-      { name: LabelName.FEATURE, value: 'Load' },
-      { name: LabelName.STORY, value: LOAD_RESULT_NAME },
-      { name: LabelName.SUITE, value: LOAD_RESULT_NAME },
-      { name: LabelName.SEVERITY, value: 'critical' },
-      { name: LabelName.FRAMEWORK, value: 'artillery' },
-      { name: LabelName.LANGUAGE, value: 'typescript' },
-    ],
-    links: [],
     start,
     stop,
-  };
+  });
   writer.writeResult(result);
   return uuid;
 }

@@ -11,7 +11,7 @@ import { tempDir } from './temp-dir';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** No simulator: an API key that is never used and a model URL nothing listens on. */
-export const NO_MODEL_ENV = { OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' };
+const NO_MODEL_ENV = { OPENAI_API_KEY: 'sk-unit-never-called', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' };
 
 let started = 0;
 

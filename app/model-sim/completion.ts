@@ -28,7 +28,8 @@ export function lastUserText(request: ChatRequest): string {
   return request.messages[request.messages.length - 1]?.content ?? '';
 }
 
-function promptSeed(seed: number, request: ChatRequest): number {
+/** A seed from the request's content (model + messages): the same request → the same seed. */
+export function promptSeed(seed: number, request: ChatRequest): number {
   let h = hashString(request.model, seed);
   for (const message of request.messages) h = hashString(message.content, hashString(message.role, h));
   return mixSeeds(seed, h);

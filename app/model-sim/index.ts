@@ -18,7 +18,10 @@
  *   x-sim-latency: instant | realistic | slow
  *       Overrides the simulator's default latency profile for this request.
  *       instant = 0 ms; realistic ≈ gpt-4o-mini (TTFT 250–450 ms, 70–100 tok/s);
- *       slow = TTFT 5.5–6.5 s, 13–17 tok/s. Latency = TTFT + completion tokens / rate, seeded jitter.
+ *       slow = TTFT 5.5–6.5 s, 13–17 tok/s. Latency = TTFT + completion tokens / rate, with jitter
+ *       drawn from the request's content and the seed: the same request gets the same text, tokens
+ *       and latency in every run and on every simulator, whatever arrived before it (an A/B
+ *       comparison then sees the same model time in both arms).
  *       Non-streamed responses wait the full time.
  *   x-sim-fault: 5xx | timeout | cut-stream
  *       5xx        → 503 with an OpenAI-style `server_error` body.
@@ -36,7 +39,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { SIM_EVENT_LOOP_PATH } from '../../contract';
 import { startEventLoopProbe } from '../server/event-loop';
-import { buildCompletion, type Completion } from './completion';
+import { buildCompletion, promptSeed, type Completion } from './completion';
 import { embed } from './generate';
 import {
   isLatencyProfile,
@@ -45,7 +48,7 @@ import {
   planEmbeddingMs,
   type LatencyProfileName,
 } from './latency';
-import { createRng, mixSeeds, type Rng } from './random';
+import { createRng, hashString, mixSeeds, type Rng } from './random';
 import { countChatPromptTokens, countTokens, encodingForModel, warmTokenizers } from './tokens';
 import {
   CHAT_MODELS,
@@ -206,6 +209,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
   const created = Math.floor(Date.now() / 1000);
   const scopes = new Set<RequestScope>();
   let requestCounter = 0;
+  /** Salt of the timing PRNG, so timing draws are independent of the content draws of one seed. */
+  const TIMING_SALT = 0x7e1e;
   // Its own event loop (contract/event-loop.ts): the app relays it to the load test.
   const eventLoop = startEventLoopProbe();
 
@@ -419,23 +424,22 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     });
   }
 
-  function handleChat(body: unknown, res: ServerResponse, controls: SimControls, rng: Rng, scope: RequestScope): void {
+  function handleChat(body: unknown, res: ServerResponse, controls: SimControls, scope: RequestScope): void {
     const request = parseChatRequest(body);
     const promptTokens = countChatPromptTokens(request.messages, request.model);
     assertWithinContext(request.model, promptTokens, request.maxTokens);
     const completion = buildCompletion(request, seed);
+    // Timing and ids from the request's content, never from arrival order (see the header).
+    const rng = createRng(mixSeeds(promptSeed(seed, request), TIMING_SALT));
     if (request.stream) streamChat(res, request, completion, promptTokens, controls, rng, scope);
     else respondChat(res, request, completion, promptTokens, controls, rng, scope);
   }
 
-  function handleEmbeddings(
-    body: unknown,
-    res: ServerResponse,
-    controls: SimControls,
-    rng: Rng,
-    scope: RequestScope,
-  ): void {
+  function handleEmbeddings(body: unknown, res: ServerResponse, controls: SimControls, scope: RequestScope): void {
     const request = parseEmbeddingRequest(body);
+    const rng = createRng(
+      mixSeeds(hashString(JSON.stringify(request.inputs), hashString(request.model, seed)), TIMING_SALT),
+    );
     const encoding = encodingForModel(request.model);
     let promptTokens = 0;
     const data = request.inputs.map((input, index) => {
@@ -491,13 +495,13 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
           'using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).',
       );
     }
-    // Before the request counter: reading the probe must not shift the seeded jitter of later requests.
+    // Before the request counter: reading the probe must not shift the fault-rate draws of later requests.
     if (method === 'GET' && path === SIM_EVENT_LOOP_PATH) {
       sendJson(res, 200, eventLoop.read());
       return;
     }
-    const rng = createRng(mixSeeds(seed, ++requestCounter));
-    const controls = readControls(req, rng);
+    // Only the fault-rate draw follows request order (a share of requests fails); timing follows content.
+    const controls = readControls(req, createRng(mixSeeds(seed, ++requestCounter)));
 
     if (method === 'GET' && path === '/v1/models') {
       const ids = [...CHAT_MODELS, ...Object.keys(EMBEDDING_MODELS)];
@@ -523,8 +527,8 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     } catch {
       throw new SimHttpError(400, INVALID_JSON_MESSAGE);
     }
-    if (isChat) handleChat(body, res, controls, rng, scope);
-    else handleEmbeddings(body, res, controls, rng, scope);
+    if (isChat) handleChat(body, res, controls, scope);
+    else handleEmbeddings(body, res, controls, scope);
   }
 
   const server: Server = createServer((req, res) => {

@@ -370,6 +370,38 @@ void describe('latency', { timeout: 20_000 }, () => {
     );
   });
 
+  void test('deterministic: the same request gets the same text, tokens and latency, in any order', async () => {
+    // A second simulator with the same seed, asked in the opposite order after unrelated requests:
+    // an A/B comparison's two arms must see the same model for the same request.
+    const other = await startModelSimulator({ latency: 'realistic', seed: 7, warmTokenizers: false });
+    try {
+      const questions = ['What is a good cello warm-up?', 'Suggest a quick dinner.', 'How do I calm a dog?'];
+      const ask = async (sim: ModelSimulator, q: string) => {
+        const res = await client(sim)
+          .chat.completions.create({
+            model: 'gpt-4o-mini',
+            messages: [...PROMPT, { role: 'user', content: q }],
+            max_completion_tokens: 2,
+          })
+          .withResponse();
+        return {
+          text: res.data.choices[0]?.message.content,
+          tokens: res.data.usage?.completion_tokens,
+          ttft: res.response.headers.get('x-sim-ttft-ms'),
+        };
+      };
+      const first = [];
+      for (const q of questions) first.push(await ask(realistic, q));
+      await ask(other, 'an unrelated request that shifts any request counter');
+      const second = [];
+      for (const q of [...questions].reverse()) second.unshift(await ask(other, q));
+      assert.deepEqual(second, first);
+      assert.ok(new Set(first.map((r) => r.ttft)).size > 1, 'different requests still get different latencies');
+    } finally {
+      await other.close();
+    }
+  });
+
   void test('x-sim-latency overrides the default profile per request', async () => {
     const started = performance.now();
     await client(realistic).chat.completions.create(

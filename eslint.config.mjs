@@ -101,7 +101,7 @@ export default tseslint.config(
       'playwright/expect-expect': [
         'warn',
         {
-          assertFunctionNames: ['repeat', 'measure', 'measureServerTiming', 'record'],
+          assertFunctionNames: ['repeat', 'measure', 'measureServerTiming', 'record', 'comparePaired', 'expectPairs'],
         },
       ],
       // Measurement turns a missing value into a failed sample with its cause (record or

@@ -1,11 +1,14 @@
 /**
  * Global setup: make sure there is a target worth measuring before any test runs.
  *
- * 1. BASE_URL unset → start the bundled stack as a child process (lib/stack-process.ts) and
- *    hand its URLs to the workers through process.env.
- * 2. Check, each with a short timeout, and stop the run with ONE readable message otherwise:
- *    the app answers /api/health; its schema version equals the number of migration files; the
- *    database is reachable and is a test database; the model endpoint answers GET /models.
+ * 1. Open the target with lib/run/target.ts: BASE_URL unset → start the bundled stack; then check,
+ *    each with a short timeout, and stop the run with ONE readable message otherwise: the app
+ *    answers /api/health with the contract's schema version; the database is reachable and is a
+ *    test database; the model endpoint answers GET /models. Hand its URLs to the workers through
+ *    process.env.
+ * 2. Compare mode (PERF_COMPARE_REF or BASELINE_URL): open the base arm the same way, at the same
+ *    time (PERF_COMPARE_REF: that commit's bundled stack, lib/run/base-ref.ts), and hand it to the
+ *    workers as BASELINE_*. If either arm fails, both are stopped: no one-armed comparison.
  * 3. Write `${PERF_REPORT_DIR}/environment.json` (redacted) for every report.
  *
  * 4. Register the run as in progress in the target database (fixtures/runs.ts: a heartbeat every
@@ -19,7 +22,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FullConfig } from '@playwright/test';
-import { SCHEMA_VERSION, type Health } from './contract';
 import {
   ConfigError,
   ensureRunId,
@@ -29,134 +31,14 @@ import {
   stackModelLatency,
   type PerfConfig,
 } from './lib/config';
-import { redact, redactDeep, redactUrl } from './lib/redact';
-import { startStackProcess, type StackProcess } from './lib/stack-process';
-import { checkTestDatabase, createPool, MARKER_TABLE, refusalMessage } from './fixtures/db';
-import { modelEndpoint } from './fixtures/model';
+import { redactDeep, redactUrl } from './lib/redact';
+import { prepareBaseCheckout, type BaseCheckout } from './lib/run/base-ref';
+import { BASE_NAMES, errText, openTarget, stackLogFile, TargetError, type OpenTarget } from './lib/run/target';
+import { createPool, MARKER_TABLE } from './fixtures/db';
 import { registerRun, type RunRegistration } from './fixtures/runs';
 import { cleanupRun } from './fixtures/seed';
-import { target } from './fixtures/target';
 
-const CHECK_TIMEOUT_MS = 5_000;
 const ROOT = __dirname;
-
-/** An error Playwright prints as just its message: the cause and the fix, no stack. */
-class SetupError extends Error {
-  override name = 'SetupError';
-  constructor(message: string) {
-    super(message);
-    this.stack = `memorychat-perf setup: ${message}`;
-  }
-}
-
-function errText(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return `no answer within ${CHECK_TIMEOUT_MS / 1000} s`;
-  const parts = [e?.message ?? String(err), e?.cause?.code ?? e?.cause?.message].filter(Boolean);
-  return redact(parts.join(': '));
-}
-
-/** `stackLog`: the bundled stack's log file, when the suite started it. */
-async function checkHealth(baseUrl: string, stackLog: string | undefined): Promise<Health> {
-  const fix = stackLog
-    ? `the bundled stack started but does not answer; see ${stackLog}`
-    : 'start the app (e.g. `npm run stack`) or fix BASE_URL; unset BASE_URL to let the suite start the bundled stack';
-  let res: Response;
-  try {
-    res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
-  } catch (err) {
-    throw new SetupError(
-      `MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${errText(err)}). Fix: ${fix}.`,
-    );
-  }
-  if (!res.ok) {
-    throw new SetupError(
-      `MemoryChat at BASE_URL=${baseUrl} answered GET /api/health with HTTP ${res.status}. Fix: ${fix}.`,
-    );
-  }
-  try {
-    return (await res.json()) as Health;
-  } catch {
-    throw new SetupError(`GET ${baseUrl}/api/health did not return JSON: is BASE_URL pointing at MemoryChat?`);
-  }
-}
-
-interface DbInfo {
-  serverVersion: string;
-  database: string;
-  schemaVersion: number | null;
-  testDatabase: string;
-  pgStatStatements: boolean;
-}
-
-async function checkDatabase(config: PerfConfig, databaseUrl: string, expected: number): Promise<DbInfo> {
-  const pool = createPool(databaseUrl, { max: 1 });
-  const where = `DATABASE_URL=${redactUrl(databaseUrl)}`;
-  try {
-    let serverVersion: string;
-    try {
-      serverVersion =
-        (await pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v ?? '?';
-    } catch (err) {
-      throw new SetupError(
-        `The database is not reachable at ${where} (${errText(err)}). Fix: start it or correct DATABASE_URL.`,
-      );
-    }
-    const check = await checkTestDatabase(pool, config.allowSeed);
-    if (!check.isTestDatabase) throw new SetupError(refusalMessage(check));
-    const schemaVersion = await target.schemaVersion(pool);
-    if (schemaVersion !== expected) {
-      throw new SetupError(
-        `The database at ${where} has schema version ${schemaVersion ?? 'none (no schema_migrations table)'}, ` +
-          `the suite expects ${expected} (contract/schema.ts). ` +
-          'Fix: migrate it (the app migrates on start) or update the suite.',
-      );
-    }
-    const pgss = await pool
-      .query<{ ok: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS ok`)
-      .then(
-        (r) => r.rows[0]?.ok ?? false,
-        () => false,
-      );
-    return {
-      serverVersion,
-      database: check.database,
-      schemaVersion,
-      testDatabase: check.reason,
-      pgStatStatements: pgss,
-    };
-  } finally {
-    await pool.end();
-  }
-}
-
-async function checkModel(config: PerfConfig): Promise<{ host: string; models: string[] }> {
-  let endpoint: { baseUrl: string; apiKey: string };
-  try {
-    endpoint = modelEndpoint(config);
-  } catch (err) {
-    throw new SetupError((err as Error).message);
-  }
-  const host = new URL(endpoint.baseUrl).host;
-  let res: Response;
-  try {
-    res = await fetch(`${endpoint.baseUrl}/models`, {
-      headers: { authorization: `Bearer ${endpoint.apiKey}` },
-      signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
-    });
-  } catch (err) {
-    throw new SetupError(
-      `The model endpoint OPENAI_BASE_URL=${endpoint.baseUrl} is not reachable (GET /models: ${errText(err)}). ` +
-        'Fix: start it or correct OPENAI_BASE_URL.',
-    );
-  }
-  if (!res.ok) {
-    const hint = res.status === 401 ? ' (check OPENAI_API_KEY)' : '';
-    throw new SetupError(`The model endpoint ${endpoint.baseUrl} answered GET /models with HTTP ${res.status}${hint}.`);
-  }
-  const body = (await res.json().catch(() => ({}))) as { data?: { id?: string }[] };
-  return { host, models: (body.data ?? []).map((m) => m.id ?? '?').slice(0, 30) };
-}
 
 function gitInfo(): { sha: string; dirty: boolean | null } {
   try {
@@ -178,77 +60,124 @@ function gitInfo(): { sha: string; dirty: boolean | null } {
   }
 }
 
+/** Removes exactly this run's leftovers from a database that outlives the run (best effort). */
+async function sweep(databaseUrl: string, runId: string, allowSeed: boolean): Promise<void> {
+  const pool = createPool(databaseUrl, { max: 1 });
+  try {
+    const n = await cleanupRun(pool, runId, allowSeed);
+    if (n > 0) console.log(`memorychat-perf: removed ${n} leftover seeded user(s) of run ${runId}`);
+  } catch {
+    // best effort: the per-test fixtures already cleaned up; never fail the run here
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Opens the base arm of compare mode: that ref's bundled stack (checked out into the cache) or
+ * the BASELINE_* deployment. Its faults are none: a fault switch is the candidate's change.
+ */
+async function openBase(
+  config: PerfConfig,
+  candidateEnv: NodeJS.ProcessEnv,
+): Promise<{ base: OpenTarget; checkout: BaseCheckout | undefined }> {
+  const compare = config.compare;
+  if (!compare) throw new Error('openBase without compare mode');
+  if (compare.kind === 'deployment') {
+    const base = await openTarget({
+      arm: 'base',
+      baseUrl: compare.baseUrl,
+      databaseUrl: compare.databaseUrl,
+      openaiBaseUrl: compare.openaiBaseUrl,
+      openaiApiKey: config.openaiApiKey,
+      allowSeed: config.allowSeed,
+      names: BASE_NAMES,
+    });
+    return { base, checkout: undefined };
+  }
+  const checkout = await prepareBaseCheckout(ROOT, compare.ref, {
+    log: (line) => console.log(`memorychat-perf: ${line}`),
+  });
+  const env: NodeJS.ProcessEnv = { ...candidateEnv };
+  delete env.MEMORYCHAT_FAULTS;
+  const base = await openTarget({
+    arm: 'base',
+    allowSeed: config.allowSeed,
+    openaiApiKey: config.openaiApiKey,
+    bundled: { cwd: checkout.dir, env, logFile: stackLogFile(config.reportDir, 'base') },
+    names: BASE_NAMES,
+  });
+  return { base, checkout };
+}
+
 export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
   const started = performance.now();
   let config: PerfConfig;
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) throw new SetupError(err.message);
+    if (err instanceof ConfigError) throw new TargetError(err.message);
     throw err;
   }
   const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
-
   mkdirSync(config.reportDir, { recursive: true });
 
-  let stack: StackProcess | undefined;
-  if (!config.baseUrl) {
-    try {
-      stack = await startStackProcess({
-        cwd: ROOT,
-        env: { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) },
-        logFile: path.join(config.reportDir, 'stack.log'),
-      });
-    } catch (err) {
-      throw new SetupError((err as Error).message);
-    }
-    // Workers are started after global setup and inherit this environment.
-    process.env.BASE_URL = stack.baseUrl;
-    process.env.DATABASE_URL = stack.databaseUrl;
-    process.env.OPENAI_BASE_URL = stack.openaiBaseUrl;
-    config = loadConfig();
-  }
+  const stackEnv: NodeJS.ProcessEnv = { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) };
+  const opened: OpenTarget[] = [];
   let registration: RunRegistration | undefined;
+  const sweeps: { databaseUrl: string }[] = [];
   const teardown = async (): Promise<void> => {
-    if (!stack && config.databaseUrl) {
-      // A given database outlives the run: sweep whatever a crashed test may have left behind.
-      const pool = createPool(config.databaseUrl, { max: 1 });
-      try {
-        const n = await cleanupRun(pool, runId, config.allowSeed);
-        if (n > 0) console.log(`memorychat-perf: removed ${n} leftover seeded user(s) of run ${runId}`);
-      } catch {
-        // best effort: the per-test fixtures already cleaned up; never fail the run here
-      } finally {
-        await pool.end().catch(() => undefined);
-      }
-    }
+    // A given database outlives the run: sweep whatever a crashed test may have left behind.
+    await Promise.all(sweeps.map((t) => sweep(t.databaseUrl, runId, config.allowSeed)));
     await registration?.stop();
-    await stack?.stop();
+    await Promise.all(opened.map((t) => t.stop()));
   };
 
   try {
-    const baseUrl = config.baseUrl as string;
-    const health = await checkHealth(baseUrl, stack?.logFile);
-    // The version the suite was written for: the contract's, not whatever app/ happens to hold.
-    const expected = SCHEMA_VERSION;
-    if (health.schemaVersion !== expected) {
-      throw new SetupError(
-        `MemoryChat at ${baseUrl} reports schema version ${health.schemaVersion}, the suite expects ${expected} ` +
-          `(contract/schema.ts). Fix: deploy/migrate the matching app version.`,
-      );
-    }
-    if (!config.databaseUrl) {
-      throw new SetupError(
-        "DATABASE_URL is not set: with BASE_URL given, the suite also needs that deployment's database " +
-          '(seeding, SQL timings). Set DATABASE_URL=postgres://… (a test database), ' +
-          'or unset BASE_URL to use the bundled stack.',
-      );
-    }
-    const [dbInfo, model] = await Promise.all([
-      checkDatabase(config, config.databaseUrl, expected),
-      checkModel(config),
+    // Both arms start at once: the base's checkout and stack take no time from the candidate's.
+    // allSettled, not all: a failing arm must not leave the other one starting unobserved.
+    const [candidateResult, baseResult] = await Promise.allSettled([
+      openTarget({
+        arm: 'candidate',
+        baseUrl: config.baseUrl,
+        databaseUrl: config.databaseUrl,
+        openaiBaseUrl: config.openaiBaseUrl,
+        openaiApiKey: config.openaiApiKey,
+        allowSeed: config.allowSeed,
+        ...(config.baseUrl
+          ? {}
+          : { bundled: { cwd: ROOT, env: stackEnv, logFile: stackLogFile(config.reportDir, 'candidate') } }),
+      }),
+      config.compare ? openBase(config, stackEnv) : Promise.resolve(undefined),
     ]);
-    registration = await registerRun(config.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
+    if (candidateResult.status === 'fulfilled') opened.push(candidateResult.value);
+    if (baseResult.status === 'fulfilled' && baseResult.value) opened.push(baseResult.value.base);
+    if (candidateResult.status === 'rejected') throw candidateResult.reason;
+    // Never a one-armed run presented as a comparison.
+    if (baseResult.status === 'rejected') throw baseResult.reason;
+    const candidate = candidateResult.value;
+    const baseArm = baseResult.value;
+    if (!candidate.stack) sweeps.push(candidate);
+    if (baseArm && !baseArm.base.stack) sweeps.push(baseArm.base);
+
+    // Workers are started after global setup and inherit this environment.
+    process.env.BASE_URL = candidate.baseUrl;
+    process.env.DATABASE_URL = candidate.databaseUrl;
+    process.env.OPENAI_BASE_URL = candidate.openaiBaseUrl;
+    if (baseArm) {
+      // The workers see the base arm as a deployment, whatever started it.
+      delete process.env.PERF_COMPARE_REF;
+      process.env.BASELINE_URL = baseArm.base.baseUrl;
+      process.env.BASELINE_DATABASE_URL = baseArm.base.databaseUrl;
+      process.env.BASELINE_OPENAI_BASE_URL = baseArm.base.openaiBaseUrl;
+      if (baseArm.checkout) {
+        process.env.PERF_COMPARE_BASE_REF = baseArm.checkout.ref;
+        process.env.PERF_COMPARE_BASE_COMMIT = baseArm.checkout.commit;
+      }
+    }
+    config = loadConfig();
+
+    registration = await registerRun(candidate.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
       // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
       console.warn(
         `memorychat-perf: could not register run ${runId} in the runs table (${errText(err)}); ` +
@@ -258,37 +187,49 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     });
     const git = gitInfo();
     const cpus = os.cpus();
+    const describeTarget = (t: OpenTarget) => ({
+      baseUrl: t.baseUrl,
+      bundledStack: t.stack !== undefined,
+      stackReadyMs: t.stack?.readyMs ?? null,
+      app: t.health.app,
+      appVersion: t.health.version,
+      schemaVersion: t.health.schemaVersion,
+      agentModels: t.health.models,
+      tokenBudget: t.health.tokenBudget,
+      faults: t.health.faults,
+    });
     const environment = redactDeep({
       runId,
       createdAt: new Date().toISOString(),
       profile: runProfile(config),
       projects: selectedProjects().length > 0 ? selectedProjects() : 'all',
-      target: {
-        baseUrl,
-        bundledStack: stack !== undefined,
-        stackReadyMs: stack?.readyMs ?? null,
-        app: health.app,
-        appVersion: health.version,
-        schemaVersion: health.schemaVersion,
-        agentModels: health.models,
-        tokenBudget: health.tokenBudget,
-        faults: health.faults,
-      },
+      target: describeTarget(candidate),
       database: {
-        url: redactUrl(config.databaseUrl),
-        name: dbInfo.database,
-        postgresVersion: dbInfo.serverVersion,
-        schemaVersion: dbInfo.schemaVersion,
-        testDatabase: dbInfo.testDatabase,
-        pgStatStatements: dbInfo.pgStatStatements,
+        url: redactUrl(candidate.databaseUrl),
+        name: candidate.db.database,
+        postgresVersion: candidate.db.serverVersion,
+        schemaVersion: candidate.db.schemaVersion,
+        testDatabase: candidate.db.testDatabase,
+        pgStatStatements: candidate.db.pgStatStatements,
         markerTable: MARKER_TABLE,
       },
       model: {
-        host: model.host,
-        models: model.models,
+        host: candidate.model.host,
+        models: candidate.model.models,
         simulatorLatency: config.baseUrl || config.openaiApiKey ? undefined : stackModelLatency(config),
         realOpenAI: Boolean(config.openaiApiKey),
       },
+      compare: baseArm
+        ? {
+            base: {
+              ...describeTarget(baseArm.base),
+              ref: baseArm.checkout?.ref,
+              commit: baseArm.checkout?.commit,
+              checkout: baseArm.checkout?.how,
+              database: redactUrl(baseArm.base.databaseUrl),
+            },
+          }
+        : undefined,
       faults: config.faults,
       git,
       machine: {
@@ -301,15 +242,25 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     });
     writeFileSync(path.join(config.reportDir, 'environment.json'), `${JSON.stringify(environment, null, 2)}\n`);
     const took = Math.round(performance.now() - started);
-    const what = stack ? `bundled stack ready in ${stack.readyMs} ms` : `target ${baseUrl}`;
+    const what = candidate.stack
+      ? `bundled stack ready in ${candidate.stack.readyMs} ms`
+      : `target ${candidate.baseUrl}`;
+    const against = baseArm
+      ? ` · compare with base ${
+          baseArm.checkout
+            ? `${baseArm.checkout.ref} (${baseArm.checkout.commit.slice(0, 12)}, ` + `${baseArm.checkout.how})`
+            : baseArm.base.baseUrl
+        }`
+      : '';
     console.log(
-      `memorychat-perf: ${what} · ${health.app} ${health.version} · schema v${health.schemaVersion} · ` +
-        `PostgreSQL ${dbInfo.serverVersion} · model ${model.host} · run ${runId} · setup ${took} ms`,
+      `memorychat-perf: ${what} · ${candidate.health.app} ${candidate.health.version} · ` +
+        `schema v${candidate.health.schemaVersion} · PostgreSQL ${candidate.db.serverVersion} · ` +
+        `model ${candidate.model.host}${against} · run ${runId} · setup ${took} ms`,
     );
   } catch (err) {
     await teardown();
-    if (err instanceof SetupError) throw err;
-    throw new SetupError(errText(err));
+    if (err instanceof TargetError) throw err;
+    throw new TargetError(errText(err));
   }
   return teardown;
 }

@@ -16,6 +16,8 @@ export interface AppConfig {
   openaiBaseUrl: string | undefined;
   modelSimLatency: LatencyProfileName;
   faults: Fault[];
+  /** MEMORYCHAT_FAULT_MS: the size of a graded fault (slow-session-create, slow-chat); undefined = its default. */
+  faultMs: number | undefined;
   tokenBudget: number;
   conversationModel: string;
   smallModel: string;
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     openaiBaseUrl,
     modelSimLatency: latency,
     faults: parseFaults(env.MEMORYCHAT_FAULTS),
+    faultMs: env.MEMORYCHAT_FAULT_MS?.trim() ? numberFrom(env, 'MEMORYCHAT_FAULT_MS', 0, 0, 60_000) : undefined,
     tokenBudget: intFrom(env, 'MEMORYCHAT_TOKEN_BUDGET', 5000, 1000, 1_000_000),
     conversationModel: env.MEMORYCHAT_MODEL_CONVERSATION?.trim() || 'gpt-4o-mini',
     smallModel: env.MEMORYCHAT_MODEL_SMALL?.trim() || 'gpt-4.1-nano',

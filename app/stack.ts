@@ -211,6 +211,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       smallModel: config.smallModel,
       summaryEvery: config.summaryEvery,
       faults: config.faults,
+      faultMs: config.faultMs,
     };
     const server = createAppServer(
       {

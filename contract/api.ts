@@ -252,8 +252,11 @@ export const FAULTS = [
   'slow-model', // the model answers far slower (seconds to first token)
   'slow-render', // the chat UI re-renders every message on every token, with forced layouts
   'model-errors', // a share of model calls fail with 5xx or time out
-  'slow-session-create', // session creation costs ≈ 8 ms more in the database
+  'slow-session-create', // session creation costs MEMORYCHAT_FAULT_MS (default 8) more (CPU below 1 ms)
   'unranked-search', // search returns the matching memories newest first instead of ranked
   'serialize-chats', // one chat turn at a time in the whole app (a global lock): capacity collapses under load
+  // Graded faults, for compare mode's sensitivity (their size: MEMORYCHAT_FAULT_MS):
+  'slow-chat', // each chat turn waits MEMORYCHAT_FAULT_MS (default 50) more before its model call
+  'extra-query', // each chat turn runs one more SQL statement
 ] as const;
 export type Fault = (typeof FAULTS)[number];

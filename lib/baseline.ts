@@ -69,14 +69,15 @@ export function loadBaseline(path: string): PerfSummary {
     throw new BaselineError(`PERF_BASELINE=${path}: not valid JSON (${(error as Error).message})`);
   }
   const version = json && typeof json === 'object' ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
-  if (version !== SUMMARY_SCHEMA_VERSION) {
+  // Version 2 only added optional fields (compare mode): a version 1 summary reads as it is.
+  if (version !== SUMMARY_SCHEMA_VERSION && version !== 1) {
     throw new BaselineError(
       `PERF_BASELINE=${path}: schemaVersion ${JSON.stringify(version)} ` +
-        `but this suite reads schemaVersion ${SUMMARY_SCHEMA_VERSION}; ` +
+        `but this suite reads schemaVersion 1 or ${SUMMARY_SCHEMA_VERSION}; ` +
         'produce a new baseline with this version of the suite (its reports/perf-summary.json)',
     );
   }
-  const parsed = perfSummarySchema.safeParse(json);
+  const parsed = perfSummarySchema.safeParse({ ...(json as object), schemaVersion: SUMMARY_SCHEMA_VERSION });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BaselineError(

@@ -1,9 +1,11 @@
 /**
  * Checkpoint 7.4: aggregate every test's metrics (also across shards), compute statistics from
  * the raw samples, evaluate the checks of perf.thresholds.ts, and decide the four criteria.
- * The verdict is "pass" only when all four pass.
+ * In compare mode (paired samples from a base arm), a fifth: "No regression vs base"
+ * (lib/compare.ts). The verdict is "pass" only when every criterion passes.
  */
-import type { Category, Evidence, SampleError, TestMetrics, Unit } from './metrics-schema';
+import { compareSeries, type Comparison, type ComparisonBase } from './compare';
+import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from './profiles';
 import { summarize, type Stats } from './stats';
@@ -11,10 +13,12 @@ import {
   CRITERIA,
   describeErrors,
   evaluateCheck,
+  NO_REGRESSION,
   resolveThresholds,
   type CheckResult,
   type CriterionId,
   type MetricForCheck,
+  type ThresholdCheck,
   type ThresholdConfig,
 } from './thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
@@ -56,6 +60,8 @@ export interface CheckpointResult {
   harnessErrors: HarnessError[];
   /** Applied threshold overrides (profile, PERF_THRESHOLDS), for transparency. */
   thresholdOverrides: string[];
+  /** Compare mode only: the base/candidate comparison behind the no-regression criterion. */
+  comparison?: Comparison;
 }
 
 export function metricKey(m: { name: string; scenario: string; memoryCount?: number }): string {
@@ -210,6 +216,137 @@ export interface EvaluateOptions {
   profile?: ProfileName;
   thresholds?: ThresholdConfig;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Compare mode: the arms' identities. Set → a no-regression criterion, which fails when no
+   * paired samples arrived (never a one-armed run presented as a comparison). Also implied when
+   * the documents hold paired samples (a merged, sharded run). Default: from the environment.
+   */
+  compare?: { base: ComparisonBase; candidate: ComparisonBase };
+}
+
+/** The arms of a compare run, from what global setup handed on; undefined in a plain run. */
+export function compareArmsFromEnv(
+  env: NodeJS.ProcessEnv,
+): { base: ComparisonBase; candidate: ComparisonBase } | undefined {
+  const url = env.BASELINE_URL?.trim();
+  if (!url && !env.PERF_COMPARE_REF?.trim()) return undefined;
+  const ref = env.PERF_COMPARE_BASE_REF ?? env.PERF_COMPARE_REF;
+  const base: ComparisonBase = {
+    ...(ref ? { ref } : {}),
+    ...(env.PERF_COMPARE_BASE_COMMIT ? { commit: env.PERF_COMPARE_BASE_COMMIT } : {}),
+    // A bundled base's URL is a random local port: only a deployment's URL identifies it.
+    ...(url && !ref ? { url } : {}),
+  };
+  return { base, candidate: env.GITHUB_SHA ? { commit: env.GITHUB_SHA } : {} };
+}
+
+/** Paired series of every document, merged by (name, scenario) in document order. */
+function mergePairs(docs: readonly TestMetrics[]): PairedSeriesDoc[] {
+  const byKey = new Map<string, PairedSeriesDoc>();
+  for (const doc of docs) {
+    for (const p of doc.pairs) {
+      const key = `${p.name}|${p.scenario}`;
+      const into = byKey.get(key);
+      if (!into) byKey.set(key, { ...p, base: [...p.base], candidate: [...p.candidate], errors: [...p.errors] });
+      else {
+        for (let i = 0; i < p.base.length; i++) {
+          into.base.push(p.base[i] as number);
+          into.candidate.push(p.candidate[i] as number);
+        }
+        into.errors.push(...p.errors);
+      }
+    }
+  }
+  return [...byKey.values()];
+}
+
+const fmtRatio = (r: number | null) => (r === null ? 'n/a' : `×${r.toFixed(3)}`);
+
+/** The no-regression criterion: one check per compared metric. */
+function noRegressionChecks(comparison: Comparison): CheckResult[] {
+  if (comparison.metrics.length === 0) {
+    return [
+      {
+        id: 'no-regression:measured',
+        criterion: NO_REGRESSION.id,
+        metric: '*',
+        scenario: '*',
+        statistic: 'n',
+        op: '>=',
+        value: 0,
+        limit: 1,
+        unit: 'count',
+        passed: false,
+        status: 'not-measured',
+        message: 'compare mode, but no metric was sampled on both arms: did e2e/compare.spec.ts run (--grep @compare)?',
+        why: 'A comparison needs paired samples from both arms',
+      },
+    ];
+  }
+  return comparison.metrics.map((m) => {
+    const passed = m.decision !== 'regression' && m.decision !== 'insufficient-data';
+    const effect =
+      m.kind === 'difference'
+        ? `${(m.difference ?? 0) >= 0 ? '+' : ''}${(m.difference ?? 0).toFixed(2)} ${m.unit} per sample`
+        : `${fmtRatio(m.ratio)} (95 % CI ${fmtRatio(m.ci95.low)}–${fmtRatio(m.ci95.high)})`;
+    const bound = m.kind === 'difference' ? `±${m.minEffect} ${m.unit}` : `±${(m.minEffect * 100).toFixed(0)} %`;
+    return {
+      id: `no-regression:${m.name}[${m.scenario}]`,
+      criterion: NO_REGRESSION.id,
+      metric: m.name,
+      scenario: m.scenario,
+      statistic: m.kind === 'difference' ? 'mean' : 'p50',
+      op: '<=',
+      value: m.ratio,
+      limit: m.kind === 'difference' ? m.minEffect : 1 + m.minEffect,
+      unit: m.kind === 'difference' ? m.unit : 'ratio',
+      passed,
+      status: m.decision === 'insufficient-data' ? 'not-measured' : passed ? 'passed' : 'failed',
+      message:
+        `${m.name} [${m.scenario}] candidate vs base ${effect}, n=${m.base.n}: ${m.decision}` +
+        (m.decision === 'insufficient-data' ? ' (too few pairs)' : '') +
+        ` (minimum effect ${bound})`,
+      why: 'The change must not make this slower than the base beyond its minimum effect',
+    };
+  });
+}
+
+/** Marks failed absolute checks that the base's paired samples fail too ("fails on the base too"). */
+function markBaseFailures(
+  criteria: CriterionResult[],
+  pairs: readonly PairedSeriesDoc[],
+  checks: readonly ThresholdCheck[],
+) {
+  const baseDoc: TestMetrics = {
+    schemaVersion: 1,
+    test: { title: 'base arm', file: 'compare', project: 'base' },
+    profile: 'default',
+    evidence: [],
+    pairs: [],
+    metrics: pairs.map((p) => ({
+      name: p.name,
+      category: p.category,
+      scenario: p.scenario,
+      unit: p.unit,
+      samples: p.base,
+      errors: [],
+      warmup: 0,
+      tags: {},
+    })),
+  };
+  const baseMetrics = aggregate([baseDoc]).metrics;
+  for (const criterion of criteria) {
+    for (const result of criterion.checks) {
+      if (result.status !== 'failed') continue;
+      const check = checks.find((c) => c.id === result.id);
+      if (!check) continue;
+      const onBase = evaluateCheck(check, baseMetrics).find((r) => r.scenario === result.scenario);
+      if (onBase && onBase.status === 'failed') {
+        result.failsOnBase = true;
+        result.message += ' — fails on the base too (not caused by this change)';
+      }
+    }
+  }
 }
 
 /**
@@ -327,6 +464,17 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
       c.id === 'performance-measured' ? (checks.every((k) => k.passed) ? 'passed' : 'failed') : criterionStatus(checks);
     return { id: c.id, title: c.title, passed: status === 'passed', status, checks };
   });
+
+  const pairs = mergePairs(opts.docs);
+  const arms = opts.compare ?? compareArmsFromEnv(env);
+  let comparison: Comparison | undefined;
+  if (arms || pairs.length > 0) {
+    comparison = compareSeries(pairs, arms ?? { base: {}, candidate: {} });
+    const checks = noRegressionChecks(comparison);
+    const passed = checks.every((k) => k.passed);
+    criteria.push({ ...NO_REGRESSION, passed, status: passed ? 'passed' : 'failed', checks });
+    markBaseFailures(criteria, pairs, resolved.checks);
+  }
   return {
     verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',
     profile,
@@ -335,6 +483,7 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     evidence,
     harnessErrors,
     thresholdOverrides: resolved.overrides,
+    ...(comparison ? { comparison } : {}),
   };
 }
 

@@ -75,6 +75,24 @@ export const evidenceSchema = z.object({
 });
 export type Evidence = z.infer<typeof evidenceSchema>;
 
+/**
+ * Compare mode: one metric sampled on both arms in pairs (index i of `base` and of `candidate`
+ * is one pair: the same request, close together in time). lib/compare.ts decides on them.
+ */
+export const pairedSeriesSchema = z.object({
+  name: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/),
+  category: z.enum(CATEGORIES),
+  scenario: z.string().default('default'),
+  unit: z.enum(UNITS),
+  /** 'abba': sequential blocks (A B B A, random start); 'duet': both arms at once. */
+  order: z.enum(['abba', 'duet']),
+  base: z.array(z.number().finite()),
+  candidate: z.array(z.number().finite()),
+  /** Pairs dropped because one half failed, with the cause. */
+  errors: z.array(sampleErrorSchema).default([]),
+});
+export type PairedSeriesDoc = z.infer<typeof pairedSeriesSchema>;
+
 export const testMetricsSchema = z.object({
   schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
   test: z.object({ title: z.string(), file: z.string(), project: z.string() }),
@@ -82,5 +100,7 @@ export const testMetricsSchema = z.object({
   profile: z.enum(['smoke', 'default', 'full']),
   metrics: z.array(metricSchema),
   evidence: z.array(evidenceSchema).default([]),
+  /** Compare mode only: paired samples of the base and candidate arms. */
+  pairs: z.array(pairedSeriesSchema).default([]),
 });
 export type TestMetrics = z.infer<typeof testMetricsSchema>;

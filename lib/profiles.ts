@@ -44,6 +44,18 @@ export interface PerfProfile {
    * search mode: one recall@5 and one reciprocal-rank sample each.
    */
   relevanceQuestions: number;
+  /** Compare mode (e2e/compare.spec.ts): pairs per batch and the cap, per kind of measurement. */
+  compare: ComparePlan;
+}
+
+/**
+ * Pairs of the A/B comparison. `micro`: millisecond requests, ABBA blocks; `chat`: chat turns on
+ * both arms at once. The sampler takes `pairs`, then more batches while a metric's interval
+ * straddles its minimum effect, up to `maxPairs`.
+ */
+export interface ComparePlan {
+  micro: { pairs: number; maxPairs: number; warmup: number };
+  chat: { pairs: number; maxPairs: number; warmup: number };
 }
 
 export const PROFILES: Record<ProfileName, PerfProfile> = {
@@ -71,6 +83,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // Every second question: still every kind (speaker, who, date, relative, topic), and a 95 %
     // interval of recall@5 about ±0.05 wide.
     relevanceQuestions: 132,
+    compare: { micro: { pairs: 60, maxPairs: 240, warmup: 20 }, chat: { pairs: 10, maxPairs: 30, warmup: 2 } },
   },
   default: {
     name: 'default',
@@ -88,6 +101,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
+    compare: { micro: { pairs: 100, maxPairs: 400, warmup: 30 }, chat: { pairs: 12, maxPairs: 36, warmup: 2 } },
   },
   full: {
     name: 'full',
@@ -105,6 +119,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
+    compare: { micro: { pairs: 200, maxPairs: 800, warmup: 50 }, chat: { pairs: 20, maxPairs: 60, warmup: 3 } },
   },
 };
 

@@ -11,10 +11,13 @@ import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } f
 import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
+import { DECISIONS } from './compare';
+import { comparisonConsoleLines, comparisonMarkdown } from './comparison-report';
 import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
 import { redact, redactSecrets } from './redact';
 
-export const SUMMARY_SCHEMA_VERSION = 1;
+/** 2: compare mode's `comparison` and no-regression criterion; checks' `failsOnBase`. */
+export const SUMMARY_SCHEMA_VERSION = 2;
 export const SUMMARY_JSON = 'perf-summary.json';
 export const SUMMARY_MD = 'perf-summary.md';
 
@@ -38,6 +41,40 @@ export const checkResultSchema = z.object({
   why: z.string(),
   interval: z.object({ low: num, high: num }).optional(),
   decidedBy: z.enum(['interval', 'estimate']).optional(),
+  failsOnBase: z.boolean().optional(),
+});
+
+const armSchema = z.object({ n: z.number().int(), p50: num, p95: num });
+const comparisonBaseSchema = z.object({
+  ref: z.string().optional(),
+  commit: z.string().optional(),
+  url: z.string().optional(),
+});
+
+/** Compare mode: the base/candidate comparison (lib/compare.ts). Absent in a plain run. */
+export const comparisonSchema = z.object({
+  base: comparisonBaseSchema,
+  candidate: comparisonBaseSchema,
+  method: z.string(),
+  metrics: z.array(
+    z.object({
+      name: z.string(),
+      scenario: z.string(),
+      unit: z.enum(UNITS),
+      base: armSchema,
+      candidate: armSchema,
+      ratio: num,
+      ci95: z.object({ low: num, high: num }),
+      difference: z.number().optional(),
+      kind: z.enum(['ratio', 'difference']),
+      minEffect: z.number(),
+      pRegression: num,
+      pImprovement: num,
+      decision: z.enum(DECISIONS),
+    }),
+  ),
+  regressions: z.number().int(),
+  improvements: z.number().int(),
 });
 
 export const criterionSchema = z.object({
@@ -79,8 +116,7 @@ export const metricSummarySchema = z.object({
 });
 export type MetricSummary = z.infer<typeof metricSummarySchema>;
 
-export const DECISIONS = ['regression', 'improvement', 'no-change', 'insufficient-data'] as const;
-export type Decision = (typeof DECISIONS)[number];
+export { DECISIONS, type Decision } from './compare';
 
 export const baselineComparisonSchema = z.object({
   name: z.string(),
@@ -138,6 +174,7 @@ export const perfSummarySchema = z.object({
   thresholdOverrides: z.array(z.string()),
   environment: z.record(z.string(), z.unknown()),
   baseline: baselineSchema.nullable(),
+  comparison: comparisonSchema.optional(),
   /** The run stopped before any test (global setup): its one cause. Verdict `fail`, no criteria. */
   setupError: z.string().optional(),
 });
@@ -216,10 +253,22 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     thresholdOverrides: result.thresholdOverrides,
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
+    ...(result.comparison ? { comparison: stripDiffCi(result.comparison) } : {}),
     ...(ctx.setupError ? { setupError: redact(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
   return perfSummarySchema.parse(summary);
+}
+
+/** The published comparison: the contract's fields (the interval of a count difference stays internal). */
+function stripDiffCi(c: NonNullable<CheckpointResult['comparison']>): z.infer<typeof comparisonSchema> {
+  return {
+    ...c,
+    metrics: c.metrics.map(({ differenceCi95: _d, ...m }) => ({
+      ...m,
+      ratio: m.ratio !== null && Number.isFinite(m.ratio) ? m.ratio : null,
+    })),
+  };
 }
 
 // ---------------------------------------------------------------- shared helpers
@@ -360,6 +409,7 @@ export function renderConsole(summary: PerfSummary): string {
       );
     }
   }
+  if (summary.comparison) out.push('', ...comparisonConsoleLines(summary.comparison));
   if (summary.thresholdOverrides.length > 0) {
     out.push('', 'Threshold overrides:', ...summary.thresholdOverrides.map((o) => `  • ${o}`));
   }
@@ -441,6 +491,8 @@ export function renderMarkdown(summary: PerfSummary): string {
     const result = c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail';
     out.push(`| ${c.title} | ${result} | ${gated.filter((k) => k.passed).length}/${gated.length} |`);
   }
+  // Right after the verdict: on a pull request, the comparison is what the reviewer came for.
+  if (summary.comparison) out.push('', ...comparisonMarkdown(summary.comparison));
   const failures = summary.criteria.flatMap((c) =>
     c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })),
   );

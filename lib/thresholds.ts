@@ -23,8 +23,13 @@ export const CRITERIA = [
   { id: 'token-usage', title: 'Token usage optimized' },
   { id: 'no-bottlenecks', title: 'No major bottlenecks' },
 ] as const;
-export type CriterionId = (typeof CRITERIA)[number]['id'];
-export const CRITERION_IDS = CRITERIA.map((c) => c.id) as readonly CriterionId[];
+/** Compare mode's fifth criterion (lib/compare.ts): only in a run with a base arm. */
+export const NO_REGRESSION = { id: 'no-regression', title: 'No regression vs base' } as const;
+export type CriterionId = (typeof CRITERIA)[number]['id'] | typeof NO_REGRESSION.id;
+/** Criteria a threshold check may belong to (the Step 7.4 four). */
+export const CHECKPOINT_CRITERION_IDS = CRITERIA.map((c) => c.id);
+/** Every criterion a report may hold. */
+export const CRITERION_IDS = [...CHECKPOINT_CRITERION_IDS, NO_REGRESSION.id] as readonly CriterionId[];
 
 export const STATISTICS = ['p50', 'p95', 'p99', 'max', 'min', 'mean', 'errorRate', 'value', 'n'] as const;
 export type Statistic = (typeof STATISTICS)[number];
@@ -218,6 +223,8 @@ export interface CheckResult {
    */
   interval?: { low: number | null; high: number | null };
   decidedBy?: 'interval' | 'estimate';
+  /** Compare mode: the base arm's paired samples fail this check too (it is not this change's doing). */
+  failsOnBase?: boolean;
 }
 
 /** Prefix of every failed-threshold message; the Allure categories match on it. */

@@ -6,10 +6,13 @@
  *   2. regression self-tests: for each fault switch of the stack, run the specs that should
  *      catch it and assert that the Checkpoint 7.4 verdict is `fail` on the expected criterion,
  *      because of the expected metric. A perf check that cannot fail proves nothing.
- *   3. load (`npm run load`, Artillery): a short two-step ramp on a clean stack must reach its
+ *   3. compare mode (PERF_COMPARE_REF=HEAD, the compare spec only): an A/A comparison of unchanged
+ *      code must pass "No regression vs base" with no regression and no improvement; a small graded
+ *      fault in the candidate arm only must fail it, on the metric it slows.
+ *   4. load (`npm run load`, Artillery): a short two-step ramp on a clean stack must reach its
  *      capacity; with the `serialize-chats` fault (a self-test) it must fail on the round trip.
  *
- * Flags: `--only smoke,self,load` to run some stages; `--fault <name>` for one self-test.
+ * Flags: `--only smoke,self,compare,load` to run some stages; `--fault <name>` for one self-test.
  * Ends with one line per stage and `N passed, N failed`; exit code 0 only when every stage passed.
  */
 import { spawn } from 'node:child_process';
@@ -87,6 +90,67 @@ const SELF_TESTS: SelfTest[] = [
     statistic: 'mean',
   },
 ];
+
+/** A compare-mode self-test: what the candidate arm gets, and the decision it must lead to. */
+interface CompareSelfTest {
+  name: string;
+  /** Environment of the candidate arm only (the base arm never gets MEMORYCHAT_FAULTS). */
+  env: Record<string, string>;
+  /** undefined: no regression and no improvement anywhere; else the metric that must regress. */
+  regresses?: string;
+}
+
+const COMPARE_SELF_TESTS: CompareSelfTest[] = [
+  { name: 'A/A: unchanged code against HEAD → no regression, no improvement', env: {} },
+  // +0.25 ms of app time on a ≈ 0.9 ms session create: a +25–30 % slowdown, not a 5× one.
+  {
+    name: 'slow-session-create +0.25 ms in the candidate only → regression',
+    env: { MEMORYCHAT_FAULTS: 'slow-session-create', MEMORYCHAT_FAULT_MS: '0.25' },
+    regresses: 'db.session_create_ms',
+  },
+];
+
+interface ComparisonShape {
+  regressions: number;
+  improvements: number;
+  metrics: { name: string; scenario: string; decision: string; ratio: number | null }[];
+}
+
+async function compareSelfTest(t: CompareSelfTest): Promise<{ passed: boolean; detail: string }> {
+  const reportDir = path.join('reports', 'self-test', t.regresses ? 'compare-fault' : 'compare-aa');
+  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  const code = await run(
+    path.join(BIN, 'playwright'),
+    ['test', '--project=smoke', '--grep', '@compare'],
+    { PERF_REPORT_DIR: reportDir, PERF_COMPARE_REF: 'HEAD', MODEL_SIM_LATENCY: 'instant', ...t.env },
+    4 * 60_000,
+  );
+  const summary = readSummary(path.join(ROOT, reportDir));
+  if (typeof summary === 'string') return { passed: false, detail: summary };
+  const comparison = (summary as SummaryShape & { comparison?: ComparisonShape }).comparison;
+  const criterion = summary.criteria.find((c) => c.id === 'no-regression');
+  if (!comparison || !criterion) return { passed: false, detail: 'the summary has no comparison or no-regression' };
+  const changed = comparison.metrics
+    .filter((m) => m.decision !== 'no-change')
+    .map((m) => `${m.name}[${m.scenario}] ${m.decision} ×${m.ratio?.toFixed(3) ?? '?'}`);
+  const problems: string[] = [];
+  if (!t.regresses) {
+    if (!criterion.passed) problems.push('no-regression failed on unchanged code');
+    if (changed.length > 0) problems.push(`changes on unchanged code: ${changed.join('; ')}`);
+  } else {
+    const hit = comparison.metrics.find((m) => m.name === t.regresses && m.decision === 'regression');
+    if (criterion.passed) problems.push('no-regression passed, expected it to fail');
+    if (!hit) problems.push(`${t.regresses} was not a regression (${changed.join('; ') || 'nothing changed'})`);
+    if (code === 0) problems.push('exit code was 0, expected non-zero for a failed verdict');
+  }
+  if (problems.length) return { passed: false, detail: problems.join('; ') };
+  return {
+    passed: true,
+    detail: t.regresses
+      ? `regression: ${changed.join('; ')}`
+      : `${comparison.metrics.length} metrics compared, none changed`,
+  };
+}
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10 * 60_000): Promise<number> {
   return new Promise((resolve) => {
@@ -337,6 +401,9 @@ async function main(): Promise<void> {
     if (!onlyFault || onlyFault === 'serialize-chats') {
       await stage(results, 'self-test: serialize-chats → load capacity fails', loadSelfTest);
     }
+  }
+  if (want('compare') && !onlyFault) {
+    for (const t of COMPARE_SELF_TESTS) await stage(results, `compare: ${t.name}`, () => compareSelfTest(t));
   }
   if (want('load') && !onlyFault)
     await stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke);

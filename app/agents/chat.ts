@@ -11,6 +11,7 @@
  * sum never exceeds it. A failing conversation call ends the assistant message in status 'error'
  * with a readable reason; the user's message and everything else stay.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentName, AgentUsage, Fault, Message, MessageUsage } from '../../contract';
 import type { Db } from '../db/db';
 import * as repo from '../db/repo';
@@ -27,7 +28,12 @@ export interface ChatSettings {
   smallModel: string;
   summaryEvery: number;
   faults: readonly Fault[];
+  /** Size of the graded faults (MEMORYCHAT_FAULT_MS); undefined = each fault's default. */
+  faultMs?: number | undefined;
 }
+
+/** Default extra time of the `slow-chat` fault. */
+const SLOW_CHAT_DEFAULT_MS = 50;
 
 export interface ChatDeps {
   db: Db;
@@ -84,6 +90,10 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   const trim = !faults.includes('token-bloat');
   const session = stored.session;
   args.events?.onStored?.(stored.user, stored.assistant);
+
+  // Graded faults (compare mode's self-tests): a little more work per turn, before the model call.
+  if (faults.includes('slow-chat')) await sleep(settings.faultMs ?? SLOW_CHAT_DEFAULT_MS);
+  if (faults.includes('extra-query')) await db.query('SELECT 1');
 
   // ---- DB phase: memories and history, in parallel.
   const [retrieval, history] = await Promise.all([

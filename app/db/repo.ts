@@ -163,11 +163,14 @@ export async function createSession(
   userId: number,
   title: string,
   profileId: number | null,
-  opts: { slow?: boolean } = {},
+  opts: { slowMs?: number } = {},
 ): Promise<Session | undefined> {
-  // Fault `slow-session-create`: ≈ 8 ms more database time per session, as a slow trigger or an
-  // unindexed foreign-key check would cost.
-  if (opts.slow) await q.query('SELECT pg_sleep(0.008)');
+  // Fault `slow-session-create`: more time per session, as a slow trigger or an unindexed
+  // foreign-key check would cost. pg_sleep rounds up to whole milliseconds, so a graded fault
+  // below 1 ms is CPU time in the app instead.
+  const slowMs = opts.slowMs ?? 0;
+  if (slowMs >= 1) await q.query('SELECT pg_sleep($1)', [slowMs / 1000]);
+  else if (slowMs > 0) spin(slowMs);
   const r = await q.query<SessionRow>(
     `INSERT INTO sessions (user_id, profile_id, title)
      SELECT $1, $2::bigint, $3
@@ -699,4 +702,12 @@ export async function agentLogsOf(q: Queryable, messageId: number): Promise<Stor
     error: x.error,
     detail: x.detail,
   }));
+}
+
+/** Busy for `ms` milliseconds (a graded fault below pg_sleep's 1 ms resolution). */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy on purpose
+  }
 }

@@ -165,9 +165,11 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('POST', '/api/sessions', async (ctx) => {
     const user = await authenticate(deps, ctx);
     const body = parseBody(createSessionBody, await readJson(ctx.req, BODY_LIMIT_BYTES));
-    const slow = deps.settings.faults.includes('slow-session-create');
+    const slowMs = deps.settings.faults.includes('slow-session-create')
+      ? (deps.settings.faultMs ?? SLOW_SESSION_CREATE_DEFAULT_MS)
+      : 0;
     const session = await repo.createSession(db, user.id, body.title?.trim() || 'New chat', body.profileId ?? null, {
-      slow,
+      slowMs,
     });
     if (!session) throw notFound(`profile ${body.profileId}`);
     sendJson(ctx, 201, session);
@@ -277,6 +279,9 @@ export function buildRouter(deps: ApiDeps): Router {
 
   return router;
 }
+
+/** Default extra time of the `slow-session-create` fault. */
+const SLOW_SESSION_CREATE_DEFAULT_MS = 8;
 
 function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | undefined): Timing {
   return {

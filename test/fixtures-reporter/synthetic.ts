@@ -103,6 +103,7 @@ export function syntheticRun(opts: SyntheticOptions = {}): TestMetrics[] {
       project: profile.name === 'smoke' ? 'smoke' : 'perf',
     },
     profile: profile.name,
+    pairs: [],
     metrics: metrics.map((m) => ({ scenario: 'default', errors: [], warmup: 0, tags: {}, ...m })),
     evidence:
       category === 'database'

@@ -112,12 +112,16 @@ void test('loadBaseline: another schema version, bad JSON or a missing file is a
   const ok = join(dir, 'ok.json');
   writeFileSync(ok, JSON.stringify(s));
   assert.equal(loadBaseline(ok).checkpoint, '7.4');
-  const v2 = join(dir, 'v2.json');
-  writeFileSync(v2, JSON.stringify({ ...s, schemaVersion: 2 }));
+  const v1 = join(dir, 'v1.json');
+  writeFileSync(v1, JSON.stringify({ ...s, schemaVersion: 1 }));
+  assert.equal(loadBaseline(v1).checkpoint, '7.4', 'a version 1 summary (before compare mode) still reads');
+  const v9 = join(dir, 'v9.json');
+  writeFileSync(v9, JSON.stringify({ ...s, schemaVersion: 9 }));
   assert.throws(
-    () => loadBaseline(v2),
+    () => loadBaseline(v9),
     (e: Error) =>
-      e instanceof BaselineError && /v2\.json: schemaVersion 2 but this suite reads schemaVersion 1/.test(e.message),
+      e instanceof BaselineError &&
+      /v9\.json: schemaVersion 9 but this suite reads schemaVersion 1 or 2/.test(e.message),
   );
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{');

@@ -1,0 +1,150 @@
+/**
+ * Compare mode: did this change make it slower? Base and candidate answer the same requests,
+ * in pairs, and lib/compare.ts decides per metric (the "No regression vs base" criterion).
+ *
+ * - Millisecond requests (the app's own time, Server-Timing `total`): session create, ranked
+ *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
+ * - Chat turns on both arms at once (a duet): the same question to the same data on both, so the
+ *   deterministic model answers with the same text and time; round trip, first token, app
+ *   overhead, tokens and SQL statements per message, the retriever's own time.
+ *
+ * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
+ */
+import { test, expect, type ArmClients, type Arms } from '../fixtures';
+import type { MemoriesPage, SearchResponse } from '../contract';
+import { parseServerTiming } from '../contract';
+import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
+import { timeStream } from './helpers/stream';
+import { SampleFailure } from './helpers/failures';
+import { MIN_PAIRS } from '../lib/compare';
+
+/** Memories of the search user: enough that ranking does real work, seeded in a second. */
+const SEARCH_MEMORIES = 1_000;
+const SEARCH_QUERIES = ['sister allergic to peanuts', 'Ingrid salmon with dill', 'Ingrid EpiPen'];
+const CHAT_TIMEOUT_MS = 60_000;
+
+/** The app's own time of a request (Server-Timing `total`); a target without it fails the pair. */
+function appTime(serverTiming: string | undefined, what: string): number {
+  const total = parseServerTiming(serverTiming).total;
+  if (total === undefined) throw new SampleFailure('no_server_timing', `${what}: no Server-Timing total entry`);
+  return total;
+}
+
+/** The same user, memories and planted facts on both arms (same text: fixtures/compare.ts). */
+async function seedBoth(arms: Arms, memories: number, planted: readonly string[]) {
+  const one = async ({ seed, api }: ArmClients) => {
+    const owner = await seed.user({ displayName: 'Compare user' });
+    if (memories > 0) await seed.memories(owner, memories);
+    await seed.plantMemories(owner, [...planted]);
+    return api.as(owner);
+  };
+  const [base, candidate] = await Promise.all([one(arms.base), one(arms.candidate)]);
+  return { base, candidate };
+}
+
+function expectPairs(
+  perf: { pairs(name: string, scenario?: string): { base: number[] } | undefined },
+  names: string[],
+) {
+  for (const name of names) {
+    expect(perf.pairs(name)?.base.length ?? 0, `${name}: pairs on both arms`).toBeGreaterThanOrEqual(MIN_PAIRS);
+  }
+}
+
+test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
+  // eslint-disable-next-line playwright/no-skipped-test -- a conditional skip with its reason, by design
+  test.skip(({ config }) => !config.compare, 'compare mode only: set PERF_COMPARE_REF or BASELINE_URL');
+
+  test('app time of session create, search and memory list, ABBA', async ({ arms, perf, config }) => {
+    const a = arms as Arms;
+    const plan = { ...perf.profile.compare.micro, seed: config.runId ?? 'local', order: 'abba' as const };
+
+    const users = await test.step('seed the same user and memories on both arms', () =>
+      seedBoth(a, SEARCH_MEMORIES, RELEVANT_MEMORIES));
+
+    await test.step('session create: the app time on both arms', () =>
+      perf.comparePaired(
+        { ...plan, category: 'database', scenario: 'api', units: { 'db.session_create_ms': 'ms' } },
+        async (arm, i) => {
+          const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
+          return { 'db.session_create_ms': appTime(res.serverTiming, 'POST /api/sessions') };
+        },
+      ));
+
+    await test.step('ranked search and recent-first list: the app time on both arms', () =>
+      perf.comparePaired(
+        {
+          ...plan,
+          category: 'memory',
+          scenario: 'api',
+          units: { 'memory.search_ms': 'ms', 'memory.retrieval_ms': 'ms' },
+        },
+        async (arm, i) => {
+          const client = users[arm];
+          const q = SEARCH_QUERIES[Math.abs(i) % SEARCH_QUERIES.length] as string;
+          const search = await client.getWithServerTiming<SearchResponse>('/api/memories/search', { q, limit: 5 });
+          const list = await client.getWithServerTiming<MemoriesPage>('/api/memories', { limit: 50 });
+          return {
+            'memory.search_ms': appTime(search.serverTiming, 'GET /api/memories/search'),
+            'memory.retrieval_ms': appTime(list.serverTiming, 'GET /api/memories'),
+          };
+        },
+      ));
+
+    await test.step('every metric has enough pairs', () => {
+      expectPairs(perf, ['db.session_create_ms', 'memory.search_ms', 'memory.retrieval_ms']);
+    });
+  });
+
+  test('chat turn on both arms at once: times, tokens and SQL statements', async ({ arms, perf, config }) => {
+    const a = arms as Arms;
+
+    const users = await test.step('seed the same user and everyday memories on both arms', () =>
+      seedBoth(a, 0, EVERYDAY_MEMORIES));
+
+    const units = {
+      'response.ttft_ms': 'ms',
+      'response.total_ms': 'ms',
+      'response.app_overhead_ms': 'ms',
+      'memory.chat_retrieval_ms': 'ms',
+      'tokens.total_per_message': 'tokens',
+      'bottlenecks.queries_per_chat': 'count',
+    } as const;
+
+    await test.step('the same question to both arms, at the same moment', () =>
+      perf.comparePaired(
+        {
+          ...perf.profile.compare.chat,
+          seed: config.runId ?? 'local',
+          order: 'duet',
+          category: 'response',
+          scenario: 'simple-query',
+          units,
+        },
+        async (arm, i) => {
+          const client = users[arm];
+          const session = await client.createSession({ title: `compare chat ${i}` });
+          const question = questionFor('simple-query', i);
+          const r = await timeStream((signal) => client.streamMessage(session.id, question, { signal }), {
+            timeoutMs: CHAT_TIMEOUT_MS,
+          });
+          const retriever = r.done.usage.agents.find((x) => x.agent === 'memory_retriever');
+          const queries = r.done.timing.dbQueries;
+          if (!retriever || retriever.status !== 'ok' || queries === undefined)
+            throw new SampleFailure('not_reported', 'done event without retriever usage or dbQueries');
+          return {
+            'response.ttft_ms': r.ttftMs,
+            'response.total_ms': r.totalMs,
+            'response.app_overhead_ms': r.done.timing.totalMs - r.done.timing.modelMs,
+            'memory.chat_retrieval_ms': retriever.latencyMs,
+            'tokens.total_per_message': r.done.usage.totalTokens,
+            'bottlenecks.queries_per_chat': queries,
+          };
+        },
+      ));
+
+    await test.step('every metric has enough pairs', () => {
+      expectPairs(perf, Object.keys(units));
+    });
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * Compare mode's base arm from a git ref: a checkout of that commit's reference app, kept in a
+ * cache keyed by the commit, whose bundled stack runs beside the candidate's.
+ *
+ * - The checkout is `git archive <commit>` unpacked into `<cache>/<commit>`: the files only, no
+ *   worktree registration that a deleted clone would leave dangling. A `.ready` marker is
+ *   written last, so a half-unpacked copy is never used.
+ * - `node_modules`: when the commit's package-lock.json equals the checkout's, a symlink to the
+ *   checkout's own (seconds, no network); otherwise `npm ci` in the cached copy, once.
+ * Cache: PERF_COMPARE_CACHE, default `~/.cache/memorychat-perf/base` (outside the repository, so
+ * the linters and the type checker never see a second copy of the sources).
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { TargetError } from './target';
+
+const run = promisify(execFile);
+const READY = '.ready';
+const INSTALL_TIMEOUT_MS = 10 * 60_000;
+
+export interface BaseCheckout {
+  ref: string;
+  commit: string;
+  dir: string;
+  /** 'cached': used as it was; 'linked': fresh copy sharing node_modules; 'installed': own npm ci. */
+  how: 'cached' | 'linked' | 'installed';
+}
+
+export function compareCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PERF_COMPARE_CACHE?.trim() || path.join(os.homedir(), '.cache', 'memorychat-perf', 'base');
+}
+
+const sha256 = (file: string): string | undefined =>
+  existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : undefined;
+
+async function git(repo: string, args: string[]): Promise<string> {
+  const { stdout } = await run('git', args, { cwd: repo, timeout: 60_000, maxBuffer: 1 << 20 });
+  return stdout.trim();
+}
+
+/** The commit a ref names, or a TargetError saying how to make it resolvable. */
+export async function resolveCommit(repo: string, ref: string): Promise<string> {
+  try {
+    return await git(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  } catch {
+    throw new TargetError(
+      `PERF_COMPARE_REF=${ref} is not a commit of this repository (git rev-parse found nothing). ` +
+        `Fix: fetch it first (e.g. \`git fetch origin ${ref}\`; a shallow CI clone needs \`fetch-depth: 0\`), ` +
+        'or name an existing branch, tag or commit.',
+    );
+  }
+}
+
+/** Prepares (or reuses) the checkout of `ref` for the base arm. */
+export async function prepareBaseCheckout(
+  repo: string,
+  ref: string,
+  opts: { cacheDir?: string; log?: (line: string) => void } = {},
+): Promise<BaseCheckout> {
+  const log = opts.log ?? (() => undefined);
+  const commit = await resolveCommit(repo, ref);
+  const dir = path.join(opts.cacheDir ?? compareCacheDir(), commit);
+  if (existsSync(path.join(dir, READY))) return { ref, commit, dir, how: 'cached' };
+
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  try {
+    // git archive | tar -x, without a shell: archive to a file, then unpack it.
+    const tarball = `${dir}.tar`;
+    await git(repo, ['archive', '--format=tar', `--output=${tarball}`, commit]);
+    await run('tar', ['-xf', tarball, '-C', dir], { timeout: 120_000 });
+    rmSync(tarball, { force: true });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new TargetError(`Could not check out ${ref} (${commit.slice(0, 12)}) for the base arm: ${String(err)}`);
+  }
+  if (!existsSync(path.join(dir, 'app', 'stack.ts'))) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new TargetError(
+      `PERF_COMPARE_REF=${ref} (${commit.slice(0, 12)}) has no app/stack.ts: it predates the bundled reference ` +
+        'app, so the suite cannot start it. Fix: pick a newer base, or start the base yourself and compare with ' +
+        'BASELINE_URL and BASELINE_DATABASE_URL.',
+    );
+  }
+
+  let how: BaseCheckout['how'];
+  const sameLock = sha256(path.join(dir, 'package-lock.json')) === sha256(path.join(repo, 'package-lock.json'));
+  if (sameLock && existsSync(path.join(repo, 'node_modules'))) {
+    symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    how = 'linked';
+  } else {
+    log(`installing the base's dependencies (its package-lock.json differs): npm ci in ${dir}`);
+    try {
+      await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts=false'], {
+        cwd: dir,
+        timeout: INSTALL_TIMEOUT_MS,
+        maxBuffer: 16 << 20,
+      });
+    } catch (err) {
+      const e = err as { stderr?: string; message?: string };
+      const tail = (e.stderr ?? e.message ?? '').trim().split('\n').slice(-5).join('\n    ');
+      throw new TargetError(
+        `The base ref ${ref} (${commit.slice(0, 12)}) does not install (npm ci failed in ${dir}):\n    ${tail}\n` +
+          'Fix: compare against a base whose dependencies install, or remove that folder and retry.',
+      );
+    }
+    how = 'installed';
+  }
+  writeFileSync(path.join(dir, READY), `${commit}\n`);
+  return { ref, commit, dir, how };
+}

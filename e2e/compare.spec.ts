@@ -4,9 +4,10 @@
  *
  * - Millisecond requests (the app's own time, Server-Timing `total`): session create, ranked
  *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
- * - Chat turns on both arms at once (a duet): the same question to the same data on both, so the
- *   deterministic model answers with the same text and time; round trip, first token, app
- *   overhead, tokens and SQL statements per message, the retriever's own time.
+ * - Chat turns on both arms at once (a duet, 150 ms apart, the first arm alternating): the same
+ *   question to the same data on both, so the deterministic model answers with the same text and
+ *   time; round trip, first token, app overhead, tokens and SQL statements per message, the
+ *   retriever's own time.
  *
  * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
  */
@@ -22,6 +23,7 @@ import { MIN_PAIRS } from '../lib/compare';
 const SEARCH_MEMORIES = 1_000;
 const SEARCH_QUERIES = ['sister allergic to peanuts', 'Ingrid salmon with dill', 'Ingrid EpiPen'];
 const CHAT_TIMEOUT_MS = 60_000;
+const CHAT_STAGGER_MS = 150;
 
 /** The app's own time of a request (Server-Timing `total`); a target without it fails the pair. */
 function appTime(serverTiming: string | undefined, what: string): number {
@@ -117,6 +119,9 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
           ...perf.profile.compare.chat,
           seed: config.runId ?? 'local',
           order: 'duet',
+          // The model time is the same on both arms, so with this stagger one arm's app work
+          // (before the model call, and storing the reply after it) never meets the other's.
+          staggerMs: CHAT_STAGGER_MS,
           category: 'response',
           scenario: 'simple-query',
           units,

@@ -7,8 +7,14 @@
  *   regression  when the CI's lower bound  > 1 + tolerance (certainly slower by more than tolerance),
  *   improvement when the CI's upper bound  < 1 − tolerance,
  *   no-change   otherwise;
- * mirrored for higher-is-better metrics (rows/s). Fewer than 3 samples on either side, or a
- * non-positive median, gives 'insufficient-data'. Boolean facts are gated by thresholds, not compared.
+ * mirrored for higher-is-better metrics (rows/s); and, as in compare mode (lib/compare.ts), only
+ * when the one-sided bootstrap test against the tolerance stays significant after a Holm
+ * correction across all compared metrics: dozens of metrics at 95 % each would otherwise raise
+ * false alarms on unchanged code. Fewer than 3 samples on either side, or a non-positive median,
+ * gives 'insufficient-data'. Boolean facts are gated by thresholds, not compared.
+ *
+ * Advisory: the baseline is another run, often on another machine; a same-run comparison is
+ * compare mode's job (PERF_COMPARE_REF).
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -20,6 +26,7 @@ import {
   type PerfSummary,
 } from './summary';
 import { bootstrapRatioOfMedians, quantile } from './stats';
+import { FAMILY_ALPHA, holm } from './compare';
 
 export class BaselineError extends Error {
   override name = 'BaselineError';
@@ -124,7 +131,7 @@ function compareCounted(
   current: ComparableMetric,
   tolerance: number,
   resamples: number,
-): { comparison: BaselineComparison; resamples: number | null } {
+): { comparison: BaselineComparison; resamples: number | null; pWorse?: number; pBetter?: number } {
   const better = current.unit === 'rows/s' ? ('higher' as const) : ('lower' as const);
   const key = keyOf(current);
   const base = {
@@ -148,16 +155,23 @@ function compareCounted(
   ) {
     return { comparison: { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' }, resamples: null };
   }
-  const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, { resamples, seed: seedOf(key) });
+  const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, {
+    resamples,
+    seed: seedOf(key),
+    bounds: [1 - tolerance, 1 + tolerance],
+  });
   let decision: BaselineComparison['decision'] = 'no-change';
   const worse = better === 'lower' ? ci.low > 1 + tolerance : ci.high < 1 - tolerance;
   const improved = better === 'lower' ? ci.high < 1 - tolerance : ci.low > 1 + tolerance;
   if (worse) decision = 'regression';
   else if (improved) decision = 'improvement';
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  const [pWorse, pBetter] = better === 'lower' ? [ci.pAbove, ci.pBelow] : [ci.pBelow, ci.pAbove];
   return {
     comparison: { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision },
     resamples: ci.resamples,
+    ...(pWorse !== undefined ? { pWorse } : {}),
+    ...(pBetter !== undefined ? { pBetter } : {}),
   };
 }
 
@@ -184,20 +198,31 @@ export function compareToBaseline(
   const comparisons: BaselineComparison[] = [];
   // The bootstrap may draw fewer than requested (work cap in lib/stats.ts): report what was used.
   const drawn: number[] = [];
+  const tested: { comparison: BaselineComparison; pWorse: number; pBetter: number }[] = [];
   for (const [key, m] of now) {
     const b = before.get(key);
     if (!b) continue;
-    const { comparison, resamples } = compareCounted(b, m, tolerance, opts.resamples ?? DEFAULT_RESAMPLES);
-    comparisons.push(comparison);
-    if (resamples !== null) drawn.push(resamples);
+    const counted = compareCounted(b, m, tolerance, opts.resamples ?? DEFAULT_RESAMPLES);
+    comparisons.push(counted.comparison);
+    if (counted.resamples !== null) drawn.push(counted.resamples);
+    if (counted.pWorse !== undefined && counted.pBetter !== undefined)
+      tested.push({ comparison: counted.comparison, pWorse: counted.pWorse, pBetter: counted.pBetter });
   }
+  // The same rule as compare mode: a change must also survive Holm's correction across metrics.
+  const significant = holm(tested.flatMap((t) => [t.pWorse, t.pBetter]));
+  tested.forEach((t, i) => {
+    const c = t.comparison;
+    if (c.decision === 'regression' && !significant[2 * i]) c.decision = 'no-change';
+    if (c.decision === 'improvement' && !significant[2 * i + 1]) c.decision = 'no-change';
+  });
   return {
     path: opts.path,
     baselineStartedAt: baseline.startedAt,
     tolerance,
     method:
       `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(drawn)}); ` +
-      `regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} %.`,
+      `regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} % and the change ` +
+      `survives a Holm correction across the ${tested.length} metrics compared (α = ${FAMILY_ALPHA}).`,
     regressions: comparisons.filter((c) => c.decision === 'regression').length,
     improvements: comparisons.filter((c) => c.decision === 'improvement').length,
     comparisons,

@@ -15,7 +15,7 @@
  *
  * Empty input gives n = 0 and NaN statistics (serialized as null in reports).
  */
-import { linearRegression, mean as ssMean, sampleStandardDeviation } from 'simple-statistics';
+import { errorFunction, linearRegression, mean as ssMean, sampleStandardDeviation } from 'simple-statistics';
 
 export interface Stats {
   n: number;
@@ -232,6 +232,12 @@ export interface RatioCi {
   high: number;
   /** Resamples actually drawn (may be capped for large inputs). */
   resamples: number;
+  /**
+   * With `opts.bounds` [low, high]: one-sided p-values of "not above `high`" and "not below `low`"
+   * (normal approximation of the log ratio, with the bootstrap's standard error).
+   */
+  pAbove?: number;
+  pBelow?: number;
 }
 
 /** Upper bound of sampled values per bootstrap (resamples × (n₁ + n₂)), to keep the reporter fast. */
@@ -244,7 +250,7 @@ export const BOOTSTRAP_WORK_CAP = 4_000_000;
 export function bootstrapRatioOfMedians(
   baseline: readonly number[],
   current: readonly number[],
-  opts: { resamples?: number; seed?: number; confidence?: number } = {},
+  opts: { resamples?: number; seed?: number; confidence?: number; bounds?: [number, number] } = {},
 ): RatioCi {
   if (baseline.length === 0 || current.length === 0) throw new Error('bootstrap needs samples in both groups');
   const confidence = opts.confidence ?? 0.95;
@@ -262,5 +268,35 @@ export function bootstrapRatioOfMedians(
   ratios.sort();
   const alpha = (1 - confidence) / 2;
   const ratio = quantile(current, 0.5) / quantile(baseline, 0.5);
-  return { ratio, low: quantileSorted(ratios, alpha), high: quantileSorted(ratios, 1 - alpha), resamples };
+  const out: RatioCi = {
+    ratio,
+    low: quantileSorted(ratios, alpha),
+    high: quantileSorted(ratios, 1 - alpha),
+    resamples,
+  };
+  if (opts.bounds) {
+    // Normal approximation on the log scale, with the bootstrap's spread: a share of resamples
+    // cannot resolve the small p-values a correction over dozens of metrics asks for.
+    let sum = 0;
+    let sumSq = 0;
+    let k = 0;
+    for (const r of ratios) {
+      if (!(r > 0) || !Number.isFinite(r)) continue;
+      const l = Math.log(r);
+      sum += l;
+      sumSq += l * l;
+      k++;
+    }
+    const se = k > 1 ? Math.sqrt(Math.max(0, (sumSq - (sum * sum) / k) / (k - 1))) : 0;
+    const at = (bound: number): number => {
+      const z = (Math.log(bound) - Math.log(ratio)) / se;
+      // Φ(z) from erf: simple-statistics' table-based CDF stops at |z| ≈ 3 (p ≥ 0.001).
+      if (se > 0 && Number.isFinite(z)) return 0.5 * (1 + errorFunction(z / Math.SQRT2));
+      return ratio <= bound ? 1 : 0;
+    };
+    const [low, high] = opts.bounds;
+    out.pAbove = at(high);
+    out.pBelow = 1 - at(low);
+  }
+  return out;
 }

@@ -31,11 +31,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type pg from 'pg';
-import type { Health } from '../contract';
 import { CHROMIUM_FLAGS, detectChromium } from '../lib/browser';
 import { ConfigError, loadConfig, REPO_ROOT, type PerfConfig } from '../lib/config';
 import { redact, redactUrl } from '../lib/redact';
-import { startStackProcess, type StackProcess } from '../lib/stack-process';
+import type { StackProcess } from '../lib/stack-process';
+import { openTarget, type OpenTarget } from '../lib/run/target';
 import { createPool } from '../fixtures/db';
 import { registerRun, type RunRegistration } from '../fixtures/runs';
 import { target as targetAdapter, type SeededUser, type Seeder } from '../fixtures/target';
@@ -52,7 +52,6 @@ const TSX_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const WORKERS_RUNNER = path.join(REPO_ROOT, 'load', 'artillery-workers.ts');
 const API_SCRIPT = path.join(REPO_ROOT, 'load', 'chat.yml');
 const BROWSER_SCRIPT = path.join(REPO_ROOT, 'load', 'browser.yml');
-const CHECK_TIMEOUT_MS = 5_000;
 /** Artillery's own start-up and shutdown (CLI, bundling the processor, workers) on top of a step. */
 const ARTILLERY_OVERHEAD_S = 60;
 
@@ -73,29 +72,6 @@ export function newRunId(prefix: string): string {
 
 class LoadSetupError extends Error {
   override name = 'LoadSetupError';
-}
-
-interface Target {
-  baseUrl: string;
-  databaseUrl: string;
-  health: Health;
-  stack: StackProcess | undefined;
-}
-
-async function health(baseUrl: string, stackLog: string | undefined): Promise<Health> {
-  const fix = stackLog
-    ? `the bundled stack does not answer; see ${stackLog}`
-    : 'start the app or fix BASE_URL (unset it to use the bundled stack)';
-  try {
-    const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return (await res.json()) as Health;
-  } catch (err) {
-    const why = redact((err as Error).message);
-    throw new LoadSetupError(
-      `MemoryChat is not reachable at BASE_URL=${baseUrl} (GET /api/health: ${why}). ` + `Fix: ${fix}.`,
-    );
-  }
 }
 
 /** Everything the run must undo, in one place: the finally block and the signal handler share it. */
@@ -144,28 +120,29 @@ class Cleanup {
   }
 }
 
-async function startTarget(perf: PerfConfig, cfg: LoadConfig, cleanup: Cleanup): Promise<Target> {
-  let stack: StackProcess | undefined;
-  if (!perf.baseUrl) {
-    stack = await startStackProcess({
-      cwd: REPO_ROOT,
-      env: { ...process.env, MODEL_SIM_LATENCY: cfg.modelLatency },
-      logFile: path.join(perf.reportDir, 'load-stack.log'),
-    }).catch((err: unknown) => {
-      throw new LoadSetupError((err as Error).message);
-    });
-    cleanup.stack = stack;
-  }
-  const baseUrl = stack?.baseUrl ?? perf.baseUrl;
-  if (!baseUrl) throw new LoadSetupError('no target: BASE_URL is unset and no stack was started');
-  const databaseUrl = stack?.databaseUrl ?? perf.databaseUrl;
-  if (!databaseUrl) {
-    throw new LoadSetupError(
-      "DATABASE_URL is not set: with BASE_URL given, the load test also needs that deployment's (test) database " +
-        'to seed its users. Set DATABASE_URL, or unset BASE_URL to use the bundled stack.',
-    );
-  }
-  return { baseUrl, databaseUrl, health: await health(baseUrl, stack?.logFile), stack };
+/** The target, opened and checked by the one target module (lib/run/target.ts), as the perf run does. */
+async function startTarget(perf: PerfConfig, cfg: LoadConfig, cleanup: Cleanup): Promise<OpenTarget> {
+  const target = await openTarget({
+    arm: 'candidate',
+    baseUrl: perf.baseUrl,
+    databaseUrl: perf.databaseUrl,
+    openaiBaseUrl: perf.openaiBaseUrl,
+    openaiApiKey: perf.openaiApiKey,
+    allowSeed: perf.allowSeed,
+    ...(perf.baseUrl
+      ? {}
+      : {
+          bundled: {
+            cwd: REPO_ROOT,
+            env: { ...process.env, MODEL_SIM_LATENCY: cfg.modelLatency },
+            logFile: path.join(perf.reportDir, 'load-stack.log'),
+          },
+        }),
+  }).catch((err: unknown) => {
+    throw new LoadSetupError((err as Error).message);
+  });
+  cleanup.stack = target.stack;
+  return target;
 }
 
 async function seedUsers(seeder: Seeder, pool: pg.Pool, count: number, memories: number): Promise<SeededUser[]> {
@@ -257,7 +234,7 @@ function runArtillery(job: ArtilleryJob, log: WriteStream, cleanup: Cleanup): Pr
 
 interface StepContext {
   cfg: LoadConfig;
-  target: Target;
+  target: OpenTarget;
   pool: pg.Pool;
   apiUsersFile: string;
   browserUsersFile: string;
@@ -476,7 +453,7 @@ export async function runLoad(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const stages: LoadStage[] = [];
-  let target: Target | undefined;
+  let target: OpenTarget | undefined;
   let setupError: string | undefined;
   mkdirSync(perf.reportDir, { recursive: true });
   const log = createWriteStream(path.join(perf.reportDir, 'load-artillery.log'), { flags: 'w' });

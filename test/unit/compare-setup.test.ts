@@ -1,0 +1,135 @@
+/**
+ * Compare mode's bad input: each case ends in one message naming the cause and the fix, never a
+ * one-armed run. Unknown ref, a ref without the bundled app, an unreachable base deployment, a
+ * base on another schema version, and the configuration rules of the two ways to name a base.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../lib/config';
+import { prepareBaseCheckout } from '../../lib/run/base-ref';
+import { BASE_NAMES, openTarget, TargetError } from '../../lib/run/target';
+import { SCHEMA_VERSION } from '../../contract';
+import { tempDir } from '../support/temp-dir';
+
+const load = (env: Record<string, string>) => loadConfig({ env: { ...env }, dotenvDir: false, cwd: '/work' });
+
+function gitRepo(files: Record<string, string>): string {
+  const dir = tempDir('compare-repo-');
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .trim();
+  git('init', '-q');
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), body);
+  }
+  git('add', '-A');
+  git('-c', 'user.email=t@example.test', '-c', 'user.name=t', 'commit', '-q', '-m', 'one');
+  return dir;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  assert.fail('expected a rejection');
+}
+
+function healthServer(schemaVersion: number): Promise<Server> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 'ok', app: 'memorychat', version: 'x', schemaVersion, models: {}, faults: [] }));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+void describe('compare mode: bad input', () => {
+  void test('an unknown ref: TargetError naming the ref and how to fetch it', async () => {
+    const repo = gitRepo({ 'app/stack.ts': '' });
+    const err = await rejection(prepareBaseCheckout(repo, 'no-such-branch', { cacheDir: tempDir('cache-') }));
+    assert.ok(err instanceof TargetError);
+    assert.match(err.message, /PERF_COMPARE_REF=no-such-branch is not a commit .*`git fetch origin no-such-branch`/);
+  });
+
+  void test('a ref without the bundled app: an error pointing at BASELINE_URL, nothing half-made left', async () => {
+    const repo = gitRepo({ 'README.md': 'old' });
+    const cacheDir = tempDir('cache-');
+    const err = await rejection(prepareBaseCheckout(repo, 'HEAD', { cacheDir }));
+    assert.ok(err instanceof TargetError);
+    assert.match(err.message, /has no app\/stack\.ts.*BASELINE_URL/s);
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo }).toString().trim();
+    assert.equal(existsSync(path.join(cacheDir, commit)), false);
+  });
+
+  void test('a ref is checked out once per commit and then reused', async () => {
+    const repo = gitRepo({ 'app/stack.ts': '// stack', 'package-lock.json': '{}' });
+    mkdirSync(path.join(repo, 'node_modules'));
+    const cacheDir = tempDir('cache-');
+    const first = await prepareBaseCheckout(repo, 'HEAD', { cacheDir });
+    assert.equal(first.how, 'linked', 'same lockfile: node_modules is shared');
+    assert.equal(readFileSync(path.join(first.dir, 'app', 'stack.ts'), 'utf8'), '// stack');
+    const again = await prepareBaseCheckout(repo, 'HEAD', { cacheDir });
+    assert.deepEqual([again.how, again.dir], ['cached', first.dir]);
+  });
+
+  void test('an unreachable base deployment: TargetError naming BASELINE_URL', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const err = await rejection(
+      openTarget({ arm: 'base', baseUrl: `http://127.0.0.1:${closed}`, allowSeed: false, names: BASE_NAMES }),
+    );
+    assert.ok(err instanceof TargetError);
+    assert.match(err.message, /The base arm is not reachable at BASELINE_URL=http:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  void test('a base on another schema version: TargetError saying both arms need the same schema', async () => {
+    const server = await healthServer(SCHEMA_VERSION - 1);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const err = await rejection(
+        openTarget({ arm: 'base', baseUrl: `http://127.0.0.1:${port}`, allowSeed: false, names: BASE_NAMES }),
+      );
+      assert.ok(err instanceof TargetError);
+      assert.match(
+        err.message,
+        new RegExp(`schema version ${SCHEMA_VERSION - 1}, the suite expects ${SCHEMA_VERSION}`),
+      );
+      assert.match(err.message, /Compare mode needs both arms on the schema/);
+    } finally {
+      server.close();
+    }
+  });
+
+  void test('configuration: one way to name the base, and what each way needs', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        load(env);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.message;
+      }
+      return '';
+    };
+    assert.deepEqual(load({ PERF_COMPARE_REF: 'main' }).compare, { kind: 'ref', ref: 'main' });
+    assert.match(problems({ PERF_COMPARE_REF: 'main', BASELINE_URL: 'http://x:1' }), /both set/);
+    assert.match(problems({ PERF_COMPARE_REF: 'main', BASE_URL: 'http://x:1' }), /needs the bundled stack/);
+    assert.match(problems({ BASELINE_URL: 'http://x:1' }), /without BASELINE_DATABASE_URL/);
+    assert.match(problems({ BASELINE_DATABASE_URL: 'postgres://u:p@h/db_test' }), /without BASELINE_URL/);
+    assert.match(problems({ PERF_COMPARE_REF: 'main; rm -rf /' }), /must be a git ref/);
+    const secret = problems({ BASELINE_URL: 'http://x:1', BASELINE_DATABASE_URL: 'mysql://u:hunter2@h/db' });
+    assert.doesNotMatch(secret, /hunter2/, 'a database password never reaches a message');
+    assert.equal(load({}).compare, undefined, 'a plain run has no base');
+  });
+});

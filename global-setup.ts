@@ -198,8 +198,10 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
       tokenBudget: t.health.tokenBudget,
       faults: t.health.faults,
     });
+    const setupMs = Math.round(performance.now() - started);
     const environment = redactDeep({
       runId,
+      setupMs,
       createdAt: new Date().toISOString(),
       profile: runProfile(config),
       projects: selectedProjects().length > 0 ? selectedProjects() : 'all',
@@ -241,7 +243,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
       },
     });
     writeFileSync(path.join(config.reportDir, 'environment.json'), `${JSON.stringify(environment, null, 2)}\n`);
-    const took = Math.round(performance.now() - started);
+    const took = setupMs;
     const what = candidate.stack
       ? `bundled stack ready in ${candidate.stack.readyMs} ms`
       : `target ${candidate.baseUrl}`;

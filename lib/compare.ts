@@ -233,16 +233,25 @@ export function compareSeries(
 }
 
 /**
- * Whether a metric needs more pairs (as tachometer does): its 95 % interval straddles the minimum
- * effect (neither clearly within it nor clearly beyond it). Used by the sampler between batches.
+ * Metrics a comparison usually holds (e2e/compare.spec.ts: nine), for the sampler's stopping rule
+ * before the whole family is known.
  */
-export function undecided(metric: ComparedMetric): boolean {
+export const EXPECTED_FAMILY_SIZE = 10;
+
+/**
+ * Whether a metric needs more pairs (as tachometer does): at the level the decision will use
+ * (Bonferroni over `familySize` metrics, two directions each: no looser than Holm), the change is
+ * neither clearly beyond the minimum effect nor clearly within it. Deciding to stop at plain 95 %
+ * would stop a real +25 % slowdown at an interval the corrected decision does not accept.
+ */
+export function undecided(metric: ComparedMetric, familySize = EXPECTED_FAMILY_SIZE): boolean {
   if (metric.decision === 'insufficient-data') return true;
-  const interval = metric.kind === 'ratio' ? metric.ci95 : metric.differenceCi95;
-  if (!interval || interval.low === null || interval.high === null) return false;
-  const upper = metric.kind === 'ratio' ? 1 + metric.minEffect : metric.minEffect;
-  const lower = metric.kind === 'ratio' ? 1 / (1 + metric.minEffect) : -metric.minEffect;
-  const within = interval.low > lower && interval.high < upper;
-  const beyond = interval.low > upper || interval.high < lower;
-  return !(within || beyond);
+  const pUp = metric.pRegression;
+  const pDown = metric.pImprovement;
+  if (pUp === null || pDown === null) return false;
+  const level = FAMILY_ALPHA / (2 * Math.max(1, familySize));
+  const beyond = pUp <= level || pDown <= level;
+  // Within: "slower than the bound" and "faster than the bound" both rejected at that level.
+  const within = 1 - pUp <= level && 1 - pDown <= level;
+  return !(beyond || within);
 }

@@ -18,6 +18,8 @@
 import { z } from 'zod';
 
 export const METRICS_ATTACHMENT = 'perf-metrics';
+/** Test annotation with the test's seeding time (ms), summed into the run's phase line (harness time, not a metric). */
+export const SEEDING_ANNOTATION = 'seeding-ms';
 export const METRICS_SCHEMA_VERSION = 1;
 
 export const CATEGORIES = [

@@ -175,6 +175,15 @@ export const perfSummarySchema = z.object({
   environment: z.record(z.string(), z.unknown()),
   baseline: baselineSchema.nullable(),
   comparison: comparisonSchema.optional(),
+  /** Where the run's time went: global setup, seeding (inside the tests), each spec file, the reports. */
+  phases: z
+    .object({
+      setupMs: num,
+      seedingMs: z.number(),
+      specs: z.array(z.object({ file: z.string(), ms: z.number() })),
+      reportsMs: z.number(),
+    })
+    .optional(),
   /** The run stopped before any test (global setup): its one cause. Verdict `fail`, no criteria. */
   setupError: z.string().optional(),
 });
@@ -253,7 +262,8 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     thresholdOverrides: result.thresholdOverrides,
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
-    ...(result.comparison ? { comparison: stripDiffCi(result.comparison) } : {}),
+    // A run stopped in global setup compared nothing: no comparison, however compare mode was asked for.
+    ...(result.comparison && !ctx.setupError ? { comparison: stripDiffCi(result.comparison) } : {}),
     ...(ctx.setupError ? { setupError: redact(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
@@ -416,6 +426,7 @@ export function renderConsole(summary: PerfSummary): string {
   if (summary.harnessErrors.length > 0) {
     out.push('', 'Harness errors:', ...summary.harnessErrors.map((e) => `  ✗ ${e.test}: ${e.message}`));
   }
+  if (summary.phases) out.push('', phaseLine(summary.phases));
   out.push('', RULE, center('CHECKPOINT 7.4 VERIFICATION'), RULE);
   if (summary.setupError) {
     out.push(
@@ -447,6 +458,16 @@ export function renderConsole(summary: PerfSummary): string {
   );
   out.push('');
   return out.join('\n');
+}
+
+/** `Phases: setup 5.9 s · seeding 12.3 s · compare 61.2 s · database 12.1 s · … · reports 1.3 s`. */
+export function phaseLine(p: NonNullable<PerfSummary['phases']>): string {
+  const s = (ms: number | null) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
+  const specs = p.specs.map((x) => `${x.file.replace(/\.spec\.ts$/, '').replace(/\.ts$/, '')} ${s(x.ms)}`);
+  return (
+    `Phases: setup ${s(p.setupMs)} · ${specs.join(' · ')} · reports ${s(p.reportsMs)} ` +
+    `(seeding inside the specs: ${s(p.seedingMs)})`
+  );
 }
 
 // ---------------------------------------------------------------- markdown

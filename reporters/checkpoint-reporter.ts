@@ -24,7 +24,7 @@ import type {
   TestError,
   TestResult,
 } from '@playwright/test/reporter';
-import { METRICS_ATTACHMENT, type TestMetrics } from '../lib/metrics-schema';
+import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/metrics-schema';
 import { parseMetricsDocument } from '../lib/checkpoint-input';
 import { evaluateCheckpoint, type HarnessError } from '../lib/checkpoint';
 import { ThresholdConfigError, resolveThresholds } from '../lib/thresholds';
@@ -200,6 +200,7 @@ export default class CheckpointReporter implements Reporter {
 
   /** Computes everything in memory, then writes all files. Throws config errors before any write. */
   private async produce(result: FullResult): Promise<CheckpointOutcome> {
+    const reportsStarted = performance.now();
     const all = [...this.perTest.values()];
     const docs = all.flatMap((t) => t.docs);
     const harnessErrors = all.flatMap((t) => t.errors);
@@ -243,6 +244,8 @@ export default class CheckpointReporter implements Reporter {
       };
     }
 
+    if (!setupError) summary = { ...summary, phases: this.phases(all, summary.environment, reportsStarted) };
+
     let charts: Chart[] = [];
     if (this.charts) {
       try {
@@ -283,6 +286,33 @@ export default class CheckpointReporter implements Reporter {
         process.stderr.write(`[checkpoint] Allure verdict not written to ${resultsDir}: ${(error as Error).message}\n`);
       }
     }
+    if (summary.phases) summary.phases.reportsMs = Math.round(performance.now() - reportsStarted);
     return { summary, files };
+  }
+
+  /** Time per spec file (tests' own durations), seeding inside them, and global setup's, for the phase line. */
+  private phases(
+    all: { test: TestCase; result?: TestResult }[],
+    environment: Record<string, unknown>,
+    reportsStarted: number,
+  ): NonNullable<PerfSummary['phases']> {
+    const perFile = new Map<string, number>();
+    let seedingMs = 0;
+    for (const { test } of all) {
+      const last = test.results[test.results.length - 1];
+      if (!last) continue;
+      const file = test.location.file.split(/[\\/]/).pop() ?? test.location.file;
+      perFile.set(file, (perFile.get(file) ?? 0) + last.duration);
+      for (const a of last.annotations ?? test.annotations) {
+        if (a.type === SEEDING_ANNOTATION) seedingMs += Number(a.description) || 0;
+      }
+    }
+    const setupMs = typeof environment.setupMs === 'number' ? environment.setupMs : null;
+    return {
+      setupMs,
+      seedingMs,
+      specs: [...perFile.entries()].map(([file, ms]) => ({ file, ms })),
+      reportsMs: Math.round(performance.now() - reportsStarted),
+    };
   }
 }

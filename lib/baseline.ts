@@ -25,7 +25,7 @@ import {
   type MetricSummary,
   type PerfSummary,
 } from './summary';
-import { bootstrapRatioOfMedians, quantile } from './stats';
+import { bootstrapRatioOfMedians, quantile, stringSeed } from './stats';
 import { FAMILY_ALPHA, holm } from './compare';
 
 export class BaselineError extends Error {
@@ -103,13 +103,6 @@ export type ComparableMetric = Pick<
 const keyOf = (m: { name: string; scenario: string; memoryCount?: number | undefined }) =>
   `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
 
-/** Stable 32-bit seed per metric, so each comparison is reproducible and independent. */
-function seedOf(key: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
 const change = (before: number | null, after: number | null) =>
   before === null || after === null || before === 0 ? null : after / before - 1;
 
@@ -157,7 +150,7 @@ function compareCounted(
   }
   const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, {
     resamples,
-    seed: seedOf(key),
+    seed: stringSeed(key),
     bounds: [1 - tolerance, 1 + tolerance],
   });
   let decision: BaselineComparison['decision'] = 'no-change';

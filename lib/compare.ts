@@ -14,7 +14,7 @@
  *   compared: with a dozen metrics, plain 95 % intervals would raise a false alarm in about
  *   every second clean run.
  */
-import { quantile, quantileSorted, seededRandom } from './stats';
+import { quantile, quantileSorted, seededRandom, stringSeed } from './stats';
 import type { Unit } from './metrics-schema';
 
 export const DECISIONS = ['regression', 'improvement', 'no-change', 'insufficient-data'] as const;
@@ -103,12 +103,6 @@ function summarizeArm(values: readonly number[]): ArmSummary {
   return { n: values.length, p50: quantile(values, 0.5), p95: quantile(values, 0.95) };
 }
 
-function seedOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
 /** Bootstrap distribution of a statistic of the pairs (sorted), resampling pair indices. */
 function bootstrap(values: readonly number[], stat: (buf: Float64Array) => number, seed: number): Float64Array {
   const n = values.length;
@@ -166,7 +160,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
     decision: 'insufficient-data',
   };
   if (pairs < MIN_PAIRS) return out;
-  const seed = seedOf(`${series.name}|${series.scenario}`);
+  const seed = stringSeed(`${series.name}|${series.scenario}`);
   if (def.kind === 'ratio') {
     const logRatios = base.map((b, i) => Math.log(Math.max(cand[i] as number, TINY) / Math.max(b, TINY)));
     const dist = bootstrap(logRatios, medianOf, seed);

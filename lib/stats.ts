@@ -206,6 +206,13 @@ export function growthExponent(points: readonly { size: number; value: number }[
 
 // ---------------------------------------------------------------- bootstrap (baseline comparison)
 
+/** A 32-bit seed from a text (FNV-1a): one stable, independent bootstrap seed per metric name. */
+export function stringSeed(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 /** mulberry32: tiny seeded PRNG so bootstrap results are reproducible run to run. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

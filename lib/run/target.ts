@@ -13,6 +13,11 @@ import { redact, redactUrl } from '../redact';
 import { startStackProcess, type StackProcess } from '../stack-process';
 
 const CHECK_TIMEOUT_MS = 5_000;
+/**
+ * A bundled stack builds its tokenizer right after it says ready (seconds of CPU): with two
+ * stacks starting at once on two cores (compare mode), its first answer can take longer than 5 s.
+ */
+const BUNDLED_HEALTH_TIMEOUT_MS = 30_000;
 
 /** An error Playwright prints as just its message: the cause and the fix, no stack. */
 export class TargetError extends Error {
@@ -23,9 +28,9 @@ export class TargetError extends Error {
   }
 }
 
-export function errText(err: unknown): string {
+export function errText(err: unknown, timeoutMs = CHECK_TIMEOUT_MS): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return `no answer within ${CHECK_TIMEOUT_MS / 1000} s`;
+  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
   const parts = [e?.message ?? String(err), e?.cause?.code ?? e?.cause?.message].filter(Boolean);
   return redact(parts.join(': '));
 }
@@ -80,12 +85,14 @@ async function checkHealth(spec: TargetSpec, baseUrl: string, stackLog: string |
     ? `the bundled stack started but does not answer; see ${stackLog}`
     : `start the app (e.g. \`npm run stack\`) or fix ${names.baseUrl}` +
       (spec.arm === 'candidate' ? '; unset BASE_URL to let the suite start the bundled stack' : '');
+  const timeoutMs = stackLog ? BUNDLED_HEALTH_TIMEOUT_MS : CHECK_TIMEOUT_MS;
   let res: Response;
   try {
-    res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw new TargetError(
-      `${who} is not reachable at ${names.baseUrl}=${baseUrl} (GET /api/health: ${errText(err)}). Fix: ${fix}.`,
+      `${who} is not reachable at ${names.baseUrl}=${baseUrl} (GET /api/health: ${errText(err, timeoutMs)}). ` +
+        `Fix: ${fix}.`,
     );
   }
   if (!res.ok) {

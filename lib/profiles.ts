@@ -101,7 +101,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
-    compare: { micro: { pairs: 100, maxPairs: 400, warmup: 30 }, chat: { pairs: 12, maxPairs: 24, warmup: 2 } },
+    compare: { micro: { pairs: 100, maxPairs: 400, warmup: 30 }, chat: { pairs: 10, maxPairs: 20, warmup: 2 } },
   },
   full: {
     name: 'full',

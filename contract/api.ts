@@ -2,7 +2,7 @@
  * The MemoryChat REST contract: the one place both sides agree on.
  *
  * The reference app (`app/server`) implements it, the suite's API client (`fixtures/api.ts`)
- * speaks it, and README's "API contract" section documents it for anyone who wants to point
+ * speaks it, and docs/target-adapter.md documents it for anyone who wants to point
  * the suite at their own deployment. Change it here first, then on both sides.
  *
  * Conventions

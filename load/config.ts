@@ -1,5 +1,5 @@
 /**
- * LOAD_* variables of `npm run load` (README "Load"), validated once. The target itself
+ * LOAD_* variables of `npm run load` (docs/load.md), validated once. The target itself
  * (BASE_URL, DATABASE_URL, OPENAI_API_KEY, PERF_ALLOW_SEED, PERF_REPORT_DIR, MEMORYCHAT_FAULTS,
  * MODEL_SIM_LATENCY) is read by the suite's own config (lib/config.ts), as for the perf run.
  */
@@ -31,7 +31,7 @@ export interface LoadConfig {
 }
 
 export const DEFAULT_STEPS = [5, 10, 25, 50, 100, 200, 300, 400];
-/** Measured on the bundled stack (README "Load"): see there before changing it. */
+/** Measured on the bundled stack (docs/load.md): see there before changing it. */
 export const DEFAULT_MIN_USERS = 100;
 /** Browsers cost about a core each while rendering a streamed reply: more would measure the generator. */
 export const MAX_BROWSERS = 2;

@@ -1,7 +1,7 @@
 /**
  * Timing of one streamed chat reply, from the client's side (Artillery has no SSE timing of its
  * own). Fed the raw response chunks with their arrival time; knows the API contract's events:
- * `meta`, `token`*, then `done` or `error` (README "The API contract").
+ * `meta`, `token`*, then `done` or `error` (docs/target-adapter.md).
  *
  *   ttftMs   request sent → first `token` event parsed
  *   gapsMs   time between consecutive `token` events (inter-token latency)

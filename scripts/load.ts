@@ -1,5 +1,5 @@
 /**
- * `npm run load`: how many people can chat at once (load/orchestrate.ts; README "Load").
+ * `npm run load`: how many people can chat at once (load/orchestrate.ts; docs/load.md).
  * Configuration (.env included) is read by lib/config.ts and load/config.ts.
  *
  *   npm run load                          the stepped ramp against the bundled stack or BASE_URL

@@ -4,7 +4,7 @@
  * merged p50/p95/p99 equal the percentiles of all workers' raw samples together, within the
  * sketch's 1 % precision (load/merge-check.ts), also when the workers see very different
  * latencies; and that the check catches a wrong merge (averaging the workers' p95s).
- * A real multi-worker run shows the same: `LOAD_WORKERS=3 npm run load` (README "Load").
+ * A real multi-worker run shows the same: `LOAD_WORKERS=3 npm run load` (docs/load.md).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -83,7 +83,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // Every second question: still every kind (speaker, who, date, relative, topic), and a 95 %
     // interval of recall@5 about ±0.05 wide.
     relevanceQuestions: 132,
-    compare: { micro: { pairs: 60, maxPairs: 240, warmup: 20 }, chat: { pairs: 10, maxPairs: 30, warmup: 2 } },
+    compare: { micro: { pairs: 60, maxPairs: 600, warmup: 20 }, chat: { pairs: 10, maxPairs: 30, warmup: 2 } },
   },
   default: {
     name: 'default',
@@ -101,7 +101,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
-    compare: { micro: { pairs: 100, maxPairs: 400, warmup: 30 }, chat: { pairs: 10, maxPairs: 20, warmup: 2 } },
+    compare: { micro: { pairs: 100, maxPairs: 1200, warmup: 30 }, chat: { pairs: 10, maxPairs: 20, warmup: 2 } },
   },
   full: {
     name: 'full',
@@ -119,7 +119,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
-    compare: { micro: { pairs: 200, maxPairs: 800, warmup: 50 }, chat: { pairs: 20, maxPairs: 60, warmup: 3 } },
+    compare: { micro: { pairs: 200, maxPairs: 2000, warmup: 50 }, chat: { pairs: 20, maxPairs: 60, warmup: 3 } },
   },
 };
 

@@ -35,8 +35,10 @@ function bound(m: ComparedMetric): string {
 function headline(c: Comparison): string {
   const unchanged = c.metrics.filter((m) => m.decision === 'no-change').length;
   const unsure = c.metrics.filter((m) => m.decision === 'insufficient-data').length;
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   return (
-    `${c.regressions} regressions, ${c.improvements} improvements, ${unchanged} unchanged` +
+    `${n(c.regressions, 'regression', 'regressions')}, ${n(c.improvements, 'improvement', 'improvements')}, ` +
+    `${unchanged} unchanged` +
     (unsure > 0 ? `, ${unsure} with too few pairs` : '')
   );
 }

@@ -305,6 +305,7 @@ function noRegressionChecks(comparison: Comparison): CheckResult[] {
       message:
         `${m.name} [${m.scenario}] candidate vs base ${effect}, n=${m.base.n}: ${m.decision}` +
         (m.decision === 'insufficient-data' ? ' (too few pairs)' : '') +
+        (m.failedPairs > 0 ? ` (${m.failedPairs} pairs failed: see the compare test's errors)` : '') +
         ` (minimum effect ${bound})`,
       why: 'The change must not make this slower than the base beyond its minimum effect',
     };
@@ -469,7 +470,10 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
   const arms = opts.compare ?? compareArmsFromEnv(env);
   let comparison: Comparison | undefined;
   if (arms || pairs.length > 0) {
-    comparison = compareSeries(pairs, arms ?? { base: {}, candidate: {} });
+    comparison = compareSeries(
+      pairs.map((p) => ({ ...p, failedPairs: p.errors.length })),
+      arms ?? { base: {}, candidate: {} },
+    );
     const checks = noRegressionChecks(comparison);
     const passed = checks.every((k) => k.passed);
     criteria.push({ ...NO_REGRESSION, passed, status: passed ? 'passed' : 'failed', checks });

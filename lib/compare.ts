@@ -35,6 +35,8 @@ export interface PairedSeries {
   candidate: number[];
   /** Overrides the default minimum effect of the metric ({@link minEffectFor}). */
   minEffect?: number;
+  /** Pairs dropped because a half failed (their causes stay in the metrics documents). */
+  failedPairs?: number;
 }
 
 export type EffectKind = 'ratio' | 'difference';
@@ -75,6 +77,8 @@ export interface ComparedMetric {
   /** One-sided p-values: "slower by more than minEffect", "faster by more than minEffect". */
   pRegression: number | null;
   pImprovement: number | null;
+  /** Pairs dropped because a half failed. */
+  failedPairs: number;
   decision: Decision;
 }
 
@@ -157,6 +161,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
     minEffect,
     pRegression: null,
     pImprovement: null,
+    failedPairs: series.failedPairs ?? 0,
     decision: 'insufficient-data',
   };
   if (pairs < MIN_PAIRS) return out;

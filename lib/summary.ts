@@ -70,6 +70,7 @@ export const comparisonSchema = z.object({
       minEffect: z.number(),
       pRegression: num,
       pImprovement: num,
+      failedPairs: z.number().int(),
       decision: z.enum(DECISIONS),
     }),
   ),

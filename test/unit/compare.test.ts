@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compareOne, compareSeries, holm, undecided, type PairedSeries } from '../../lib/compare';
 import { seededRandom } from '../../lib/stats';
+import { evaluateCheckpoint } from '../../lib/checkpoint';
+import type { TestMetrics } from '../../lib/metrics-schema';
+import { syntheticRun } from '../fixtures-reporter/synthetic';
 
 /** Log-normal noise around `median`, with a drift shared by both halves of a pair. */
 function pairs(n: number, seed: number, median: number, slowdown = 1, noise = 0.15): { b: number[]; c: number[] } {
@@ -103,5 +106,85 @@ void describe('compare', () => {
     assert.equal(undecided(compareOne(ms('db.session_create_ms', b, c))), true);
     const tight = pairs(400, 3, 1, 1, 0.02);
     assert.equal(undecided(compareOne(ms('db.session_create_ms', tight.b, tight.c))), false);
+  });
+});
+
+void describe('the no-regression criterion in the checkpoint', () => {
+  const pairDoc = (factor: number, n = 40): TestMetrics => {
+    const { b, c } = pairs(n, 5, 1, factor, 0.05);
+    return {
+      schemaVersion: 1,
+      test: { title: 'compare', file: 'e2e/compare.spec.ts', project: 'perf' },
+      profile: 'default',
+      metrics: [],
+      evidence: [],
+      pairs: [
+        {
+          name: 'db.session_create_ms',
+          category: 'database',
+          scenario: 'api',
+          unit: 'ms',
+          order: 'abba',
+          base: b,
+          candidate: c,
+          errors: [],
+        },
+      ],
+    };
+  };
+  const run = syntheticRun({ profile: 'default', seed: 1 });
+  const criterion = (r: ReturnType<typeof evaluateCheckpoint>) => r.criteria.find((x) => x.id === 'no-regression');
+
+  void test('a plain run has no comparison and no no-regression criterion', () => {
+    const r = evaluateCheckpoint({ docs: run, env: {} });
+    assert.equal(r.comparison, undefined);
+    assert.equal(criterion(r), undefined);
+  });
+
+  void test('paired samples add the criterion; a regression fails it and the verdict', () => {
+    const same = evaluateCheckpoint({ docs: [...run, pairDoc(1)], env: {} });
+    assert.equal(criterion(same)?.passed, true);
+    const slower = evaluateCheckpoint({ docs: [...run, pairDoc(1.3)], env: {} });
+    assert.equal(criterion(slower)?.passed, false);
+    assert.equal(slower.verdict, 'fail');
+    assert.equal(slower.comparison?.regressions, 1);
+  });
+
+  void test('compare mode without paired samples fails: never a one-armed comparison', () => {
+    const r = evaluateCheckpoint({ docs: run, env: {}, compare: { base: { ref: 'main' }, candidate: {} } });
+    assert.equal(criterion(r)?.passed, false);
+    assert.match(criterion(r)?.checks[0]?.message ?? '', /no metric was sampled on both arms/);
+  });
+
+  void test('a Step 7.4 check the base fails too is marked as such', () => {
+    const slowBoth = pairDoc(1, 40);
+    const p = slowBoth.pairs[0]!;
+    p.base = p.base.map((v) => v * 10);
+    p.candidate = p.candidate.map((v) => v * 10);
+    const candidateDoc: TestMetrics = {
+      ...slowBoth,
+      pairs: [],
+      metrics: [
+        {
+          name: 'db.session_create_ms',
+          category: 'database',
+          scenario: 'api',
+          unit: 'ms',
+          samples: p.candidate,
+          errors: [],
+          warmup: 0,
+          tags: {},
+        },
+      ],
+    };
+    const r = evaluateCheckpoint({
+      docs: [...run.filter((d) => !d.test.file.includes('database')), candidateDoc, slowBoth],
+      env: {},
+    });
+    const failed = r.criteria
+      .flatMap((c) => c.checks)
+      .filter((k) => k.id === 'db.session_create_ms.p95' && k.status === 'failed');
+    assert.ok(failed.length > 0, 'the slow session create fails its Step 7.4 check');
+    assert.ok(failed.every((k) => k.failsOnBase === true && /fails on the base too/.test(k.message)));
   });
 });

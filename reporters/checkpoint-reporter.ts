@@ -244,8 +244,6 @@ export default class CheckpointReporter implements Reporter {
       };
     }
 
-    if (!setupError) summary = { ...summary, phases: this.phases(all, summary.environment, reportsStarted) };
-
     let charts: Chart[] = [];
     if (this.charts) {
       try {
@@ -255,6 +253,8 @@ export default class CheckpointReporter implements Reporter {
         process.stderr.write(`[checkpoint] charts not rendered: ${(error as Error).message}\n`);
       }
     }
+    // The reports' own time: aggregation, evaluation and charts (writing the files is not counted).
+    if (!setupError) summary = { ...summary, phases: this.phases(all, summary.environment, reportsStarted) };
     const json = `${JSON.stringify(summary, null, 2)}\n`;
     const markdown = renderMarkdown(summary);
 
@@ -286,7 +286,6 @@ export default class CheckpointReporter implements Reporter {
         process.stderr.write(`[checkpoint] Allure verdict not written to ${resultsDir}: ${(error as Error).message}\n`);
       }
     }
-    if (summary.phases) summary.phases.reportsMs = Math.round(performance.now() - reportsStarted);
     return { summary, files };
   }
 

@@ -19,7 +19,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FAULTS, type Fault } from '../contract';
-import { phaseLine, type PerfSummary } from '../lib/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -205,17 +204,13 @@ interface SummaryCriterion {
 interface SummaryShape {
   verdict: 'pass' | 'fail';
   criteria: SummaryCriterion[];
-  phases?: PerfSummary['phases'];
 }
 
 function readSummary(reportDir: string): SummaryShape | string {
   const file = path.join(reportDir, 'perf-summary.json');
   if (!existsSync(file)) return `no ${path.relative(ROOT, file)} was written`;
   try {
-    const summary = JSON.parse(readFileSync(file, 'utf8')) as SummaryShape;
-    // Where the stage's time went, one line (the stage's own time is printed when it ends).
-    if (summary.phases) console.log(`[test] ${phaseLine(summary.phases)}`);
-    return summary;
+    return JSON.parse(readFileSync(file, 'utf8')) as SummaryShape;
   } catch (err) {
     return `${file} is not valid JSON: ${(err as Error).message}`;
   }

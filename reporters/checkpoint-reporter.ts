@@ -299,7 +299,7 @@ export default class CheckpointReporter implements Reporter {
     let seedingMs = 0;
     for (const { test } of all) {
       const last = test.results[test.results.length - 1];
-      if (!last) continue;
+      if (!last || last.status === 'skipped') continue;
       const file = test.location.file.split(/[\\/]/).pop() ?? test.location.file;
       perFile.set(file, (perFile.get(file) ?? 0) + last.duration);
       for (const a of last.annotations ?? test.annotations) {

@@ -5,6 +5,7 @@
  * (lib/compare.ts). The verdict is "pass" only when every criterion passes.
  */
 import { compareSeries, type Comparison, type ComparisonBase } from './compare';
+import { redactUrl } from './redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from './profiles';
@@ -235,7 +236,7 @@ export function compareArmsFromEnv(
     ...(ref ? { ref } : {}),
     ...(env.PERF_COMPARE_BASE_COMMIT ? { commit: env.PERF_COMPARE_BASE_COMMIT } : {}),
     // A bundled base's URL is a random local port: only a deployment's URL identifies it.
-    ...(url && !ref ? { url } : {}),
+    ...(url && !ref ? { url: redactUrl(url) } : {}),
   };
   return { base, candidate: env.GITHUB_SHA ? { commit: env.GITHUB_SHA } : {} };
 }

@@ -118,7 +118,10 @@ const VARIABLES = {
   PERF_BASELINE: z.string(),
   PERF_BASELINE_TOLERANCE: tolerance,
   PERF_RUN_ID: runId,
-  PERF_COMPARE_REF: z.string().regex(/^[\w./@^~{}-]{1,200}$/, { error: 'must be a git ref: a branch, tag or commit' }),
+  // No leading '-': git must never read it as an option.
+  PERF_COMPARE_REF: z
+    .string()
+    .regex(/^(?!-)[\w./@^~{}-]{1,200}$/, { error: 'must be a git ref: a branch, tag or commit' }),
   BASELINE_URL: httpUrl,
   BASELINE_DATABASE_URL: pgUrl,
   BASELINE_OPENAI_BASE_URL: httpUrl,

@@ -128,6 +128,7 @@ void describe('compare mode: bad input', () => {
     assert.match(problems({ BASELINE_URL: 'http://x:1' }), /without BASELINE_DATABASE_URL/);
     assert.match(problems({ BASELINE_DATABASE_URL: 'postgres://u:p@h/db_test' }), /without BASELINE_URL/);
     assert.match(problems({ PERF_COMPARE_REF: 'main; rm -rf /' }), /must be a git ref/);
+    assert.match(problems({ PERF_COMPARE_REF: '--output=/tmp/x' }), /must be a git ref/, 'never a git option');
     const secret = problems({ BASELINE_URL: 'http://x:1', BASELINE_DATABASE_URL: 'mysql://u:hunter2@h/db' });
     assert.doesNotMatch(secret, /hunter2/, 'a database password never reaches a message');
     assert.equal(load({}).compare, undefined, 'a plain run has no base');

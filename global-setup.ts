@@ -100,6 +100,9 @@ async function openBase(
   });
   const env: NodeJS.ProcessEnv = { ...candidateEnv };
   delete env.MEMORYCHAT_FAULTS;
+  // Its own embedded database, even when the candidate's stack was given one: two apps migrating
+  // and seeding one database would measure each other. The model endpoint stays shared.
+  delete env.DATABASE_URL;
   const base = await openTarget({
     arm: 'base',
     allowSeed: config.allowSeed,

@@ -5,6 +5,7 @@
  * (lib/compare.ts). The verdict is "pass" only when every criterion passes.
  */
 import { compareSeries, type Comparison, type ComparisonBase } from './compare';
+import { effectText, minEffectText } from './comparison-report';
 import { redactUrl } from './redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, expectedScenarios } from './metric-catalog';
@@ -261,8 +262,6 @@ function mergePairs(docs: readonly TestMetrics[]): PairedSeriesDoc[] {
   return [...byKey.values()];
 }
 
-const fmtRatio = (r: number | null) => (r === null ? 'n/a' : `×${r.toFixed(3)}`);
-
 /** The no-regression criterion: one check per compared metric. */
 function noRegressionChecks(comparison: Comparison): CheckResult[] {
   if (comparison.metrics.length === 0) {
@@ -286,11 +285,6 @@ function noRegressionChecks(comparison: Comparison): CheckResult[] {
   }
   return comparison.metrics.map((m) => {
     const passed = m.decision !== 'regression' && m.decision !== 'insufficient-data';
-    const effect =
-      m.kind === 'difference'
-        ? `${(m.difference ?? 0) >= 0 ? '+' : ''}${(m.difference ?? 0).toFixed(2)} ${m.unit} per sample`
-        : `${fmtRatio(m.ratio)} (95 % CI ${fmtRatio(m.ci95.low)}–${fmtRatio(m.ci95.high)})`;
-    const bound = m.kind === 'difference' ? `±${m.minEffect} ${m.unit}` : `±${(m.minEffect * 100).toFixed(0)} %`;
     return {
       id: `no-regression:${m.name}[${m.scenario}]`,
       criterion: NO_REGRESSION.id,
@@ -304,10 +298,10 @@ function noRegressionChecks(comparison: Comparison): CheckResult[] {
       passed,
       status: m.decision === 'insufficient-data' ? 'not-measured' : passed ? 'passed' : 'failed',
       message:
-        `${m.name} [${m.scenario}] candidate vs base ${effect}, n=${m.base.n}: ${m.decision}` +
+        `${m.name} [${m.scenario}] candidate vs base ${effectText(m)}, n=${m.base.n}: ${m.decision}` +
         (m.decision === 'insufficient-data' ? ' (too few pairs)' : '') +
         (m.failedPairs > 0 ? ` (${m.failedPairs} pairs failed: see the compare test's errors)` : '') +
-        ` (minimum effect ${bound})`,
+        ` (minimum effect ${minEffectText(m)})`,
       why: 'The change must not make this slower than the base beyond its minimum effect',
     };
   });

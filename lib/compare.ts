@@ -68,9 +68,8 @@ export interface ComparedMetric {
   ratio: number | null;
   /** 95 % bootstrap interval of the ratio (not corrected; the decision is). */
   ci95: { low: number | null; high: number | null };
-  /** Counts only: mean paired difference candidate − base, in the metric's unit, and its interval. */
+  /** Counts only: mean paired difference candidate − base, in the metric's unit. */
   difference?: number;
-  differenceCi95?: { low: number; high: number };
   kind: EffectKind;
   /** Share of the base (ratio) or units (difference) below which nothing is a regression. */
   minEffect: number;
@@ -180,7 +179,6 @@ export function compareOne(series: PairedSeries): ComparedMetric {
     const baseMean = meanOf(base);
     const toRatio = (d: number): number | null => (baseMean > 0 ? 1 + d / baseMean : null);
     out.difference = meanOf(diffs);
-    out.differenceCi95 = { low: quantileSorted(dist, 0.025), high: quantileSorted(dist, 0.975) };
     out.ratio = toRatio(out.difference);
     out.ci95 = { low: toRatio(quantileSorted(dist, 0.025)), high: toRatio(quantileSorted(dist, 0.975)) };
     out.pRegression = pAtMost(dist, minEffect);

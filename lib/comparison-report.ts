@@ -12,13 +12,20 @@ const MARK: Record<ComparedMetric['decision'], string> = {
   'no-change': '· no change',
   'insufficient-data': '? too few pairs',
 };
+const MD_MARK: Record<ComparedMetric['decision'], string> = {
+  regression: '❌',
+  improvement: '🟢',
+  'no-change': '✅',
+  'insufficient-data': '❔',
+};
 
 export function describeBase(base: ComparisonBase): string {
   if (base.ref) return `${base.ref}${base.commit ? ` (${base.commit.slice(0, 12)})` : ''}`;
   return base.url ?? 'the base';
 }
 
-function ratioText(m: ComparedMetric): string {
+/** The change: `×1.031 [1.012–1.049]` (times) or `+1.00 tokens` (counts). */
+export function effectText(m: ComparedMetric): string {
   if (m.ratio === null) return 'n/a';
   if (m.kind === 'difference') {
     const d = m.difference ?? 0;
@@ -28,7 +35,8 @@ function ratioText(m: ComparedMetric): string {
   return `×${m.ratio.toFixed(3)}${ci}`;
 }
 
-function bound(m: ComparedMetric): string {
+/** The minimum effect: `±10 %` or `±0.5 tokens`. */
+export function minEffectText(m: ComparedMetric): string {
   return m.kind === 'difference' ? `±${m.minEffect} ${m.unit}` : `±${(m.minEffect * 100).toFixed(0)} %`;
 }
 
@@ -49,7 +57,7 @@ export function comparisonConsoleLines(c: Comparison): string[] {
     out.push(
       `  ${MARK[m.decision].padEnd(15)} ${`${m.name} [${m.scenario}]`.padEnd(46)} ` +
         `p50 ${formatNumber(m.base.p50, m.unit)} → ${formatNumber(m.candidate.p50, m.unit)}  ` +
-        `${ratioText(m)}  n=${m.base.n}  (min effect ${bound(m)})`,
+        `${effectText(m)}  n=${m.base.n}  (min effect ${minEffectText(m)})`,
     );
   }
   return out;
@@ -66,17 +74,9 @@ export function comparisonMarkdown(c: Comparison): string[] {
     '|---|---|--:|--:|--:|--:|--:|---|',
   ];
   for (const m of c.metrics) {
-    const mark =
-      m.decision === 'regression'
-        ? '❌'
-        : m.decision === 'improvement'
-          ? '🟢'
-          : m.decision === 'no-change'
-            ? '✅'
-            : '❔';
     out.push(
       `| ${m.name} | ${m.scenario} | ${formatNumber(m.base.p50, m.unit)} | ${formatNumber(m.candidate.p50, m.unit)} ` +
-        `| ${ratioText(m)} | ${m.base.n} | ${bound(m)} | ${mark} ${m.decision} |`,
+        `| ${effectText(m)} | ${m.base.n} | ${minEffectText(m)} | ${MD_MARK[m.decision]} ${m.decision} |`,
     );
   }
   out.push('', `<sub>Method: ${c.method}.</sub>`);

@@ -264,21 +264,18 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     environment: ctx.environment ?? {},
     baseline: ctx.baseline ?? null,
     // A run stopped in global setup compared nothing: no comparison, however compare mode was asked for.
-    ...(result.comparison && !ctx.setupError ? { comparison: stripDiffCi(result.comparison) } : {}),
+    ...(result.comparison && !ctx.setupError ? { comparison: publishedComparison(result.comparison) } : {}),
     ...(ctx.setupError ? { setupError: redact(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
   return perfSummarySchema.parse(summary);
 }
 
-/** The published comparison: the contract's fields (the interval of a count difference stays internal). */
-function stripDiffCi(c: NonNullable<CheckpointResult['comparison']>): z.infer<typeof comparisonSchema> {
+/** The published comparison: a ratio that is not finite (a zero base) serializes as null. */
+function publishedComparison(c: NonNullable<CheckpointResult['comparison']>): z.infer<typeof comparisonSchema> {
   return {
     ...c,
-    metrics: c.metrics.map(({ differenceCi95: _d, ...m }) => ({
-      ...m,
-      ratio: m.ratio !== null && Number.isFinite(m.ratio) ? m.ratio : null,
-    })),
+    metrics: c.metrics.map((m) => ({ ...m, ratio: m.ratio !== null && Number.isFinite(m.ratio) ? m.ratio : null })),
   };
 }
 

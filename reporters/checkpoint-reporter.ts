@@ -291,7 +291,7 @@ export default class CheckpointReporter implements Reporter {
 
   /** Time per spec file (tests' own durations), seeding inside them, and global setup's, for the phase line. */
   private phases(
-    all: { test: TestCase; result?: TestResult }[],
+    all: readonly { test: TestCase }[],
     environment: Record<string, unknown>,
     reportsStarted: number,
   ): NonNullable<PerfSummary['phases']> {

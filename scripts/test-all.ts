@@ -19,6 +19,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FAULTS, type Fault } from '../contract';
+import type { PerfSummary } from '../lib/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -110,12 +111,6 @@ const COMPARE_SELF_TESTS: CompareSelfTest[] = [
   },
 ];
 
-interface ComparisonShape {
-  regressions: number;
-  improvements: number;
-  metrics: { name: string; scenario: string; decision: string; ratio: number | null }[];
-}
-
 async function compareSelfTest(t: CompareSelfTest): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports', 'self-test', t.regresses ? 'compare-fault' : 'compare-aa');
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
@@ -127,7 +122,7 @@ async function compareSelfTest(t: CompareSelfTest): Promise<{ passed: boolean; d
   );
   const summary = readSummary(path.join(ROOT, reportDir));
   if (typeof summary === 'string') return { passed: false, detail: summary };
-  const comparison = (summary as SummaryShape & { comparison?: ComparisonShape }).comparison;
+  const comparison = (summary as SummaryShape & Pick<PerfSummary, 'comparison'>).comparison;
   const criterion = summary.criteria.find((c) => c.id === 'no-regression');
   if (!comparison || !criterion) return { passed: false, detail: 'the summary has no comparison or no-regression' };
   const changed = comparison.metrics

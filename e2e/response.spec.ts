@@ -42,6 +42,13 @@ const DIRECT_MODEL_CONCURRENCY = 10;
 /** The scenario whose chats also give the "no major bottlenecks" evidence (app share, statements). */
 const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
 const TOP_STATEMENTS = 10;
+/**
+ * Extra warm-up chats of the long-conversation API test: its first one or two measured chats were
+ * the slowest in app overhead in 4 of 8 perf runs and in a smoke run (a 200-message
+ * history, not yet warm), which put its p95 over the limit on unchanged code. The limit and sample
+ * count stay.
+ */
+const LONG_CONVERSATION_EXTRA_WARMUP = 2;
 
 const RESPONSE_MS = ['response.ttft_ms', 'response.total_ms', 'response.model_ms', 'response.app_overhead_ms'] as const;
 const TOKENS_PER_MESSAGE = [
@@ -71,7 +78,8 @@ for (const scenario of RESPONSE_SCENARIOS) {
     async ({ seed, api, perf, model, db }) => {
       const profile = perf.profile;
       const budget = timeBudget();
-      const sc = await setupScenario(seed, api, scenario, profile, { sessions: profile.warmup + profile.apiSamples });
+      const warmup = profile.warmup + (scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0);
+      const sc = await setupScenario(seed, api, scenario, profile, { sessions: warmup + profile.apiSamples });
       const health = await api.health();
       const tags = { channel: 'api', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages };
       const ms = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
@@ -99,7 +107,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
       await perf.repeat(
         {
           samples: profile.apiSamples,
-          warmup: profile.warmup,
+          warmup,
           concurrency: API_CONCURRENCY,
           errorsTo: [
             ...RESPONSE_MS.map((name) => ({ name, opts: ms() })),
@@ -114,13 +122,9 @@ for (const scenario of RESPONSE_SCENARIOS) {
             release();
             throw err;
           });
-          const r = await chatOverApi(
-            sc.client,
-            session.id,
-            questionFor(scenario, ctx.index + profile.warmup),
-            budget,
-            { onFirstToken: overlap ? release : undefined },
-          ).finally(release);
+          const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + warmup), budget, {
+            onFirstToken: overlap ? release : undefined,
+          }).finally(release);
           // The warm-up chat (always alone) decides whether replies stream long enough to overlap.
           if (ctx.warmup) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
           const { usage, timing } = r.done;

@@ -79,7 +79,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
       const profile = perf.profile;
       const budget = timeBudget();
       const warmup = profile.warmup + (scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0);
-      const sc = await setupScenario(seed, api, scenario, profile, { sessions: warmup + profile.apiSamples });
+      const sc = await setupScenario(seed, api, scenario, profile, { sessions: warmup + profile.apiMaxSamples });
       const health = await api.health();
       const tags = { channel: 'api', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages };
       const ms = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
@@ -107,6 +107,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
       await perf.repeat(
         {
           samples: profile.apiSamples,
+          maxSamples: profile.apiMaxSamples,
           warmup,
           concurrency: API_CONCURRENCY,
           errorsTo: [

@@ -327,3 +327,41 @@ void test('auto-sampling: more samples while the percentile interval straddles t
   });
   assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
 });
+
+void test('repeat auto-sampling: more batches while a checked percentile is undecided and near its limit', async () => {
+  const run = async (overheadMs: (i: number) => number) => {
+    const perf = newRecorder();
+    const seen: number[] = [];
+    await perf.repeat({ samples: 20, warmup: 1, maxSamples: 60 }, (ctx) => {
+      if (!ctx.warmup) seen.push(ctx.index);
+      ctx.record('response.app_overhead_ms', overheadMs(ctx.index), {
+        category: 'response',
+        scenario: 'simple-query',
+        unit: 'ms',
+      });
+      return Promise.resolve();
+    });
+    const m = perf.toDocument(identity).metrics.find((x) => x.name === 'response.app_overhead_ms');
+    return { n: m?.samples.length, seen, tags: m?.tags };
+  };
+  // Far below the 25 ms limit: 20 samples, no more (the p95 interval is unbounded above, but
+  // the estimate is nowhere near the limit).
+  const far = await run(() => 10);
+  assert.equal(far.n, 20);
+  assert.equal(far.tags?.autoSampled, undefined);
+  // A burst of two 26 ms samples among 10 ms ones puts the p95 of 20 at the limit: one more
+  // batch (indices continuing where the first ended), after which the p95 of 40 is 10 ms.
+  const burst = await run((i) => (i === 7 || i === 8 ? 26 : 10));
+  assert.equal(burst.n, 40);
+  assert.deepEqual(
+    burst.seen,
+    Array.from({ length: 40 }, (_, i) => i),
+  );
+  assert.equal(burst.tags?.samplesPlanned, 20);
+  // Every tenth sample at the limit: undecided in every batch, so it stops at the cap.
+  const edge = await run((i) => (i % 10 === 9 ? 25 : 20));
+  assert.equal(edge.n, 60);
+  // Far above the limit: a regression is not sampled again (the estimate decides).
+  const slow = await run(() => 80);
+  assert.equal(slow.n, 20);
+});

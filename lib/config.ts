@@ -285,11 +285,13 @@ export function runProfile(config: PerfConfig, argv: readonly string[] = process
 
 /**
  * The bundled model simulator's latency for this run: MODEL_SIM_LATENCY when set; else `instant`
- * for a smoke-only run (smoke proves the suite works end to end in seconds; the app-overhead
- * metric is server-side, so an instant model does not distort it) and `realistic` otherwise.
+ * for a smoke-only or self-test run (smoke proves the suite works end to end in seconds; the
+ * app-overhead metric is server-side, so an instant model does not distort it) and `realistic`
+ * otherwise.
  */
 export function stackModelLatency(config: PerfConfig, argv: readonly string[] = process.argv): LatencyProfileName {
-  return config.modelSimLatency ?? (runProfile(config, argv) === 'smoke' ? 'instant' : 'realistic');
+  const profile = runProfile(config, argv);
+  return config.modelSimLatency ?? (profile === 'smoke' || profile === 'selftest' ? 'instant' : 'realistic');
 }
 
 /**

@@ -16,6 +16,7 @@
  * `bool` and samples 1 (true) / 0 (false), so thresholds treat them uniformly.
  */
 import { z } from 'zod';
+import { PROFILE_NAMES } from './profiles';
 
 export const METRICS_ATTACHMENT = 'perf-metrics';
 /** Test annotation with the test's seeding time (ms), summed into the run's phase line (harness time, not a metric). */
@@ -98,8 +99,8 @@ export type PairedSeriesDoc = z.infer<typeof pairedSeriesSchema>;
 export const testMetricsSchema = z.object({
   schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
   test: z.object({ title: z.string(), file: z.string(), project: z.string() }),
-  /** The run profile the test used (smoke/default/full): decides expected sample counts. */
-  profile: z.enum(['smoke', 'default', 'full']),
+  /** The run profile the test used (lib/profiles.ts): decides expected sample counts. */
+  profile: z.enum(PROFILE_NAMES),
   metrics: z.array(metricSchema),
   evidence: z.array(evidenceSchema).default([]),
   /** Compare mode only: paired samples of the base and candidate arms. */

@@ -2,7 +2,7 @@
  * Run profiles: how many samples and how large the data, per `PERF_PROFILE`.
  * Specs read these numbers; they never hard-code counts of their own.
  */
-export const PROFILE_NAMES = ['smoke', 'default', 'full'] as const;
+export const PROFILE_NAMES = ['smoke', 'default', 'full', 'selftest'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface PerfProfile {
@@ -129,6 +129,35 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
     compare: { micro: { pairs: 200, maxPairs: 2000, warmup: 50 }, chat: { pairs: 20, maxPairs: 60, warmup: 3 } },
+  },
+  /**
+   * The fault self-tests of `npm test` (scripts/test-all.ts): the fewest samples with which an
+   * injected fault still fails its own check. Not a verdict to trust on clean code: a p95 of 15
+   * samples is one hiccup away from its limit.
+   */
+  selftest: {
+    name: 'selftest',
+    // model-errors: ≈ 30 % of chat turns fail; with 20 the chance that none does is 0.7^20 ≈ 0.08 %.
+    apiSamples: 20,
+    apiMaxSamples: 20,
+    uiSamples: 2,
+    // slow-model: a turn takes ≈ 12 s, so a warm-up alone would spend half the test's budget.
+    warmup: 0,
+    // slow-session-create adds 8 ms to a ≈ 1 ms create: every sample is above the 5 ms limit.
+    // missing-indexes: each unindexed query takes tens of ms; one EXPLAIN shows the plan.
+    dbSamples: 15,
+    dbMaxSamples: 15,
+    dbWarmup: 3,
+    // Two sizes: the n-plus-one check compares statements per chat at the largest vs the smallest.
+    memorySizes: [100, 1_000],
+    // token-bloat: the untrimmed prompt of the large-memory user passes 5,000 tokens.
+    largeContextMemories: 1_000,
+    longConversationMessages: 200,
+    uiRenderMessages: 200,
+    seedingSizes: [1_000],
+    // unranked-search drops recall@5 to ≈ 0.13 (limit 0.9): a sixth of the set shows it.
+    relevanceQuestions: 44,
+    compare: { micro: { pairs: 60, maxPairs: 600, warmup: 20 }, chat: { pairs: 10, maxPairs: 30, warmup: 2 } },
   },
 };
 

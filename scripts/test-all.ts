@@ -24,8 +24,11 @@ import type { PerfSummary } from '../lib/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
-/** Loud self-tests at once: two on two cores (each is a stack, a runner and sometimes Chromium). */
-const SELF_TEST_LANES = 2;
+/**
+ * Loud stages at once: three on two cores. Each is a stack, a runner and sometimes Chromium, but
+ * most of their time is waiting (on a slow model, a timeout, a think time).
+ */
+const SELF_TEST_LANES = 3;
 
 interface StageResult {
   name: string;
@@ -133,10 +136,11 @@ interface CompareSelfTest {
 
 const COMPARE_SELF_TESTS: CompareSelfTest[] = [
   { name: 'A/A: unchanged code against HEAD → no regression, no improvement', env: {} },
-  // +0.25 ms of app time on a ≈ 0.9 ms session create: a +25–30 % slowdown, not a 5× one.
+  // +0.4 ms of app time on a 0.9–1.4 ms session create: a +30–45 % slowdown, not a 5× one. At
+  // +0.25 ms a run with a 1.38 ms base saw ×1.13 [1.09–1.18]: too close to the 10 % minimum effect.
   {
-    name: 'slow-session-create +0.25 ms in the candidate only → regression',
-    env: { MEMORYCHAT_FAULTS: 'slow-session-create', MEMORYCHAT_FAULT_MS: '0.25' },
+    name: 'slow-session-create +0.4 ms in the candidate only → regression',
+    env: { MEMORYCHAT_FAULTS: 'slow-session-create', MEMORYCHAT_FAULT_MS: '0.4' },
     regresses: 'db.session_create_ms',
   },
 ];
@@ -374,13 +378,19 @@ function readLoadSummary(reportDir: string): LoadSummaryShape | string {
 async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
   const reportDir = path.join('reports', 'load-smoke');
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  mkdirSync(path.join(ROOT, reportDir), { recursive: true });
+  const logFile = path.join(ROOT, reportDir, 'output.log');
   const code = await run(
     'npm',
     ['run', '--silent', 'load'],
     { ...LOAD_SMOKE_ENV, PERF_REPORT_DIR: reportDir },
     4 * 60_000,
+    logFile,
   );
   const s = readLoadSummary(reportDir);
+  if (typeof s === 'string' || code !== 0 || s.verdict !== 'pass') {
+    console.log(`[test] load smoke: last lines of ${path.relative(ROOT, logFile)}\n${logTail(logFile)}`);
+  }
   if (typeof s === 'string') return { passed: false, detail: s };
   const c = s.capacity;
   if (code !== 0 || s.verdict !== 'pass') {
@@ -453,21 +463,27 @@ async function main(): Promise<void> {
   const started = performance.now();
 
   // First the stages that need the machine to themselves: a verdict that must pass, or a small
-  // effect that must be seen. Then the loud self-tests, two at a time (see SelfTest.quiet).
+  // effect that must be seen. Then the loud ones, two at a time (see SelfTest.quiet).
   const selfTests = want('self') ? SELF_TESTS.filter((t) => !onlyFault || t.fault === onlyFault) : [];
   const selfStage = (t: SelfTest) => stage(results, `self-test: ${t.fault} → ${t.criterion} fails`, () => selfTest(t));
   if (want('smoke')) await stage(results, 'smoke project (clean stack → verdict pass)', smoke);
   if (want('compare') && !onlyFault) {
     for (const t of COMPARE_SELF_TESTS) await stage(results, `compare: ${t.name}`, () => compareSelfTest(t));
   }
-  if (want('load') && !onlyFault)
-    await stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke);
   for (const t of selfTests.filter((x) => x.quiet)) await selfStage(t);
   if (want('self') && (!onlyFault || onlyFault === 'serialize-chats')) {
     await stage(results, 'self-test: serialize-chats → load capacity fails', loadSelfTest);
   }
-  const loud = selfTests.filter((x) => !x.quiet);
-  await runInLanes(loud.length, SELF_TEST_LANES, (i) => selfStage(loud[i] as SelfTest));
+  // The load smoke shares the second phase: its round trip p95 (≈ 1.9 s at 8 users) sits far
+  // below the 5 s limit, and it starts first, beside the self-tests that mostly wait (slow
+  // model, model errors).
+  const loud: (() => Promise<boolean>)[] = [
+    ...(want('load') && !onlyFault
+      ? [() => stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke)]
+      : []),
+    ...selfTests.filter((x) => !x.quiet).map((t) => () => selfStage(t)),
+  ];
+  await runInLanes(loud.length, SELF_TEST_LANES, (i) => (loud[i] as () => Promise<boolean>)());
 
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;

@@ -59,13 +59,21 @@ export async function waitForQuietCpu(
   }
 }
 
-/** Waits for a quiet machine before `phase` and records how long that took as evidence. */
+/**
+ * Waits for a quiet machine before `phase` and records how long that took as evidence. A profile
+ * without small effects to measure (`selftest`: settleMaxWaitMs 0) does not wait.
+ */
 export async function settleBefore(
   perf: PerfRecorder,
   phase: string,
   opts: Omit<MetricOptions, 'unit'>,
 ): Promise<void> {
-  const r = await waitForQuietCpu();
+  const maxWaitMs = perf.profile.settleMaxWaitMs;
+  if (maxWaitMs <= 0) {
+    perf.evidence('harness.quiet_wait', `${phase}: not waited (profile ${perf.profile.name})`, undefined, opts);
+    return;
+  }
+  const r = await waitForQuietCpu({ maxWaitMs });
   const idle = r.idle === undefined ? 'n/a' : `${Math.round(r.idle * 100)} %`;
   perf.evidence(
     'harness.quiet_wait',

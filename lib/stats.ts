@@ -199,11 +199,6 @@ export function fitPowerLaw(points: readonly { size: number; value: number }[]):
   return { exponent: m, coefficient: Math.exp(b), r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
 }
 
-/** Least-squares slope of log(value) vs log(size): the growth exponent of a scaling curve. */
-export function growthExponent(points: readonly { size: number; value: number }[]): number {
-  return fitPowerLaw(points).exponent;
-}
-
 // ---------------------------------------------------------------- bootstrap (baseline comparison)
 
 /** A 32-bit seed from a text (FNV-1a): one stable, independent bootstrap seed per metric name. */

@@ -14,7 +14,7 @@ import type { Pool } from 'pg';
 import { test, expect } from '../fixtures';
 import { settleBefore } from './helpers/quiet';
 import { messageCreateSamples } from '../lib/profiles';
-import { diffStatements, statementSnapshot } from './helpers/statements';
+import { diffStatements, statementSnapshot } from '../lib/statements';
 import { target, type ReadPathQuery, type SeededUser, type Seeder } from '../fixtures/target';
 import type { PerfProfile } from '../lib/profiles';
 import { DB_QUERY_SCENARIOS } from '../lib/metric-catalog';

@@ -19,7 +19,7 @@ import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
-import { diffStatements, statementSnapshot } from './helpers/statements';
+import { diffStatements, statementSnapshot, type StatementSnapshot } from '../lib/statements';
 import { avg, p50, round } from '../lib/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
@@ -274,8 +274,8 @@ function recordBottleneckEvidence(
     serverOverhead: number[];
     roundTrips: number[];
     statementsPerChat: number[];
-    before: Awaited<ReturnType<typeof statementSnapshot>>;
-    after: Awaited<ReturnType<typeof statementSnapshot>>;
+    before: StatementSnapshot;
+    after: StatementSnapshot;
   },
 ): void {
   const shareOpts: MetricOptions = {

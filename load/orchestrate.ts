@@ -44,7 +44,8 @@ import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artiller
 import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser, verdictOf } from './capacity';
 import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
-import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth, statementSnapshot } from './probes';
+import { statementSnapshot } from '../lib/statements';
+import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth } from './probes';
 import { appLoopP99, limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
 
 const ARTILLERY_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'artillery');
@@ -311,7 +312,7 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
                 ...(cpuFigures.loadGenerator !== undefined ? { loadGenerator: cpuFigures.loadGenerator } : {}),
               },
           db: dbFigures.samples > 0 ? dbFigures : null,
-          topStatements: b && a ? statementGrowth(b, a) : [],
+          topStatements: statementGrowth(b, a),
           eventLoop,
         };
       },

@@ -18,6 +18,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { EVENT_LOOP_PATH, parseEventLoopReport, type EventLoopDelay } from '../contract';
+import { diffStatements, type StatementSnapshot } from '../lib/statements';
 
 const SAMPLE_EVERY_MS = 500;
 const CPU_EVERY_MS = 1_000;
@@ -129,44 +130,19 @@ export function startDbSampler(pool: pg.Pool, appName: string | null): { stop():
   };
 }
 
-interface StatementRow {
-  queryid: string;
-  query: string;
-  calls: number;
-  total: number;
-}
-
-/** A snapshot of pg_stat_statements for this database; undefined when the extension is missing. */
-export async function statementSnapshot(pool: pg.Pool): Promise<Map<string, StatementRow> | undefined> {
-  try {
-    const r = await pool.query<StatementRow>(
-      `SELECT queryid::text AS queryid, query, calls::float8 AS calls, total_exec_time AS total
-         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-        WHERE d.datname = current_database()`,
-    );
-    return new Map(r.rows.map((row) => [row.queryid, row]));
-  } catch {
-    return undefined;
-  }
-}
-
 /** The statements whose total execution time grew most between two snapshots. */
-export function statementGrowth(
-  before: Map<string, StatementRow>,
-  after: Map<string, StatementRow>,
-  top = 5,
-): StatementGrowth[] {
-  const out: StatementGrowth[] = [];
-  for (const [id, a] of after) {
-    const b = before.get(id);
-    const calls = a.calls - (b?.calls ?? 0);
-    const totalMs = a.total - (b?.total ?? 0);
-    if (calls <= 0 || totalMs <= 0) continue;
-    // The probes' own statements are not the app's.
-    if (/pg_stat_activity|pg_stat_statements/.test(a.query)) continue;
-    out.push({ query: a.query.replace(/\s+/g, ' ').trim().slice(0, 160), calls, totalMs, meanMs: totalMs / calls });
-  }
-  return out.sort((x, y) => y.totalMs - x.totalMs).slice(0, top);
+export function statementGrowth(before: StatementSnapshot, after: StatementSnapshot, top = 5): StatementGrowth[] {
+  if ('error' in before || 'error' in after) return [];
+  return diffStatements(before.rows, after.rows)
+    .filter((s) => s.total_ms > 0)
+    .map((s) => ({
+      query: s.query.replace(/\s+/g, ' ').trim().slice(0, 160),
+      calls: s.calls,
+      totalMs: s.total_ms,
+      meanMs: s.total_ms / s.calls,
+    }))
+    .sort((x, y) => y.totalMs - x.totalMs)
+    .slice(0, top);
 }
 
 // ---------------------------------------------------------------- CPU

@@ -1,11 +1,9 @@
 /**
- * `pg_stat_statements` around a phase of a test: what SQL ran, how often, how long. The view is
- * database-wide (concurrent work is included) and never reset here (other specs may read it), so
- * the diff is evidence, never a gated number.
+ * `pg_stat_statements` around a phase of a run: what SQL ran, how often, how long. The view is
+ * database-wide (concurrent work is included) and never reset here (others may read it), so a
+ * diff is evidence, never a gated number. Used by the specs and by the load test's probes.
  */
 import type { Pool } from 'pg';
-import { errorMessage } from '../../fixtures/perf';
-import { round } from '../../lib/numbers';
 
 export interface StatementRow {
   queryid: string;
@@ -15,8 +13,10 @@ export interface StatementRow {
   rows: number;
 }
 
+export type StatementSnapshot = { rows: StatementRow[] } | { error: string };
+
 /** The database's statements so far, or why they cannot be read (extension not loaded/allowed). */
-export async function statementSnapshot(db: Pool): Promise<{ rows: StatementRow[] } | { error: string }> {
+export async function statementSnapshot(db: Pick<Pool, 'query'>): Promise<StatementSnapshot> {
   try {
     const r = await db.query<StatementRow>(
       `SELECT queryid::text AS queryid, left(query, 300) AS query, calls::float8 AS calls,
@@ -26,11 +26,14 @@ export async function statementSnapshot(db: Pool): Promise<{ rows: StatementRow[
     );
     return { rows: r.rows };
   } catch (error) {
-    return { error: errorMessage(error) };
+    return { error: error instanceof Error ? error.message : String(error) };
   }
 }
 
-/** Statements that ran between two snapshots, with their calls/time/rows in that window. */
+/**
+ * Statements that ran between two snapshots, with their calls/time/rows in that window; the
+ * probes' own reads of the statistics views are not the app's and are left out.
+ */
 export function diffStatements(before: StatementRow[], after: StatementRow[]): StatementRow[] {
   const old = new Map(before.map((r) => [r.queryid, r]));
   return after
@@ -39,9 +42,9 @@ export function diffStatements(before: StatementRow[], after: StatementRow[]): S
       return {
         ...r,
         calls: r.calls - (b?.calls ?? 0),
-        total_ms: round(r.total_ms - (b?.total_ms ?? 0), 2),
+        total_ms: Math.round((r.total_ms - (b?.total_ms ?? 0)) * 100) / 100,
         rows: r.rows - (b?.rows ?? 0),
       };
     })
-    .filter((r) => r.calls > 0 && !/pg_stat_statements/.test(r.query));
+    .filter((r) => r.calls > 0 && !/pg_stat_statements|pg_stat_activity/.test(r.query));
 }

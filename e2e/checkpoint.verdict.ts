@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { expect } from '@playwright/test';
 import { configTest as test } from '../fixtures/config';
 import { evaluateCheckpoint } from '../lib/checkpoint';
+import { PERF_THRESHOLDS } from '../perf.thresholds';
 import { CHECKPOINT_INPUT_DIR, readCheckpointInput } from '../lib/checkpoint-input';
 import { buildSummary, readEnvironment, renderMarkdown } from '../lib/summary';
 
@@ -21,7 +22,12 @@ test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, t
   // eslint-disable-next-line playwright/no-skipped-test -- a conditional skip with its reason, by design
   test.skip(testInfo.config.shard !== null, 'sharded run: the verdict comes from merge-reports over all shards');
   const { docs, harnessErrors } = readCheckpointInput(join(testInfo.project.outputDir, CHECKPOINT_INPUT_DIR));
-  const result = evaluateCheckpoint({ docs, harnessErrors, ...(docs.length === 0 ? { profile: profileName } : {}) });
+  const result = evaluateCheckpoint({
+    thresholds: PERF_THRESHOLDS,
+    docs,
+    harnessErrors,
+    ...(docs.length === 0 ? { profile: profileName } : {}),
+  });
   const summary = buildSummary(result, {
     startedAt: new Date(),
     durationMs: 0,

@@ -23,7 +23,6 @@ import {
   type ThresholdCheck,
   type ThresholdConfig,
 } from './thresholds';
-import { PERF_THRESHOLDS } from '../perf.thresholds';
 
 export interface AggregatedMetric extends MetricForCheck {
   category: Category;
@@ -216,7 +215,8 @@ export interface EvaluateOptions {
   harnessErrors?: readonly HarnessError[];
   /** Defaults to the profile the tests reported (or PERF_PROFILE when there are none). */
   profile?: ProfileName;
-  thresholds?: ThresholdConfig;
+  /** The checks and their limits (perf.thresholds.ts): given, never imported, so the judge stays below the config. */
+  thresholds: ThresholdConfig;
   env?: NodeJS.ProcessEnv;
   /**
    * Compare mode: the arms' identities. Set → a no-regression criterion, which fails when no
@@ -353,7 +353,7 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
   const env = opts.env ?? process.env;
   const harnessErrors = [...(opts.harnessErrors ?? [])];
   const profile = opts.profile ?? pickProfile(opts.docs, env, harnessErrors);
-  const resolved = resolveThresholds(opts.thresholds ?? PERF_THRESHOLDS, profile, env);
+  const resolved = resolveThresholds(opts.thresholds, profile, env);
   const { metrics, evidence } = aggregate(opts.docs);
 
   const byCriterion = new Map<CriterionId, CheckResult[]>(CRITERIA.map((c) => [c.id, []]));

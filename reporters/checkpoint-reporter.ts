@@ -207,6 +207,7 @@ export default class CheckpointReporter implements Reporter {
     // A run without metrics (e.g. global setup failed) is judged against `--project=smoke` when
     // that is what was asked for, not PERF_PROFILE's default.
     const checkpoint = evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
       docs,
       harnessErrors,
       profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined,

@@ -11,6 +11,7 @@ import {
   parseTolerance,
   type ComparableMetric,
 } from '../../lib/baseline';
+import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import { buildSummary } from '../../lib/summary';
 import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/stats';
@@ -34,7 +35,10 @@ function latencies(n: number, m: number, spread: number, seed: number): number[]
   return Array.from({ length: n }, () => m * Math.exp(spread * (rnd() + rnd() + rnd() - 1.5)));
 }
 const summaryOf = (o: SyntheticOptions) =>
-  buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), { startedAt: new Date(), durationMs: 1 });
+  buildSummary(evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: syntheticRun(o), env: {} }), {
+    startedAt: new Date(),
+    durationMs: 1,
+  });
 
 void test('identical samples: no regression, no improvement', () => {
   const a = latencies(20, 1000, 0.3, 1);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compareOne, compareSeries, holm, undecided, type PairedSeries } from '../../lib/compare';
 import { seededRandom } from '../../lib/stats';
+import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import type { TestMetrics } from '../../lib/metrics-schema';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
@@ -136,22 +137,27 @@ void describe('the no-regression criterion in the checkpoint', () => {
   const criterion = (r: ReturnType<typeof evaluateCheckpoint>) => r.criteria.find((x) => x.id === 'no-regression');
 
   void test('a plain run has no comparison and no no-regression criterion', () => {
-    const r = evaluateCheckpoint({ docs: run, env: {} });
+    const r = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: run, env: {} });
     assert.equal(r.comparison, undefined);
     assert.equal(criterion(r), undefined);
   });
 
   void test('paired samples add the criterion; a regression fails it and the verdict', () => {
-    const same = evaluateCheckpoint({ docs: [...run, pairDoc(1)], env: {} });
+    const same = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [...run, pairDoc(1)], env: {} });
     assert.equal(criterion(same)?.passed, true);
-    const slower = evaluateCheckpoint({ docs: [...run, pairDoc(1.3)], env: {} });
+    const slower = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [...run, pairDoc(1.3)], env: {} });
     assert.equal(criterion(slower)?.passed, false);
     assert.equal(slower.verdict, 'fail');
     assert.equal(slower.comparison?.regressions, 1);
   });
 
   void test('compare mode without paired samples fails: never a one-armed comparison', () => {
-    const r = evaluateCheckpoint({ docs: run, env: {}, compare: { base: { ref: 'main' }, candidate: {} } });
+    const r = evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
+      docs: run,
+      env: {},
+      compare: { base: { ref: 'main' }, candidate: {} },
+    });
     assert.equal(criterion(r)?.passed, false);
     assert.match(criterion(r)?.checks[0]?.message ?? '', /no metric was sampled on both arms/);
   });
@@ -178,6 +184,7 @@ void describe('the no-regression criterion in the checkpoint', () => {
       ],
     };
     const r = evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
       docs: [...run.filter((d) => !d.test.file.includes('database')), candidateDoc, slowBoth],
       env: {},
     });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/checkpoint';
 import {
   buildSummary,
@@ -19,7 +20,7 @@ import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthe
 import { tempDir } from '../support/temp-dir';
 
 const summaryOf = (o: SyntheticOptions = {}) =>
-  buildSummary(evaluateCheckpoint({ docs: syntheticRun(o), env: {} }), {
+  buildSummary(evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: syntheticRun(o), env: {} }), {
     startedAt: new Date('2026-01-01T00:00:00Z'),
     durationMs: 1234.5,
   });

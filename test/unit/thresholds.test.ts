@@ -10,7 +10,8 @@ import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthe
 import { tempDir } from '../support/temp-dir';
 
 const NO_ENV = {} as NodeJS.ProcessEnv;
-const run = (o: SyntheticOptions = {}, env = NO_ENV) => evaluateCheckpoint({ docs: syntheticRun(o), env });
+const run = (o: SyntheticOptions = {}, env = NO_ENV) =>
+  evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: syntheticRun(o), env });
 const status = (r: CheckpointResult) => Object.fromEntries(r.criteria.map((c) => [c.id, c.status]));
 const failing = (r: CheckpointResult) => r.criteria.filter((c) => !c.passed).map((c) => c.id);
 
@@ -31,7 +32,7 @@ void test('a clean run passes all four criteria (smoke and default profiles)', (
 });
 
 void test('zero metrics fails performance-measured (never a pass)', () => {
-  const r = evaluateCheckpoint({ docs: [], env: NO_ENV });
+  const r = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [], env: NO_ENV });
   assert.equal(r.verdict, 'fail');
   assert.equal(status(r)['performance-measured'], 'failed');
   assert.match(

@@ -41,11 +41,6 @@ export interface StartStackOptions {
   startTimeoutMs?: number;
   /** Grace period for a clean shutdown before SIGKILL. Default 10 s. */
   stopTimeoutMs?: number;
-  /**
-   * `node` (default): `node --import tsx app/stack.ts`, no wrapper process between us and the
-   * stack. `npm`: `npm run stack`, what a user types (scripts/bench-stack.ts times that start).
-   */
-  via?: 'node' | 'npm';
 }
 
 const KEYS = ['BASE_URL', 'DATABASE_URL', 'OPENAI_BASE_URL', 'STACK_READY_MS'] as const;
@@ -94,11 +89,7 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
   const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0', MEMORYCHAT_EXIT_WITH_STDIN: '1' };
   delete env.BASE_URL; // the stack must not think it is pointed elsewhere
   // node --import tsx, not the tsx binary: no extra wrapper process between us and the stack.
-  const [command, args] =
-    opts.via === 'npm'
-      ? ['npm', ['run', '--silent', 'stack']]
-      : [process.execPath, ['--import', 'tsx', 'app/stack.ts']];
-  const child = spawn(command, args, {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/stack.ts'], {
     cwd: opts.cwd,
     env,
     detached: true,

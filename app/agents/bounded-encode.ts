@@ -8,7 +8,10 @@
  * a longer run may count a few tokens more than OpenAI's tokenizer would.
  * Used by the app (prompt budget) and by the model simulator (usage), so both count alike.
  */
-import type { Tiktoken } from 'js-tiktoken/lite';
+/** What encodeBounded needs of a BPE encoder: js-tiktoken's Tiktoken and gpt-tokenizer both fit. */
+export interface BpeEncoder {
+  encode(text: string): number[];
+}
 
 const LONG_RUN_CHARS = 200;
 const PIECE_BYTES = 64;
@@ -18,7 +21,12 @@ const LONG_RUNS = new RegExp(LONG_RUN.source, 'g');
 const utf8Bytes = (codePoint: number): number =>
   codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
 
-export function encodeBounded(encoder: Tiktoken, text: string): number[] {
+/** True when `text` has a run that encodeBounded cuts into pieces (a plain encode could stall). */
+export function hasLongRun(text: string): boolean {
+  return LONG_RUN.test(text);
+}
+
+export function encodeBounded(encoder: BpeEncoder, text: string): number[] {
   if (!LONG_RUN.test(text)) return encoder.encode(text);
   const ids: number[] = [];
   const add = (piece: string): void => {

@@ -2,23 +2,26 @@
  * Token counting for the prompt budget, with OpenAI's own tokenizer (o200k_base: gpt-4o*,
  * gpt-4.1*), so "≤ 5,000 tokens" means what the model provider bills.
  *
- * Building the encoder costs ~0.7 s of CPU, so the stack warms it while PostgreSQL starts.
- * Encoding costs ~2 µs per token, so counts of immutable texts (stored messages and memories,
- * keyed by id) are cached: a long conversation is counted once, not on every message.
+ * gpt-tokenizer, not js-tiktoken (which the model simulator bills with: the same ranks give the
+ * same ids): its count keeps a cache of word pieces, so everyday text counts ≈ 5× faster (a
+ * 200-message history that was never counted cost ≈ 4 ms of a ≈ 15 ms turn), and it loads in
+ * ≈ 0.4 s instead of ≈ 1.2 s. Counts of immutable texts (stored messages and memories, keyed by
+ * id) are cached too: a long conversation is counted once, not on every message.
  */
-import { Tiktoken } from 'js-tiktoken/lite';
-import o200kBase from 'js-tiktoken/ranks/o200k_base';
-import { encodeBounded } from './bounded-encode';
+import { countTokens as countO200k, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { encodeBounded, hasLongRun, type BpeEncoder } from './bounded-encode';
 
-let encoder: Tiktoken | undefined;
+const encoder: BpeEncoder & { decode(ids: number[]): string } = { encode: (text) => encode(text), decode };
 
-export function tokenizer(): Tiktoken {
-  encoder ??= new Tiktoken(o200kBase);
+/** The encoder (loaded on first use; the stack calls this right after it reports ready). */
+export function tokenizer(): typeof encoder {
+  countO200k('warm up');
   return encoder;
 }
 
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : encodeBounded(tokenizer(), text).length;
+  if (text.length === 0) return 0;
+  return hasLongRun(text) ? encodeBounded(encoder, text).length : countO200k(text);
 }
 
 const CACHE_LIMIT = 50_000;
@@ -42,9 +45,9 @@ export function truncateToTokens(text: string, maxTokens: number): { text: strin
   if (maxTokens <= 0) return { text: '', tokens: 0 };
   // Cheap exit: a token is at least one character, so short texts always fit.
   if (text.length <= maxTokens) return { text, tokens: countTokens(text) };
-  const ids = encodeBounded(tokenizer(), text);
+  const ids = encodeBounded(encoder, text);
   if (ids.length <= maxTokens) return { text, tokens: ids.length };
-  const kept = tokenizer().decode(ids.slice(0, Math.max(0, maxTokens - 2)));
+  const kept = encoder.decode(ids.slice(0, Math.max(0, maxTokens - 2)));
   const out = `${kept} …`;
   return { text: out, tokens: countTokens(out) };
 }

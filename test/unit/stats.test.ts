@@ -94,9 +94,15 @@ void test('summarize is cheap: 10k samples well under 20 ms', () => {
   const rnd = seededRandom(3);
   const xs = Array.from({ length: 10_000 }, () => rnd() * 100);
   summarize(xs);
-  const t0 = performance.now();
-  summarize(xs);
-  assert.ok(performance.now() - t0 < 20);
+  // The fastest of five runs: its cost, not a preemption (unit tests run two files at a time, and
+  // one single run on a busy core once took more than 20 ms).
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    summarize(xs);
+    best = Math.min(best, performance.now() - t0);
+  }
+  assert.ok(best < 20, `summarize of 10k samples took ${best.toFixed(1)} ms at best`);
 });
 
 void test('quantileCi: median case = medianCiRank; p95 unbounded above when n cannot bound its tail', () => {

@@ -89,8 +89,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
   try {
     // PostgreSQL and the model simulator start in child processes first. This thread loads its
     // modules while the data directory is copied (capped wait: a slow child never leaves this
-    // thread idle for long). The tokenizer (~0.5 s of CPU, several seconds on busy cores) is
-    // built right after the stack reports ready, see below.
+    // thread idle for long). The app's tokenizer loads with its module (≈ 0.4 s of CPU) and is
+    // warmed right after the stack reports ready, see below.
     const dbSteps = new Map<PgStartStep, () => void>();
     const dbStep = (step: PgStartStep): Promise<void> =>
       new Promise((resolve) => {
@@ -249,9 +249,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const baseUrl = `http://${config.host}:${port}`;
     const readyMs = performance.now() - t0;
     phase('listening');
-    // The tokenizer is built now, in the background, not before "ready": everything answers
-    // already, and a request that arrives in the next ~0.5 s waits for the build (the suite's
-    // global setup checks do; every measurement starts later and waits for idle CPUs first).
+    // The tokenizer is warmed now, in the background, not before "ready": everything answers
+    // already, and a request that arrives meanwhile waits a few milliseconds at most (every
+    // measurement starts later and waits for idle CPUs first).
     setImmediate(() => {
       const t = performance.now();
       tokens.tokenizer();

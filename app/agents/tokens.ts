@@ -13,7 +13,7 @@ import { encodeBounded, hasLongRun, type BpeEncoder } from './bounded-encode';
 
 const encoder: BpeEncoder & { decode(ids: number[]): string } = { encode: (text) => encode(text), decode };
 
-/** The encoder (loaded on first use; the stack calls this right after it reports ready). */
+/** The encoder, warmed: the stack calls this right after it reports ready (the encoding loads with this module). */
 export function tokenizer(): typeof encoder {
   countO200k('warm up');
   return encoder;

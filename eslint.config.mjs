@@ -11,6 +11,7 @@ import playwright from 'eslint-plugin-playwright';
 // unit tests spawn the stack too (test/support/stack.ts).
 const SUITE_MESSAGE = 'The suite must not import app/: use contract/ or the target adapter (fixtures/target/).';
 const APP_MESSAGE = 'app/ must not import the suite (or anything outside app/ but contract/).';
+const LIB_MESSAGE = 'lib/ is given the checks and limits by its callers: it must not import perf.thresholds.ts.';
 function boundaryRules(maxDepth = 5) {
   const configs = [];
   for (let depth = 1; depth <= maxDepth; depth++) {
@@ -49,6 +50,28 @@ function boundaryRules(maxDepth = 5) {
         'no-restricted-imports': [
           'error',
           { patterns: [{ regex: `^${appUp}(?!contract(/|$))`, message: APP_MESSAGE }] },
+        ],
+      },
+    });
+  }
+  // Dependencies one way: lib/ (statistics, the checkpoint's evaluation, reports) is given the
+  // checks and their limits by its callers and never imports perf.thresholds.ts. A later config
+  // replaces the rule for these files, so it repeats the app boundary.
+  for (const [files, up] of [
+    ['lib/*.ts', '(\\.\\./)'],
+    ['lib/*/*.ts', '(\\.\\./){2}'],
+  ]) {
+    configs.push({
+      files: [files],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              { regex: `^${up}app(/|$)`, message: SUITE_MESSAGE },
+              { regex: `^${up}perf\\.thresholds$`, message: LIB_MESSAGE },
+            ],
+          },
         ],
       },
     });

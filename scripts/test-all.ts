@@ -31,6 +31,13 @@ const BIN = path.join(ROOT, 'node_modules', '.bin');
  */
 const SELF_TEST_LANES = 3;
 
+/** A stage's result; `log`: where its output went, when not to the console (a failure prints the tail). */
+interface StageOutcome {
+  passed: boolean;
+  detail: string;
+  log?: string;
+}
+
 interface StageResult {
   name: string;
   passed: boolean;
@@ -165,7 +172,7 @@ function changedMetrics(comparison: Comparison): string[] {
     .map((m) => `${m.name}[${m.scenario}] ${m.decision} ×${m.ratio?.toFixed(3) ?? '?'}`);
 }
 
-async function compareSelfTest(t: CompareSelfTest): Promise<{ passed: boolean; detail: string }> {
+async function compareSelfTest(t: CompareSelfTest): Promise<StageOutcome> {
   const reportDir = path.join('reports', 'self-test', 'compare-fault');
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
   const code = await run(
@@ -228,16 +235,20 @@ function logTail(logFile: string, lines = 60): string {
   return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
-async function stage(
-  results: StageResult[],
-  name: string,
-  fn: () => Promise<{ passed: boolean; detail: string }>,
-): Promise<boolean> {
+/** Empties a stage's report folder and returns the path of its output log in it. */
+function freshStageDir(reportDir: string): string {
+  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  mkdirSync(path.join(ROOT, reportDir), { recursive: true });
+  return path.join(ROOT, reportDir, 'output.log');
+}
+
+async function stage(results: StageResult[], name: string, fn: () => Promise<StageOutcome>): Promise<boolean> {
   console.log(`\n━━━ ${name} ━━━`);
   const started = performance.now();
-  const { passed, detail } = await fn();
+  const { passed, detail, log } = await fn();
   const seconds = (performance.now() - started) / 1000;
   results.push({ name, passed, seconds, detail });
+  if (!passed && log) console.log(`[test] ${name}: last lines of ${path.relative(ROOT, log)}\n${logTail(log)}`);
   console.log(`━━━ ${name}: ${passed ? 'passed' : 'FAILED'} (${seconds.toFixed(1)} s) ${detail}`);
   return passed;
 }
@@ -282,7 +293,7 @@ function describeCheck(k: SummaryCheck): string {
  * A/A comparison (the compare spec, unchanged code on both arms) must find no regression and no
  * improvement on any metric. One run for both: the base stack idles while the other specs run.
  */
-async function smoke(): Promise<{ passed: boolean; detail: string }> {
+async function smoke(): Promise<StageOutcome> {
   const reportDir = path.join('reports');
   // A run that aborts before the reporter writes must not be judged by the previous summary.
   rmSync(path.join(ROOT, reportDir, 'perf-summary.json'), { force: true });
@@ -319,11 +330,10 @@ async function smoke(): Promise<{ passed: boolean; detail: string }> {
   return { passed: true, detail: `verdict pass; A/A: ${n} metrics compared, none changed` };
 }
 
-async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string }> {
+async function selfTest(t: SelfTest): Promise<StageOutcome> {
   const reportDir = path.join('reports', 'self-test', t.fault);
-  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  mkdirSync(path.join(ROOT, reportDir), { recursive: true });
-  const logFile = path.join(ROOT, reportDir, 'output.log');
+  const logFile = freshStageDir(reportDir);
+  const fail = (detail: string): StageOutcome => ({ passed: false, detail, log: logFile });
   const code = await run(
     path.join(BIN, 'playwright'),
     ['test', '--project=perf', '--grep', t.grep, ...(t.args ?? [])],
@@ -338,12 +348,9 @@ async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string 
     logFile,
   );
   const summary = readSummary(path.join(ROOT, reportDir));
-  if (typeof summary === 'string') {
-    console.log(`[test] ${t.fault}: last lines of ${path.relative(ROOT, logFile)}\n${logTail(logFile)}`);
-    return { passed: false, detail: summary };
-  }
+  if (typeof summary === 'string') return fail(summary);
   const criterion = summary.criteria.find((c) => c.id === t.criterion);
-  if (!criterion) return { passed: false, detail: `summary has no criterion ${t.criterion}` };
+  if (!criterion) return fail(`summary has no criterion ${t.criterion}`);
   // The right reason: a measured value beyond its limit on the metric the fault breaks
   // (a subset run also misses other metrics; "not measured" does not count here).
   const culprit = criterion.checks.find(
@@ -358,10 +365,7 @@ async function selfTest(t: SelfTest): Promise<{ passed: boolean; detail: string 
   if (criterion.passed) problems.push(`criterion ${t.criterion} passed, expected it to fail`);
   if (!culprit) problems.push(`no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`);
   if (code === 0) problems.push('exit code was 0, expected non-zero for a failed verdict');
-  if (problems.length) {
-    console.log(`[test] ${t.fault}: last lines of ${path.relative(ROOT, logFile)}\n${logTail(logFile)}`);
-    return { passed: false, detail: problems.join('; ') };
-  }
+  if (problems.length) return fail(problems.join('; '));
   const seen = culprit ? describeCheck(culprit) : '';
   return { passed: true, detail: `verdict fail on ${t.criterion}: ${seen}` };
 }
@@ -398,11 +402,9 @@ function readLoadSummary(reportDir: string): LoadSummaryShape | string {
   }
 }
 
-async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
+async function loadSmoke(): Promise<StageOutcome> {
   const reportDir = path.join('reports', 'load-smoke');
-  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  mkdirSync(path.join(ROOT, reportDir), { recursive: true });
-  const logFile = path.join(ROOT, reportDir, 'output.log');
+  const logFile = freshStageDir(reportDir);
   const code = await run(
     'npm',
     ['run', '--silent', 'load'],
@@ -411,14 +413,12 @@ async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
     logFile,
   );
   const s = readLoadSummary(reportDir);
-  if (typeof s === 'string' || code !== 0 || s.verdict !== 'pass') {
-    console.log(`[test] load smoke: last lines of ${path.relative(ROOT, logFile)}\n${logTail(logFile)}`);
-  }
-  if (typeof s === 'string') return { passed: false, detail: s };
+  if (typeof s === 'string') return { passed: false, detail: s, log: logFile };
   const c = s.capacity;
   if (code !== 0 || s.verdict !== 'pass') {
     return {
       passed: false,
+      log: logFile,
       detail:
         `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}` +
         `${s.setupError ? ` — ${s.setupError}` : ''}` +
@@ -428,11 +428,9 @@ async function loadSmoke(): Promise<{ passed: boolean; detail: string }> {
   return { passed: true, detail: `capacity ${c.maxUsers} users (verdict pass)` };
 }
 
-async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
+async function loadSelfTest(): Promise<StageOutcome> {
   const reportDir = path.join('reports', 'self-test', 'serialize-chats');
-  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  mkdirSync(path.join(ROOT, reportDir), { recursive: true });
-  const logFile = path.join(ROOT, reportDir, 'output.log');
+  const logFile = freshStageDir(reportDir);
   const code = await run(
     'npm',
     ['run', '--silent', 'load'],
@@ -451,10 +449,7 @@ async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
     logFile,
   );
   const s = readLoadSummary(reportDir);
-  if (typeof s === 'string') {
-    console.log(`[test] serialize-chats: last lines of ${path.relative(ROOT, logFile)}\n${logTail(logFile)}`);
-    return { passed: false, detail: s };
-  }
+  if (typeof s === 'string') return { passed: false, detail: s, log: logFile };
   const c = s.capacity;
   const problems: string[] = [];
   if (s.setupError) problems.push(`the run did not measure: ${s.setupError}`);
@@ -468,10 +463,7 @@ async function loadSelfTest(): Promise<{ passed: boolean; detail: string }> {
         `(${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`,
     );
   }
-  if (problems.length) {
-    console.log(`[test] serialize-chats: last lines of ${path.relative(ROOT, logFile)}\n${logTail(logFile)}`);
-    return { passed: false, detail: problems.join('; ') };
-  }
+  if (problems.length) return { passed: false, detail: problems.join('; '), log: logFile };
   return {
     passed: true,
     detail:

@@ -46,7 +46,7 @@ async function seedBoth(arms: Arms, memories: number, planted: readonly string[]
 
 function expectPairs(
   perf: { pairs(name: string, scenario?: string): { base: number[] } | undefined },
-  names: string[],
+  names: readonly string[],
 ) {
   for (const name of names) {
     expect(perf.pairs(name)?.base.length ?? 0, `${name}: pairs on both arms`).toBeGreaterThanOrEqual(MIN_PAIRS);
@@ -65,21 +65,17 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
       seedBoth(a, SEARCH_MEMORIES, RELEVANT_MEMORIES));
 
     await test.step('session create: the app time on both arms', () =>
-      perf.comparePaired(
-        { ...plan, category: 'database', scenario: 'api', units: { 'db.session_create_ms': 'ms' } },
-        async (arm, i) => {
-          const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
-          return { 'db.session_create_ms': appTime(res.serverTiming, 'POST /api/sessions') };
-        },
-      ));
+      perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
+        const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
+        return { 'db.session_create_ms': appTime(res.serverTiming, 'POST /api/sessions') };
+      }));
 
     await test.step('ranked search and recent-first list: the app time on both arms', () =>
       perf.comparePaired(
         {
           ...plan,
-          category: 'memory',
           scenario: 'api',
-          units: { 'memory.search_ms': 'ms', 'memory.retrieval_ms': 'ms' },
+          metrics: ['memory.search_ms', 'memory.retrieval_ms'],
         },
         async (arm, i) => {
           const client = users[arm];
@@ -104,14 +100,14 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
     const users = await test.step('seed the same user and everyday memories on both arms', () =>
       seedBoth(a, 0, EVERYDAY_MEMORIES));
 
-    const units = {
-      'response.ttft_ms': 'ms',
-      'response.total_ms': 'ms',
-      'response.app_overhead_ms': 'ms',
-      'memory.chat_retrieval_ms': 'ms',
-      'tokens.total_per_message': 'tokens',
-      'bottlenecks.queries_per_chat': 'count',
-    } as const;
+    const metrics = [
+      'response.ttft_ms',
+      'response.total_ms',
+      'response.app_overhead_ms',
+      'memory.chat_retrieval_ms',
+      'tokens.total_per_message',
+      'bottlenecks.queries_per_chat',
+    ] as const;
 
     await test.step('the same question to both arms, at the same moment', () =>
       perf.comparePaired(
@@ -122,9 +118,8 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
           // The model time is the same on both arms, so with this stagger one arm's app work
           // (before the model call, and storing the reply after it) never meets the other's.
           staggerMs: CHAT_STAGGER_MS,
-          category: 'response',
           scenario: 'simple-query',
-          units,
+          metrics,
         },
         async (arm, i) => {
           const client = users[arm];
@@ -149,7 +144,7 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
       ));
 
     await test.step('every metric has enough pairs', () => {
-      expectPairs(perf, Object.keys(units));
+      expectPairs(perf, metrics);
     });
   });
 });

@@ -101,22 +101,20 @@ test.describe('database', () => {
       const user = api.as(owner);
       const session = await seed.session(owner, { messages: 20 });
 
-      await settleBefore(perf, 'session create via SQL', { category: 'database' });
+      await settleBefore(perf, 'session create via SQL');
       await perf.measure(
         'db.session_create_ms',
         (i) => db.query(SESSION_INSERT_SQL, [owner.user.id, owner.profile.id, `SQL session ${i}`]),
-        { category: 'database', scenario: 'sql', unit: 'ms', samples, warmup, maxSamples, tags: { channel: 'sql' } },
+        { scenario: 'sql', samples, warmup, maxSamples, tags: { channel: 'sql' } },
       );
-      await settleBefore(perf, 'session create via the API', { category: 'database' });
+      await settleBefore(perf, 'session create via the API');
       // Gated on the app's own time (Server-Timing): a 1–2 ms round trip's p95 on a shared VM is
       // decided by process wake-ups between client, app and database, not by the app.
       await perf.measureServerTiming(
         'db.session_create_ms',
         (i) => user.createSessionWithServerTiming({ title: `API session ${i}` }),
         {
-          category: 'database',
           scenario: 'api',
-          unit: 'ms',
           samples,
           warmup,
           maxSamples,
@@ -126,7 +124,7 @@ test.describe('database', () => {
         },
       );
 
-      await settleBefore(perf, 'message create via SQL', { category: 'database' });
+      await settleBefore(perf, 'message create via SQL');
       await perf.measure(
         'db.message_create_ms',
         (i) =>
@@ -136,9 +134,7 @@ test.describe('database', () => {
             `SQL message ${i}: what do I have planned for the weekend?`,
           ]),
         {
-          category: 'database',
           scenario: 'sql',
-          unit: 'ms',
           samples: messageSamples,
           warmup,
           tags: { channel: 'sql' },
@@ -148,7 +144,7 @@ test.describe('database', () => {
       // message and the assistant placeholder are stored, before any model work. Time to `meta` is
       // the API's message creation; then we hang up, which aborts the reply's model calls.
       const apiSession = await user.createSession({ title: 'API message creation' });
-      await settleBefore(perf, 'message create via the API', { category: 'database' });
+      await settleBefore(perf, 'message create via the API');
       await perf.measure(
         'db.message_create_ms',
         async (i) => {
@@ -163,9 +159,7 @@ test.describe('database', () => {
           throw Object.assign(new Error('stream ended without a meta event'), { code: 'stream_cut' });
         },
         {
-          category: 'database',
           scenario: 'api',
-          unit: 'ms',
           samples: messageSamples,
           warmup,
           tags: { channel: 'api', endpoint: 'POST /api/sessions/:id/messages', until: 'meta event' },
@@ -212,11 +206,9 @@ test.describe('database', () => {
       // 1. SQL, and the plan of each query.
       for (const scenario of DB_QUERY_SCENARIOS) {
         const param = paramFor(scenario, data);
-        await settleBefore(perf, `${scenario} via SQL`, { category: 'database' });
+        await settleBefore(perf, `${scenario} via SQL`);
         await perf.measure('db.query_ms', () => db.query(READ_PATHS[scenario].sql, [param]), {
-          category: 'database',
           scenario,
-          unit: 'ms',
           samples,
           warmup,
           maxSamples,
@@ -232,9 +224,7 @@ test.describe('database', () => {
         const indexes = nodes.map((n) => n['Index Name']).filter((n): n is string => Boolean(n));
         const used = indexes.includes(READ_PATHS[scenario].index);
         perf.record('db.index_used', used ? 1 : 0, {
-          category: 'database',
           scenario,
-          unit: 'bool',
           tags: { index: READ_PATHS[scenario].index },
         });
         const shape = nodes
@@ -251,35 +241,29 @@ test.describe('database', () => {
           'db.explain',
           `${scenario}: ${used ? '✓' : '✗'} ${READ_PATHS[scenario].index} — ${shape}`,
           { sql: READ_PATHS[scenario].sql, plan },
-          { category: 'database', scenario },
+          { scenario },
         );
       }
 
       // 2. API (the same read paths through the app), with pg_stat_statements around exactly this phase.
       const before = await statementSnapshot(db);
-      await settleBefore(perf, 'sessions-by-user via the API', { category: 'database' });
+      await settleBefore(perf, 'sessions-by-user via the API');
       await perf.measure('db.api_query_ms', () => user.listSessions({ limit: PAGE }), {
-        category: 'database',
         scenario: 'sessions-by-user',
-        unit: 'ms',
         samples,
         warmup,
         tags: { channel: 'api', endpoint: 'GET /api/sessions', ...sizeTags },
       });
-      await settleBefore(perf, 'messages-by-session via the API', { category: 'database' });
+      await settleBefore(perf, 'messages-by-session via the API');
       await perf.measure('db.api_query_ms', () => user.listMessages(data.longSessionId, { limit: PAGE }), {
-        category: 'database',
         scenario: 'messages-by-session',
-        unit: 'ms',
         samples,
         warmup,
         tags: { channel: 'api', endpoint: 'GET /api/sessions/:id/messages', ...sizeTags },
       });
-      await settleBefore(perf, 'memories-by-user via the API', { category: 'database' });
+      await settleBefore(perf, 'memories-by-user via the API');
       await perf.measure('db.api_query_ms', () => user.listMemories({ limit: PAGE }), {
-        category: 'database',
         scenario: 'memories-by-user',
-        unit: 'ms',
         samples,
         warmup,
         tags: { channel: 'api', endpoint: 'GET /api/memories', ...sizeTags },
@@ -298,7 +282,6 @@ test.describe('database', () => {
           description: `pg_stat_statements is not available: statement statistics skipped (${why})`,
         });
         perf.evidence('db.statements', `pg_stat_statements not available: ${why}`, undefined, {
-          category: 'database',
           scenario: 'api',
         });
       } else {
@@ -322,7 +305,7 @@ test.describe('database', () => {
           `${statements.length} distinct statements, ${totalCalls} calls for ${apiCalls} API requests ` +
             `(${(totalCalls / apiCalls).toFixed(1)} per request); top: ${top}`,
           { apiRequests: apiCalls, statements: statements.slice(0, 25) },
-          { category: 'database', scenario: 'api' },
+          { scenario: 'api' },
         );
       }
 

@@ -19,7 +19,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
-import { sizeScenario } from '../lib/metric-catalog';
+import { sizeScenario, type MetricName } from '../lib/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../contract';
 import type { MetricOptions, PerfRecorder } from '../fixtures';
 import { fmt, ScalingSamples, type DerivedFigure } from '../lib/scaling';
@@ -106,13 +106,11 @@ test(
       const [targetId] = await seed.plantMemories(owner, RELEVANT_MEMORIES);
       const client = api.as(owner);
       const opts = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
-        category: 'memory',
         scenario,
-        unit: 'ms',
         tags: { memoryCount: size, channel: 'api', ...extra },
       });
 
-      await settleBefore(perf, `list and search at ${scenario}`, { category: 'memory', scenario });
+      await settleBefore(perf, `list and search at ${scenario}`, { scenario });
       await perf.repeat(
         {
           samples: Math.max(profile.apiSamples, MIN_SCALING_SAMPLES),
@@ -199,15 +197,11 @@ test(
 
       // The chat's own retrieval step and its statement count at this size.
       const chatOpts: MetricOptions = {
-        category: 'memory',
         scenario,
-        unit: 'ms',
         tags: { memoryCount: size, agent: 'memory_retriever' },
       };
       const qOpts: MetricOptions = {
-        category: 'bottlenecks',
         scenario,
-        unit: 'count',
         tags: { memoryCount: size, source: 'done.timing.dbQueries' },
       };
       const results = await runInLanes(chatSamples, CHAT_CONCURRENCY, async (k) => {
@@ -245,18 +239,16 @@ test(
     }
 
     // Derived figures (lib/scaling.ts): growth exponents and the statements-per-chat growth ratio.
-    const exp = { category: 'memory' as const, scenario: 'default', unit: 'exponent' as const };
+    const exp = { scenario: 'default' };
     const retrievalFit = scaling.exponent('retrieval', sizes);
     const searchFit = scaling.exponent('search', sizes);
     const statementsGrowth = scaling.statementsGrowthRatio();
     recordDerived(perf, 'memory.retrieval_exponent', retrievalFit, exp);
     recordDerived(perf, 'memory.search_exponent', { ...searchFit, tags: { ...searchFit.tags, mode: 'ranked' } }, exp);
     recordDerived(perf, 'bottlenecks.queries_growth_ratio', statementsGrowth, {
-      category: 'bottlenecks',
       scenario: 'default',
-      unit: 'ratio',
     });
-    perf.evidence('memory.scaling_curve', scaling.curveSummary(sizes), scaling.curveDetail(), { category: 'memory' });
+    perf.evidence('memory.scaling_curve', scaling.curveSummary(sizes), scaling.curveDetail());
 
     const broadLine = broadBySize
       .map(
@@ -269,14 +261,12 @@ test(
       'memory.broad_search',
       `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ${broadLine}`,
       { broadBySize, samplesPerSize: BROAD_SAMPLES },
-      { category: 'memory', scenario: 'broad' },
+      { scenario: 'broad' },
     );
 
     for (const kind of ['paraphrase', 'typo'] as const) {
       const o = {
-        category: 'memory' as const,
         scenario: kind,
-        unit: 'bool' as const,
         tags: {
           sizes: sizes.join(','),
           query: kind === 'paraphrase' ? PARAPHRASE_QUERY : TYPO_QUERY,
@@ -290,7 +280,7 @@ test(
         `memory.search_hit_${kind}`,
         `${kind} query "${o.tags.query}": target rank by size ${ranks}`,
         { target: TARGET, hits: hits[kind] },
-        { category: 'memory', scenario: kind },
+        { scenario: kind },
       );
     }
 
@@ -316,7 +306,7 @@ function rankOf(ids: number[], target: number | undefined): number | null {
   return k < 0 ? null : k;
 }
 
-function recordDerived(perf: PerfRecorder, name: string, figure: DerivedFigure, opts: MetricOptions): void {
+function recordDerived(perf: PerfRecorder, name: MetricName, figure: DerivedFigure, opts: MetricOptions): void {
   const withTags: MetricOptions = { ...opts, tags: { ...opts.tags, ...figure.tags } };
   if (figure.value !== undefined && Number.isFinite(figure.value)) perf.record(name, figure.value, withTags);
   else perf.recordError(name, new SampleFailure('not_derivable', figure.whyMissing), withTags);

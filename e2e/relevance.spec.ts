@@ -55,7 +55,7 @@ test(
         memories: set.memories.length,
         setSeed: set.seed,
       };
-      const opts: MetricOptions = { category: 'memory', scenario: mode, unit: 'ratio', tags };
+      const opts: MetricOptions = { scenario: mode, tags };
       const recalls: number[] = [];
       const byKind = new Map<QuestionKind, number[]>();
       const misses: { question: string; expected: string; first: string | null }[] = [];
@@ -89,7 +89,7 @@ test(
           `(95 % CI ${ci.low.toFixed(3)}–${ci.high.toFixed(3)}, n=${ci.n}) over ${set.memories.length} memories; ` +
           `by kind: ${kinds}`,
         { byKind: Object.fromEntries([...byKind.entries()].map(([k, v]) => [k, meanCi95(v)])), misses },
-        { category: 'memory', scenario: mode },
+        { scenario: mode },
       );
     }
   },

@@ -83,12 +83,10 @@ for (const scenario of RESPONSE_SCENARIOS) {
       const health = await api.health();
       const tags = { channel: 'api', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages };
       const ms = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
-        category: 'response',
         scenario,
-        unit: 'ms',
         tags: { ...tags, ...extra },
       });
-      const tok: MetricOptions = { category: 'tokens', scenario, unit: 'tokens', tags };
+      const tok: MetricOptions = { scenario, tags };
 
       const problems: string[] = [];
       const overBudget: string[] = [];
@@ -98,7 +96,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
       const roundTrips: number[] = [];
       const conversationCompletion: number[] = [];
       // App overhead is a ~10 ms quantity: start from a quiet machine (the set-up above just seeded).
-      await settleBefore(perf, `${scenario} chats via the API`, { category: 'response', scenario });
+      await settleBefore(perf, `${scenario} chats via the API`, { scenario });
       const statementsBefore = scenario === BOTTLENECK_SCENARIO ? await statementSnapshot(db) : undefined;
       const statementsPerChat: number[] = [];
       const pacer = new FirstTokenPacer();
@@ -146,9 +144,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
             // memory_retriever runs no model; skipped or failed agents used no tokens.
             if (a.status !== 'ok' || !a.model) continue;
             ctx.record('tokens.agent_total', a.totalTokens, {
-              category: 'tokens',
               scenario: a.agent,
-              unit: 'tokens',
               tags: { model: a.model, responseScenario: scenario },
             });
             if (a.agent === 'conversation' && !ctx.warmup) conversationCompletion.push(a.completionTokens);
@@ -178,7 +174,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
           tokenBudget: health.tokenBudget,
           faults: health.faults,
         },
-        { category: 'response', scenario },
+        { scenario },
       );
 
       if (statementsBefore) {
@@ -197,9 +193,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
         // measured by the `model` fixture straight against the model endpoint.
         const maxTokens = Math.max(16, Math.round(avg(conversationCompletion) ?? 64));
         const direct = {
-          category: 'response',
           scenario,
-          unit: 'ms',
           tags: { channel: 'model', model: model.conversationModel, maxTokens },
         } as const;
         const directTotals: number[] = [];
@@ -237,7 +231,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
             modelDirectP50: p50(directTotals),
             maxTokens,
           },
-          { category: 'response', scenario },
+          { scenario },
         );
       }
 
@@ -279,9 +273,7 @@ function recordBottleneckEvidence(
   },
 ): void {
   const shareOpts: MetricOptions = {
-    category: 'bottlenecks',
     scenario: 'default',
-    unit: 'ratio',
     tags: { scenario: BOTTLENECK_SCENARIO, samples: r.roundTrips.length },
   };
   const o = p50(r.serverOverhead);
@@ -302,14 +294,11 @@ function recordBottleneckEvidence(
     `app overhead p50 ${fmt(o)} ms of a ${fmt(t)} ms round trip ` +
       `(${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`,
     { overheadMs: r.serverOverhead.map((v) => round(v)), roundTripMs: r.roundTrips.map((v) => round(v)) },
-    { category: 'bottlenecks' },
   );
 
   if ('error' in r.before || 'error' in r.after) {
     const why = 'error' in r.before ? r.before.error : 'error' in r.after ? r.after.error : '';
-    perf.evidence('bottlenecks.top_statements', `pg_stat_statements not available: ${why}`, null, {
-      category: 'bottlenecks',
-    });
+    perf.evidence('bottlenecks.top_statements', `pg_stat_statements not available: ${why}`, null, {});
     return;
   }
   const diff = diffStatements(r.before.rows, r.after.rows);
@@ -328,7 +317,6 @@ function recordBottleneckEvidence(
       appReportedStatementsPerChat: r.statementsPerChat,
       note: 'pg_stat_statements is database-wide: concurrent work is included',
     },
-    { category: 'bottlenecks' },
   );
 }
 
@@ -384,9 +372,7 @@ async function uiSamples(
   const profile = perf.profile;
   const scenario = sc.name;
   const opts: MetricOptions = {
-    category: 'response',
     scenario,
-    unit: 'ms',
     tags: {
       channel: 'ui',
       browser: 'chromium',

@@ -14,9 +14,7 @@ test.describe('seeding', () => {
       const owner = await seed.user({ displayName: `Seeding ${n}` });
       const result = await seed.memories(owner, n);
       perf.record('seeding.memories_rows_per_s', result.rowsPerSecond, {
-        category: 'seeding',
         scenario: sizeScenario(n),
-        unit: 'rows/s',
         tags: { memoryCount: n, loadMode: result.loadMode, corpusPrepareMs: Math.round(result.corpusPrepareMs) },
       });
 
@@ -42,7 +40,7 @@ test.describe('seeding', () => {
           loadMode: result.loadMode,
           corpusPrepareMs: result.corpusPrepareMs,
         },
-        { category: 'seeding', scenario: sizeScenario(n) },
+        { scenario: sizeScenario(n) },
       );
       // Realistic text: far from one repeated sentence even at 100k rows.
       expect(row?.distinct ?? 0, 'distinct memory texts').toBeGreaterThan(Math.min(n * 0.3, 20_000));

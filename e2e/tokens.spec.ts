@@ -83,7 +83,6 @@ test(
     const all = [...short.usages, ...long.usages];
     recordAgentModels(perf, health, all);
     perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), {
-      category: 'tokens',
       scenario: 'history',
     });
 
@@ -125,7 +124,6 @@ test(
     recordRatio(perf, 'memories', largeSide, smallSide, { largeSet: large, smallSet: small });
     const all = [...smallSide.usages, ...largeSide.usages];
     perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), {
-      category: 'tokens',
       scenario: 'memories',
     });
 
@@ -162,9 +160,7 @@ function recordRatio(
   tags: Record<string, number>,
 ): void {
   const opts = {
-    category: 'tokens' as const,
     scenario,
-    unit: 'ratio' as const,
     tags: { ...tags, basis: 'prompt tokens', samplesPerSide: larger.usages.length + larger.failures.length },
   };
   const big = avg(larger.usages.map((u) => u.promptTokens));
@@ -193,7 +189,7 @@ function recordRatio(
         message: errorMessage(e),
       })),
     },
-    { category: 'tokens', scenario },
+    { scenario },
   );
 }
 
@@ -203,9 +199,7 @@ function recordAgentModels(perf: PerfRecorder, health: Health, usages: MessageUs
   for (const agent of AGENTS_USING_MODELS) {
     const expected = health.models[agent];
     const opts = {
-      category: 'tokens' as const,
       scenario: agent,
-      unit: 'bool' as const,
       tags: { expectedModel: expected ?? 'unconfigured' },
     };
     const calls = callsOf(usages, agent).filter((a) => a.status !== 'skipped' && a.model !== null);

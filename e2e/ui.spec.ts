@@ -34,15 +34,11 @@ test(
       await seed.session(owner, { messages: TYPICAL_MESSAGES, title: `conversation ${i + 1}` });
     const tags = { browser: 'chromium', cache: 'disabled', sessions: TYPICAL_SESSIONS };
     const load: MetricOptions = {
-      category: 'ui',
       scenario: 'default',
-      unit: 'ms',
       tags: { ...tags, source: 'navigation timing loadEventEnd' },
     };
     const lcp: MetricOptions = {
-      category: 'ui',
       scenario: 'default',
-      unit: 'ms',
       tags: { ...tags, source: 'largest-contentful-paint' },
     };
 
@@ -109,9 +105,7 @@ test(
       convs.push({ id: s.session.id, lastMessageId: s.messageIds[s.messageIds.length - 1]! });
     }
     const render: MetricOptions = {
-      category: 'ui',
       scenario: 'default',
-      unit: 'ms',
       tags: {
         browser: 'chromium',
         messages: n,
@@ -120,9 +114,7 @@ test(
       },
     };
     const frames: MetricOptions = {
-      category: 'ui',
       scenario: 'default',
-      unit: 'ms',
       tags: { browser: 'chromium', messages: n, source: 'requestAnimationFrame deltas' },
     };
 
@@ -177,7 +169,6 @@ test(
         `scrolled ${r.scrolledPx} px in ${r.deltas.length} frames` +
           (r.reachedBottom ? '' : ' (stopped before the bottom)'),
         r,
-        { category: 'ui' },
       );
       reachedBottom = r.reachedBottom;
     } else {

@@ -8,7 +8,7 @@ import { compareSeries, type Comparison, type ComparisonBase } from './compare';
 import { effectText, minEffectText } from './comparison-report';
 import { redactUrl } from './redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
-import { METRIC_CATALOG, expectedScenarios } from './metric-catalog';
+import { METRIC_CATALOG, catalogEntry, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from './profiles';
 import { summarize, type Stats } from './stats';
 import {
@@ -78,7 +78,6 @@ function memoryCountOf(tags: Record<string, string | number | boolean>): number 
 /** Merges metrics with the same (name, scenario, tags.memoryCount) by concatenating samples and errors. */
 export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMetric[]; evidence: Evidence[] } {
   const byKey = new Map<string, AggregatedMetric>();
-  const catalog = new Map(METRIC_CATALOG.map((e) => [e.name, e]));
   const evidence: Evidence[] = [];
   for (const doc of docs) {
     const testName = `${doc.test.file} › ${doc.test.title}`;
@@ -92,7 +91,7 @@ export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMe
       });
       let agg = byKey.get(key);
       if (!agg) {
-        const title = catalog.get(m.name)?.title;
+        const title = catalogEntry(m.name)?.title;
         agg = {
           name: m.name,
           category: m.category,
@@ -127,9 +126,9 @@ export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMe
     for (const e of m.errors) m.errorCodes[e.code] = (m.errorCodes[e.code] ?? 0) + 1;
   }
   // Catalog order (as the specs and reports describe them), then memory count, then scenario order.
-  const rank = new Map(METRIC_CATALOG.map((e, i) => [e.name, i]));
+  const rank = new Map<string, number>(METRIC_CATALOG.map((e, i) => [e.name, i]));
   const scenarioRank = (m: AggregatedMetric) => {
-    const s = catalog.get(m.name)?.scenarios;
+    const s = catalogEntry(m.name)?.scenarios;
     const i = Array.isArray(s) ? (s as readonly string[]).indexOf(m.scenario) : -1;
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   };

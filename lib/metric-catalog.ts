@@ -40,7 +40,7 @@ const dbs = (p: PerfProfile) => p.dbSamples;
 const one = () => 1;
 const relevance = (p: PerfProfile) => p.relevanceQuestions;
 
-export const METRIC_CATALOG: readonly CatalogEntry[] = [
+export const METRIC_CATALOG = [
   // 1. Response times (API streamed; UI in Chromium). Scenario = response scenario.
   {
     name: 'response.ttft_ms',
@@ -343,7 +343,17 @@ export const METRIC_CATALOG: readonly CatalogEntry[] = [
     scenarios: [],
     minSamples: one,
   },
-];
+] as const satisfies readonly CatalogEntry[];
+
+/** Every metric a spec may record: the recorder takes its category and unit from here. */
+export type MetricName = (typeof METRIC_CATALOG)[number]['name'];
+
+const BY_NAME: ReadonlyMap<string, CatalogEntry> = new Map(METRIC_CATALOG.map((e) => [e.name, e]));
+
+/** The catalog entry of `name`, or undefined for a name not in the catalog. */
+export function catalogEntry(name: string): CatalogEntry | undefined {
+  return BY_NAME.get(name);
+}
 
 export function sizeScenario(count: number): string {
   return `n=${count}`;

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MetricOptions, PerfRecorder } from '../../fixtures';
+import type { PerfRecorder } from '../../fixtures';
 
 export interface QuietResult {
   /** Time spent waiting, ms. */
@@ -63,11 +63,7 @@ export async function waitForQuietCpu(
  * Waits for a quiet machine before `phase` and records how long that took as evidence. A profile
  * without small effects to measure (`selftest`: settleMaxWaitMs 0) does not wait.
  */
-export async function settleBefore(
-  perf: PerfRecorder,
-  phase: string,
-  opts: Omit<MetricOptions, 'unit'>,
-): Promise<void> {
+export async function settleBefore(perf: PerfRecorder, phase: string, opts: { scenario?: string } = {}): Promise<void> {
   const maxWaitMs = perf.profile.settleMaxWaitMs;
   if (maxWaitMs <= 0) {
     perf.evidence('harness.quiet_wait', `${phase}: not waited (profile ${perf.profile.name})`, undefined, opts);

@@ -4,6 +4,7 @@ import { PerfRecorder, errorCode } from '../../fixtures/perf';
 import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../fixtures/api';
 import { testMetricsSchema } from '../../lib/metrics-schema';
 import { PROFILES } from '../../lib/profiles';
+import type { MetricName } from '../../lib/metric-catalog';
 
 const identity = { title: 'suite › test', file: 'x.spec.ts', project: 'smoke' };
 const newRecorder = () => new PerfRecorder(PROFILES.smoke);
@@ -17,7 +18,7 @@ void test('measure: warm-up runs but is discarded; samples are durations in orde
       seen.push(i);
       return Promise.resolve(i * 10);
     },
-    { category: 'response', scenario: 'simple-query', samples: 5, warmup: 2 },
+    { scenario: 'simple-query', samples: 5, warmup: 2 },
   );
   assert.deepEqual(seen, [-2, -1, 0, 1, 2, 3, 4]);
   assert.deepEqual(results, [0, 10, 20, 30, 40]);
@@ -41,7 +42,7 @@ void test('failures become sample errors with code and redacted message, never d
       if (i === 3) return Promise.reject(new Error('failed for postgres://u:topsecret@h/db with Bearer abcdef123'));
       return Promise.resolve();
     },
-    { category: 'response', samples: 4, warmup: 1 },
+    { samples: 4, warmup: 1 },
   );
   const m = perf.toDocument(identity).metrics[0];
   assert.equal(m?.samples.length, 2);
@@ -55,14 +56,14 @@ void test('failures become sample errors with code and redacted message, never d
   assert.match(m?.errors[0]?.message ?? '', /502 model_error: upstream 503/);
   assert.doesNotMatch(JSON.stringify(m), /topsecret|abcdef123/);
   // Direct recordError: next sample index, code from status.
-  perf.recordError('response.total_ms', { status: 504, message: 'slow' }, { category: 'response' });
+  perf.recordError('response.total_ms', { status: 504, message: 'slow' }, {});
   assert.equal(perf.toDocument(identity).metrics[0]?.errors[2]?.sample, 4);
   assert.equal(errorCode(Object.assign(new Error('t'), { name: 'TimeoutError' })), 'timeout');
 });
 
 void test('repeat: several metrics per iteration, warm-up dropped, errors charged to errorsTo', async () => {
   const perf = newRecorder();
-  const opts = { category: 'response' as const, scenario: 's' };
+  const opts = { scenario: 's' };
   await perf.repeat(
     {
       samples: 3,
@@ -103,7 +104,7 @@ void test('concurrency: all samples are taken, indices unique', async () => {
       seen.add(i);
       await new Promise((r) => setTimeout(r, 1));
     },
-    { category: 'memory', samples: 10, warmup: 0, concurrency: 3 },
+    { samples: 10, warmup: 0, concurrency: 3 },
   );
   assert.equal(seen.size, 10);
   assert.equal(perf.stats('memory.search_ms')?.n, 10);
@@ -119,7 +120,7 @@ void test('concurrency: results come back in sample-index order, not completion 
       if (i === 2) throw new Error('no result');
       return i;
     },
-    { category: 'memory', samples: 6, warmup: 0, concurrency: 3 },
+    { samples: 6, warmup: 0, concurrency: 3 },
   );
   assert.deepEqual(results, [0, 1, 3, 4, 5]);
   assert.deepEqual(
@@ -156,31 +157,27 @@ void test('repeat with lanes: a failure without errorsTo stops every lane, then 
 
 void test('document validates against lib/metrics-schema; bad names fail fast', () => {
   const perf = newRecorder();
-  perf.record('db.index_used', 1, { category: 'database', scenario: 'sessions-by-user', unit: 'bool' });
+  perf.record('db.index_used', 1, { scenario: 'sessions-by-user' });
   perf.record('seeding.memories_rows_per_s', [51_000.5], {
-    category: 'seeding',
     scenario: 'n=1000',
-    unit: 'rows/s',
     tags: { memoryCount: 1000 },
   });
-  perf.evidence(
-    'db.explain',
-    'plan uses Bearer sekrit99',
-    { sql: 'SELECT 1', token: 'Bearer sekrit99' },
-    { category: 'database' },
-  );
+  perf.evidence('db.explain', 'plan uses Bearer sekrit99', { sql: 'SELECT 1', token: 'Bearer sekrit99' }, {});
   const doc = perf.toDocument(identity);
   assert.equal(testMetricsSchema.safeParse(doc).success, true);
   assert.equal(doc.profile, 'smoke');
   assert.doesNotMatch(JSON.stringify(doc), /sekrit99/);
-  assert.throws(() => perf.record('Bad Name', 1, { category: 'database' }), /dotted lower_snake/);
-  assert.throws(() => perf.record('db.query_ms', Number.NaN, { category: 'database' }), /non-finite/);
+  // A name outside the catalog (only reachable past the type checker) fails with where to add it.
+  assert.throws(() => perf.record('db.no_such_ms' as MetricName, 1), /not in lib\/metric-catalog\.ts/);
+  assert.throws(() => perf.evidence('Bad Name', 'x', undefined), /dotted lower_snake/);
+  assert.throws(() => perf.evidence('nosuch.plan', 'x', undefined), /known prefix/);
+  assert.throws(() => perf.record('db.query_ms', Number.NaN, {}), /non-finite/);
 });
 
 void test('annotation lines: p50/p95/n per metric', () => {
   const perf = newRecorder();
-  perf.record('response.total_ms', [800, 812, 820, 990, 700], { category: 'response', scenario: 'simple-query' });
-  perf.record('db.index_used', 1, { category: 'database', scenario: 'memories-by-user', unit: 'bool' });
+  perf.record('response.total_ms', [800, 812, 820, 990, 700], { scenario: 'simple-query' });
+  perf.record('db.index_used', 1, { scenario: 'memories-by-user' });
   const lines = perf.annotationLines();
   assert.match(lines[0] ?? '', /^response\.total_ms\[simple-query\] p50 812 ms · p95 956 ms · n=5$/);
   assert.equal(lines[1], 'db.index_used[memories-by-user] true');
@@ -189,7 +186,7 @@ void test('annotation lines: p50/p95/n per metric', () => {
 
 void test('recorder overhead < 0.05 ms per sample', async () => {
   const perf = newRecorder();
-  const opts = { category: 'response' as const, scenario: 'overhead' };
+  const opts = { scenario: 'overhead' };
   const n = 50_000;
   // record(): the hot path specs call per sample.
   let t = performance.now();
@@ -261,7 +258,6 @@ void test('measureServerTiming: samples the app-reported time; round trip to the
     'db.session_create_ms',
     serverTimed((i) => 1 + i),
     {
-      category: 'database',
       scenario: 'api',
       samples: 4,
       warmup: 1,
@@ -278,7 +274,6 @@ void test('measureServerTiming: samples the app-reported time; round trip to the
   // A target without the header is timed by the client, and the tag says so.
   const bare = newRecorder();
   await bare.measureServerTiming('db.session_create_ms', () => Promise.resolve({ serverTiming: undefined }), {
-    category: 'database',
     scenario: 'api',
     samples: 3,
     warmup: 0,
@@ -290,13 +285,12 @@ void test('measureServerTiming: samples the app-reported time; round trip to the
 
 void test('auto-sampling: more samples while the percentile interval straddles the limit, up to a cap', async () => {
   const opts = {
-    category: 'database' as const,
     scenario: 'api',
     samples: 100,
     warmup: 0,
     maxSamples: 300,
     entry: 'total',
-    clientMetric: 'db.session_create_roundtrip_ms',
+    clientMetric: 'db.session_create_roundtrip_ms' as const,
   };
   // Far below the 5 ms limit: decided after the first batch.
   const fast = newRecorder();
@@ -319,7 +313,6 @@ void test('auto-sampling: more samples while the percentile interval straddles t
   // A metric without a percentile check is never auto-sampled.
   const unchecked = newRecorder();
   await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
-    category: 'database',
     scenario: 'api',
     samples: 10,
     warmup: 0,
@@ -335,9 +328,7 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
     await perf.repeat({ samples: 20, warmup: 1, maxSamples: 60 }, (ctx) => {
       if (!ctx.warmup) seen.push(ctx.index);
       ctx.record('response.app_overhead_ms', overheadMs(ctx.index), {
-        category: 'response',
         scenario: 'simple-query',
-        unit: 'ms',
       });
       return Promise.resolve();
     });

@@ -11,7 +11,7 @@
  *
  * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
  */
-import { test, expect, type ArmClients, type Arms } from '../fixtures';
+import { test, expect, type ArmClients, type Arms, type UserApi } from '../fixtures';
 import type { MemoriesPage, SearchResponse } from '../contract';
 import { parseServerTiming } from '../contract';
 import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
@@ -24,6 +24,14 @@ const SEARCH_MEMORIES = 1_000;
 const SEARCH_QUERIES = ['sister allergic to peanuts', 'Ingrid salmon with dill', 'Ingrid EpiPen'];
 const CHAT_TIMEOUT_MS = 60_000;
 const CHAT_STAGGER_MS = 150;
+const CHAT_METRICS = [
+  'response.ttft_ms',
+  'response.total_ms',
+  'response.app_overhead_ms',
+  'memory.chat_retrieval_ms',
+  'tokens.total_per_message',
+  'bottlenecks.queries_per_chat',
+] as const;
 
 /** The app's own time of a request (Server-Timing `total`); a target without it fails the pair. */
 function appTime(serverTiming: string | undefined, what: string): number {
@@ -42,6 +50,38 @@ async function seedBoth(arms: Arms, memories: number, planted: readonly string[]
   };
   const [base, candidate] = await Promise.all([one(arms.base), one(arms.candidate)]);
   return { base, candidate };
+}
+
+/** One sample of the search test: a ranked search, then the recent-first memory list. */
+async function searchAndList(client: UserApi, i: number) {
+  const q = SEARCH_QUERIES[Math.abs(i) % SEARCH_QUERIES.length] as string;
+  const search = await client.getWithServerTiming<SearchResponse>('/api/memories/search', { q, limit: 5 });
+  const list = await client.getWithServerTiming<MemoriesPage>('/api/memories', { limit: 50 });
+  return {
+    'memory.search_ms': appTime(search.serverTiming, 'GET /api/memories/search'),
+    'memory.retrieval_ms': appTime(list.serverTiming, 'GET /api/memories'),
+  };
+}
+
+/** One sample of the chat duet: a fresh session, one streamed question, the figures of its done event. */
+async function chatTurn(client: UserApi, i: number) {
+  const session = await client.createSession({ title: `compare chat ${i}` });
+  const question = questionFor('simple-query', i);
+  const r = await timeStream((signal) => client.streamMessage(session.id, question, { signal }), {
+    timeoutMs: CHAT_TIMEOUT_MS,
+  });
+  const retriever = r.done.usage.agents.find((x) => x.agent === 'memory_retriever');
+  const queries = r.done.timing.dbQueries;
+  if (!retriever || retriever.status !== 'ok' || queries === undefined)
+    throw new SampleFailure('not_reported', 'done event without retriever usage or dbQueries');
+  return {
+    'response.ttft_ms': r.ttftMs,
+    'response.total_ms': r.totalMs,
+    'response.app_overhead_ms': r.done.timing.totalMs - r.done.timing.modelMs,
+    'memory.chat_retrieval_ms': retriever.latencyMs,
+    'tokens.total_per_message': r.done.usage.totalTokens,
+    'bottlenecks.queries_per_chat': queries,
+  };
 }
 
 function expectPairs(
@@ -77,16 +117,7 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
           scenario: 'api',
           metrics: ['memory.search_ms', 'memory.retrieval_ms'],
         },
-        async (arm, i) => {
-          const client = users[arm];
-          const q = SEARCH_QUERIES[Math.abs(i) % SEARCH_QUERIES.length] as string;
-          const search = await client.getWithServerTiming<SearchResponse>('/api/memories/search', { q, limit: 5 });
-          const list = await client.getWithServerTiming<MemoriesPage>('/api/memories', { limit: 50 });
-          return {
-            'memory.search_ms': appTime(search.serverTiming, 'GET /api/memories/search'),
-            'memory.retrieval_ms': appTime(list.serverTiming, 'GET /api/memories'),
-          };
-        },
+        (arm, i) => searchAndList(users[arm], i),
       ));
 
     await test.step('every metric has enough pairs', () => {
@@ -100,15 +131,6 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
     const users = await test.step('seed the same user and everyday memories on both arms', () =>
       seedBoth(a, 0, EVERYDAY_MEMORIES));
 
-    const metrics = [
-      'response.ttft_ms',
-      'response.total_ms',
-      'response.app_overhead_ms',
-      'memory.chat_retrieval_ms',
-      'tokens.total_per_message',
-      'bottlenecks.queries_per_chat',
-    ] as const;
-
     await test.step('the same question to both arms, at the same moment', () =>
       perf.comparePaired(
         {
@@ -119,32 +141,13 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
           // (before the model call, and storing the reply after it) never meets the other's.
           staggerMs: CHAT_STAGGER_MS,
           scenario: 'simple-query',
-          metrics,
+          metrics: CHAT_METRICS,
         },
-        async (arm, i) => {
-          const client = users[arm];
-          const session = await client.createSession({ title: `compare chat ${i}` });
-          const question = questionFor('simple-query', i);
-          const r = await timeStream((signal) => client.streamMessage(session.id, question, { signal }), {
-            timeoutMs: CHAT_TIMEOUT_MS,
-          });
-          const retriever = r.done.usage.agents.find((x) => x.agent === 'memory_retriever');
-          const queries = r.done.timing.dbQueries;
-          if (!retriever || retriever.status !== 'ok' || queries === undefined)
-            throw new SampleFailure('not_reported', 'done event without retriever usage or dbQueries');
-          return {
-            'response.ttft_ms': r.ttftMs,
-            'response.total_ms': r.totalMs,
-            'response.app_overhead_ms': r.done.timing.totalMs - r.done.timing.modelMs,
-            'memory.chat_retrieval_ms': retriever.latencyMs,
-            'tokens.total_per_message': r.done.usage.totalTokens,
-            'bottlenecks.queries_per_chat': queries,
-          };
-        },
+        (arm, i) => chatTurn(users[arm], i),
       ));
 
     await test.step('every metric has enough pairs', () => {
-      expectPairs(perf, metrics);
+      expectPairs(perf, CHAT_METRICS);
     });
   });
 });

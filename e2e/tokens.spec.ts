@@ -10,8 +10,9 @@
  */
 import { test, expect } from '../fixtures';
 import { AGENTS_USING_MODELS } from '../lib/metric-catalog';
-import type { AgentUsage, Health, MessageUsage } from '../contract';
+import type { Health, MessageUsage } from '../contract';
 import type { PerfRecorder } from '../fixtures';
+import { agentTokens, callsOf, perAgentSummary, perAgentTable } from '../lib/agent-tokens';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';
@@ -74,20 +75,26 @@ test(
       });
       return { label, usages: fulfilled(results), failures: rejected(results) };
     };
-    const [short, long] = await bothSides(
-      sideAt(`history=${shortHistory}`, shortHistory),
-      sideAt(`history=${longHistory}`, longHistory),
-    );
 
-    recordRatio(perf, 'history', long, short, { longHistory, shortHistory });
-    const all = [...short.usages, ...long.usages];
-    recordAgentModels(perf, health, all);
-    perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), {
-      scenario: 'history',
+    const [short, long] =
+      await test.step(`seed ${samples} sessions per history length, one message into each (both lengths at once)`, () =>
+        bothSides(sideAt(`history=${shortHistory}`, shortHistory), sideAt(`history=${longHistory}`, longHistory)));
+
+    await test.step('history growth ratio: mean prompt tokens per message, long / short history', () =>
+      recordRatio(perf, 'history', long, short, { longHistory, shortHistory }));
+
+    await test.step('each agent runs on its configured model; tokens per agent', () => {
+      const all = [...short.usages, ...long.usages];
+      recordAgentModels(perf, health, all);
+      recordPerAgent(perf, health, all, 'history');
     });
 
-    const overBudget = long.usages.filter((u) => u.totalTokens > u.budget).map((u) => `${u.totalTokens} > ${u.budget}`);
-    expect.soft(overBudget, `messages over the token budget at a ${longHistory}-message history`).toEqual([]);
+    await test.step(`no message over the token budget at a ${longHistory}-message history`, () => {
+      const overBudget = long.usages
+        .filter((u) => u.totalTokens > u.budget)
+        .map((u) => `${u.totalTokens} > ${u.budget}`);
+      expect.soft(overBudget, `messages over the token budget at a ${longHistory}-message history`).toEqual([]);
+    });
   },
 );
 
@@ -119,20 +126,25 @@ test(
       });
       return { label: `memories=${memories}`, usages: fulfilled(results), failures: rejected(results) };
     };
-    const [smallSide, largeSide] = await bothSides(sideWith(small), sideWith(large));
 
-    recordRatio(perf, 'memories', largeSide, smallSide, { largeSet: large, smallSet: small });
-    const all = [...smallSide.usages, ...largeSide.usages];
-    perf.evidence('tokens.per_agent', perAgentSummary(health, all), perAgentTable(health, all), {
-      scenario: 'memories',
+    const [smallSide, largeSide] =
+      await test.step(`seed ${small} and ${large} memories, then ${samples} messages with each (both at once)`, () =>
+        bothSides(sideWith(small), sideWith(large)));
+
+    await test.step('memory growth ratio: mean prompt tokens per message, large / small memory set', () =>
+      recordRatio(perf, 'memories', largeSide, smallSide, { largeSet: large, smallSet: small }));
+
+    await test.step('mean tokens and latency per call of each agent', () =>
+      recordPerAgent(perf, health, [...smallSide.usages, ...largeSide.usages], 'memories'));
+
+    await test.step(`with ${large} memories: no message over the token budget, memories in every prompt`, () => {
+      const overBudget = largeSide.usages
+        .filter((u) => u.totalTokens > u.budget)
+        .map((u) => `${u.totalTokens} > ${u.budget}`);
+      expect.soft(overBudget, `messages over the token budget with ${large} memories`).toEqual([]);
+      const withoutMemories = largeSide.usages.filter((u) => u.memoriesInPrompt <= 0).length;
+      expect.soft(withoutMemories, 'messages whose prompt had no memories although relevant ones were planted').toBe(0);
     });
-
-    const overBudget = largeSide.usages
-      .filter((u) => u.totalTokens > u.budget)
-      .map((u) => `${u.totalTokens} > ${u.budget}`);
-    expect.soft(overBudget, `messages over the token budget with ${large} memories`).toEqual([]);
-    const withoutMemories = largeSide.usages.filter((u) => u.memoriesInPrompt <= 0).length;
-    expect.soft(withoutMemories, 'messages whose prompt had no memories although relevant ones were planted').toBe(0);
   },
 );
 
@@ -222,68 +234,10 @@ function recordAgentModels(perf: PerfRecorder, health: Health, usages: MessageUs
     .toEqual([]);
 }
 
-/** One message's tokens, total and by agent (what a ratio is made of). */
-function agentTokens(u: MessageUsage): Record<string, number> {
-  const row: Record<string, number> = {
-    total: u.totalTokens,
-    historyInPrompt: u.historyMessagesInPrompt,
-    memoriesInPrompt: u.memoriesInPrompt,
-  };
-  for (const a of u.agents) row[a.agent] = a.totalTokens;
-  return row;
-}
-
-function callsOf(usages: MessageUsage[], agent: string): AgentUsage[] {
-  return usages.flatMap((u) => u.agents.filter((a) => a.agent === agent));
-}
-
-interface AgentRow {
-  agent: string;
-  configuredModel: string | null;
-  modelsSeen: string[];
-  calls: number;
-  meanPromptTokens: number | null;
-  meanCompletionTokens: number | null;
-  meanTotalTokens: number | null;
-  meanLatencyMs: number | null;
-}
-
-function perAgentTable(
-  health: Health,
-  usages: MessageUsage[],
-): { rows: AgentRow[]; messages: number; meanTotalPerMessage: number | null; budget: number } {
-  const agents = [...new Set(usages.flatMap((u) => u.agents.map((a) => a.agent)))];
-  const rows = agents.map((agent): AgentRow => {
-    const calls = callsOf(usages, agent).filter((a) => a.status !== 'skipped');
-    const m = (f: (a: AgentUsage) => number) => {
-      const v = avg(calls.map(f));
-      return v === undefined ? null : round(v, 1);
-    };
-    return {
-      agent,
-      configuredModel: health.models[agent] ?? null,
-      modelsSeen: [...new Set(calls.map((a) => a.model ?? '(none)'))],
-      calls: calls.length,
-      meanPromptTokens: m((a) => a.promptTokens),
-      meanCompletionTokens: m((a) => a.completionTokens),
-      meanTotalTokens: m((a) => a.totalTokens),
-      meanLatencyMs: m((a) => a.latencyMs),
-    };
-  });
-  const total = avg(usages.map((u) => u.totalTokens));
-  return {
-    rows,
-    messages: usages.length,
-    meanTotalPerMessage: total === undefined ? null : round(total, 1),
-    budget: health.tokenBudget,
-  };
-}
-
-function perAgentSummary(health: Health, usages: MessageUsage[]): string {
-  const t = perAgentTable(health, usages);
-  const parts = t.rows.map((r) => `${r.agent} (${r.modelsSeen.join('/')}): ${r.meanTotalTokens ?? 'n/a'} tok/call`);
-  const perMessage = t.meanTotalPerMessage ?? 'n/a';
-  return `${t.messages} messages, ${perMessage} tokens/message (budget ${t.budget}); ${parts.join('; ')}`;
+/** Evidence `tokens.per_agent`: the per-agent table of the messages, and its one-line summary. */
+function recordPerAgent(perf: PerfRecorder, health: Health, usages: MessageUsage[], scenario: string): void {
+  const table = perAgentTable(health, usages);
+  perf.evidence('tokens.per_agent', perAgentSummary(table), table, { scenario });
 }
 
 function fmt(v: number | undefined): string {

@@ -1,8 +1,9 @@
 /**
  * Checkpoint 7.4 §1 (response times) and the per-message part of §2 (token usage), for the three
  * response scenarios, each via the API (streamed, client clock) and via the chat UI in Chromium
- * (in-page clock). The large-memory-context API chats also give §4's bottleneck evidence (the
- * app's share of the round trip, the SQL statements they ran).
+ * (in-page clock), and the model alone for the simple query's request shape. The
+ * large-memory-context API chats also give §4's bottleneck evidence (the app's share of the round
+ * trip, the SQL statements they ran).
  *
  * Two API chats are in flight per test, paced by first token, and the three UI scenarios run in
  * parallel pages; docs/measurement-notes.md shows with measurements why that leaves the numbers
@@ -12,19 +13,22 @@
  */
 import { test, expect } from '../fixtures';
 import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/metric-catalog';
-import type { BrowserContext, Page } from '@playwright/test';
+import type { Browser, BrowserContext } from '@playwright/test';
 import { ChatPageObject } from '../fixtures/chat-page';
-import type { ChatPage, MetricOptions, PerfRecorder } from '../fixtures';
+import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
-import { diffStatements, statementSnapshot, type StatementSnapshot } from '../lib/statements';
-import { avg, p50, round } from '../lib/numbers';
+import { recordAppVsModel, recordBottleneckEvidence, recordOverheadSplit } from './helpers/response-evidence';
+import { ChatSamples } from './helpers/response-samples';
+import { statementSnapshot } from '../lib/statements';
+import { avg, p50 } from '../lib/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
 
-// Serial on purpose: the API tests' concurrency is chosen for one test at a time (see above).
+// Serial on purpose: the API tests' concurrency is chosen for one test at a time (see above), and
+// the direct-model test reads what the simple-query API test before it measured.
 
 /** Chat requests in flight per API test, paced by first token (see the header for why). */
 const API_CONCURRENCY = 2;
@@ -41,14 +45,14 @@ const MIN_STREAM_TO_OVERLAP_MS = 250;
 const DIRECT_MODEL_CONCURRENCY = 10;
 /** The scenario whose chats also give the "no major bottlenecks" evidence (app share, statements). */
 const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
-const TOP_STATEMENTS = 10;
 /**
  * Extra warm-up chats of the long-conversation API test: its first one or two measured chats were
- * the slowest in app overhead in 4 of 8 perf runs and in a smoke run (a 200-message
- * history, not yet warm), which put its p95 over the limit on unchanged code. The limit and sample
- * count stay.
+ * the slowest in app overhead (a 200-message history, not yet warm), which put its p95 over the
+ * limit on unchanged code. The limit and sample count stay.
  */
 const LONG_CONVERSATION_EXTRA_WARMUP = 2;
+/** Completion length of the direct model calls when the simple-query API test did not run first. */
+const DEFAULT_MAX_TOKENS = 64;
 
 const RESPONSE_MS = ['response.ttft_ms', 'response.total_ms', 'response.model_ms', 'response.app_overhead_ms'] as const;
 const TOKENS_PER_MESSAGE = [
@@ -63,6 +67,13 @@ const SCENARIO_TAG: Record<ResponseScenario, string> = {
   'long-conversation': '@long-conversation',
 };
 
+/**
+ * What the simple-query API test measured, for the direct-model test after it (same worker).
+ * Unset when that test did not run in this worker: run alone via --grep, or failed (Playwright
+ * then starts a new worker).
+ */
+let simpleQueryApp: { roundTripP50: number | undefined; completionMean: number | undefined } | undefined;
+
 for (const scenario of RESPONSE_SCENARIOS) {
   test(
     `${scenario}: streamed reply via the API (ttft, round trip, model time, app overhead, tokens)`,
@@ -75,249 +86,174 @@ for (const scenario of RESPONSE_SCENARIOS) {
         ...(scenario === BOTTLENECK_SCENARIO ? ['@bottlenecks'] : []),
       ],
     },
-    async ({ seed, api, perf, model, db }) => {
-      const profile = perf.profile;
+    async ({ seed, api, perf, db }) => {
       const budget = timeBudget();
-      const warmup = profile.warmup + (scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0);
-      const sc = await setupScenario(seed, api, scenario, profile, { sessions: warmup + profile.apiMaxSamples });
-      const health = await api.health();
-      const tags = { channel: 'api', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages };
-      const ms = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
-        scenario,
-        tags: { ...tags, ...extra },
-      });
-      const tok: MetricOptions = { scenario, tags };
+      const warmup = perf.profile.warmup + (scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0);
+      const sessions = warmup + perf.profile.apiMaxSamples;
 
-      const problems: string[] = [];
-      const overBudget: string[] = [];
-      const withoutMemories: number[] = [];
-      const clientOverhead: number[] = [];
-      const serverOverhead: number[] = [];
-      const roundTrips: number[] = [];
-      const conversationCompletion: number[] = [];
+      const { sc, health } = await test.step(`seed the ${scenario} user, memories and sessions`, async () => ({
+        sc: await setupScenario(seed, api, scenario, perf.profile, { sessions }),
+        health: await api.health(),
+      }));
+
       // App overhead is a ~10 ms quantity: start from a quiet machine (the set-up above just seeded).
-      await settleBefore(perf, `${scenario} chats via the API`, { scenario });
-      const statementsBefore = scenario === BOTTLENECK_SCENARIO ? await statementSnapshot(db) : undefined;
-      const statementsPerChat: number[] = [];
-      const pacer = new FirstTokenPacer();
-      let overlap = false;
+      await test.step('wait for a quiet machine', () =>
+        settleBefore(perf, `${scenario} chats via the API`, { scenario }));
 
-      await perf.repeat(
-        {
-          samples: profile.apiSamples,
-          maxSamples: profile.apiMaxSamples,
-          warmup,
-          concurrency: API_CONCURRENCY,
-          errorsTo: [
-            ...RESPONSE_MS.map((name) => ({ name, opts: ms() })),
-            ...TOKENS_PER_MESSAGE.map((name) => ({ name, opts: tok })),
-          ],
-        },
-        async (ctx) => {
-          // Take the turn first: creating the session is app work too, and must not overlap a
-          // neighbour's app phase.
-          const release = await pacer.turn();
-          const session = await sc.nextSession().catch((err: unknown) => {
-            release();
-            throw err;
-          });
-          const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + warmup), budget, {
-            onFirstToken: overlap ? release : undefined,
-          }).finally(release);
-          // The warm-up chat (always alone) decides whether replies stream long enough to overlap.
-          if (ctx.warmup) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
-          const { usage, timing } = r.done;
-          problems.push(...r.problems.map((p) => `sample ${ctx.index}: ${p}`));
+      // The bottleneck chats' SQL statements: the database's counters before them.
+      const before = scenario === BOTTLENECK_SCENARIO ? await statementSnapshot(db) : undefined;
 
-          ctx.record('response.ttft_ms', r.ttftMs, ms());
-          ctx.record('response.total_ms', r.totalMs, ms());
-          ctx.record('response.model_ms', timing.modelMs, ms({ source: 'done.timing' }));
-          ctx.record(
-            'response.app_overhead_ms',
-            timing.totalMs - timing.modelMs,
-            ms({ side: 'server', chatsInFlight: overlap ? API_CONCURRENCY : 1 }),
-          );
-          ctx.record('tokens.total_per_message', usage.totalTokens, tok);
-          ctx.record('tokens.prompt_per_message', usage.promptTokens, tok);
-          ctx.record('tokens.completion_per_message', usage.completionTokens, tok);
-          for (const a of usage.agents) {
-            // memory_retriever runs no model; skipped or failed agents used no tokens.
-            if (a.status !== 'ok' || !a.model) continue;
-            ctx.record('tokens.agent_total', a.totalTokens, {
-              scenario: a.agent,
-              tags: { model: a.model, responseScenario: scenario },
-            });
-            if (a.agent === 'conversation' && !ctx.warmup) conversationCompletion.push(a.completionTokens);
-          }
+      const chats = await test.step(`chats via the API, ${API_CONCURRENCY} in flight, paced by first token`, () =>
+        streamChats(perf, sc, warmup, budget));
 
-          if (ctx.warmup) return;
-          if (timing.dbQueries !== undefined) statementsPerChat.push(timing.dbQueries);
-          clientOverhead.push(r.totalMs - timing.modelMs);
-          serverOverhead.push(timing.totalMs - timing.modelMs);
-          roundTrips.push(r.totalMs);
-          if (usage.totalTokens > usage.budget)
-            overBudget.push(`sample ${ctx.index}: ${usage.totalTokens} > ${usage.budget}`);
-          if (usage.memoriesInPrompt <= 0) withoutMemories.push(ctx.index);
-        },
-      );
+      if (scenario === 'simple-query')
+        simpleQueryApp = { roundTripP50: p50(chats.roundTrips), completionMean: avg(chats.conversationCompletion) };
 
-      // The app-overhead split seen from both sides: the server's own (the metric) and the
-      // client's (round trip − model time, so it also contains network and SSE framing).
-      perf.evidence(
-        'response.app_overhead_split',
-        `${scenario}: app overhead p50 ${fmt(p50(serverOverhead))} ms server-side, ` +
-          `${fmt(p50(clientOverhead))} ms client-side (round trip − model time), ` +
-          `round trip p50 ${fmt(p50(roundTrips))} ms`,
-        {
-          serverSideMs: serverOverhead.map((v) => round(v)),
-          clientSideMs: clientOverhead.map((v) => round(v)),
-          tokenBudget: health.tokenBudget,
-          faults: health.faults,
-        },
-        { scenario },
-      );
+      await test.step('app overhead, server side vs client side (evidence)', () =>
+        recordOverheadSplit(perf, scenario, chats, health));
 
-      if (statementsBefore) {
-        recordBottleneckEvidence(perf, {
-          serverOverhead,
-          roundTrips,
-          statementsPerChat,
-          before: statementsBefore,
-          after: await statementSnapshot(db),
-        });
-      }
-
-      if (scenario === 'simple-query') {
-        // The model's own latency for the same request shape (same model, a short system prompt with
-        // the user's few memories, the same question, the completion length the app's replies had),
-        // measured by the `model` fixture straight against the model endpoint.
-        const maxTokens = Math.max(16, Math.round(avg(conversationCompletion) ?? 64));
-        const direct = {
-          scenario,
-          tags: { channel: 'model', model: model.conversationModel, maxTokens },
-        } as const;
-        const directTotals: number[] = [];
-        await perf.repeat(
-          {
-            samples: profile.apiSamples,
-            warmup: profile.warmup,
-            concurrency: DIRECT_MODEL_CONCURRENCY,
-            errorsTo: [{ name: 'model.direct_total_ms', opts: direct }],
-          },
-          async (ctx) => {
-            budget.check('direct model sample');
-            const r = await model.streamChat(
-              [
-                {
-                  role: 'system',
-                  content:
-                    'You are MemoryChat, a helpful assistant. What you know about the user:\n' +
-                    `- ${EVERYDAY_MEMORIES.join('\n- ')}`,
-                },
-                { role: 'user', content: questionFor(scenario, ctx.index + profile.warmup) },
-              ],
-              { model: model.conversationModel, maxTokens },
-            );
-            ctx.record('model.direct_total_ms', r.totalMs, direct);
-            if (!ctx.warmup) directTotals.push(r.totalMs);
-          },
-        );
-        perf.evidence(
-          'response.app_vs_model',
-          `simple-query: app round trip p50 ${fmt(p50(roundTrips))} ms vs the model alone ` +
-            `p50 ${fmt(p50(directTotals))} ms (difference ${fmt(diff(p50(roundTrips), p50(directTotals)))} ms)`,
-          {
-            appRoundTripP50: p50(roundTrips),
-            modelDirectP50: p50(directTotals),
-            maxTokens,
-          },
-          { scenario },
-        );
-      }
+      if (before)
+        await test.step("bottlenecks: the app's share of the round trip, the SQL statements run", async () =>
+          recordBottleneckEvidence(perf, scenario, chats, { before, after: await statementSnapshot(db) }));
 
       // Correctness, checked after everything was recorded (soft: the metrics still get attached).
-      expect.soft(problems, 'every reply stream is well-formed: meta, tokens, done with usage and timing').toEqual([]);
       // Each check applies to the scenarios it names; for the others there is nothing to find.
-      const memoriesExpected = scenario === 'large-memory-context';
-      const budgetApplies = scenario !== 'simple-query';
-      expect
-        .soft(
-          memoriesExpected ? withoutMemories : [],
-          `samples whose prompt had no memories although the user has ${sc.memoryCount}`,
-        )
-        .toEqual([]);
-      expect
-        .soft(
-          budgetApplies ? overBudget : [],
-          `messages over the ${health.tokenBudget}-token budget: trimming/summarising must keep ${scenario} within it`,
-        )
-        .toEqual([]);
+      await test.step('correctness: well-formed streams, memories in the prompt, token budget', () => {
+        expect
+          .soft(chats.problems, 'every reply stream is well-formed: meta, tokens, done with usage and timing')
+          .toEqual([]);
+        const withoutMemories = scenario === 'large-memory-context' ? chats.withoutMemories : [];
+        const noMemories = `samples whose prompt had no memories although the user has ${sc.memoryCount}`;
+        expect.soft(withoutMemories, noMemories).toEqual([]);
+        const overBudget = scenario !== 'simple-query' ? chats.overBudget : [];
+        const trimming = `trimming/summarising must keep ${scenario} within it`;
+        expect.soft(overBudget, `messages over the ${health.tokenBudget}-token budget: ${trimming}`).toEqual([]);
+      });
     },
   );
+
+  // The model alone, right after the app's simple-query chats it is compared with.
+  if (scenario === 'simple-query')
+    // eslint-disable-next-line playwright/expect-expect -- asserts through directModelCalls → perf.repeat (the checks)
+    test(
+      'simple-query: the model alone vs the app round trip (direct model call)',
+      { tag: ['@response', '@model', '@simple-query'] },
+      async ({ perf, model }) => {
+        const budget = timeBudget();
+        const app = simpleQueryApp;
+        // The completion length the app's replies had.
+        const maxTokens = Math.max(16, Math.round(app?.completionMean ?? DEFAULT_MAX_TOKENS));
+        const shape = "the model alone, the simple query's request shape";
+
+        const directTotals =
+          await test.step(`${shape} (warm-up, then samples; ${DIRECT_MODEL_CONCURRENCY} in flight)`, () =>
+            directModelCalls(perf, model, budget, maxTokens));
+
+        const missing = `the simple-query API test did not run before this test in its worker: maxTokens ${maxTokens}`;
+
+        await test.step('app round trip vs the model alone (evidence)', () =>
+          recordAppVsModel(perf, app?.roundTripP50, directTotals, maxTokens, app ? undefined : missing));
+      },
+    );
+}
+
+/** The timed chats of one API test; each records its times and tokens, `ChatSamples` keeps the rest. */
+async function streamChats(perf: PerfRecorder, sc: Scenario, warmup: number, budget: TimeBudget): Promise<ChatSamples> {
+  const scenario = sc.name;
+  const tags = { channel: 'api', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages };
+  const ms = (extra: MetricOptions['tags'] = {}): MetricOptions => ({ scenario, tags: { ...tags, ...extra } });
+  const tok: MetricOptions = { scenario, tags };
+  const chats = new ChatSamples();
+  const pacer = new FirstTokenPacer();
+  let overlap = false;
+  await perf.repeat(
+    {
+      samples: perf.profile.apiSamples,
+      maxSamples: perf.profile.apiMaxSamples,
+      warmup,
+      concurrency: API_CONCURRENCY,
+      errorsTo: [
+        ...RESPONSE_MS.map((name) => ({ name, opts: ms() })),
+        ...TOKENS_PER_MESSAGE.map((name) => ({ name, opts: tok })),
+      ],
+    },
+    async (ctx) => {
+      // Take the turn first: creating the session is app work too, and must not overlap a
+      // neighbour's app phase.
+      const release = await pacer.turn();
+      const session = await sc.nextSession().catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + warmup), budget, {
+        onFirstToken: overlap ? release : undefined,
+      }).finally(release);
+      // The warm-up chat (always alone) decides whether replies stream long enough to overlap.
+      if (ctx.warmup) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
+      const { usage, timing } = r.done;
+      chats.addProblems(ctx.index, r.problems);
+      ctx.record('response.ttft_ms', r.ttftMs, ms());
+      ctx.record('response.total_ms', r.totalMs, ms());
+      ctx.record('response.model_ms', timing.modelMs, ms({ source: 'done.timing' }));
+      const chatsInFlight = overlap ? API_CONCURRENCY : 1;
+      ctx.record('response.app_overhead_ms', timing.totalMs - timing.modelMs, ms({ side: 'server', chatsInFlight }));
+      ctx.record('tokens.total_per_message', usage.totalTokens, tok);
+      ctx.record('tokens.prompt_per_message', usage.promptTokens, tok);
+      ctx.record('tokens.completion_per_message', usage.completionTokens, tok);
+      // memory_retriever runs no model; skipped or failed agents used no tokens.
+      for (const a of usage.agents) {
+        if (a.status !== 'ok' || !a.model) continue;
+        ctx.record('tokens.agent_total', a.totalTokens, {
+          scenario: a.agent,
+          tags: { model: a.model, responseScenario: scenario },
+        });
+      }
+      if (!ctx.warmup) chats.add(ctx.index, r);
+    },
+  );
+  return chats;
 }
 
 /**
- * Checkpoint 7.4 §4 evidence from the large-memory-context chats (the heaviest prompt-building
- * path): the app's share of the round trip (p50 server-side overhead / p50 round trip, one derived
- * sample) and which SQL statements those chats ran (`pg_stat_statements`, evidence only: the view
- * is database-wide). Statements per chat by memory count are in memory-scaling.spec.ts.
+ * The model's own latency for the simple query's request shape (same model, a short system prompt
+ * with the user's few memories, the same questions, the completion length the app's replies had),
+ * measured by the `model` fixture straight against the model endpoint. Returns the measured totals.
  */
-function recordBottleneckEvidence(
+async function directModelCalls(
   perf: PerfRecorder,
-  r: {
-    serverOverhead: number[];
-    roundTrips: number[];
-    statementsPerChat: number[];
-    before: StatementSnapshot;
-    after: StatementSnapshot;
-  },
-): void {
-  const shareOpts: MetricOptions = {
-    scenario: 'default',
-    tags: { scenario: BOTTLENECK_SCENARIO, samples: r.roundTrips.length },
-  };
-  const o = p50(r.serverOverhead);
-  const t = p50(r.roundTrips);
-  if (o !== undefined && t !== undefined && t > 0)
-    perf.record('bottlenecks.app_overhead_share', o / t, {
-      ...shareOpts,
-      tags: { ...shareOpts.tags, overheadP50Ms: round(o, 1), roundTripP50Ms: round(t, 1) },
-    });
-  else
-    perf.recordError(
-      'bottlenecks.app_overhead_share',
-      new SampleFailure('not_derivable', 'no successful chat sample'),
-      shareOpts,
-    );
-  perf.evidence(
-    'bottlenecks.app_overhead',
-    `app overhead p50 ${fmt(o)} ms of a ${fmt(t)} ms round trip ` +
-      `(${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`,
-    { overheadMs: r.serverOverhead.map((v) => round(v)), roundTripMs: r.roundTrips.map((v) => round(v)) },
-  );
-
-  if ('error' in r.before || 'error' in r.after) {
-    const why = 'error' in r.before ? r.before.error : 'error' in r.after ? r.after.error : '';
-    perf.evidence('bottlenecks.top_statements', `pg_stat_statements not available: ${why}`, null, {});
-    return;
-  }
-  const diff = diffStatements(r.before.rows, r.after.rows);
-  const byTime = [...diff].sort((a, b) => b.total_ms - a.total_ms).slice(0, TOP_STATEMENTS);
-  const byCalls = [...diff].sort((a, b) => b.calls - a.calls).slice(0, TOP_STATEMENTS);
-  const totalCalls = diff.reduce((n, d) => n + d.calls, 0);
-  const top = byTime[0];
-  const slowest = top ? `${round(top.total_ms, 1)} ms over ${top.calls} calls: ${top.query.slice(0, 80)}` : 'none';
-  perf.evidence(
-    'bottlenecks.top_statements',
-    `${r.roundTrips.length} ${BOTTLENECK_SCENARIO} chats: ${totalCalls} statements database-wide; ` +
-      `app-reported ${fmt(p50(r.statementsPerChat))} per chat (p50); slowest total: ${slowest}`,
+  model: ModelProbe,
+  budget: TimeBudget,
+  maxTokens: number,
+): Promise<number[]> {
+  const scenario = 'simple-query';
+  const direct = { scenario, tags: { channel: 'model', model: model.conversationModel, maxTokens } } as const;
+  const directTotals: number[] = [];
+  await perf.repeat(
     {
-      byTotalTime: byTime,
-      byCalls,
-      appReportedStatementsPerChat: r.statementsPerChat,
-      note: 'pg_stat_statements is database-wide: concurrent work is included',
+      samples: perf.profile.apiSamples,
+      warmup: perf.profile.warmup,
+      concurrency: DIRECT_MODEL_CONCURRENCY,
+      errorsTo: [{ name: 'model.direct_total_ms', opts: direct }],
+    },
+    async (ctx) => {
+      budget.check('direct model sample');
+      const r = await model.streamChat(
+        [
+          {
+            role: 'system',
+            content:
+              'You are MemoryChat, a helpful assistant. What you know about the user:\n' +
+              `- ${EVERYDAY_MEMORIES.join('\n- ')}`,
+          },
+          { role: 'user', content: questionFor(scenario, ctx.index + perf.profile.warmup) },
+        ],
+        { model: model.conversationModel, maxTokens },
+      );
+      ctx.record('model.direct_total_ms', r.totalMs, direct);
+      if (!ctx.warmup) directTotals.push(r.totalMs);
     },
   );
+  return directTotals;
 }
 
 /**
@@ -335,26 +271,23 @@ test(
   {
     tag: ['@response', '@ui', ...RESPONSE_SCENARIOS.map((s) => SCENARIO_TAG[s])],
   },
-  async ({ seed, api, perf, chat, page, browser }) => {
+  async ({ seed, api, perf, chat, browser }) => {
     const profile = perf.profile;
     const budget = timeBudget();
     const extraContexts: BrowserContext[] = [];
     try {
+      // One step per scenario, all three at once (steps may run concurrently).
       await Promise.all(
-        RESPONSE_SCENARIOS.map(async (scenario, i) => {
-          // Fresh chats are started in the UI; only long conversations need seeded sessions.
-          const sc = await setupScenario(seed, api, scenario, profile, {
-            sessions: scenario === 'long-conversation' ? profile.warmup + profile.uiSamples : 0,
-          });
-          let tab: { page: Page; chat: ChatPage } = { page, chat };
-          if (i > 0) {
-            const context = await browser.newContext();
-            extraContexts.push(context);
-            const p = await context.newPage();
-            tab = { page: p, chat: new ChatPageObject(p, api.baseUrl) };
-          }
-          await uiSamples(perf, budget, sc, tab);
-        }),
+        RESPONSE_SCENARIOS.map((scenario, i) =>
+          test.step(`${scenario}: click → first token and click → done in its own page`, async () => {
+            // Fresh chats are started in the UI; only long conversations need seeded sessions.
+            const sc = await setupScenario(seed, api, scenario, profile, {
+              sessions: scenario === 'long-conversation' ? profile.warmup + profile.uiSamples : 0,
+            });
+            const tab = i === 0 ? chat : await newChatPage(browser, api.baseUrl, extraContexts);
+            await uiSamples(perf, budget, sc, tab);
+          }),
+        ),
       );
     } finally {
       for (const context of extraContexts) await context.close();
@@ -362,13 +295,14 @@ test(
   },
 );
 
-async function uiSamples(
-  perf: PerfRecorder,
-  budget: TimeBudget,
-  sc: Scenario,
-  tab: { page: Page; chat: ChatPage },
-): Promise<void> {
-  const { chat } = tab;
+/** A chat page of its own (a new browser context), closed by the caller through `contexts`. */
+async function newChatPage(browser: Browser, baseUrl: string, contexts: BrowserContext[]): Promise<ChatPage> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  return new ChatPageObject(await context.newPage(), baseUrl);
+}
+
+async function uiSamples(perf: PerfRecorder, budget: TimeBudget, sc: Scenario, chat: ChatPage): Promise<void> {
   const profile = perf.profile;
   const scenario = sc.name;
   const opts: MetricOptions = {
@@ -430,12 +364,4 @@ function codeFromUiText(text: string | null): string {
   if (/model answered [45]\d\d|model_error/i.test(t)) return 'model_error';
   if (/did not answer within|timed out/i.test(t)) return 'model_timeout';
   return 'ui_error';
-}
-
-function fmt(v: number | undefined): string {
-  return v === undefined ? 'n/a' : String(round(v, 1));
-}
-
-function diff(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined || b === undefined ? undefined : a - b;
 }

@@ -21,11 +21,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario, type MetricName } from '../lib/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../contract';
-import type { MetricOptions, PerfRecorder } from '../fixtures';
-import { fmt, ScalingSamples, type DerivedFigure } from '../lib/scaling';
-import { timeBudget } from './helpers/budget';
+import type { MetricOptions, PerfRecorder, Seeder, MemoryChatApi, UserApi } from '../fixtures';
+import {
+  ScalingSamples,
+  broadP50s,
+  broadSearchLine,
+  listPageProblems,
+  rankOf,
+  ranksBySize,
+  type BroadP50s,
+  type DerivedFigure,
+} from '../lib/scaling';
+import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
-import { p50 } from '../lib/numbers';
 import { rejected, runInLanes } from '../lib/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
@@ -72,242 +80,257 @@ const TOP = 5;
 const CHAT_CONCURRENCY = 5;
 const CHAT_STAGGER_MS = 100;
 
+type SearchKind = (typeof CORRECTNESS_SEARCHES)[number][0];
+
+/** One memory count: its user (seeded with `size` memories) and the planted target's id. */
+interface AtSize {
+  size: number;
+  scenario: string;
+  client: UserApi;
+  targetId: number | undefined;
+}
+
+/** What one size yields besides recorded metrics: search ranks, list problems, broad query p50s. */
+interface SizeResult {
+  size: number;
+  ranks: Record<SearchKind, number | null>;
+  listProblems: string[];
+  broad: BroadP50s;
+}
+
 test(
   'memory scaling: retrieval, ranked and fuzzy search, chat retrieval and statements per chat, by memory count',
   {
     tag: ['@memory', '@bottlenecks', '@api', '@database'],
   },
   async ({ seed, api, perf }) => {
-    const profile = perf.profile;
     const budget = timeBudget();
-    const sizes = [...profile.memorySizes].sort((a, b) => a - b);
-    const chatSamples = fewSamples(profile);
-    // Millisecond requests need a real warm-up (lib/profiles.ts), but a fuzzy search at 10k+
-    // memories takes ~0.1 s: 10 rounds warm the code paths without adding seconds per size.
-    const scalingWarmup = Math.min(profile.dbWarmup, 10);
-
+    const sizes = [...perf.profile.memorySizes].sort((a, b) => a - b);
     // Raw per-size samples (client time and the server's DB time of the same requests); lib/scaling.ts
     // derives the exponents, the statement growth ratio and the scaling curve from them.
     const scaling = new ScalingSamples();
-    const hits: Record<'paraphrase' | 'typo', { size: number; rank: number | null }[]> = { paraphrase: [], typo: [] };
-    const orderProblems: string[] = [];
-    const broadBySize: {
-      size: number;
-      rankedP50?: number;
-      rankedDbP50?: number;
-      fuzzyP50?: number;
-      fuzzyDbP50?: number;
-    }[] = [];
+    const results: SizeResult[] = [];
 
     for (const size of sizes) {
-      const scenario = sizeScenario(size);
-      const owner = await seed.user({ displayName: `perf scaling ${size}` });
-      await seed.memories(owner, size - RELEVANT_MEMORIES.length);
-      const [targetId] = await seed.plantMemories(owner, RELEVANT_MEMORIES);
-      const client = api.as(owner);
-      const opts = (extra: MetricOptions['tags'] = {}): MetricOptions => ({
-        scenario,
-        tags: { memoryCount: size, channel: 'api', ...extra },
-      });
+      const n = sizeScenario(size);
 
-      await settleBefore(perf, `list and search at ${scenario}`, { scenario });
-      await perf.repeat(
-        {
-          samples: Math.max(profile.apiSamples, MIN_SCALING_SAMPLES),
-          warmup: scalingWarmup,
-          errorsTo: [
-            { name: 'memory.retrieval_ms', opts: opts() },
-            { name: 'memory.search_ms', opts: opts({ mode: 'ranked' }) },
-            { name: 'memory.fuzzy_search_ms', opts: opts({ mode: 'fuzzy' }) },
-          ],
-        },
-        async (ctx) => {
-          budget.check(`memory sample at ${scenario}`);
-          const i = ctx.index + scalingWarmup;
-          const timeout = budget.requestTimeoutMs(15_000);
-          const list = await timedGet<MemoriesPage>(client, '/api/memories', { limit: LIST_LIMIT }, timeout);
-          const search = await timedGet<SearchResponse>(
-            client,
-            SEARCH_PATH,
-            { mode: 'ranked', limit: SEARCH_LIMIT, q: SEARCH_QUERIES[i % SEARCH_QUERIES.length]! },
-            timeout,
-          );
-          const fuzzy = await timedGet<SearchResponse>(
-            client,
-            SEARCH_PATH,
-            { mode: 'fuzzy', limit: SEARCH_LIMIT, q: FUZZY_QUERIES[i % FUZZY_QUERIES.length]! },
-            timeout,
-          );
-          ctx.record('memory.retrieval_ms', list.ms, opts());
-          ctx.record('memory.search_ms', search.ms, opts({ mode: 'ranked' }));
-          ctx.record('memory.fuzzy_search_ms', fuzzy.ms, opts({ mode: 'fuzzy' }));
-          if (ctx.warmup) return;
-          scaling.add(size, 'retrieval', list);
-          scaling.add(size, 'search', search);
-          scaling.add(size, 'fuzzy', fuzzy);
-          if (ctx.index === 0) {
-            // Correctness of the list itself: a full page, newest first.
-            const ids = list.body.memories.map((m) => m.id);
-            if (ids.length !== Math.min(LIST_LIMIT, size))
-              orderProblems.push(`${scenario}: ${ids.length} memories listed, expected ${Math.min(LIST_LIMIT, size)}`);
-            if (ids.some((id, k) => k > 0 && id >= ids[k - 1]!))
-              orderProblems.push(`${scenario}: list is not newest first`);
-          }
-        },
-      );
-      // Search correctness at this size (not timed: the timings above cover search speed).
-      for (const [kind, query, mode] of CORRECTNESS_SEARCHES) {
-        const found = await client.searchMemories(query, { mode, limit: SEARCH_LIMIT });
-        const ids = found.results.map((r) => r.memory.id);
-        hits[kind].push({ size, rank: rankOf(ids, targetId) });
-      }
+      const at = await test.step(`${n}: seed ${size} memories (${RELEVANT_MEMORIES.length} of them planted)`, () =>
+        seedSize(seed, api, size));
 
-      // Broad queries (evidence only): ranking cost grows with the number of matching memories.
-      const broad: { ranked: number[]; fuzzy: number[]; rankedDb: number[]; fuzzyDb: number[] } = {
-        ranked: [],
-        fuzzy: [],
-        rankedDb: [],
-        fuzzyDb: [],
-      };
-      for (let k = 0; k < BROAD_SAMPLES && budget.remainingMs() > 0; k++) {
-        const r = await timedGet<SearchResponse>(
-          client,
-          SEARCH_PATH,
-          { mode: 'ranked', limit: SEARCH_LIMIT, q: BROAD_QUERY },
-          budget.requestTimeoutMs(15_000),
-        );
-        const f = await timedGet<SearchResponse>(
-          client,
-          SEARCH_PATH,
-          { mode: 'fuzzy', limit: SEARCH_LIMIT, q: BROAD_TYPO_QUERY },
-          budget.requestTimeoutMs(15_000),
-        );
-        broad.ranked.push(r.ms);
-        broad.fuzzy.push(f.ms);
-        if (r.dbMs !== undefined) broad.rankedDb.push(r.dbMs);
-        if (f.dbMs !== undefined) broad.fuzzyDb.push(f.dbMs);
-      }
-      broadBySize.push({
-        size,
-        rankedP50: p50(broad.ranked),
-        rankedDbP50: p50(broad.rankedDb),
-        fuzzyP50: p50(broad.fuzzy),
-        fuzzyDbP50: p50(broad.fuzzyDb),
-      });
+      const listProblems = await test.step(`${n}: list, ranked and fuzzy search (warm-up, then samples)`, () =>
+        measureListAndSearch(perf, at, budget, scaling));
 
-      // The chat's own retrieval step and its statement count at this size.
-      const chatOpts: MetricOptions = {
-        scenario,
-        tags: { memoryCount: size, agent: 'memory_retriever' },
-      };
-      const qOpts: MetricOptions = {
-        scenario,
-        tags: { memoryCount: size, source: 'done.timing.dbQueries' },
-      };
-      const results = await runInLanes(chatSamples, CHAT_CONCURRENCY, async (k) => {
-        if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
-        const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
-        const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);
-        const retriever = r.done.usage.agents.find((a) => a.agent === 'memory_retriever');
-        if (retriever && retriever.status === 'ok')
-          perf.record('memory.chat_retrieval_ms', retriever.latencyMs, chatOpts);
-        else
-          perf.recordError(
-            'memory.chat_retrieval_ms',
-            new SampleFailure(
-              'not_reported',
-              `usage has no successful memory_retriever entry (${retriever?.status ?? 'absent'})`,
-            ),
-            chatOpts,
-          );
-        const n = r.done.timing.dbQueries;
-        if (n === undefined)
-          perf.recordError(
-            'bottlenecks.queries_per_chat',
-            new SampleFailure('not_reported', 'done.timing.dbQueries is missing'),
-            qOpts,
-          );
-        else {
-          perf.record('bottlenecks.queries_per_chat', n, qOpts);
-          scaling.addStatements(size, n);
-        }
-      });
-      for (const e of rejected(results)) {
-        perf.recordError('memory.chat_retrieval_ms', e, chatOpts);
-        perf.recordError('bottlenecks.queries_per_chat', e, qOpts);
-      }
+      const ranks = await test.step(`${n}: rank of the planted memory, paraphrased and with typos`, () =>
+        searchRanks(at));
+
+      const broad = await test.step(`${n}: broad queries, ranked and fuzzy (evidence only)`, () =>
+        timeBroadQueries(at, budget));
+
+      await test.step(`${n}: chats, the retriever's own time and SQL statements per chat`, () =>
+        measureChats(perf, at, budget, scaling));
+
+      results.push({ size, ranks, listProblems, broad });
     }
 
-    // Derived figures (lib/scaling.ts): growth exponents and the statements-per-chat growth ratio.
-    const exp = { scenario: 'default' };
-    const retrievalFit = scaling.exponent('retrieval', sizes);
-    const searchFit = scaling.exponent('search', sizes);
-    const statementsGrowth = scaling.statementsGrowthRatio();
-    recordDerived(perf, 'memory.retrieval_exponent', retrievalFit, exp);
-    recordDerived(perf, 'memory.search_exponent', { ...searchFit, tags: { ...searchFit.tags, mode: 'ranked' } }, exp);
-    recordDerived(perf, 'bottlenecks.queries_growth_ratio', statementsGrowth, {
-      scenario: 'default',
-    });
-    perf.evidence('memory.scaling_curve', scaling.curveSummary(sizes), scaling.curveDetail());
+    await test.step('growth exponents, statements-per-chat growth ratio and the scaling curve', () =>
+      recordGrowth(perf, scaling, sizes));
 
-    const broadLine = broadBySize
-      .map(
-        (b) =>
-          `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), ` +
-          `fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`,
-      )
-      .join(' | ');
-    perf.evidence(
-      'memory.broad_search',
-      `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ${broadLine}`,
-      { broadBySize, samplesPerSize: BROAD_SAMPLES },
-      { scenario: 'broad' },
-    );
+    await test.step('broad query cost by size (evidence)', () => recordBroadSearch(perf, results));
 
-    for (const kind of ['paraphrase', 'typo'] as const) {
-      const o = {
-        scenario: kind,
-        tags: {
-          sizes: sizes.join(','),
-          query: kind === 'paraphrase' ? PARAPHRASE_QUERY : TYPO_QUERY,
-          mode: kind === 'paraphrase' ? 'auto' : 'fuzzy',
-          top: TOP,
-        },
-      };
-      for (const h of hits[kind]) perf.record('memory.search_hit', h.rank !== null && h.rank < TOP ? 1 : 0, o);
-      const ranks = hits[kind].map((h) => `${h.size}: ${h.rank === null ? 'not found' : h.rank + 1}`).join(', ');
-      perf.evidence(
-        `memory.search_hit_${kind}`,
-        `${kind} query "${o.tags.query}": target rank by size ${ranks}`,
-        { target: TARGET, hits: hits[kind] },
-        { scenario: kind },
-      );
-    }
+    await test.step(`search hits: the planted memory in the top ${TOP} at each size`, () =>
+      recordSearchHits(perf, results, sizes));
 
     // Correctness (soft, after recording): the planted memory is found; the list is well-formed.
-    expect
-      .soft(
-        hits.paraphrase.filter((h) => h.rank === null || h.rank >= TOP),
-        `"${PARAPHRASE_QUERY}" finds the planted memory in the top ${TOP} at every size`,
-      )
-      .toEqual([]);
-    expect
-      .soft(
-        hits.typo.filter((h) => h.rank === null || h.rank >= TOP),
-        `"${TYPO_QUERY}" (typos) finds the planted memory in the top ${TOP} at every size`,
-      )
-      .toEqual([]);
-    expect.soft(orderProblems, 'GET /api/memories returns a full page, newest first').toEqual([]);
+    await test.step('the planted memory is found at every size; the list is a full page, newest first', () => {
+      const misses = (kind: SearchKind) => hitsOf(results, kind).filter((h) => h.rank === null || h.rank >= TOP);
+      expect
+        .soft(misses('paraphrase'), `"${PARAPHRASE_QUERY}" finds the planted memory in the top ${TOP} at every size`)
+        .toEqual([]);
+      expect
+        .soft(misses('typo'), `"${TYPO_QUERY}" (typos) finds the planted memory in the top ${TOP} at every size`)
+        .toEqual([]);
+      const listProblems = results.flatMap((r) => r.listProblems);
+      expect.soft(listProblems, 'GET /api/memories returns a full page, newest first').toEqual([]);
+    });
   },
 );
 
-function rankOf(ids: number[], target: number | undefined): number | null {
-  const k = target === undefined ? -1 : ids.indexOf(target);
-  return k < 0 ? null : k;
+async function seedSize(seed: Seeder, api: MemoryChatApi, size: number): Promise<AtSize> {
+  const owner = await seed.user({ displayName: `perf scaling ${size}` });
+  await seed.memories(owner, size - RELEVANT_MEMORIES.length);
+  const [targetId] = await seed.plantMemories(owner, RELEVANT_MEMORIES);
+  return { size, scenario: sizeScenario(size), client: api.as(owner), targetId };
+}
+
+function sizeOpts(at: AtSize, extra: MetricOptions['tags'] = {}): MetricOptions {
+  return { scenario: at.scenario, tags: { memoryCount: at.size, channel: 'api', ...extra } };
+}
+
+/** List, ranked and fuzzy search, one request at a time; returns the first list page's problems. */
+async function measureListAndSearch(
+  perf: PerfRecorder,
+  at: AtSize,
+  budget: TimeBudget,
+  scaling: ScalingSamples,
+): Promise<string[]> {
+  const { size, scenario, client } = at;
+  // Millisecond requests need a real warm-up (lib/profiles.ts), but a fuzzy search at 10k+
+  // memories takes ~0.1 s: 10 rounds warm the code paths without adding seconds per size.
+  const warmup = Math.min(perf.profile.dbWarmup, 10);
+  let problems: string[] = [];
+  await settleBefore(perf, `list and search at ${scenario}`, { scenario });
+  await perf.repeat(
+    {
+      samples: Math.max(perf.profile.apiSamples, MIN_SCALING_SAMPLES),
+      warmup,
+      errorsTo: [
+        { name: 'memory.retrieval_ms', opts: sizeOpts(at) },
+        { name: 'memory.search_ms', opts: sizeOpts(at, { mode: 'ranked' }) },
+        { name: 'memory.fuzzy_search_ms', opts: sizeOpts(at, { mode: 'fuzzy' }) },
+      ],
+    },
+    async (ctx) => {
+      budget.check(`memory sample at ${scenario}`);
+      const i = ctx.index + warmup;
+      const timeout = budget.requestTimeoutMs(15_000);
+      const list = await timedGet<MemoriesPage>(client, '/api/memories', { limit: LIST_LIMIT }, timeout);
+      const search = await timedGet<SearchResponse>(
+        client,
+        SEARCH_PATH,
+        { mode: 'ranked', limit: SEARCH_LIMIT, q: SEARCH_QUERIES[i % SEARCH_QUERIES.length]! },
+        timeout,
+      );
+      const fuzzy = await timedGet<SearchResponse>(
+        client,
+        SEARCH_PATH,
+        { mode: 'fuzzy', limit: SEARCH_LIMIT, q: FUZZY_QUERIES[i % FUZZY_QUERIES.length]! },
+        timeout,
+      );
+      ctx.record('memory.retrieval_ms', list.ms, sizeOpts(at));
+      ctx.record('memory.search_ms', search.ms, sizeOpts(at, { mode: 'ranked' }));
+      ctx.record('memory.fuzzy_search_ms', fuzzy.ms, sizeOpts(at, { mode: 'fuzzy' }));
+      if (ctx.warmup) return;
+      scaling.add(size, 'retrieval', list);
+      scaling.add(size, 'search', search);
+      scaling.add(size, 'fuzzy', fuzzy);
+      // Correctness of the list itself: a full page, newest first.
+      if (ctx.index === 0)
+        problems = listPageProblems(
+          scenario,
+          list.body.memories.map((m) => m.id),
+          Math.min(LIST_LIMIT, size),
+        );
+    },
+  );
+  return problems;
+}
+
+/** Search correctness at this size (not timed: the timings above cover search speed). */
+async function searchRanks(at: AtSize): Promise<Record<SearchKind, number | null>> {
+  const ranks: Record<SearchKind, number | null> = { paraphrase: null, typo: null };
+  for (const [kind, query, mode] of CORRECTNESS_SEARCHES) {
+    const found = await at.client.searchMemories(query, { mode, limit: SEARCH_LIMIT });
+    ranks[kind] = rankOf(
+      found.results.map((r) => r.memory.id),
+      at.targetId,
+    );
+  }
+  return ranks;
+}
+
+/** Broad queries (evidence only): ranking cost grows with the number of matching memories. */
+async function timeBroadQueries(at: AtSize, budget: TimeBudget): Promise<BroadP50s> {
+  const get = (mode: 'ranked' | 'fuzzy', q: string) =>
+    timedGet<SearchResponse>(at.client, SEARCH_PATH, { mode, limit: SEARCH_LIMIT, q }, budget.requestTimeoutMs(15_000));
+  const ranked = [];
+  const fuzzy = [];
+  for (let k = 0; k < BROAD_SAMPLES && budget.remainingMs() > 0; k++) {
+    ranked.push(await get('ranked', BROAD_QUERY));
+    fuzzy.push(await get('fuzzy', BROAD_TYPO_QUERY));
+  }
+  return broadP50s(at.size, ranked, fuzzy);
+}
+
+/** The chat's own retrieval step and its statement count at this size. */
+async function measureChats(perf: PerfRecorder, at: AtSize, budget: TimeBudget, scaling: ScalingSamples) {
+  const { size, scenario, client } = at;
+  const chatOpts: MetricOptions = { scenario, tags: { memoryCount: size, agent: 'memory_retriever' } };
+  const qOpts: MetricOptions = { scenario, tags: { memoryCount: size, source: 'done.timing.dbQueries' } };
+  const results = await runInLanes(fewSamples(perf.profile), CHAT_CONCURRENCY, async (k) => {
+    if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
+    const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
+    const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);
+    const retriever = r.done.usage.agents.find((a) => a.agent === 'memory_retriever');
+    if (retriever && retriever.status === 'ok') perf.record('memory.chat_retrieval_ms', retriever.latencyMs, chatOpts);
+    else
+      perf.recordError(
+        'memory.chat_retrieval_ms',
+        new SampleFailure(
+          'not_reported',
+          `usage has no successful memory_retriever entry (${retriever?.status ?? 'absent'})`,
+        ),
+        chatOpts,
+      );
+    const n = r.done.timing.dbQueries;
+    if (n === undefined)
+      perf.recordError(
+        'bottlenecks.queries_per_chat',
+        new SampleFailure('not_reported', 'done.timing.dbQueries is missing'),
+        qOpts,
+      );
+    else {
+      perf.record('bottlenecks.queries_per_chat', n, qOpts);
+      scaling.addStatements(size, n);
+    }
+  });
+  for (const e of rejected(results)) {
+    perf.recordError('memory.chat_retrieval_ms', e, chatOpts);
+    perf.recordError('bottlenecks.queries_per_chat', e, qOpts);
+  }
+}
+
+/** Derived figures (lib/scaling.ts): growth exponents, the statements-per-chat growth ratio, the curve. */
+function recordGrowth(perf: PerfRecorder, scaling: ScalingSamples, sizes: number[]): void {
+  const exp = { scenario: 'default' };
+  const searchFit = scaling.exponent('search', sizes);
+  recordDerived(perf, 'memory.retrieval_exponent', scaling.exponent('retrieval', sizes), exp);
+  recordDerived(perf, 'memory.search_exponent', { ...searchFit, tags: { ...searchFit.tags, mode: 'ranked' } }, exp);
+  recordDerived(perf, 'bottlenecks.queries_growth_ratio', scaling.statementsGrowthRatio(), exp);
+  perf.evidence('memory.scaling_curve', scaling.curveSummary(sizes), scaling.curveDetail());
 }
 
 function recordDerived(perf: PerfRecorder, name: MetricName, figure: DerivedFigure, opts: MetricOptions): void {
   const withTags: MetricOptions = { ...opts, tags: { ...opts.tags, ...figure.tags } };
   if (figure.value !== undefined && Number.isFinite(figure.value)) perf.record(name, figure.value, withTags);
   else perf.recordError(name, new SampleFailure('not_derivable', figure.whyMissing), withTags);
+}
+
+function recordBroadSearch(perf: PerfRecorder, results: readonly SizeResult[]): void {
+  const broadBySize = results.map((r) => r.broad);
+  perf.evidence(
+    'memory.broad_search',
+    `broad queries ("${BROAD_QUERY}", typo "${BROAD_TYPO_QUERY}") p50 API ms (server DB ms) by size: ` +
+      broadSearchLine(broadBySize),
+    { broadBySize, samplesPerSize: BROAD_SAMPLES },
+    { scenario: 'broad' },
+  );
+}
+
+function hitsOf(results: readonly SizeResult[], kind: SearchKind): { size: number; rank: number | null }[] {
+  return results.map((r) => ({ size: r.size, rank: r.ranks[kind] }));
+}
+
+/** memory.search_hit per size (1 = the target is in the top TOP), and the ranks as evidence. */
+function recordSearchHits(perf: PerfRecorder, results: readonly SizeResult[], sizes: number[]): void {
+  for (const [kind, query, mode] of CORRECTNESS_SEARCHES) {
+    const hits = hitsOf(results, kind);
+    const o = { scenario: kind, tags: { sizes: sizes.join(','), query, mode, top: TOP } };
+    for (const h of hits) perf.record('memory.search_hit', h.rank !== null && h.rank < TOP ? 1 : 0, o);
+    perf.evidence(
+      `memory.search_hit_${kind}`,
+      `${kind} query "${query}": target rank by size ${ranksBySize(hits)}`,
+      { target: TARGET, hits },
+      { scenario: kind },
+    );
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * Memory scaling: the raw per-size samples the memory-scaling spec takes, and the figures derived
- * from them (growth exponents, the statements-per-chat growth ratio, the scaling curve). Kept out
- * of the spec so it reads as the checkpoint's checklist, and so the derivation has unit tests.
+ * from them (growth exponents, the statements-per-chat growth ratio, the scaling curve), and the
+ * lines of its correctness and broad-query evidence. Kept out of the spec so it reads as the
+ * checkpoint's checklist, and so the derivation has unit tests.
  */
 import { avg, growthExponent, p50, round } from './numbers';
 
@@ -122,4 +123,60 @@ function push(map: Map<number, number[]> | undefined, size: number, value: numbe
   const list = map.get(size) ?? [];
   list.push(value);
   map.set(size, list);
+}
+
+/** A timed request: the client's time and the server's DB time, if sent. */
+export interface TimedSample {
+  ms: number;
+  dbMs?: number | undefined;
+}
+
+/** Position (0-based) of the planted memory in a result list; null when absent. */
+export function rankOf(ids: readonly number[], target: number | undefined): number | null {
+  const k = target === undefined ? -1 : ids.indexOf(target);
+  return k < 0 ? null : k;
+}
+
+/** "100: 1, 1000: not found": the target's rank (1-based) at each size. */
+export function ranksBySize(hits: readonly { size: number; rank: number | null }[]): string {
+  return hits.map((h) => `${h.size}: ${h.rank === null ? 'not found' : h.rank + 1}`).join(', ');
+}
+
+/** What is wrong with a recent-first list page (ids as returned): not full, or not newest first. */
+export function listPageProblems(label: string, ids: readonly number[], expected: number): string[] {
+  const problems: string[] = [];
+  if (ids.length !== expected) problems.push(`${label}: ${ids.length} memories listed, expected ${expected}`);
+  if (ids.some((id, k) => k > 0 && id >= ids[k - 1]!)) problems.push(`${label}: list is not newest first`);
+  return problems;
+}
+
+/** p50s of the broad queries at one size: API ms and server DB ms, ranked and fuzzy. */
+export interface BroadP50s {
+  size: number;
+  rankedP50: number | undefined;
+  rankedDbP50: number | undefined;
+  fuzzyP50: number | undefined;
+  fuzzyDbP50: number | undefined;
+}
+
+export function broadP50s(size: number, ranked: readonly TimedSample[], fuzzy: readonly TimedSample[]): BroadP50s {
+  const db = (s: readonly TimedSample[]) => s.flatMap((x) => (x.dbMs === undefined ? [] : [x.dbMs]));
+  return {
+    size,
+    rankedP50: p50(ranked.map((x) => x.ms)),
+    rankedDbP50: p50(db(ranked)),
+    fuzzyP50: p50(fuzzy.map((x) => x.ms)),
+    fuzzyDbP50: p50(db(fuzzy)),
+  };
+}
+
+/** "100: ranked 1.2 (0.4), fuzzy 3.1 (2.2) | …": p50 API ms (server DB ms) by size. */
+export function broadSearchLine(bySize: readonly BroadP50s[]): string {
+  return bySize
+    .map(
+      (b) =>
+        `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), ` +
+        `fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`,
+    )
+    .join(' | ');
 }

@@ -1,7 +1,7 @@
 /** Figures derived from raw memory-scaling samples: exponents on the right basis, the statements ratio. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScalingSamples } from '../../lib/scaling';
+import { ScalingSamples, broadP50s, broadSearchLine, listPageProblems, rankOf, ranksBySize } from '../../lib/scaling';
 
 const SIZES = [100, 1_000, 10_000];
 
@@ -43,4 +43,39 @@ void test('statements growth ratio: largest over smallest size mean; undefined w
   const one = new ScalingSamples();
   one.addStatements(100, 4);
   assert.equal(one.statementsGrowthRatio().value, undefined);
+});
+
+void test('rankOf: 0-based position of the target, null when absent or unknown', () => {
+  assert.equal(rankOf([5, 7, 9], 7), 1);
+  assert.equal(rankOf([5, 7, 9], 8), null);
+  assert.equal(rankOf([5, 7, 9], undefined), null);
+  assert.equal(
+    ranksBySize([
+      { size: 100, rank: 0 },
+      { size: 1000, rank: null },
+    ]),
+    '100: 1, 1000: not found',
+  );
+});
+
+void test('listPageProblems: a short page and an order that is not newest first', () => {
+  assert.deepEqual(listPageProblems('n=100', [9, 8, 7], 3), []);
+  assert.deepEqual(listPageProblems('n=100', [9, 9, 7], 4), [
+    'n=100: 3 memories listed, expected 4',
+    'n=100: list is not newest first',
+  ]);
+});
+
+void test('broadP50s: API and server DB p50s per mode; DB p50 undefined without Server-Timing', () => {
+  const b = broadP50s(
+    100,
+    [
+      { ms: 3, dbMs: 1 },
+      { ms: 1, dbMs: 3 },
+      { ms: 2, dbMs: 2 },
+    ],
+    [{ ms: 10 }],
+  );
+  assert.deepEqual(b, { size: 100, rankedP50: 2, rankedDbP50: 2, fuzzyP50: 10, fuzzyDbP50: undefined });
+  assert.equal(broadSearchLine([b]), '100: ranked 2 (2), fuzzy 10 (n/a)');
 });

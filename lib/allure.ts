@@ -127,15 +127,9 @@ export interface AllureCheckpointInput {
   stop: number;
 }
 
-const MARKER = '.checkpoint-7.4-last-uuid';
-
 /** Writes the "Checkpoint 7.4" result, categories.json and environment.properties; returns the result's uuid. */
 export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
   const { resultsDir, summary, start, stop } = input;
-  mkdirSync(resultsDir, { recursive: true });
-  removePreviousCheckpoint(resultsDir);
-  const writer = new FileSystemWriter({ resultsDir });
-  const uuid = randomUuid();
   const at = stop;
 
   const criteriaSteps = summary.criteria.map((c) => {
@@ -200,8 +194,6 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     );
   }
 
-  const attachments = writeSummaryAttachments(writer, uuid, 'perf-summary', input);
-
   const failing = summary.criteria.filter((c) => !c.passed);
   const message = summary.setupError
     ? `Not evaluated: the run stopped before any test. ${summary.setupError}`
@@ -211,8 +203,9 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
           `Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
           ...failing.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => k.message)),
         ].join('\n');
-  const result = summaryResult({
-    uuid,
+  const { writer, uuid } = writeRunResult({
+    resultsDir,
+    attach: { ...input, name: 'perf-summary' },
     name: CHECKPOINT_RESULT_NAME,
     fullName: 'memorychat-perf:checkpoint-7.4',
     feature: 'Checkpoint',
@@ -224,7 +217,6 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
       `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ` +
       `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.`,
     steps: criteriaSteps,
-    attachments,
     parameters: [
       { name: 'profile', value: summary.profile },
       { name: 'tests', value: `${summary.tests.passed} passed, ${summary.tests.failed} failed`, excluded: true },
@@ -234,7 +226,6 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     start,
     stop,
   });
-  writer.writeResult(result);
   writer.writeCategoriesDefinitions(ALLURE_CATEGORIES);
   // allure-playwright may have written environment.properties (its environmentInfo option):
   // merge, so the static facts from the config and the measured ones from global setup both show.
@@ -244,21 +235,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     const existing = existsSync(existingPath) ? parseEnvInfo(readFileSync(existingPath, 'utf8')) : {};
     writer.writeEnvironmentInfo({ ...env, ...existing, 'perf.profile': summary.profile });
   }
-  writer.writeAttachment(MARKER, Buffer.from(uuid));
   return uuid;
-}
-
-/** allure-playwright does not clean its results dir; drop our own earlier verdict so only one shows. */
-function removePreviousCheckpoint(resultsDir: string): void {
-  const marker = join(resultsDir, MARKER);
-  if (!existsSync(marker)) return;
-  const old = readFileSync(marker, 'utf8').trim();
-  if (!/^[0-9a-f-]{36}$/.test(old)) return;
-  rmSync(join(resultsDir, `${old}-result.json`), { force: true });
-  // attachments are named `${uuid}-<hash>-attachment.<ext>`
-  for (const f of readdirSync(resultsDir)) {
-    if (f.startsWith(`${old}-`) && f.includes('-attachment.')) rmSync(join(resultsDir, f), { force: true });
-  }
 }
 
 /** Deletes the results (and their attachments) that match, e.g. a test another result stands for. */
@@ -354,4 +331,24 @@ export function summaryResult(input: SummaryResultInput): TestResult {
     start: input.start,
     stop: input.stop,
   };
+}
+
+/**
+ * Writes a run-level result (Checkpoint 7.4, Load capacity) with its summary attached, in place of an earlier
+ * one of the same full name (allure-playwright does not clean its results dir); returns its writer and uuid.
+ */
+export function writeRunResult(
+  input: Omit<SummaryResultInput, 'uuid' | 'attachments'> & {
+    resultsDir: string;
+    attach: { name: string; markdown: string; json: string; charts: readonly Chart[] };
+  },
+): { writer: FileSystemWriter; uuid: string } {
+  const { resultsDir, attach } = input;
+  mkdirSync(resultsDir, { recursive: true });
+  removeAllureResults(resultsDir, (r) => r.fullName === input.fullName);
+  const writer = new FileSystemWriter({ resultsDir });
+  const uuid = randomUuid();
+  const attachments = writeSummaryAttachments(writer, uuid, attach.name, attach);
+  writer.writeResult(summaryResult({ ...input, uuid, attachments }));
+  return { writer, uuid };
 }

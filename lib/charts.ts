@@ -204,18 +204,22 @@ export function relevanceSpec(summary: PerfSummary): TopLevelSpec | undefined {
   };
 }
 
+/** The charts whose spec has data (a spec without data is undefined). */
+export async function renderSpecs(specs: (readonly [file: string, title: string, TopLevelSpec | undefined])[]) {
+  const charts: Chart[] = [];
+  for (const [file, title, spec] of specs) if (spec) charts.push({ file, title, svg: await renderSvg(spec) });
+  return charts;
+}
+
 /** All charts for a summary (skips those without data). */
-export async function renderCharts(summary: PerfSummary): Promise<Chart[]> {
-  const jobs: { file: string; title: string; spec: TopLevelSpec | undefined }[] = [];
+export function renderCharts(summary: PerfSummary): Promise<Chart[]> {
   const scenarios = [
     ...new Set(summary.metrics.filter((m) => RESPONSE_CHART_METRICS.includes(m.name)).map((m) => m.scenario)),
   ];
-  for (const s of scenarios)
-    jobs.push({ file: `latency-${safeName(s)}.svg`, title: `Latency: ${s}`, spec: latencySpec(summary, s) });
-  jobs.push({ file: 'memory-scaling.svg', title: 'Memory scaling', spec: scalingSpec(summary) });
-  jobs.push({ file: 'tokens-per-agent.svg', title: 'Tokens per agent', spec: tokensSpec(summary) });
-  jobs.push({ file: 'relevance.svg', title: 'Search relevance', spec: relevanceSpec(summary) });
-  const charts: Chart[] = [];
-  for (const j of jobs) if (j.spec) charts.push({ file: j.file, title: j.title, svg: await renderSvg(j.spec) });
-  return charts;
+  return renderSpecs([
+    ...scenarios.map((s) => [`latency-${safeName(s)}.svg`, `Latency: ${s}`, latencySpec(summary, s)] as const),
+    ['memory-scaling.svg', 'Memory scaling', scalingSpec(summary)],
+    ['tokens-per-agent.svg', 'Tokens per agent', tokensSpec(summary)],
+    ['relevance.svg', 'Search relevance', relevanceSpec(summary)],
+  ]);
 }

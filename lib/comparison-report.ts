@@ -1,9 +1,10 @@
 /**
- * The comparison (compare mode) as console lines and as a Markdown table: one row per metric,
- * base p50 → candidate p50, the candidate/base ratio with its 95 % interval, and the decision.
- * Rendered inside the run's summaries (lib/summary.ts), which every report is built from.
+ * The comparison (compare mode) as a section of the run's report (lib/summary.ts `perfReport`): one
+ * row per metric, base p50 → candidate p50, the candidate/base ratio with its 95 % interval, and the
+ * decision.
  */
 import type { Comparison, ComparedMetric, ComparisonBase } from './compare';
+import { table, text, type Section } from './report/document';
 import { formatNumber } from './thresholds';
 
 const MARK: Record<ComparedMetric['decision'], string> = {
@@ -11,12 +12,6 @@ const MARK: Record<ComparedMetric['decision'], string> = {
   improvement: '✓ improvement',
   'no-change': '· no change',
   'insufficient-data': '? too few pairs',
-};
-const MD_MARK: Record<ComparedMetric['decision'], string> = {
-  regression: '❌',
-  improvement: '🟢',
-  'no-change': '✅',
-  'insufficient-data': '❔',
 };
 
 export function describeBase(base: ComparisonBase): string {
@@ -51,34 +46,28 @@ function headline(c: Comparison): string {
   );
 }
 
-export function comparisonConsoleLines(c: Comparison): string[] {
-  const out = [`Comparison with the base ${describeBase(c.base)} (candidate/base, paired): ${headline(c)}`];
-  for (const m of c.metrics) {
-    out.push(
-      `  ${MARK[m.decision].padEnd(15)} ${`${m.name} [${m.scenario}]`.padEnd(46)} ` +
-        `p50 ${formatNumber(m.base.p50, m.unit)} → ${formatNumber(m.candidate.p50, m.unit)}  ` +
-        `${effectText(m)}  n=${m.base.n}  (min effect ${minEffectText(m)})`,
-    );
-  }
-  return out;
-}
-
-export function comparisonMarkdown(c: Comparison): string[] {
-  const out = [
-    `### Compared with the base: ${describeBase(c.base)}`,
-    '',
-    `**${headline(c)}.** Candidate/base from paired samples; a regression is a change beyond the ` +
-      'minimum effect, with 95 % confidence after a Holm correction across the metrics.',
-    '',
-    '| Metric | Scenario | Base p50 | Candidate p50 | Candidate/base [95 % CI] | Pairs | Min effect | Decision |',
-    '|---|---|--:|--:|--:|--:|--:|---|',
-  ];
-  for (const m of c.metrics) {
-    out.push(
-      `| ${m.name} | ${m.scenario} | ${formatNumber(m.base.p50, m.unit)} | ${formatNumber(m.candidate.p50, m.unit)} ` +
-        `| ${effectText(m)} | ${m.base.n} | ${minEffectText(m)} | ${MD_MARK[m.decision]} ${m.decision} |`,
-    );
-  }
-  out.push('', `<sub>Method: ${c.method}.</sub>`);
-  return out;
+/** The comparison as a report section: one row per metric. */
+export function comparisonSection(c: Comparison): Section {
+  const head = ['Metric', 'Scenario', 'Base p50', 'Candidate p50', 'Candidate/base [95 % CI]', 'Pairs', 'Min effect'];
+  const rows = c.metrics.map((m) => [
+    m.name,
+    m.scenario,
+    formatNumber(m.base.p50, m.unit),
+    formatNumber(m.candidate.p50, m.unit),
+    effectText(m),
+    String(m.base.n),
+    minEffectText(m),
+    MARK[m.decision],
+  ]);
+  return {
+    heading: `Comparison with the base ${describeBase(c.base)}`,
+    blocks: [
+      text(
+        `**${headline(c)}.** Candidate/base from paired samples; a regression is a change beyond the ` +
+          'minimum effect, with 95 % confidence after a Holm correction across the metrics.',
+      ),
+      table([...head, 'Decision'], rows, 'llrrrrr'),
+      text(`<sub>Method: ${c.method}.</sub>`, 'markdown'),
+    ],
+  };
 }

@@ -1,8 +1,8 @@
 /**
- * The run's summary in three forms, all rendered from one `PerfSummary` object:
- *  - `perf-summary.json`: a versioned contract for tools (zod schema exported below);
- *  - `perf-summary.md`: GitHub step summary / PR comment, verdict first;
- *  - the console summary in Step 7.4's layout, ending with CHECKPOINT 7.4 VERIFICATION.
+ * The run's summary, `PerfSummary`: `perf-summary.json`, a versioned contract for tools (zod schema
+ * exported below), and `perfReport`, the same as a report (lib/report/) that renders as
+ * `perf-summary.md` (GitHub step summary / PR comment, verdict first) and as the console summary in
+ * Step 7.4's layout, ending with CHECKPOINT 7.4 VERIFICATION.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,9 +12,22 @@ import { PROFILE_NAMES } from './profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
 import type { CheckpointResult } from './checkpoint';
 import { DECISIONS } from './compare';
-import { comparisonConsoleLines, comparisonMarkdown } from './comparison-report';
-import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows, type RelevanceRow } from './relevance';
+import { comparisonSection } from './comparison-report';
+import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows } from './relevance';
 import { redact, redactSecrets } from './redact';
+import {
+  code,
+  list,
+  table,
+  text,
+  type Block,
+  type Format,
+  type Report,
+  type Row,
+  type Section,
+} from './report/document';
+import { renderConsoleReport } from './report/console';
+import { renderMarkdownReport } from './report/markdown';
 
 /** 2: compare mode's `comparison` and no-regression criterion; checks' `failsOnBase`. */
 export const SUMMARY_SCHEMA_VERSION = 2;
@@ -279,7 +292,7 @@ function publishedComparison(c: NonNullable<CheckpointResult['comparison']>): z.
   };
 }
 
-// ---------------------------------------------------------------- shared helpers
+// ---------------------------------------------------------------- report
 
 type Check = PerfSummary['criteria'][number]['checks'][number];
 
@@ -312,6 +325,8 @@ function limitText(k: Check): string {
   if (k.statistic === 'n') return `n ${k.op} ${k.limit}`;
   return `${k.statistic} ${k.op} ${formatNumber(k.limit, k.unit)}`;
 }
+const limitsText = (checks: Check[]) => [...new Set(checks.map(limitText))].join(', ');
+const markOf = (checks: Check[]) => (checks.length === 0 ? ' ' : checks.every((k) => k.passed) ? '✓' : '✗');
 
 function isSingleValued(m: MetricSummary): boolean {
   return m.n === 1 || m.unit === 'bool' || m.unit === 'exponent';
@@ -332,131 +347,193 @@ function pct(v: number | null): string {
   return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %`;
 }
 
+/** The one-line outcome of a run that never reached its tests (every report says the same). */
+export const SETUP_FAILED = '✗ Checkpoint 7.4 FAILED: setup error, nothing was measured';
+const VERIFICATION = 'CHECKPOINT 7.4 VERIFICATION';
+
+/** The console's lines of one category: a caption per metric measured in several scenarios, a row per scenario. */
+function categoryTable(summary: PerfSummary, metrics: MetricSummary[]): Block {
+  const row = (label: string, m: MetricSummary, indent: string) => {
+    const checks = checksFor(summary, m);
+    const limits = limitsText(checks);
+    const errs = m.errors > 0 && m.n > 0 ? `  (${m.errors} failed)` : '';
+    return [`${indent}${markOf(checks)} ${label}`, valueText(m), `${limits ? `limit ${limits}` : ''}${errs}`];
+  };
+  const rows: Row[] = [];
+  for (const name of new Set(metrics.map((m) => m.name))) {
+    const group = metrics.filter((m) => m.name === name);
+    const first = group[0] as MetricSummary;
+    if (group.length === 1 && first.scenario === 'default') rows.push(row(first.title ?? name, first, ''));
+    else rows.push(`${first.title ?? name} (${name})`, ...group.map((m) => row(m.scenario, m, '  ')));
+  }
+  return table(undefined, rows, '', 'console');
+}
+
 /** Recall@5 and MRR per search mode, from the per-question samples (lib/relevance.ts). */
-function relevanceOf(summary: PerfSummary): RelevanceRow[] {
-  return relevanceRows(
+function relevanceSection(summary: PerfSummary): Section | undefined {
+  const rows = relevanceRows(
     summary.metrics,
     summary.criteria.flatMap((c) => c.checks),
   );
-}
-
-const RELEVANCE_TITLE = `Relevance (labelled retrieval set, top ${RELEVANCE_TOP_K}; mean over questions, 95 % CI)`;
-
-function relevanceLimits(rows: readonly RelevanceRow[]): string {
   const r = rows.find((x) => x.limits.recall !== undefined)?.limits.recall;
   const m = rows.find((x) => x.limits.mrr !== undefined)?.limits.mrr;
-  const parts = [r !== undefined ? `recall@${RELEVANCE_TOP_K} ≥ ${r}` : '', m !== undefined ? `MRR ≥ ${m}` : ''];
-  return parts.filter(Boolean).join(', ');
+  const limits = [r !== undefined && `recall@${RELEVANCE_TOP_K} ≥ ${r}`, m !== undefined && `MRR ≥ ${m}`].filter(
+    Boolean,
+  );
+  const cells = rows.map((x) => [
+    `${x.passed === undefined ? ' ' : x.passed ? '✓' : '✗'} ${x.mode}`,
+    formatMeanCi(x.recall),
+    formatMeanCi(x.mrr),
+    String(x.recall.n),
+  ]);
+  const head = ['Search mode', `Recall@${RELEVANCE_TOP_K} (95 % CI)`, 'MRR (95 % CI)', 'Questions'];
+  return rows.length === 0
+    ? undefined
+    : {
+        heading: `Relevance (labelled retrieval set, top ${RELEVANCE_TOP_K}; mean over questions, 95 % CI)`,
+        blocks: [limits.length > 0 && text(`limit ${limits.join(', ')}`), table(head, cells, 'lrrr')],
+      };
 }
 
-// ---------------------------------------------------------------- console
-
-const RULE = '='.repeat(78);
-const center = (s: string) => `${' '.repeat(Math.max(0, Math.floor((RULE.length - s.length) / 2)))}${s}`;
-
-/** The one-line outcome of a run that never reached its tests (every report says the same). */
-export const SETUP_FAILED = '✗ Checkpoint 7.4 FAILED: setup error, nothing was measured';
-function relevanceConsole(rows: readonly RelevanceRow[]): string[] {
-  const limits = relevanceLimits(rows);
-  const header = `    ${'mode'.padEnd(10)} ${`recall@${RELEVANCE_TOP_K}`.padEnd(24)} ${'MRR'.padEnd(24)} n`;
-  const out = ['', `${RELEVANCE_TITLE}:`, `${header}${limits ? `    limit ${limits}` : ''}`];
-  for (const r of rows) {
-    const mark = r.passed === undefined ? ' ' : r.passed ? '✓' : '✗';
-    const figures = `${formatMeanCi(r.recall).padEnd(24)} ${formatMeanCi(r.mrr).padEnd(24)} ${r.recall.n}`;
-    out.push(`  ${mark} ${r.mode.padEnd(10)} ${figures}`);
-  }
-  return out;
+/** How sure a percentile check's decision is: its 95 % interval, and whether the interval decided. */
+function intervalNote(k: Check): string {
+  if (!k.interval || !k.decidedBy) return '';
+  const bound = (v: number | null, open: string) => (v === null ? open : formatNumber(v, k.unit));
+  const range = `95 % interval ${bound(k.interval.low, '−∞')} – ${bound(k.interval.high, '∞')}`;
+  return k.decidedBy === 'interval'
+    ? ` (${range}: all of it beyond the limit)`
+    : ` (${range} spans the limit: decided on the estimate)`;
 }
 
-export function renderConsole(summary: PerfSummary): string {
-  const out: string[] = ['', RULE, center(`PERFORMANCE TEST SUMMARY (profile ${summary.profile})`), RULE];
-  const line = (label: string, m: MetricSummary, indent: string) => {
+function metricsTable(summary: PerfSummary): Block {
+  const rows = summary.metrics.map((m) => {
     const checks = checksFor(summary, m);
-    const mark = checks.length === 0 ? ' ' : checks.every((k) => k.passed) ? '✓' : '✗';
-    const limits = checks
-      .map(limitText)
-      .filter((v, i, a) => a.indexOf(v) === i)
-      .join(', ');
-    const errs = m.errors > 0 && m.n > 0 ? `  (${m.errors} failed)` : '';
-    const width = 44 - indent.length;
-    const text = label.length > width ? `${label.slice(0, width - 1)}…` : label.padEnd(width);
-    return `${indent}${mark} ${text} ${valueText(m).padEnd(30)} ${limits ? `limit ${limits}` : ''}${errs}`.trimEnd();
+    const single = isSingleValued(m);
+    const perQuestion = m.unit === 'ratio' && !single;
+    const p50 = m.n === 0 ? '—' : single || perQuestion ? valueText(m) : formatNumber(m.p50, m.unit);
+    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit);
+    const n = `${m.n}${m.errors > 0 ? ` (+${m.errors} failed)` : ''}`;
+    return [m.title ?? m.name, m.scenario, n, p50, p95, limitsText(checks), markOf(checks).trim()];
+  });
+  return table(['Metric', 'Scenario', 'n', 'p50', 'p95', 'Limit', ''], rows, 'llrrr', 'markdown');
+}
+
+function baselineSection(b: BaselineResult): Section {
+  const shown = b.comparisons.filter((c) => c.decision === 'regression' || c.decision === 'improvement');
+  const few = b.comparisons.filter((c) => c.decision === 'insufficient-data').length;
+  const unchanged = b.comparisons.length - b.regressions - b.improvements;
+  const rows = shown.map((c) => {
+    const ratio = formatNumber(c.ratio, 'ratio');
+    const ci = c.ci95 ? `${ratio} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})` : ratio;
+    const p50 = `${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)}`;
+    const decision = c.decision === 'regression' ? '✗ regression' : '✓ improvement';
+    return [c.name, c.scenario, p50, pct(c.p50Change), pct(c.p95Change), ci, decision];
+  });
+  const head = ['Metric', 'Scenario', 'p50 before → after', 'Δ p50', 'Δ p95', 'ratio (95 % CI)', 'Decision'];
+  const run = `without significant change${b.baselineStartedAt ? ` (baseline run of ${b.baselineStartedAt})` : ''}`;
+  const fewNote = `${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; `;
+  return {
+    heading: `Baseline comparison (vs ${b.path}, tolerance ${(b.tolerance * 100).toFixed(0)} %)`,
+    blocks: [
+      text(`**${b.regressions} regressions**, ${b.improvements} improvements, ${unchanged} ${run}.`),
+      text(b.method, 'markdown'),
+      few > 0 && text(`${fewNote}their thresholds still gate them.`, 'markdown'),
+      shown.length > 0 ? table(head, rows, 'lllrr') : text('No metric changed significantly.'),
+    ],
   };
-  const relevance = relevanceOf(summary);
-  for (const section of SECTIONS) {
+}
+
+/** The run as a report: verdict first in Markdown (criteria, failures), last on the console (Step 7.4's layout). */
+export function perfReport(summary: PerfSummary): Report {
+  const title = `PERFORMANCE TEST SUMMARY (profile ${summary.profile})`;
+  const phases = summary.phases && { blocks: [text(phaseLine(summary.phases), 'console')] };
+  const heading = `${summary.verdict === 'pass' ? '✓' : '✗'} Checkpoint 7.4: **${summary.verdict.toUpperCase()}**`;
+  if (summary.setupError) {
+    const blocks = [
+      list(['✗ Not evaluated: the run stopped before any test.'], 'console'),
+      text(`**${SETUP_FAILED}**`, 'markdown'),
+      code(summary.setupError),
+    ];
+    const outcome = [{ heading: VERIFICATION, banner: true, blocks }];
+    return { title, verdict: { heading, line: SETUP_FAILED }, sections: [phases], outcome };
+  }
+  const failing = summary.criteria.filter((c) => !c.passed);
+  const failures = summary.criteria.flatMap((c) =>
+    c.checks
+      .filter((k) => !k.passed && k.status !== 'skipped')
+      .map((k) => `**${c.title}** — ${k.message}${intervalNote(k)}${k.why ? ` _(${k.why})_` : ''}`),
+  );
+  // The verdict test renders this before the run ends: it knows no duration or test counts yet.
+  const t = summary.tests;
+  const facts = [
+    `Profile \`${summary.profile}\``,
+    ...(summary.durationMs > 0 ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`] : []),
+    ...(t.total > 0
+      ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`]
+      : []),
+  ];
+  const criteria = summary.criteria.map((c) => {
+    const gated = c.checks.filter((k) => k.status !== 'skipped');
+    const result = c.passed ? '✓ pass' : c.status === 'not-measured' ? '✗ not measured' : '✗ fail';
+    return [c.title, result, `${gated.filter((k) => k.passed).length}/${gated.length}`];
+  });
+  const verification = summary.criteria.map((c) => {
+    const line = `${c.passed ? '✓' : '✗'} ${c.title}${c.status === 'not-measured' ? ' — not measured' : ''}`;
+    const bad = c.checks.filter((k) => !k.passed && k.status !== 'skipped');
+    const more = bad.length > 8 ? [`… and ${bad.length - 8} more (see perf-summary.md)`] : [];
+    return c.passed ? line : { text: line, items: [...bad.slice(0, 8).map((k) => k.message), ...more] };
+  });
+  const categories = SECTIONS.flatMap(({ title, categories }) => {
     // Relevance metrics get their own section below Memory Scaling.
     const metrics = summary.metrics.filter(
-      (m) => section.categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name),
+      (m) => categories.includes(m.category) && !RELEVANCE_METRIC_NAMES.includes(m.name),
     );
-    if (section.categories.includes('database') && relevance.length > 0) out.push(...relevanceConsole(relevance));
-    if (metrics.length === 0) continue;
-    out.push('', `${section.title}:`);
-    const names = [...new Set(metrics.map((m) => m.name))];
-    for (const name of names) {
-      const group = metrics.filter((m) => m.name === name);
-      const first = group[0] as MetricSummary;
-      if (group.length === 1 && first.scenario === 'default') {
-        out.push(line(first.title ?? name, first, '  '));
-        continue;
-      }
-      out.push(`  ${first.title ?? name} (${name})`);
-      for (const m of group) out.push(line(m.scenario, m, '    '));
-    }
-  }
-  if (summary.baseline) {
-    const b = summary.baseline;
-    out.push('', `Baseline comparison (vs ${b.path}, tolerance ${(b.tolerance * 100).toFixed(0)} %):`);
-    const unchanged = b.comparisons.length - b.regressions - b.improvements;
-    out.push(`  ${b.regressions} regressions, ${b.improvements} improvements, ${unchanged} without significant change`);
-    for (const c of b.comparisons.filter((x) => x.decision === 'regression' || x.decision === 'improvement')) {
-      const ci = `${formatNumber(c.ci95?.low ?? null, 'ratio')}–${formatNumber(c.ci95?.high ?? null, 'ratio')}`;
-      out.push(
-        `  ${c.decision === 'regression' ? '✗ regression ' : '✓ improvement'} ${c.name} [${c.scenario}] ` +
-          `p50 ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} ` +
-          `(${pct(c.p50Change)}, ratio CI ${ci})`,
-      );
-    }
-  }
-  if (summary.comparison) out.push('', ...comparisonConsoleLines(summary.comparison));
-  if (summary.thresholdOverrides.length > 0) {
-    out.push('', 'Threshold overrides:', ...summary.thresholdOverrides.map((o) => `  • ${o}`));
-  }
-  if (summary.harnessErrors.length > 0) {
-    out.push('', 'Harness errors:', ...summary.harnessErrors.map((e) => `  ✗ ${e.test}: ${e.message}`));
-  }
-  if (summary.phases) out.push('', phaseLine(summary.phases));
-  out.push('', RULE, center('CHECKPOINT 7.4 VERIFICATION'), RULE);
-  if (summary.setupError) {
-    out.push(
-      `  ✗ Not evaluated: the run stopped before any test.`,
-      `      ${summary.setupError}`,
-      '',
-      SETUP_FAILED,
-      '',
-    );
-    return out.join('\n');
-  }
-  for (const c of summary.criteria) {
-    const note = c.status === 'not-measured' ? ' — not measured' : '';
-    out.push(`  ${c.passed ? '✓' : '✗'} ${c.title}${note}`);
-    if (!c.passed) {
-      const bad = c.checks.filter((k) => !k.passed && k.status !== 'skipped');
-      for (const k of bad.slice(0, 8)) out.push(`      - ${k.message}`);
-      if (bad.length > 8) out.push(`      … and ${bad.length - 8} more (see perf-summary.md)`);
-    }
-  }
-  out.push('');
-  out.push(
-    summary.verdict === 'pass'
-      ? '✓ All checkpoint 7.4 requirements met!'
-      : `✗ Checkpoint 7.4 FAILED: ${summary.criteria
-          .filter((c) => !c.passed)
-          .map((c) => c.title)
-          .join('; ')}`,
-  );
-  out.push('');
-  return out.join('\n');
+    return [
+      categories.includes('database') && relevanceSection(summary),
+      metrics.length > 0 && { heading: title, blocks: [categoryTable(summary, metrics)] },
+    ];
+  });
+  const bullets = (heading: string, items: string[], only?: Format) =>
+    items.length > 0 && { heading, blocks: [list(items, only)] };
+  const evidence = summary.evidence.map((e) => `**${e.name}** [${e.scenario}]: ${e.summary}`);
+  return {
+    title,
+    verdict: {
+      heading,
+      line:
+        summary.verdict === 'pass'
+          ? '✓ All checkpoint 7.4 requirements met!'
+          : `✗ Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
+    },
+    outcome: [
+      {
+        blocks: [
+          text(facts.join(' · '), 'markdown'),
+          table(['Criterion', 'Result', 'Checks passed'], criteria, '', 'markdown'),
+        ],
+      },
+      // Right after the verdict: on a pull request, the comparison is what the reviewer came for.
+      summary.comparison && comparisonSection(summary.comparison),
+      bullets('Failures', failures, 'markdown'),
+      bullets(
+        'Harness errors',
+        summary.harnessErrors.map((e) => `✗ \`${e.test}\`: ${e.message}`),
+      ),
+      { heading: VERIFICATION, banner: true, blocks: [list(verification, 'console')] },
+    ],
+    sections: [
+      ...categories,
+      { heading: 'Metrics', blocks: [metricsTable(summary)] },
+      summary.baseline && baselineSection(summary.baseline),
+      bullets('Threshold overrides', summary.thresholdOverrides),
+      phases,
+      { blocks: [evidence.length > 0 && { kind: 'details', summary: 'Evidence', items: evidence }] },
+    ],
+  };
 }
+
+export const renderConsole = (summary: PerfSummary): string => renderConsoleReport(perfReport(summary));
+export const renderMarkdown = (summary: PerfSummary): string => renderMarkdownReport(perfReport(summary));
 
 /** `Phases: setup 5.9 s · seeding 12.3 s · compare 61.2 s · database 12.1 s · … · reports 1.3 s`. */
 export function phaseLine(p: NonNullable<PerfSummary['phases']>): string {
@@ -466,155 +543,6 @@ export function phaseLine(p: NonNullable<PerfSummary['phases']>): string {
     `Phases: setup ${s(p.setupMs)} · ${specs.join(' · ')} · reports ${s(p.reportsMs)} ` +
     `(seeding inside the specs: ${s(p.seedingMs)})`
   );
-}
-
-// ---------------------------------------------------------------- markdown
-
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-
-/** How sure a percentile check's decision is: its 95 % interval, and whether the interval decided. */
-function intervalNote(k: PerfSummary['criteria'][number]['checks'][number]): string {
-  if (!k.interval || !k.decidedBy) return '';
-  const bound = (v: number | null, open: string) => (v === null ? open : formatNumber(v, k.unit));
-  const range = `95 % interval ${bound(k.interval.low, '−∞')} – ${bound(k.interval.high, '∞')}`;
-  return k.decidedBy === 'interval'
-    ? ` (${range}: all of it beyond the limit)`
-    : ` (${range} spans the limit: decided on the estimate)`;
-}
-
-export function renderMarkdown(summary: PerfSummary): string {
-  const ok = summary.verdict === 'pass';
-  const out: string[] = [];
-  out.push(`## ${ok ? '✅' : '❌'} Checkpoint 7.4: **${ok ? 'PASS' : 'FAIL'}**`, '');
-  if (summary.setupError) {
-    out.push(`**${SETUP_FAILED}**`, '', '```', summary.setupError, '```', '');
-    return out.join('\n');
-  }
-  // The verdict test renders this before the run ends: it knows no duration or test counts yet.
-  const t = summary.tests;
-  out.push(
-    [
-      `Profile \`${summary.profile}\``,
-      ...(summary.durationMs > 0
-        ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`]
-        : []),
-      ...(t.total > 0
-        ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`]
-        : []),
-    ].join(' · '),
-    '',
-  );
-  out.push('| Criterion | Result | Checks passed |', '|---|---|---|');
-  for (const c of summary.criteria) {
-    const gated = c.checks.filter((k) => k.status !== 'skipped');
-    const result = c.passed ? '✅ pass' : c.status === 'not-measured' ? '❌ not measured' : '❌ fail';
-    out.push(`| ${c.title} | ${result} | ${gated.filter((k) => k.passed).length}/${gated.length} |`);
-  }
-  // Right after the verdict: on a pull request, the comparison is what the reviewer came for.
-  if (summary.comparison) out.push('', ...comparisonMarkdown(summary.comparison));
-  const failures = summary.criteria.flatMap((c) =>
-    c.checks.filter((k) => !k.passed && k.status !== 'skipped').map((k) => ({ c, k })),
-  );
-  if (failures.length > 0) {
-    out.push('', '### Failures', '');
-    for (const { c, k } of failures)
-      out.push(`- **${c.title}** — ${mdCell(k.message)}${intervalNote(k)}${k.why ? ` _(${mdCell(k.why)})_` : ''}`);
-  }
-  if (summary.harnessErrors.length > 0) {
-    out.push(
-      '',
-      '### Harness errors',
-      '',
-      ...summary.harnessErrors.map((e) => `- \`${mdCell(e.test)}\`: ${mdCell(e.message)}`),
-    );
-  }
-  const relevance = relevanceOf(summary);
-  if (relevance.length > 0) {
-    const limits = relevanceLimits(relevance);
-    const intro =
-      `Search answers on the labelled retrieval set, top ${RELEVANCE_TOP_K}: mean over the questions ` +
-      `with its 95 % CI${limits ? `; limits ${limits}` : ''}.`;
-    out.push('', '### Relevance', '', intro, '');
-    out.push(`| Search mode | Recall@${RELEVANCE_TOP_K} (95 % CI) | MRR (95 % CI) | Questions | |`);
-    out.push('|---|--:|--:|--:|---|');
-    for (const r of relevance) {
-      const mark = r.passed === undefined ? '' : r.passed ? '✅' : '❌';
-      out.push(`| ${mdCell(r.mode)} | ${formatMeanCi(r.recall)} | ${formatMeanCi(r.mrr)} | ${r.recall.n} | ${mark} |`);
-    }
-  }
-  out.push('', '### Metrics', '', '| Metric | Scenario | n | p50 | p95 | Limit | |', '|---|---|--:|--:|--:|---|---|');
-  for (const m of summary.metrics) {
-    const checks = checksFor(summary, m);
-    const mark = checks.length === 0 ? '' : checks.every((k) => k.passed) ? '✅' : '❌';
-    const single = isSingleValued(m);
-    const perQuestion = m.unit === 'ratio' && !single;
-    const p50 = m.n === 0 ? '—' : single || perQuestion ? valueText(m) : formatNumber(m.p50, m.unit);
-    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit);
-    const errs = m.errors > 0 ? ` (+${m.errors} failed)` : '';
-    out.push(
-      `| ${mdCell(m.title ?? m.name)} | ${mdCell(m.scenario)} | ${m.n}${errs} | ${p50} | ${p95} | ${mdCell(
-        checks
-          .map(limitText)
-          .filter((v, i, a) => a.indexOf(v) === i)
-          .join(', '),
-      )} | ${mark} |`,
-    );
-  }
-  if (summary.baseline) {
-    const b = summary.baseline;
-    out.push(
-      '',
-      `### Baseline comparison`,
-      '',
-      `Against \`${mdCell(b.path)}\`${b.baselineStartedAt ? ` (run of ${b.baselineStartedAt})` : ''}: ` +
-        `**${b.regressions} regressions**, ${b.improvements} improvements. ${b.method}`,
-      '',
-    );
-    const shown = b.comparisons.filter((c) => c.decision === 'regression' || c.decision === 'improvement');
-    const few = b.comparisons.filter((c) => c.decision === 'insufficient-data').length;
-    if (few > 0)
-      out.push(
-        `${few} single-valued or tiny metrics (< 3 samples) are not compared statistically; ` +
-          'their thresholds still gate them.',
-        '',
-      );
-    if (shown.length > 0) {
-      out.push(
-        '| Metric | Scenario | p50 before → after | Δ p50 | Δ p95 | ratio (95 % CI) | Decision |',
-        '|---|---|---|--:|--:|---|---|',
-      );
-      for (const c of shown) {
-        const ratio = formatNumber(c.ratio, 'ratio');
-        const ci = c.ci95
-          ? `${ratio} (${formatNumber(c.ci95.low, 'ratio')}–${formatNumber(c.ci95.high, 'ratio')})`
-          : ratio;
-        const mark = c.decision === 'regression' ? '❌ ' : c.decision === 'improvement' ? '✅ ' : '';
-        const d = `${mark}${c.decision}`;
-        out.push(
-          `| ${mdCell(c.name)} | ${mdCell(c.scenario)} ` +
-            `| ${formatNumber(c.baseline.p50, c.unit)} → ${formatNumber(c.current.p50, c.unit)} ` +
-            `| ${pct(c.p50Change)} | ${pct(c.p95Change)} | ${ci} | ${d} |`,
-        );
-      }
-    } else {
-      out.push('No metric changed significantly.');
-    }
-  }
-  if (summary.thresholdOverrides.length > 0) {
-    out.push('', '### Threshold overrides', '', ...summary.thresholdOverrides.map((o) => `- ${mdCell(o)}`));
-  }
-  if (summary.evidence.length > 0) {
-    out.push(
-      '',
-      '<details><summary>Evidence</summary>',
-      '',
-      ...summary.evidence.map((e) => `- **${mdCell(e.name)}** [${mdCell(e.scenario)}]: ${mdCell(e.summary)}`),
-      '',
-      '</details>',
-    );
-  }
-  out.push('');
-  return out.join('\n');
 }
 
 /** Reads and validates a perf-summary.json (for consumers and the baseline). */

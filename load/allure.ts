@@ -4,10 +4,8 @@
  * in `${PERF_REPORT_DIR}/allure-results`, so `npm run report` shows it with the checkpoint. A
  * later load run replaces the earlier "Load capacity" result (same fullName), nothing else.
  */
-import { mkdirSync } from 'node:fs';
 import { Stage, Status, type StepResult } from 'allure-js-commons';
-import { FileSystemWriter, randomUuid } from 'allure-js-commons/sdk/reporter';
-import { removeAllureResults, summaryResult, writeSummaryAttachments } from '../lib/allure';
+import { writeRunResult } from '../lib/allure';
 import type { Chart } from '../lib/charts';
 import type { Percentiles } from './capacity';
 import { limitsOf, type LoadSummary } from './summary';
@@ -29,10 +27,6 @@ export function writeAllureLoad(input: {
   stop: number;
 }): string {
   const { resultsDir, summary: s, start, stop } = input;
-  mkdirSync(resultsDir, { recursive: true });
-  removeAllureResults(resultsDir, (r) => r.fullName === FULL_NAME);
-  const writer = new FileSystemWriter({ resultsDir });
-  const uuid = randomUuid();
   const steps: StepResult[] = s.stages.map((st) => ({
     name:
       `${st.passed ? '✓' : '✗'} ${st.users} concurrent users: round-trip p95 ${ms(st.totalMs.p95)}, ` +
@@ -55,7 +49,6 @@ export function writeAllureLoad(input: {
     start,
     stop,
   }));
-  const attachments = writeSummaryAttachments(writer, uuid, 'load-summary', input);
   const c = s.capacity;
   const f = c.firstFailure;
   const first = f ? `; first failing step ${f.users} users: ${f.reasons.join('; ')}` : '';
@@ -64,8 +57,9 @@ export function writeAllureLoad(input: {
     : s.verdict === 'pass'
       ? undefined
       : `Load capacity ${c.maxUsers} concurrent users is below the required ${c.minUsers}${first}`;
-  const result = summaryResult({
-    uuid,
+  return writeRunResult({
+    resultsDir,
+    attach: { ...input, name: 'load-summary' },
     name: LOAD_RESULT_NAME,
     fullName: FULL_NAME,
     feature: 'Load',
@@ -78,7 +72,6 @@ export function writeAllureLoad(input: {
       `round-trip p95 < ${c.criteria.p95TotalMsBelow} ms and error rate < ${percent(c.criteria.errorRateBelow, 0)}. ` +
       `Measured: ${c.maxUsers} users (required ${c.minUsers}).`,
     steps,
-    attachments,
     parameters: [
       { name: 'capacity (users)', value: String(c.maxUsers) },
       { name: 'required (LOAD_MIN_USERS)', value: String(c.minUsers) },
@@ -86,7 +79,5 @@ export function writeAllureLoad(input: {
     ],
     start,
     stop,
-  });
-  writer.writeResult(result);
-  return uuid;
+  }).uuid;
 }

@@ -8,7 +8,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { TopLevelSpec } from 'vega-lite';
 import { EVENT_LOOP_PATH } from '../contract';
-import { renderSvg, type Chart } from '../lib/charts';
+import { renderSpecs, type Chart } from '../lib/charts';
+import { list, table, text, type Block, type Format, type Report, type Section } from '../lib/report/document';
+import { renderConsoleReport } from '../lib/report/console';
+import { renderMarkdownReport } from '../lib/report/markdown';
 import { PEAK_SPAN_S } from './probes';
 
 export const LOAD_SUMMARY_SCHEMA_VERSION = 1;
@@ -266,42 +269,38 @@ export function limitsOf(stage: LoadStage): string[] {
   return out;
 }
 
-const TABLE_HEAD = [
-  'users',
-  'result',
-  'chats',
-  'chats/s',
-  'in flight max',
-  'errors',
-  'TTFT p50 / p95 / p99',
-  'inter-token p50 / p95 / p99',
-  'round trip p50 / p95 / p99',
-  'goodput',
-  'app CPU',
-  'DB all busy',
-  'app loop p50 / p99 (busy)',
-  'sim loop p50 / p99 (busy)',
-  'machine CPU peak',
+/** The steps' table: the console shows the columns without `only: 'markdown'`, Markdown those without `'console'`. */
+const COLUMNS: [head: string, cell: (st: LoadStage) => string, only?: Format][] = [
+  ['users', (st) => String(st.users)],
+  ['result', (st) => (st.passed ? '✓ pass' : '✗ fail')],
+  ['chats', (st) => String(st.chatRequests)],
+  ['chats/s', (st) => st.chatsPerSecond.toFixed(1), 'markdown'],
+  ['in flight max', (st) => String(st.concurrency.chatsInFlightMax ?? '–'), 'markdown'],
+  ['errors', (st) => `${st.errors} (${pc(st.errorRate)})`],
+  ['TTFT p95', (st) => ms(st.ttftMs.p95), 'console'],
+  ['ITL p95', (st) => ms(st.itlMs.p95), 'console'],
+  ['total p50', (st) => ms(st.totalMs.p50), 'console'],
+  ['total p95', (st) => ms(st.totalMs.p95), 'console'],
+  ['total p99', (st) => ms(st.totalMs.p99), 'console'],
+  ['TTFT p50 / p95 / p99', (st) => p3(st.ttftMs), 'markdown'],
+  ['inter-token p50 / p95 / p99', (st) => p3(st.itlMs), 'markdown'],
+  ['round trip p50 / p95 / p99', (st) => p3(st.totalMs), 'markdown'],
+  ['goodput', (st) => pc(st.goodput)],
+  ['app CPU', (st) => cores(st.cpu?.app)],
+  ['DB all busy', (st) => (st.db ? pc(st.db.allBusyShare) : '–'), 'markdown'],
+  ['app loop p99', appLoopP99, 'console'],
+  ['app loop p50 / p99 (busy)', (st) => loopCell(st.eventLoop?.app), 'markdown'],
+  ['sim loop p50 / p99 (busy)', (st) => loopCell(st.eventLoop?.modelSimulator), 'markdown'],
+  ['CPU peak', (st) => pc(st.cpu?.machineBusyPeak ?? null), 'console'],
+  ['machine CPU peak', (st) => pc(st.cpu?.machineBusyPeak ?? null), 'markdown'],
 ];
 
-function tableRow(st: LoadStage): string[] {
-  return [
-    String(st.users),
-    st.passed ? '✓ pass' : '✗ fail',
-    String(st.chatRequests),
-    st.chatsPerSecond.toFixed(1),
-    String(st.concurrency.chatsInFlightMax ?? '–'),
-    `${st.errors} (${pc(st.errorRate)})`,
-    p3(st.ttftMs),
-    p3(st.itlMs),
-    p3(st.totalMs),
-    pc(st.goodput),
-    cores(st.cpu?.app),
-    st.db ? pc(st.db.allBusyShare) : '–',
-    loopCell(st.eventLoop?.app),
-    loopCell(st.eventLoop?.modelSimulator),
-    pc(st.cpu?.machineBusyPeak ?? null),
-  ];
+function stagesTable(stages: LoadStage[], format: Format): Block {
+  const columns = COLUMNS.filter(([, , only]) => only === undefined || only === format);
+  const align = columns.map(([head]) => (head === 'result' || head.includes(' / ') ? 'l' : 'r')).join('');
+  const rows = stages.map((st) => columns.map(([, cell]) => cell(st)));
+  const head = columns.map(([h]) => h);
+  return table(head, rows, align, format);
 }
 
 /** Cores the machine spent outside the stack and the generator (other work on a shared machine). */
@@ -312,39 +311,36 @@ function othersText(cpu: NonNullable<LoadStage['cpu']>): string {
   return ` (${Math.max(0, others).toFixed(2)} cores of it by other processes)`;
 }
 
-function stageDetails(st: LoadStage): string[] {
-  const lines = [`## ${st.users} users: ${st.passed ? 'pass' : 'fail'}`, ''];
-  if (!st.passed) lines.push(`- failed: ${st.reasons.join('; ')}`);
-  lines.push(
-    `- ${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ` + causesText(st.errorCauses),
-  );
-  const k = st.concurrency;
-  if (k.activeUsersMax !== null) {
-    lines.push(
-      '- concurrency seen by each chat as it started: users in their chat loop ' +
+function stageDetails(st: LoadStage): Section {
+  const { concurrency: k, browser: b, cpu, eventLoop: loop, db, mergeCheck: m } = st;
+  const waits = Object.entries(db?.waitEvents ?? {})
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 4)
+    .map(([w, n]) => `${w} ×${n}`);
+  const merged = m?.checks.map((c) => {
+    const verdict = c.withinPrecision ? 'within the sketch’s 1 %' : 'BEYOND the sketch’s 1 %';
+    const error = (c.relativeError * 100).toFixed(2);
+    const q = `p${Math.round(c.quantile * 100)}`;
+    return `${q} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms (${error} %, ${verdict})`;
+  });
+  const limits = limitsOf(st);
+  const items = [
+    !st.passed && `failed: ${st.reasons.join('; ')}`,
+    `${st.requests} API calls in ${st.durationS.toFixed(0)} s; errors by cause: ` + causesText(st.errorCauses),
+    k.activeUsersMax !== null &&
+      'concurrency seen by each chat as it started: users in their chat loop ' +
         `p50 ${k.activeUsersP50 ?? '–'}, max ${k.activeUsersMax}; ` +
         `chats streaming p50 ${k.chatsInFlightP50 ?? '–'}, max ${k.chatsInFlightMax ?? '–'}`,
-    );
-  }
-  if (st.serverTotalMs.p95 !== null) {
-    lines.push(
-      `- the app's own timing of the same chats: first token p50 / p95 ${ms(st.serverTtftMs.p50)} / ` +
+    st.serverTotalMs.p95 !== null &&
+      `the app's own timing of the same chats: first token p50 / p95 ${ms(st.serverTtftMs.p50)} / ` +
         `${ms(st.serverTtftMs.p95)}, round trip ${ms(st.serverTotalMs.p50)} / ${ms(st.serverTotalMs.p95)} ` +
         '(the rest of the client figures is network, queueing before the handler, and the load generator)',
-    );
-  }
-  if (st.tokensPerReply !== null) lines.push(`- ${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`);
-  const b = st.browser;
-  if (b) {
-    lines.push(
-      `- browser users: ${b.users}, ${b.requests} chats, ${b.failed} failed, ` +
+    st.tokensPerReply !== null && `${st.tokensPerReply.toFixed(0)} streamed tokens per reply on average`,
+    b &&
+      `browser users: ${b.users}, ${b.requests} chats, ${b.failed} failed, ` +
         `send → done p50 ${ms(b.totalMs.p50)}, p95 ${ms(b.totalMs.p95)}`,
-    );
-  }
-  const cpu = st.cpu;
-  if (cpu) {
-    lines.push(
-      `- CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, ` +
+    cpu &&
+      `CPU (cores): app ${cores(cpu.app)}, PostgreSQL ${cores(cpu.postgres)}, ` +
         `model simulator ${cores(cpu.modelSimulator)}, load generator ${cores(cpu.loadGenerator)}; ` +
         `machine ${pc(cpu.machineBusy)} busy of ${cpu.cores} cores${othersText(cpu)}` +
         (cpu.machineBusyPeak !== undefined ? `, ${pc(cpu.machineBusyPeak)} in its busiest ${PEAK_SPAN_S} s` : '') +
@@ -356,139 +352,79 @@ function stageDetails(st: LoadStage): string[] {
           ? `; main thread ready but waiting for a core: app ${pc(cpu.coreWait.app ?? null)}, ` +
             `model simulator ${pc(cpu.coreWait.modelSimulator ?? null)} of the time`
           : ''),
-    );
-  }
-  const loop = st.eventLoop;
-  if (loop) {
-    lines.push(
-      loop.reported
-        ? `- event loop (${EVENT_LOOP_PATH}, ${PEAK_SPAN_S}-s windows): ${loopText('app', loop.app)}; ` +
-            loopText('model simulator', loop.modelSimulator)
-        : `- event loop: ${NOT_REPORTED} (${loop.note ?? 'no reason given'})`,
-    );
-  }
-  const db = st.db;
-  if (db) {
-    const waits = Object.entries(db.waitEvents)
-      .sort((x, y) => y[1] - x[1])
-      .slice(0, 4)
-      .map(([w, n]) => `${w} ×${n}`);
-    lines.push(
-      `- database: up to ${db.connectionsMax} app connections, ${db.busyMean.toFixed(1)} busy on average ` +
+    loop &&
+      (loop.reported
+        ? `event loop (${EVENT_LOOP_PATH}, ${PEAK_SPAN_S}-s windows): ${loopText('app', loop.app)}; ` +
+          loopText('model simulator', loop.modelSimulator)
+        : `event loop: ${NOT_REPORTED} (${loop.note ?? 'no reason given'})`),
+    db &&
+      `database: up to ${db.connectionsMax} app connections, ${db.busyMean.toFixed(1)} busy on average ` +
         `(max ${db.busyMax}), all busy in ${pc(db.allBusyShare)} of ${db.samples} samples; ` +
-        'busy connections waiting on: ' +
-        `${waits.join(', ') || 'nothing'}`,
-    );
-  }
-  const m = st.mergeCheck;
-  if (m) {
-    const checks = m.checks.map((c) => {
-      const verdict = c.withinPrecision ? 'within the sketch’s 1 %' : 'BEYOND the sketch’s 1 %';
-      const error = (c.relativeError * 100).toFixed(2);
-      const q = `p${Math.round(c.quantile * 100)}`;
-      return `${q} ${c.merged.toFixed(1)} vs ${c.exact.toFixed(1)} ms (${error} %, ${verdict})`;
-    });
-    lines.push(
-      `- ${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
-        checks.join('; '),
-    );
-  }
-  if (st.topStatements.length > 0) {
-    lines.push('- statements that grew most (pg_stat_statements):');
-    for (const q of st.topStatements.slice(0, 3)) {
-      const sql = q.query.replace(/`/g, "'");
-      lines.push(`  - ${q.totalMs.toFixed(0)} ms in ${q.calls} calls (${q.meanMs.toFixed(2)} ms each): \`${sql}\``);
-    }
-  }
-  const limits = limitsOf(st);
-  if (limits.length > 0) lines.push(`- signs of saturation: ${limits.join('; ')}`);
-  lines.push('');
-  return lines;
+        `busy connections waiting on: ${waits.join(', ') || 'nothing'}`,
+    m &&
+      `${m.workers} Artillery workers, merged round-trip percentiles vs all ${m.samples} raw samples: ` +
+        merged?.join('; '),
+    st.topStatements.length > 0 && {
+      text: 'statements that grew most (pg_stat_statements):',
+      items: st.topStatements
+        .slice(0, 3)
+        .map(
+          (q) =>
+            `${q.totalMs.toFixed(0)} ms in ${q.calls} calls (${q.meanMs.toFixed(2)} ms each): ` +
+            `\`${q.query.replace(/`/g, "'")}\``,
+        ),
+    },
+    limits.length > 0 && `signs of saturation: ${limits.join('; ')}`,
+  ];
+  return { heading: `${st.users} users: ${st.passed ? 'pass' : 'fail'}`, blocks: [list(items, 'markdown')] };
 }
 
-export function renderLoadMarkdown(s: LoadSummary): string {
-  const lines: string[] = [];
+/** The load run as a report: capacity and what limited it, the steps' table, then each step's details (Markdown). */
+export function loadReport(s: LoadSummary): Report {
+  const title = 'LOAD: HOW MANY PEOPLE CAN CHAT AT ONCE';
+  const mark = s.verdict === 'pass' ? '✓' : '✗';
+  const verdict = {
+    heading: `${mark} Load: how many people can chat at once — ${s.verdict.toUpperCase()}`,
+    line: `Verdict: ${s.verdict.toUpperCase()}`,
+  };
+  if (s.setupError)
+    return { title, verdict, outcome: [{ blocks: [text(`**Not measured:** ${s.setupError}`)] }], sections: [] };
   const c = s.capacity;
-  lines.push(`# Load: how many people can chat at once — ${s.verdict === 'pass' ? '✅ PASS' : '❌ FAIL'}`, '');
-  if (s.setupError) {
-    lines.push(`**Not measured:** ${s.setupError}`, '');
-    return lines.join('\n');
-  }
-  lines.push(
-    `**Capacity: ${c.maxUsers} concurrent chat users** (required: ${c.minUsers}, \`LOAD_MIN_USERS\`). ` +
-      `A step passes when the chats' round-trip p95 is below ${c.criteria.p95TotalMsBelow} ms and fewer than ` +
-      `${pc(c.criteria.errorRateBelow)} of all API calls fail, with at least ${c.criteria.minChatRequests} chats ` +
-      'measured.',
-    '',
-  );
-  if (c.firstFailure) {
-    lines.push(`First failing step: **${c.firstFailure.users} users** — ${c.firstFailure.reasons.join('; ')}.`);
-    if (c.limitedBy.length > 0) lines.push(`What ran out first: ${c.limitedBy.join('; ')}.`);
-    lines.push('');
-  } else if (s.stages.length > 0) {
-    lines.push(
-      `Every step passed: capacity is at least the largest step (${c.maxUsers}); ` +
-        'raise `LOAD_STEPS` to find the limit.',
-      '',
-    );
-  }
+  const f = c.firstFailure;
   const faults = s.target.faults.length ? `, faults: ${s.target.faults.join(', ')}` : '';
-  lines.push(
+  const outcome = [
+    text(
+      `**Capacity: ${c.maxUsers} concurrent chat users** (required ${c.minUsers}, \`LOAD_MIN_USERS\`); a step ` +
+        `passes with its chats' round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, errors < ` +
+        `${pc(c.criteria.errorRateBelow)} of all API calls and at least ${c.criteria.minChatRequests} chats.`,
+    ),
+    f && text(`First failing step: **${f.users} users** — ${f.reasons.join('; ')}.`),
+    c.limitedBy.length > 0 && text(`What ran out first: ${c.limitedBy.join('; ')}.`),
+    !f &&
+      s.stages.length > 0 &&
+      text(
+        `Every step passed: capacity is at least the largest step (${c.maxUsers}); ` +
+          'raise `LOAD_STEPS` to find the limit.',
+      ),
+  ];
+  const target =
     `Target ${s.target.baseUrl} (${s.target.bundledStack ? 'bundled stack' : 'given deployment'}${faults}), ` +
-      `model ${s.model.source}${s.model.latency ? ` (${s.model.latency} latency)` : ''}, ` +
-      `Artillery ${s.artilleryVersion}, think time ${s.ramp.thinkS} s, ${s.ramp.browsers} browser user(s) per step, ` +
-      `${s.ramp.memoriesPerUser} memories per user. ` +
-      `Run ${s.runId}, ${s.createdAt}.`,
-    '',
-  );
-  lines.push(`| ${TABLE_HEAD.join(' | ')} |`);
-  lines.push(`|${TABLE_HEAD.map((h, i) => (i === 1 ? ':---' : h.includes(' / ') ? '---' : '---:')).join('|')}|`);
-  for (const st of s.stages) lines.push(`| ${tableRow(st).join(' | ')} |`);
-  lines.push('');
-  for (const st of s.stages) lines.push(...stageDetails(st));
-  return lines.join('\n');
+    `model ${s.model.source}${s.model.latency ? ` (${s.model.latency} latency)` : ''}, ` +
+    `Artillery ${s.artilleryVersion}, think time ${s.ramp.thinkS} s, ${s.ramp.browsers} browser user(s) per step, ` +
+    `${s.ramp.memoriesPerUser} memories per user. Run ${s.runId}, ${s.createdAt}.`;
+  return {
+    title,
+    verdict,
+    outcome: [{ blocks: outcome }],
+    sections: [
+      { blocks: [text(target, 'markdown'), stagesTable(s.stages, 'console'), stagesTable(s.stages, 'markdown')] },
+      ...s.stages.map(stageDetails),
+    ],
+  };
 }
 
-const CONSOLE_COLUMNS: [string, number, (st: LoadStage) => string][] = [
-  ['users', 5, (st) => String(st.users)],
-  ['result', 6, (st) => (st.passed ? '✓ pass' : '✗ fail')],
-  ['chats', 5, (st) => String(st.chatRequests)],
-  ['errors', 12, (st) => `${st.errors} (${pc(st.errorRate)})`],
-  ['TTFT p95', 9, (st) => ms(st.ttftMs.p95)],
-  ['ITL p95', 8, (st) => ms(st.itlMs.p95)],
-  ['total p50', 9, (st) => ms(st.totalMs.p50)],
-  ['total p95', 9, (st) => ms(st.totalMs.p95)],
-  ['total p99', 9, (st) => ms(st.totalMs.p99)],
-  ['goodput', 7, (st) => pc(st.goodput)],
-  ['app CPU', 7, (st) => cores(st.cpu?.app)],
-  ['app loop p99', 12, appLoopP99],
-  ['CPU peak', 8, (st) => pc(st.cpu?.machineBusyPeak ?? null)],
-];
-
-export function renderLoadConsole(s: LoadSummary): string {
-  const bar = '='.repeat(124);
-  const out: string[] = [bar, 'LOAD: HOW MANY PEOPLE CAN CHAT AT ONCE'.padStart(81), bar];
-  if (s.setupError) {
-    out.push(`  not measured: ${s.setupError}`, bar);
-    return out.join('\n');
-  }
-  const pad = (t: string, i: number): string => (i === 1 ? t.padEnd(6) : t.padStart(CONSOLE_COLUMNS[i]?.[1] ?? 0));
-  const row = (cells: string[]): string => `  ${cells.map(pad).join('  ')}`;
-  out.push(row(CONSOLE_COLUMNS.map(([head]) => head)));
-  for (const st of s.stages) out.push(row(CONSOLE_COLUMNS.map(([, , cell]) => cell(st))));
-  out.push(bar);
-  const c = s.capacity;
-  out.push(
-    `  Capacity: ${c.maxUsers} concurrent chat users (round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, ` +
-      `errors < ${pc(c.criteria.errorRateBelow)}); required ${c.minUsers}`,
-  );
-  if (c.firstFailure) {
-    out.push(`  First failing step: ${c.firstFailure.users} users — ${c.firstFailure.reasons.join('; ')}`);
-  }
-  if (c.limitedBy.length > 0) out.push(`  What ran out first: ${c.limitedBy.join('; ')}`);
-  out.push(`  Verdict: ${s.verdict.toUpperCase()}`, bar);
-  return out.join('\n');
-}
+export const renderLoadMarkdown = (s: LoadSummary): string => renderMarkdownReport(loadReport(s));
+export const renderLoadConsole = (s: LoadSummary): string => renderConsoleReport(loadReport(s));
 
 // ---------------------------------------------------------------- charts
 
@@ -548,14 +484,11 @@ function goodputSpec(s: LoadSummary): TopLevelSpec | undefined {
   };
 }
 
-export async function renderLoadCharts(s: LoadSummary): Promise<Chart[]> {
-  const specs: [string, string, TopLevelSpec | undefined][] = [
+export function renderLoadCharts(s: LoadSummary): Promise<Chart[]> {
+  return renderSpecs([
     ['load-latency.svg', 'Chat latency vs concurrent users', latencySpec(s)],
     ['load-goodput.svg', 'Goodput vs concurrent users', goodputSpec(s)],
-  ];
-  const out: Chart[] = [];
-  for (const [file, title, spec] of specs) if (spec) out.push({ file, title, svg: await renderSvg(spec) });
-  return out;
+  ]);
 }
 
 /** Validates and writes the JSON, Markdown and charts; returns what was written. */

@@ -151,13 +151,13 @@ void test('relevance: console and markdown show recall@5 and MRR per mode with C
   assert.ok(out.indexOf('Memory Scaling:') < out.indexOf('Relevance ('));
   assert.equal(out.includes('(memory.recall_at_5)'), false);
   const md = renderMarkdown(pass);
-  assert.match(md, /### Relevance[\s\S]*\| Search mode \| Recall@5 \(95 % CI\) \| MRR \(95 % CI\) \| Questions \| \|/);
+  assert.match(md, /### Relevance[\s\S]*\| Search mode \| Recall@5 \(95 % CI\) \| MRR \(95 % CI\) \| Questions \|/);
   const n = PROFILES.smoke.relevanceQuestions;
-  const cells = String.raw`\| ranked \| 0\.950 \(0\.950–0\.950\) \| 0\.900 \(0\.900–0\.900\)`;
-  assert.match(md, new RegExp(`${cells} \\| ${n} \\| ✅ \\|`));
+  const cells = String.raw`\| ✅ ranked \| 0\.950 \(0\.950–0\.950\) \| 0\.900 \(0\.900–0\.900\)`;
+  assert.match(md, new RegExp(`${cells} \\| ${n} \\|`));
   const fail = summaryOf({ set: { 'memory.recall_at_5': 0.5 } });
   assert.match(renderConsole(fail), /✗ ranked\s+0\.500/);
-  const fuzzyRow = /\| fuzzy \| 0\.500 \(0\.500–0\.500\) \| 0\.900 \(0\.900–0\.900\) \| \d+ \| ❌/u;
+  const fuzzyRow = /\| ❌ fuzzy \| 0\.500 \(0\.500–0\.500\) \| 0\.900 \(0\.900–0\.900\) \| \d+ \|/u;
   assert.match(renderMarkdown(fail), fuzzyRow);
 });
 

@@ -9,7 +9,7 @@ import playwright from 'eslint-plugin-playwright';
 // app/ knows nothing of the suite. Imports are relative, so what `../` means depends on how deep
 // a file sits: one rule per folder depth. No file of the suite is exempt: its own database-level
 // unit tests spawn the stack too (test/support/stack.ts).
-const SUITE_MESSAGE = 'The suite must not import app/: use contract/ or the target adapter (fixtures/target/).';
+const SUITE_MESSAGE = 'The suite must not import app/: use contract/ or the target adapter (clients/target/).';
 const APP_MESSAGE = 'app/ must not import the suite (or anything outside app/ but contract/).';
 const LIB_MESSAGE = 'lib/ is given the checks and limits by its callers: it must not import perf.thresholds.ts.';
 function boundaryRules(maxDepth = 5) {

@@ -11,7 +11,7 @@
  *    workers as BASELINE_*. If either arm fails, both are stopped: no one-armed comparison.
  * 3. Write `${PERF_REPORT_DIR}/environment.json` (redacted) for every report.
  *
- * 4. Register the run as in progress in the target database (fixtures/runs.ts: a heartbeat every
+ * 4. Register the run as in progress in the target database (clients/runs.ts: a heartbeat every
  *    10 s from this process), so `npm run cleanup` elsewhere leaves its rows alone.
  *
  * Returns the teardown (remove leftovers of exactly this run from a given database; end the
@@ -30,13 +30,13 @@ import {
   selectedProjects,
   stackModelLatency,
   type PerfConfig,
-} from './lib/config';
+} from './lib/run/config';
 import { redactDeep, redactUrl } from './lib/redact';
 import { prepareBaseCheckout, type BaseCheckout } from './lib/run/base-ref';
 import { BASE_NAMES, errText, openTarget, stackLogFile, TargetError, type OpenTarget } from './lib/run/target';
-import { createPool, MARKER_TABLE } from './fixtures/db';
-import { registerRun, type RunRegistration } from './fixtures/runs';
-import { cleanupRun } from './fixtures/seed';
+import { createPool, MARKER_TABLE } from './clients/db';
+import { registerRun, type RunRegistration } from './clients/runs';
+import { cleanupRun } from './data/seed';
 
 const ROOT = __dirname;
 

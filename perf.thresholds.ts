@@ -5,12 +5,12 @@
  * `{ "ui.lcp_ms.p95": { "enabled": false } }` (applied overrides are listed in every report).
  *
  * Besides these, `performance-measured` also requires every metric/scenario of
- * lib/metric-catalog.ts expected for the profile to be present with its minimum sample count
- * (lib/checkpoint.ts), and a run with zero metrics fails it. A '*' check whose metric is absent
+ * lib/verdict/metric-catalog.ts expected for the profile to be present with its minimum sample count
+ * (lib/verdict/checkpoint.ts), and a run with zero metrics fails it. A '*' check whose metric is absent
  * is "not measured": it fails `performance-measured` instead of passing silently.
  */
-import { METRIC_CATALOG } from './lib/metric-catalog';
-import type { ThresholdCheck, ThresholdConfig } from './lib/thresholds';
+import { METRIC_CATALOG } from './lib/verdict/metric-catalog';
+import type { ThresholdCheck, ThresholdConfig } from './lib/verdict/thresholds';
 
 /** Step 7.4's acceptance limit for any response, in ms. */
 const FIVE_SECONDS = 5_000;
@@ -269,7 +269,7 @@ const errorRates: ThresholdCheck[] = METRIC_CATALOG.filter(
 export const PERF_THRESHOLDS: ThresholdConfig = {
   checks: [...responseTimes, ...tokenUsage, ...noBottlenecks, ...errorRates],
   profiles: {
-    // smoke already takes few samples (lib/profiles.ts); its limits are the same as `perf`.
+    // smoke already takes few samples (lib/run/profiles.ts); its limits are the same as `perf`.
     smoke: {},
     default: {},
     full: {},

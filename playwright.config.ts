@@ -13,9 +13,9 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defineConfig, type ReporterDescription } from '@playwright/test';
-import { ALLURE_CATEGORIES } from './lib/allure';
-import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/browser';
-import { ensureRunId, formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/config';
+import { ALLURE_CATEGORIES } from './lib/report/allure';
+import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/run/browser';
+import { ensureRunId, formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/run/config';
 import { redactUrl } from './lib/redact';
 import type { ProfileOptions } from './fixtures/config';
 
@@ -38,7 +38,7 @@ if (isRunner) {
   // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
   ensureRunId();
   // The bundled model simulator answers instantly in a smoke-only run, realistically otherwise
-  // (MODEL_SIM_LATENCY overrides both): see stackModelLatency in lib/config.ts.
+  // (MODEL_SIM_LATENCY overrides both): see stackModelLatency in lib/run/config.ts.
 }
 
 const chromiumChoice = detectChromium(config.chromiumPath);

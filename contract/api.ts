@@ -1,7 +1,7 @@
 /**
  * The MemoryChat REST contract: the one place both sides agree on.
  *
- * The reference app (`app/server`) implements it, the suite's API client (`fixtures/api.ts`)
+ * The reference app (`app/server`) implements it, the suite's API client (`clients/api.ts`)
  * speaks it, and docs/target-adapter.md documents it for anyone who wants to point
  * the suite at their own deployment. Change it here first, then on both sides.
  *

@@ -5,17 +5,17 @@
  * after every measuring test, also when some failed, and also under `--grep`. In a sharded run it
  * is skipped: one shard cannot judge, the merged report does.
  *
- * It judges the same documents the checkpoint reporter judges (lib/checkpoint-input.ts) with the
- * same code (lib/checkpoint.ts), so the two cannot disagree. Each failed check is its own error.
+ * It judges the same documents the checkpoint reporter judges (lib/verdict/checkpoint-input.ts) with the
+ * same code (lib/verdict/checkpoint.ts), so the two cannot disagree. Each failed check is its own error.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from '@playwright/test';
 import { configTest as test } from '../fixtures/config';
-import { evaluateCheckpoint } from '../lib/checkpoint';
+import { evaluateCheckpoint } from '../lib/verdict/checkpoint';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
-import { CHECKPOINT_INPUT_DIR, readCheckpointInput } from '../lib/checkpoint-input';
-import { buildSummary, readEnvironment, renderMarkdown } from '../lib/summary';
+import { CHECKPOINT_INPUT_DIR, readCheckpointInput } from '../lib/verdict/checkpoint-input';
+import { buildSummary, readEnvironment, renderMarkdown } from '../lib/report/summary';
 
 test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, testInfo) => {
   // A shard sees part of the metrics only; `merge-reports -c playwright.merge.config.ts` judges them all.

@@ -1,6 +1,6 @@
 /**
  * Compare mode: did this change make it slower? Base and candidate answer the same requests,
- * in pairs, and lib/compare.ts decides per metric (the "No regression vs base" criterion).
+ * in pairs, and lib/verdict/compare.ts decides per metric (the "No regression vs base" criterion).
  *
  * - Millisecond requests (the app's own time, Server-Timing `total`): session create, ranked
  *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
@@ -17,7 +17,7 @@ import { parseServerTiming } from '../contract';
 import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
 import { timeStream } from './helpers/stream';
 import { SampleFailure } from './helpers/failures';
-import { MIN_PAIRS } from '../lib/compare';
+import { MIN_PAIRS } from '../lib/verdict/compare';
 
 /** Memories of the search user: enough that ranking does real work, seeded in a second. */
 const SEARCH_MEMORIES = 1_000;

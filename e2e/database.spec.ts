@@ -14,12 +14,12 @@
 import type { Pool } from 'pg';
 import { test, expect, type PerfRecorder } from '../fixtures';
 import { settleBefore } from './helpers/quiet';
-import { messageCreateSamples } from '../lib/profiles';
-import { diffStatements, statementSnapshot, type StatementSnapshot } from '../lib/statements';
-import { readPlan, summarizeStatements, type PlanNode } from '../lib/db-evidence';
-import { target, type ReadPathQuery, type SeededUser, type Seeder, type UserApi } from '../fixtures/target';
-import type { PerfProfile } from '../lib/profiles';
-import { DB_QUERY_SCENARIOS } from '../lib/metric-catalog';
+import { messageCreateSamples } from '../lib/run/profiles';
+import { diffStatements, statementSnapshot, type StatementSnapshot } from '../lib/figures/statements';
+import { readPlan, summarizeStatements, type PlanNode } from '../lib/figures/db-evidence';
+import { target, type ReadPathQuery, type SeededUser, type Seeder, type UserApi } from '../clients/target';
+import type { PerfProfile } from '../lib/run/profiles';
+import { DB_QUERY_SCENARIOS } from '../lib/verdict/metric-catalog';
 
 type QueryScenario = (typeof DB_QUERY_SCENARIOS)[number];
 

@@ -19,7 +19,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
-import { sizeScenario, type MetricName } from '../lib/metric-catalog';
+import { sizeScenario, type MetricName } from '../lib/verdict/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../contract';
 import type { MetricOptions, PerfRecorder, Seeder, MemoryChatApi, UserApi } from '../fixtures';
 import {
@@ -31,10 +31,10 @@ import {
   ranksBySize,
   type BroadP50s,
   type DerivedFigure,
-} from '../lib/scaling';
+} from '../lib/figures/scaling';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
-import { rejected, runInLanes } from '../lib/lanes';
+import { rejected, runInLanes } from '../lib/run/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 import { timedGet } from './helpers/timed-get';
@@ -106,7 +106,7 @@ test(
   async ({ seed, api, perf }) => {
     const budget = timeBudget();
     const sizes = [...perf.profile.memorySizes].sort((a, b) => a - b);
-    // Raw per-size samples (client time and the server's DB time of the same requests); lib/scaling.ts
+    // Raw per-size samples (client time and the server's DB time of the same requests); lib/figures/scaling.ts
     // derives the exponents, the statement growth ratio and the scaling curve from them.
     const scaling = new ScalingSamples();
     const results: SizeResult[] = [];
@@ -174,7 +174,7 @@ async function measureListAndSearch(
   scaling: ScalingSamples,
 ): Promise<string[]> {
   const { size, scenario, client } = at;
-  // Millisecond requests need a real warm-up (lib/profiles.ts), but a fuzzy search at 10k+
+  // Millisecond requests need a real warm-up (lib/run/profiles.ts), but a fuzzy search at 10k+
   // memories takes ~0.1 s: 10 rounds warm the code paths without adding seconds per size.
   const warmup = Math.min(perf.profile.dbWarmup, 10);
   let problems: string[] = [];
@@ -289,7 +289,7 @@ async function measureChats(perf: PerfRecorder, at: AtSize, budget: TimeBudget, 
   }
 }
 
-/** Derived figures (lib/scaling.ts): growth exponents, the statements-per-chat growth ratio, the curve. */
+/** Derived figures (lib/figures/scaling.ts): growth exponents, the statements-per-chat growth ratio, the curve. */
 function recordGrowth(perf: PerfRecorder, scaling: ScalingSamples, sizes: number[]): void {
   const exp = { scenario: 'default' };
   const searchFit = scaling.exponent('search', sizes);

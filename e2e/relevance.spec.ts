@@ -1,20 +1,20 @@
 /**
  * Checkpoint 7.4 §3 (memory retrieval and search verified), the "right, not only fast" half:
- * - one user holds the labelled retrieval set (fixtures/retrieval-set.ts): ~2,100 group-chat
+ * - one user holds the labelled retrieval set (data/retrieval-set.ts): ~2,100 group-chat
  *   turns by 12 named speakers over a year of sessions, seeded through the `seed` fixture
  *   (tagged, cleaned up); its ~1,900 small-talk turns over the same names and places are the
  *   background noise every question has to rank past;
  * - every question of the profile is asked through the API search
  *   (`GET /api/memories/search?q&limit=5&mode=`) in each mode: ranked, fuzzy, auto;
- * - per question and mode, recall@5 and the reciprocal rank (lib/relevance.ts) are recorded as
+ * - per question and mode, recall@5 and the reciprocal rank (lib/figures/relevance.ts) are recorded as
  *   samples of `memory.recall_at_5` and `memory.mrr` (scenario = mode); the checks gate on their
  *   means (perf.thresholds.ts).
  * Not timed: memory-scaling.spec.ts measures search speed; this spec measures its answers.
  */
 import { test, expect } from '../fixtures';
-import { buildRetrievalSet, sampleQuestions } from '../fixtures/retrieval-set';
+import { buildRetrievalSet, sampleQuestions } from '../data/retrieval-set';
 import type { MetricOptions } from '../fixtures';
-import { RELEVANCE_MODES, RELEVANCE_TOP_K } from '../lib/relevance';
+import { RELEVANCE_MODES, RELEVANCE_TOP_K } from '../lib/figures/relevance';
 import { timeBudget } from './helpers/budget';
 import { askQuestions, recordModeEvidence } from './helpers/relevance-questions';
 

@@ -12,9 +12,9 @@
  * asserted here: the checkpoint reporter gates the limits. Only correctness is expected.
  */
 import { test, expect } from '../fixtures';
-import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/metric-catalog';
+import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/verdict/metric-catalog';
 import type { Browser, BrowserContext } from '@playwright/test';
-import { ChatPageObject } from '../fixtures/chat-page';
+import { ChatPageObject } from '../fixtures/chat';
 import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
@@ -22,8 +22,8 @@ import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
 import { recordAppVsModel, recordBottleneckEvidence, recordOverheadSplit } from './helpers/response-evidence';
 import { ChatSamples } from './helpers/response-samples';
-import { statementSnapshot } from '../lib/statements';
-import { avg, p50 } from '../lib/numbers';
+import { statementSnapshot } from '../lib/figures/statements';
+import { avg, p50 } from '../lib/verdict/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
 

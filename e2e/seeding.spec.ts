@@ -3,11 +3,11 @@
  * profile's sizes. Every other spec's set-up time depends on it; the target is ≥ 50,000 rows/s.
  * Also checks that the text is varied (not one repeated sentence) and that every row landed.
  * rows/s covers drawing the rows and the inserts; the worker's one-time text-corpus preparation
- * (fixtures/memory-corpus.ts) is reported next to it, and the load mode (fixtures/seed.ts).
+ * (data/memory-corpus.ts) is reported next to it, and the load mode (data/seed.ts).
  */
 import { test, expect } from '../fixtures';
 import type { MemoryLoad, PerfRecorder } from '../fixtures';
-import { sizeScenario } from '../lib/metric-catalog';
+import { sizeScenario } from '../lib/verdict/metric-catalog';
 
 interface StoredTexts {
   n: number;

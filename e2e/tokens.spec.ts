@@ -9,15 +9,15 @@
  * the wrong model is a bug, not a slow number.
  */
 import { test, expect } from '../fixtures';
-import { AGENTS_USING_MODELS } from '../lib/metric-catalog';
+import { AGENTS_USING_MODELS } from '../lib/verdict/metric-catalog';
 import type { Health, MessageUsage } from '../contract';
 import type { PerfRecorder } from '../fixtures';
-import { agentTokens, callsOf, perAgentSummary, perAgentTable } from '../lib/agent-tokens';
+import { agentTokens, callsOf, perAgentSummary, perAgentTable } from '../lib/figures/agent-tokens';
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';
-import { avg, round } from '../lib/numbers';
-import { fulfilled, rejected, runInLanes } from '../lib/lanes';
+import { avg, round } from '../lib/verdict/numbers';
+import { fulfilled, rejected, runInLanes } from '../lib/run/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
 

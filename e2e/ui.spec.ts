@@ -13,7 +13,7 @@ import { test, expect } from '../fixtures';
 import type { ChatPage, MetricOptions, PerfRecorder, Seeder, SeededUser } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
-import { successiveDifferences } from '../lib/stats';
+import { successiveDifferences } from '../lib/verdict/stats';
 
 // Serial on purpose: render and frame timings must not share the CPU with another test.
 

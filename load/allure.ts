@@ -5,8 +5,8 @@
  * later load run replaces the earlier "Load capacity" result (same fullName), nothing else.
  */
 import { Stage, Status, type StepResult } from 'allure-js-commons';
-import { writeRunResult } from '../lib/allure';
-import type { Chart } from '../lib/charts';
+import { writeRunResult } from '../lib/report/allure';
+import type { Chart } from '../lib/report/charts';
 import type { Percentiles } from './capacity';
 import { limitsOf, type LoadSummary } from './summary';
 

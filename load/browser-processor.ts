@@ -1,12 +1,12 @@
 /**
  * Artillery processor of the browser users (load/browser.yml, Playwright engine): one person in a
- * real Chromium, driving the suite's chat page object (fixtures/chat-page-object.ts), so the
+ * real Chromium, driving the suite's chat page object (pages/chat-page.ts), so the
  * load test exercises the same UI paths as the specs. Its metrics are chat.browser_*; they are
  * reported beside the API figures and never mixed into them.
  */
 import type { Page } from '@playwright/test';
-import { ChatPageObject } from '../fixtures/chat-page-object';
-import { createTextGenerator } from '../fixtures/text-corpus';
+import { ChatPageObject } from '../pages/chat-page';
+import { createTextGenerator } from '../data/text-corpus';
 import { numberFromEnv, textVar, type VuContext, type VuEvents } from './processor';
 
 interface BrowserTest {

@@ -1,7 +1,7 @@
 /**
  * LOAD_* variables of `npm run load` (docs/load.md), validated once. The target itself
  * (BASE_URL, DATABASE_URL, OPENAI_API_KEY, PERF_ALLOW_SEED, PERF_REPORT_DIR, MEMORYCHAT_FAULTS,
- * MODEL_SIM_LATENCY) is read by the suite's own config (lib/config.ts), as for the perf run.
+ * MODEL_SIM_LATENCY) is read by the suite's own config (lib/run/config.ts), as for the perf run.
  */
 import { LATENCY_PROFILES, type LatencyProfileName } from '../contract';
 import { DEFAULT_CRITERIA, type CapacityCriteria } from './capacity';

@@ -11,10 +11,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, REPO_ROOT } from '../lib/config';
+import { loadConfig, REPO_ROOT } from '../lib/run/config';
 import { redactUrl } from '../lib/redact';
-import { createPool } from '../fixtures/db';
-import { target } from '../fixtures/target';
+import { createPool } from '../clients/db';
+import { target } from '../clients/target';
 import { loadLoadConfig } from './config';
 import { newRunId } from './orchestrate';
 

@@ -9,7 +9,7 @@
  * So the merged percentile must be within 1 % of that exact order statistic (plus Artillery's
  * rounding to 0.1 ms); the type-7 (interpolated) percentile is reported beside it for reference.
  */
-import { quantile } from '../lib/stats';
+import { quantile } from '../lib/verdict/stats';
 
 export const SKETCH_RELATIVE_ACCURACY = 0.01;
 const ROUNDING_MS = 0.05;

@@ -1,9 +1,9 @@
 /**
  * `npm run load`: how many people can chat at once. One run:
  *
- *   1. target: the bundled stack (started like global-setup.ts does, lib/stack-process.ts) unless
+ *   1. target: the bundled stack (started like global-setup.ts does, lib/run/stack-process.ts) unless
  *      BASE_URL is set; its health and database are checked first;
- *   2. users: the suite's seeder (fixtures/seed.ts: tagged e-mails, the same test-database guard)
+ *   2. users: the suite's seeder (data/seed.ts: tagged e-mails, the same test-database guard)
  *      creates one user per concurrent user of the largest step, each with LOAD_MEMORIES memories;
  *      their bearer tokens go to a payload file in a private temp dir (never into reports/logs);
  *   3. the ramp: each step is its own `artillery run` (load/chat.yml, plus load/browser.yml for the
@@ -31,20 +31,20 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type pg from 'pg';
-import { CHROMIUM_FLAGS, detectChromium } from '../lib/browser';
-import { ConfigError, loadConfig, REPO_ROOT, type PerfConfig } from '../lib/config';
+import { CHROMIUM_FLAGS, detectChromium } from '../lib/run/browser';
+import { ConfigError, loadConfig, REPO_ROOT, type PerfConfig } from '../lib/run/config';
 import { redact, redactUrl } from '../lib/redact';
-import type { StackProcess } from '../lib/stack-process';
+import type { StackProcess } from '../lib/run/stack-process';
 import { openTarget, type OpenTarget } from '../lib/run/target';
-import { createPool } from '../fixtures/db';
-import { registerRun, type RunRegistration } from '../fixtures/runs';
-import { target as targetAdapter, type SeededUser, type Seeder } from '../fixtures/target';
+import { createPool } from '../clients/db';
+import { registerRun, type RunRegistration } from '../clients/runs';
+import { target as targetAdapter, type SeededUser, type Seeder } from '../clients/target';
 import { writeAllureLoad } from './allure';
 import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
 import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser, verdictOf } from './capacity';
 import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
-import { statementSnapshot } from '../lib/statements';
+import { statementSnapshot } from '../lib/figures/statements';
 import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth } from './probes';
 import { appLoopP99, limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
 

@@ -18,7 +18,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { EVENT_LOOP_PATH, parseEventLoopReport, type EventLoopDelay } from '../contract';
-import { diffStatements, type StatementSnapshot } from '../lib/statements';
+import { diffStatements, type StatementSnapshot } from '../lib/figures/statements';
 
 const SAMPLE_EVERY_MS = 500;
 const CPU_EVERY_MS = 1_000;

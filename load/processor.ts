@@ -23,7 +23,7 @@
  * Bearer tokens come from the users payload file (one row per seeded user) and are only ever
  * put in request headers: nothing here logs them or puts them in a metric name.
  */
-import { createTextGenerator } from '../fixtures/text-corpus';
+import { createTextGenerator } from '../data/text-corpus';
 import { appendFileSync } from 'node:fs';
 import { ChatStreamTimer, failureOfError, type ChatFailure } from './sse-timing';
 

@@ -8,10 +8,10 @@
  *   totalMs  request sent → `done`/`error` event parsed (the round trip a user waits)
  *
  * Pure (no I/O, no clock): the caller passes timestamps, so the unit tests can drive it exactly.
- * It reuses the suite's SSE parser (fixtures/sse.ts), which handles events split at any chunk
+ * It reuses the suite's SSE parser (clients/sse.ts), which handles events split at any chunk
  * boundary and CRLF line ends.
  */
-import { SseParser } from '../fixtures/sse';
+import { SseParser } from '../clients/sse';
 
 /** Why a chat request did not end in `done`; also the key of the errors-by-cause table. */
 export type ChatFailure =

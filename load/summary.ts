@@ -1,5 +1,5 @@
 /**
- * The load test's outputs, all from one validated object (zod, like lib/summary.ts):
+ * The load test's outputs, all from one validated object (zod, like lib/report/summary.ts):
  * `reports/load-summary.json` (the contract for tools), `reports/load-summary.md` (humans, CI job
  * summary), the console table, `reports/charts/load-*.svg` and the Allure result "Load capacity".
  */
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { TopLevelSpec } from 'vega-lite';
 import { EVENT_LOOP_PATH } from '../contract';
-import { renderSpecs, type Chart } from '../lib/charts';
+import { renderSpecs, type Chart } from '../lib/report/charts';
 import { list, table, text, type Block, type Format, type Report, type Section } from '../lib/report/document';
 import { renderConsoleReport } from '../lib/report/console';
 import { renderMarkdownReport } from '../lib/report/markdown';

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Reporter } from '@playwright/test/reporter';
-import { REPO_ROOT, resolveReportDir } from '../lib/config';
+import { REPO_ROOT, resolveReportDir } from '../lib/run/config';
 
 export const ALLURE_HISTORY_FILE = 'allure-history.jsonl';
 const PREVIOUS_SUFFIX = '.previous-run';

@@ -24,12 +24,12 @@ import type {
   TestError,
   TestResult,
 } from '@playwright/test/reporter';
-import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/metrics-schema';
-import { parseMetricsDocument } from '../lib/checkpoint-input';
-import { evaluateCheckpoint, type HarnessError } from '../lib/checkpoint';
-import { ThresholdConfigError, resolveThresholds } from '../lib/thresholds';
+import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/verdict/metrics-schema';
+import { parseMetricsDocument } from '../lib/verdict/checkpoint-input';
+import { evaluateCheckpoint, type HarnessError } from '../lib/verdict/checkpoint';
+import { ThresholdConfigError, resolveThresholds } from '../lib/verdict/thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
-import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/baseline';
+import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/verdict/baseline';
 import {
   SUMMARY_JSON,
   SUMMARY_MD,
@@ -38,11 +38,11 @@ import {
   renderConsole,
   renderMarkdown,
   type PerfSummary,
-} from '../lib/summary';
-import { renderCharts, type Chart } from '../lib/charts';
-import { removeAllureResults, writeAllureCheckpoint } from '../lib/allure';
+} from '../lib/report/summary';
+import { renderCharts, type Chart } from '../lib/report/charts';
+import { removeAllureResults, writeAllureCheckpoint } from '../lib/report/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
-import { resolveReportDir, smokeOnly } from '../lib/config';
+import { resolveReportDir, smokeOnly } from '../lib/run/config';
 
 export interface CheckpointReporterOptions {
   /**
@@ -102,7 +102,7 @@ export default class CheckpointReporter implements Reporter {
   outcome: CheckpointOutcome | undefined;
 
   constructor(options: CheckpointReporterOptions = {}) {
-    // Same resolution as playwright.config.ts (lib/config.ts): not process.cwd(), or a run started
+    // Same resolution as playwright.config.ts (lib/run/config.ts): not process.cwd(), or a run started
     // from a sub-folder would read environment.json from and write the summary to another folder.
     this.outputDir = resolveReportDir(options.outputDir ?? process.env.PERF_REPORT_DIR);
     this.allure = options.allure ?? true;

@@ -3,15 +3,15 @@
  * DATABASE_URL database (users `perf+<run>.…@memorychat.test` and everything of theirs), leaves
  * runs still in progress alone, and prints what it removed per run and table.
  * The same guard as seeding: a database that is not a test database is refused unless
- * PERF_ALLOW_SEED=1. See fixtures/runs.ts for how "in progress" is decided.
+ * PERF_ALLOW_SEED=1. See clients/runs.ts for how "in progress" is decided.
  *
  * Exit code 0 when done (also when there was nothing to remove), 1 on a refusal or error,
  * 2 on bad arguments or configuration.
  */
-import { ConfigError, loadConfig, type PerfConfig } from '../lib/config';
+import { ConfigError, loadConfig, type PerfConfig } from '../lib/run/config';
 import { redact, redactUrl } from '../lib/redact';
-import { createPool, DatabaseRefusedError, describeDbError } from '../fixtures/db';
-import { describeSweep, LIVE_WITHIN_MS, sweepLeftovers } from '../fixtures/runs';
+import { createPool, DatabaseRefusedError, describeDbError } from '../clients/db';
+import { describeSweep, LIVE_WITHIN_MS, sweepLeftovers } from '../clients/runs';
 
 const USAGE = 'usage: npm run cleanup [-- --dry-run]';
 

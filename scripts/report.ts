@@ -9,8 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { ALLURE_CATEGORIES } from '../lib/allure';
-import { REPO_ROOT, resolveReportDir } from '../lib/config';
+import { ALLURE_CATEGORIES } from '../lib/report/allure';
+import { REPO_ROOT, resolveReportDir } from '../lib/run/config';
 import { writeFileAtomic } from '../lib/fs-atomic';
 import { ALLURE_HISTORY_FILE } from '../reporters/allure-history-reporter';
 

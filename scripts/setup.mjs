@@ -195,7 +195,7 @@ async function setUpBrowser() {
 
   const aptProblem = aptInstallChromium();
   if (!aptProblem) {
-    // Debian's package puts it here; lib/browser.ts finds it there without CHROMIUM_PATH.
+    // Debian's package puts it here; lib/run/browser.ts finds it there without CHROMIUM_PATH.
     const installed = DEFAULT_SYSTEM_CHROMIUM.find((p) => existsSync(p) && browserRuns(p));
     if (installed) return say(`browser: ${installed} (${browserRuns(installed)}), installed with apt-get`);
     reasons.push('apt-get installed chromium, but no runnable /usr/bin/chromium appeared');

@@ -20,8 +20,8 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FAULTS, type Fault } from '../contract';
-import { runInLanes } from '../lib/lanes';
-import type { PerfSummary } from '../lib/summary';
+import { runInLanes } from '../lib/run/lanes';
+import type { PerfSummary } from '../lib/report/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -68,7 +68,7 @@ interface SelfTest {
 }
 
 /**
- * Run with `PERF_PROFILE=selftest` (lib/profiles.ts): the fewest samples that still fail the check.
+ * Run with `PERF_PROFILE=selftest` (lib/run/profiles.ts): the fewest samples that still fail the check.
  * The instant model everywhere, so every second of a stage is the fault's or the suite's own.
  */
 const SELF_TESTS: SelfTest[] = [

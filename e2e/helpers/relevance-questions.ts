@@ -4,8 +4,8 @@
  * interval, per question kind, the first misses).
  */
 import type { MetricOptions, PerfRecorder, UserApi } from '../../fixtures';
-import type { QuestionKind, RetrievalQuestion } from '../../fixtures/retrieval-set';
-import { meanCi95, RELEVANCE_TOP_K, scoreRanking, type RelevanceMode } from '../../lib/relevance';
+import type { QuestionKind, RetrievalQuestion } from '../../data/retrieval-set';
+import { meanCi95, RELEVANCE_TOP_K, scoreRanking, type RelevanceMode } from '../../lib/figures/relevance';
 import type { TimeBudget } from './budget';
 
 /** Misses listed per mode in the evidence (question, expected turn, what came first instead). */

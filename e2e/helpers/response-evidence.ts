@@ -4,8 +4,8 @@
  */
 import type { Health } from '../../contract';
 import type { MetricOptions, PerfRecorder } from '../../fixtures';
-import { diffStatements, type StatementSnapshot } from '../../lib/statements';
-import { p50, round } from '../../lib/numbers';
+import { diffStatements, type StatementSnapshot } from '../../lib/figures/statements';
+import { p50, round } from '../../lib/verdict/numbers';
 import { SampleFailure } from './failures';
 import type { ChatSamples } from './response-samples';
 

@@ -3,8 +3,8 @@
  * conversation): who the user is, what they remember, which sessions the samples post to and
  * what they ask. Sizes come from the run profile; nothing here hard-codes a sample count.
  */
-import type { ResponseScenario } from '../../lib/metric-catalog';
-import type { PerfProfile } from '../../lib/profiles';
+import type { ResponseScenario } from '../../lib/verdict/metric-catalog';
+import type { PerfProfile } from '../../lib/run/profiles';
 import type { MemoryChatApi, Seeder, SeededUser, UserApi } from '../../fixtures';
 
 /** A few everyday facts: the "few memories" of an ordinary user (same style as extracted memories). */

@@ -1,5 +1,5 @@
 /**
- * A run's report, format-neutral: built once per run from its JSON summary (lib/summary.ts
+ * A run's report, format-neutral: built once per run from its JSON summary (lib/report/summary.ts
  * `perfReport`, load/summary.ts `loadReport`) and laid out by one renderer per format
  * (./console.ts, ./markdown.ts).
  *

@@ -6,11 +6,11 @@
  */
 import path from 'node:path';
 import { SCHEMA_VERSION, type Health } from '../../contract';
-import { checkTestDatabase, createPool, refusalMessage } from '../../fixtures/db';
-import { modelEndpoint } from '../../fixtures/model';
-import { target as adapter } from '../../fixtures/target';
+import { checkTestDatabase, createPool, refusalMessage } from '../../clients/db';
+import { modelEndpoint } from '../../clients/model';
+import { target as adapter } from '../../clients/target';
 import { redact, redactUrl } from '../redact';
-import { startStackProcess, type StackProcess } from '../stack-process';
+import { startStackProcess, type StackProcess } from './stack-process';
 
 const CHECK_TIMEOUT_MS = 5_000;
 /**

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
-import { ALLURE_CATEGORIES } from '../../lib/allure';
+import { ALLURE_CATEGORIES } from '../../lib/report/allure';
 
 const reportDir = process.env.PERF_REPORT_DIR ?? 'reports';
 

@@ -3,10 +3,10 @@
  * every catalog metric/scenario a profile expects, with plausible passing values, and knobs to
  * make one criterion fail.
  */
-import { METRIC_CATALOG, expectedScenarios } from '../../lib/metric-catalog';
-import { METRICS_SCHEMA_VERSION, type MetricInput, type TestMetrics } from '../../lib/metrics-schema';
-import { PROFILES, type ProfileName } from '../../lib/profiles';
-import { seededRandom } from '../../lib/stats';
+import { METRIC_CATALOG, expectedScenarios } from '../../lib/verdict/metric-catalog';
+import { METRICS_SCHEMA_VERSION, type MetricInput, type TestMetrics } from '../../lib/verdict/metrics-schema';
+import { PROFILES, type ProfileName } from '../../lib/run/profiles';
+import { seededRandom } from '../../lib/verdict/stats';
 
 /** Typical passing value (median) per metric. */
 const TYPICAL: Record<string, number> = {

@@ -1,12 +1,12 @@
 /**
  * A throw-away parent for test/unit/stack-lifetime.test.ts: starts the bundled stack the way
- * global setup does (lib/stack-process.ts), prints `STACK_PID=<pid>` once it is ready, and then
+ * global setup does (lib/run/stack-process.ts), prints `STACK_PID=<pid>` once it is ready, and then
  * idles until the test kills it (with SIGKILL: none of its exit handlers run).
  *
  *   node --import tsx test/fixtures-stack/launch-parent.ts <log file>
  */
 import path from 'node:path';
-import { startStackProcess } from '../../lib/stack-process';
+import { startStackProcess } from '../../lib/run/stack-process';
 
 async function main(): Promise<void> {
   const logFile = process.argv[2];

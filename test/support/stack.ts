@@ -1,11 +1,11 @@
 /**
  * The bundled stack for the suite's own database-level unit tests (seeding, cleanup, the
  * test-database guard). They need a real, migrated PostgreSQL; they get it the way the runner
- * does: by spawning app/stack.ts (lib/stack-process.ts), never by importing app/. Each stack
+ * does: by spawning app/stack.ts (lib/run/stack-process.ts), never by importing app/. Each stack
  * stops when its test file's process ends, even on a failed assertion or a kill (stdin lifeline).
  */
 import path from 'node:path';
-import { startStackProcess, type StackProcess } from '../../lib/stack-process';
+import { startStackProcess, type StackProcess } from '../../lib/run/stack-process';
 import { tempDir } from './temp-dir';
 
 const ROOT = path.resolve(__dirname, '..', '..');

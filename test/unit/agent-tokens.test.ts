@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentUsage, Health, MessageUsage } from '../../contract';
-import { agentTokens, callsOf, perAgentSummary, perAgentTable } from '../../lib/agent-tokens';
+import { agentTokens, callsOf, perAgentSummary, perAgentTable } from '../../lib/figures/agent-tokens';
 
 const health: Health = {
   status: 'ok',

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError, MemoryChatApiClient } from '../../fixtures/api';
+import { ApiError, MemoryChatApiClient } from '../../clients/api';
 import { parseServerTiming, type ChatStreamEvent } from '../../contract';
 
 /** path → how the scripted server answers it. */

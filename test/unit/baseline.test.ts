@@ -10,11 +10,11 @@ import {
   loadBaseline,
   parseTolerance,
   type ComparableMetric,
-} from '../../lib/baseline';
+} from '../../lib/verdict/baseline';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
-import { evaluateCheckpoint } from '../../lib/checkpoint';
-import { buildSummary } from '../../lib/summary';
-import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/stats';
+import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
+import { buildSummary } from '../../lib/report/summary';
+import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/verdict/stats';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from '../support/temp-dir';
 

@@ -17,12 +17,12 @@ async function boundaryErrors(file: string, code: string): Promise<string[]> {
 }
 
 void test('a suite file importing app/ fails lint; importing contract/ passes', async () => {
-  const bad = await boundaryErrors('fixtures/model.ts', "export { PROFILES } from '../app/model-sim/latency';\n");
+  const bad = await boundaryErrors('clients/model.ts', "export { PROFILES } from '../app/model-sim/latency';\n");
   assert.equal(bad.length, 1, 'fixtures/ → app/ should be reported');
   assert.match(bad[0] ?? '', /must not import app/);
   const deep = await boundaryErrors('e2e/helpers/stream.ts', "export { startStack } from '../../app/stack';\n");
   assert.equal(deep.length, 1, 'e2e/helpers/ → app/ should be reported');
-  assert.deepEqual(await boundaryErrors('fixtures/model.ts', "export { FAULTS } from '../contract';\n"), []);
+  assert.deepEqual(await boundaryErrors('clients/model.ts', "export { FAULTS } from '../contract';\n"), []);
 });
 
 void test('an app file importing the suite fails lint; importing contract/ passes', async () => {

@@ -1,5 +1,5 @@
 /**
- * `npm run cleanup` (fixtures/runs.ts + scripts/cleanup.ts) against a real PostgreSQL: it removes
+ * `npm run cleanup` (clients/runs.ts + scripts/cleanup.ts) against a real PostgreSQL: it removes
  * the rows of finished or killed runs and nothing else: not a live run's, not other users'.
  */
 import { after, before, test } from 'node:test';
@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
-import type { StackProcess } from '../../lib/stack-process';
+import type { StackProcess } from '../../lib/run/stack-process';
 import { databaseUrlOf, startTestStack } from '../support/stack';
-import { createPool } from '../../fixtures/db';
+import { createPool } from '../../clients/db';
 import {
   describeSweep,
   registerRun,
@@ -17,9 +17,9 @@ import {
   runIdOfEmail,
   sweepLeftovers,
   type RunRegistration,
-} from '../../fixtures/runs';
-import { PgSeeder } from '../../fixtures/seed';
-import { hashToken } from '../../fixtures/target/memorychat';
+} from '../../clients/runs';
+import { PgSeeder } from '../../data/seed';
+import { hashToken } from '../../clients/target/memorychat';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** What {@link plantRun} leaves, as cleanup prints it. */

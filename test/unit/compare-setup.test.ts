@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../lib/config';
+import { ConfigError, loadConfig } from '../../lib/run/config';
 import { prepareBaseCheckout } from '../../lib/run/base-ref';
 import { BASE_NAMES, openTarget, TargetError } from '../../lib/run/target';
 import { SCHEMA_VERSION } from '../../contract';

@@ -1,14 +1,14 @@
 /**
- * The A/B decision (lib/compare.ts): no alarm on identical arms, a real slowdown caught, exact
+ * The A/B decision (lib/verdict/compare.ts): no alarm on identical arms, a real slowdown caught, exact
  * counts compared exactly, Holm's correction, and too few pairs reported as such.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareOne, compareSeries, holm, undecided, type PairedSeries } from '../../lib/compare';
-import { seededRandom } from '../../lib/stats';
+import { compareOne, compareSeries, holm, undecided, type PairedSeries } from '../../lib/verdict/compare';
+import { seededRandom } from '../../lib/verdict/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
-import { evaluateCheckpoint } from '../../lib/checkpoint';
-import type { TestMetrics } from '../../lib/metrics-schema';
+import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
+import type { TestMetrics } from '../../lib/verdict/metrics-schema';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
 
 /** Log-normal noise around `median`, with a drift shared by both halves of a pair. */

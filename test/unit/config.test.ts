@@ -3,11 +3,18 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BaselineError, parseTolerance } from '../../lib/baseline';
-import { ConfigError, REPO_ROOT, loadConfig, resolveReportDir, runProfile, selectedProjects } from '../../lib/config';
-import { detectChromium } from '../../lib/browser';
+import { BaselineError, parseTolerance } from '../../lib/verdict/baseline';
+import {
+  ConfigError,
+  REPO_ROOT,
+  loadConfig,
+  resolveReportDir,
+  runProfile,
+  selectedProjects,
+} from '../../lib/run/config';
+import { detectChromium } from '../../lib/run/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
-import { parseStackLine } from '../../lib/stack-process';
+import { parseStackLine } from '../../lib/run/stack-process';
 
 const load = (env: Record<string, string>) => loadConfig({ env: { ...env }, dotenvDir: false, cwd: '/work' });
 

@@ -1,7 +1,7 @@
 /** The database spec's evidence: an EXPLAIN plan's index use and shape, the statements of a phase. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readPlan, summarizeStatements } from '../../lib/db-evidence';
+import { readPlan, summarizeStatements } from '../../lib/figures/db-evidence';
 
 const PLAN = {
   'Node Type': 'Limit',

@@ -1,7 +1,7 @@
 /** The one lane pool: results in index order, never more than `concurrency` in flight, stop on failure. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fulfilled, rejected, runInLanes, throwFirstFailure } from '../../lib/lanes';
+import { fulfilled, rejected, runInLanes, throwFirstFailure } from '../../lib/run/lanes';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkMergedPercentiles } from '../../load/merge-check';
-import { seededRandom } from '../../lib/stats';
+import { seededRandom } from '../../lib/verdict/stats';
 
 interface Sketch {
   accept(v: number): void;

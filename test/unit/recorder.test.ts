@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PerfRecorder, errorCode } from '../../fixtures/perf';
-import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../fixtures/api';
-import { testMetricsSchema } from '../../lib/metrics-schema';
-import { PROFILES } from '../../lib/profiles';
-import type { MetricName } from '../../lib/metric-catalog';
+import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../clients/api';
+import { testMetricsSchema } from '../../lib/verdict/metrics-schema';
+import { PROFILES } from '../../lib/run/profiles';
+import type { MetricName } from '../../lib/verdict/metric-catalog';
 
 const identity = { title: 'suite › test', file: 'x.spec.ts', project: 'smoke' };
 const newRecorder = () => new PerfRecorder(PROFILES.smoke);
@@ -168,7 +168,7 @@ void test('document validates against lib/metrics-schema; bad names fail fast', 
   assert.equal(doc.profile, 'smoke');
   assert.doesNotMatch(JSON.stringify(doc), /sekrit99/);
   // A name outside the catalog (only reachable past the type checker) fails with where to add it.
-  assert.throws(() => perf.record('db.no_such_ms' as MetricName, 1), /not in lib\/metric-catalog\.ts/);
+  assert.throws(() => perf.record('db.no_such_ms' as MetricName, 1), /not in lib\/verdict\/metric-catalog\.ts/);
   assert.throws(() => perf.evidence('Bad Name', 'x', undefined), /dotted lower_snake/);
   assert.throws(() => perf.evidence('nosuch.plan', 'x', undefined), /known prefix/);
   assert.throws(() => perf.record('db.query_ms', Number.NaN, {}), /non-finite/);

@@ -1,14 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  buildRetrievalSet,
-  RETRIEVAL_SET_MEMORIES,
-  sampleQuestions,
-  sharedRun,
-  words,
-} from '../../fixtures/retrieval-set';
-import { PROFILES } from '../../lib/profiles';
-import { meanCi95, RELEVANCE_TOP_K, scoreRanking } from '../../lib/relevance';
+import { buildRetrievalSet, RETRIEVAL_SET_MEMORIES, sampleQuestions, sharedRun, words } from '../../data/retrieval-set';
+import { PROFILES } from '../../lib/run/profiles';
+import { meanCi95, RELEVANCE_TOP_K, scoreRanking } from '../../lib/figures/relevance';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 
 const close = (actual: number, expected: number, eps = 1e-9) =>

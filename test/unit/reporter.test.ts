@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestResult } from 'allure-js-commons';
-import { parseSummary } from '../../lib/summary';
+import { parseSummary } from '../../lib/report/summary';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'node_modules', '.bin');

@@ -1,7 +1,14 @@
 /** Figures derived from raw memory-scaling samples: exponents on the right basis, the statements ratio. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScalingSamples, broadP50s, broadSearchLine, listPageProblems, rankOf, ranksBySize } from '../../lib/scaling';
+import {
+  ScalingSamples,
+  broadP50s,
+  broadSearchLine,
+  listPageProblems,
+  rankOf,
+  ranksBySize,
+} from '../../lib/figures/scaling';
 
 const SIZES = [100, 1_000, 10_000];
 

@@ -7,11 +7,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import type { StackProcess } from '../../lib/stack-process';
+import type { StackProcess } from '../../lib/run/stack-process';
 import { databaseUrlOf, runStackOn, startTestStack } from '../support/stack';
-import { createPool, DatabaseRefusedError, MARKER_TABLE } from '../../fixtures/db';
-import { cleanupRun, escapeLike, PgSeeder, seededEmailLike, withSeeder } from '../../fixtures/seed';
-import { hashToken } from '../../fixtures/target/memorychat';
+import { createPool, DatabaseRefusedError, MARKER_TABLE } from '../../clients/db';
+import { cleanupRun, escapeLike, PgSeeder, seededEmailLike, withSeeder } from '../../data/seed';
+import { hashToken } from '../../clients/target/memorychat';
 
 let stack: StackProcess;
 let pool: pg.Pool;
@@ -297,7 +297,7 @@ void test('bulk memory load without the privilege for replica mode falls back to
 
 // Target from the issue: ≥ 50,000 memory rows/s (100k ≤ 2 s). Measured and printed every run.
 // Marked todo: on the shared 2-core machine it measured 46,000–76,000 rows/s (bulk-load mode,
-// precomputed vectors; see fixtures/seed.ts), above the target in most runs but not in every one
+// precomputed vectors; see data/seed.ts), above the target in most runs but not in every one
 // (a busy moment of the machine), so it cannot gate npm test.
 void test(
   'seeding speed: 100k memories (target ≥ 50,000 rows/s)',

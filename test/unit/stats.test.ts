@@ -8,7 +8,7 @@ import {
   quantileCi,
   seededRandom,
   summarize,
-} from '../../lib/stats';
+} from '../../lib/verdict/stats';
 
 const close = (actual: number, expected: number, eps = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
-import { evaluateCheckpoint } from '../../lib/checkpoint';
+import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
 import {
   buildSummary,
   parseSummary,
@@ -12,10 +12,10 @@ import {
   renderConsole,
   renderMarkdown,
   SUMMARY_SCHEMA_VERSION,
-} from '../../lib/summary';
+} from '../../lib/report/summary';
 import { redact as redactString, redactSecrets as redact } from '../../lib/redact';
 import { writeFileAtomic } from '../../lib/fs-atomic';
-import { PROFILES } from '../../lib/profiles';
+import { PROFILES } from '../../lib/run/profiles';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from '../support/temp-dir';
 

@@ -5,9 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import type { StackProcess } from '../../lib/stack-process';
+import type { StackProcess } from '../../lib/run/stack-process';
 import { databaseUrlOf, runStackOn, startTestStack } from '../support/stack';
-import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../fixtures/db';
+import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../clients/db';
 
 const ACCEPTED = [
   'memorychat_test',

@@ -2,9 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluateCheckpoint, type CheckpointResult } from '../../lib/checkpoint';
-import { resolveThresholds, ThresholdConfigError, evaluateCheck, type ThresholdCheck } from '../../lib/thresholds';
-import { summarize } from '../../lib/stats';
+import { evaluateCheckpoint, type CheckpointResult } from '../../lib/verdict/checkpoint';
+import {
+  resolveThresholds,
+  ThresholdConfigError,
+  evaluateCheck,
+  type ThresholdCheck,
+} from '../../lib/verdict/thresholds';
+import { summarize } from '../../lib/verdict/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from '../support/temp-dir';

@@ -11,8 +11,8 @@
  * it is loaded lazily with import(), which tsx and Playwright's transpiler keep as a real import().
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { relevanceRows } from './relevance';
-import { fitPowerLaw } from './stats';
+import { relevanceRows } from '../figures/relevance';
+import { fitPowerLaw } from '../verdict/stats';
 import type { PerfSummary } from './summary';
 
 export interface Chart {

@@ -4,7 +4,7 @@
  * lines of its correctness and broad-query evidence. Kept out of the spec so it reads as the
  * checkpoint's checklist, and so the derivation has unit tests.
  */
-import { avg, growthExponent, p50, round } from './numbers';
+import { avg, growthExponent, p50, round } from '../verdict/numbers';
 
 export type ScalingSeries = 'retrieval' | 'search' | 'fuzzy';
 const SERIES: readonly ScalingSeries[] = ['retrieval', 'search', 'fuzzy'];

@@ -8,8 +8,8 @@
  * asks for the profile.
  */
 import type { Category, Unit } from './metrics-schema';
-import { messageCreateSamples, type PerfProfile } from './profiles';
-import { RELEVANCE_MODES } from './relevance';
+import { messageCreateSamples, type PerfProfile } from '../run/profiles';
+import { RELEVANCE_MODES } from '../figures/relevance';
 
 export const RESPONSE_SCENARIOS = ['simple-query', 'large-memory-context', 'long-conversation'] as const;
 export type ResponseScenario = (typeof RESPONSE_SCENARIOS)[number];
@@ -120,7 +120,7 @@ export const METRIC_CATALOG = [
   ),
   metric('memory.search_exponent', 'memory', 'exponent', 'Growth exponent of search p50 vs size', ['default'], one),
   metric('memory.search_hit', 'memory', 'bool', 'Planted memory in top 5', ['paraphrase', 'typo'], one),
-  // Relevance on the labelled retrieval set (fixtures/retrieval-set.ts): one sample per question.
+  // Relevance on the labelled retrieval set (data/retrieval-set.ts): one sample per question.
   metric('memory.recall_at_5', 'memory', 'ratio', 'Recall@5, labelled retrieval set', RELEVANCE_MODES, relevance),
   metric(
     'memory.mrr',

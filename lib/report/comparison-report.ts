@@ -1,11 +1,11 @@
 /**
- * The comparison (compare mode) as a section of the run's report (lib/summary.ts `perfReport`): one
+ * The comparison (compare mode) as a section of the run's report (lib/report/summary.ts `perfReport`): one
  * row per metric, base p50 → candidate p50, the candidate/base ratio with its 95 % interval, and the
  * decision.
  */
-import type { Comparison, ComparedMetric, ComparisonBase } from './compare';
-import { table, text, type Section } from './report/document';
-import { formatNumber } from './thresholds';
+import type { Comparison, ComparedMetric, ComparisonBase } from '../verdict/compare';
+import { table, text, type Section } from './document';
+import { formatNumber } from '../verdict/thresholds';
 
 const MARK: Record<ComparedMetric['decision'], string> = {
   regression: '✗ regression',

@@ -16,7 +16,7 @@
  * `bool` and samples 1 (true) / 0 (false), so thresholds treat them uniformly.
  */
 import { z } from 'zod';
-import { PROFILE_NAMES } from './profiles';
+import { PROFILE_NAMES } from '../run/profiles';
 
 export const METRICS_ATTACHMENT = 'perf-metrics';
 /** Test annotation with the test's seeding time (ms), summed into the run's phase line (harness time, not a metric). */
@@ -80,7 +80,7 @@ export type Evidence = z.infer<typeof evidenceSchema>;
 
 /**
  * Compare mode: one metric sampled on both arms in pairs (index i of `base` and of `candidate`
- * is one pair: the same request, close together in time). lib/compare.ts decides on them.
+ * is one pair: the same request, close together in time). lib/verdict/compare.ts decides on them.
  */
 export const pairedSeriesSchema = z.object({
   name: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/),
@@ -99,7 +99,7 @@ export type PairedSeriesDoc = z.infer<typeof pairedSeriesSchema>;
 export const testMetricsSchema = z.object({
   schemaVersion: z.literal(METRICS_SCHEMA_VERSION),
   test: z.object({ title: z.string(), file: z.string(), project: z.string() }),
-  /** The run profile the test used (lib/profiles.ts): decides expected sample counts. */
+  /** The run profile the test used (lib/run/profiles.ts): decides expected sample counts. */
   profile: z.enum(PROFILE_NAMES),
   metrics: z.array(metricSchema),
   evidence: z.array(evidenceSchema).default([]),

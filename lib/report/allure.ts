@@ -23,7 +23,7 @@ import {
 } from 'allure-js-commons';
 import { FileSystemWriter, md5, parseEnvInfo, randomUuid } from 'allure-js-commons/sdk/reporter';
 import type { Category } from 'allure-js-commons/sdk';
-import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber } from './thresholds';
+import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber } from '../verdict/thresholds';
 import type { PerfSummary } from './summary';
 import type { Chart } from './charts';
 

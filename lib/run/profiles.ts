@@ -45,7 +45,7 @@ export interface PerfProfile {
   /** Row counts for the seeding benchmark. */
   seedingSizes: number[];
   /**
-   * Questions asked of the labelled retrieval set (fixtures/retrieval-set.ts, 264 in all), per
+   * Questions asked of the labelled retrieval set (data/retrieval-set.ts, 264 in all), per
    * search mode: one recall@5 and one reciprocal-rank sample each.
    */
   relevanceQuestions: number;

@@ -7,27 +7,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from './metrics-schema';
-import { PROFILE_NAMES } from './profiles';
-import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from './thresholds';
-import type { CheckpointResult } from './checkpoint';
-import { DECISIONS } from './compare';
+import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from '../verdict/metrics-schema';
+import { PROFILE_NAMES } from '../run/profiles';
+import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from '../verdict/thresholds';
+import type { CheckpointResult } from '../verdict/checkpoint';
+import { DECISIONS } from '../verdict/compare';
 import { comparisonSection } from './comparison-report';
-import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows } from './relevance';
-import { redact, redactSecrets } from './redact';
-import {
-  code,
-  list,
-  table,
-  text,
-  type Block,
-  type Format,
-  type Report,
-  type Row,
-  type Section,
-} from './report/document';
-import { renderConsoleReport } from './report/console';
-import { renderMarkdownReport } from './report/markdown';
+import { formatMeanCi, RELEVANCE_METRIC_NAMES, RELEVANCE_TOP_K, relevanceRows } from '../figures/relevance';
+import { redact, redactSecrets } from '../redact';
+import { code, list, table, text, type Block, type Format, type Report, type Row, type Section } from './document';
+import { renderConsoleReport } from './console';
+import { renderMarkdownReport } from './markdown';
 
 /** 2: compare mode's `comparison` and no-regression criterion; checks' `failsOnBase`. */
 export const SUMMARY_SCHEMA_VERSION = 2;
@@ -64,7 +54,7 @@ const comparisonBaseSchema = z.object({
   url: z.string().optional(),
 });
 
-/** Compare mode: the base/candidate comparison (lib/compare.ts). Absent in a plain run. */
+/** Compare mode: the base/candidate comparison (lib/verdict/compare.ts). Absent in a plain run. */
 export const comparisonSchema = z.object({
   base: comparisonBaseSchema,
   candidate: comparisonBaseSchema,
@@ -130,7 +120,7 @@ export const metricSummarySchema = z.object({
 });
 export type MetricSummary = z.infer<typeof metricSummarySchema>;
 
-export { DECISIONS, type Decision } from './compare';
+export { DECISIONS, type Decision } from '../verdict/compare';
 
 export const baselineComparisonSchema = z.object({
   name: z.string(),
@@ -369,7 +359,7 @@ function categoryTable(summary: PerfSummary, metrics: MetricSummary[]): Block {
   return table(undefined, rows, '', 'console');
 }
 
-/** Recall@5 and MRR per search mode, from the per-question samples (lib/relevance.ts). */
+/** Recall@5 and MRR per search mode, from the per-question samples (lib/figures/relevance.ts). */
 function relevanceSection(summary: PerfSummary): Section | undefined {
   const rows = relevanceRows(
     summary.metrics,

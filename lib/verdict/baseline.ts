@@ -7,7 +7,7 @@
  *   regression  when the CI's lower bound  > 1 + tolerance (certainly slower by more than tolerance),
  *   improvement when the CI's upper bound  < 1 − tolerance,
  *   no-change   otherwise;
- * mirrored for higher-is-better metrics (rows/s); and, as in compare mode (lib/compare.ts), only
+ * mirrored for higher-is-better metrics (rows/s); and, as in compare mode (lib/verdict/compare.ts), only
  * when the one-sided bootstrap test against the tolerance stays significant after a Holm
  * correction across all compared metrics: dozens of metrics at 95 % each would otherwise raise
  * false alarms on unchanged code. Fewer than 3 samples on either side, or a non-positive median,
@@ -24,7 +24,7 @@ import {
   type BaselineResult,
   type MetricSummary,
   type PerfSummary,
-} from './summary';
+} from '../report/summary';
 import { bootstrapRatioOfMedians, quantile, stringSeed } from './stats';
 import { FAMILY_ALPHA, holm } from './compare';
 
@@ -36,12 +36,12 @@ export const DEFAULT_TOLERANCE = 0.1;
 export const MIN_SAMPLES_FOR_DECISION = 3;
 const DEFAULT_RESAMPLES = 2000;
 
-/** What PERF_BASELINE_TOLERANCE accepts, for error messages (here and in lib/config.ts). */
+/** What PERF_BASELINE_TOLERANCE accepts, for error messages (here and in lib/run/config.ts). */
 export const TOLERANCE_FORMS = 'a fraction like 0.1 or a percentage like 10% (0 ≤ tolerance < 10)';
 
 /**
  * A non-empty `PERF_BASELINE_TOLERANCE` as a fraction ("0.1" and "10%" → 0.1); undefined when
- * invalid. The one parser: lib/config.ts validates with it, so both accept the same forms.
+ * invalid. The one parser: lib/run/config.ts validates with it, so both accept the same forms.
  */
 export function toleranceValue(raw: string): number | undefined {
   const s = raw.trim();
@@ -189,7 +189,7 @@ export function compareToBaseline(
   const before = new Map(baseline.metrics.filter(comparable).map((m) => [keyOf(m), m]));
   const now = new Map(current.filter(comparable).map((m) => [keyOf(m), m]));
   const comparisons: BaselineComparison[] = [];
-  // The bootstrap may draw fewer than requested (work cap in lib/stats.ts): report what was used.
+  // The bootstrap may draw fewer than requested (work cap in lib/verdict/stats.ts): report what was used.
   const drawn: number[] = [];
   const tested: { comparison: BaselineComparison; pWorse: number; pBetter: number }[] = [];
   for (const [key, m] of now) {

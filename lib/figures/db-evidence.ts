@@ -1,7 +1,7 @@
 /**
  * The database spec's evidence, from what PostgreSQL reports: whether an EXPLAIN (FORMAT JSON)
  * plan uses the intended index and its shape in one line, and the statements pg_stat_statements
- * counted during a phase (lib/statements.ts takes the snapshots and their difference).
+ * counted during a phase (lib/figures/statements.ts takes the snapshots and their difference).
  */
 import type { StatementRow } from './statements';
 

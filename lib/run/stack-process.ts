@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { redact } from './redact';
+import { redact } from '../redact';
 
 export interface StackUrls {
   baseUrl: string;

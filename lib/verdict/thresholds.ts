@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Unit } from './metrics-schema';
-import type { ProfileName } from './profiles';
+import type { ProfileName } from '../run/profiles';
 import { quantileCi, type Interval, type Stats } from './stats';
 
 export const CRITERIA = [
@@ -23,7 +23,7 @@ export const CRITERIA = [
   { id: 'token-usage', title: 'Token usage optimized' },
   { id: 'no-bottlenecks', title: 'No major bottlenecks' },
 ] as const;
-/** Compare mode's fifth criterion (lib/compare.ts): only in a run with a base arm. */
+/** Compare mode's fifth criterion (lib/verdict/compare.ts): only in a run with a base arm. */
 export const NO_REGRESSION = { id: 'no-regression', title: 'No regression vs base' } as const;
 export type CriterionId = (typeof CRITERIA)[number]['id'] | typeof NO_REGRESSION.id;
 /** Criteria a threshold check may belong to (the Step 7.4 four). */
@@ -40,7 +40,7 @@ export interface ThresholdCheck {
   /** Stable id, used by overrides (`PERF_THRESHOLDS`) and in reports. */
   id: string;
   criterion: CriterionId;
-  /** Metric name from lib/metric-catalog.ts. */
+  /** Metric name from lib/verdict/metric-catalog.ts. */
   metric: string;
   /** '*' = every scenario of the metric present (each must pass), or one scenario. */
   scenario: string;

@@ -2,8 +2,8 @@
  * Tokens per agent from the `usage` of chat messages (tokens.spec.ts): which model each agent ran
  * on, its mean tokens and latency per call, and one message's tokens by agent.
  */
-import type { AgentUsage, Health, MessageUsage } from '../contract';
-import { avg, round } from './numbers';
+import type { AgentUsage, Health, MessageUsage } from '../../contract';
+import { avg, round } from '../verdict/numbers';
 
 /** Every call of `agent` in the messages, skipped ones included. */
 export function callsOf(usages: readonly MessageUsage[], agent: string): AgentUsage[] {

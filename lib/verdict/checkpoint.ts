@@ -2,14 +2,14 @@
  * Checkpoint 7.4: aggregate every test's metrics (also across shards), compute statistics from
  * the raw samples, evaluate the checks of perf.thresholds.ts, and decide the four criteria.
  * In compare mode (paired samples from a base arm), a fifth: "No regression vs base"
- * (lib/compare.ts). The verdict is "pass" only when every criterion passes.
+ * (lib/verdict/compare.ts). The verdict is "pass" only when every criterion passes.
  */
 import { compareSeries, type Comparison, type ComparisonBase } from './compare';
-import { effectText, minEffectText } from './comparison-report';
-import { redactUrl } from './redact';
+import { effectText, minEffectText } from '../report/comparison-report';
+import { redactUrl } from '../redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, catalogEntry, expectedScenarios } from './metric-catalog';
-import { PROFILES, PROFILE_NAMES, type ProfileName } from './profiles';
+import { PROFILES, PROFILE_NAMES, type ProfileName } from '../run/profiles';
 import { summarize, type Stats } from './stats';
 import {
   CRITERIA,
@@ -194,7 +194,7 @@ function coverageChecks(metrics: readonly AggregatedMetric[], profileName: Profi
         passed,
         status: found.length === 0 ? 'not-measured' : passed ? 'passed' : 'failed',
         message,
-        why: `lib/metric-catalog.ts expects it for profile ${profileName}`,
+        why: `lib/verdict/metric-catalog.ts expects it for profile ${profileName}`,
       });
     }
   }

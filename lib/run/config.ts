@@ -9,17 +9,17 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
-import { FAULTS, LATENCY_PROFILES, type Fault, type LatencyProfileName } from '../contract';
-import { DEFAULT_TOLERANCE, TOLERANCE_FORMS, toleranceValue } from './baseline';
+import { FAULTS, LATENCY_PROFILES, type Fault, type LatencyProfileName } from '../../contract';
+import { DEFAULT_TOLERANCE, TOLERANCE_FORMS, toleranceValue } from '../verdict/baseline';
 import { PROFILE_NAMES, type ProfileName } from './profiles';
-import { redactUrl, registerSecret } from './redact';
+import { redactUrl, registerSecret } from '../redact';
 
 /**
  * The repo root (the folder of playwright.config.ts). A relative PERF_REPORT_DIR and `.env` are
  * taken from here, whatever the current directory: the config, global setup, workers and the
  * checkpoint reporter must all write to and read from the same report folder.
  */
-export const REPO_ROOT = path.resolve(__dirname, '..');
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -44,7 +44,7 @@ export interface PerfConfig {
   modelSimLatency: LatencyProfileName | undefined;
   /** MEMORYCHAT_FAULTS: fault switches of the bundled app (regression self-tests). */
   faults: Fault[];
-  /** CHROMIUM_PATH; undefined → auto-detect (see lib/browser.ts). */
+  /** CHROMIUM_PATH; undefined → auto-detect (see lib/run/browser.ts). */
   chromiumPath: string | undefined;
   /** PERF_REPORT_DIR, absolute. */
   reportDir: string;
@@ -92,7 +92,7 @@ const faultList = z
       .filter(Boolean),
   )
   .pipe(z.array(oneOf(FAULTS)));
-// The checkpoint reporter parses this variable with lib/baseline.ts; validate with the same
+// The checkpoint reporter parses this variable with lib/verdict/baseline.ts; validate with the same
 // parser, or a value accepted here ("10%" was not) could fail there after the whole run.
 const tolerance = z
   .string()

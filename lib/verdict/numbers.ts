@@ -1,6 +1,6 @@
 /**
  * Small statistics a test needs *inside* itself (to derive one metric from others, e.g. a
- * growth exponent from per-size medians). They delegate to lib/stats.ts, so a p50 or an exponent
+ * growth exponent from per-size medians). They delegate to lib/verdict/stats.ts, so a p50 or an exponent
  * computed here is the same as the reporter's.
  */
 import { mean } from 'simple-statistics';

@@ -1,21 +1,17 @@
 /**
  * Global setup: make sure there is a target worth measuring before any test runs.
  *
- * 1. Open the target with lib/run/target.ts: BASE_URL unset → start the bundled stack; then check,
- *    each with a short timeout, and stop the run with ONE readable message otherwise: the app
- *    answers /api/health with the contract's schema version; the database is reachable and is a
- *    test database; the model endpoint answers GET /models. Hand its URLs to the workers through
- *    process.env.
+ * 1. Open the target with lib/run/target.ts (BASE_URL unset → the bundled stack) and check app,
+ *    schema version, test database and model; any failure stops the run with ONE readable
+ *    message. Hand its URLs to the workers through process.env.
  * 2. Compare mode (PERF_COMPARE_REF or BASELINE_URL): open the base arm the same way, at the same
- *    time (PERF_COMPARE_REF: that commit's bundled stack, lib/run/base-ref.ts), and hand it to the
- *    workers as BASELINE_*. If either arm fails, both are stopped: no one-armed comparison.
+ *    time, and hand it to the workers as BASELINE_*. If either arm fails, both are stopped.
  * 3. Write `${PERF_REPORT_DIR}/environment.json` (redacted) for every report.
+ * 4. Register the run as in progress (clients/runs.ts: a heartbeat every 10 s), so
+ *    `npm run cleanup` elsewhere leaves its rows alone.
  *
- * 4. Register the run as in progress in the target database (clients/runs.ts: a heartbeat every
- *    10 s from this process), so `npm run cleanup` elsewhere leaves its rows alone.
- *
- * Returns the teardown (remove leftovers of exactly this run from a given database; end the
- * registration; stop the stack).
+ * Returns the teardown: remove this run's leftovers from a given database, end the registration,
+ * stop the stacks.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,10 +25,11 @@ import {
   runProfile,
   selectedProjects,
   stackModelLatency,
+  type CompareTarget,
   type PerfConfig,
 } from './lib/run/config';
 import { redactDeep, redactUrl } from './lib/redact';
-import { prepareBaseCheckout, type BaseCheckout } from './lib/run/base-ref';
+import { prepareBaseCheckout } from './lib/run/base-ref';
 import { BASE_NAMES, errText, openTarget, stackLogFile, TargetError, type OpenTarget } from './lib/run/target';
 import { createPool, MARKER_TABLE } from './clients/db';
 import { registerRun, type RunRegistration } from './clients/runs';
@@ -41,20 +38,13 @@ import { cleanupRun } from './data/seed';
 const ROOT = __dirname;
 
 function gitInfo(): { sha: string; dirty: boolean | null } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: ROOT, timeout: 3_000, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
   try {
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: ROOT,
-      timeout: 3_000,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .toString()
-      .trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: ROOT,
-      timeout: 3_000,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).toString();
-    return { sha, dirty: status.trim().length > 0 };
+    return {
+      sha: git('rev-parse', 'HEAD').trim(),
+      dirty: git('status', '--porcelain', '--untracked-files=no').trim() !== '',
+    };
   } catch {
     return { sha: process.env.GITHUB_SHA ?? 'unknown', dirty: null };
   }
@@ -77,23 +67,16 @@ async function sweep(databaseUrl: string, runId: string, allowSeed: boolean): Pr
  * Opens the base arm of compare mode: that ref's bundled stack (checked out into the cache) or
  * the BASELINE_* deployment. Its faults are none: a fault switch is the candidate's change.
  */
-async function openBase(
-  config: PerfConfig,
-  candidateEnv: NodeJS.ProcessEnv,
-): Promise<{ base: OpenTarget; checkout: BaseCheckout | undefined }> {
-  const compare = config.compare;
-  if (!compare) throw new Error('openBase without compare mode');
+async function openBase(config: PerfConfig, compare: CompareTarget, candidateEnv: NodeJS.ProcessEnv) {
+  const common = {
+    arm: 'base',
+    allowSeed: config.allowSeed,
+    openaiApiKey: config.openaiApiKey,
+    names: BASE_NAMES,
+  } as const;
   if (compare.kind === 'deployment') {
-    const base = await openTarget({
-      arm: 'base',
-      baseUrl: compare.baseUrl,
-      databaseUrl: compare.databaseUrl,
-      openaiBaseUrl: compare.openaiBaseUrl,
-      openaiApiKey: config.openaiApiKey,
-      allowSeed: config.allowSeed,
-      names: BASE_NAMES,
-    });
-    return { base, checkout: undefined };
+    const { baseUrl, databaseUrl, openaiBaseUrl } = compare;
+    return { base: await openTarget({ ...common, baseUrl, databaseUrl, openaiBaseUrl }), checkout: undefined };
   }
   const checkout = await prepareBaseCheckout(ROOT, compare.ref, {
     log: (line) => console.log(`memorychat-perf: ${line}`),
@@ -103,14 +86,8 @@ async function openBase(
   // Its own embedded database, even when the candidate's stack was given one: two apps migrating
   // and seeding one database would measure each other. The model endpoint stays shared.
   delete env.DATABASE_URL;
-  const base = await openTarget({
-    arm: 'base',
-    allowSeed: config.allowSeed,
-    openaiApiKey: config.openaiApiKey,
-    bundled: { cwd: checkout.dir, env, logFile: stackLogFile(config.reportDir, 'base') },
-    names: BASE_NAMES,
-  });
-  return { base, checkout };
+  const bundled = { cwd: checkout.dir, env, logFile: stackLogFile(config.reportDir, 'base') };
+  return { base: await openTarget({ ...common, bundled }), checkout };
 }
 
 export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
@@ -128,7 +105,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   const stackEnv: NodeJS.ProcessEnv = { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) };
   const opened: OpenTarget[] = [];
   let registration: RunRegistration | undefined;
-  const sweeps: { databaseUrl: string }[] = [];
+  const sweeps: OpenTarget[] = [];
   const teardown = async (): Promise<void> => {
     // A given database outlives the run: sweep whatever a crashed test may have left behind.
     await Promise.all(sweeps.map((t) => sweep(t.databaseUrl, runId, config.allowSeed)));
@@ -151,7 +128,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
           ? {}
           : { bundled: { cwd: ROOT, env: stackEnv, logFile: stackLogFile(config.reportDir, 'candidate') } }),
       }),
-      config.compare ? openBase(config, stackEnv) : Promise.resolve(undefined),
+      config.compare ? openBase(config, config.compare, stackEnv) : Promise.resolve(undefined),
     ]);
     if (candidateResult.status === 'fulfilled') opened.push(candidateResult.value);
     if (baseResult.status === 'fulfilled' && baseResult.value) opened.push(baseResult.value.base);
@@ -160,8 +137,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     if (baseResult.status === 'rejected') throw baseResult.reason;
     const candidate = candidateResult.value;
     const baseArm = baseResult.value;
-    if (!candidate.stack) sweeps.push(candidate);
-    if (baseArm && !baseArm.base.stack) sweeps.push(baseArm.base);
+    sweeps.push(...opened.filter((t) => !t.stack));
 
     // Workers are started after global setup and inherit this environment.
     process.env.BASE_URL = candidate.baseUrl;
@@ -202,6 +178,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
       faults: t.health.faults,
     });
     const setupMs = Math.round(performance.now() - started);
+    const checkout = baseArm?.checkout;
     const environment = redactDeep({
       runId,
       setupMs,
@@ -228,9 +205,9 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
         ? {
             base: {
               ...describeTarget(baseArm.base),
-              ref: baseArm.checkout?.ref,
-              commit: baseArm.checkout?.commit,
-              checkout: baseArm.checkout?.how,
+              ref: checkout?.ref,
+              commit: checkout?.commit,
+              checkout: checkout?.how,
               database: redactUrl(baseArm.base.databaseUrl),
             },
           }
@@ -246,21 +223,17 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
       },
     });
     writeFileSync(path.join(config.reportDir, 'environment.json'), `${JSON.stringify(environment, null, 2)}\n`);
-    const took = setupMs;
     const what = candidate.stack
       ? `bundled stack ready in ${candidate.stack.readyMs} ms`
       : `target ${candidate.baseUrl}`;
-    const against = baseArm
-      ? ` · compare with base ${
-          baseArm.checkout
-            ? `${baseArm.checkout.ref} (${baseArm.checkout.commit.slice(0, 12)}, ` + `${baseArm.checkout.how})`
-            : baseArm.base.baseUrl
-        }`
-      : '';
+    const base = checkout
+      ? `${checkout.ref} (${checkout.commit.slice(0, 12)}, ${checkout.how})`
+      : baseArm?.base.baseUrl;
+    const against = baseArm ? ` · compare with base ${base}` : '';
     console.log(
       `memorychat-perf: ${what} · ${candidate.health.app} ${candidate.health.version} · ` +
         `schema v${candidate.health.schemaVersion} · PostgreSQL ${candidate.db.serverVersion} · ` +
-        `model ${candidate.model.host}${against} · run ${runId} · setup ${took} ms`,
+        `model ${candidate.model.host}${against} · run ${runId} · setup ${setupMs} ms`,
     );
   } catch (err) {
     await teardown();

@@ -2,17 +2,15 @@
  * Playwright configuration of the MemoryChat performance suite.
  *
  * Projects: `perf` (profile from PERF_PROFILE, default 'default') and `smoke` (profile 'smoke':
- * tiny sample counts). Both run
- * the same specs; the profile reaches them as the typed option fixture `profileName`.
+ * tiny sample counts). Both run the same specs; the profile reaches them as the typed option
+ * fixture `profileName`.
  *
  * Target: global-setup.ts starts the bundled stack as a child process when BASE_URL is unset
- * (no `webServer`: we need its DATABASE_URL/OPENAI_BASE_URL too, and a child process with its own
- * event loop is what production looks like) and checks the target before any test runs.
+ * (no `webServer`: see docs/architecture.md) and checks the target before any test runs.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defineConfig, type ReporterDescription } from '@playwright/test';
+import { defineConfig } from '@playwright/test';
 import { ALLURE_CATEGORIES } from './lib/report/allure';
 import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/run/browser';
 import { ensureRunId, formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/run/config';
@@ -34,12 +32,8 @@ function loadConfigOrExit(): PerfConfig {
 
 const config = loadConfigOrExit();
 
-if (isRunner) {
-  // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
-  ensureRunId();
-  // The bundled model simulator answers instantly in a smoke-only run, realistically otherwise
-  // (MODEL_SIM_LATENCY overrides both): see stackModelLatency in lib/run/config.ts.
-}
+// Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
+if (isRunner) ensureRunId();
 
 const chromiumChoice = detectChromium(config.chromiumPath);
 if (isRunner && chromiumChoice.problem) console.warn(`memorychat-perf: ${chromiumChoice.problem}`);
@@ -47,47 +41,12 @@ if (isRunner && chromiumChoice.problem) console.warn(`memorychat-perf: ${chromiu
 const reportDir = config.reportDir;
 const CHECKPOINT_TEST = /checkpoint\.verdict\.ts$/;
 
-const reporters: ReporterDescription[] = [
-  ['list'],
-  ['html', { outputFolder: path.join(reportDir, 'html'), open: 'never' }],
-  // Before allure-playwright: moves the last run's Allure results into the Allure history.
-  ['./reporters/allure-history-reporter.ts'],
-  [
-    'allure-playwright',
-    {
-      resultsDir: path.join(reportDir, 'allure-results'),
-      categories: ALLURE_CATEGORIES,
-      // Static, redacted facts; global setup writes the full environment.json.
-      environmentInfo: {
-        profile: runProfile(config),
-        target: config.baseUrl ? redactUrl(config.baseUrl) : 'bundled stack',
-        database: config.databaseUrl ? redactUrl(config.databaseUrl) : 'bundled embedded PostgreSQL',
-        model: config.openaiBaseUrl
-          ? redactUrl(config.openaiBaseUrl)
-          : config.openaiApiKey
-            ? 'api.openai.com'
-            : 'bundled model simulator',
-        faults: config.faults.join(',') || 'none',
-        node: process.version,
-        os: `${os.type()} ${os.release()}`,
-        cpus: String(os.cpus().length),
-        run: process.env.PERF_RUN_ID ?? '',
-      },
-    },
-  ],
-];
-// The checkpoint reporter comes from the reports work; the config must work before it lands.
-if (existsSync(path.join(__dirname, 'reporters', 'checkpoint-reporter.ts'))) {
-  reporters.push(['./reporters/checkpoint-reporter.ts']);
-}
-
 export default defineConfig<ProfileOptions>({
   testDir: './e2e',
   outputDir: path.join(reportDir, 'test-results'),
   globalSetup: './global-setup.ts',
-  // One worker: the target (app + PostgreSQL + model simulator) runs on the same 2 cores. A second
-  // worker would compete with it and with the other worker for CPU, so latencies would measure the
-  // suite's own contention, not MemoryChat. Sequential tests keep samples comparable between runs.
+  // One worker: the target (app + PostgreSQL + model simulator) runs on the same 2 cores, and a
+  // second worker would measure the suite's own contention, not MemoryChat.
   workers: 1,
   fullyParallel: false,
   // A perf run must not hide flakiness behind a green retry.
@@ -97,7 +56,36 @@ export default defineConfig<ProfileOptions>({
   timeout: 5 * 60_000,
   globalTimeout: 60 * 60_000,
   expect: { timeout: 15_000 },
-  reporter: reporters,
+  reporter: [
+    ['list'],
+    ['html', { outputFolder: path.join(reportDir, 'html'), open: 'never' }],
+    // Before allure-playwright: moves the last run's Allure results into the Allure history.
+    ['./reporters/allure-history-reporter.ts'],
+    [
+      'allure-playwright',
+      {
+        resultsDir: path.join(reportDir, 'allure-results'),
+        categories: ALLURE_CATEGORIES,
+        // Static, redacted facts; global setup writes the full environment.json.
+        environmentInfo: {
+          profile: runProfile(config),
+          target: config.baseUrl ? redactUrl(config.baseUrl) : 'bundled stack',
+          database: config.databaseUrl ? redactUrl(config.databaseUrl) : 'bundled embedded PostgreSQL',
+          model: config.openaiBaseUrl
+            ? redactUrl(config.openaiBaseUrl)
+            : config.openaiApiKey
+              ? 'api.openai.com'
+              : 'bundled model simulator',
+          faults: config.faults.join(',') || 'none',
+          node: process.version,
+          os: `${os.type()} ${os.release()}`,
+          cpus: String(os.cpus().length),
+          run: process.env.PERF_RUN_ID ?? '',
+        },
+      },
+    ],
+    ['./reporters/checkpoint-reporter.ts'],
+  ],
   use: {
     // Fixtures use config.baseUrl; this is for ad-hoc page.goto('/') in specs (set in workers).
     baseURL: process.env.BASE_URL,

@@ -11,19 +11,11 @@
  * fails (exit code ≠ 0 even if every test passed).
  *
  * Options (playwright.config.ts):
- *   ['./reporters/checkpoint-reporter.ts', { outputDir?, allure?, charts?, failViaError? }]
+ *   ['./reporters/checkpoint-reporter.ts', { outputDir?, charts?, failViaError? }]
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type {
-  FullConfig,
-  FullResult,
-  Reporter,
-  Suite,
-  TestCase,
-  TestError,
-  TestResult,
-} from '@playwright/test/reporter';
+import type { FullResult, Reporter, TestCase, TestError, TestResult } from '@playwright/test/reporter';
 import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/verdict/metrics-schema';
 import { parseMetricsDocument } from '../lib/verdict/checkpoint-input';
 import { evaluateCheckpoint, type HarnessError } from '../lib/verdict/checkpoint';
@@ -44,14 +36,9 @@ import { removeAllureResults, writeAllureCheckpoint } from '../lib/report/allure
 import { writeFileAtomic } from '../lib/fs-atomic';
 import { resolveReportDir, smokeOnly } from '../lib/run/config';
 
-export interface CheckpointReporterOptions {
-  /**
-   * Report directory; default env PERF_REPORT_DIR or 'reports'. Relative → against the repo root,
-   * like playwright.config.ts.
-   */
+interface CheckpointReporterOptions {
+  /** Report directory; default env PERF_REPORT_DIR or 'reports'. Relative → against the repo root. */
   outputDir?: string;
-  /** Write the "Checkpoint 7.4" Allure result into `<outputDir>/allure-results` (default true). */
-  allure?: boolean;
   /** Render SVG charts (default true). */
   charts?: boolean;
   /**
@@ -61,13 +48,8 @@ export interface CheckpointReporterOptions {
   failViaError?: boolean;
 }
 
-export interface CheckpointOutcome {
-  summary: PerfSummary;
-  files: string[];
-}
-
 /** Raised (after all reports are written) in merge-reports mode so the exit code is non-zero. */
-export class CheckpointFailedError extends Error {
+class CheckpointFailedError extends Error {
   override name = 'CheckpointFailedError';
   constructor(message: string) {
     super(message);
@@ -79,6 +61,8 @@ export class CheckpointFailedError extends Error {
 /** The verdict test (e2e/checkpoint.verdict.ts), run as the teardown project of perf and smoke. */
 const CHECKPOINT_TEST_FILE = 'checkpoint.verdict.ts';
 const isCheckpointTest = (test: TestCase) => test.location.file.endsWith(CHECKPOINT_TEST_FILE);
+/** Which count of the summary's `tests` a test's outcome adds to. */
+const OUTCOME_COUNT = { expected: 'passed', unexpected: 'failed', skipped: 'skipped', flaky: 'flaky' } as const;
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
 
@@ -89,23 +73,17 @@ const testName = (test: TestCase) => {
 
 export default class CheckpointReporter implements Reporter {
   private readonly outputDir: string;
-  private readonly allure: boolean;
   private readonly charts: boolean;
   private readonly failViaError: boolean;
-  private startedAt = new Date();
-  private startMs = Date.now();
   /** Latest attempt per test: earlier (retried) attempts' metrics are superseded. */
   private readonly perTest = new Map<string, { test: TestCase; docs: TestMetrics[]; errors: HarnessError[] }>();
   private configError: string | undefined;
   private setupError: string | undefined;
-  /** Set after onEnd, for tests and callers. */
-  outcome: CheckpointOutcome | undefined;
 
   constructor(options: CheckpointReporterOptions = {}) {
     // Same resolution as playwright.config.ts (lib/run/config.ts): not process.cwd(), or a run started
     // from a sub-folder would read environment.json from and write the summary to another folder.
     this.outputDir = resolveReportDir(options.outputDir ?? process.env.PERF_REPORT_DIR);
-    this.allure = options.allure ?? true;
     this.charts = options.charts ?? true;
     this.failViaError = options.failViaError ?? process.argv.includes('merge-reports');
   }
@@ -114,9 +92,7 @@ export default class CheckpointReporter implements Reporter {
     return true;
   }
 
-  onBegin(_config: FullConfig, _suite: Suite): void {
-    this.startedAt = new Date();
-    this.startMs = Date.now();
+  onBegin(): void {
     // Validate overrides and baseline now, so a typo is visible before a long run, not after.
     try {
       resolveThresholds(PERF_THRESHOLDS, 'default');
@@ -167,7 +143,7 @@ export default class CheckpointReporter implements Reporter {
   async onEnd(result: FullResult): Promise<{ status?: FullResult['status'] } | undefined> {
     // `--list` runs no test: there is nothing to judge, and no report to overwrite.
     if (process.argv.includes('--list')) return undefined;
-    let outcome: CheckpointOutcome;
+    let outcome: { summary: PerfSummary; files: string[] };
     try {
       if (this.configError) throw new ThresholdConfigError(this.configError);
       outcome = await this.produce(result);
@@ -182,9 +158,8 @@ export default class CheckpointReporter implements Reporter {
       }
       throw error;
     }
-    this.outcome = outcome;
     process.stdout.write(renderConsole(outcome.summary));
-    const shown = outcome.files.filter((f) => !f.endsWith('allure-results')).map((f) => relative(process.cwd(), f));
+    const shown = outcome.files.map((f) => relative(process.cwd(), f));
     process.stdout.write(`Reports: ${shown.join(', ')}\n\n`);
     if (outcome.summary.verdict === 'fail') {
       const failed = outcome.summary.criteria
@@ -199,7 +174,7 @@ export default class CheckpointReporter implements Reporter {
   }
 
   /** Computes everything in memory, then writes all files. Throws config errors before any write. */
-  private async produce(result: FullResult): Promise<CheckpointOutcome> {
+  private async produce(result: FullResult): Promise<{ summary: PerfSummary; files: string[] }> {
     const reportsStarted = performance.now();
     const all = [...this.perTest.values()];
     const docs = all.flatMap((t) => t.docs);
@@ -217,14 +192,9 @@ export default class CheckpointReporter implements Reporter {
     // The "Checkpoint 7.4" test is the verdict, not one of the measuring tests it counts.
     for (const { test } of all.filter((t) => !isCheckpointTest(t.test))) {
       tests.total++;
-      const o = test.outcome();
-      if (o === 'expected') tests.passed++;
-      else if (o === 'unexpected') tests.failed++;
-      else if (o === 'skipped') tests.skipped++;
-      else tests.flaky++;
+      tests[OUTCOME_COUNT[test.outcome()]]++;
     }
-    const durationMs = result.duration > 0 ? result.duration : Date.now() - this.startMs;
-    const startedAt = result.startTime instanceof Date ? result.startTime : this.startedAt;
+    const { duration: durationMs, startTime: startedAt } = result;
     // A run that stopped before any test has one cause; no criterion was evaluated.
     const setupError = docs.length === 0 ? this.setupError : undefined;
     let summary = buildSummary(checkpoint, {
@@ -267,25 +237,22 @@ export default class CheckpointReporter implements Reporter {
     write(join(this.outputDir, SUMMARY_JSON), json);
     write(join(this.outputDir, SUMMARY_MD), markdown);
     for (const c of charts) write(join(this.outputDir, 'charts', c.file), c.svg);
-    if (this.allure) {
-      const resultsDir = join(this.outputDir, 'allure-results');
-      try {
-        // The reporter's "Checkpoint 7.4" result (criteria as steps, summary and charts attached)
-        // stands for the verdict test, whose plain allure-playwright copy would show it twice.
-        removeAllureResults(resultsDir, (r) => r.fullName?.includes(CHECKPOINT_TEST_FILE) === true);
-        writeAllureCheckpoint({
-          resultsDir,
-          summary,
-          markdown,
-          json,
-          charts,
-          start: startedAt.getTime(),
-          stop: startedAt.getTime() + durationMs,
-        });
-        files.push(resultsDir);
-      } catch (error) {
-        process.stderr.write(`[checkpoint] Allure verdict not written to ${resultsDir}: ${(error as Error).message}\n`);
-      }
+    const resultsDir = join(this.outputDir, 'allure-results');
+    try {
+      // The reporter's "Checkpoint 7.4" result (criteria as steps, summary and charts attached)
+      // stands for the verdict test, whose plain allure-playwright copy would show it twice.
+      removeAllureResults(resultsDir, (r) => r.fullName?.includes(CHECKPOINT_TEST_FILE) === true);
+      writeAllureCheckpoint({
+        resultsDir,
+        summary,
+        markdown,
+        json,
+        charts,
+        start: startedAt.getTime(),
+        stop: startedAt.getTime() + durationMs,
+      });
+    } catch (error) {
+      process.stderr.write(`[checkpoint] Allure verdict not written to ${resultsDir}: ${(error as Error).message}\n`);
     }
     return { summary, files };
   }

@@ -1,18 +1,12 @@
 /**
- * The end-to-end stages of `npm test` (the static checks and unit tests before them are plain npm
- * scripts, chained in package.json):
+ * `npm run test:e2e`, the end-to-end stages of `npm test` (docs/contributing.md): the smoke project
+ * in compare mode against HEAD (verdict pass, the A/A comparison finds no change); compare mode's
+ * self-test (a graded fault in the candidate arm only fails "No regression vs base"); one self-test
+ * per fault switch (the verdict fails on the expected criterion because of the expected metric: a
+ * perf check that cannot fail proves nothing); the load smoke (`npm run load` reaches its capacity)
+ * and its `serialize-chats` self-test (fails on the round trip).
  *
- *   1. the Playwright `smoke` project end to end against the bundled stack, in compare mode
- *      against HEAD: the verdict must pass, and the A/A comparison must find no change
- *   2. compare mode's self-test: a small graded fault in the candidate arm only must fail
- *      "No regression vs base" on the metric it slows
- *   3. regression self-tests: for each fault switch of the stack, run the test that should catch
- *      it and assert that the Checkpoint 7.4 verdict is `fail` on the expected criterion, because
- *      of the expected metric. A perf check that cannot fail proves nothing.
- *   4. load (`npm run load`, Artillery): a short two-step ramp on a clean stack must reach its
- *      capacity; with the `serialize-chats` fault (a self-test) it must fail on the round trip.
- *
- * 1, 2 and the self-tests with a small margin run alone; the rest three at a time (see main).
+ * The smoke run, compare self-test and quiet self-tests run alone; the rest three at a time (see main).
  * Flags: `--only smoke,self,compare,load` to run some stages; `--fault <name>` for one self-test.
  * Ends with one line per stage and `N passed, N failed`; exit code 0 only when every stage passed.
  */
@@ -21,28 +15,21 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from
 import path from 'node:path';
 import { FAULTS, type Fault } from '../contract';
 import { runInLanes } from '../lib/run/lanes';
-import type { PerfSummary } from '../lib/report/summary';
+import { parseSummary, SUMMARY_JSON, type PerfSummary } from '../lib/report/summary';
+import type { LoadSummary } from '../load/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
-/**
- * Loud stages at once: three on two cores. Each is a stack, a runner and sometimes Chromium, but
- * most of their time is waiting (on a slow model, a timeout, a think time).
- */
+/** Loud stages at once: three on two cores; most of their time is waiting (a slow model, a timeout, a think time). */
 const SELF_TEST_LANES = 3;
+/** The bound of every stage but the smoke run (10 min, run's default). */
+const STAGE_TIMEOUT_MS = 4 * 60_000;
 
 /** A stage's result; `log`: where its output went, when not to the console (a failure prints the tail). */
 interface StageOutcome {
   passed: boolean;
   detail: string;
   log?: string;
-}
-
-interface StageResult {
-  name: string;
-  passed: boolean;
-  seconds: number;
-  detail: string;
 }
 
 /** What each fault must do to the verdict, and which specs show it. */
@@ -61,8 +48,6 @@ interface SelfTest {
   /**
    * Needs the machine to itself: the fault's margin over its limit is small enough that another
    * stage's load could push a clean run over it, so a red verdict would not prove the check works.
-   * The others fail by margins no contention reaches (a count, a missing index, 12 s vs 5 s) and
-   * run two at a time.
    */
   quiet?: boolean;
 }
@@ -134,69 +119,21 @@ const SELF_TESTS: SelfTest[] = [
   },
 ];
 
-/** A compare-mode self-test: a graded fault in the candidate arm only, and the metric it must regress. */
-interface CompareSelfTest {
-  name: string;
-  /** Environment of the candidate arm only (the base arm never gets MEMORYCHAT_FAULTS). */
-  env: Record<string, string>;
-  regresses: string;
+/**
+ * Compare mode's self-test (the A/A comparison is part of the smoke stage): +0.4 ms of app time on
+ * a 0.9–1.4 ms session create, in the candidate arm only (the base arm never gets
+ * MEMORYCHAT_FAULTS), is a +30–45 % slowdown, not a 5× one, yet clear of the 10 % minimum effect.
+ */
+const COMPARE_SELF_TEST = {
+  name: 'slow-session-create +0.4 ms in the candidate only → regression',
+  env: { MEMORYCHAT_FAULTS: 'slow-session-create', MEMORYCHAT_FAULT_MS: '0.4' },
+  regresses: 'db.session_create_ms',
   /** `--grep` for the compare test that measures it. */
-  grep: string;
-}
-
-// The A/A comparison (unchanged code: no regression, no improvement) is part of the smoke stage.
-const COMPARE_SELF_TESTS: CompareSelfTest[] = [
-  // +0.4 ms of app time on a 0.9–1.4 ms session create: a +30–45 % slowdown, not a 5× one. At
-  // +0.25 ms a run with a 1.38 ms base saw ×1.13 [1.09–1.18]: too close to the 10 % minimum effect.
-  {
-    name: 'slow-session-create +0.4 ms in the candidate only → regression',
-    env: { MEMORYCHAT_FAULTS: 'slow-session-create', MEMORYCHAT_FAULT_MS: '0.4' },
-    regresses: 'db.session_create_ms',
-    grep: 'app time of session create',
-  },
-];
-
-type Comparison = NonNullable<PerfSummary['comparison']>;
-
-function comparisonOf(summary: SummaryShape): { comparison: Comparison; passed: boolean } | string {
-  const comparison = (summary as SummaryShape & Pick<PerfSummary, 'comparison'>).comparison;
-  const criterion = summary.criteria.find((c) => c.id === 'no-regression');
-  if (!comparison || !criterion) return 'the summary has no comparison or no-regression criterion';
-  return { comparison, passed: criterion.passed };
-}
-
-/** Metrics the comparison did not call "no change", as `name[scenario] decision ×ratio`. */
-function changedMetrics(comparison: Comparison): string[] {
-  return comparison.metrics
-    .filter((m) => m.decision !== 'no-change')
-    .map((m) => `${m.name}[${m.scenario}] ${m.decision} ×${m.ratio?.toFixed(3) ?? '?'}`);
-}
-
-async function compareSelfTest(t: CompareSelfTest): Promise<StageOutcome> {
-  const reportDir = path.join('reports', 'self-test', 'compare-fault');
-  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
-  const code = await run(
-    path.join(BIN, 'playwright'),
-    ['test', '--project=smoke', '--grep', t.grep],
-    { PERF_REPORT_DIR: reportDir, PERF_COMPARE_REF: 'HEAD', MODEL_SIM_LATENCY: 'instant', ...t.env },
-    4 * 60_000,
-  );
-  const summary = readSummary(path.join(ROOT, reportDir));
-  if (typeof summary === 'string') return { passed: false, detail: summary };
-  const c = comparisonOf(summary);
-  if (typeof c === 'string') return { passed: false, detail: c };
-  const changed = changedMetrics(c.comparison);
-  const problems: string[] = [];
-  const hit = c.comparison.metrics.find((m) => m.name === t.regresses && m.decision === 'regression');
-  if (c.passed) problems.push('no-regression passed, expected it to fail');
-  if (!hit) problems.push(`${t.regresses} was not a regression (${changed.join('; ') || 'nothing changed'})`);
-  if (code === 0) problems.push('exit code was 0, expected non-zero for a failed verdict');
-  if (problems.length) return { passed: false, detail: problems.join('; ') };
-  return { passed: true, detail: `regression: ${changed.join('; ')}` };
-}
+  grep: 'app time of session create',
+};
 
 /**
- * Runs a stage's command. With `logFile`, its output goes there (two stages may run at once, and
+ * Runs a stage's command. With `logFile`, its output goes there (stages may run at once, and
  * interleaved logs help no one); the caller prints the tail when the stage fails.
  */
 function run(
@@ -229,12 +166,6 @@ function run(
   });
 }
 
-/** The last lines of a stage's log, for a failed stage's report. */
-function logTail(logFile: string, lines = 60): string {
-  if (!existsSync(logFile)) return '';
-  return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
-}
-
 /** Empties a stage's report folder and returns the path of its output log in it. */
 function freshStageDir(reportDir: string): string {
   rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
@@ -242,50 +173,54 @@ function freshStageDir(reportDir: string): string {
   return path.join(ROOT, reportDir, 'output.log');
 }
 
-async function stage(results: StageResult[], name: string, fn: () => Promise<StageOutcome>): Promise<boolean> {
-  console.log(`\n━━━ ${name} ━━━`);
-  const started = performance.now();
-  const { passed, detail, log } = await fn();
-  const seconds = (performance.now() - started) / 1000;
-  results.push({ name, passed, seconds, detail });
-  if (!passed && log) console.log(`[test] ${name}: last lines of ${path.relative(ROOT, log)}\n${logTail(log)}`);
-  console.log(`━━━ ${name}: ${passed ? 'passed' : 'FAILED'} (${seconds.toFixed(1)} s) ${detail}`);
-  return passed;
-}
-
-interface SummaryCheck {
-  metric: string;
-  scenario?: string;
-  statistic?: string;
-  passed: boolean;
-  value?: number | null;
-  limit?: number;
-  message?: string;
-}
-interface SummaryCriterion {
-  id: string;
-  passed: boolean;
-  checks: SummaryCheck[];
-}
-interface SummaryShape {
-  verdict: 'pass' | 'fail';
-  criteria: SummaryCriterion[];
-}
-
-function readSummary(reportDir: string): SummaryShape | string {
-  const file = path.join(reportDir, 'perf-summary.json');
+/** Reads and validates a stage's JSON report; a missing or invalid one is the stage's failure. */
+function readReport<T>(reportDir: string, name: string, parse: (json: unknown) => T): T | string {
+  const file = path.join(ROOT, reportDir, name);
   if (!existsSync(file)) return `no ${path.relative(ROOT, file)} was written`;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as SummaryShape;
+    return parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (err) {
-    return `${file} is not valid JSON: ${(err as Error).message}`;
+    return `${file} is not valid: ${(err as Error).message}`;
   }
 }
 
-function describeCheck(k: SummaryCheck): string {
+/** `playwright test` with its reports in `reportDir`: its exit code and the summary it wrote. */
+async function playwright(reportDir: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number, log?: string) {
+  const code = await run(
+    path.join(BIN, 'playwright'),
+    ['test', ...args],
+    { PERF_REPORT_DIR: reportDir, ...env },
+    timeoutMs,
+    log,
+  );
+  return { code, summary: readReport(reportDir, SUMMARY_JSON, parseSummary) };
+}
+
+/** The outcome of a self-test: passed with `detail` when no problem was found, else every problem. */
+function judge(problems: (string | false)[], detail: string, log?: string): StageOutcome {
+  const found = problems.filter((p) => p !== false);
+  return found.length ? { passed: false, detail: found.join('; '), log } : { passed: true, detail };
+}
+
+function describeCheck(k: PerfSummary['criteria'][number]['checks'][number]): string {
   const value = typeof k.value === 'number' ? String(Math.round(k.value * 1000) / 1000) : 'not measured';
   const where = `${k.metric}${k.scenario ? `[${k.scenario}]` : ''}${k.statistic ? ` ${k.statistic}` : ''}`;
   return `${where} = ${value} vs limit ${String(k.limit)}${k.message ? ` (${k.message})` : ''}`;
+}
+
+type Comparison = NonNullable<PerfSummary['comparison']>;
+
+function comparisonOf(summary: PerfSummary): { comparison: Comparison; passed: boolean } | string {
+  const criterion = summary.criteria.find((c) => c.id === 'no-regression');
+  if (!summary.comparison || !criterion) return 'the summary has no comparison or no-regression criterion';
+  return { comparison: summary.comparison, passed: criterion.passed };
+}
+
+/** Metrics the comparison did not call "no change", as `name[scenario] decision ×ratio`. */
+function changedMetrics(comparison: Comparison): string[] {
+  return comparison.metrics
+    .filter((m) => m.decision !== 'no-change')
+    .map((m) => `${m.name}[${m.scenario}] ${m.decision} ×${m.ratio?.toFixed(3) ?? '?'}`);
 }
 
 /**
@@ -294,14 +229,10 @@ function describeCheck(k: SummaryCheck): string {
  * improvement on any metric. One run for both: the base stack idles while the other specs run.
  */
 async function smoke(): Promise<StageOutcome> {
-  const reportDir = path.join('reports');
+  const reportDir = 'reports';
   // A run that aborts before the reporter writes must not be judged by the previous summary.
-  rmSync(path.join(ROOT, reportDir, 'perf-summary.json'), { force: true });
-  const code = await run(path.join(BIN, 'playwright'), ['test', '--project=smoke'], {
-    PERF_REPORT_DIR: reportDir,
-    PERF_COMPARE_REF: 'HEAD',
-  });
-  const summary = readSummary(path.join(ROOT, reportDir));
+  rmSync(path.join(ROOT, reportDir, SUMMARY_JSON), { force: true });
+  const { code, summary } = await playwright(reportDir, ['--project=smoke'], { PERF_COMPARE_REF: 'HEAD' });
   if (typeof summary === 'string') return { passed: false, detail: summary };
   const compared = comparisonOf(summary);
   if (typeof compared === 'string') return { passed: false, detail: compared };
@@ -330,27 +261,44 @@ async function smoke(): Promise<StageOutcome> {
   return { passed: true, detail: `verdict pass; A/A: ${n} metrics compared, none changed` };
 }
 
+async function compareSelfTest(): Promise<StageOutcome> {
+  const t = COMPARE_SELF_TEST;
+  const reportDir = path.join('reports', 'self-test', 'compare-fault');
+  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  const { code, summary } = await playwright(
+    reportDir,
+    ['--project=smoke', '--grep', t.grep],
+    { PERF_COMPARE_REF: 'HEAD', MODEL_SIM_LATENCY: 'instant', ...t.env },
+    STAGE_TIMEOUT_MS,
+  );
+  if (typeof summary === 'string') return { passed: false, detail: summary };
+  const c = comparisonOf(summary);
+  if (typeof c === 'string') return { passed: false, detail: c };
+  const changed = changedMetrics(c.comparison);
+  const hit = c.comparison.metrics.some((m) => m.name === t.regresses && m.decision === 'regression');
+  return judge(
+    [
+      c.passed && 'no-regression passed, expected it to fail',
+      !hit && `${t.regresses} was not a regression (${changed.join('; ') || 'nothing changed'})`,
+      code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
+    ],
+    `regression: ${changed.join('; ')}`,
+  );
+}
+
 async function selfTest(t: SelfTest): Promise<StageOutcome> {
   const reportDir = path.join('reports', 'self-test', t.fault);
-  const logFile = freshStageDir(reportDir);
-  const fail = (detail: string): StageOutcome => ({ passed: false, detail, log: logFile });
-  const code = await run(
-    path.join(BIN, 'playwright'),
-    ['test', '--project=perf', '--grep', t.grep, ...(t.args ?? [])],
-    {
-      PERF_REPORT_DIR: reportDir,
-      PERF_PROFILE: 'selftest',
-      MEMORYCHAT_FAULTS: t.fault,
-      MODEL_SIM_LATENCY: 'instant',
-      ...t.env,
-    },
-    4 * 60_000,
-    logFile,
+  const log = freshStageDir(reportDir);
+  const { code, summary } = await playwright(
+    reportDir,
+    ['--project=perf', '--grep', t.grep, ...(t.args ?? [])],
+    { PERF_PROFILE: 'selftest', MEMORYCHAT_FAULTS: t.fault, MODEL_SIM_LATENCY: 'instant', ...t.env },
+    STAGE_TIMEOUT_MS,
+    log,
   );
-  const summary = readSummary(path.join(ROOT, reportDir));
-  if (typeof summary === 'string') return fail(summary);
+  if (typeof summary === 'string') return { passed: false, detail: summary, log };
   const criterion = summary.criteria.find((c) => c.id === t.criterion);
-  if (!criterion) return fail(`summary has no criterion ${t.criterion}`);
+  if (!criterion) return { passed: false, detail: `summary has no criterion ${t.criterion}`, log };
   // The right reason: a measured value beyond its limit on the metric the fault breaks
   // (a subset run also misses other metrics; "not measured" does not count here).
   const culprit = criterion.checks.find(
@@ -360,21 +308,22 @@ async function selfTest(t: SelfTest): Promise<StageOutcome> {
       typeof c.value === 'number' &&
       (!t.statistic || c.statistic === t.statistic),
   );
-  const problems: string[] = [];
-  if (summary.verdict !== 'fail') problems.push(`verdict was ${summary.verdict}, expected fail`);
-  if (criterion.passed) problems.push(`criterion ${t.criterion} passed, expected it to fail`);
-  if (!culprit) problems.push(`no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`);
-  if (code === 0) problems.push('exit code was 0, expected non-zero for a failed verdict');
-  if (problems.length) return fail(problems.join('; '));
-  const seen = culprit ? describeCheck(culprit) : '';
-  return { passed: true, detail: `verdict fail on ${t.criterion}: ${seen}` };
+  return judge(
+    [
+      summary.verdict !== 'fail' && `verdict was ${summary.verdict}, expected fail`,
+      criterion.passed && `criterion ${t.criterion} passed, expected it to fail`,
+      !culprit && `no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`,
+      code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
+    ],
+    `verdict fail on ${t.criterion}: ${culprit ? describeCheck(culprit) : ''}`,
+    log,
+  );
 }
 
 /**
  * The load test's short ramp: 4 then 8 users on the realistic model, ≥ 16 chats per step,
- * half-second think time. Clean, the capacity must be 8 (every step passes: a round trip p95 of
- * 1.8–2.0 s at 8 users, limit 5 s, so the p95 of 16 chats, near their maximum, decides it the
- * same way); with `serialize-chats` every chat waits for all others, so the round trip passes 5 s.
+ * half-second think time. Clean, the capacity must be 8 (round trip p95 ≈ 2 s at 8 users, limit
+ * 5 s); with `serialize-chats` every chat waits for all others, so the round trip passes 5 s.
  */
 const LOAD_SMOKE_ENV = {
   LOAD_STEPS: '4,8',
@@ -386,39 +335,27 @@ const LOAD_SMOKE_ENV = {
   MODEL_SIM_LATENCY: 'realistic',
 };
 
-interface LoadSummaryShape {
-  verdict: 'pass' | 'fail';
-  setupError?: string;
-  capacity: { maxUsers: number; minUsers: number; firstFailure: { users: number; reasons: string[] } | null };
-}
-
-function readLoadSummary(reportDir: string): LoadSummaryShape | string {
-  const file = path.join(ROOT, reportDir, 'load-summary.json');
-  if (!existsSync(file)) return `no ${path.relative(ROOT, file)} was written`;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LoadSummaryShape;
-  } catch (err) {
-    return `${file} is not valid JSON: ${(err as Error).message}`;
-  }
-}
-
-async function loadSmoke(): Promise<StageOutcome> {
-  const reportDir = path.join('reports', 'load-smoke');
-  const logFile = freshStageDir(reportDir);
+/** `npm run load` with the short ramp (and `env` over it), its output in `reportDir`'s log. */
+async function runLoad(reportDir: string, env: Record<string, string> = {}) {
+  const log = freshStageDir(reportDir);
   const code = await run(
     'npm',
     ['run', '--silent', 'load'],
-    { ...LOAD_SMOKE_ENV, PERF_REPORT_DIR: reportDir },
-    4 * 60_000,
-    logFile,
+    { ...LOAD_SMOKE_ENV, ...env, PERF_REPORT_DIR: reportDir },
+    STAGE_TIMEOUT_MS,
+    log,
   );
-  const s = readLoadSummary(reportDir);
-  if (typeof s === 'string') return { passed: false, detail: s, log: logFile };
+  return { code, log, summary: readReport(reportDir, 'load-summary.json', (json) => json as LoadSummary) };
+}
+
+async function loadSmoke(): Promise<StageOutcome> {
+  const { code, log, summary: s } = await runLoad(path.join('reports', 'load-smoke'));
+  if (typeof s === 'string') return { passed: false, detail: s, log };
   const c = s.capacity;
   if (code !== 0 || s.verdict !== 'pass') {
     return {
       passed: false,
-      log: logFile,
+      log,
       detail:
         `exit ${code}, verdict ${s.verdict}, capacity ${c.maxUsers} of ${c.minUsers}` +
         `${s.setupError ? ` — ${s.setupError}` : ''}` +
@@ -429,47 +366,35 @@ async function loadSmoke(): Promise<StageOutcome> {
 }
 
 async function loadSelfTest(): Promise<StageOutcome> {
-  const reportDir = path.join('reports', 'self-test', 'serialize-chats');
-  const logFile = freshStageDir(reportDir);
-  const code = await run(
-    'npm',
-    ['run', '--silent', 'load'],
-    {
-      ...LOAD_SMOKE_ENV,
-      // Eight users at once, eight chats: serialized, the last waits for the seven before it
-      // (≈ 8 × 1.5 s), far past 5 s; with four users the p95 was 5.4–6.3 s, too close to call.
-      LOAD_STEPS: '8',
-      LOAD_MIN_REQUESTS: '8',
-      LOAD_MIN_TURNS: '1',
-      LOAD_BROWSERS: '0',
-      MEMORYCHAT_FAULTS: 'serialize-chats',
-      PERF_REPORT_DIR: reportDir,
-    },
-    4 * 60_000,
-    logFile,
-  );
-  const s = readLoadSummary(reportDir);
-  if (typeof s === 'string') return { passed: false, detail: s, log: logFile };
+  const {
+    code,
+    log,
+    summary: s,
+  } = await runLoad(path.join('reports', 'self-test', 'serialize-chats'), {
+    // Eight users at once, eight chats: serialized, the last waits for the seven before it
+    // (≈ 8 × 1.5 s), far past 5 s; four users' p95 (5.4–6.3 s) is too close to call.
+    LOAD_STEPS: '8',
+    LOAD_MIN_REQUESTS: '8',
+    LOAD_MIN_TURNS: '1',
+    LOAD_BROWSERS: '0',
+    MEMORYCHAT_FAULTS: 'serialize-chats',
+  });
+  if (typeof s === 'string') return { passed: false, detail: s, log };
   const c = s.capacity;
-  const problems: string[] = [];
-  if (s.setupError) problems.push(`the run did not measure: ${s.setupError}`);
-  if (s.verdict !== 'fail') problems.push(`verdict was ${s.verdict}, expected fail`);
-  if (code === 0) problems.push('exit code was 0, expected non-zero');
-  if (c.maxUsers >= c.minUsers) problems.push(`capacity ${c.maxUsers} reached the required ${c.minUsers}`);
-  // The right reason: the queue shows as slow replies, not as errors or a broken run.
-  if (!c.firstFailure?.reasons.some((r) => r.startsWith('round-trip p95'))) {
-    problems.push(
-      'the first failing step did not fail on the round trip ' +
-        `(${c.firstFailure?.reasons.join('; ') ?? 'no step failed'})`,
-    );
-  }
-  if (problems.length) return { passed: false, detail: problems.join('; '), log: logFile };
-  return {
-    passed: true,
-    detail:
-      `capacity ${c.maxUsers} < ${c.minUsers}: ` +
-      `${c.firstFailure?.users} users — ${c.firstFailure?.reasons.join('; ')}`,
-  };
+  const reasons = c.firstFailure?.reasons.join('; ');
+  return judge(
+    [
+      !!s.setupError && `the run did not measure: ${s.setupError}`,
+      s.verdict !== 'fail' && `verdict was ${s.verdict}, expected fail`,
+      code === 0 && 'exit code was 0, expected non-zero',
+      c.maxUsers >= c.minUsers && `capacity ${c.maxUsers} reached the required ${c.minUsers}`,
+      // The right reason: the queue shows as slow replies, not as errors or a broken run.
+      !c.firstFailure?.reasons.some((r) => r.startsWith('round-trip p95')) &&
+        `the first failing step did not fail on the round trip (${reasons ?? 'no step failed'})`,
+    ],
+    `capacity ${c.maxUsers} < ${c.minUsers}: ${c.firstFailure?.users} users — ${reasons}`,
+    log,
+  );
 }
 
 async function main(): Promise<void> {
@@ -483,30 +408,42 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const want = (s: string) => !only || only.has(s);
-  const results: StageResult[] = [];
+  const results: (StageOutcome & { name: string; seconds: number })[] = [];
   const started = performance.now();
 
+  const stage = async (name: string, fn: () => Promise<StageOutcome>): Promise<void> => {
+    console.log(`\n━━━ ${name} ━━━`);
+    const t0 = performance.now();
+    const outcome = await fn();
+    const seconds = (performance.now() - t0) / 1000;
+    results.push({ ...outcome, name, seconds });
+    const { passed, detail, log } = outcome;
+    if (!passed && log) {
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-60).join('\n') : '';
+      console.log(`[test] ${name}: last lines of ${path.relative(ROOT, log)}\n${tail}`);
+    }
+    console.log(`━━━ ${name}: ${passed ? 'passed' : 'FAILED'} (${seconds.toFixed(1)} s) ${detail}`);
+  };
+
   // First the stages that need the machine to themselves: a verdict that must pass, or a small
-  // effect that must be seen. Then the loud ones, two at a time (see SelfTest.quiet).
+  // effect that must be seen. Then the loud ones, three at a time (see SelfTest.quiet).
   const selfTests = want('self') ? SELF_TESTS.filter((t) => !onlyFault || t.fault === onlyFault) : [];
-  const selfStage = (t: SelfTest) => stage(results, `self-test: ${t.fault} → ${t.criterion} fails`, () => selfTest(t));
-  if (want('smoke')) await stage(results, 'smoke project, A/A against HEAD (verdict pass, no change)', smoke);
-  if (want('compare') && !onlyFault) {
-    for (const t of COMPARE_SELF_TESTS) await stage(results, `compare: ${t.name}`, () => compareSelfTest(t));
-  }
+  const selfStage = (t: SelfTest) => stage(`self-test: ${t.fault} → ${t.criterion} fails`, () => selfTest(t));
+  if (want('smoke')) await stage('smoke project, A/A against HEAD (verdict pass, no change)', smoke);
+  if (want('compare') && !onlyFault) await stage(`compare: ${COMPARE_SELF_TEST.name}`, compareSelfTest);
   for (const t of selfTests.filter((x) => x.quiet)) await selfStage(t);
-  // The load stages share the second phase: a clean stack's round trip p95 at 8 users stayed
-  // 1.8–2.0 s beside three other stages, far from the 5 s limit; serialized chats reach 9–10 s.
-  const loud: (() => Promise<boolean>)[] = [
+  // The load stages are loud too: a clean round trip p95 (≈ 2 s) stays far from its 5 s limit beside
+  // three other stages, and serialized chats (9–10 s) far above it.
+  const loud: (() => Promise<void>)[] = [
     ...(want('load') && !onlyFault
-      ? [() => stage(results, 'load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke)]
+      ? [() => stage('load smoke (npm run load, 4 → 8 users → capacity 8)', loadSmoke)]
       : []),
     ...(want('self') && (!onlyFault || onlyFault === 'serialize-chats')
-      ? [() => stage(results, 'self-test: serialize-chats → load capacity fails', loadSelfTest)]
+      ? [() => stage('self-test: serialize-chats → load capacity fails', loadSelfTest)]
       : []),
     ...selfTests.filter((x) => !x.quiet).map((t) => () => selfStage(t)),
   ];
-  await runInLanes(loud.length, SELF_TEST_LANES, (i) => (loud[i] as () => Promise<boolean>)());
+  await runInLanes(loud.length, SELF_TEST_LANES, (i) => loud[i]?.() ?? Promise.resolve());
 
   const passed = results.filter((r) => r.passed).length;
   const failed = results.length - passed;

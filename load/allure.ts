@@ -10,7 +10,6 @@ import type { Chart } from '../lib/report/charts';
 import type { Percentiles } from './capacity';
 import { limitsOf, type LoadSummary } from './summary';
 
-export const LOAD_RESULT_NAME = 'Load capacity';
 const FULL_NAME = 'memorychat-perf:load-capacity';
 
 const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
@@ -60,7 +59,7 @@ export function writeAllureLoad(input: {
   return writeRunResult({
     resultsDir,
     attach: { ...input, name: 'load-summary' },
-    name: LOAD_RESULT_NAME,
+    name: 'Load capacity',
     fullName: FULL_NAME,
     feature: 'Load',
     framework: 'artillery',

@@ -5,7 +5,7 @@
  * histograms merged over all workers and periods) and `counters` the summed counters.
  *
  * Metric names come from load/processor.ts (chat.*), load/browser-processor.ts (chat.browser_*)
- * and Artillery's HTTP engine (http.*, errors.*, vusers.*).
+ * and Artillery's HTTP engine (http.*, errors.*).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -17,7 +17,6 @@ const summarySchema = z
     p50: z.number(),
     p95: z.number(),
     p99: z.number(),
-    min: z.number(),
     max: z.number(),
   })
   .loose();
@@ -35,34 +34,6 @@ export const artilleryReportSchema = z
   })
   .loose();
 export type ArtilleryReport = z.infer<typeof artilleryReportSchema>;
-
-export interface ReportFigures {
-  /** All API calls: chats (API and browser) + Artillery HTTP steps (session create, search). */
-  requests: number;
-  chatRequests: number;
-  errors: number;
-  /** Failed calls by cause, e.g. `chat:model_timeout`, `http:503 /api/memories/search`, `ETIMEDOUT`. */
-  errorCauses: Record<string, number>;
-  ttftMs: Percentiles;
-  itlMs: Percentiles;
-  totalMs: Percentiles;
-  /** The app's own timing of the same chats (from `done`): what the network and generator add is the difference. */
-  serverTtftMs: Percentiles;
-  serverTotalMs: Percentiles;
-  /** Chats that completed within the limit / all chat requests (0..1; null without chats). */
-  goodput: number | null;
-  tokensPerReply: number | null;
-  durationS: number;
-  /** Users in their chat loop / chats streaming, as seen by each chat when it started (p50, max). */
-  concurrency: {
-    activeUsersP50: number | null;
-    activeUsersMax: number | null;
-    chatsInFlightP50: number | null;
-    chatsInFlightMax: number | null;
-  };
-  vusers: { created: number; completed: number; failed: number };
-  browser: { requests: number; failed: number; totalMs: Percentiles; ttftMs: Percentiles } | null;
-}
 
 /** Counts kept in a histogram come back within its 1 % precision: round them to whole users. */
 const rounded = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v));
@@ -90,7 +61,7 @@ function percentiles(report: ArtilleryReport | undefined, name: string): Percent
 }
 
 /** Figures of one step from the API users' report and (optionally) the browser users' report. */
-export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): ReportFigures {
+export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport) {
   const causes: Record<string, number> = {};
   const add = (cause: string, n: number): void => {
     if (n > 0) causes[cause] = (causes[cause] ?? 0) + n;
@@ -101,13 +72,11 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
     const c = report.aggregate.counters;
     httpRequests += c['http.requests'] ?? 0;
     for (const [name, n] of Object.entries(c)) {
+      // Per endpoint (metrics-by-endpoint plugin, on by default): "http:503 /api/memories/search".
+      const endpoint = /^plugins\.metrics-by-endpoint\.(.+)\.codes\.([45]\d\d)$/.exec(name);
       if (name.startsWith('chat.failed.')) add(`chat:${name.slice('chat.failed.'.length)}`, n);
       else if (name.startsWith('errors.')) add(name.slice('errors.'.length), n);
-      else if (/^plugins\.metrics-by-endpoint\..+\.codes\.[45]\d\d$/.test(name)) {
-        // Per endpoint (metrics-by-endpoint plugin, on by default): "http:503 /api/memories/search".
-        const m = /^plugins\.metrics-by-endpoint\.(.+)\.codes\.(\d+)$/.exec(name);
-        if (m) add(`http:${m[2]} ${m[1]}`, n);
-      }
+      else if (endpoint) add(`http:${endpoint[2]} ${endpoint[1]}`, n);
     }
   }
   const c = api.aggregate.counters;
@@ -138,11 +107,6 @@ export function figuresOf(api: ArtilleryReport, browser?: ArtilleryReport): Repo
       activeUsersMax: rounded(api.aggregate.summaries['load.active_users']?.max),
       chatsInFlightP50: rounded(api.aggregate.summaries['load.chats_in_flight']?.p50),
       chatsInFlightMax: rounded(api.aggregate.summaries['load.chats_in_flight']?.max),
-    },
-    vusers: {
-      created: c['vusers.created'] ?? 0,
-      completed: c['vusers.completed'] ?? 0,
-      failed: c['vusers.failed'] ?? 0,
     },
     browser: browser
       ? {

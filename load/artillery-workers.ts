@@ -14,11 +14,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-interface ArtilleryStats {
-  summaries?: Record<string, unknown>;
-  histograms?: unknown;
-  [key: string]: unknown;
-}
+type ArtilleryStats = Record<string, unknown>;
 interface Launcher {
   events: { on(event: 'done' | 'phaseStarted', fn: (stats: ArtilleryStats) => void): void };
   run(): Promise<void>;

@@ -6,26 +6,20 @@
  */
 import type { Page } from '@playwright/test';
 import { ChatPageObject } from '../pages/chat-page';
-import { createTextGenerator } from '../data/text-corpus';
-import { numberFromEnv, textVar, type VuContext, type VuEvents } from './processor';
-
-interface BrowserTest {
-  step(name: string, fn: () => Promise<void>): Promise<void>;
-}
-
-const text = createTextGenerator((Date.now() ^ (Math.random() * 0xffffffff)) >>> 0);
+import { numberFromEnv, text, userOf, type VuContext, type VuEvents } from './processor';
 
 /**
  * Playwright engine test function: a browser user opens the chat UI with its token, starts a new
  * session and sends LOAD_BROWSER_TURNS messages, timing the reply as the user sees it (send →
- * first token on screen → done). Reported as chat.browser_* so that the API figures stay clean.
+ * first token on screen → done).
  */
-export async function browserChat(page: Page, context: VuContext, events: VuEvents, test: BrowserTest): Promise<void> {
-  const target = textVar(context, 'target');
-  const token = textVar(context, 'token');
-  if (!target || !token) {
-    throw new Error('load scenario: the browser user has no target or token (payload file missing?)');
-  }
+export async function browserChat(
+  page: Page,
+  context: VuContext,
+  events: VuEvents,
+  test: { step(name: string, fn: () => Promise<void>): Promise<void> },
+): Promise<void> {
+  const { target, token } = userOf(context);
   const chat = new ChatPageObject(page, target);
   const turns = numberFromEnv('LOAD_BROWSER_TURNS', 3);
   const thinkMs = numberFromEnv('LOAD_THINK_S', 2) * 1000;

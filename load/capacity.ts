@@ -16,20 +16,15 @@ export interface Percentiles {
   p99: number | null;
 }
 
-export interface CapacityCriteria {
+export const DEFAULT_CRITERIA = {
   /** The chats' round-trip p95 must be below this (ms). */
-  p95TotalMsBelow: number;
-  /** Failed API calls / all API calls must be below this (0..1). */
-  errorRateBelow: number;
-  /** A step with fewer chat requests than this cannot be judged (and does not pass). */
-  minChatRequests: number;
-}
-
-export const DEFAULT_CRITERIA: CapacityCriteria = {
   p95TotalMsBelow: 5_000,
+  /** Failed API calls / all API calls must be below this (0..1). */
   errorRateBelow: 0.01,
+  /** A step with fewer chat requests than this cannot be judged (and does not pass). */
   minChatRequests: 100,
 };
+export type CapacityCriteria = typeof DEFAULT_CRITERIA;
 
 /** What the capacity decision needs from one step. */
 export interface StepFigures {
@@ -42,20 +37,9 @@ export interface StepFigures {
   totalMs: Percentiles;
 }
 
-export interface StepJudgement {
-  passed: boolean;
-  errorRate: number;
-  /** Readable reasons it failed (empty when it passed). */
-  reasons: string[];
-}
-
-export function errorRate(step: Pick<StepFigures, 'requests' | 'errors'>): number {
-  return step.requests > 0 ? step.errors / step.requests : 1;
-}
-
-export function judgeStep(step: StepFigures, criteria: CapacityCriteria = DEFAULT_CRITERIA): StepJudgement {
+export function judgeStep(step: StepFigures, criteria: CapacityCriteria = DEFAULT_CRITERIA) {
   const reasons: string[] = [];
-  const rate = errorRate(step);
+  const rate = step.requests > 0 ? step.errors / step.requests : 1;
   if (step.chatRequests < criteria.minChatRequests) {
     reasons.push(
       `only ${step.chatRequests} chat requests measured, ${criteria.minChatRequests} needed to judge a step`,
@@ -73,17 +57,8 @@ export function judgeStep(step: StepFigures, criteria: CapacityCriteria = DEFAUL
   return { passed: reasons.length === 0, errorRate: rate, reasons };
 }
 
-export interface CapacityResult {
-  /** Largest passing step with all smaller steps passing; 0 when the first step failed. */
-  maxUsers: number;
-  /** The first failing step (users), if any. */
-  firstFailure: { users: number; reasons: string[] } | undefined;
-}
-
-export function capacityOf(
-  steps: readonly StepFigures[],
-  criteria: CapacityCriteria = DEFAULT_CRITERIA,
-): CapacityResult {
+/** The largest passing step with all smaller steps passing (0 when the first failed), and the first failing step. */
+export function capacityOf(steps: readonly StepFigures[], criteria: CapacityCriteria = DEFAULT_CRITERIA) {
   let maxUsers = 0;
   for (const step of [...steps].sort((a, b) => a.users - b.users)) {
     const j = judgeStep(step, criteria);
@@ -93,17 +68,11 @@ export function capacityOf(
   return { maxUsers, firstFailure: undefined };
 }
 
-/** Pass when the capacity reaches the required number of concurrent users. */
-export function verdictOf(capacity: CapacityResult, minUsers: number): 'pass' | 'fail' {
-  return capacity.maxUsers >= minUsers ? 'pass' : 'fail';
-}
-
 /**
  * Turns per user so that a step of `users` users sends at least `minChatRequests` chats
  * (never fewer than `minTurns`: a person sends a few messages, not one).
  */
 export function turnsPerUser(users: number, minChatRequests: number, minTurns = 3): number {
-  if (!Number.isInteger(users) || users <= 0) throw new Error(`users must be a positive integer, got ${users}`);
   return Math.max(minTurns, Math.ceil(minChatRequests / users));
 }
 

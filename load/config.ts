@@ -3,38 +3,13 @@
  * (BASE_URL, DATABASE_URL, OPENAI_API_KEY, PERF_ALLOW_SEED, PERF_REPORT_DIR, MEMORYCHAT_FAULTS,
  * MODEL_SIM_LATENCY) is read by the suite's own config (lib/run/config.ts), as for the perf run.
  */
-import { LATENCY_PROFILES, type LatencyProfileName } from '../contract';
-import { DEFAULT_CRITERIA, type CapacityCriteria } from './capacity';
+import { DEFAULT_CRITERIA } from './capacity';
 
-export interface LoadConfig {
-  /** Concurrent users per step, ascending. */
-  steps: number[];
-  /** Capacity below this fails the run (exit code 1). */
-  minUsers: number;
-  criteria: CapacityCriteria;
-  /** Each user sends at least this many messages per step (more on small steps, to reach minChatRequests). */
-  minTurns: number;
-  /** Mean think time between a reply and the next message (s); each pause is 0.5–1.5 × this. */
-  thinkS: number;
-  /** Browser users (Playwright engine) beside the API users in each step. */
-  browsers: number;
-  memoriesPerUser: number;
-  /** A step is stopped (and fails) after this long. */
-  maxStepS: number;
-  /**
-   * Artillery workers for the API users: 1 = `artillery run` (one worker on this machine class);
-   * more = load/artillery-workers.ts, each worker with its share of the users (as run-fargate --count).
-   */
-  workers: number;
-  /** Simulator latency of the bundled stack. */
-  modelLatency: LatencyProfileName;
-}
-
-export const DEFAULT_STEPS = [5, 10, 25, 50, 100, 200, 300, 400];
+const DEFAULT_STEPS = [5, 10, 25, 50, 100, 200, 300, 400];
 /** Measured on the bundled stack (docs/load.md): see there before changing it. */
-export const DEFAULT_MIN_USERS = 100;
+const DEFAULT_MIN_USERS = 100;
 /** Browsers cost about a core each while rendering a streamed reply: more would measure the generator. */
-export const MAX_BROWSERS = 2;
+const MAX_BROWSERS = 2;
 const MAX_STEP_USERS = 1_000;
 
 export class LoadConfigError extends Error {
@@ -43,24 +18,15 @@ export class LoadConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+/** A number from `min` to `max` (a whole one unless `whole` is false); `fallback` when unset. */
+function num(env: Env, name: string, fallback: number, min: number, max: number, whole = true): number {
   const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new LoadConfigError(
-      `${name}="${raw}" must be a whole number from ${min} to ${max}; fix it or unset it (default ${fallback}).`,
-    );
-  }
-  return Number(raw);
-}
-
-function num(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
+  if (!raw) return fallback;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) {
+  if (!(whole ? /^\d+$/.test(raw) : Number.isFinite(v)) || v < min || v > max) {
     throw new LoadConfigError(
-      `${name}="${raw}" must be a number from ${min} to ${max}; fix it or unset it (default ${fallback}).`,
+      `${name}="${raw}" must be a ${whole ? 'whole number' : 'number'} from ${min} to ${max}; ` +
+        `fix it or unset it (default ${fallback}).`,
     );
   }
   return v;
@@ -84,27 +50,29 @@ export function parseSteps(raw: string | undefined): number[] {
   return steps;
 }
 
-export function loadLoadConfig(env: Env = process.env): LoadConfig {
-  const latency = env.MODEL_SIM_LATENCY?.trim() || 'realistic';
-  if (!(LATENCY_PROFILES as readonly string[]).includes(latency)) {
-    throw new LoadConfigError(
-      `MODEL_SIM_LATENCY="${latency}" is not a latency profile; use one of ${LATENCY_PROFILES.join(', ')}.`,
-    );
-  }
+export type LoadConfig = ReturnType<typeof loadLoadConfig>;
+
+export function loadLoadConfig(env: Env = process.env) {
   return {
+    /** Concurrent users per step, ascending. */
     steps: parseSteps(env.LOAD_STEPS),
-    minUsers: int(env, 'LOAD_MIN_USERS', DEFAULT_MIN_USERS, 0, MAX_STEP_USERS),
+    /** Capacity below this fails the run (exit code 1). */
+    minUsers: num(env, 'LOAD_MIN_USERS', DEFAULT_MIN_USERS, 0, MAX_STEP_USERS),
     criteria: {
-      p95TotalMsBelow: int(env, 'LOAD_LIMIT_MS', DEFAULT_CRITERIA.p95TotalMsBelow, 100, 600_000),
-      errorRateBelow: num(env, 'LOAD_MAX_ERROR_RATE', DEFAULT_CRITERIA.errorRateBelow, 0.0001, 1),
-      minChatRequests: int(env, 'LOAD_MIN_REQUESTS', DEFAULT_CRITERIA.minChatRequests, 1, 100_000),
+      p95TotalMsBelow: num(env, 'LOAD_LIMIT_MS', DEFAULT_CRITERIA.p95TotalMsBelow, 100, 600_000),
+      errorRateBelow: num(env, 'LOAD_MAX_ERROR_RATE', DEFAULT_CRITERIA.errorRateBelow, 0.0001, 1, false),
+      minChatRequests: num(env, 'LOAD_MIN_REQUESTS', DEFAULT_CRITERIA.minChatRequests, 1, 100_000),
     },
-    minTurns: int(env, 'LOAD_MIN_TURNS', 3, 1, 1_000),
-    thinkS: num(env, 'LOAD_THINK_S', 2, 0, 120),
-    browsers: int(env, 'LOAD_BROWSERS', 1, 0, MAX_BROWSERS),
-    memoriesPerUser: int(env, 'LOAD_MEMORIES', 200, 0, 100_000),
-    maxStepS: int(env, 'LOAD_MAX_STEP_S', 150, 10, 3_600),
-    workers: int(env, 'LOAD_WORKERS', 1, 1, 16),
-    modelLatency: latency as LatencyProfileName,
+    /** Messages per user per step, at least (more on small steps, to reach minChatRequests). */
+    minTurns: num(env, 'LOAD_MIN_TURNS', 3, 1, 1_000),
+    /** Mean think time between a reply and the next message (s); each pause is 0.5–1.5 × this. */
+    thinkS: num(env, 'LOAD_THINK_S', 2, 0, 120, false),
+    /** Browser users (Playwright engine) beside the API users in each step. */
+    browsers: num(env, 'LOAD_BROWSERS', 1, 0, MAX_BROWSERS),
+    memoriesPerUser: num(env, 'LOAD_MEMORIES', 200, 0, 100_000),
+    /** A step is stopped (and fails) after this long (s). */
+    maxStepS: num(env, 'LOAD_MAX_STEP_S', 150, 10, 3_600),
+    /** Artillery workers for the API users: 1 = `artillery run`; more = load/artillery-workers.ts. */
+    workers: num(env, 'LOAD_WORKERS', 1, 1, 16),
   };
 }

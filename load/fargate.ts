@@ -9,16 +9,15 @@
  * payload run-fargate uploads with the script), and prints the command. The users stay until
  * `npm run cleanup` removes them (the run is not registered as in progress, so cleanup may).
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../lib/run/config';
 import { redactUrl } from '../lib/redact';
 import { createPool } from '../clients/db';
 import { target } from '../clients/target';
 import { loadLoadConfig } from './config';
-import { newRunId } from './orchestrate';
+import { newRunId, seedUsers, writeUsersFile } from './orchestrate';
 
-export const FARGATE_USERS_FILE = path.join(REPO_ROOT, 'load', 'users.csv');
+const FARGATE_USERS_FILE = path.join(REPO_ROOT, 'load', 'users.csv');
 
 export async function prepareFargate(users: number): Promise<number> {
   const perf = loadConfig();
@@ -34,13 +33,7 @@ export async function prepareFargate(users: number): Promise<number> {
   const pool = createPool(perf.databaseUrl, { max: 3 });
   try {
     const seeder = target.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
-    const tokens: string[] = [];
-    for (let i = 0; i < users; i++) {
-      const user = await seeder.user({ displayName: `Load user ${i + 1}` });
-      if (cfg.memoriesPerUser > 0) await seeder.memories(user, cfg.memoriesPerUser);
-      tokens.push(user.token);
-    }
-    writeFileSync(FARGATE_USERS_FILE, `token\n${tokens.join('\n')}\n`, { mode: 0o600 });
+    writeUsersFile(FARGATE_USERS_FILE, await seedUsers(seeder, pool, users, cfg.memoriesPerUser));
   } finally {
     await pool.end().catch(() => undefined);
   }

@@ -9,41 +9,30 @@
  * So the merged percentile must be within 1 % of that exact order statistic (plus Artillery's
  * rounding to 0.1 ms); the type-7 (interpolated) percentile is reported beside it for reference.
  */
-import { quantile } from '../lib/verdict/stats';
+import { quantileSorted } from '../lib/verdict/stats';
 
-export const SKETCH_RELATIVE_ACCURACY = 0.01;
+const SKETCH_RELATIVE_ACCURACY = 0.01;
 const ROUNDING_MS = 0.05;
-
-export interface MergeCheck {
-  quantile: number;
-  merged: number;
-  /** Order statistic at rank floor(q·(n−1)) of all raw samples: what the sketch approximates. */
-  exact: number;
-  /** Interpolated (R type 7) percentile of all raw samples, for reference. */
-  interpolated: number;
-  relativeError: number;
-  withinPrecision: boolean;
-}
 
 export function checkMergedPercentiles(
   samples: readonly number[],
   merged: Record<string, number>,
   quantiles = [0.5, 0.95, 0.99],
-): MergeCheck[] {
+) {
   if (samples.length === 0) return [];
   const sorted = [...samples].sort((a, b) => a - b);
   return quantiles.map((q) => {
     const key = `p${Math.round(q * 100)}`;
     const m = merged[key];
     if (m === undefined) throw new Error(`the merged summary has no ${key}`);
+    // The order statistic at rank floor(q·(n−1)) of all raw samples: what the sketch approximates.
     const exact = sorted[Math.floor(q * (sorted.length - 1))] as number;
-    const relativeError = exact === 0 ? Math.abs(m) : Math.abs(m - exact) / exact;
     return {
       quantile: q,
       merged: m,
       exact,
-      interpolated: quantile(sorted, q),
-      relativeError,
+      interpolated: quantileSorted(sorted, q), // R type 7, for reference
+      relativeError: exact === 0 ? Math.abs(m) : Math.abs(m - exact) / exact,
       withinPrecision: Math.abs(m - exact) <= SKETCH_RELATIVE_ACCURACY * Math.abs(exact) + ROUNDING_MS,
     };
   });

@@ -1,113 +1,57 @@
 /**
- * What the target does while a step runs, sampled beside the load (never by the virtual users):
+ * What the target does while a step runs, sampled beside the load (never by the virtual users;
+ * docs/load.md "Per stage"):
  *
- * - database: `pg_stat_activity` every 500 ms: the app's connections (busy = running a statement
- *   or idle inside a transaction), what the busy ones wait on (wait events), and how often all of
- *   them were busy at once: then the app's pool has no free connection and requests queue for one.
- * - statements: `pg_stat_statements` before and after the step; the statements whose total time
- *   grew most.
- * - CPU: /proc/<pid>/stat of the bundled stack's processes (app, PostgreSQL, model simulator) and
- *   of the load generator, as cores used on average (1.0 = one core busy the whole step). Only for
- *   processes on this machine: a remote deployment has no CPU figures here. The step's average
- *   includes its ramp and its tail, so the machine's busiest 5 s and the CPU pressure (Linux PSI:
- *   the share of time some task waited for a core) are kept too: saturation in bursts.
- * - event loop: the target's `GET /api/diagnostics/event-loop` (contract/event-loop.ts) every 5 s:
- *   how late the app's (and the bundled simulator's) one JavaScript thread ran its work. A target
- *   without it is "not reported".
+ * - database: `pg_stat_activity` every 500 ms: the app's busy connections (running a statement or
+ *   idle in a transaction), their wait events, and how often all were busy (the pool ran out);
+ * - statements: `pg_stat_statements` before and after the step, the ones whose total time grew most;
+ * - CPU: /proc of this machine's processes (stack parts and load generator) as cores used on average,
+ *   plus the machine's busiest 5 s and CPU pressure (Linux PSI), which the step's average hides;
+ * - event loop: the target's `GET /api/diagnostics/event-loop` (contract/event-loop.ts) every 5 s;
+ *   a target without it is "not reported".
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import type pg from 'pg';
 import { EVENT_LOOP_PATH, parseEventLoopReport, type EventLoopDelay } from '../contract';
 import { diffStatements, type StatementSnapshot } from '../lib/figures/statements';
+import { avg, p50, round } from '../lib/verdict/numbers';
+import type { LoadStage } from './summary';
 
 const SAMPLE_EVERY_MS = 500;
 const CPU_EVERY_MS = 1_000;
 
-export interface DbFigures {
-  samples: number;
-  /** Most app connections open at once. */
-  connectionsMax: number;
-  busyMean: number;
-  busyMax: number;
-  /** Share of samples in which every open app connection was busy (pool exhausted → requests wait). */
-  allBusyShare: number;
-  /** Busy-connection samples by wait event (`Lock:transactionid`, `IO:WALSync`, `CPU` when none). */
-  waitEvents: Record<string, number>;
-}
-
-export interface StatementGrowth {
-  query: string;
-  calls: number;
-  totalMs: number;
-  meanMs: number;
-}
-
-export interface CpuFigures {
-  /** Cores used on average during the step, per part. Missing parts are absent. */
-  app?: number;
-  postgres?: number;
-  modelSimulator?: number;
-  loadGenerator?: number;
-  /** Whole machine: busy share of all cores (0..1). */
-  machineBusy: number;
-  /** The same in the step's busiest PEAK_SPAN_S seconds (absent when the step was shorter). */
-  machineBusyPeak?: number;
-  /** Share of the step in which some task waited for a CPU (/proc/pressure/cpu "some"; absent without PSI). */
-  cpuPressure?: number;
-  cpuPressurePeak?: number;
-  /**
-   * Share of the time the app's and the simulator's main thread (their event loop) was ready to
-   * run that it spent waiting for a core (/proc/<pid>/schedstat; absent where unavailable). High:
-   * the machine's CPUs, not the process's own work, hold its requests back.
-   */
-  coreWait?: { app?: number; modelSimulator?: number };
-  cores: number;
-}
+/** The step's figures, as the report's schema (load/summary.ts) defines them. */
+type DbFigures = NonNullable<LoadStage['db']>;
+type CpuFigures = NonNullable<LoadStage['cpu']>;
+type EventLoopFigures = NonNullable<LoadStage['eventLoop']>;
 
 // ---------------------------------------------------------------- database
-
-interface ActivityRow {
-  busy: number;
-  open: number;
-}
 
 /**
  * Samples the app's connections. `appName`: the app's application_name (the bundled app sets
  * `memorychat`); null counts every client connection to the database except the probe's own.
  */
 export function startDbSampler(pool: pg.Pool, appName: string | null): { stop(): Promise<DbFigures> } {
-  const rows: ActivityRow[] = [];
+  const samples: { busy: number; open: number }[] = [];
+  const waitEvents: Record<string, number> = {};
   let running: Promise<void> | undefined;
   const sample = async (): Promise<void> => {
-    const r = await pool.query<ActivityRow>(
-      `SELECT count(*) FILTER (WHERE state <> 'idle')::int AS busy, count(*)::int AS open
+    const { rows } = await pool.query<{ busy: boolean | null; wait: string }>(
+      `SELECT state <> 'idle' AS busy, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait
          FROM pg_stat_activity
         WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
           AND ($1::text IS NULL OR application_name = $1)`,
       [appName],
     );
-    const row = r.rows[0];
-    if (row) rows.push(row);
-  };
-  const waitCounts: Record<string, number> = {};
-  const sampleWaits = async (): Promise<void> => {
-    const r = await pool.query<{ w: string; n: number }>(
-      `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*)::int AS n
-         FROM pg_stat_activity
-        WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-          AND state <> 'idle' AND ($1::text IS NULL OR application_name = $1)
-        GROUP BY 1`,
-      [appName],
-    );
-    for (const { w, n } of r.rows) waitCounts[w] = (waitCounts[w] ?? 0) + n;
+    const busy = rows.filter((r) => r.busy);
+    samples.push({ busy: busy.length, open: rows.length });
+    for (const { wait } of busy) waitEvents[wait] = (waitEvents[wait] ?? 0) + 1;
   };
   const timer = setInterval(() => {
     if (running) return; // a slow sample (busy database) is skipped, never queued
-    running = Promise.all([sample(), sampleWaits()])
-      .then(
-        () => undefined,
-        () => undefined,
-      )
+    running = sample()
+      .catch(() => undefined)
       .finally(() => {
         running = undefined;
       });
@@ -116,22 +60,21 @@ export function startDbSampler(pool: pg.Pool, appName: string | null): { stop():
     async stop(): Promise<DbFigures> {
       clearInterval(timer);
       await running;
-      const n = rows.length;
-      const busy = rows.map((r) => r.busy);
+      const busy = samples.map((r) => r.busy);
       return {
-        samples: n,
-        connectionsMax: Math.max(0, ...rows.map((r) => r.open)),
-        busyMean: n > 0 ? busy.reduce((a, b) => a + b, 0) / n : 0,
+        samples: samples.length,
+        connectionsMax: Math.max(0, ...samples.map((r) => r.open)),
+        busyMean: avg(busy) ?? 0,
         busyMax: Math.max(0, ...busy),
-        allBusyShare: n > 0 ? rows.filter((r) => r.open > 0 && r.busy >= r.open).length / n : 0,
-        waitEvents: waitCounts,
+        allBusyShare: avg(samples.map((r) => (r.open > 0 && r.busy >= r.open ? 1 : 0))) ?? 0,
+        waitEvents,
       };
     },
   };
 }
 
 /** The statements whose total execution time grew most between two snapshots. */
-export function statementGrowth(before: StatementSnapshot, after: StatementSnapshot, top = 5): StatementGrowth[] {
+export function statementGrowth(before: StatementSnapshot, after: StatementSnapshot, top = 5) {
   if ('error' in before || 'error' in after) return [];
   return diffStatements(before.rows, after.rows)
     .filter((s) => s.total_ms > 0)
@@ -155,18 +98,23 @@ interface ProcTimes {
   ppid: number;
 }
 
-function readProc(pid: number): ProcTimes | undefined {
+/** A /proc file's text; undefined when it is gone (or not Linux). */
+function readProcFile(file: string): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name "(…)", which may contain spaces.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
-    const ticks = Number(rest[11]) + Number(rest[12]); // utime + stime
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    return { ticks, cmd, ppid };
+    return readFileSync(file, 'utf8');
   } catch {
-    return undefined; // gone, or not Linux
+    return undefined;
   }
+}
+
+function readProc(pid: number): ProcTimes | undefined {
+  const stat = readProcFile(`/proc/${pid}/stat`);
+  const cmd = readProcFile(`/proc/${pid}/cmdline`);
+  if (stat === undefined || cmd === undefined) return undefined;
+  // Fields after the command name "(…)", which may contain spaces.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(rest[11]) + Number(rest[12]); // utime + stime
+  return { ticks, cmd: cmd.replace(/\0/g, ' '), ppid: Number(rest[1]) };
 }
 
 /** Busiest stretches are measured over this many seconds (CPU scans and event-loop windows alike). */
@@ -200,34 +148,22 @@ export function peakShare(readings: readonly Reading[], spanS: number): number |
 
 /** Microseconds some task waited for a CPU since boot (PSI); undefined without /proc/pressure. */
 function cpuStallMicros(): number | undefined {
-  try {
-    const m = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return m?.[1] === undefined ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
+  const m = /^some .*total=(\d+)/m.exec(readProcFile('/proc/pressure/cpu') ?? '');
+  return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
 /** A thread's time on a CPU and waiting in a run queue for one (ns, since it started): the main thread's for a pid. */
 function readSchedstat(pid: number): { run: number; wait: number } | undefined {
-  try {
-    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-    return run !== undefined && wait !== undefined && Number.isFinite(run + wait) ? { run, wait } : undefined;
-  } catch {
-    return undefined;
-  }
+  const [run, wait] = (readProcFile(`/proc/${pid}/schedstat`) ?? '').split(' ').map(Number);
+  return run !== undefined && wait !== undefined && Number.isFinite(run + wait) ? { run, wait } : undefined;
 }
 
 function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const v = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    const total = v.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
+  const line = readProcFile('/proc/stat')?.split('\n')[0];
+  if (line === undefined) return undefined;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total }; // idle + iowait
 }
 
 type Part = 'app' | 'postgres' | 'modelSimulator' | 'loadGenerator';
@@ -245,7 +181,7 @@ function descendsFrom(pid: number, root: number, procs: ReadonlyMap<number, Proc
  * Which part a process is: a descendant of the bundled stack's process (app, PostgreSQL, model
  * simulator by command line) or of a load generator (Artillery, its workers, Chromium).
  */
-export function classify(
+function classify(
   pid: number,
   procs: ReadonlyMap<number, ProcTimes>,
   stackPid: number | undefined,
@@ -265,14 +201,11 @@ export function startCpuSampler(
   stackPid: number | undefined,
   generatorPids: () => readonly number[],
 ): { stop(): CpuFigures } {
-  // Processes come and go (Chromium renderers, Artillery workers): those alive at the start count
-  // from their ticks then, those born during the step from zero; each pid's last ticks are kept.
-  const baseline = new Map<number, number>();
-  const last = new Map<number, { ticks: number; part: Part }>();
-  // Run and run-queue wait of the event-loop threads: at the start (or 0 when born later) and last seen.
-  const schedFrom = new Map<number, { run: number; wait: number }>();
-  const schedLast = new Map<number, { run: number; wait: number; part: 'app' | 'modelSimulator' }>();
-  let firstScan = true;
+  // Each process of a part, at the first scan and the last: its CPU ticks and, for the event-loop
+  // processes, their main thread's run and run-queue wait. Processes come and go (Chromium renderers,
+  // Artillery workers): those born during the step count from zero.
+  type Seen = { part: Part; ticks: number; sched: { run: number; wait: number } | undefined };
+  const last = new Map<number, Seen>();
   const started = performance.now();
   // The whole machine at every scan: its busiest stretch, and how long tasks waited for a core.
   const machine: Reading[] = [];
@@ -299,77 +232,56 @@ export function startCpuSampler(
     const generators = generatorPids();
     for (const [pid, p] of procs) {
       const part = classify(pid, procs, stackPid, generators);
-      if (part) last.set(pid, { ticks: p.ticks, part });
-      if (part === 'app' || part === 'modelSimulator') {
-        const sched = readSchedstat(pid);
-        if (sched) {
-          if (firstScan) schedFrom.set(pid, sched);
-          schedLast.set(pid, { ...sched, part });
-        }
-      }
+      if (!part) continue;
+      const loop = part === 'app' || part === 'modelSimulator' ? readSchedstat(pid) : undefined;
+      last.set(pid, { part, ticks: p.ticks, sched: loop ?? last.get(pid)?.sched });
     }
   };
   scan();
-  for (const [pid, v] of last) baseline.set(pid, v.ticks);
-  firstScan = false;
+  const first = new Map(last);
   const timer = setInterval(scan, CPU_EVERY_MS);
   return {
     stop(): CpuFigures {
       clearInterval(timer);
       scan();
-      const seconds = (performance.now() - started) / 1000;
-      const used: Partial<Record<Part, number>> = {};
-      for (const [pid, { ticks, part }] of last) {
-        const from = baseline.get(pid) ?? 0;
-        used[part] = (used[part] ?? 0) + (ticks - from) / CLOCK_TICKS / Math.max(seconds, 1e-3);
-      }
-      const round = (n: number | undefined): number | undefined =>
-        n === undefined ? undefined : Math.round(n * 100) / 100;
+      const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
+      const r = (n: number | undefined): number | undefined => (n === undefined ? undefined : round(n));
       const whole = (readings: readonly Reading[]): number | undefined => {
-        const [first, end] = [readings[0], readings.at(-1)];
-        return first && end && end.total > first.total
-          ? (end.busy - first.busy) / (end.total - first.total)
-          : undefined;
+        const [from, to] = [readings[0], readings.at(-1)];
+        return from && to && to.total > from.total ? (to.busy - from.busy) / (to.total - from.total) : undefined;
       };
-      const out: CpuFigures = { machineBusy: round(whole(machine)) ?? 0, cores: cpuCount() };
-      const extra = {
-        machineBusyPeak: round(peakShare(machine, PEAK_SPAN_S)),
-        cpuPressure: round(whole(stalls)),
-        cpuPressurePeak: round(peakShare(stalls, PEAK_SPAN_S)),
+      /** Cores a part used on average; undefined when no process of it was seen. */
+      const used = (part: Part): number | undefined => {
+        let ticks: number | undefined;
+        for (const [pid, now] of last) {
+          if (now.part === part) ticks = (ticks ?? 0) + now.ticks - (first.get(pid)?.ticks ?? 0);
+        }
+        return ticks === undefined ? undefined : r(ticks / CLOCK_TICKS / seconds);
       };
-      for (const [key, v] of Object.entries(extra)) if (v !== undefined) out[key as keyof typeof extra] = v;
-      const sums: Record<string, { run: number; wait: number }> = {};
-      for (const [pid, { run, wait, part }] of schedLast) {
-        const from = schedFrom.get(pid) ?? { run: 0, wait: 0 };
-        const sum = (sums[part] ??= { run: 0, wait: 0 });
-        sum.run += run - from.run;
-        sum.wait += wait - from.wait;
-      }
-      const coreWait: NonNullable<CpuFigures['coreWait']> = {};
-      for (const part of ['app', 'modelSimulator'] as const) {
-        const sum = sums[part];
-        if (sum && sum.run + sum.wait > 0) coreWait[part] = round(sum.wait / (sum.run + sum.wait));
-      }
-      if (Object.keys(coreWait).length > 0) out.coreWait = coreWait;
-      for (const part of ['app', 'postgres', 'modelSimulator', 'loadGenerator'] as const) {
-        const v = round(used[part]);
-        if (v !== undefined) out[part] = v;
-      }
-      return out;
+      const waitShare = (part: Part): number | undefined => {
+        let [run, wait] = [0, 0];
+        for (const [pid, { part: p, sched }] of last) {
+          if (p !== part || !sched) continue;
+          run += sched.run - (first.get(pid)?.sched?.run ?? 0);
+          wait += sched.wait - (first.get(pid)?.sched?.wait ?? 0);
+        }
+        return run + wait > 0 ? r(wait / (run + wait)) : undefined;
+      };
+      const coreWait = { app: waitShare('app'), modelSimulator: waitShare('modelSimulator') };
+      return {
+        app: used('app'),
+        postgres: used('postgres'),
+        modelSimulator: used('modelSimulator'),
+        loadGenerator: used('loadGenerator'),
+        machineBusy: r(whole(machine)) ?? 0,
+        machineBusyPeak: r(peakShare(machine, PEAK_SPAN_S)),
+        cpuPressure: r(whole(stalls)),
+        cpuPressurePeak: r(peakShare(stalls, PEAK_SPAN_S)),
+        coreWait: coreWait.app === undefined && coreWait.modelSimulator === undefined ? undefined : coreWait,
+        cores: os.cpus().length || 1,
+      };
     },
   };
-}
-
-function cpuCount(): number {
-  try {
-    return (
-      readFileSync('/proc/cpuinfo', 'utf8')
-        .split('\n')
-        .filter((l) => l.startsWith('processor')).length || 1
-    );
-  } catch {
-    return 1;
-  }
 }
 
 // ---------------------------------------------------------------- event loop
@@ -378,26 +290,7 @@ const EVENT_LOOP_EVERY_MS = PEAK_SPAN_S * 1000;
 /** A loop too busy to answer its probe in time is itself the finding: that window merges into the next. */
 const EVENT_LOOP_TIMEOUT_MS = 3_000;
 
-export interface LoopFigures {
-  /** Windows read during the step (one per EVENT_LOOP_EVERY_MS, plus the last, shorter one). */
-  windows: number;
-  /** Median of the windows' p50 delays (ms). */
-  delayP50Ms: number;
-  /** The worst window's p99 delay (ms). */
-  delayP99Ms: number;
-  delayMaxMs: number;
-  /** Share of the step the loop was not idle, mean over the step and in the busiest window. */
-  utilizationMean: number;
-  utilizationPeak: number;
-}
-
-export interface EventLoopFigures {
-  /** False: the target does not offer the probe (or it never answered); `note` says why. */
-  reported: boolean;
-  note: string | null;
-  app: LoopFigures | null;
-  modelSimulator: LoopFigures | null;
-}
+type LoopFigures = NonNullable<EventLoopFigures['app']>;
 
 /** The last window may be a fraction of a second: a peak counts full windows when there are any. */
 function peakCandidates(windows: readonly EventLoopDelay[]): readonly EventLoopDelay[] {
@@ -409,18 +302,14 @@ function peakCandidates(windows: readonly EventLoopDelay[]): readonly EventLoopD
 export function summarizeLoop(windows: readonly EventLoopDelay[]): LoopFigures | null {
   const seen = windows.filter((w) => w.samples > 0 && w.windowMs > 0);
   if (seen.length === 0) return null;
-  const p50s = seen.map((w) => w.delayP50Ms).sort((a, b) => a - b);
-  const mid = Math.floor(p50s.length / 2);
-  const median = p50s.length % 2 ? p50s[mid]! : (p50s[mid - 1]! + p50s[mid]!) / 2;
   const ms = seen.reduce((n, w) => n + w.windowMs, 0);
-  const r2 = (n: number): number => Math.round(n * 100) / 100;
   return {
     windows: seen.length,
-    delayP50Ms: r2(median),
-    delayP99Ms: r2(Math.max(...seen.map((w) => w.delayP99Ms))),
-    delayMaxMs: r2(Math.max(...seen.map((w) => w.delayMaxMs))),
-    utilizationMean: r2(seen.reduce((n, w) => n + w.utilization * w.windowMs, 0) / ms),
-    utilizationPeak: r2(Math.max(...peakCandidates(seen).map((w) => w.utilization))),
+    delayP50Ms: round(p50(seen.map((w) => w.delayP50Ms)) ?? 0),
+    delayP99Ms: round(Math.max(...seen.map((w) => w.delayP99Ms))),
+    delayMaxMs: round(Math.max(...seen.map((w) => w.delayMaxMs))),
+    utilizationMean: round(seen.reduce((n, w) => n + w.utilization * w.windowMs, 0) / ms),
+    utilizationPeak: round(Math.max(...peakCandidates(seen).map((w) => w.utilization))),
   };
 }
 

@@ -52,23 +52,23 @@ const SAMPLES_FILE = process.env.LOAD_SAMPLES_FILE;
 let activeUsers = 0;
 let chatsInFlight = 0;
 
-const text = createTextGenerator((Date.now() ^ (Math.random() * 0xffffffff)) >>> 0);
+/** Messages for the API and the browser users. */
+export const text = createTextGenerator((Date.now() ^ (Math.random() * 0xffffffff)) >>> 0);
 
 /** A VU variable as text ('' when absent or not text). */
-export function textVar(context: VuContext, name: string): string {
+function textVar(context: VuContext, name: string): string {
   const v = context.vars[name];
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
 }
 
-function vars(context: VuContext): { target: string; token: string; sessionId: number } {
+/** The VU's target and its user's bearer token (a row of the payload file). */
+export function userOf(context: VuContext): { target: string; token: string } {
   const target = textVar(context, 'target');
   const token = textVar(context, 'token');
-  const sessionId = Number(context.vars.sessionId);
   if (!target || !token) {
     throw new Error('load scenario: the VU has no target or no user token (payload file missing?)');
   }
-  if (!Number.isInteger(sessionId) || sessionId <= 0) throw new Error('load scenario: no session id was captured');
-  return { target, token, sessionId };
+  return { target, token };
 }
 
 /** Artillery `function` step: picks this turn's message and a memory search query. */
@@ -89,7 +89,9 @@ export function pickMessage(context: VuContext, _events: VuEvents, done: (err?: 
 
 /** Artillery `function` step: one streamed chat turn, timed. Never throws for a failed reply. */
 export async function chatTurn(context: VuContext, events: VuEvents): Promise<void> {
-  const { target, token, sessionId } = vars(context);
+  const { target, token } = userOf(context);
+  const sessionId = Number(context.vars.sessionId);
+  if (!Number.isInteger(sessionId) || sessionId <= 0) throw new Error('load scenario: no session id was captured');
   const content = textVar(context, 'message') || 'Hello, what do you remember about me?';
   events.emit('histogram', 'load.active_users', activeUsers);
   events.emit('histogram', 'load.chats_in_flight', chatsInFlight + 1);

@@ -24,31 +24,19 @@ export type ChatFailure =
   | 'client_timeout' // no end within the client's limit
   | 'connection'; // refused/reset/closed before an answer
 
-export interface ChatTiming {
-  ttftMs: number | undefined;
-  gapsMs: number[];
-  totalMs: number;
-  /** `token` events seen. */
-  tokens: number;
-  /** Completion tokens the app reported in `done.usage` (undefined when absent). */
-  completionTokens: number | undefined;
-  /**
-   * The app's own clock for the same request (`done.timing`: handler start → first token / done),
-   * when it sends one: client minus server time is what the network and the load generator add.
-   */
-  server: { ttftMs: number | undefined; totalMs: number } | undefined;
-  failure: ChatFailure | undefined;
-}
-
 export class ChatStreamTimer {
   private readonly parser = new SseParser();
   private readonly decoder = new TextDecoder();
   private firstTokenAt: number | undefined;
   private lastTokenAt: number | undefined;
   private readonly gaps: number[] = [];
+  /** `token` events seen. */
   private tokens = 0;
-  private completionTokens: number | undefined;
-  private server: ChatTiming['server'];
+  /**
+   * The app's own clock for the same request (`done.timing`: handler start → first token / done),
+   * when it sends one: client minus server time is what the network and the load generator add.
+   */
+  private server: { ttftMs: number | undefined; totalMs: number } | undefined;
   private endedAt: number | undefined;
   private failure: ChatFailure | undefined;
 
@@ -66,7 +54,7 @@ export class ChatStreamTimer {
   }
 
   /** End of the response body (or the caller gives up with `failure`). */
-  end(at: number, failure?: ChatFailure): ChatTiming {
+  end(at: number, failure?: ChatFailure) {
     if (!this.finished) for (const msg of this.parser.end()) this.onEvent(msg.event, msg.data, at);
     if (this.endedAt === undefined) {
       this.endedAt = at;
@@ -77,7 +65,6 @@ export class ChatStreamTimer {
       gapsMs: this.gaps,
       totalMs: this.endedAt - this.sentAt,
       tokens: this.tokens,
-      completionTokens: this.completionTokens,
       server: this.server,
       failure: this.failure,
     };
@@ -102,13 +89,7 @@ export class ChatStreamTimer {
       return;
     }
     if (event === 'done') {
-      const done = parsed as {
-        usage?: { agents?: { agent?: string; completionTokens?: unknown }[] };
-        timing?: { ttftMs?: unknown; totalMs?: unknown };
-      };
-      const conversation = done.usage?.agents?.find((a) => a.agent === 'conversation');
-      if (typeof conversation?.completionTokens === 'number') this.completionTokens = conversation.completionTokens;
-      const t = done.timing;
+      const t = (parsed as { timing?: { ttftMs?: unknown; totalMs?: unknown } }).timing;
       if (typeof t?.totalMs === 'number') {
         this.server = { ttftMs: typeof t.ttftMs === 'number' ? t.ttftMs : undefined, totalMs: t.totalMs };
       }

@@ -14,23 +14,26 @@ import { renderConsoleReport } from '../lib/report/console';
 import { renderMarkdownReport } from '../lib/report/markdown';
 import { PEAK_SPAN_S } from './probes';
 
-export const LOAD_SUMMARY_SCHEMA_VERSION = 1;
-export const LOAD_SUMMARY_JSON = 'load-summary.json';
-export const LOAD_SUMMARY_MD = 'load-summary.md';
+const LOAD_SUMMARY_JSON = 'load-summary.json';
+const LOAD_SUMMARY_MD = 'load-summary.md';
 
 const pct = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
 
-/** One event loop over a step (load/probes.ts `LoopFigures`). */
+/** One event loop over a step (load/probes.ts). */
 const loopFigures = z.object({
+  /** Windows read during the step (one per 5 s, plus the last, shorter one). */
   windows: z.number().int(),
+  /** Median of the windows' p50 delays (ms). */
   delayP50Ms: z.number(),
+  /** The worst window's p99 delay (ms). */
   delayP99Ms: z.number(),
   delayMaxMs: z.number(),
+  /** Share of the step the loop was not idle, mean over the step and in the busiest window. */
   utilizationMean: z.number(),
   utilizationPeak: z.number(),
 });
 
-export const stageSchema = z.object({
+const stageSchema = z.object({
   users: z.number().int().positive(),
   passed: z.boolean(),
   /** Why the step failed the criteria (empty when it passed). */
@@ -68,13 +71,17 @@ export const stageSchema = z.object({
       ttftMs: pct,
     })
     .nullable(),
+  /** The app's connections, sampled from pg_stat_activity (load/probes.ts). */
   db: z
     .object({
       samples: z.number().int(),
+      /** Most app connections open at once. */
       connectionsMax: z.number(),
       busyMean: z.number(),
       busyMax: z.number(),
+      /** Share of samples in which every open app connection was busy (pool exhausted → requests wait). */
       allBusyShare: z.number(),
+      /** Busy-connection samples by wait event (`Lock:transactionid`, `IO:WALSync`, `CPU` when none). */
       waitEvents: z.record(z.string(), z.number()),
     })
     .nullable(),
@@ -96,16 +103,23 @@ export const stageSchema = z.object({
     })
     .nullable(),
   topStatements: z.array(z.object({ query: z.string(), calls: z.number(), totalMs: z.number(), meanMs: z.number() })),
+  /** Cores used on average during the step, per part (absent when not seen: a remote target's). */
   cpu: z
     .object({
       app: z.number().optional(),
       postgres: z.number().optional(),
       modelSimulator: z.number().optional(),
       loadGenerator: z.number().optional(),
+      /** Whole machine: busy share of all cores (0..1); `…Peak` in the step's busiest PEAK_SPAN_S. */
       machineBusy: z.number(),
       machineBusyPeak: z.number().optional(),
+      /** Share of the step in which some task waited for a CPU (/proc/pressure/cpu "some"; absent without PSI). */
       cpuPressure: z.number().optional(),
       cpuPressurePeak: z.number().optional(),
+      /**
+       * Share of the time the app's and the simulator's main thread was ready to run that it spent
+       * waiting for a core (/proc/<pid>/schedstat). High: the machine's CPUs hold its requests back.
+       */
       coreWait: z.object({ app: z.number().optional(), modelSimulator: z.number().optional() }).optional(),
       cores: z.number(),
     })
@@ -125,8 +139,8 @@ export const stageSchema = z.object({
 });
 export type LoadStage = z.infer<typeof stageSchema>;
 
-export const loadSummarySchema = z.object({
-  schemaVersion: z.literal(LOAD_SUMMARY_SCHEMA_VERSION),
+const loadSummarySchema = z.object({
+  schemaVersion: z.literal(1),
   verdict: z.enum(['pass', 'fail']),
   engine: z.literal('artillery'),
   artilleryVersion: z.string(),
@@ -429,12 +443,14 @@ export const renderLoadConsole = (s: LoadSummary): string => renderConsoleReport
 // ---------------------------------------------------------------- charts
 
 function latencySpec(s: LoadSummary): TopLevelSpec | undefined {
-  const values = s.stages.flatMap((st) =>
-    (['p50', 'p95', 'p99'] as const).flatMap((p) => [
-      ...(st.totalMs[p] !== null ? [{ users: st.users, ms: st.totalMs[p], series: `round trip ${p}` }] : []),
-      ...(st.ttftMs[p] !== null ? [{ users: st.users, ms: st.ttftMs[p], series: `first token ${p}` }] : []),
-    ]),
-  );
+  const values = s.stages
+    .flatMap((st) =>
+      (['p50', 'p95', 'p99'] as const).flatMap((p) => [
+        { users: st.users, ms: st.totalMs[p], series: `round trip ${p}` },
+        { users: st.users, ms: st.ttftMs[p], series: `first token ${p}` },
+      ]),
+    )
+    .filter((v) => v.ms !== null);
   if (values.length === 0) return undefined;
   const limit = s.capacity.criteria.p95TotalMsBelow;
   return {
@@ -462,12 +478,12 @@ function latencySpec(s: LoadSummary): TopLevelSpec | undefined {
 }
 
 function goodputSpec(s: LoadSummary): TopLevelSpec | undefined {
-  const values = s.stages.flatMap((st) => [
-    ...(st.goodput === null
-      ? []
-      : [{ users: st.users, share: st.goodput, series: 'goodput (chats within the limit)' }]),
-    { users: st.users, share: st.errorRate, series: 'error rate (all API calls)' },
-  ]);
+  const values = s.stages
+    .flatMap((st) => [
+      { users: st.users, share: st.goodput, series: 'goodput (chats within the limit)' },
+      { users: st.users, share: st.errorRate, series: 'error rate (all API calls)' },
+    ])
+    .filter((v) => v.share !== null);
   if (values.length === 0) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -484,13 +500,6 @@ function goodputSpec(s: LoadSummary): TopLevelSpec | undefined {
   };
 }
 
-export function renderLoadCharts(s: LoadSummary): Promise<Chart[]> {
-  return renderSpecs([
-    ['load-latency.svg', 'Chat latency vs concurrent users', latencySpec(s)],
-    ['load-goodput.svg', 'Goodput vs concurrent users', goodputSpec(s)],
-  ]);
-}
-
 /** Validates and writes the JSON, Markdown and charts; returns what was written. */
 export async function writeLoadReports(
   reportDir: string,
@@ -502,7 +511,12 @@ export async function writeLoadReports(
   const markdown = renderLoadMarkdown(valid);
   writeFileSync(path.join(reportDir, LOAD_SUMMARY_JSON), json);
   writeFileSync(path.join(reportDir, LOAD_SUMMARY_MD), `${markdown}\n`);
-  const charts = valid.setupError ? [] : await renderLoadCharts(valid);
+  const charts = valid.setupError
+    ? []
+    : await renderSpecs([
+        ['load-latency.svg', 'Chat latency vs concurrent users', latencySpec(valid)],
+        ['load-goodput.svg', 'Goodput vs concurrent users', goodputSpec(valid)],
+      ]);
   for (const c of charts) writeFileSync(path.join(reportDir, 'charts', c.file), c.svg);
   return { json, markdown, charts };
 }

@@ -227,9 +227,23 @@ interface StepContext {
   apiUsersFile: string;
   browserUsersFile: string;
   tempDir: string;
+  /** This run's processor entry points (see processorShim). */
+  processors: { api: string; browser: string };
   log: WriteStream;
   cleanup: Cleanup;
   chromiumPath: string | undefined;
+}
+
+/**
+ * Artillery bundles a TypeScript processor into `dist/` beside the file it is given and deletes
+ * that folder when it exits. Given load/processor.ts itself, two load runs at once (npm test runs
+ * the load smoke beside a load self-test) delete each other's bundle mid-step; a one-line
+ * re-export in the run's own temp dir gives each run its own `dist/`.
+ */
+function processorShim(tempDir: string, name: 'processor' | 'browser-processor'): string {
+  const file = path.join(tempDir, `${name}.ts`);
+  writeFileSync(file, `export * from ${JSON.stringify(path.join(REPO_ROOT, 'load', name))};\n`);
+  return file;
 }
 
 async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
@@ -252,6 +266,7 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   const apiOverrides = {
     config: {
       target: target.baseUrl,
+      processor: ctx.processors.api,
       // Several workers each run the whole phase (as run-fargate does): each gets its share.
       phases: [{ name: `${users} users`, duration: rampS, arrivalCount: Math.ceil(users / cfg.workers) }],
       payload: payload(ctx.apiUsersFile),
@@ -261,6 +276,7 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   const browserOverrides = {
     config: {
       target: target.baseUrl,
+      processor: ctx.processors.browser,
       phases: [{ name: 'browsers', duration: 1, arrivalCount: cfg.browsers }],
       payload: payload(ctx.browserUsersFile),
       engines: {
@@ -437,6 +453,7 @@ export async function runLoad(): Promise<number> {
       apiUsersFile: writeUsersFile(path.join(tempDir, 'api-users.csv'), seeded.slice(0, maxUsers)),
       browserUsersFile: writeUsersFile(path.join(tempDir, 'browser-users.csv'), seeded.slice(maxUsers)),
       tempDir,
+      processors: { api: processorShim(tempDir, 'processor'), browser: processorShim(tempDir, 'browser-processor') },
       chromiumPath: chromium.executablePath,
     };
     for (const users of cfg.steps) {

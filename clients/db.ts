@@ -14,16 +14,13 @@ import { redact, redactUrl } from '../lib/redact';
 export type Db = pg.Pool;
 
 export const MARKER_TABLE = 'memorychat_perf_marker';
-/** The name rule in words, for messages and the README. */
-export const TEST_DB_NAME_RULE =
+/** The name rule in words, for the refusal message. */
+const TEST_DB_NAME_RULE =
   'its name has "test" or "perf" as a whole word (words separated by "_" or "-", any case), ' +
   'e.g. memorychat_test, perf_db, test, app-perf; not contest, prod_latest, performance';
 const TEST_DB_NAME = /(?:^|[_-])(?:test|perf)(?:[_-]|$)/i;
 
-/**
- * Whether a database name alone marks a test database. Whole words only: a substring match
- * once let `contest` through, and would let `prod_latest` or `performance_metrics` through.
- */
+/** Whether a database name alone marks a test database: whole words only (not `contest`, `prod_latest`). */
 export function isTestDatabaseName(name: string): boolean {
   return TEST_DB_NAME.test(name);
 }
@@ -54,8 +51,6 @@ export function createPool(databaseUrl: string, opts: { max?: number } = {}): pg
 export interface TestDatabaseCheck {
   database: string;
   hasMarker: boolean;
-  nameLooksLikeTest: boolean;
-  allowedByEnv: boolean;
   isTestDatabase: boolean;
   /** Why it is (or is not) considered a test database, readable. */
   reason: string;
@@ -69,7 +64,6 @@ export async function checkTestDatabase(db: pg.Pool | pg.Client, allowSeed: bool
   const row = rows[0];
   if (!row) throw new Error('current_database() returned no row');
   const nameLooksLikeTest = isTestDatabaseName(row.db);
-  const isTestDatabase = row.marker || nameLooksLikeTest || allowSeed;
   const reason = row.marker
     ? `database "${row.db}" has the marker table ${MARKER_TABLE}`
     : nameLooksLikeTest
@@ -81,9 +75,7 @@ export async function checkTestDatabase(db: pg.Pool | pg.Client, allowSeed: bool
   return {
     database: row.db,
     hasMarker: row.marker,
-    nameLooksLikeTest,
-    allowedByEnv: allowSeed,
-    isTestDatabase,
+    isTestDatabase: row.marker || nameLooksLikeTest || allowSeed,
     reason,
   };
 }

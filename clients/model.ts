@@ -1,7 +1,7 @@
 /**
- * A probe of the model endpoint the app uses (the simulator or real OpenAI),
- * through the official `openai` SDK with the same key, to measure the model's own latency so
- * that `app overhead = round trip − model time`.
+ * A probe of the model endpoint the app uses (the simulator or real OpenAI), through the official
+ * `openai` SDK with the same key, to measure the model's own latency so that
+ * `app overhead = round trip − model time`.
  *
  * This is the one place outside `perf` that reads a clock: it times a third-party call.
  */
@@ -11,7 +11,7 @@ import type { PerfConfig } from '../lib/run/config';
 import { redact } from '../lib/redact';
 
 /** The bundled simulator accepts any key; the app uses this placeholder too. */
-export const SIMULATOR_API_KEY = 'sk-simulator';
+const SIMULATOR_API_KEY = 'sk-simulator';
 const DEFAULT_CONVERSATION_MODEL = 'gpt-4o-mini';
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -29,10 +29,7 @@ export function modelEndpoint(config: Pick<PerfConfig, 'openaiBaseUrl' | 'openai
   return { baseUrl, apiKey: config.openaiApiKey ?? SIMULATOR_API_KEY };
 }
 
-/**
- * The `model` fixture: the model's *own* latency, for the app-overhead split. The one place
- * outside `perf` that reads a clock, because it times a third-party call.
- */
+/** The `model` fixture: the model's *own* latency, for the app-overhead split. */
 export class ModelProbe {
   private readonly client: OpenAI;
 

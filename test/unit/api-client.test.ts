@@ -94,7 +94,7 @@ void test('JSON answers parse, with the Server-Timing header kept', async () => 
 
 void test('an error answer becomes ApiError with the server code and message', async () => {
   await rejectsWith(
-    api.as({ token: 't' }).me(),
+    api.as({ token: 't' }).getWithServerTiming('/api/me'),
     'unauthorized',
     /GET \/api\/me → 401 unauthorized: token is not valid/,
   );

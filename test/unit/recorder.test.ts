@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PerfRecorder, errorCode } from '../../fixtures/perf';
-import { ApiError, SseParser, toChatEvent, type SseMessage } from '../../clients/api';
+import { ApiError, toChatEvent } from '../../clients/api';
+import { SseParser, type SseMessage } from '../../clients/sse';
 import { testMetricsSchema } from '../../lib/verdict/metrics-schema';
 import { PROFILES } from '../../lib/run/profiles';
 import type { MetricName } from '../../lib/verdict/metric-catalog';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRetrievalSet, RETRIEVAL_SET_MEMORIES, sampleQuestions, sharedRun, words } from '../../data/retrieval-set';
+import { buildRetrievalSet, RETRIEVAL_SET_MEMORIES, sampleQuestions } from '../../data/retrieval-set';
 import { PROFILES } from '../../lib/run/profiles';
 import { meanCi95, RELEVANCE_TOP_K, scoreRanking } from '../../lib/figures/relevance';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
@@ -9,6 +9,27 @@ const close = (actual: number, expected: number, eps = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 const set = buildRetrievalSet();
+
+/** Lower-case word tokens (letters and digits), the unit the "no quoting" rule counts in. */
+function words(text: string): string[] {
+  return text
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+}
+
+/** The first run of `n` words the two texts share, or undefined (questions must not quote answers). */
+function sharedRun(a: string, b: string, n = 4): string | undefined {
+  const wb = words(b);
+  const runs = new Set<string>();
+  for (let i = 0; i + n <= wb.length; i++) runs.add(wb.slice(i, i + n).join(' '));
+  const wa = words(a);
+  for (let i = 0; i + n <= wa.length; i++) {
+    const run = wa.slice(i, i + n).join(' ');
+    if (runs.has(run)) return run;
+  }
+  return undefined;
+}
 
 void test('scoreRanking: recall@k and reciprocal rank against known values', () => {
   assert.deepEqual(scoreRanking([7, 3, 9], [7], 5), { recall: 1, reciprocalRank: 1, firstRank: 1 });

@@ -75,22 +75,22 @@ export function resolveReportDir(raw: string | undefined, root: string = REPO_RO
   return path.resolve(root, nonEmpty(raw) ?? 'reports');
 }
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:3000' });
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:3000' })
+  .transform((url) => url.replace(/\/+$/, ''));
 const pgUrl = z.url({
   protocol: /^postgres(ql)?$/,
   error: 'must be a postgres:// URL, e.g. postgres://user:pass@127.0.0.1:5432/memorychat_perf_test',
 });
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.join(', ')}` });
-const flag = z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0 (true/false)' });
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0 (true/false)' })
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+// Values arrive trimmed (nonEmpty).
 const faultList = z
   .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((f) => f.trim())
-      .filter(Boolean),
-  )
+  .transform((s) => s.split(/\s*,\s*/).filter(Boolean))
   .pipe(z.array(oneOf(FAULTS)));
 // The checkpoint reporter parses this variable with lib/verdict/baseline.ts; validate with the same
 // parser, or a value accepted here ("10%" was not) could fail there after the whole run.
@@ -128,11 +128,10 @@ const VARIABLES = {
 } as const;
 type Vars = { [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> | undefined };
 
-const SECRET_VARIABLES = new Set(['OPENAI_API_KEY', 'DATABASE_URL', 'BASELINE_DATABASE_URL']);
-
+/** A bad value as its problem shows it: secrets hidden, long values cut. */
 function shown(name: string, raw: string): string {
   if (name === 'OPENAI_API_KEY') return '***';
-  if (SECRET_VARIABLES.has(name)) return redactUrl(raw);
+  if (name === 'DATABASE_URL' || name === 'BASELINE_DATABASE_URL') return redactUrl(raw);
   return raw.length > 80 ? `${raw.slice(0, 77)}…` : raw;
 }
 
@@ -174,15 +173,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): PerfConfig {
   const compare = compareTarget(v, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const allowSeed = v.PERF_ALLOW_SEED === '1' || v.PERF_ALLOW_SEED === 'true' || v.PERF_ALLOW_SEED === 'yes';
   registerSecret(v.OPENAI_API_KEY);
   return {
-    baseUrl: v.BASE_URL?.replace(/\/+$/, ''),
+    baseUrl: v.BASE_URL,
     databaseUrl: v.DATABASE_URL,
     openaiApiKey: v.OPENAI_API_KEY,
-    openaiBaseUrl: v.OPENAI_BASE_URL?.replace(/\/+$/, ''),
+    openaiBaseUrl: v.OPENAI_BASE_URL,
     profile: v.PERF_PROFILE ?? 'default',
-    allowSeed,
+    allowSeed: v.PERF_ALLOW_SEED ?? false,
     modelSimLatency: v.MODEL_SIM_LATENCY,
     faults: v.MEMORYCHAT_FAULTS ?? [],
     chromiumPath: v.CHROMIUM_PATH,
@@ -218,9 +216,9 @@ function compareTarget(v: Vars, problems: string[]): CompareTarget | undefined {
     }
     return {
       kind: 'deployment',
-      baseUrl: v.BASELINE_URL.replace(/\/+$/, ''),
+      baseUrl: v.BASELINE_URL,
       databaseUrl: v.BASELINE_DATABASE_URL,
-      openaiBaseUrl: v.BASELINE_OPENAI_BASE_URL?.replace(/\/+$/, ''),
+      openaiBaseUrl: v.BASELINE_OPENAI_BASE_URL,
     };
   }
   if (v.BASELINE_DATABASE_URL || v.BASELINE_OPENAI_BASE_URL) {
@@ -235,31 +233,6 @@ function compareTarget(v: Vars, problems: string[]): CompareTarget | undefined {
 export function formatConfigError(error: unknown): string {
   if (error instanceof ConfigError) return error.message;
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** The config with secrets removed, for environment.json and report headers. */
-export function publicConfig(c: PerfConfig): Record<string, unknown> {
-  return {
-    baseUrl: c.baseUrl ?? '(bundled stack)',
-    databaseUrl: c.databaseUrl ? redactUrl(c.databaseUrl) : '(bundled embedded PostgreSQL)',
-    openaiBaseUrl: c.openaiBaseUrl ?? '(bundled model simulator)',
-    openaiApiKey: c.openaiApiKey ? 'set (redacted)' : 'unset',
-    profile: c.profile,
-    allowSeed: c.allowSeed,
-    modelSimLatency: c.modelSimLatency ?? 'default',
-    faults: c.faults,
-    reportDir: c.reportDir,
-    thresholdsPath: c.thresholdsPath ?? null,
-    baselinePath: c.baselinePath ?? null,
-    baselineTolerance: c.baselineTolerance,
-    runId: c.runId ?? null,
-    compare:
-      c.compare === undefined
-        ? null
-        : c.compare.kind === 'ref'
-          ? { ref: c.compare.ref }
-          : { baseUrl: c.compare.baseUrl, databaseUrl: redactUrl(c.compare.databaseUrl) },
-  };
 }
 
 /** Projects named on the Playwright command line (`--project smoke`, `--project=smoke`); [] = all. */

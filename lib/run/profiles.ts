@@ -26,9 +26,8 @@ export interface PerfProfile {
    */
   dbMaxSamples: number;
   /**
-   * Warm-up requests before a database/API micro-benchmark. Millisecond requests need more than
-   * one: the first ~10–15 of a freshly started client and server run 1.5–2× slower (JIT, pg plan
-   * and connection warm-up) and alone would set the p95 of 50 samples.
+   * Warm-up requests before a database/API micro-benchmark: the first ~10–15 of a fresh client
+   * and server run 1.5–2× slower (JIT, pg plans, connections).
    */
   dbWarmup: number;
   /** Memory counts for the scaling curve (one user). */
@@ -49,8 +48,12 @@ export interface PerfProfile {
    * search mode: one recall@5 and one reciprocal-rank sample each.
    */
   relevanceQuestions: number;
-  /** Compare mode (e2e/compare.spec.ts): pairs per batch and the cap, per kind of measurement. */
-  compare: ComparePlan;
+  /**
+   * Compare mode (e2e/compare.spec.ts), pairs of the A/B comparison. `micro`: millisecond
+   * requests, ABBA blocks; `chat`: chat turns on both arms at once. The sampler takes `pairs`,
+   * then more batches while a metric's interval straddles its minimum effect, up to `maxPairs`.
+   */
+  compare: Record<'micro' | 'chat', { pairs: number; maxPairs: number; warmup: number }>;
   /**
    * Longest wait for idle CPUs before a millisecond measurement (e2e/helpers/quiet.ts); 0 = no
    * wait, for runs that show a fault's large effect and measure no small one.
@@ -58,32 +61,17 @@ export interface PerfProfile {
   settleMaxWaitMs: number;
 }
 
-/**
- * Pairs of the A/B comparison. `micro`: millisecond requests, ABBA blocks; `chat`: chat turns on
- * both arms at once. The sampler takes `pairs`, then more batches while a metric's interval
- * straddles its minimum effect, up to `maxPairs`.
- */
-export interface ComparePlan {
-  micro: { pairs: number; maxPairs: number; warmup: number };
-  chat: { pairs: number; maxPairs: number; warmup: number };
-}
-
 export const PROFILES: Record<ProfileName, PerfProfile> = {
   smoke: {
     name: 'smoke',
-    // Smoke runs on the instant model (playwright.config.ts), so a chat sample costs ~0.05 s.
-    // 40: with 8, the p95 is 0.65 of the way from the 7th to the 8th (largest) value, so a single
-    // 30 ms scheduler hiccup among 14 ms long-conversation samples put the app-overhead p95 at
-    // 26 ms (limit 25) although the other seven were ≤ 16 ms; with 20, two hiccups do (a 55.8 ms
-    // and a 23.9 ms among 11–21 ms samples gave 25.5 ms, 2 of 7 clean smoke runs in one day).
+    // On the instant model a chat sample costs ~0.05 s. 40: with 20, two scheduler hiccups
+    // set the app-overhead p95 (limit 25 ms) on clean code.
     apiSamples: 40,
     apiMaxSamples: 120,
     uiSamples: 4,
     warmup: 1,
-    // Database requests take ~1–2 ms: hundreds cost a second, and the p95 needs them. On this
-    // shared 2-core VM, 3–10 ms scheduler hiccups come in bursts; the p95 of 100 consecutive
-    // session creates ranged 1.5–4.5 ms between back-to-back rounds, so 100 samples estimate
-    // the burst, not the distribution.
+    // Database requests take ~1–2 ms: hundreds cost a second, and a p95 that is not set by one
+    // burst of scheduler hiccups needs them.
     dbSamples: 300,
     dbMaxSamples: 900,
     dbWarmup: 20,
@@ -130,8 +118,6 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     memorySizes: [100, 1_000, 10_000, 100_000],
     largeContextMemories: 10_000,
     longConversationMessages: 500,
-    // Not 500: the chat UI shows only the latest 200 messages of a conversation, so
-    // "all 500 visible" can never happen; the render check is about a 200-message window.
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,

@@ -1,22 +1,14 @@
 /**
- * Baseline comparison: `PERF_BASELINE=<earlier perf-summary.json>`.
+ * Baseline comparison (advisory): `PERF_BASELINE=<earlier perf-summary.json>`, another run, often
+ * on another machine; a same-run comparison is compare mode's job (PERF_COMPARE_REF).
  *
- * Per metric present in both runs: the change of p50 and p95, and a noise-aware decision from
- * the raw samples: a seeded percentile bootstrap 95 % CI of median(current) / median(baseline).
- * For lower-is-better metrics (latency, tokens, counts, ratios, exponents) it is a
- *   regression  when the CI's lower bound  > 1 + tolerance (certainly slower by more than tolerance),
- *   improvement when the CI's upper bound  < 1 − tolerance,
- *   no-change   otherwise;
- * mirrored for higher-is-better metrics (rows/s); and, as in compare mode (lib/verdict/compare.ts), only
- * when the one-sided bootstrap test against the tolerance stays significant after a Holm
- * correction across all compared metrics: dozens of metrics at 95 % each would otherwise raise
- * false alarms on unchanged code. Fewer than 3 samples on either side, or a non-positive median,
- * gives 'insufficient-data'. Boolean facts are gated by thresholds, not compared.
- *
- * Advisory: the baseline is another run, often on another machine; a same-run comparison is
- * compare mode's job (PERF_COMPARE_REF).
+ * Per metric present in both runs: the change of p50 and p95, and a decision from a seeded
+ * bootstrap 95 % CI of median(current) / median(baseline). For lower-is-better metrics a
+ * regression when the CI's lower bound > 1 + tolerance, an improvement when its upper bound
+ * < 1 − tolerance (mirrored for rows/s), and, as in compare mode, only when the one-sided test
+ * stays significant after a Holm correction across all compared metrics. Fewer than 3 samples
+ * on either side, or a non-positive median: 'insufficient-data'. Bool facts are not compared.
  */
-import { readFileSync } from 'node:fs';
 import {
   SUMMARY_SCHEMA_VERSION,
   perfSummarySchema,
@@ -27,6 +19,8 @@ import {
 } from '../report/summary';
 import { bootstrapRatioOfMedians, quantile, stringSeed } from './stats';
 import { FAMILY_ALPHA, holm } from './compare';
+import { metricKey } from './checkpoint';
+import { firstIssue, readJsonFile } from './json-file';
 
 export class BaselineError extends Error {
   override name = 'BaselineError';
@@ -63,18 +57,7 @@ export function parseTolerance(raw: string | undefined): number {
 
 /** Reads and validates an earlier perf-summary.json; every problem is one clear BaselineError. */
 export function loadBaseline(path: string): PerfSummary {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new BaselineError(`PERF_BASELINE=${path}: cannot read the file (${(error as Error).message})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new BaselineError(`PERF_BASELINE=${path}: not valid JSON (${(error as Error).message})`);
-  }
+  const json = readJsonFile(path, (problem) => new BaselineError(`PERF_BASELINE=${path}: ${problem}`));
   const version = json && typeof json === 'object' ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
   // Version 2 only added optional fields (compare mode): a version 1 summary reads as it is.
   if (version !== SUMMARY_SCHEMA_VERSION && version !== 1) {
@@ -86,11 +69,7 @@ export function loadBaseline(path: string): PerfSummary {
   }
   const parsed = perfSummarySchema.safeParse({ ...(json as object), schemaVersion: SUMMARY_SCHEMA_VERSION });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BaselineError(
-      `PERF_BASELINE=${path}: not a valid perf-summary.json: ` +
-        `field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
-    );
+    throw new BaselineError(`PERF_BASELINE=${path}: not a valid perf-summary.json: ${firstIssue(parsed.error)}`);
   }
   return parsed.data;
 }
@@ -99,9 +78,6 @@ export type ComparableMetric = Pick<
   MetricSummary,
   'name' | 'scenario' | 'memoryCount' | 'unit' | 'samples' | 'n' | 'p50' | 'p95'
 >;
-
-const keyOf = (m: { name: string; scenario: string; memoryCount?: number | undefined }) =>
-  `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
 
 const change = (before: number | null, after: number | null) =>
   before === null || after === null || before === 0 ? null : after / before - 1;
@@ -116,17 +92,16 @@ export function compareMetric(
 }
 
 /**
- * {@link compareMetric}, plus the resamples the bootstrap really drew (capped for large samples;
- * null = no bootstrap).
+ * {@link compareMetric}, plus, when the bootstrap ran, the resamples it really drew (capped for
+ * large samples) and its one-sided p-values, for the correction across metrics.
  */
 function compareCounted(
   baseline: ComparableMetric,
   current: ComparableMetric,
   tolerance: number,
   resamples: number,
-): { comparison: BaselineComparison; resamples: number | null; pWorse?: number; pBetter?: number } {
+): { comparison: BaselineComparison; test?: { resamples: number; pWorse: number; pBetter: number } } {
   const better = current.unit === 'rows/s' ? ('higher' as const) : ('lower' as const);
-  const key = keyOf(current);
   const base = {
     name: current.name,
     scenario: current.scenario,
@@ -146,11 +121,11 @@ function compareCounted(
     current.samples.length < MIN_SAMPLES_FOR_DECISION ||
     !(mb > 0)
   ) {
-    return { comparison: { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' }, resamples: null };
+    return { comparison: { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' } };
   }
   const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, {
     resamples,
-    seed: stringSeed(key),
+    seed: stringSeed(metricKey(current)),
     bounds: [1 - tolerance, 1 + tolerance],
   });
   let decision: BaselineComparison['decision'] = 'no-change';
@@ -159,12 +134,11 @@ function compareCounted(
   if (worse) decision = 'regression';
   else if (improved) decision = 'improvement';
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  const [pWorse, pBetter] = better === 'lower' ? [ci.pAbove, ci.pBelow] : [ci.pBelow, ci.pAbove];
+  // With `bounds`, the bootstrap always sets both p-values.
+  const [pWorse, pBetter] = (better === 'lower' ? [ci.pAbove, ci.pBelow] : [ci.pBelow, ci.pAbove]) as [number, number];
   return {
     comparison: { ...base, ratio: finite(ci.ratio), ci95: { low: finite(ci.low), high: finite(ci.high) }, decision },
-    resamples: ci.resamples,
-    ...(pWorse !== undefined ? { pWorse } : {}),
-    ...(pBetter !== undefined ? { pBetter } : {}),
+    test: { resamples: ci.resamples, pWorse, pBetter },
   };
 }
 
@@ -186,20 +160,16 @@ export function compareToBaseline(
 ): BaselineResult {
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
   const comparable = (m: ComparableMetric) => m.unit !== 'bool';
-  const before = new Map(baseline.metrics.filter(comparable).map((m) => [keyOf(m), m]));
-  const now = new Map(current.filter(comparable).map((m) => [keyOf(m), m]));
+  const before = new Map(baseline.metrics.filter(comparable).map((m) => [metricKey(m), m]));
+  const now = new Map(current.filter(comparable).map((m) => [metricKey(m), m]));
   const comparisons: BaselineComparison[] = [];
-  // The bootstrap may draw fewer than requested (work cap in lib/verdict/stats.ts): report what was used.
-  const drawn: number[] = [];
-  const tested: { comparison: BaselineComparison; pWorse: number; pBetter: number }[] = [];
+  const tested: { comparison: BaselineComparison; resamples: number; pWorse: number; pBetter: number }[] = [];
   for (const [key, m] of now) {
     const b = before.get(key);
     if (!b) continue;
-    const counted = compareCounted(b, m, tolerance, opts.resamples ?? DEFAULT_RESAMPLES);
-    comparisons.push(counted.comparison);
-    if (counted.resamples !== null) drawn.push(counted.resamples);
-    if (counted.pWorse !== undefined && counted.pBetter !== undefined)
-      tested.push({ comparison: counted.comparison, pWorse: counted.pWorse, pBetter: counted.pBetter });
+    const { comparison, test } = compareCounted(b, m, tolerance, opts.resamples ?? DEFAULT_RESAMPLES);
+    comparisons.push(comparison);
+    if (test) tested.push({ comparison, ...test });
   }
   // The same rule as compare mode: a change must also survive Holm's correction across metrics.
   const significant = holm(tested.flatMap((t) => [t.pWorse, t.pBetter]));
@@ -213,7 +183,8 @@ export function compareToBaseline(
     baselineStartedAt: baseline.startedAt,
     tolerance,
     method:
-      `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(drawn)}); ` +
+      // The bootstrap may draw fewer than requested (work cap in lib/verdict/stats.ts): report what was used.
+      `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(tested.map((t) => t.resamples))}); ` +
       `regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} % and the change ` +
       `survives a Holm correction across the ${tested.length} metrics compared (α = ${FAMILY_ALPHA}).`,
     regressions: comparisons.filter((c) => c.decision === 'regression').length,

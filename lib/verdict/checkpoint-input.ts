@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METRICS_ATTACHMENT, testMetricsSchema, type TestMetrics } from './metrics-schema';
 import type { HarnessError } from './checkpoint';
+import { firstIssue } from './json-file';
 
 /** Folder (inside the project's outputDir, which Playwright empties at the start of every run). */
 export const CHECKPOINT_INPUT_DIR = '.checkpoint-input';
@@ -15,12 +16,7 @@ export const CHECKPOINT_INPUT_DIR = '.checkpoint-input';
 /** Validates one metrics document; throws an Error naming the first bad field. */
 export function parseMetricsDocument(text: string): TestMetrics {
   const parsed = testMetricsSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(
-      `invalid ${METRICS_ATTACHMENT}: field ${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
+  if (!parsed.success) throw new Error(`invalid ${METRICS_ATTACHMENT}: ${firstIssue(parsed.error)}`);
   return parsed.data;
 }
 

@@ -10,7 +10,7 @@ import { redactUrl } from '../redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, catalogEntry, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '../run/profiles';
-import { summarize, type Stats } from './stats';
+import { summarize } from './stats';
 import {
   CRITERIA,
   describeErrors,
@@ -18,6 +18,7 @@ import {
   NO_REGRESSION,
   resolveThresholds,
   type CheckResult,
+  checkFields,
   type CriterionId,
   type MetricForCheck,
   type ThresholdCheck,
@@ -65,7 +66,8 @@ export interface CheckpointResult {
   comparison?: Comparison;
 }
 
-export function metricKey(m: { name: string; scenario: string; memoryCount?: number }): string {
+/** Identity of a metric across tests, shards and runs. */
+export function metricKey(m: { name: string; scenario: string; memoryCount?: number | undefined }): string {
   return `${m.name}|${m.scenario}|${m.memoryCount ?? ''}`;
 }
 
@@ -84,11 +86,7 @@ export function aggregate(docs: readonly TestMetrics[]): { metrics: AggregatedMe
     evidence.push(...doc.evidence);
     for (const m of doc.metrics) {
       const memoryCount = memoryCountOf(m.tags);
-      const key = metricKey({
-        name: m.name,
-        scenario: m.scenario,
-        ...(memoryCount !== undefined ? { memoryCount } : {}),
-      });
+      const key = metricKey({ name: m.name, scenario: m.scenario, memoryCount });
       let agg = byKey.get(key);
       if (!agg) {
         const title = catalogEntry(m.name)?.title;
@@ -175,25 +173,23 @@ function coverageChecks(metrics: readonly AggregatedMetric[], profileName: Profi
       const codes: Record<string, number> = {};
       for (const m of found) for (const [c, k] of Object.entries(m.errorCodes)) codes[c] = (codes[c] ?? 0) + k;
       const failedNote = errors > 0 ? `; ${errors} failed: ${describeErrors(codes)}` : '';
-      const message =
-        found.length === 0
-          ? `${entry.name} [${scenario}] not measured (expected ≥ ${need} samples for profile ${profileName})`
-          : passed
-            ? `${entry.name} [${scenario}] ${n} samples (≥ ${need})`
-            : `${entry.name} [${scenario}] only ${n} of ${need} samples${failedNote}`;
       results.push({
+        ...RUN_COUNT,
         id: `coverage:${entry.name}[${scenario}]`,
         criterion: 'performance-measured',
         metric: entry.name,
         scenario,
-        statistic: 'n',
         op: '>=',
         value: found.length === 0 ? null : n,
         limit: need,
-        unit: 'count',
         passed,
         status: found.length === 0 ? 'not-measured' : passed ? 'passed' : 'failed',
-        message,
+        message:
+          found.length === 0
+            ? `${entry.name} [${scenario}] not measured (expected ≥ ${need} samples for profile ${profileName})`
+            : passed
+              ? `${entry.name} [${scenario}] ${n} samples (≥ ${need})`
+              : `${entry.name} [${scenario}] only ${n} of ${need} samples${failedNote}`,
         why: `lib/verdict/metric-catalog.ts expects it for profile ${profileName}`,
       });
     }
@@ -201,12 +197,13 @@ function coverageChecks(metrics: readonly AggregatedMetric[], profileName: Profi
   return results;
 }
 
+/** The fields of a check on a count (metrics, errors, samples, pairs); '*' = the whole run. */
+const RUN_COUNT = { metric: '*', scenario: '*', statistic: 'n', unit: 'count' } as const;
+
+/** A failed check fails the criterion; otherwise it passes when at least one check passed. */
 function criterionStatus(checks: readonly CheckResult[]): CriterionStatus {
   if (checks.some((c) => c.status === 'failed')) return 'failed';
-  if (checks.some((c) => c.status === 'not-measured') && !checks.some((c) => c.status === 'passed'))
-    return 'not-measured';
-  if (!checks.some((c) => c.status === 'passed')) return 'not-measured';
-  return 'passed';
+  return checks.some((c) => c.status === 'passed') ? 'passed' : 'not-measured';
 }
 
 export interface EvaluateOptions {
@@ -226,9 +223,7 @@ export interface EvaluateOptions {
 }
 
 /** The arms of a compare run, from what global setup handed on; undefined in a plain run. */
-export function compareArmsFromEnv(
-  env: NodeJS.ProcessEnv,
-): { base: ComparisonBase; candidate: ComparisonBase } | undefined {
+function compareArmsFromEnv(env: NodeJS.ProcessEnv): { base: ComparisonBase; candidate: ComparisonBase } | undefined {
   const url = env.BASELINE_URL?.trim();
   if (!url && !env.PERF_COMPARE_REF?.trim()) return undefined;
   const ref = env.PERF_COMPARE_BASE_REF ?? env.PERF_COMPARE_REF;
@@ -266,15 +261,12 @@ function noRegressionChecks(comparison: Comparison): CheckResult[] {
   if (comparison.metrics.length === 0) {
     return [
       {
+        ...RUN_COUNT,
         id: 'no-regression:measured',
         criterion: NO_REGRESSION.id,
-        metric: '*',
-        scenario: '*',
-        statistic: 'n',
         op: '>=',
         value: 0,
         limit: 1,
-        unit: 'count',
         passed: false,
         status: 'not-measured',
         message: 'compare mode, but no metric was sampled on both arms: did e2e/compare.spec.ts run (--grep @compare)?',
@@ -312,24 +304,15 @@ function markBaseFailures(
   pairs: readonly PairedSeriesDoc[],
   checks: readonly ThresholdCheck[],
 ) {
-  const baseDoc: TestMetrics = {
-    schemaVersion: 1,
-    test: { title: 'base arm', file: 'compare', project: 'base' },
-    profile: 'default',
-    evidence: [],
-    pairs: [],
-    metrics: pairs.map((p) => ({
-      name: p.name,
-      category: p.category,
-      scenario: p.scenario,
-      unit: p.unit,
-      samples: p.base,
-      errors: [],
-      warmup: 0,
-      tags: {},
-    })),
-  };
-  const baseMetrics = aggregate([baseDoc]).metrics;
+  const baseMetrics: MetricForCheck[] = pairs.map((p) => ({
+    name: p.name,
+    scenario: p.scenario,
+    unit: p.unit,
+    samples: p.base,
+    errorCount: 0,
+    errorCodes: {},
+    stats: summarize(p.base),
+  }));
   for (const criterion of criteria) {
     for (const result of criterion.checks) {
       if (result.status !== 'failed') continue;
@@ -360,15 +343,12 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
 
   // performance-measured: something was recorded at all, the harness lost nothing, coverage.
   add({
+    ...RUN_COUNT,
     id: 'metrics-recorded',
     criterion: 'performance-measured',
-    metric: '*',
-    scenario: '*',
-    statistic: 'n',
     op: '>=',
     value: metrics.length,
     limit: 1,
-    unit: 'count',
     passed: metrics.length > 0,
     status: metrics.length > 0 ? 'passed' : 'failed',
     message:
@@ -378,15 +358,12 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     why: 'A run without measurements proves nothing',
   });
   add({
+    ...RUN_COUNT,
     id: 'harness-errors',
     criterion: 'performance-measured',
-    metric: '*',
-    scenario: '*',
-    statistic: 'n',
     op: '<=',
     value: harnessErrors.length,
     limit: 0,
-    unit: 'count',
     passed: harnessErrors.length === 0,
     status: harnessErrors.length === 0 ? 'passed' : 'failed',
     message:
@@ -406,47 +383,30 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
       for (const r of results) add(r);
       continue;
     }
-    const base = {
-      id: check.id,
-      criterion: check.criterion,
-      metric: check.metric,
-      scenario: check.scenario,
-      statistic: check.statistic,
-      op: check.op,
-      value: null,
-      limit: check.limit,
-      unit: check.unit,
-      why: check.why,
-    };
-    if (check.optional) {
-      add({
-        ...base,
-        passed: true,
-        status: 'skipped',
-        message: `${check.metric} [${check.scenario}] not in this run (optional check)`,
-      });
-      continue;
-    }
+    const { id, metric, scenario, why, optional = false } = check;
     add({
-      ...base,
-      passed: false,
-      status: 'not-measured',
-      message: `${check.metric} [${check.scenario}] not measured`,
+      ...checkFields(check),
+      value: null,
+      passed: optional,
+      status: optional ? 'skipped' : 'not-measured',
+      message: `${metric} [${scenario}] ${optional ? 'not in this run (optional check)' : 'not measured'}`,
     });
     // Not measured must not pass silently: it fails performance-measured (once per metric).
-    if (!uncovered.has(check.metric)) {
-      uncovered.add(check.metric);
+    if (!optional && !uncovered.has(metric)) {
+      uncovered.add(metric);
       add({
-        ...base,
-        id: `measured:${check.id}`,
+        ...RUN_COUNT,
+        id: `measured:${id}`,
         criterion: 'performance-measured',
-        statistic: 'n',
+        metric,
+        scenario,
         op: '>=',
+        value: null,
         limit: 1,
-        unit: 'count',
         passed: false,
         status: 'not-measured',
-        message: `${check.metric} not measured (needed by check ${check.id})`,
+        message: `${metric} not measured (needed by check ${id})`,
+        why,
       });
     }
   }
@@ -484,10 +444,3 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     ...(comparison ? { comparison } : {}),
   };
 }
-
-/** Failed checks, worst criterion first, for summaries. */
-export function failedChecks(result: CheckpointResult): CheckResult[] {
-  return result.criteria.flatMap((c) => c.checks.filter((k) => !k.passed && k.status !== 'skipped'));
-}
-
-export type { Stats };

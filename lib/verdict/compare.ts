@@ -1,18 +1,13 @@
 /**
- * Did this change make it slower? The decision of an A/B comparison (compare mode).
+ * Did this change make it slower? The decision of an A/B comparison (compare mode,
+ * docs/compare-mode.md), from samples of both arms taken in pairs (the same request, close
+ * together in time), so the machine's drift and the model's time hit both halves alike.
  *
- * Input: for each compared metric, samples taken from the base and the candidate arm in pairs
- * (pair i = the same request, on both arms, close together in time: ABBA blocks or both at
- * once), so the machine's drift and the model's time hit both halves of a pair alike.
- *
- * - Times (unit ms): the effect is the median of the paired ratios candidate/base, with a
- *   percentile-bootstrap interval over the pairs (seeded: the same samples give the same report).
- * - Counts (tokens, SQL statements): the effect is the mean paired difference; with the
- *   deterministic model simulator it is exact (every pair differs by the same amount).
- * - A metric is a regression only when the change is larger than its minimum effect
- *   ({@link minEffectFor}) with confidence, after a Holm correction for the number of metrics
- *   compared: with a dozen metrics, plain 95 % intervals would raise a false alarm in about
- *   every second clean run.
+ * - Times (ms): the median of the paired ratios candidate/base; counts (tokens, statements): the
+ *   mean paired difference. Both with a seeded percentile-bootstrap interval over the pairs.
+ * - A regression is a change beyond the metric's minimum effect ({@link minEffectFor}), with
+ *   confidence after a Holm correction across the metrics compared (with a dozen metrics, plain
+ *   95 % intervals would raise a false alarm in about every second clean run).
  */
 import { quantile, quantileSorted, seededRandom, stringSeed } from './stats';
 import type { Unit } from './metrics-schema';
@@ -33,8 +28,6 @@ export interface PairedSeries {
   unit: Unit;
   base: number[];
   candidate: number[];
-  /** Overrides the default minimum effect of the metric ({@link minEffectFor}). */
-  minEffect?: number;
   /** Pairs dropped because a half failed (their causes stay in the metrics documents). */
   failedPairs?: number;
 }
@@ -46,7 +39,7 @@ export type EffectKind = 'ratio' | 'difference';
  * round trips, which the model dominates and the pairing makes precise, a smaller share; counts:
  * half a unit of mean difference, so that one more token or statement per message counts.
  */
-export function minEffectFor(name: string, unit: Unit): { kind: EffectKind; minEffect: number } {
+function minEffectFor(name: string, unit: Unit): { kind: EffectKind; minEffect: number } {
   if (unit === 'tokens' || unit === 'count') return { kind: 'difference', minEffect: 0.5 };
   if (/round_?trip|total_ms|ttft_ms|ui_done|ui_first/.test(name)) return { kind: 'ratio', minEffect: 0.02 };
   return { kind: 'ratio', minEffect: 0.1 };
@@ -96,7 +89,7 @@ export interface Comparison {
   improvements: number;
 }
 
-export const COMPARISON_METHOD =
+const COMPARISON_METHOD =
   'paired samples (same request on both arms; ABBA blocks with a random start, or both at once), ' +
   'times: median paired ratio, counts: mean paired difference, 95 % percentile bootstrap over pairs; ' +
   `a regression is a change beyond the metric's minimum effect, Holm-corrected across metrics (α = ${FAMILY_ALPHA})`;
@@ -146,8 +139,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
   const pairs = Math.min(series.base.length, series.candidate.length);
   const base = series.base.slice(0, pairs);
   const cand = series.candidate.slice(0, pairs);
-  const def = minEffectFor(series.name, series.unit);
-  const minEffect = series.minEffect ?? def.minEffect;
+  const { kind, minEffect } = minEffectFor(series.name, series.unit);
   const out: ComparedMetric = {
     name: series.name,
     scenario: series.scenario,
@@ -156,7 +148,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
     candidate: summarizeArm(series.candidate),
     ratio: null,
     ci95: { low: null, high: null },
-    kind: def.kind,
+    kind,
     minEffect,
     pRegression: null,
     pImprovement: null,
@@ -165,7 +157,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
   };
   if (pairs < MIN_PAIRS) return out;
   const seed = stringSeed(`${series.name}|${series.scenario}`);
-  if (def.kind === 'ratio') {
+  if (kind === 'ratio') {
     const logRatios = base.map((b, i) => Math.log(Math.max(cand[i] as number, TINY) / Math.max(b, TINY)));
     const dist = bootstrap(logRatios, medianOf, seed);
     const upper = Math.log(1 + minEffect);
@@ -233,7 +225,7 @@ export function compareSeries(
  * Metrics a comparison usually holds (e2e/compare.spec.ts: nine), for the sampler's stopping rule
  * before the whole family is known.
  */
-export const EXPECTED_FAMILY_SIZE = 10;
+const EXPECTED_FAMILY_SIZE = 10;
 
 /**
  * Whether a metric needs more pairs (as tachometer does): at the level the decision will use
@@ -241,12 +233,12 @@ export const EXPECTED_FAMILY_SIZE = 10;
  * neither clearly beyond the minimum effect nor clearly within it. Deciding to stop at plain 95 %
  * would stop a real +25 % slowdown at an interval the corrected decision does not accept.
  */
-export function undecided(metric: ComparedMetric, familySize = EXPECTED_FAMILY_SIZE): boolean {
+export function undecided(metric: ComparedMetric): boolean {
   if (metric.decision === 'insufficient-data') return true;
   const pUp = metric.pRegression;
   const pDown = metric.pImprovement;
   if (pUp === null || pDown === null) return false;
-  const level = FAMILY_ALPHA / (2 * Math.max(1, familySize));
+  const level = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
   const beyond = pUp <= level || pDown <= level;
   // Within: "slower than the bound" and "faster than the bound" both rejected at that level.
   const within = 1 - pUp <= level && 1 - pDown <= level;

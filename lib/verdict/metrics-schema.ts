@@ -1,19 +1,11 @@
 /**
- * The shape of the metrics every test attaches, and the reporter reads.
+ * The shape of the metrics every test attaches (one JSON document named
+ * {@link METRICS_ATTACHMENT}) and the reporter reads, also from blob reports in `merge-reports`.
+ * Samples are raw: statistics are computed the same way whichever shard measured them.
  *
- * A test's `perf` fixture attaches one JSON document named {@link METRICS_ATTACHMENT}
- * (content type application/json) when the test ends. The checkpoint reporter collects these
- * from every test (also from blob reports in `merge-reports`), validates them with this schema,
- * and computes statistics from the raw samples, so that statistics are always computed the
- * same way, whichever shard measured them.
- *
- * Naming: metric names are dotted, lower_snake segments, `<category>.<what>`, e.g.
- * `response.ttft_ms`, `tokens.total_per_message`, `memory.search_ms`, `db.session_create_ms`.
- * The same name can be measured in several scenarios (`scenario` tag); a metric is identified
- * by (name, scenario, memoryCount).
- *
- * Pass/fail facts (an index was used, an agent ran on its model) are metrics too, with unit
- * `bool` and samples 1 (true) / 0 (false), so thresholds treat them uniformly.
+ * Metric names are dotted lower_snake, `<category>.<what>` (`response.ttft_ms`); a metric is
+ * identified by (name, scenario, memoryCount). Pass/fail facts (an index was used) are metrics
+ * of unit `bool` with samples 1 (true) / 0 (false), so thresholds treat them uniformly.
  */
 import { z } from 'zod';
 import { PROFILE_NAMES } from '../run/profiles';
@@ -38,6 +30,10 @@ export type Category = (typeof CATEGORIES)[number];
 export const UNITS = ['ms', 's', 'tokens', 'count', 'ratio', 'bool', 'rows/s', 'exponent', 'bytes'] as const;
 export type Unit = (typeof UNITS)[number];
 
+/** Metric and evidence names: dotted lower_snake, e.g. response.ttft_ms. */
+export const METRIC_NAME = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
+const metricName = z.string().regex(METRIC_NAME, 'metric names are dotted lower_snake, e.g. response.ttft_ms');
+
 export const sampleErrorSchema = z.object({
   /** Short cause, e.g. "model_error: upstream 503" — never a secret. */
   message: z.string(),
@@ -49,7 +45,7 @@ export const sampleErrorSchema = z.object({
 export type SampleError = z.infer<typeof sampleErrorSchema>;
 
 export const metricSchema = z.object({
-  name: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, 'metric names are dotted lower_snake, e.g. response.ttft_ms'),
+  name: metricName,
   category: z.enum(CATEGORIES),
   /** e.g. 'simple-query', 'large-memory-context', 'long-conversation', 'sessions-by-user'. */
   scenario: z.string().default('default'),
@@ -83,7 +79,7 @@ export type Evidence = z.infer<typeof evidenceSchema>;
  * is one pair: the same request, close together in time). lib/verdict/compare.ts decides on them.
  */
 export const pairedSeriesSchema = z.object({
-  name: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/),
+  name: metricName,
   category: z.enum(CATEGORIES),
   scenario: z.string().default('default'),
   unit: z.enum(UNITS),

@@ -2,18 +2,10 @@
  * Descriptive statistics of raw samples, the growth exponent of a scaling curve, and the
  * bootstrap used by the baseline comparison.
  *
- * Quantile method: **Hyndman & Fan type 7** (the default of R's `quantile()`, NumPy's
- * `percentile()` and Excel's `PERCENTILE.INC`): for sorted x[0..n-1] and probability p,
- * h = (n − 1)·p and Q(p) = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]). It is implemented here
- * because simple-statistics' `quantileSorted` is a nearest-rank variant; everything else
- * (mean, sample standard deviation, linear regression) comes from simple-statistics.
- *
- * Confidence interval of the median: distribution-free, from order statistics. The number of
- * samples below the true median is Binomial(n, ½), so [x(l), x(n−l+1)] (1-based) covers the
- * median with probability 1 − 2·P(B ≤ l−1); we take the largest l whose coverage is ≥ 95 %.
- * For n ≤ 5 no such pair exists and the interval falls back to [min, max] (coverage < 95 %).
- *
- * Empty input gives n = 0 and NaN statistics (serialized as null in reports).
+ * Quantiles: **Hyndman & Fan type 7** (R's `quantile()`, NumPy's `percentile()`): for sorted
+ * x[0..n-1], h = (n − 1)·p and Q(p) = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]); implemented here
+ * because simple-statistics' `quantileSorted` is nearest-rank. Mean, standard deviation and
+ * regression come from simple-statistics. Empty input gives n = 0 and NaN statistics.
  */
 import { errorFunction, linearRegression, mean as ssMean, sampleStandardDeviation } from 'simple-statistics';
 
@@ -34,7 +26,7 @@ export interface Stats {
   outliers: number;
 }
 
-/** Type-7 quantile of an ascending-sorted, non-empty array. */
+/** Type-7 quantile of an ascending-sorted array. */
 export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
   if (n === 0) return Number.NaN;
@@ -57,16 +49,20 @@ export function quantile(samples: readonly number[], p: number): number {
   return quantileSorted(Float64Array.from(samples).sort(), p);
 }
 
+/** Each tail's share outside a two-sided 95 % interval. */
+const ALPHA_HALF = (1 - 0.95) / 2;
+
 const medianRankCache = new Map<number, number>();
 
 /**
- * The 1-based lower rank l of the distribution-free 95 % CI of the median, or 0 when no pair of
- * order statistics reaches 95 % (n ≤ 5). Log-space binomial, so large n does not underflow.
+ * The 1-based lower rank l of the distribution-free 95 % CI of the median: the count of samples
+ * below the true median is Binomial(n, ½), so [x(l), x(n−l+1)] covers it with probability
+ * 1 − 2·P(B ≤ l−1); l is the largest whose coverage is ≥ 95 %, or 0 when none is (n ≤ 5).
+ * Log-space binomial, so large n does not underflow.
  */
-export function medianCiRank(n: number, confidence = 0.95): number {
-  const cached = confidence === 0.95 ? medianRankCache.get(n) : undefined;
+export function medianCiRank(n: number): number {
+  const cached = medianRankCache.get(n);
   if (cached !== undefined) return cached;
-  const alphaHalf = (1 - confidence) / 2;
   const ln2n = n * Math.LN2;
   let logChoose = 0; // ln C(n, 0)
   let cdf = 0; // P(B ≤ i)
@@ -74,11 +70,11 @@ export function medianCiRank(n: number, confidence = 0.95): number {
   for (let i = 0; i < n; i++) {
     cdf += Math.exp(logChoose - ln2n);
     // [x(i+1), x(n−i)] has coverage 1 − 2·P(B ≤ i).
-    if (cdf > alphaHalf + 1e-12) break;
+    if (cdf > ALPHA_HALF + 1e-12) break;
     rank = i + 1;
     logChoose += Math.log(n - i) - Math.log(i + 1);
   }
-  if (confidence === 0.95) medianRankCache.set(n, rank);
+  medianRankCache.set(n, rank);
   return rank;
 }
 
@@ -96,10 +92,9 @@ export interface Interval {
  * 20 samples: the sample cannot bound its own tail), `high` is +Infinity, and likewise `low` is
  * −Infinity: the data cannot tell that side, and a check must not pretend it can.
  */
-export function quantileCi(sorted: ArrayLike<number>, p: number, confidence = 0.95): Interval {
+export function quantileCi(sorted: ArrayLike<number>, p: number): Interval {
   const n = sorted.length;
   if (n === 0) return { low: Number.NaN, high: Number.NaN };
-  const alphaHalf = (1 - confidence) / 2;
   const lp = Math.log(p);
   const lq = Math.log1p(-p);
   // pmf(k) in log space, k = 0..n, so n in the thousands neither underflows nor overflows.
@@ -111,10 +106,10 @@ export function quantileCi(sorted: ArrayLike<number>, p: number, confidence = 0.
   }
   let l = 0;
   let lower = 0; // P(B ≤ l − 1)
-  while (l < n && lower + (pmf[l] as number) <= alphaHalf + 1e-12) lower += pmf[l++] as number;
+  while (l < n && lower + (pmf[l] as number) <= ALPHA_HALF + 1e-12) lower += pmf[l++] as number;
   let u = n + 1;
   let upper = 0; // P(B ≥ u)
-  while (u > 1 && upper + (pmf[u - 1] as number) <= alphaHalf + 1e-12) upper += pmf[--u] as number;
+  while (u > 1 && upper + (pmf[u - 1] as number) <= ALPHA_HALF + 1e-12) upper += pmf[--u] as number;
   return {
     low: l === 0 ? Number.NEGATIVE_INFINITY : (sorted[l - 1] as number),
     high: u > n ? Number.POSITIVE_INFINITY : (sorted[u - 1] as number),
@@ -125,19 +120,8 @@ export function summarize(samples: readonly number[]): Stats {
   const n = samples.length;
   if (n === 0) {
     const nan = Number.NaN;
-    return {
-      n: 0,
-      min: nan,
-      mean: nan,
-      p50: nan,
-      p90: nan,
-      p95: nan,
-      p99: nan,
-      max: nan,
-      stddev: nan,
-      ci95: { low: nan, high: nan },
-      outliers: 0,
-    };
+    const ci95 = { low: nan, high: nan };
+    return { n, min: nan, mean: nan, p50: nan, p90: nan, p95: nan, p99: nan, max: nan, stddev: nan, ci95, outliers: 0 };
   }
   const sorted = Float64Array.from(samples).sort();
   const q = (p: number) => quantileSorted(sorted, p);
@@ -252,10 +236,9 @@ export const BOOTSTRAP_WORK_CAP = 4_000_000;
 export function bootstrapRatioOfMedians(
   baseline: readonly number[],
   current: readonly number[],
-  opts: { resamples?: number; seed?: number; confidence?: number; bounds?: [number, number] } = {},
+  opts: { resamples?: number; seed?: number; bounds?: [number, number] } = {},
 ): RatioCi {
   if (baseline.length === 0 || current.length === 0) throw new Error('bootstrap needs samples in both groups');
-  const confidence = opts.confidence ?? 0.95;
   const perResample = baseline.length + current.length;
   const resamples = Math.max(200, Math.min(opts.resamples ?? 2000, Math.floor(BOOTSTRAP_WORK_CAP / perResample)));
   const rnd = seededRandom(opts.seed ?? 0x7_4);
@@ -268,12 +251,11 @@ export function bootstrapRatioOfMedians(
     ratios[r] = mb > 0 ? mc / mb : Number.POSITIVE_INFINITY;
   }
   ratios.sort();
-  const alpha = (1 - confidence) / 2;
   const ratio = quantile(current, 0.5) / quantile(baseline, 0.5);
   const out: RatioCi = {
     ratio,
-    low: quantileSorted(ratios, alpha),
-    high: quantileSorted(ratios, 1 - alpha),
+    low: quantileSorted(ratios, ALPHA_HALF),
+    high: quantileSorted(ratios, 1 - ALPHA_HALF),
     resamples,
   };
   if (opts.bounds) {

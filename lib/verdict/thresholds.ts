@@ -11,11 +11,11 @@
  *           were recorded (e.g. by several shards), the worst one for the operator
  *           (max for '<'/'<=', min for '>=').
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Unit } from './metrics-schema';
 import type { ProfileName } from '../run/profiles';
 import { quantileCi, type Interval, type Stats } from './stats';
+import { firstIssue, readJsonFile } from './json-file';
 
 export const CRITERIA = [
   { id: 'performance-measured', title: 'Performance measured' },
@@ -26,10 +26,8 @@ export const CRITERIA = [
 /** Compare mode's fifth criterion (lib/verdict/compare.ts): only in a run with a base arm. */
 export const NO_REGRESSION = { id: 'no-regression', title: 'No regression vs base' } as const;
 export type CriterionId = (typeof CRITERIA)[number]['id'] | typeof NO_REGRESSION.id;
-/** Criteria a threshold check may belong to (the Step 7.4 four). */
-export const CHECKPOINT_CRITERION_IDS = CRITERIA.map((c) => c.id);
 /** Every criterion a report may hold. */
-export const CRITERION_IDS = [...CHECKPOINT_CRITERION_IDS, NO_REGRESSION.id] as readonly CriterionId[];
+export const CRITERION_IDS = [...CRITERIA.map((c) => c.id), NO_REGRESSION.id] as readonly CriterionId[];
 
 export const STATISTICS = ['p50', 'p95', 'p99', 'max', 'min', 'mean', 'errorRate', 'value', 'n'] as const;
 export type Statistic = (typeof STATISTICS)[number];
@@ -56,13 +54,13 @@ export interface ThresholdCheck {
   enabled?: boolean;
 }
 
-export const checkOverrideSchema = z
+const checkOverrideSchema = z
   .object({
     limit: z.number().finite().optional(),
     enabled: z.boolean().optional(),
   })
   .strict();
-export type CheckOverride = z.infer<typeof checkOverrideSchema>;
+type CheckOverride = z.infer<typeof checkOverrideSchema>;
 
 export interface ProfileOverride {
   /** Multiplies every catalog minSamples (rounded up, at least 1). Samples only: limits stay. */
@@ -127,32 +125,20 @@ function applyOverrides(
   });
 }
 
-/** Schema of the `PERF_THRESHOLDS` file: partial overrides keyed by check id. */
-export const envOverridesSchema = z.record(z.string(), checkOverrideSchema);
-
-/** Reads and validates a `PERF_THRESHOLDS` JSON file; errors name the file and the field. */
-export function readEnvOverrides(path: string): Record<string, CheckOverride> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ThresholdConfigError(
-      `PERF_THRESHOLDS=${path}: cannot read the file (${(error as Error).message}). ` +
-        'Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}',
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ThresholdConfigError(`PERF_THRESHOLDS=${path}: not valid JSON (${(error as Error).message})`);
-  }
-  const parsed = envOverridesSchema.safeParse(json);
+/** Reads and validates a `PERF_THRESHOLDS` file (overrides keyed by check id); errors name the file and the field. */
+function readEnvOverrides(path: string): Record<string, CheckOverride> {
+  const json = readJsonFile(
+    path,
+    (problem, unreadable) =>
+      new ThresholdConfigError(
+        `PERF_THRESHOLDS=${path}: ${problem}` +
+          (unreadable ? '. Point it to a JSON file of overrides, e.g. {"response.total_ms.p95": {"limit": 8000}}' : ''),
+      ),
+  );
+  const parsed = z.record(z.string(), checkOverrideSchema).safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     throw new ThresholdConfigError(
-      `PERF_THRESHOLDS=${path}: field ${field}: ${issue?.message ?? 'invalid'}. ` +
+      `PERF_THRESHOLDS=${path}: ${firstIssue(parsed.error)}. ` +
         'Expected {"<check id>": {"limit"?: number, "enabled"?: boolean}}',
     );
   }
@@ -232,15 +218,8 @@ export const THRESHOLD_EXCEEDED = 'Threshold exceeded';
 /** Prefix of a failed error-rate check: the measurement broke, not the limit (own Allure category). */
 export const SAMPLE_ERRORS = 'Sample errors';
 
-export function compare(value: number, op: Op, limit: number): boolean {
-  switch (op) {
-    case '<':
-      return value < limit;
-    case '<=':
-      return value <= limit;
-    case '>=':
-      return value >= limit;
-  }
+function compare(value: number, op: Op, limit: number): boolean {
+  return op === '<' ? value < limit : op === '<=' ? value <= limit : value >= limit;
 }
 
 export function formatNumber(v: number | null | undefined, unit?: string): string {
@@ -251,8 +230,7 @@ export function formatNumber(v: number | null | undefined, unit?: string): strin
   return unit && unit !== 'bool' && unit !== 'ratio' && unit !== 'exponent' && unit !== 'count' ? `${s} ${unit}` : s;
 }
 
-export function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op): number | null {
-  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op): number | null {
   switch (statistic) {
     case 'errorRate': {
       const total = m.stats.n + m.errorCount;
@@ -260,12 +238,11 @@ export function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op):
     }
     case 'n':
       return m.stats.n;
-    case 'value': {
+    case 'value':
       if (m.samples.length === 0) return null;
       return op === '>=' ? m.stats.min : m.stats.max;
-    }
     default:
-      return finite(m.stats[statistic]);
+      return Number.isFinite(m.stats[statistic]) ? m.stats[statistic] : null;
   }
 }
 
@@ -276,10 +253,8 @@ export function percentileOf(statistic: Statistic): number | undefined {
   return PERCENTILE[statistic];
 }
 
-export type IntervalDecision = 'pass' | 'fail' | 'straddles';
-
 /** Where a percentile's confidence interval lies relative to a check's limit. */
-export function decideByInterval(interval: Interval, op: Op, limit: number): IntervalDecision {
+export function decideByInterval(interval: Interval, op: Op, limit: number): 'pass' | 'fail' | 'straddles' {
   if (Number.isNaN(interval.low) || Number.isNaN(interval.high)) return 'straddles';
   // For '<'/'<=' the worst case is the high end; for '>=' the low end.
   const [worst, best] = op === '>=' ? [interval.low, interval.high] : [interval.high, interval.low];
@@ -308,55 +283,51 @@ export function describeErrors(codes: Record<string, number>): string {
     .join(', ');
 }
 
+/** The fields of a check's result that the check itself sets. */
+export function checkFields({ id, criterion, metric, scenario, statistic, op, limit, unit, why }: ThresholdCheck) {
+  return { id, criterion, metric, scenario, statistic, op, limit, unit, why };
+}
+
 /** Evaluates one check against the metrics it matches; an empty array means "no such metric". */
 export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricForCheck[]): CheckResult[] {
   const matching = metrics.filter(
     (m) => m.name === check.metric && (check.scenario === '*' || m.scenario === check.scenario),
   );
-  return matching.map((m) => {
+  return matching.map((m): CheckResult => {
     const value = statisticValue(m, check.statistic, check.op);
     const base = {
-      id: check.id,
-      criterion: check.criterion,
+      ...checkFields(check),
       metric: m.name,
       scenario: m.scenario,
       ...(m.memoryCount !== undefined ? { memoryCount: m.memoryCount } : {}),
-      statistic: check.statistic,
-      op: check.op,
       value,
-      limit: check.limit,
-      unit: check.unit,
-      why: check.why,
     };
     const where = label(m.name, m.scenario, m.memoryCount);
     if (value === null) {
       const cause =
         m.errorCount > 0 ? `all ${m.errorCount} samples failed (${describeErrors(m.errorCodes)})` : 'no samples';
-      return { ...base, passed: false, status: 'failed' as const, message: `${where} ${check.statistic}: ${cause}` };
+      return { ...base, passed: false, status: 'failed', message: `${where} ${check.statistic}: ${cause}` };
     }
     // The point estimate decides (it lies inside the interval, so a decisive interval agrees with
     // it); the interval says how sure that decision is, and is reported beside it.
     const passed = compare(value, check.op, check.limit);
     const interval = percentileInterval(m.samples, check.statistic);
-    const decision = interval ? decideByInterval(interval, check.op, check.limit) : undefined;
-    const intervalFields =
-      interval && decision
-        ? {
-            interval: {
-              low: Number.isFinite(interval.low) ? interval.low : null,
-              high: Number.isFinite(interval.high) ? interval.high : null,
-            },
-            decidedBy: decision === 'straddles' ? ('estimate' as const) : ('interval' as const),
-          }
-        : {};
-    const shown = check.statistic === 'errorRate' ? `${(value * 100).toFixed(1)} %` : formatNumber(value, check.unit);
-    const limit =
-      check.statistic === 'errorRate' ? `${(check.limit * 100).toFixed(1)} %` : formatNumber(check.limit, check.unit);
+    const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
+    const intervalFields: Pick<CheckResult, 'interval' | 'decidedBy'> = interval
+      ? {
+          interval: { low: finiteOrNull(interval.low), high: finiteOrNull(interval.high) },
+          decidedBy: decideByInterval(interval, check.op, check.limit) === 'straddles' ? 'estimate' : 'interval',
+        }
+      : {};
+    const show = (v: number) =>
+      check.statistic === 'errorRate' ? `${(v * 100).toFixed(1)} %` : formatNumber(v, check.unit);
+    const shown = show(value);
+    const limit = show(check.limit);
     const errs = m.errorCount > 0 ? ` — ${m.errorCount} failed samples: ${describeErrors(m.errorCodes)}` : '';
     const message = passed
       ? `${where} ${check.statistic} = ${shown} (limit ${check.op} ${limit})`
       : `${check.statistic === 'errorRate' ? SAMPLE_ERRORS : THRESHOLD_EXCEEDED}: ` +
         `${where} ${check.statistic} = ${shown}, limit ${check.op} ${limit}${errs}`;
-    return { ...base, ...intervalFields, passed, status: passed ? ('passed' as const) : ('failed' as const), message };
+    return { ...base, ...intervalFields, passed, status: passed ? 'passed' : 'failed', message };
   });
 }

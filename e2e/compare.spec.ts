@@ -11,7 +11,7 @@
  *
  * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
  */
-import { test, expect, type ArmClients, type Arms, type UserApi } from '../fixtures';
+import { test, expect, type ArmClients, type Arms, type PerfRecorder, type UserApi } from '../fixtures';
 import type { MemoriesPage, SearchResponse } from '../contract';
 import { parseServerTiming } from '../contract';
 import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
@@ -84,10 +84,7 @@ async function chatTurn(client: UserApi, i: number) {
   };
 }
 
-function expectPairs(
-  perf: { pairs(name: string, scenario?: string): { base: number[] } | undefined },
-  names: readonly string[],
-) {
+function expectPairs(perf: PerfRecorder, names: readonly string[]) {
   for (const name of names) {
     expect(perf.pairs(name)?.base.length ?? 0, `${name}: pairs on both arms`).toBeGreaterThanOrEqual(MIN_PAIRS);
   }
@@ -98,11 +95,10 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
   test.skip(({ config }) => !config.compare, 'compare mode only: set PERF_COMPARE_REF or BASELINE_URL');
 
   test('app time of session create, search and memory list, ABBA', async ({ arms, perf, config }) => {
-    const a = arms as Arms;
     const plan = { ...perf.profile.compare.micro, seed: config.runId ?? 'local', order: 'abba' as const };
 
     const users = await test.step('seed the same user and memories on both arms', () =>
-      seedBoth(a, SEARCH_MEMORIES, RELEVANT_MEMORIES));
+      seedBoth(arms as Arms, SEARCH_MEMORIES, RELEVANT_MEMORIES));
 
     await test.step('session create: the app time on both arms', () =>
       perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
@@ -111,13 +107,8 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
       }));
 
     await test.step('ranked search and recent-first list: the app time on both arms', () =>
-      perf.comparePaired(
-        {
-          ...plan,
-          scenario: 'api',
-          metrics: ['memory.search_ms', 'memory.retrieval_ms'],
-        },
-        (arm, i) => searchAndList(users[arm], i),
+      perf.comparePaired({ ...plan, scenario: 'api', metrics: ['memory.search_ms', 'memory.retrieval_ms'] }, (arm, i) =>
+        searchAndList(users[arm], i),
       ));
 
     await test.step('every metric has enough pairs', () => {
@@ -126,10 +117,8 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
   });
 
   test('chat turn on both arms at once: times, tokens and SQL statements', async ({ arms, perf, config }) => {
-    const a = arms as Arms;
-
     const users = await test.step('seed the same user and everyday memories on both arms', () =>
-      seedBoth(a, 0, EVERYDAY_MEMORIES));
+      seedBoth(arms as Arms, 0, EVERYDAY_MEMORIES));
 
     await test.step('the same question to both arms, at the same moment', () =>
       perf.comparePaired(

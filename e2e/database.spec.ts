@@ -59,12 +59,7 @@ const API_READ_PATHS: ApiReadPath[] = [
 const SESSION_INSERT_SQL = target.writePath('session-create');
 const MESSAGE_INSERT_SQL = target.writePath('message-create');
 
-interface Dataset {
-  owner: SeededUser;
-  longSessionId: number;
-  memories: number;
-  sessions: number;
-}
+type Dataset = Awaited<ReturnType<typeof seedDataset>>;
 
 // The reports name a test by its full title ("database › …"); each test is defined by a function.
 test.describe('database', () => {
@@ -152,18 +147,21 @@ function querySpeed(): void {
 
 // Session and message creation, in the order the test runs them.
 
+/** The profile's SQL sampling: samples, warm-up, and the cap while the p95 is undecided. */
+function dbSampling({ dbSamples, dbWarmup, dbMaxSamples }: PerfProfile) {
+  return { samples: dbSamples, warmup: dbWarmup, maxSamples: dbMaxSamples };
+}
+
 async function sessionCreateViaSql(perf: PerfRecorder, db: Pool, owner: SeededUser): Promise<void> {
-  const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
   await settleBefore(perf, 'session create via SQL');
   await perf.measure(
     'db.session_create_ms',
     (i) => db.query(SESSION_INSERT_SQL, [owner.user.id, owner.profile.id, `SQL session ${i}`]),
-    { scenario: 'sql', samples, warmup, maxSamples, tags: { channel: 'sql' } },
+    { scenario: 'sql', ...dbSampling(perf.profile), tags: { channel: 'sql' } },
   );
 }
 
 async function sessionCreateViaApi(perf: PerfRecorder, user: UserApi): Promise<void> {
-  const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
   await settleBefore(perf, 'session create via the API');
   // Gated on the app's own time (Server-Timing): a 1–2 ms round trip's p95 on a shared VM is
   // decided by process wake-ups between client, app and database, not by the app.
@@ -172,9 +170,7 @@ async function sessionCreateViaApi(perf: PerfRecorder, user: UserApi): Promise<v
     (i) => user.createSessionWithServerTiming({ title: `API session ${i}` }),
     {
       scenario: 'api',
-      samples,
-      warmup,
-      maxSamples,
+      ...dbSampling(perf.profile),
       entry: 'total',
       clientMetric: 'db.session_create_roundtrip_ms',
       tags: { channel: 'api', endpoint: 'POST /api/sessions' },
@@ -255,7 +251,7 @@ async function storedSessions(db: Pool, owner: SeededUser): Promise<number | und
 // Query speed, in the order the test runs them.
 
 /** The measured user (memories, one long + several short sessions) among NOISE other users. */
-async function seedDataset(seed: Seeder, db: Pool, profile: PerfProfile): Promise<Dataset> {
+async function seedDataset(seed: Seeder, db: Pool, profile: PerfProfile) {
   // A heavy user: the profile's "large memory context" size (1k smoke/default, 10k full).
   const memories = profile.largeContextMemories;
   const noiseMemoriesPerUser = Math.ceil((memories * NOISE_MEMORY_FACTOR) / NOISE.users);
@@ -290,13 +286,10 @@ function sizeTags(d: Dataset) {
 }
 
 async function queryViaSql(perf: PerfRecorder, db: Pool, scenario: QueryScenario, param: number, d: Dataset) {
-  const { dbSamples: samples, dbMaxSamples: maxSamples, dbWarmup: warmup } = perf.profile;
   await settleBefore(perf, `${scenario} via SQL`);
   await perf.measure('db.query_ms', () => db.query(READ_PATHS[scenario].sql, [param]), {
     scenario,
-    samples,
-    warmup,
-    maxSamples,
+    ...dbSampling(perf.profile),
     tags: { channel: 'sql', ...sizeTags(d) },
   });
 }

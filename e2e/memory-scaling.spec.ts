@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario, type MetricName } from '../lib/verdict/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../contract';
-import type { MetricOptions, PerfRecorder, Seeder, MemoryChatApi, UserApi } from '../fixtures';
+import type { MetricOptions, PerfRecorder, Seeder, MemoryChatApi } from '../fixtures';
 import {
   ScalingSamples,
   broadP50s,
@@ -65,8 +65,8 @@ const BROAD_SAMPLES = 3;
 const LIST_LIMIT = 50;
 /**
  * List/search requests are cheap (milliseconds), so they get at least 20 samples per size even in
- * `smoke`: the growth exponents are fitted on p50s of sub-millisecond-to-few-ms DB times, and a
- * p50 of 4 samples moved the fit by ±0.3 between identical runs.
+ * `smoke`: the growth exponents are fitted on p50s of few-ms DB times, which a handful of samples
+ * leaves too noisy.
  */
 const MIN_SCALING_SAMPLES = 20;
 const SEARCH_LIMIT = 10;
@@ -82,13 +82,7 @@ const CHAT_STAGGER_MS = 100;
 
 type SearchKind = (typeof CORRECTNESS_SEARCHES)[number][0];
 
-/** One memory count: its user (seeded with `size` memories) and the planted target's id. */
-interface AtSize {
-  size: number;
-  scenario: string;
-  client: UserApi;
-  targetId: number | undefined;
-}
+type AtSize = Awaited<ReturnType<typeof seedSize>>;
 
 /** What one size yields besides recorded metrics: search ranks, list problems, broad query p50s. */
 interface SizeResult {
@@ -100,9 +94,7 @@ interface SizeResult {
 
 test(
   'memory scaling: retrieval, ranked and fuzzy search, chat retrieval and statements per chat, by memory count',
-  {
-    tag: ['@memory', '@bottlenecks', '@api', '@database'],
-  },
+  { tag: ['@memory', '@bottlenecks', '@api', '@database'] },
   async ({ seed, api, perf }) => {
     const budget = timeBudget();
     const sizes = [...perf.profile.memorySizes].sort((a, b) => a - b);
@@ -155,7 +147,8 @@ test(
   },
 );
 
-async function seedSize(seed: Seeder, api: MemoryChatApi, size: number): Promise<AtSize> {
+/** One memory count: its user (seeded with `size` memories) and the planted target's id. */
+async function seedSize(seed: Seeder, api: MemoryChatApi, size: number) {
   const owner = await seed.user({ displayName: `perf scaling ${size}` });
   await seed.memories(owner, size - RELEVANT_MEMORIES.length);
   const [targetId] = await seed.plantMemories(owner, RELEVANT_MEMORIES);
@@ -164,6 +157,10 @@ async function seedSize(seed: Seeder, api: MemoryChatApi, size: number): Promise
 
 function sizeOpts(at: AtSize, extra: MetricOptions['tags'] = {}): MetricOptions {
   return { scenario: at.scenario, tags: { memoryCount: at.size, channel: 'api', ...extra } };
+}
+
+function timedSearch(at: AtSize, mode: 'ranked' | 'fuzzy', q: string, timeoutMs: number) {
+  return timedGet<SearchResponse>(at.client, SEARCH_PATH, { mode, limit: SEARCH_LIMIT, q }, timeoutMs);
 }
 
 /** List, ranked and fuzzy search, one request at a time; returns the first list page's problems. */
@@ -194,18 +191,8 @@ async function measureListAndSearch(
       const i = ctx.index + warmup;
       const timeout = budget.requestTimeoutMs(15_000);
       const list = await timedGet<MemoriesPage>(client, '/api/memories', { limit: LIST_LIMIT }, timeout);
-      const search = await timedGet<SearchResponse>(
-        client,
-        SEARCH_PATH,
-        { mode: 'ranked', limit: SEARCH_LIMIT, q: SEARCH_QUERIES[i % SEARCH_QUERIES.length]! },
-        timeout,
-      );
-      const fuzzy = await timedGet<SearchResponse>(
-        client,
-        SEARCH_PATH,
-        { mode: 'fuzzy', limit: SEARCH_LIMIT, q: FUZZY_QUERIES[i % FUZZY_QUERIES.length]! },
-        timeout,
-      );
+      const search = await timedSearch(at, 'ranked', SEARCH_QUERIES[i % SEARCH_QUERIES.length]!, timeout);
+      const fuzzy = await timedSearch(at, 'fuzzy', FUZZY_QUERIES[i % FUZZY_QUERIES.length]!, timeout);
       ctx.record('memory.retrieval_ms', list.ms, sizeOpts(at));
       ctx.record('memory.search_ms', search.ms, sizeOpts(at, { mode: 'ranked' }));
       ctx.record('memory.fuzzy_search_ms', fuzzy.ms, sizeOpts(at, { mode: 'fuzzy' }));
@@ -230,23 +217,19 @@ async function searchRanks(at: AtSize): Promise<Record<SearchKind, number | null
   const ranks: Record<SearchKind, number | null> = { paraphrase: null, typo: null };
   for (const [kind, query, mode] of CORRECTNESS_SEARCHES) {
     const found = await at.client.searchMemories(query, { mode, limit: SEARCH_LIMIT });
-    ranks[kind] = rankOf(
-      found.results.map((r) => r.memory.id),
-      at.targetId,
-    );
+    const ids = found.results.map((r) => r.memory.id);
+    ranks[kind] = rankOf(ids, at.targetId);
   }
   return ranks;
 }
 
 /** Broad queries (evidence only): ranking cost grows with the number of matching memories. */
 async function timeBroadQueries(at: AtSize, budget: TimeBudget): Promise<BroadP50s> {
-  const get = (mode: 'ranked' | 'fuzzy', q: string) =>
-    timedGet<SearchResponse>(at.client, SEARCH_PATH, { mode, limit: SEARCH_LIMIT, q }, budget.requestTimeoutMs(15_000));
   const ranked = [];
   const fuzzy = [];
   for (let k = 0; k < BROAD_SAMPLES && budget.remainingMs() > 0; k++) {
-    ranked.push(await get('ranked', BROAD_QUERY));
-    fuzzy.push(await get('fuzzy', BROAD_TYPO_QUERY));
+    ranked.push(await timedSearch(at, 'ranked', BROAD_QUERY, budget.requestTimeoutMs(15_000)));
+    fuzzy.push(await timedSearch(at, 'fuzzy', BROAD_TYPO_QUERY, budget.requestTimeoutMs(15_000)));
   }
   return broadP50s(at.size, ranked, fuzzy);
 }

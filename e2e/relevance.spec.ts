@@ -20,9 +20,7 @@ import { askQuestions, recordModeEvidence } from './helpers/relevance-questions'
 
 test(
   'relevance: recall at 5 and MRR of memory search on a labelled retrieval set, per mode',
-  {
-    tag: ['@memory', '@relevance', '@api'],
-  },
+  { tag: ['@memory', '@relevance', '@api'] },
   async ({ seed, db, api, perf }) => {
     const budget = timeBudget();
     const set = buildRetrievalSet();

@@ -45,11 +45,7 @@ const MIN_STREAM_TO_OVERLAP_MS = 250;
 const DIRECT_MODEL_CONCURRENCY = 10;
 /** The scenario whose chats also give the "no major bottlenecks" evidence (app share, statements). */
 const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
-/**
- * Extra warm-up chats of the long-conversation API test: its first one or two measured chats were
- * the slowest in app overhead (a 200-message history, not yet warm), which put its p95 over the
- * limit on unchanged code. The limit and sample count stay.
- */
+/** Extra warm-up chats of the long-conversation API test: its first chats into a long history are not yet warm. */
 const LONG_CONVERSATION_EXTRA_WARMUP = 2;
 /** Completion length of the direct model calls when the simple-query API test did not run first. */
 const DEFAULT_MAX_TOKENS = 64;
@@ -60,12 +56,6 @@ const TOKENS_PER_MESSAGE = [
   'tokens.prompt_per_message',
   'tokens.completion_per_message',
 ] as const;
-
-const SCENARIO_TAG: Record<ResponseScenario, string> = {
-  'simple-query': '@simple-query',
-  'large-memory-context': '@large-memory-context',
-  'long-conversation': '@long-conversation',
-};
 
 /**
  * What the simple-query API test measured, for the direct-model test after it (same worker).
@@ -82,7 +72,7 @@ for (const scenario of RESPONSE_SCENARIOS) {
         '@response',
         '@tokens',
         '@api',
-        SCENARIO_TAG[scenario],
+        `@${scenario}`,
         ...(scenario === BOTTLENECK_SCENARIO ? ['@bottlenecks'] : []),
       ],
     },
@@ -269,7 +259,7 @@ async function directModelCalls(
 test(
   'chat UI: click → first token and click → done, all three scenarios',
   {
-    tag: ['@response', '@ui', ...RESPONSE_SCENARIOS.map((s) => SCENARIO_TAG[s])],
+    tag: ['@response', '@ui', ...RESPONSE_SCENARIOS.map((s) => `@${s}`)],
   },
   async ({ seed, api, perf, chat, browser }) => {
     const profile = perf.profile;

@@ -27,13 +27,11 @@ test.describe.configure({ mode: 'parallel' });
 const MEMORY_GROWTH_FACTOR = 10;
 
 /**
- * The shorter history is half the long one (100 vs 200 in `default`), not the ~50 first
- * suggested: seeded sessions have no rolling summary yet, so the first message into *any* history
- * longer than the app's verbatim window pays a one-off summarizer catch-up (~1,000 tokens here).
- * A ~50-message history fits the window and pays none, so 200-vs-50 would charge that catch-up
- * to "history growth" and flag a healthy app (measured: conversation tokens flat, ratio 1.41 from
- * the summarizer alone). Half-vs-full keeps both sides on the same footing while an untrimmed
- * prompt (`token-bloat`) still doubles.
+ * The shorter history is half the long one (100 vs 200 in `default`): seeded sessions have no
+ * rolling summary yet, so the first message into any history longer than the app's verbatim window
+ * pays a one-off summarizer catch-up. A history that fits the window pays none, and the ratio would
+ * charge that catch-up to "history growth". Half-vs-full keeps both sides on the same footing while
+ * an untrimmed prompt (`token-bloat`) still doubles.
  */
 const SHORT_HISTORY_SHARE = 0.5;
 /**
@@ -51,9 +49,7 @@ interface Side {
 
 test(
   'history growth: tokens per message at a long vs a half-as-long history, and each agent on its model',
-  {
-    tag: ['@tokens', '@api'],
-  },
+  { tag: ['@tokens', '@api'] },
   async ({ seed, api, perf }) => {
     const profile = perf.profile;
     const budget = timeBudget();
@@ -90,26 +86,21 @@ test(
     });
 
     await test.step(`no message over the token budget at a ${longHistory}-message history`, () => {
-      const overBudget = long.usages
-        .filter((u) => u.totalTokens > u.budget)
-        .map((u) => `${u.totalTokens} > ${u.budget}`);
-      expect.soft(overBudget, `messages over the token budget at a ${longHistory}-message history`).toEqual([]);
+      const atLong = `messages over the token budget at a ${longHistory}-message history`;
+      expect.soft(overBudget(long), atLong).toEqual([]);
     });
   },
 );
 
 test(
   'memory growth: tokens per message with a large vs a small memory set',
-  {
-    tag: ['@tokens', '@memory', '@api'],
-  },
+  { tag: ['@tokens', '@memory', '@api'] },
   async ({ seed, api, perf }) => {
     const profile = perf.profile;
     const budget = timeBudget();
     const health = await api.health();
-    // Both sides large enough that the retriever's top-k is full: below that (e.g. 100 memories,
-    // where only 8–13 match), more memories *should* add memories to the prompt, up to the cap, and
-    // a 100-vs-1,000 ratio measured that fill-up (1.08–1.29 between identical runs), not growth.
+    // Both sides large enough that the retriever's top-k is full: below that, more memories *should*
+    // add memories to the prompt, up to the cap, and the ratio would measure that fill-up, not growth.
     const small = profile.largeContextMemories;
     const large = small * MEMORY_GROWTH_FACTOR;
     const samples = fewSamples(profile);
@@ -138,15 +129,17 @@ test(
       recordPerAgent(perf, health, [...smallSide.usages, ...largeSide.usages], 'memories'));
 
     await test.step(`with ${large} memories: no message over the token budget, memories in every prompt`, () => {
-      const overBudget = largeSide.usages
-        .filter((u) => u.totalTokens > u.budget)
-        .map((u) => `${u.totalTokens} > ${u.budget}`);
-      expect.soft(overBudget, `messages over the token budget with ${large} memories`).toEqual([]);
+      expect.soft(overBudget(largeSide), `messages over the token budget with ${large} memories`).toEqual([]);
       const withoutMemories = largeSide.usages.filter((u) => u.memoriesInPrompt <= 0).length;
       expect.soft(withoutMemories, 'messages whose prompt had no memories although relevant ones were planted').toBe(0);
     });
   },
 );
+
+/** `total > budget` for each message of the side over the app's token budget. */
+function overBudget(s: Side): string[] {
+  return s.usages.filter((u) => u.totalTokens > u.budget).map((u) => `${u.totalTokens} > ${u.budget}`);
+}
 
 /**
  * Both sides to the end (a failing side must not leave the other seeding behind the test's back),
@@ -175,12 +168,13 @@ function recordRatio(
     scenario,
     tags: { ...tags, basis: 'prompt tokens', samplesPerSide: larger.usages.length + larger.failures.length },
   };
+  const failures = [...larger.failures, ...smaller.failures];
   const big = avg(larger.usages.map((u) => u.promptTokens));
   const little = avg(smaller.usages.map((u) => u.promptTokens));
   if (big !== undefined && little !== undefined && little > 0) {
     perf.record('tokens.history_growth_ratio', big / little, opts);
   } else {
-    const cause = [...larger.failures, ...smaller.failures][0];
+    const cause = failures[0];
     perf.recordError(
       'tokens.history_growth_ratio',
       cause
@@ -192,14 +186,11 @@ function recordRatio(
   perf.evidence(
     `tokens.${scenario}_growth`,
     `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); ` +
-      `failed samples ${larger.failures.length + smaller.failures.length}`,
+      `failed samples ${failures.length}`,
     {
       [larger.label]: larger.usages.map(agentTokens),
       [smaller.label]: smaller.usages.map(agentTokens),
-      failures: [...larger.failures, ...smaller.failures].map((e) => ({
-        code: errorCode(e),
-        message: errorMessage(e),
-      })),
+      failures: failures.map((e) => ({ code: errorCode(e), message: errorMessage(e) })),
     },
     { scenario },
   );
@@ -210,10 +201,7 @@ function recordAgentModels(perf: PerfRecorder, health: Health, usages: MessageUs
   const mismatches: string[] = [];
   for (const agent of AGENTS_USING_MODELS) {
     const expected = health.models[agent];
-    const opts = {
-      scenario: agent,
-      tags: { expectedModel: expected ?? 'unconfigured' },
-    };
+    const opts = { scenario: agent, tags: { expectedModel: expected ?? 'unconfigured' } };
     const calls = callsOf(usages, agent).filter((a) => a.status !== 'skipped' && a.model !== null);
     if (!calls.length) {
       perf.recordError(

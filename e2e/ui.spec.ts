@@ -29,9 +29,7 @@ const LCP: MetricOptions = { scenario: 'default', tags: { ...LOAD_TAGS, source: 
 
 test(
   'chat page load: navigation timing and largest contentful paint (cache disabled)',
-  {
-    tag: ['@ui'],
-  },
+  { tag: ['@ui'] },
   async ({ seed, perf, chat, page }) => {
     const profile = perf.profile;
     const budget = timeBudget();
@@ -91,9 +89,7 @@ test(
 
 test(
   'long conversation: open it until all messages are shown, then scroll frame times',
-  {
-    tag: ['@ui'],
-  },
+  { tag: ['@ui'] },
   async ({ seed, perf, chat }) => {
     const profile = perf.profile;
     const budget = timeBudget();

@@ -7,26 +7,21 @@
 import { test } from '@playwright/test';
 import { SampleFailure } from './failures';
 
-export interface TimeBudget {
-  /** Milliseconds left before the budget is spent (never negative). */
-  remainingMs(): number;
-  /** Throws a `time_budget` SampleFailure when the budget is spent. */
-  check(what: string): void;
-  /** A per-request timeout: `capMs`, but never past the budget. */
-  requestTimeoutMs(capMs: number): number;
-}
+export type TimeBudget = ReturnType<typeof timeBudget>;
 
 /**
  * Budget = `share` of the test's timeout (the rest is left for teardown: cleanup and attaching
  * metrics). With no timeout configured, `fallbackMs` is used.
  */
-export function timeBudget(share = 0.75, fallbackMs = 120_000): TimeBudget {
+export function timeBudget(share = 0.75, fallbackMs = 120_000) {
   const info = test.info();
   const total = info.timeout > 0 ? info.timeout : fallbackMs;
   const deadline = performance.now() + total * share;
+  /** Milliseconds left before the budget is spent (never negative). */
   const remainingMs = () => Math.max(0, deadline - performance.now());
   return {
     remainingMs,
+    /** Throws a `time_budget` SampleFailure when the budget is spent. */
     check(what: string) {
       if (remainingMs() <= 0) {
         throw new SampleFailure(
@@ -35,6 +30,7 @@ export function timeBudget(share = 0.75, fallbackMs = 120_000): TimeBudget {
         );
       }
     },
+    /** A per-request timeout: `capMs`, but never past the budget. */
     requestTimeoutMs(capMs: number) {
       return Math.max(1_000, Math.min(capMs, remainingMs()));
     },

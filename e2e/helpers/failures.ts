@@ -12,6 +12,3 @@ export class SampleFailure extends Error {
     this.name = 'SampleFailure';
   }
 }
-
-// Codes and one-line messages of any thrown value: errorCode/errorMessage in fixtures/perf.ts
-// (the recorder uses the same ones for every sample error).

@@ -1,16 +1,10 @@
 /**
  * Paces overlapping chat samples so that the app's own work of one chat never runs at the same
- * time as the app's own work of another.
- *
- * A chat request is app work (store the message, retrieve memories, build the prompt), then the
- * model's reply streaming for ~1–2 s (the app only relays it), then app work again (store the
- * reply). App overhead is measured server-side as the request time outside the model calls, so
- * only the two app-work phases can be disturbed by a neighbour's app work. With two chats in
- * flight and the next one starting only after the previously started one has streamed its first
- * token (its first app phase is over), a chat's first app phase runs while the other chat is mid
- * stream, and a lane only starts its next chat after its previous one is `done` (its last app
- * phase is over). The two app phases of neighbours then meet only when a reply ends within the
- * few milliseconds another chat spends before its model call.
+ * time as the app's own work of another. A chat is app work (store the message, retrieve, build
+ * the prompt), then ~1–2 s of the model's reply streaming (the app only relays it), then app work
+ * again (store the reply). With two chats in flight, the next one starting only after the previous
+ * one streamed its first token, and a lane starting its next chat only after `done`, each chat's app
+ * phases fall into the other's stream.
  */
 export class FirstTokenPacer {
   private previous: Promise<void> = Promise.resolve();

@@ -1,25 +1,13 @@
 /**
- * Measurement hygiene for millisecond benchmarks: start from a quiet machine.
- *
- * On a 2-core machine the end of one test keeps the cores busy for a moment (the runner writing
- * the previous test's reports, Postgres flushing what a cleanup dirtied). A 1–2 ms request
- * measured in that window lands 3–10 ms in the tail: in one run session create via the API had
- * p95 5.5 ms right after a test that sent a burst of chats and 2.5 ms alone. So micro-benchmarks
- * first wait (bounded) until the CPUs are mostly idle. Reads /proc/stat: Linux only; elsewhere no wait.
+ * Measurement hygiene for millisecond benchmarks: start from a quiet machine. On a 2-core machine
+ * the end of one test keeps the cores busy for a moment (report writing, Postgres flushing), and a
+ * 1–2 ms request measured then lands several ms in the tail. So micro-benchmarks first wait
+ * (bounded) until the CPUs are mostly idle. Reads /proc/stat: Linux only; elsewhere no wait.
  * The wait is reported, never hidden: callers put it into the test's evidence.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PerfRecorder } from '../../fixtures';
-
-export interface QuietResult {
-  /** Time spent waiting, ms. */
-  waitedMs: number;
-  /** CPU idle share of the last window (0–1), undefined where /proc/stat is unavailable. */
-  idle: number | undefined;
-  /** False when the deadline passed before the machine became quiet (measurement goes on anyway). */
-  quiet: boolean;
-}
 
 function cpuTimes(): { idle: number; total: number } | undefined {
   try {
@@ -36,23 +24,18 @@ function cpuTimes(): { idle: number; total: number } | undefined {
 
 /**
  * Waits until one `windowMs` window shows at least `minIdle` of all CPU time idle, or until
- * `maxWaitMs` passed. Defaults: 150 ms windows, 85 % idle, at most 3 s.
+ * `maxWaitMs` passed. Returns the time waited (ms), the last window's idle share (0–1, undefined
+ * without /proc/stat) and `quiet: false` when the deadline passed first (measured anyway).
  */
-export async function waitForQuietCpu(
-  opts: { minIdle?: number; windowMs?: number; maxWaitMs?: number } = {},
-): Promise<QuietResult> {
-  const minIdle = opts.minIdle ?? 0.85;
-  const windowMs = opts.windowMs ?? 150;
-  const maxWaitMs = opts.maxWaitMs ?? 3_000;
+async function waitForQuietCpu(maxWaitMs: number, minIdle = 0.85, windowMs = 150) {
   const started = performance.now();
-  let idle: number | undefined;
   for (;;) {
     const a = cpuTimes();
     await sleep(windowMs);
     const b = cpuTimes();
     if (!a || !b) return { waitedMs: performance.now() - started, idle: undefined, quiet: true };
     const total = b.total - a.total;
-    idle = total > 0 ? (b.idle - a.idle) / total : 1;
+    const idle = total > 0 ? (b.idle - a.idle) / total : 1;
     const waitedMs = performance.now() - started;
     if (idle >= minIdle) return { waitedMs, idle, quiet: true };
     if (waitedMs >= maxWaitMs) return { waitedMs, idle, quiet: false };
@@ -69,7 +52,7 @@ export async function settleBefore(perf: PerfRecorder, phase: string, opts: { sc
     perf.evidence('harness.quiet_wait', `${phase}: not waited (profile ${perf.profile.name})`, undefined, opts);
     return;
   }
-  const r = await waitForQuietCpu({ maxWaitMs });
+  const r = await waitForQuietCpu(maxWaitMs);
   const idle = r.idle === undefined ? 'n/a' : `${Math.round(r.idle * 100)} %`;
   perf.evidence(
     'harness.quiet_wait',

@@ -65,13 +65,8 @@ export function recordBottleneckEvidence(
   perf: PerfRecorder,
   scenario: string,
   s: ChatSamples,
-  statements: { before: StatementSnapshot; after: StatementSnapshot },
+  { before, after }: { before: StatementSnapshot; after: StatementSnapshot },
 ): void {
-  recordAppOverheadShare(perf, scenario, s);
-  recordTopStatements(perf, scenario, s, statements);
-}
-
-function recordAppOverheadShare(perf: PerfRecorder, scenario: string, s: ChatSamples): void {
   const shareOpts: MetricOptions = { scenario: 'default', tags: { scenario, samples: s.roundTrips.length } };
   const o = p50(s.serverOverhead);
   const t = p50(s.roundTrips);
@@ -92,14 +87,8 @@ function recordAppOverheadShare(perf: PerfRecorder, scenario: string, s: ChatSam
       `(${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`,
     { overheadMs: s.serverOverhead.map((v) => round(v)), roundTripMs: s.roundTrips.map((v) => round(v)) },
   );
-}
 
-function recordTopStatements(
-  perf: PerfRecorder,
-  scenario: string,
-  s: ChatSamples,
-  { before, after }: { before: StatementSnapshot; after: StatementSnapshot },
-): void {
+  // Which SQL statements the chats ran.
   if ('error' in before || 'error' in after) {
     const why = 'error' in before ? before.error : 'error' in after ? after.error : '';
     perf.evidence('bottlenecks.top_statements', `pg_stat_statements not available: ${why}`, null, {});

@@ -28,29 +28,23 @@ export const RELEVANT_MEMORIES = [
   'Ingrid does not eat pork, but she loves grilled salmon with dill.',
 ];
 
-const SIMPLE_QUESTIONS = [
-  'What is a good way to warm up before cello practice?',
-  'Can you suggest a quick weeknight dinner?',
-  'How do I keep a dog calm during a thunderstorm?',
-  'Give me one tip for sleeping better after a night shift.',
-];
-
-const LARGE_CONTEXT_QUESTIONS = [
-  'Ingrid is coming for dinner: what should I cook for her, given her allergy?',
-  'What do you remember about my sister Ingrid and peanuts?',
-  'Plan a safe menu for Ingrid’s visit in December.',
-];
-
-const LONG_CONVERSATION_QUESTIONS = [
-  'Can you summarise what we decided so far?',
-  'Going back to what we discussed earlier, what was the next step?',
-  'Remind me of the main points of this conversation.',
-];
-
 const QUESTIONS: Record<ResponseScenario, readonly string[]> = {
-  'simple-query': SIMPLE_QUESTIONS,
-  'large-memory-context': LARGE_CONTEXT_QUESTIONS,
-  'long-conversation': LONG_CONVERSATION_QUESTIONS,
+  'simple-query': [
+    'What is a good way to warm up before cello practice?',
+    'Can you suggest a quick weeknight dinner?',
+    'How do I keep a dog calm during a thunderstorm?',
+    'Give me one tip for sleeping better after a night shift.',
+  ],
+  'large-memory-context': [
+    'Ingrid is coming for dinner: what should I cook for her, given her allergy?',
+    'What do you remember about my sister Ingrid and peanuts?',
+    'Plan a safe menu for Ingrid’s visit in December.',
+  ],
+  'long-conversation': [
+    'Can you summarise what we decided so far?',
+    'Going back to what we discussed earlier, what was the next step?',
+    'Remind me of the main points of this conversation.',
+  ],
 };
 
 /** Varied but deterministic: sample i asks question i mod n (no accidental caching of one prompt). */
@@ -77,11 +71,6 @@ export interface ScenarioSession {
   lastMessageId: number | null;
 }
 
-export interface ScenarioOptions {
-  /** How many sessions will be asked for (long-conversation seeds them up front, off the clock). */
-  sessions: number;
-}
-
 /**
  * Seeds the user and data of a scenario. Long-conversation sessions are seeded before any
  * measurement (one per sample, so every sample is "one more message in a conversation of
@@ -92,7 +81,8 @@ export async function setupScenario(
   api: MemoryChatApi,
   name: ResponseScenario,
   profile: PerfProfile,
-  opts: ScenarioOptions,
+  /** `sessions`: how many will be asked for (long-conversation seeds them up front, off the clock). */
+  opts: { sessions: number },
 ): Promise<Scenario> {
   const owner = await seed.user({ displayName: `perf ${name}` });
   const client = api.as(owner);

@@ -7,22 +7,17 @@
  * spec can `expect.soft` on them and still record the timings.
  */
 import type { Message, MessageUsage, Timing } from '../../contract';
-import type { ChatStream } from '../../fixtures';
+import type { ChatStream, UserApi } from '../../fixtures';
+import type { TimeBudget } from './budget';
 import { SampleFailure } from './failures';
 import { errorCode, errorMessage } from '../../fixtures/perf';
-
-export interface DoneData {
-  message: Message;
-  usage: MessageUsage;
-  timing: Timing;
-}
 
 export interface StreamTiming {
   /** Client clock: request start → first `token` event. */
   ttftMs: number;
   /** Client clock: request start → `done` event. */
   totalMs: number;
-  done: DoneData;
+  done: { message: Message; usage: MessageUsage; timing: Timing };
   /** Number of `token` events. */
   tokenEvents: number;
   /** Protocol problems seen (empty when the stream is well-formed). */
@@ -71,7 +66,7 @@ export async function timeStream(
           throw new SampleFailure(code, `${code}: ${message}`);
         }
         case 'done': {
-          const done: DoneData = ev.data;
+          const done: StreamTiming['done'] = ev.data;
           if (tokenEvents === 0) problems.push('done without any token event');
           if (done.message.content !== text)
             problems.push(
@@ -91,28 +86,23 @@ export async function timeStream(
     );
   };
 
+  const timeoutFailure = () =>
+    new SampleFailure('timeout', `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`);
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-      reject(
-        new SampleFailure('timeout', `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`),
-      );
+      reject(timeoutFailure());
     }, opts.timeoutMs);
   });
   try {
     return await Promise.race([consume(), timeout]);
   } catch (error) {
     if (error instanceof SampleFailure) throw error;
-    if (timedOut)
-      throw new SampleFailure(
-        'timeout',
-        `no complete reply within ${Math.round(opts.timeoutMs)} ms (client-side timeout)`,
-      );
-    throw new SampleFailure(errorCode(error), errorMessage(error));
+    throw timedOut ? timeoutFailure() : new SampleFailure(errorCode(error), errorMessage(error));
   } finally {
     clearTimeout(timer);
-    if (!controller.signal.aborted) controller.abort(); // release the connection whatever happened
+    controller.abort(); // release the connection whatever happened (a no-op when already aborted)
   }
 }
 
@@ -128,10 +118,10 @@ export const CHAT_TIMEOUT_MS = APP_MODEL_TIMEOUT_MS + 15_000;
 
 /** One streamed chat message through the API, timed by the client, bounded by the test's budget. */
 export function chatOverApi(
-  client: { streamMessage(sessionId: number, content: string, opts?: { signal?: AbortSignal }): ChatStream },
+  client: Pick<UserApi, 'streamMessage'>,
   sessionId: number,
   content: string,
-  budget: { check(what: string): void; requestTimeoutMs(capMs: number): number },
+  budget: TimeBudget,
   opts: { onFirstToken?: () => void } = {},
 ): Promise<StreamTiming> {
   budget.check('chat sample');

@@ -7,20 +7,16 @@
 import { parseServerTiming } from '../../contract';
 import type { UserApi } from '../../fixtures';
 
-export interface TimedGet<T> {
-  /** Client clock, request → parsed body. */
-  ms: number;
-  /** Server-Timing `db` duration (all statements of the request), when the server sends it. */
-  dbMs: number | undefined;
-  body: T;
-}
-
+/**
+ * `ms`: client clock, request → parsed body; `dbMs`: Server-Timing `db` duration (all statements of
+ * the request), when the server sends it.
+ */
 export async function timedGet<T>(
   client: UserApi,
   path: string,
   query: Record<string, string | number>,
   timeoutMs: number,
-): Promise<TimedGet<T>> {
+) {
   const t0 = performance.now();
   const res = await client.getWithServerTiming<T>(path, query, timeoutMs);
   const ms = performance.now() - t0;

@@ -16,7 +16,7 @@ import { agentTokens, callsOf, perAgentSummary, perAgentTable } from '../lib/fig
 import { timeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';
 import { errorCode, errorMessage } from '../fixtures/perf';
-import { avg, round } from '../lib/verdict/numbers';
+import { avg, figure } from '../lib/verdict/numbers';
 import { fulfilled, rejected, runInLanes } from '../lib/run/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
@@ -185,8 +185,8 @@ function recordRatio(
   }
   perf.evidence(
     `tokens.${scenario}_growth`,
-    `${scenario}: mean prompt tokens/message ${fmt(big)} (${larger.label}) vs ${fmt(little)} (${smaller.label}); ` +
-      `failed samples ${failures.length}`,
+    `${scenario}: mean prompt tokens/message ${figure(big)} (${larger.label}) ` +
+      `vs ${figure(little)} (${smaller.label}); failed samples ${failures.length}`,
     {
       [larger.label]: larger.usages.map(agentTokens),
       [smaller.label]: smaller.usages.map(agentTokens),
@@ -226,8 +226,4 @@ function recordAgentModels(perf: PerfRecorder, health: Health, usages: MessageUs
 function recordPerAgent(perf: PerfRecorder, health: Health, usages: MessageUsage[], scenario: string): void {
   const table = perAgentTable(health, usages);
   perf.evidence('tokens.per_agent', perAgentSummary(table), table, { scenario });
-}
-
-function fmt(v: number | undefined): string {
-  return v === undefined ? 'n/a' : String(round(v, 1));
 }

@@ -7,13 +7,10 @@
 import { Stage, Status, type StepResult } from 'allure-js-commons';
 import { writeRunResult } from '../lib/report/allure';
 import type { Chart } from '../lib/report/charts';
-import type { Percentiles } from './capacity';
-import { limitsOf, type LoadSummary } from './summary';
+import { limitsOf, ms, p3, type LoadSummary } from './summary';
 
 const FULL_NAME = 'memorychat-perf:load-capacity';
 
-const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
-const three = (p: Percentiles): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
 const percent = (v: number | null, digits: number): string => (v === null ? '–' : `${(v * 100).toFixed(digits)} %`);
 
 export function writeAllureLoad(input: {
@@ -39,9 +36,9 @@ export function writeAllureLoad(input: {
       { name: 'chat requests', value: String(st.chatRequests) },
       { name: 'API calls', value: String(st.requests) },
       { name: 'errors by cause', value: JSON.stringify(st.errorCauses) },
-      { name: 'TTFT p50/p95/p99', value: three(st.ttftMs) },
-      { name: 'inter-token p50/p95/p99', value: three(st.itlMs) },
-      { name: 'round trip p50/p95/p99', value: three(st.totalMs) },
+      { name: 'TTFT p50/p95/p99', value: p3(st.ttftMs) },
+      { name: 'inter-token p50/p95/p99', value: p3(st.itlMs) },
+      { name: 'round trip p50/p95/p99', value: p3(st.totalMs) },
       { name: 'app CPU (cores)', value: st.cpu?.app === undefined ? '–' : st.cpu.app.toFixed(2) },
       { name: 'DB all connections busy', value: st.db ? `${percent(st.db.allBusyShare, 0)} of samples` : '–' },
     ],

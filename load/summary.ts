@@ -183,13 +183,14 @@ export type LoadSummary = z.infer<typeof loadSummarySchema>;
 
 // ---------------------------------------------------------------- text
 
-const ms = (v: number | null): string => {
+/** A load figure in ms (seconds from 10 s on), `–` when not measured: the one format of every load report. */
+export const ms = (v: number | null): string => {
   if (v === null) return '–';
   return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
 };
 const pc = (v: number | null): string => (v === null ? '–' : `${(v * 100).toFixed(v < 0.1 && v > 0 ? 2 : 1)} %`);
 const cores = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(2));
-const p3 = (p: z.infer<typeof pct>): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+export const p3 = (p: z.infer<typeof pct>): string => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
 /** Event-loop delays are often below a millisecond: one decimal below 10 ms. */
 const loopMs = (v: number): string => (v < 10 ? v.toFixed(1) : String(Math.round(v)));
 const NOT_REPORTED = 'not reported';

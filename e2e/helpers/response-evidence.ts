@@ -5,7 +5,7 @@
 import type { Health } from '../../contract';
 import type { MetricOptions, PerfRecorder } from '../../fixtures';
 import { diffStatements, type StatementSnapshot } from '../../lib/figures/statements';
-import { p50, round } from '../../lib/verdict/numbers';
+import { figure, p50, round } from '../../lib/verdict/numbers';
 import { SampleFailure } from './failures';
 import type { ChatSamples } from './response-samples';
 
@@ -18,9 +18,9 @@ const TOP_STATEMENTS = 10;
 export function recordOverheadSplit(perf: PerfRecorder, scenario: string, s: ChatSamples, health: Health): void {
   perf.evidence(
     'response.app_overhead_split',
-    `${scenario}: app overhead p50 ${fmt(p50(s.serverOverhead))} ms server-side, ` +
-      `${fmt(p50(s.clientOverhead))} ms client-side (round trip − model time), ` +
-      `round trip p50 ${fmt(p50(s.roundTrips))} ms`,
+    `${scenario}: app overhead p50 ${figure(p50(s.serverOverhead))} ms server-side, ` +
+      `${figure(p50(s.clientOverhead))} ms client-side (round trip − model time), ` +
+      `round trip p50 ${figure(p50(s.roundTrips))} ms`,
     {
       serverSideMs: s.serverOverhead.map((v) => round(v)),
       clientSideMs: s.clientOverhead.map((v) => round(v)),
@@ -47,8 +47,8 @@ export function recordAppVsModel(
     appRoundTripP50 === undefined || modelDirectP50 === undefined ? undefined : appRoundTripP50 - modelDirectP50;
   perf.evidence(
     'response.app_vs_model',
-    `simple-query: app round trip p50 ${fmt(appRoundTripP50)} ms vs the model alone ` +
-      `p50 ${fmt(modelDirectP50)} ms (difference ${fmt(diff)} ms)` +
+    `simple-query: app round trip p50 ${figure(appRoundTripP50)} ms vs the model alone ` +
+      `p50 ${figure(modelDirectP50)} ms (difference ${figure(diff)} ms)` +
       (missingAppNote ? ` (${missingAppNote})` : ''),
     { appRoundTripP50, modelDirectP50, maxTokens },
     { scenario: 'simple-query' },
@@ -83,7 +83,7 @@ export function recordBottleneckEvidence(
     );
   perf.evidence(
     'bottlenecks.app_overhead',
-    `app overhead p50 ${fmt(o)} ms of a ${fmt(t)} ms round trip ` +
+    `app overhead p50 ${figure(o)} ms of a ${figure(t)} ms round trip ` +
       `(${o !== undefined && t ? round((100 * o) / t, 1) : 'n/a'} %)`,
     { overheadMs: s.serverOverhead.map((v) => round(v)), roundTripMs: s.roundTrips.map((v) => round(v)) },
   );
@@ -103,7 +103,7 @@ export function recordBottleneckEvidence(
   perf.evidence(
     'bottlenecks.top_statements',
     `${s.roundTrips.length} ${scenario} chats: ${totalCalls} statements database-wide; ` +
-      `app-reported ${fmt(p50(s.statementsPerChat))} per chat (p50); slowest total: ${slowest}`,
+      `app-reported ${figure(p50(s.statementsPerChat))} per chat (p50); slowest total: ${slowest}`,
     {
       byTotalTime: byTime,
       byCalls,
@@ -111,8 +111,4 @@ export function recordBottleneckEvidence(
       note: 'pg_stat_statements is database-wide: concurrent work is included',
     },
   );
-}
-
-function fmt(v: number | undefined): string {
-  return v === undefined ? 'n/a' : String(round(v, 1));
 }

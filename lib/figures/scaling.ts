@@ -4,7 +4,7 @@
  * lines of its correctness and broad-query evidence. Kept out of the spec so it reads as the
  * checkpoint's checklist, and so the derivation has unit tests.
  */
-import { avg, growthExponent, p50, round } from '../verdict/numbers';
+import { avg, figure, growthExponent, p50, round } from '../verdict/numbers';
 
 export type ScalingSeries = 'retrieval' | 'search' | 'fuzzy';
 const SERIES: readonly ScalingSeries[] = ['retrieval', 'search', 'fuzzy'];
@@ -93,14 +93,14 @@ export class ScalingSamples {
   /** One line for the report: p50 by size (API ms, server DB ms) and the exponents of both. */
   curveSummary(sizes: readonly number[]): string {
     const at = (s: ScalingSeries, size: number) => {
-      const p = (basis: 'api' | 'db') => fmt(this.p50Curve(s, basis).find((pt) => pt.x === size)?.y);
+      const p = (basis: 'api' | 'db') => figure(this.p50Curve(s, basis).find((pt) => pt.x === size)?.y, 2);
       return `${p('api')} (${p('db')})`;
     };
     const bySize = sizes.map(
       (size) => `${size}: list ${at('retrieval', size)}, search ${at('search', size)}, fuzzy ${at('fuzzy', size)}`,
     );
     const exps = (s: ScalingSeries) =>
-      `${fmt(growthExponent(this.p50Curve(s, 'api')))}/${fmt(growthExponent(this.p50Curve(s, 'db')))}`;
+      `${figure(growthExponent(this.p50Curve(s, 'api')), 2)}/${figure(growthExponent(this.p50Curve(s, 'db')), 2)}`;
     return (
       `p50 by size, API ms (server DB ms): ${bySize.join(' | ')}; ` +
       `exponents API/DB: list ${exps('retrieval')}, search ${exps('search')}, fuzzy ${exps('fuzzy')}`
@@ -112,10 +112,6 @@ export class ScalingSamples {
     const curves = (basis: 'api' | 'db') => Object.fromEntries(SERIES.map((s) => [s, this.p50Curve(s, basis)]));
     return { apiP50: curves('api'), serverDbP50: curves('db'), queriesPerChat: this.statementsCurve() };
   }
-}
-
-export function fmt(v: number | undefined): string {
-  return v === undefined ? 'n/a' : String(round(v, 2));
 }
 
 function push(map: Map<number, number[]> | undefined, size: number, value: number): void {
@@ -175,8 +171,8 @@ export function broadSearchLine(bySize: readonly BroadP50s[]): string {
   return bySize
     .map(
       (b) =>
-        `${b.size}: ranked ${fmt(b.rankedP50)} (${fmt(b.rankedDbP50)}), ` +
-        `fuzzy ${fmt(b.fuzzyP50)} (${fmt(b.fuzzyDbP50)})`,
+        `${b.size}: ranked ${figure(b.rankedP50, 2)} (${figure(b.rankedDbP50, 2)}), ` +
+        `fuzzy ${figure(b.fuzzyP50, 2)} (${figure(b.fuzzyDbP50, 2)})`,
     )
     .join(' | ');
 }

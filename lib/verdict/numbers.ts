@@ -28,3 +28,8 @@ export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** A figure for evidence text: rounded, or 'n/a' when it could not be computed. */
+export function figure(value: number | undefined, digits = 1): string {
+  return value === undefined ? 'n/a' : String(round(value, digits));
+}

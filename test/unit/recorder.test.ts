@@ -353,6 +353,13 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
   // Every tenth sample at the limit: undecided in every batch, so it stops at the cap.
   const edge = await run((i) => (i % 10 === 9 ? 25 : 20));
   assert.equal(edge.n, 60);
+  // A burst past the limit (p95 of 20 = 36 ms, less than 50 % past it): more batches, and
+  // once the burst has passed, the p95 of 40 is 10 ms.
+  const over = await run((i) => (i === 3 || i === 8 ? 36 : 10));
+  assert.equal(over.n, 40);
+  // A steady regression stays undecided or above the limit, never sampled into a pass.
+  const steady = await run(() => 30);
+  assert.equal(steady.n, 20);
   // Far above the limit: a regression is not sampled again (the estimate decides).
   const slow = await run(() => 80);
   assert.equal(slow.n, 20);

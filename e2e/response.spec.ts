@@ -14,7 +14,7 @@
 import { test, expect } from '../fixtures';
 import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/verdict/metric-catalog';
 import type { Browser, BrowserContext } from '@playwright/test';
-import { ChatPageObject } from '../fixtures/chat';
+import { ChatPageObject } from '../pages/chat-page';
 import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { SampleFailure } from './helpers/failures';

@@ -120,8 +120,6 @@ export const metricSummarySchema = z.object({
 });
 export type MetricSummary = z.infer<typeof metricSummarySchema>;
 
-export { DECISIONS, type Decision } from '../verdict/compare';
-
 export const baselineComparisonSchema = z.object({
   name: z.string(),
   scenario: z.string(),

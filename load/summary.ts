@@ -14,7 +14,7 @@ import { renderConsoleReport } from '../lib/report/console';
 import { renderMarkdownReport } from '../lib/report/markdown';
 import { PEAK_SPAN_S } from './probes';
 
-const LOAD_SUMMARY_JSON = 'load-summary.json';
+export const LOAD_SUMMARY_JSON = 'load-summary.json';
 const LOAD_SUMMARY_MD = 'load-summary.md';
 
 const pct = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
@@ -139,7 +139,7 @@ const stageSchema = z.object({
 });
 export type LoadStage = z.infer<typeof stageSchema>;
 
-const loadSummarySchema = z.object({
+export const loadSummarySchema = z.object({
   schemaVersion: z.literal(1),
   verdict: z.enum(['pass', 'fail']),
   engine: z.literal('artillery'),

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { FAULTS, type Fault } from '../contract';
 import { runInLanes } from '../lib/run/lanes';
 import { parseSummary, SUMMARY_JSON, type PerfSummary } from '../lib/report/summary';
-import type { LoadSummary } from '../load/summary';
+import { LOAD_SUMMARY_JSON, loadSummarySchema } from '../load/summary';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -345,7 +345,7 @@ async function runLoad(reportDir: string, env: Record<string, string> = {}) {
     STAGE_TIMEOUT_MS,
     log,
   );
-  return { code, log, summary: readReport(reportDir, 'load-summary.json', (json) => json as LoadSummary) };
+  return { code, log, summary: readReport(reportDir, LOAD_SUMMARY_JSON, (json) => loadSummarySchema.parse(json)) };
 }
 
 async function loadSmoke(): Promise<StageOutcome> {

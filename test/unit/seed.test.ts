@@ -315,3 +315,23 @@ void test(
     });
   },
 );
+
+void test('a batch settles the tables it filled once, at its end, not after each load', async () => {
+  const vacuums = async (): Promise<number> =>
+    (
+      await pool.query<{ n: number }>(
+        `SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'memories'`,
+      )
+    ).rows[0]?.n ?? -1;
+  await withSeeder(new PgSeeder(pool, opts('batch'), hashToken), async (s) => {
+    const before = await vacuums();
+    await s.batch(async () => {
+      const u = await s.user();
+      await s.memories(u, 600);
+      await s.memories(await s.user(), 600);
+      // Inside the batch nothing was vacuumed yet (each load alone would have been).
+      assert.equal(await vacuums(), before);
+    });
+    assert.equal(await vacuums(), before + 1);
+  });
+});

@@ -5,7 +5,7 @@
  * large-memory-context API chats also give §4's bottleneck evidence (the app's share of the round
  * trip, the SQL statements they ran).
  *
- * Two API chats are in flight per test, paced by first token, and the three UI scenarios run in
+ * Four API chats are in flight per test, paced by first token, and the three UI scenarios run in
  * parallel pages; docs/measurement-notes.md shows with measurements why that leaves the numbers
  * unchanged.
  * Every failed sample is recorded as an error with its cause (never dropped), and no threshold is
@@ -31,7 +31,7 @@ import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
 // the direct-model test reads what the simple-query API test before it measured.
 
 /** Chat requests in flight per API test, paced by first token (see the header for why). */
-const API_CONCURRENCY = 2;
+const API_CONCURRENCY = 4;
 /**
  * Chats overlap only when a reply streams this long after its first token: ten times the app
  * overhead limit, so the neighbour's app phases fit inside the stream. With the instant model

@@ -156,6 +156,25 @@ void test('repeat with lanes: a failure without errorsTo stops every lane, then 
   assert.equal(inFlight, 0, 'samples still running after repeat() rejected');
 });
 
+void test('repeat: the first warm-up runs alone, the other warm-ups as many at once as the samples', async () => {
+  const perf = newRecorder();
+  let inFlight = 0;
+  const peak = new Map<number, number>();
+  await perf.repeat({ samples: 2, warmup: 3, concurrency: 2 }, async (ctx) => {
+    inFlight++;
+    peak.set(ctx.index, inFlight);
+    await new Promise((r) => setTimeout(r, 10));
+    inFlight--;
+  });
+  // -3 alone; -2 and -1 together (the second of them started beside the first); then 0 and 1.
+  assert.equal(peak.get(-3), 1);
+  assert.equal(Math.max(peak.get(-2) ?? 0, peak.get(-1) ?? 0), 2);
+  assert.deepEqual(
+    [...peak.keys()].sort((a, b) => a - b),
+    [-3, -2, -1, 0, 1],
+  );
+});
+
 void test('document validates against lib/metrics-schema; bad names fail fast', () => {
   const perf = newRecorder();
   perf.record('db.index_used', 1, { scenario: 'sessions-by-user' });

@@ -8,16 +8,23 @@
  *   question to the same data on both, so the deterministic model answers with the same text and
  *   time; round trip, first token, app overhead, tokens and SQL statements per message, the
  *   retriever's own time.
+ * - The same duet through the chat UI, one Chromium page per arm: click → first token and
+ *   click → done, each timed by its page's own clock.
  *
  * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
  */
 import { test, expect, type ArmClients, type Arms, type PerfRecorder, type UserApi } from '../fixtures';
+import type { BrowserContext } from '@playwright/test';
 import type { MemoriesPage, SearchResponse } from '../contract';
+import type { MetricName } from '../lib/verdict/metric-catalog';
 import { parseServerTiming } from '../contract';
 import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
 import { timeStream } from './helpers/stream';
 import { SampleFailure } from './helpers/failures';
+import { timeBudget } from './helpers/budget';
+import { timeUiReply } from './helpers/ui-reply';
 import { MIN_PAIRS } from '../lib/verdict/compare';
+import { ChatPageObject } from '../pages/chat-page';
 
 /** Memories of the search user: enough that ranking does real work, seeded in a second. */
 const SEARCH_MEMORIES = 1_000;
@@ -32,6 +39,7 @@ const CHAT_METRICS = [
   'tokens.total_per_message',
   'bottlenecks.queries_per_chat',
 ] as const;
+const UI_METRICS = ['response.ui_first_token_ms', 'response.ui_done_ms'] as const;
 
 /** The app's own time of a request (Server-Timing `total`); a target without it fails the pair. */
 function appTime(serverTiming: string | undefined, what: string): number {
@@ -84,6 +92,20 @@ async function chatTurn(client: UserApi, i: number) {
   };
 }
 
+/** The duet's pairing: the same moment on both arms, one arm's app work clear of the other's. */
+function duet(perf: PerfRecorder, seed: string | undefined, metrics: readonly MetricName[]) {
+  return {
+    ...perf.profile.compare.chat,
+    seed: seed ?? 'local',
+    order: 'duet' as const,
+    // The model time is the same on both arms, so with this stagger one arm's app work
+    // (before the model call, and storing the reply after it) never meets the other's.
+    staggerMs: CHAT_STAGGER_MS,
+    scenario: 'simple-query',
+    metrics: [...metrics],
+  };
+}
+
 function expectPairs(perf: PerfRecorder, names: readonly string[]) {
   for (const name of names) {
     expect(perf.pairs(name)?.base.length ?? 0, `${name}: pairs on both arms`).toBeGreaterThanOrEqual(MIN_PAIRS);
@@ -121,22 +143,55 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
       seedBoth(arms as Arms, 0, EVERYDAY_MEMORIES));
 
     await test.step('the same question to both arms, at the same moment', () =>
-      perf.comparePaired(
-        {
-          ...perf.profile.compare.chat,
-          seed: config.runId ?? 'local',
-          order: 'duet',
-          // The model time is the same on both arms, so with this stagger one arm's app work
-          // (before the model call, and storing the reply after it) never meets the other's.
-          staggerMs: CHAT_STAGGER_MS,
-          scenario: 'simple-query',
-          metrics: CHAT_METRICS,
-        },
-        (arm, i) => chatTurn(users[arm], i),
-      ));
+      perf.comparePaired(duet(perf, config.runId, CHAT_METRICS), (arm, i) => chatTurn(users[arm], i)));
 
     await test.step('every metric has enough pairs', () => {
       expectPairs(perf, CHAT_METRICS);
     });
   });
+
+  uiDuetTest();
 });
+
+/** The chat duet through the UI: one Chromium page per arm, each timed by its own clock. */
+function uiDuetTest(): void {
+  test(
+    'chat UI on both arms at once: click → first token and click → done',
+    { tag: ['@ui'] },
+    async ({ arms, perf, config, browser }) => {
+      const both = arms as Arms;
+      const budget = timeBudget();
+
+      const users = await test.step('seed the same user and everyday memories on both arms', () =>
+        seedBoth(both, 0, EVERYDAY_MEMORIES));
+
+      const contexts = await Promise.all([browser.newContext(), browser.newContext()]);
+      try {
+        const tabs = await test.step("open each arm's chat page as that user", async () => {
+          const [base, candidate] = await Promise.all(
+            (['base', 'candidate'] as const).map(async (arm, k) => {
+              const tab = new ChatPageObject(await (contexts[k] as BrowserContext).newPage(), both[arm].api.baseUrl);
+              await tab.open(users[arm]);
+              return tab;
+            }),
+          );
+          return { base: base as ChatPageObject, candidate: candidate as ChatPageObject };
+        });
+
+        await test.step('the same question in both pages, at the same moment, each in a new chat', () =>
+          perf.comparePaired(duet(perf, config.runId, UI_METRICS), async (arm, i) => {
+            budget.check('UI pair');
+            await tabs[arm].startNewChat(budget.requestTimeoutMs(15_000));
+            const t = await timeUiReply(tabs[arm], questionFor('simple-query', i), budget);
+            return { 'response.ui_first_token_ms': t.firstTokenMs, 'response.ui_done_ms': t.doneMs };
+          }));
+
+        await test.step('every metric has enough pairs', () => {
+          expectPairs(perf, UI_METRICS);
+        });
+      } finally {
+        for (const context of contexts) await context.close();
+      }
+    },
+  );
+}

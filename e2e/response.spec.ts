@@ -17,7 +17,6 @@ import type { Browser, BrowserContext } from '@playwright/test';
 import { ChatPageObject } from '../pages/chat-page';
 import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
-import { SampleFailure } from './helpers/failures';
 import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
 import { recordAppVsModel, recordBottleneckEvidence, recordOverheadSplit } from './helpers/response-evidence';
@@ -25,7 +24,8 @@ import { ChatSamples } from './helpers/response-samples';
 import { statementSnapshot } from '../lib/figures/statements';
 import { avg, p50 } from '../lib/verdict/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
-import { CHAT_TIMEOUT_MS, chatOverApi } from './helpers/stream';
+import { chatOverApi } from './helpers/stream';
+import { timeUiReply } from './helpers/ui-reply';
 
 // Serial on purpose: the API tests' concurrency is chosen for one test at a time (see above), and
 // the direct-model test reads what the simple-query API test before it measured.
@@ -324,34 +324,9 @@ async function uiSamples(perf: PerfRecorder, budget: TimeBudget, sc: Scenario, c
       // A fresh chat through the "New chat" button; a long one by switching to its seeded session.
       if (sc.historyMessages === 0) await chat.startNewChat(budget.requestTimeoutMs(15_000));
       else await chat.showSession(await sc.nextSession(), budget.requestTimeoutMs(15_000));
-      await chat.armReplyProbe();
-      await chat.send(questionFor(scenario, ctx.index + profile.warmup));
-      try {
-        await chat.waitForReplyEnd(budget.requestTimeoutMs(CHAT_TIMEOUT_MS));
-      } catch {
-        throw new SampleFailure('timeout', 'the reply did not reach data-state="done" or "error" in the UI in time');
-      }
-      const p = await chat.replyMarks();
-      if (p.errorAt !== null)
-        throw new SampleFailure(codeFromUiText(p.errorText), `UI shows an error reply: ${p.errorText ?? '(no text)'}`);
-      if (p.clickAt === null) throw new SampleFailure('probe', 'the send click was not observed by the in-page probe');
-      if (p.firstTokenAt === null || p.doneAt === null)
-        throw new SampleFailure('probe', 'reply finished without a first token being rendered');
-      ctx.record('response.ui_first_token_ms', p.firstTokenAt - p.clickAt, opts);
-      ctx.record('response.ui_done_ms', p.doneAt - p.clickAt, opts);
+      const t = await timeUiReply(chat, questionFor(scenario, ctx.index + profile.warmup), budget);
+      ctx.record('response.ui_first_token_ms', t.firstTokenMs, opts);
+      ctx.record('response.ui_done_ms', t.doneMs, opts);
     },
   );
-}
-
-/**
- * The UI shows the server's error *message*, not its code: map the app's wording back to the code
- * (model 5xx → model_error, deadline → model_timeout), else `ui_error` with the text as cause.
- */
-function codeFromUiText(text: string | null): string {
-  const t = text ?? '';
-  const named = /\b(model_error|model_timeout|internal|unauthorized|validation|not_found)\b/.exec(t);
-  if (named?.[1]) return named[1];
-  if (/model answered [45]\d\d|model_error/i.test(t)) return 'model_error';
-  if (/did not answer within|timed out/i.test(t)) return 'model_timeout';
-  return 'ui_error';
 }

@@ -35,13 +35,25 @@ export interface PairedSeries {
 export type EffectKind = 'ratio' | 'difference';
 
 /**
- * The smallest change that counts, per metric. Times: a share of the base (0.10 = 10 % slower);
- * round trips, which the model dominates and the pairing makes precise, a smaller share; counts:
- * half a unit of mean difference, so that one more token or statement per message counts.
+ * Milliseconds measured inside a chat turn (the app's overhead, the retriever's time) differ
+ * between two stacks of the same code by up to ≈ 1.7 ms in one run, every pair agreeing (A/A runs:
+ * ×1.23 of a 6.9 ms overhead, ×1.52 of a 2.6 ms retrieval; other runs ×0.86–1.04): an offset of
+ * the arm, not of the pair, which pairing cannot cancel. A change in them must exceed this too.
  */
-function minEffectFor(name: string, unit: Unit): { kind: EffectKind; minEffect: number } {
+const CHAT_ARM_OFFSET_MS = 2;
+const IN_CHAT_MS = /^(response\.app_overhead_ms|memory\.chat_retrieval_ms)$/;
+
+/**
+ * The smallest change that counts, per metric. Times: a share of the base (0.10 = 10 % slower);
+ * round trips, which the model dominates and the pairing makes precise, a smaller share; times
+ * inside a chat turn, at least CHAT_ARM_OFFSET_MS of the base median; counts: half a unit of mean
+ * difference, so that one more token or statement per message counts.
+ */
+function minEffectFor(name: string, unit: Unit, baseMedian: number): { kind: EffectKind; minEffect: number } {
   if (unit === 'tokens' || unit === 'count') return { kind: 'difference', minEffect: 0.5 };
   if (/round_?trip|total_ms|ttft_ms|ui_done|ui_first/.test(name)) return { kind: 'ratio', minEffect: 0.02 };
+  if (IN_CHAT_MS.test(name) && baseMedian > 0)
+    return { kind: 'ratio', minEffect: Math.max(0.1, CHAT_ARM_OFFSET_MS / baseMedian) };
   return { kind: 'ratio', minEffect: 0.1 };
 }
 
@@ -139,7 +151,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
   const pairs = Math.min(series.base.length, series.candidate.length);
   const base = series.base.slice(0, pairs);
   const cand = series.candidate.slice(0, pairs);
-  const { kind, minEffect } = minEffectFor(series.name, series.unit);
+  const { kind, minEffect } = minEffectFor(series.name, series.unit, quantile(base, 0.5));
   const out: ComparedMetric = {
     name: series.name,
     scenario: series.scenario,

@@ -40,9 +40,9 @@ const API_CONCURRENCY = 4;
 const MIN_STREAM_TO_OVERLAP_MS = 250;
 /**
  * Direct model calls in flight (no app work to disturb; the simulator/API waits, it does not
- * compute): 10 keeps `default`'s 20 samples to two waves and stays polite to a real API's limits.
+ * compute): 20 takes `default`'s 20 samples in one wave, well inside a real API's rate limits.
  */
-const DIRECT_MODEL_CONCURRENCY = 10;
+const DIRECT_MODEL_CONCURRENCY = 20;
 /** The scenario whose chats also give the "no major bottlenecks" evidence (app share, statements). */
 const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
 /** Extra warm-up chats of the long-conversation API test: its first chats into a long history are not yet warm. */

@@ -227,7 +227,7 @@ interface StepContext {
   apiUsersFile: string;
   browserUsersFile: string;
   tempDir: string;
-  /** This run's processor bundles (see bundleProcessor). */
+  /** This run's processor entry points (see processorShim). */
   processors: { api: string; browser: string };
   log: WriteStream;
   cleanup: Cleanup;
@@ -235,25 +235,15 @@ interface StepContext {
 }
 
 /**
- * The processor as JavaScript, bundled once per run into the run's own temp dir. Given a TypeScript
- * processor, Artillery bundles it itself on every launch (two launches per step) with the WASM
- * build of esbuild, seconds each on a busy 2-core machine, into `dist/` beside the file, which it
- * deletes on exit (two runs at once would delete each other's bundle). The same esbuild options
- * as Artillery's own bundling, with the native esbuild.
+ * Artillery bundles a TypeScript processor into `dist/` beside the file it is given and deletes
+ * that folder when it exits. Given load/processor.ts itself, two load runs at once (npm test runs
+ * the load smoke beside a load self-test) delete each other's bundle mid-step; a one-line
+ * re-export in the run's own temp dir gives each run its own `dist/`.
  */
-function bundleProcessor(tempDir: string, name: 'processor' | 'browser-processor'): string {
-  const outfile = path.join(tempDir, `${name}.js`);
-  buildSync({
-    entryPoints: [path.join(REPO_ROOT, 'load', `${name}.ts`)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    sourcemap: 'inline',
-    external: ['@playwright/test'],
-    logLevel: 'error',
-  });
-  return outfile;
+function processorShim(tempDir: string, name: 'processor' | 'browser-processor'): string {
+  const file = path.join(tempDir, `${name}.ts`);
+  writeFileSync(file, `export * from ${JSON.stringify(path.join(REPO_ROOT, 'load', name))};\n`);
+  return file;
 }
 
 async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
@@ -463,7 +453,7 @@ export async function runLoad(): Promise<number> {
       apiUsersFile: writeUsersFile(path.join(tempDir, 'api-users.csv'), seeded.slice(0, maxUsers)),
       browserUsersFile: writeUsersFile(path.join(tempDir, 'browser-users.csv'), seeded.slice(maxUsers)),
       tempDir,
-      processors: { api: bundleProcessor(tempDir, 'processor'), browser: bundleProcessor(tempDir, 'browser-processor') },
+      processors: { api: processorShim(tempDir, 'processor'), browser: processorShim(tempDir, 'browser-processor') },
       chromiumPath: chromium.executablePath,
     };
     for (const users of cfg.steps) {

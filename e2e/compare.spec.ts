@@ -8,13 +8,14 @@
  *   question to the same data on both, so the deterministic model answers with the same text and
  *   time; round trip, first token, app overhead, tokens and SQL statements per message, the
  *   retriever's own time.
- * - The same duet through the chat UI, one Chromium page per arm: click → first token and
- *   click → done, each timed by its page's own clock.
+ * - The same duet through the chat UI, one Chromium page per arm, side by side with the API duet
+ *   (each on its own user): click → first token and click → done, each timed by its page's own
+ *   clock.
  *
  * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
  */
 import { test, expect, type ArmClients, type Arms, type PerfRecorder, type UserApi } from '../fixtures';
-import type { BrowserContext } from '@playwright/test';
+import type { Browser, BrowserContext } from '@playwright/test';
 import type { MemoriesPage, SearchResponse } from '../contract';
 import type { MetricName } from '../lib/verdict/metric-catalog';
 import { parseServerTiming } from '../contract';
@@ -93,10 +94,10 @@ async function chatTurn(client: UserApi, i: number) {
 }
 
 /** The duet's pairing: the same moment on both arms, one arm's app work clear of the other's. */
-function duet(perf: PerfRecorder, seed: string | undefined, metrics: readonly MetricName[]) {
+function duet(perf: PerfRecorder, seed: string, metrics: readonly MetricName[]) {
   return {
     ...perf.profile.compare.chat,
-    seed: seed ?? 'local',
+    seed,
     order: 'duet' as const,
     // The model time is the same on both arms, so with this stagger one arm's app work
     // (before the model call, and storing the reply after it) never meets the other's.
@@ -138,56 +139,65 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
     });
   });
 
-  test('chat turn on both arms at once: times, tokens and SQL statements', async ({ arms, perf, config }) => {
-    const users = await test.step('seed the same user and everyday memories on both arms', () =>
-      seedBoth(arms as Arms, 0, EVERYDAY_MEMORIES));
-
-    await test.step('the same question to both arms, at the same moment', () =>
-      perf.comparePaired(duet(perf, config.runId, CHAT_METRICS), (arm, i) => chatTurn(users[arm], i)));
-
-    await test.step('every metric has enough pairs', () => {
-      expectPairs(perf, CHAT_METRICS);
-    });
-  });
-
-  uiDuetTest();
+  chatDuetsTest();
 });
 
-/** The chat duet through the UI: one Chromium page per arm, each timed by its own clock. */
-function uiDuetTest(): void {
+/** Two browser pages, one per arm, each signed in as that arm's user; `contexts` closes them. */
+async function openArmPages(
+  browser: Browser,
+  both: Arms,
+  users: Record<keyof Arms, UserApi>,
+  contexts: BrowserContext[],
+) {
+  const open = async (arm: keyof Arms): Promise<ChatPageObject> => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const tab = new ChatPageObject(await context.newPage(), both[arm].api.baseUrl);
+    await tab.open(users[arm]);
+    return tab;
+  };
+  const [base, candidate] = await Promise.all([open('base'), open('candidate')]);
+  return { base, candidate };
+}
+
+/**
+ * Chat turns on both arms at once, through the API and through the UI (one Chromium page per
+ * arm, each timed by its own clock). The two duets run side by side, each on its own user: a
+ * turn is ~1.4 s of waiting for the model, and running them one after the other doubled the
+ * comparison's time. Whatever one duet does to the machine hits both arms of the other alike.
+ */
+function chatDuetsTest(): void {
   test(
-    'chat UI on both arms at once: click → first token and click → done',
+    'chat turns on both arms at once, via the API and via the UI: times, tokens, SQL statements',
     { tag: ['@ui'] },
     async ({ arms, perf, config, browser }) => {
       const both = arms as Arms;
       const budget = timeBudget();
+      const runId = config.runId ?? 'local';
 
-      const users = await test.step('seed the same user and everyday memories on both arms', () =>
-        seedBoth(both, 0, EVERYDAY_MEMORIES));
+      const [apiUsers, uiUsers] = await test.step('seed the same users and everyday memories on both arms', () =>
+        Promise.all([seedBoth(both, 0, EVERYDAY_MEMORIES), seedBoth(both, 0, EVERYDAY_MEMORIES)]));
 
-      const contexts = await Promise.all([browser.newContext(), browser.newContext()]);
+      const contexts: BrowserContext[] = [];
       try {
-        const tabs = await test.step("open each arm's chat page as that user", async () => {
-          const [base, candidate] = await Promise.all(
-            (['base', 'candidate'] as const).map(async (arm, k) => {
-              const tab = new ChatPageObject(await (contexts[k] as BrowserContext).newPage(), both[arm].api.baseUrl);
-              await tab.open(users[arm]);
-              return tab;
-            }),
-          );
-          return { base: base as ChatPageObject, candidate: candidate as ChatPageObject };
-        });
+        const tabs = await test.step("open each arm's chat page as that arm's user", () =>
+          openArmPages(browser, both, uiUsers, contexts));
 
-        await test.step('the same question in both pages, at the same moment, each in a new chat', () =>
-          perf.comparePaired(duet(perf, config.runId, UI_METRICS), async (arm, i) => {
-            budget.check('UI pair');
-            await tabs[arm].startNewChat(budget.requestTimeoutMs(15_000));
-            const t = await timeUiReply(tabs[arm], questionFor('simple-query', i), budget);
-            return { 'response.ui_first_token_ms': t.firstTokenMs, 'response.ui_done_ms': t.doneMs };
-          }));
+        await Promise.all([
+          test.step('API: the same question to both arms, at the same moment', () =>
+            perf.comparePaired(duet(perf, runId, CHAT_METRICS), (arm, i) => chatTurn(apiUsers[arm], i))),
+          // Its own seed for the arm that goes first, so the two duets do not start in step.
+          test.step('UI: the same question in both pages, at the same moment, each in a new chat', () =>
+            perf.comparePaired(duet(perf, `${runId}|ui`, UI_METRICS), async (arm, i) => {
+              budget.check('UI pair');
+              await tabs[arm].startNewChat(budget.requestTimeoutMs(15_000));
+              const t = await timeUiReply(tabs[arm], questionFor('simple-query', i), budget);
+              return { 'response.ui_first_token_ms': t.firstTokenMs, 'response.ui_done_ms': t.doneMs };
+            })),
+        ]);
 
         await test.step('every metric has enough pairs', () => {
-          expectPairs(perf, UI_METRICS);
+          expectPairs(perf, [...CHAT_METRICS, ...UI_METRICS]);
         });
       } finally {
         for (const context of contexts) await context.close();

@@ -14,7 +14,7 @@
  *
  * Skipped in a plain run (no PERF_COMPARE_REF / BASELINE_URL).
  */
-import { test, expect, type ArmClients, type Arms, type PerfRecorder, type UserApi } from '../fixtures';
+import { test, expect, type ArmClients, type Arms, type ChatPage, type PerfRecorder, type UserApi } from '../fixtures';
 import type { Browser, BrowserContext } from '@playwright/test';
 import type { MemoriesPage, SearchResponse } from '../contract';
 import type { MetricName } from '../lib/verdict/metric-catalog';
@@ -23,9 +23,8 @@ import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/sce
 import { timeStream } from './helpers/stream';
 import { SampleFailure } from './helpers/failures';
 import { timeBudget } from './helpers/budget';
-import { timeUiReply } from './helpers/ui-reply';
+import { newChatPage, timeUiReply } from './helpers/ui-reply';
 import { MIN_PAIRS } from '../lib/verdict/compare';
-import { ChatPageObject } from '../pages/chat-page';
 
 /** Memories of the search user: enough that ranking does real work, seeded in a second. */
 const SEARCH_MEMORIES = 1_000;
@@ -149,10 +148,8 @@ async function openArmPages(
   users: Record<keyof Arms, UserApi>,
   contexts: BrowserContext[],
 ) {
-  const open = async (arm: keyof Arms): Promise<ChatPageObject> => {
-    const context = await browser.newContext();
-    contexts.push(context);
-    const tab = new ChatPageObject(await context.newPage(), both[arm].api.baseUrl);
+  const open = async (arm: keyof Arms): Promise<ChatPage> => {
+    const tab = await newChatPage(browser, both[arm].api.baseUrl, contexts);
     await tab.open(users[arm]);
     return tab;
   };
@@ -186,7 +183,7 @@ function chatDuetsTest(): void {
         await Promise.all([
           test.step('API: the same question to both arms, at the same moment', () =>
             perf.comparePaired(duet(perf, runId, CHAT_METRICS), (arm, i) => chatTurn(apiUsers[arm], i))),
-          // Its own seed for the arm that goes first, so the two duets do not start in step.
+          // Its own seed: which arm goes first is drawn apart from the API duet's.
           test.step('UI: the same question in both pages, at the same moment, each in a new chat', () =>
             perf.comparePaired(duet(perf, `${runId}|ui`, UI_METRICS), async (arm, i) => {
               budget.check('UI pair');

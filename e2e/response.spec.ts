@@ -13,8 +13,7 @@
  */
 import { test, expect } from '../fixtures';
 import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/verdict/metric-catalog';
-import type { Browser, BrowserContext } from '@playwright/test';
-import { ChatPageObject } from '../pages/chat-page';
+import type { BrowserContext } from '@playwright/test';
 import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder } from '../fixtures';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { FirstTokenPacer } from './helpers/pacing';
@@ -25,7 +24,7 @@ import { statementSnapshot } from '../lib/figures/statements';
 import { avg, p50 } from '../lib/verdict/numbers';
 import { EVERYDAY_MEMORIES, questionFor, setupScenario, type Scenario } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
-import { timeUiReply } from './helpers/ui-reply';
+import { newChatPage, timeUiReply } from './helpers/ui-reply';
 
 // Serial on purpose: the API tests' concurrency is chosen for one test at a time (see above), and
 // the direct-model test reads what the simple-query API test before it measured.
@@ -284,13 +283,6 @@ test(
     }
   },
 );
-
-/** A chat page of its own (a new browser context), closed by the caller through `contexts`. */
-async function newChatPage(browser: Browser, baseUrl: string, contexts: BrowserContext[]): Promise<ChatPage> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  return new ChatPageObject(await context.newPage(), baseUrl);
-}
 
 async function uiSamples(perf: PerfRecorder, budget: TimeBudget, sc: Scenario, chat: ChatPage): Promise<void> {
   const profile = perf.profile;

@@ -1,8 +1,10 @@
 /**
- * One chat reply sent through the chat UI and timed by the page's own clock from the send click:
- * the response spec's UI samples and compare mode's UI duet both use it.
+ * Chat replies through the UI, for the response spec's UI samples and compare mode's UI duet: a
+ * chat page of its own, and one reply timed by the page's own clock from the send click.
  */
+import type { Browser, BrowserContext } from '@playwright/test';
 import type { ChatPage } from '../../fixtures';
+import { ChatPageObject } from '../../pages/chat-page';
 import { SampleFailure } from './failures';
 import type { TimeBudget } from './budget';
 import { CHAT_TIMEOUT_MS } from './stream';
@@ -12,6 +14,13 @@ export interface UiReplyTimes {
   firstTokenMs: number;
   /** Send click → reply rendered as done (ms, page clock). */
   doneMs: number;
+}
+
+/** A chat page in a new browser context of its own, which the caller closes through `contexts`. */
+export async function newChatPage(browser: Browser, baseUrl: string, contexts: BrowserContext[]): Promise<ChatPage> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  return new ChatPageObject(await context.newPage(), baseUrl);
 }
 
 /**

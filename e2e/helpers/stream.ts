@@ -116,8 +116,12 @@ const APP_MODEL_TIMEOUT_MS = Number(process.env.MEMORYCHAT_MODEL_TIMEOUT_MS) || 
  */
 export const CHAT_TIMEOUT_MS = APP_MODEL_TIMEOUT_MS + 15_000;
 
-/** One streamed chat message through the API, timed by the client, bounded by the test's budget. */
-export function chatOverApi(
+/**
+ * One streamed chat message through the API, timed by the client, bounded by the test's budget.
+ * Async, so a spent budget is a rejection, never a synchronous throw: callers release their pacing
+ * turn in `.finally`, and a throw before the promise exists would leave the next chat waiting.
+ */
+export async function chatOverApi(
   client: Pick<UserApi, 'streamMessage'>,
   sessionId: number,
   content: string,

@@ -16,7 +16,10 @@ export interface AppConfig {
   openaiBaseUrl: string | undefined;
   modelSimLatency: LatencyProfileName;
   faults: Fault[];
-  /** MEMORYCHAT_FAULT_MS: the size of a graded fault (slow-session-create, slow-chat); undefined = its default. */
+  /**
+   * MEMORYCHAT_FAULT_MS: the size of a graded fault (slow-session-create, slow-chat, slow-model's first
+   * token); undefined = its default.
+   */
   faultMs: number | undefined;
   tokenBudget: number;
   conversationModel: string;

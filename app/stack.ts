@@ -202,6 +202,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       baseURL: openaiBaseUrl,
       simulator: sim !== undefined,
       faults: config.faults,
+      faultMs: config.faultMs,
       timeoutMs: config.modelTimeoutMs,
       errorRate: config.modelErrorRate,
     });

@@ -249,7 +249,7 @@ export const FAULTS = [
   'missing-indexes', // migrations skip the Step 7.4 indexes and the search indexes
   'n-plus-one', // retrieval loads memories one query per row
   'token-bloat', // the prompt is not trimmed to the token budget
-  'slow-model', // the model answers far slower (seconds to first token)
+  'slow-model', // the model answers far slower (seconds to first token; MEMORYCHAT_FAULT_MS: exactly that first token)
   'slow-render', // the chat UI re-renders every message on every token, with forced layouts
   'model-errors', // a share of model calls fail with 5xx or time out
   'slow-session-create', // session creation costs MEMORYCHAT_FAULT_MS (default 8) more (CPU below 1 ms)

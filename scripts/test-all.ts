@@ -75,15 +75,18 @@ const SELF_TESTS: SelfTest[] = [
     criterion: 'token-usage',
     metrics: ['tokens.total_per_message', 'tokens.history_growth_ratio'],
   },
-  // A reply takes ≈ 12 s (first token ≈ 6 s). A 30 s timeout gives the test body a 22.5 s budget:
-  // one reply is measured, the next is cut off by the budget and recorded as a failed sample, and
-  // the fixtures keep 7.5 s on a busy machine.
+  // Graded: every model call's first token comes after 5.2 s (the limit is 5 s: a floor, so no
+  // noise can pass it), the instant model streams the rest. A 15 s timeout gives the test body an
+  // 11.25 s budget: two replies are measured one after the other (no warm-up, so they do not
+  // overlap), the third is cut off by the budget and recorded as a failed sample, the rest fail
+  // fast, and the fixtures keep 3.75 s.
   {
     fault: 'slow-model',
     grep: '@api @simple-query',
     criterion: 'response-times',
     metrics: ['response.total_ms', 'response.ttft_ms'],
-    args: ['--timeout', '30000'],
+    env: { MEMORYCHAT_FAULT_MS: '5200' },
+    args: ['--timeout', '15000'],
   },
   // The fault adds 8 ms to the app's own ≈ 1 ms: a loaded machine alone can reach the 5 ms limit.
   {

@@ -3,7 +3,8 @@
  * simulator. It adds what the SDK leaves to the caller:
  *  - a deadline that can't hang: no first chunk (or no next chunk) within `timeoutMs` → model_timeout;
  *  - one error vocabulary (model_error / model_timeout) with readable messages;
- *  - the fault switches: `slow-model` asks the simulator for its slow profile, `model-errors`
+ *  - the fault switches: `slow-model` asks the simulator for its slow profile (or, graded by
+ *    MEMORYCHAT_FAULT_MS, for that time to first token), `model-errors`
  *    makes a share of calls fail (via the simulator's fault header, or locally against a real API).
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
@@ -61,6 +62,8 @@ export interface ModelClientOptions {
   /** True when talking to the bundled simulator: fault switches may use its x-sim-* headers. */
   simulator: boolean;
   faults: readonly Fault[];
+  /** MEMORYCHAT_FAULT_MS: with `slow-model`, the model's time to first token (else the slow profile's). */
+  faultMs?: number;
   timeoutMs: number;
   errorRate: number;
 }
@@ -108,7 +111,11 @@ export class ModelClient {
     const headers: Record<string, string> = {};
     const fault = this.injectedFault(call.model);
     if (this.opts.simulator) {
-      if (this.opts.faults.includes('slow-model')) headers['x-sim-latency'] = 'slow';
+      if (this.opts.faults.includes('slow-model')) {
+        // Graded: only the first token is late, the run's latency profile streams the rest.
+        if (this.opts.faultMs !== undefined) headers['x-sim-ttft-ms'] = String(this.opts.faultMs);
+        else headers['x-sim-latency'] = 'slow';
+      }
       if (fault) headers['x-sim-fault'] = fault;
     }
     const controller = new AbortController();

@@ -23,6 +23,9 @@
  *       and latency in every run and on every simulator, whatever arrived before it (an A/B
  *       comparison then sees the same model time in both arms).
  *       Non-streamed responses wait the full time.
+ *   x-sim-ttft-ms: <ms>
+ *       Time to first token of a chat completion (0–600000), instead of the profile's draw; the
+ *       stream's rate stays the profile's. The app's graded `slow-model` fault sends it.
  *   x-sim-fault: 5xx | timeout | cut-stream
  *       5xx        → 503 with an OpenAI-style `server_error` body.
  *       timeout    → accepts the request and never answers (until the client gives up; the
@@ -95,6 +98,8 @@ export interface ModelSimulator {
 
 const MAX_BODY_BYTES = 20 * 1024 * 1024;
 const DEFAULT_TIMEOUT_FAULT_MAX_MS = 120_000;
+/** Upper bound of x-sim-ttft-ms: ten minutes, longer than any client waits. */
+const MAX_TTFT_HEADER_MS = 600_000;
 /** Tokens a `cut-stream` fault delivers before dropping the connection. */
 const CUT_AFTER_PIECES = 3;
 const CUT_DELAY_MS = 25;
@@ -169,6 +174,8 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 
 interface SimControls {
   latency: LatencyProfileName;
+  /** x-sim-ttft-ms: time to first token of a completion, instead of the profile's. */
+  ttftMs?: number;
   fault: SimFault | null;
 }
 
@@ -249,7 +256,20 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
       }
       fault = draw < rate ? (fault ?? '5xx') : null;
     }
-    return { latency: latencyHeader ?? defaultLatency, fault };
+    const ttftHeader = headerValue(req, 'x-sim-ttft-ms');
+    let ttftMs: number | undefined;
+    if (ttftHeader !== undefined) {
+      ttftMs = Number(ttftHeader);
+      if (ttftHeader.trim() === '' || !Number.isFinite(ttftMs) || ttftMs < 0 || ttftMs > MAX_TTFT_HEADER_MS) {
+        throw new SimHttpError(
+          400,
+          `Invalid x-sim-ttft-ms header "${ttftHeader}": use a number of milliseconds from 0 to ${MAX_TTFT_HEADER_MS}.`,
+          'invalid_request_error',
+          'x-sim-ttft-ms',
+        );
+      }
+    }
+    return { latency: latencyHeader ?? defaultLatency, ttftMs, fault };
   }
 
   function answerFault(fault: SimFault, res: ServerResponse, scope: RequestScope): boolean {
@@ -281,7 +301,7 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     rng: Rng,
     scope: RequestScope,
   ): void {
-    const timing = planCompletion(controls.latency, rng);
+    const timing = planCompletion(controls.latency, rng, controls.ttftMs);
     const id = randomId(rng, 'chatcmpl-');
     const base = {
       id,
@@ -384,7 +404,7 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     rng: Rng,
     scope: RequestScope,
   ): void {
-    const timing = planCompletion(controls.latency, rng);
+    const timing = planCompletion(controls.latency, rng, controls.ttftMs);
     const totalMs = timing.totalMs(completion.completionTokens);
     const body = {
       id: randomId(rng, 'chatcmpl-'),

@@ -36,9 +36,12 @@ export interface CompletionTiming {
   totalMs(tokens: number): number;
 }
 
-export function planCompletion(profile: LatencyProfileName, rng: Rng): CompletionTiming {
+/** `ttftOverrideMs` (x-sim-ttft-ms): this time to first token instead of the profile's; the rate stays. */
+export function planCompletion(profile: LatencyProfileName, rng: Rng, ttftOverrideMs?: number): CompletionTiming {
   const p = PROFILES[profile];
-  const ttftMs = rng.between(p.ttftMs[0], p.ttftMs[1]);
+  // Drawn either way, so the rate's draw is the same with and without the override.
+  const drawnTtftMs = rng.between(p.ttftMs[0], p.ttftMs[1]);
+  const ttftMs = ttftOverrideMs ?? drawnTtftMs;
   const tokensPerSecond = Number.isFinite(p.tokensPerSecond[0])
     ? rng.between(p.tokensPerSecond[0], p.tokensPerSecond[1])
     : Infinity;

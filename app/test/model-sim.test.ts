@@ -269,6 +269,13 @@ void describe('validation like OpenAI', { timeout: 20_000 }, () => {
       ),
       (error: unknown) => error instanceof BadRequestError && /x-sim-fault/.test(error.message),
     );
+    await assert.rejects(
+      client(instant).chat.completions.create(
+        { model: 'gpt-4o-mini', messages: PROMPT },
+        { headers: { 'x-sim-ttft-ms': '-5' } },
+      ),
+      (error: unknown) => error instanceof BadRequestError && /x-sim-ttft-ms/.test(error.message),
+    );
   });
 });
 
@@ -415,6 +422,21 @@ void describe('latency', { timeout: 20_000 }, () => {
       { headers: { 'x-sim-latency': 'realistic' } },
     );
     assert.ok(performance.now() - slowStart >= 245, 'a non-streamed reply waits TTFT + tokens / rate');
+  });
+
+  void test('x-sim-ttft-ms sets the first token; the profile still streams the rest', async () => {
+    const started = performance.now();
+    const stream = await client(instant).chat.completions.create(
+      { model: 'gpt-4o-mini', messages: PROMPT, stream: true },
+      { headers: { 'x-sim-ttft-ms': '300' } },
+    );
+    let firstMs: number | undefined;
+    for await (const chunk of stream) {
+      if (firstMs === undefined && chunk.choices[0]?.delta.content) firstMs = performance.now() - started;
+    }
+    const totalMs = performance.now() - started;
+    assert.ok(firstMs !== undefined && firstMs >= 295, `first token after ${String(firstMs)} ms, expected ≥ 300`);
+    assert.ok(totalMs - firstMs < 150, `the instant profile streams the rest at once (${totalMs - firstMs} ms)`);
   });
 
   void test('close() ends held requests promptly', async () => {

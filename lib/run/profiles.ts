@@ -134,8 +134,9 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // model-errors: ≈ 30 % of chat turns fail; with 20 the chance that none does is 0.7^20 ≈ 0.08 %.
     apiSamples: 20,
     apiMaxSamples: 20,
-    uiSamples: 2,
-    // slow-model: a turn takes ≈ 12 s, so a warm-up alone would spend half the test's budget.
+    // slow-render: one open of the long conversation takes ≈ 4 s (limit 1 s); one shows it.
+    uiSamples: 1,
+    // slow-model: a turn takes > 5 s, so a warm-up alone would spend half the test's budget.
     warmup: 0,
     // slow-session-create adds 8 ms to a ≈ 1 ms create: every sample is above the 5 ms limit.
     // missing-indexes: each unindexed query takes tens of ms; one EXPLAIN shows the plan.

@@ -6,6 +6,7 @@
 import type { MetricOptions, PerfRecorder, UserApi } from '../../fixtures';
 import type { QuestionKind, RetrievalQuestion } from '../../data/retrieval-set';
 import { meanCi95, RELEVANCE_TOP_K, scoreRanking, type RelevanceMode } from '../../lib/figures/relevance';
+import { runInLanes } from '../../lib/run/lanes';
 import type { TimeBudget } from './budget';
 
 /** Misses listed per mode in the evidence (question, expected turn, what came first instead). */
@@ -23,7 +24,17 @@ export interface ModeScores {
   misses: { question: string; expected: string; first: string | null }[];
 }
 
-/** Asks every question in `mode`; a failed search is a failed sample of both metrics. */
+/**
+ * Searches in flight at once: relevance is scored, not timed, so the questions need not wait for
+ * each other (264 one after the other took 1–2 s per mode on 2 cores).
+ */
+const SEARCH_CONCURRENCY = 4;
+
+/**
+ * Asks every question in `mode`; a failed search is a failed sample of both metrics. Searches run
+ * SEARCH_CONCURRENCY at a time; they are scored in question order, so the samples and the misses
+ * listed are the same as one after the other.
+ */
 export async function askQuestions(
   { perf, client, budget }: { perf: PerfRecorder; client: UserApi; budget: TimeBudget },
   mode: RelevanceMode,
@@ -32,26 +43,31 @@ export async function askQuestions(
   opts: MetricOptions,
 ): Promise<ModeScores> {
   const scores: ModeScores = { recalls: [], byKind: new Map(), misses: [] };
-  for (const q of questions) {
-    const answerIds = q.answers.map((a) => ids[a] as number);
-    try {
-      budget.check(`relevance question ${q.id} (${mode})`);
-      const res = await client.searchMemories(q.text, { mode, limit: RELEVANCE_TOP_K });
-      const resultIds = res.results.map((r) => r.memory.id);
-      const score = scoreRanking(resultIds, answerIds, RELEVANCE_TOP_K);
-      perf.record('memory.recall_at_5', score.recall, opts);
-      perf.record('memory.mrr', score.reciprocalRank, opts);
-      scores.recalls.push(score.recall);
-      scores.byKind.set(q.kind, [...(scores.byKind.get(q.kind) ?? []), score.recall]);
-      if (score.firstRank === null && scores.misses.length < MISSES_SHOWN) {
-        const first = resultIds[0] === undefined ? null : (contentOf.get(resultIds[0]) ?? null);
-        scores.misses.push({ question: q.text, expected: contentOf.get(answerIds[0] as number) ?? '?', first });
-      }
-    } catch (err) {
-      perf.recordError('memory.recall_at_5', err, opts);
-      perf.recordError('memory.mrr', err, opts);
+  const searches = await runInLanes(questions.length, SEARCH_CONCURRENCY, async (i) => {
+    const q = questions[i] as RetrievalQuestion;
+    budget.check(`relevance question ${q.id} (${mode})`);
+    const res = await client.searchMemories(q.text, { mode, limit: RELEVANCE_TOP_K });
+    return res.results.map((r) => r.memory.id);
+  });
+  questions.forEach((q, i) => {
+    const search = searches[i] as PromiseSettledResult<number[]>;
+    if (search.status === 'rejected') {
+      perf.recordError('memory.recall_at_5', search.reason, opts);
+      perf.recordError('memory.mrr', search.reason, opts);
+      return;
     }
-  }
+    const resultIds = search.value;
+    const answerIds = q.answers.map((a) => ids[a] as number);
+    const score = scoreRanking(resultIds, answerIds, RELEVANCE_TOP_K);
+    perf.record('memory.recall_at_5', score.recall, opts);
+    perf.record('memory.mrr', score.reciprocalRank, opts);
+    scores.recalls.push(score.recall);
+    scores.byKind.set(q.kind, [...(scores.byKind.get(q.kind) ?? []), score.recall]);
+    if (score.firstRank === null && scores.misses.length < MISSES_SHOWN) {
+      const first = resultIds[0] === undefined ? null : (contentOf.get(resultIds[0]) ?? null);
+      scores.misses.push({ question: q.text, expected: contentOf.get(answerIds[0] as number) ?? '?', first });
+    }
+  });
   return scores;
 }
 

@@ -442,9 +442,7 @@ async function main(): Promise<void> {
   // The load stages are loud too: a clean round trip p95 (≈ 2 s) stays far from its 5 s limit beside
   // three other stages, and serialized chats (9–10 s) far above it.
   const loud: (() => Promise<void>)[] = [
-    ...(want('load') && !onlyFault
-      ? [() => stage('load smoke (npm run load, 8 users → capacity 8)', loadSmoke)]
-      : []),
+    ...(want('load') && !onlyFault ? [() => stage('load smoke (npm run load, 8 users → capacity 8)', loadSmoke)] : []),
     ...(want('self') && (!onlyFault || onlyFault === 'serialize-chats')
       ? [() => stage('self-test: serialize-chats → load capacity fails', loadSelfTest)]
       : []),

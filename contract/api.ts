@@ -258,5 +258,6 @@ export const FAULTS = [
   // Graded faults, for compare mode's sensitivity (their size: MEMORYCHAT_FAULT_MS):
   'slow-chat', // each chat turn waits MEMORYCHAT_FAULT_MS (default 50) more before its model call
   'extra-query', // each chat turn runs one more SQL statement
+  'slow-search', // each memory search spends MEMORYCHAT_FAULT_MS (default 2) more CPU time in the app
 ] as const;
 export type Fault = (typeof FAULTS)[number];

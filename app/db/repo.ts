@@ -704,8 +704,8 @@ export async function agentLogsOf(q: Queryable, messageId: number): Promise<Stor
   }));
 }
 
-/** Busy for `ms` milliseconds (a graded fault below pg_sleep's 1 ms resolution). */
-function spin(ms: number): void {
+/** Busy for `ms` milliseconds (a graded fault below pg_sleep's 1 ms resolution, or the app's CPU time). */
+export function spin(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until) {
     // busy on purpose

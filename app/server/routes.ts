@@ -261,6 +261,8 @@ export function buildRouter(deps: ApiDeps): Router {
     const { q, limit, mode, profileId } = searchQuery(ctx.url);
     // `unranked-search` fault: the same matches, newest first (a lost ORDER BY … rank).
     const order = deps.settings.faults.includes('unranked-search') ? 'newest' : 'relevance';
+    // `slow-search` fault: CPU time in the app per search (as a costlier ranking step would add).
+    if (deps.settings.faults.includes('slow-search')) repo.spin(deps.settings.faultMs ?? SLOW_SEARCH_DEFAULT_MS);
     let out: SearchResponse;
     if (mode === 'fuzzy') {
       out = { mode: 'fuzzy', results: await repo.searchFuzzy(db, user.id, q, limit, profileId, order) };
@@ -282,6 +284,8 @@ export function buildRouter(deps: ApiDeps): Router {
 
 /** Default extra time of the `slow-session-create` fault. */
 const SLOW_SESSION_CREATE_DEFAULT_MS = 8;
+/** Default extra CPU time of the `slow-search` fault. */
+const SLOW_SEARCH_DEFAULT_MS = 2;
 
 function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | undefined): Timing {
   return {

@@ -134,7 +134,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // model-errors: ≈ 30 % of chat turns fail; with 20 the chance that none does is 0.7^20 ≈ 0.08 %.
     apiSamples: 20,
     apiMaxSamples: 20,
-    // slow-render: one open of the long conversation takes ≈ 4 s (limit 1 s); one shows it.
+    // slow-render: one open of the long conversation takes 2–4 s (limit 1 s); one shows it.
     uiSamples: 1,
     // slow-model: a turn takes > 5 s, so a warm-up alone would spend half the test's budget.
     warmup: 0,

@@ -25,6 +25,7 @@ import { SampleFailure } from './helpers/failures';
 import { timeBudget } from './helpers/budget';
 import { newChatPage, timeUiReply } from './helpers/ui-reply';
 import { MIN_PAIRS } from '../lib/verdict/compare';
+import { quantile } from '../lib/verdict/stats';
 
 /** Memories of the search user: enough that ranking does real work, seeded in a second. */
 const SEARCH_MEMORIES = 1_000;
@@ -46,6 +47,19 @@ function appTime(serverTiming: string | undefined, what: string): number {
   const total = parseServerTiming(serverTiming).total;
   if (total === undefined) throw new SampleFailure('no_server_timing', `${what}: no Server-Timing total entry`);
   return total;
+}
+
+type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[] }>;
+
+/**
+ * Evidence, not compared: each arm's median app time of session create and the database's part of
+ * it (Server-Timing `db`). Two stacks of the same code can differ by a constant for a whole run
+ * (docs/compare-mode.md, "The decision"); this says on which side of the app such an offset sits.
+ */
+function recordSessionCreateSplit(perf: PerfRecorder, split: SessionCreateSplit): void {
+  const ms = (v: number[]) => (v.length ? `${quantile(v, 0.5).toFixed(2)} ms` : 'not measured');
+  const line = (arm: keyof Arms) => `${arm}: app p50 ${ms(split[arm].app)}, of it database p50 ${ms(split[arm].db)}`;
+  perf.evidence('db.session_create_split', `${line('base')}; ${line('candidate')}`, undefined, { scenario: 'api' });
 }
 
 /** The same user, memories and planted facts on both arms (same text: fixtures/compare.ts). */
@@ -122,11 +136,20 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
     const users = await test.step('seed the same user and memories on both arms', () =>
       seedBoth(arms as Arms, SEARCH_MEMORIES, RELEVANT_MEMORIES));
 
-    await test.step('session create: the app time on both arms', () =>
-      perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
+    await test.step('session create: the app time on both arms', async () => {
+      const split: SessionCreateSplit = { base: { app: [], db: [] }, candidate: { app: [], db: [] } };
+      await perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
         const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
-        return { 'db.session_create_ms': appTime(res.serverTiming, 'POST /api/sessions') };
-      }));
+        const app = appTime(res.serverTiming, 'POST /api/sessions');
+        const db = parseServerTiming(res.serverTiming).db;
+        if (i >= 0 && db !== undefined) {
+          split[arm].app.push(app);
+          split[arm].db.push(db);
+        }
+        return { 'db.session_create_ms': app };
+      });
+      recordSessionCreateSplit(perf, split);
+    });
 
     await test.step('ranked search and recent-first list: the app time on both arms', () =>
       perf.comparePaired({ ...plan, scenario: 'api', metrics: ['memory.search_ms', 'memory.retrieval_ms'] }, (arm, i) =>

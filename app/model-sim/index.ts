@@ -172,6 +172,22 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A numeric x-sim-* header from 0 to `max`, or undefined when absent; anything else is a 400. */
+function numericHeader(req: IncomingMessage, name: string, max: number, what: string): number | undefined {
+  const raw = headerValue(req, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new SimHttpError(
+      400,
+      `Invalid ${name} header "${raw}": use ${what} from 0 to ${max}.`,
+      'invalid_request_error',
+      name,
+    );
+  }
+  return value;
+}
+
 interface SimControls {
   latency: LatencyProfileName;
   /** x-sim-ttft-ms: time to first token of a completion, instead of the profile's. */
@@ -241,34 +257,11 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
         'x-sim-fault',
       );
     }
-    const rateHeader = headerValue(req, 'x-sim-fault-rate');
     let fault = (faultHeader as SimFault | undefined) ?? null;
     const draw = rng.next();
-    if (rateHeader !== undefined) {
-      const rate = Number(rateHeader);
-      if (rateHeader.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
-        throw new SimHttpError(
-          400,
-          `Invalid x-sim-fault-rate header "${rateHeader}": use a number from 0 to 1.`,
-          'invalid_request_error',
-          'x-sim-fault-rate',
-        );
-      }
-      fault = draw < rate ? (fault ?? '5xx') : null;
-    }
-    const ttftHeader = headerValue(req, 'x-sim-ttft-ms');
-    let ttftMs: number | undefined;
-    if (ttftHeader !== undefined) {
-      ttftMs = Number(ttftHeader);
-      if (ttftHeader.trim() === '' || !Number.isFinite(ttftMs) || ttftMs < 0 || ttftMs > MAX_TTFT_HEADER_MS) {
-        throw new SimHttpError(
-          400,
-          `Invalid x-sim-ttft-ms header "${ttftHeader}": use a number of milliseconds from 0 to ${MAX_TTFT_HEADER_MS}.`,
-          'invalid_request_error',
-          'x-sim-ttft-ms',
-        );
-      }
-    }
+    const rate = numericHeader(req, 'x-sim-fault-rate', 1, 'a number');
+    if (rate !== undefined) fault = draw < rate ? (fault ?? '5xx') : null;
+    const ttftMs = numericHeader(req, 'x-sim-ttft-ms', MAX_TTFT_HEADER_MS, 'a number of milliseconds');
     return { latency: latencyHeader ?? defaultLatency, ttftMs, fault };
   }
 

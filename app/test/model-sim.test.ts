@@ -276,6 +276,13 @@ void describe('validation like OpenAI', { timeout: 20_000 }, () => {
       ),
       (error: unknown) => error instanceof BadRequestError && /x-sim-ttft-ms/.test(error.message),
     );
+    await assert.rejects(
+      client(instant).chat.completions.create(
+        { model: 'gpt-4o-mini', messages: PROMPT },
+        { headers: { 'x-sim-fault-rate': '1.5' } },
+      ),
+      (error: unknown) => error instanceof BadRequestError && /x-sim-fault-rate.*from 0 to 1/.test(error.message),
+    );
   });
 });
 

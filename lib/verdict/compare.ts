@@ -35,25 +35,25 @@ export interface PairedSeries {
 export type EffectKind = 'ratio' | 'difference';
 
 /**
- * Milliseconds measured inside a chat turn (the app's overhead, the retriever's time) differ
- * between two stacks of the same code by up to ≈ 1.7 ms in one run, every pair agreeing (A/A runs:
- * ×1.23 of a 6.9 ms overhead, ×1.52 of a 2.6 ms retrieval; other runs ×0.86–1.04): an offset of
- * the arm, not of the pair, which pairing cannot cancel. A change in them must exceed this too.
+ * Two stacks of the same code can differ in some app times by a constant for a whole run, every
+ * pair agreeing: an offset of the arm, not of the pair, which pairing cannot cancel. A change in
+ * these metrics must exceed it too (ms of the base median).
+ * - Inside a chat turn (the app's overhead, the retriever's time): up to ≈ 1.7 ms in A/A runs
+ *   (×1.23 of a 6.9 ms overhead, ×1.52 of a 2.6 ms retrieval; other runs ×0.86–1.04).
+ * - Session create, smaller: a clean A/A `npm test` measured ×1.20 [1.14–1.32] over 120 ABBA pairs
+ *   (1.02 vs 1.31 ms), once in seven runs that day.
  */
-const CHAT_ARM_OFFSET_MS = 2;
-const IN_CHAT_MS = /^(response\.app_overhead_ms|memory\.chat_retrieval_ms)$/;
-/**
- * Session create shows the same kind of arm offset, smaller: a clean A/A `npm test` measured
- * ×1.20 [1.14–1.32] over 120 ABBA pairs (1.02 vs 1.31 ms), once in seven runs that day.
- */
-const SESSION_CREATE_ARM_OFFSET_MS = 0.3;
+const ARM_OFFSET_MS: Partial<Record<string, number>> = {
+  'response.app_overhead_ms': 2,
+  'memory.chat_retrieval_ms': 2,
+  'db.session_create_ms': 0.3,
+};
 
 /**
  * The smallest change that counts, per metric. Times: a share of the base (0.10 = 10 % slower);
  * round trips, which the model dominates and the pairing makes precise, a smaller share (first
- * token in the page: 5 %); times inside a chat turn, at least CHAT_ARM_OFFSET_MS of the base
- * median, session create at least SESSION_CREATE_ARM_OFFSET_MS; counts: half a unit of mean
- * difference, so that one more token or statement counts.
+ * token in the page: 5 %); metrics with an arm offset (ARM_OFFSET_MS), at least that offset;
+ * counts: half a unit of mean difference, so that one more token or statement counts.
  */
 function minEffectFor(name: string, unit: Unit, baseMedian: number): { kind: EffectKind; minEffect: number } {
   if (unit === 'tokens' || unit === 'count') return { kind: 'difference', minEffect: 0.5 };
@@ -61,10 +61,9 @@ function minEffectFor(name: string, unit: Unit, baseMedian: number): { kind: Eff
   // (A/A after 20 pairs: [0.979–1.035] vs [0.997–1.006]); +50 ms of it is still +13 %.
   if (/ui_first/.test(name)) return { kind: 'ratio', minEffect: 0.05 };
   if (/round_?trip|total_ms|ttft_ms|ui_done/.test(name)) return { kind: 'ratio', minEffect: 0.02 };
-  if (IN_CHAT_MS.test(name) && baseMedian > 0)
-    return { kind: 'ratio', minEffect: Math.max(0.1, CHAT_ARM_OFFSET_MS / baseMedian) };
-  if (name === 'db.session_create_ms' && baseMedian > 0)
-    return { kind: 'ratio', minEffect: Math.max(0.1, SESSION_CREATE_ARM_OFFSET_MS / baseMedian) };
+  const armOffsetMs = ARM_OFFSET_MS[name];
+  if (armOffsetMs !== undefined && baseMedian > 0)
+    return { kind: 'ratio', minEffect: Math.max(0.1, armOffsetMs / baseMedian) };
   return { kind: 'ratio', minEffect: 0.1 };
 }
 

@@ -220,6 +220,28 @@ function runArtillery(job: ArtilleryJob): Promise<number> {
   });
 }
 
+/**
+ * Where a load run's time goes, printed as one line at its end: the target, seeding, each step
+ * (and the part of it before Artillery's users started: its own start-up) and the reports.
+ */
+class PhaseClock {
+  private readonly parts: string[] = [];
+  private last = performance.now();
+
+  /** Closes the phase that ran since the previous mark. */
+  mark(name: string, detail?: string): void {
+    const now = performance.now();
+    this.parts.push(`${name} ${seconds(now - this.last)}${detail ? ` (${detail})` : ''}`);
+    this.last = now;
+  }
+
+  line(): string {
+    return `load: phases: ${this.parts.join(' · ')}`;
+  }
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
 interface StepContext {
   cfg: LoadConfig;
   target: OpenTarget;
@@ -232,6 +254,7 @@ interface StepContext {
   log: WriteStream;
   cleanup: Cleanup;
   chromiumPath: string | undefined;
+  phases: PhaseClock;
 }
 
 /**
@@ -293,8 +316,11 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
 
   // Probes run while the users do: from Artillery's "Phase started" to its exit.
   let probes: { stop(): Promise<Pick<LoadStage, 'db' | 'cpu' | 'topStatements' | 'eventLoop'>> } | undefined;
+  const stepStarted = performance.now();
+  let usersStartedAfterMs: number | undefined;
   const startProbes = (): void => {
     if (probes) return;
+    usersStartedAfterMs = performance.now() - stepStarted;
     const groups = (): number[] => [...ctx.cleanup.children].map((c) => c.pid ?? -1);
     const cpu = startCpuSampler(target.stack?.pid, groups);
     const db = startDbSampler(ctx.pool, target.stack ? 'memorychat' : null);
@@ -339,6 +365,9 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
       }),
   ]);
   const measured = (await probes?.stop()) ?? { db: null, cpu: null, topStatements: [], eventLoop: null };
+  const startUp =
+    usersStartedAfterMs === undefined ? 'users never started' : `Artillery start ${seconds(usersStartedAfterMs)}`;
+  ctx.phases.mark(`${users} users`, startUp);
   if (ctx.cleanup.aborted) throw new Error('stopped by a signal');
   if (!existsSync(apiOut)) {
     const logFile = path.relative(process.cwd(), ctx.log.path as string);
@@ -428,8 +457,10 @@ export async function runLoad(): Promise<number> {
   mkdirSync(perf.reportDir, { recursive: true });
   const log = createWriteStream(path.join(perf.reportDir, 'load-artillery.log'), { flags: 'w' });
   log.on('error', (err) => console.error(`load: cannot write Artillery's log: ${err.message}`));
+  const phases = new PhaseClock();
   try {
     target = await startTarget(perf, modelLatency, cleanup);
+    phases.mark(target.stack ? 'stack ready' : 'target checked');
     const kind = target.stack ? `bundled stack, ${modelLatency} model` : 'given deployment';
     console.log(`load: target ${target.baseUrl} (${kind}), database ${redactUrl(target.databaseUrl)}, run ${runId}`);
     // In the runs table while it seeds and loads, so that `npm run cleanup` elsewhere leaves its users alone.
@@ -439,6 +470,7 @@ export async function runLoad(): Promise<number> {
     cleanup.seeder = targetAdapter.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
     const maxUsers = Math.max(...cfg.steps);
     const seeded = await seedUsers(cleanup.seeder, pool, maxUsers + cfg.browsers, cfg.memoriesPerUser);
+    phases.mark('seeding');
     const tempDir = (cleanup.tempDir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-load-')));
     const chromium = detectChromium(perf.chromiumPath);
     if (cfg.browsers > 0 && chromium.problem) {
@@ -455,6 +487,7 @@ export async function runLoad(): Promise<number> {
       tempDir,
       processors: { api: processorShim(tempDir, 'processor'), browser: processorShim(tempDir, 'browser-processor') },
       chromiumPath: chromium.executablePath,
+      phases,
     };
     for (const users of cfg.steps) {
       const stage = await runStep(ctx, users);
@@ -466,9 +499,11 @@ export async function runLoad(): Promise<number> {
     setupError = cleanup.aborted
       ? 'stopped by a signal before the ramp finished'
       : redact(err instanceof Error ? err.message : String(err));
+    phases.mark('until the error');
     console.error(`load: ${setupError}`);
   } finally {
     await cleanup.run();
+    phases.mark('cleanup');
     await new Promise<void>((resolve) => log.end(resolve));
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -518,7 +553,9 @@ export async function runLoad(): Promise<number> {
   const written = await writeLoadReports(perf.reportDir, summary);
   const resultsDir = path.join(perf.reportDir, 'allure-results');
   writeAllureLoad({ resultsDir, summary, ...written, start: startedAt, stop: Date.now() });
+  phases.mark('reports');
   console.log(renderLoadConsole(summary));
+  console.log(phases.line());
   const dir = path.relative(process.cwd(), perf.reportDir) || '.';
   console.log(`load: reports in ${dir}/load-summary.{json,md}, charts/load-*.svg; Artillery's log: load-artillery.log`);
   if (cleanup.aborted) return 130;

@@ -414,7 +414,8 @@ async function main(): Promise<void> {
     console.error(`--fault must be one of: ${FAULTS.join(', ')}`);
     process.exit(2);
   }
-  const want = (s: string) => !only || only.has(s);
+  // `--fault` alone runs that one self-test, not the other stages as well.
+  const want = (s: string) => (only ? only.has(s) : !onlyFault || s === 'self');
   const results: (StageOutcome & { name: string; seconds: number })[] = [];
   const started = performance.now();
 

@@ -6,8 +6,8 @@
  *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
  * - Chat turns on both arms at once (a duet, 150 ms apart, the first arm alternating): the same
  *   question to the same data on both, so the deterministic model answers with the same text and
- *   time; round trip, first token, app overhead, tokens and SQL statements per message, the
- *   retriever's own time.
+ *   time; round trip, first token, app overhead, tokens (all, and the prompt's) and SQL statements
+ *   per message, the retriever's own time.
  * - The same duet through the chat UI, one Chromium page per arm, side by side with the API duet
  *   (each on its own user): click → first token and click → done, each timed by its page's own
  *   clock.
@@ -38,6 +38,7 @@ const CHAT_METRICS = [
   'response.app_overhead_ms',
   'memory.chat_retrieval_ms',
   'tokens.total_per_message',
+  'tokens.prompt_per_message',
   'bottlenecks.queries_per_chat',
 ] as const;
 const UI_METRICS = ['response.ui_first_token_ms', 'response.ui_done_ms'] as const;
@@ -102,6 +103,9 @@ async function chatTurn(client: UserApi, i: number) {
     'response.app_overhead_ms': r.done.timing.totalMs - r.done.timing.modelMs,
     'memory.chat_retrieval_ms': retriever.latencyMs,
     'tokens.total_per_message': r.done.usage.totalTokens,
+    // Apart from the total: the model's reply depends on the prompt, so a longer prompt also
+    // changes the reply's length, and only the prompt's own tokens show "+1 token" exactly.
+    'tokens.prompt_per_message': r.done.usage.promptTokens,
     'bottlenecks.queries_per_chat': queries,
   };
 }

@@ -115,6 +115,7 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
       memories: retrieval.memories,
       history,
       trim,
+      extraToken: faults.includes('extra-token'),
     });
   let plan = planBudget(settings.tokenBudget, false);
   let prompt = promptFor(plan);

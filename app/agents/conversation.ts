@@ -18,10 +18,20 @@ import type { RetrievedMemory } from './memory-retriever';
 import type { ChatMessage } from './model';
 import { countCached, countTokens, REPLY_PRIMER, TOKENS_PER_MESSAGE, truncateToTokens } from './tokens';
 
-const SYSTEM =
+const INSTRUCTIONS =
   'You are MemoryChat, a helpful assistant with a long-term memory of the user. ' +
   'Use what you remember and the summary of the earlier conversation when it is relevant; ' +
   'do not invent facts. Be concise.';
+/**
+ * The `extra-token` fault (compare mode's "+1 token per message"): " very" is one o200k token, and
+ * the words around it keep theirs, so every prompt grows by exactly one token (a unit test checks).
+ */
+const INSTRUCTIONS_PLUS_ONE_TOKEN = INSTRUCTIONS.replace(/Be concise\.$/, 'Be very concise.');
+
+/** The conversation agent's instructions, one token longer under the `extra-token` fault. */
+export function conversationInstructions(extraToken: boolean): string {
+  return extraToken ? INSTRUCTIONS_PLUS_ONE_TOKEN : INSTRUCTIONS;
+}
 const SUMMARY_HEADER = '\n\nSummary of the earlier conversation:\n';
 const MEMORY_HEADER = '\n\nWhat you remember about the user:';
 
@@ -41,16 +51,19 @@ export function buildConversationPrompt(args: {
   /** Newest first. */
   history: readonly HistoryMessage[];
   trim: boolean;
+  /** The `extra-token` fault: instructions one token longer. */
+  extraToken?: boolean;
 }): ConversationPrompt {
-  if (!args.trim) return untrimmed(args);
+  const instructions = conversationInstructions(args.extraToken ?? false);
+  if (!args.trim) return untrimmed({ ...args, instructions });
   const budget = args.slice.prompt;
   // Fixed costs: framing of system + user message, reply primer, the instructions.
-  let used = REPLY_PRIMER + 2 * TOKENS_PER_MESSAGE + countCached('sys:conversation', SYSTEM);
+  let used = REPLY_PRIMER + 2 * TOKENS_PER_MESSAGE + countCached(`sys:${instructions}`, instructions);
 
   const user = truncateToTokens(args.userText, Math.floor(budget * PROMPT_SHARES.userMessage));
   used += user.tokens;
 
-  let system = SYSTEM;
+  let system = instructions;
   if (args.summary) {
     const s = truncateToTokens(args.summary, Math.floor(budget * PROMPT_SHARES.summary));
     system += SUMMARY_HEADER + s.text;
@@ -99,8 +112,9 @@ function untrimmed(args: {
   summary: string | null;
   memories: readonly RetrievedMemory[];
   history: readonly HistoryMessage[];
+  instructions: string;
 }): ConversationPrompt {
-  let system = SYSTEM;
+  let system = args.instructions;
   if (args.summary) system += SUMMARY_HEADER + args.summary;
   if (args.memories.length > 0) system += MEMORY_HEADER + args.memories.map((m) => `\n- ${m.content}`).join('');
   const history = [...args.history].reverse().map((h): ChatMessage => ({ role: h.role, content: h.content }));

@@ -244,10 +244,10 @@ export function compareSeries(
 }
 
 /**
- * Metrics a comparison usually holds (e2e/compare.spec.ts: nine), for the sampler's stopping rule
- * before the whole family is known.
+ * Metrics a comparison usually holds (e2e/compare.spec.ts: twelve), for the sampler's stopping
+ * rule before the whole family is known.
  */
-const EXPECTED_FAMILY_SIZE = 10;
+const EXPECTED_FAMILY_SIZE = 12;
 
 /**
  * Whether a metric needs more pairs (as tachometer does): at the level the decision will use

@@ -35,13 +35,24 @@ export function minEffectText(m: ComparedMetric): string {
   return m.kind === 'difference' ? `±${m.minEffect} ${m.unit}` : `±${(m.minEffect * 100).toFixed(0)} %`;
 }
 
+/** The decision cell; a no-change the corrected test could not confirm says which way it leans. */
+function decisionText(m: ComparedMetric): string {
+  if (m.decision === 'no-change' && m.unconfirmed) return `· no change (likely ${m.unconfirmed}, unconfirmed)`;
+  return MARK[m.decision];
+}
+
 function headline(c: Comparison): string {
   const unchanged = c.metrics.filter((m) => m.decision === 'no-change').length;
+  const unconfirmed = c.metrics.filter((m) => m.decision === 'no-change' && m.unconfirmed).length;
   const unsure = c.metrics.filter((m) => m.decision === 'insufficient-data').length;
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   return (
     `${n(c.regressions, 'regression', 'regressions')}, ${n(c.improvements, 'improvement', 'improvements')}, ` +
     `${unchanged} unchanged` +
+    (unconfirmed > 0
+      ? ` (${unconfirmed} of them beyond the minimum effect at 95 % but not after the Holm correction: ` +
+        'likely changed, unconfirmed; more pairs would decide)'
+      : '') +
     (unsure > 0 ? `, ${unsure} with too few pairs` : '')
   );
 }
@@ -57,7 +68,7 @@ export function comparisonSection(c: Comparison): Section {
     effectText(m),
     String(m.base.n),
     minEffectText(m),
-    MARK[m.decision],
+    decisionText(m),
   ]);
   return {
     heading: `Comparison with the base ${describeBase(c.base)}`,

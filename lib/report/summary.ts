@@ -75,6 +75,7 @@ export const comparisonSchema = z.object({
       pImprovement: num,
       failedPairs: z.number().int(),
       decision: z.enum(DECISIONS),
+      unconfirmed: z.enum(['slower', 'faster']).optional(),
     }),
   ),
   regressions: z.number().int(),

@@ -17,6 +17,8 @@ export type Decision = (typeof DECISIONS)[number];
 
 /** Family-wise false-alarm rate of one comparison (all its metrics together). */
 export const FAMILY_ALPHA = 0.05;
+/** One side of a plain 95 % interval: the level of an `unconfirmed` change. */
+const UNCORRECTED_ALPHA = 0.025;
 /** Fewer pairs than this cannot support a decision. */
 export const MIN_PAIRS = 6;
 const RESAMPLES = 2000;
@@ -94,6 +96,11 @@ export interface ComparedMetric {
   /** Pairs dropped because a half failed. */
   failedPairs: number;
   decision: Decision;
+  /**
+   * A `no-change` whose plain 95 % interval lies beyond the minimum effect: likely slower (or
+   * faster), not confirmed after the Holm correction. Does not gate; more pairs would decide.
+   */
+  unconfirmed?: 'slower' | 'faster';
 }
 
 export interface ComparisonBase {
@@ -232,6 +239,9 @@ export function compareSeries(
   tested.forEach((m, i) => {
     if (significant[2 * i]) m.decision = 'regression';
     else if (significant[2 * i + 1]) m.decision = 'improvement';
+    // Said, not hidden: a change the corrected test could not confirm reads "likely", not "none".
+    else if ((m.pRegression ?? 1) <= UNCORRECTED_ALPHA) m.unconfirmed = 'slower';
+    else if ((m.pImprovement ?? 1) <= UNCORRECTED_ALPHA) m.unconfirmed = 'faster';
   });
   return {
     base: arms.base,

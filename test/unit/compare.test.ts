@@ -10,6 +10,7 @@ import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
 import type { TestMetrics } from '../../lib/verdict/metrics-schema';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
+import { comparisonSection } from '../../lib/report/comparison-report';
 
 /** Log-normal noise around `median`, with a drift shared by both halves of a pair. */
 function pairs(n: number, seed: number, median: number, slowdown = 1, noise = 0.15): { b: number[]; c: number[] } {
@@ -104,6 +105,33 @@ void describe('compare', () => {
     );
     assert.equal(worse.metrics[0]?.decision, 'regression');
     assert.equal(worse.regressions, 1);
+  });
+
+  void test('a change the Holm correction cannot confirm is no change, reported as likely and unconfirmed', () => {
+    // A changed prompt lengthens some replies and not others: the round trip of 20 pairs leans
+    // slower (×1.23 [1.10–1.30]), significant at plain 95 % but not across twelve metrics.
+    const b = Array.from({ length: 20 }, (_, i) => 1400 + 10 * (i % 5));
+    const lengthened = [1.0, 1.2, 1.3, 1.4, 1.0, 1.25, 1.35, 1.0, 1.3, 1.22];
+    const roundTrip = ms(
+      'response.total_ms',
+      b,
+      b.map((v, i) => v * (lengthened[i % 10] as number)),
+    );
+    const others = Array.from({ length: 11 }, (_, k) =>
+      ms(
+        `response.metric_${k}_ms`,
+        b,
+        b.map((v, i) => v * (1 + (((i * 7) % 5) - 2) / 1000)),
+      ),
+    );
+    const result = compareSeries([roundTrip, ...others], arms);
+    const m = result.metrics[0];
+    assert.equal(m?.decision, 'no-change');
+    assert.equal(m?.unconfirmed, 'slower');
+    assert.ok(result.metrics.slice(1).every((x) => x.decision === 'no-change' && x.unconfirmed === undefined));
+    const section = JSON.stringify(comparisonSection(result));
+    assert.match(section, /no change \(likely slower, unconfirmed\)/);
+    assert.match(section, /1 of them beyond the minimum effect at 95 % but not after the Holm correction/);
   });
 
   void test('too few pairs: insufficient-data, never a verdict', () => {

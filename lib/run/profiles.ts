@@ -51,7 +51,8 @@ export interface PerfProfile {
   /**
    * Compare mode (e2e/compare.spec.ts), pairs of the A/B comparison. `micro`: millisecond
    * requests, ABBA blocks; `chat`: chat turns on both arms at once. The sampler takes `pairs`,
-   * then more batches while a metric's interval straddles its minimum effect, up to `maxPairs`.
+   * then more batches while a metric's interval straddles its minimum effect, up to `maxPairs`,
+   * and past that, while a metric leans beyond its minimum effect unconfirmed, up to 2 × `maxPairs`.
    */
   compare: Record<'micro' | 'chat', { pairs: number; maxPairs: number; warmup: number }>;
   /**

@@ -276,3 +276,18 @@ export function undecided(metric: ComparedMetric): boolean {
   const within = 1 - pUp <= level && 1 - pDown <= level;
   return !(beyond || within);
 }
+
+/**
+ * Whether a metric leans beyond its minimum effect without being decided: its plain 95 % interval
+ * clears the bound, the level the decision will use does not. The sampler takes more pairs for it
+ * past its usual cap: a change that differs by request (a longer prompt lengthens some replies,
+ * not others) can lean this way for 20 pairs and be confirmed by 40.
+ */
+export function leaning(metric: ComparedMetric): boolean {
+  if (metric.decision === 'insufficient-data') return false;
+  const pUp = metric.pRegression ?? 1;
+  const pDown = metric.pImprovement ?? 1;
+  const level = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
+  if (pUp <= level || pDown <= level) return false;
+  return pUp <= UNCORRECTED_ALPHA || pDown <= UNCORRECTED_ALPHA;
+}

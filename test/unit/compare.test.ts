@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareOne, compareSeries, holm, undecided, type PairedSeries } from '../../lib/verdict/compare';
+import { compareOne, compareSeries, holm, leaning, undecided, type PairedSeries } from '../../lib/verdict/compare';
 import { seededRandom } from '../../lib/verdict/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
@@ -129,9 +129,19 @@ void describe('compare', () => {
     assert.equal(m?.decision, 'no-change');
     assert.equal(m?.unconfirmed, 'slower');
     assert.ok(result.metrics.slice(1).every((x) => x.decision === 'no-change' && x.unconfirmed === undefined));
+    // The sampler takes more pairs past its cap for such a metric, for no other.
+    assert.equal(leaning(compareOne(roundTrip)), true);
+    assert.ok(others.every((x) => !leaning(compareOne(x))));
     const section = JSON.stringify(comparisonSection(result));
     assert.match(section, /no change \(likely slower, unconfirmed\)/);
     assert.match(section, /1 of them beyond the minimum effect at 95 % but not after the Holm correction/);
+  });
+
+  void test('leaning: a clear regression or a clear no-change is not leaning', () => {
+    const { b, c } = pairs(120, 11, 0.7, 1.25);
+    assert.equal(leaning(compareOne(ms('db.slow_ms', b, c))), false);
+    const same = pairs(120, 12, 0.7);
+    assert.equal(leaning(compareOne(ms('db.same_ms', same.b, same.c))), false);
   });
 
   void test('too few pairs: insufficient-data, never a verdict', () => {

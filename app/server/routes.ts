@@ -252,6 +252,8 @@ export function buildRouter(deps: ApiDeps): Router {
   r.add('GET', '/api/memories', async (ctx) => {
     const user = await authenticate(deps, ctx);
     const { limit, before } = pageQuery(ctx.url);
+    // `slow-memory-list` fault: CPU time in the app per list (as costlier row mapping would add).
+    if (deps.settings.faults.includes('slow-memory-list')) repo.spin(deps.settings.faultMs ?? SLOW_LIST_DEFAULT_MS);
     const page = await repo.listMemories(db, user.id, profileQuery(ctx.url), limit, before);
     sendJson(ctx, 200, { memories: page.items, nextCursor: page.nextCursor });
   });
@@ -284,8 +286,9 @@ export function buildRouter(deps: ApiDeps): Router {
 
 /** Default extra time of the `slow-session-create` fault. */
 const SLOW_SESSION_CREATE_DEFAULT_MS = 8;
-/** Default extra CPU time of the `slow-search` fault. */
+/** Default extra CPU time of the `slow-search` and `slow-memory-list` faults. */
 const SLOW_SEARCH_DEFAULT_MS = 2;
+const SLOW_LIST_DEFAULT_MS = 2;
 
 function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | undefined): Timing {
   return {

@@ -26,6 +26,7 @@ import { timeBudget } from './helpers/budget';
 import { newChatPage, timeUiReply } from './helpers/ui-reply';
 import { MIN_PAIRS } from '../lib/verdict/compare';
 import { quantile } from '../lib/verdict/stats';
+import { diffStatements, statementSnapshot, type StatementSnapshot } from '../lib/figures/statements';
 
 /** Memories of the search user: enough that ranking does real work, seeded in a second. */
 const SEARCH_MEMORIES = 1_000;
@@ -50,17 +51,27 @@ function appTime(serverTiming: string | undefined, what: string): number {
   return total;
 }
 
-type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[] }>;
+type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[]; insertMs?: string }>;
 
 /**
- * Evidence, not compared: each arm's median app time of session create and the database's part of
- * it (Server-Timing `db`). Two stacks of the same code can differ by a constant for a whole run
- * (docs/compare-mode.md, "The decision"); this says on which side of the app such an offset sits.
+ * Evidence, not compared: each arm's median app time of session create, the database's part of it
+ * as the app saw it (Server-Timing `db`), and PostgreSQL's own mean execution time of the INSERT
+ * (pg_stat_statements, warm-up included). Two stacks of the same code can differ by a constant for
+ * a whole run (docs/compare-mode.md, "The decision"); this says where such an offset sits.
  */
 function recordSessionCreateSplit(perf: PerfRecorder, split: SessionCreateSplit): void {
   const ms = (v: number[]) => (v.length ? `${quantile(v, 0.5).toFixed(2)} ms` : 'not measured');
-  const line = (arm: keyof Arms) => `${arm}: app p50 ${ms(split[arm].app)}, of it database p50 ${ms(split[arm].db)}`;
+  const line = (arm: keyof Arms) =>
+    `${arm}: app p50 ${ms(split[arm].app)}, of it database p50 ${ms(split[arm].db)}` +
+    `, INSERT executing ${split[arm].insertMs ?? 'not measured'}`;
   perf.evidence('db.session_create_split', `${line('base')}; ${line('candidate')}`, undefined, { scenario: 'api' });
+}
+
+/** PostgreSQL's mean execution time of the sessions INSERT between two snapshots, e.g. `0.052 ms (140 calls)`. */
+function insertExecution(before: StatementSnapshot, after: StatementSnapshot): string | undefined {
+  if ('error' in before || 'error' in after) return undefined;
+  const insert = diffStatements(before.rows, after.rows).find((r) => /^\s*INSERT INTO sessions\b/i.test(r.query));
+  return insert ? `mean ${(insert.total_ms / insert.calls).toFixed(3)} ms (${insert.calls} calls)` : undefined;
 }
 
 /** The same user, memories and planted facts on both arms (same text: fixtures/compare.ts). */
@@ -142,6 +153,9 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
 
     await test.step('session create: the app time on both arms', async () => {
       const split: SessionCreateSplit = { base: { app: [], db: [] }, candidate: { app: [], db: [] } };
+      const both = arms as Arms;
+      const statements = () => Promise.all([statementSnapshot(both.base.db), statementSnapshot(both.candidate.db)]);
+      const before = await statements();
       await perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
         const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
         const app = appTime(res.serverTiming, 'POST /api/sessions');
@@ -152,6 +166,9 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
         }
         return { 'db.session_create_ms': app };
       });
+      const after = await statements();
+      split.base.insertMs = insertExecution(before[0], after[0]);
+      split.candidate.insertMs = insertExecution(before[1], after[1]);
       recordSessionCreateSplit(perf, split);
     });
 

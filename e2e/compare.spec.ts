@@ -26,7 +26,13 @@ import { timeBudget } from './helpers/budget';
 import { newChatPage, timeUiReply } from './helpers/ui-reply';
 import { MIN_PAIRS } from '../lib/verdict/compare';
 import { quantile } from '../lib/verdict/stats';
-import { diffStatements, statementSnapshot, type StatementSnapshot } from '../lib/figures/statements';
+import {
+  autovacuumBetween,
+  autovacuumSnapshot,
+  diffStatements,
+  statementSnapshot,
+  type StatementSnapshot,
+} from '../lib/figures/statements';
 
 /** Memories of the search user: enough that ranking does real work, seeded in a second. */
 const SEARCH_MEMORIES = 1_000;
@@ -51,19 +57,21 @@ function appTime(serverTiming: string | undefined, what: string): number {
   return total;
 }
 
-type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[]; insertMs?: string }>;
+type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[]; insertMs?: string; autovacuum?: string }>;
 
 /**
  * Evidence, not compared: each arm's median app time of session create, the database's part of it
- * as the app saw it (Server-Timing `db`), and PostgreSQL's own mean execution time of the INSERT
- * (pg_stat_statements, warm-up included). Two stacks of the same code can differ by a constant for
- * a whole run (docs/compare-mode.md, "The decision"); this says where such an offset sits.
+ * as the app saw it (Server-Timing `db`), PostgreSQL's own mean execution time of the INSERT
+ * (pg_stat_statements, warm-up included) and what autovacuum did on that arm meanwhile. Two stacks
+ * of the same code can differ by a constant for a while (docs/compare-mode.md, "The decision");
+ * this says where such an offset sits.
  */
 function recordSessionCreateSplit(perf: PerfRecorder, split: SessionCreateSplit): void {
   const ms = (v: number[]) => (v.length ? `${quantile(v, 0.5).toFixed(2)} ms` : 'not measured');
   const line = (arm: keyof Arms) =>
     `${arm}: app p50 ${ms(split[arm].app)}, of it database p50 ${ms(split[arm].db)}` +
-    `, INSERT executing ${split[arm].insertMs ?? 'not measured'}`;
+    `, INSERT executing ${split[arm].insertMs ?? 'not measured'}` +
+    `, autovacuum meanwhile: ${split[arm].autovacuum ?? 'not read'}`;
   perf.evidence('db.session_create_split', `${line('base')}; ${line('candidate')}`, undefined, { scenario: 'api' });
 }
 
@@ -155,7 +163,8 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
       const split: SessionCreateSplit = { base: { app: [], db: [] }, candidate: { app: [], db: [] } };
       const both = arms as Arms;
       const statements = () => Promise.all([statementSnapshot(both.base.db), statementSnapshot(both.candidate.db)]);
-      const before = await statements();
+      const autovacuum = () => Promise.all([autovacuumSnapshot(both.base.db), autovacuumSnapshot(both.candidate.db)]);
+      const [before, vacuumsBefore] = [await statements(), await autovacuum()];
       await perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
         const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
         const app = appTime(res.serverTiming, 'POST /api/sessions');
@@ -166,9 +175,11 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
         }
         return { 'db.session_create_ms': app };
       });
-      const after = await statements();
+      const [after, vacuumsAfter] = [await statements(), await autovacuum()];
       split.base.insertMs = insertExecution(before[0], after[0]);
       split.candidate.insertMs = insertExecution(before[1], after[1]);
+      split.base.autovacuum = autovacuumBetween(vacuumsBefore[0], vacuumsAfter[0]);
+      split.candidate.autovacuum = autovacuumBetween(vacuumsBefore[1], vacuumsAfter[1]);
       recordSessionCreateSplit(perf, split);
     });
 

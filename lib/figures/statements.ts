@@ -48,3 +48,37 @@ export function diffStatements(before: StatementRow[], after: StatementRow[]): S
     })
     .filter((r) => r.calls > 0 && !/pg_stat_statements|pg_stat_activity/.test(r.query));
 }
+
+/** Per table: how often autovacuum has vacuumed and analyzed it so far. */
+export type AutovacuumSnapshot = Map<string, { vacuums: number; analyzes: number }>;
+
+/** The database's autovacuum counters, or undefined when they cannot be read. */
+export async function autovacuumSnapshot(db: Pick<Pool, 'query'>): Promise<AutovacuumSnapshot | undefined> {
+  try {
+    const r = await db.query<{ relname: string; vacuums: number; analyzes: number }>(
+      `SELECT relname, autovacuum_count::int AS vacuums, autoanalyze_count::int AS analyzes
+       FROM pg_stat_user_tables`,
+    );
+    return new Map(r.rows.map((x) => [x.relname, { vacuums: x.vacuums, analyzes: x.analyzes }]));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What autovacuum did between two snapshots, e.g. `sessions (analyze), memories (vacuum, analyze)`,
+ * `none`, or undefined when a snapshot is missing. Autovacuum runs on one arm's database and not
+ * the other's can tilt a millisecond comparison for a while (docs/compare-mode.md).
+ */
+export function autovacuumBetween(
+  before: AutovacuumSnapshot | undefined,
+  after: AutovacuumSnapshot | undefined,
+): string | undefined {
+  if (!before || !after) return undefined;
+  const runs = [...after].flatMap(([table, a]) => {
+    const b = before.get(table) ?? { vacuums: 0, analyzes: 0 };
+    const what = [a.vacuums > b.vacuums && 'vacuum', a.analyzes > b.analyzes && 'analyze'].filter(Boolean);
+    return what.length > 0 ? [`${table} (${what.join(', ')})`] : [];
+  });
+  return runs.length > 0 ? runs.sort().join(', ') : 'none';
+}

@@ -1,7 +1,8 @@
-/** The database spec's evidence: an EXPLAIN plan's index use and shape, the statements of a phase. */
+/** Database evidence: an EXPLAIN plan's index use and shape, the statements of a phase, autovacuum runs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readPlan, summarizeStatements } from '../../lib/figures/db-evidence';
+import { autovacuumBetween } from '../../lib/figures/statements';
 
 const PLAN = {
   'Node Type': 'Limit',
@@ -50,4 +51,19 @@ void test('summarizeStatements: most total time first, calls per request, the to
     '4 distinct statements, 61 calls for 30 API requests (2.0 per request); ' +
       'top: 30× 0.200 ms SELECT 2 | 30× 0.100 ms SELECT 1 FROM a | 1× 1.000 ms SELECT 4',
   );
+});
+
+void test('autovacuumBetween: the tables autovacuum touched between two snapshots, per kind', () => {
+  const before = new Map([
+    ['sessions', { vacuums: 0, analyzes: 1 }],
+    ['memories', { vacuums: 2, analyzes: 2 }],
+  ]);
+  const after = new Map([
+    ['sessions', { vacuums: 0, analyzes: 2 }],
+    ['memories', { vacuums: 3, analyzes: 3 }],
+    ['users', { vacuums: 0, analyzes: 0 }],
+  ]);
+  assert.equal(autovacuumBetween(before, after), 'memories (vacuum, analyze), sessions (analyze)');
+  assert.equal(autovacuumBetween(after, after), 'none');
+  assert.equal(autovacuumBetween(undefined, after), undefined);
 });

@@ -258,6 +258,8 @@ export function compareSeries(
  * rule before the whole family is known.
  */
 const EXPECTED_FAMILY_SIZE = 12;
+/** The sampler's level: Bonferroni over the expected family, both directions (no looser than Holm). */
+const SAMPLER_LEVEL = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
 
 /**
  * Whether a metric needs more pairs (as tachometer does): at the level the decision will use
@@ -270,10 +272,9 @@ export function undecided(metric: ComparedMetric): boolean {
   const pUp = metric.pRegression;
   const pDown = metric.pImprovement;
   if (pUp === null || pDown === null) return false;
-  const level = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
-  const beyond = pUp <= level || pDown <= level;
+  const beyond = pUp <= SAMPLER_LEVEL || pDown <= SAMPLER_LEVEL;
   // Within: "slower than the bound" and "faster than the bound" both rejected at that level.
-  const within = 1 - pUp <= level && 1 - pDown <= level;
+  const within = 1 - pUp <= SAMPLER_LEVEL && 1 - pDown <= SAMPLER_LEVEL;
   return !(beyond || within);
 }
 
@@ -287,7 +288,6 @@ export function leaning(metric: ComparedMetric): boolean {
   if (metric.decision === 'insufficient-data') return false;
   const pUp = metric.pRegression ?? 1;
   const pDown = metric.pImprovement ?? 1;
-  const level = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
-  if (pUp <= level || pDown <= level) return false;
+  if (pUp <= SAMPLER_LEVEL || pDown <= SAMPLER_LEVEL) return false;
   return pUp <= UNCORRECTED_ALPHA || pDown <= UNCORRECTED_ALPHA;
 }

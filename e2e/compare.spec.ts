@@ -82,6 +82,20 @@ function insertExecution(before: StatementSnapshot, after: StatementSnapshot): s
   return insert ? `mean ${(insert.total_ms / insert.calls).toFixed(3)} ms (${insert.calls} calls)` : undefined;
 }
 
+/** One arm's database statistics before a phase; awaiting `after()` describes the phase. */
+async function databaseDuring(db: ArmClients['db']) {
+  const [statements, vacuums] = await Promise.all([statementSnapshot(db), autovacuumSnapshot(db)]);
+  return {
+    async after(): Promise<{ insertMs?: string; autovacuum?: string }> {
+      const [statementsAfter, vacuumsAfter] = await Promise.all([statementSnapshot(db), autovacuumSnapshot(db)]);
+      return {
+        insertMs: insertExecution(statements, statementsAfter),
+        autovacuum: autovacuumBetween(vacuums, vacuumsAfter),
+      };
+    },
+  };
+}
+
 /** The same user, memories and planted facts on both arms (same text: fixtures/compare.ts). */
 async function seedBoth(arms: Arms, memories: number, planted: readonly string[]) {
   const one = async ({ seed, api }: ArmClients) => {
@@ -162,9 +176,7 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
     await test.step('session create: the app time on both arms', async () => {
       const split: SessionCreateSplit = { base: { app: [], db: [] }, candidate: { app: [], db: [] } };
       const both = arms as Arms;
-      const statements = () => Promise.all([statementSnapshot(both.base.db), statementSnapshot(both.candidate.db)]);
-      const autovacuum = () => Promise.all([autovacuumSnapshot(both.base.db), autovacuumSnapshot(both.candidate.db)]);
-      const [before, vacuumsBefore] = [await statements(), await autovacuum()];
+      const [base, candidate] = await Promise.all([databaseDuring(both.base.db), databaseDuring(both.candidate.db)]);
       await perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
         const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
         const app = appTime(res.serverTiming, 'POST /api/sessions');
@@ -175,12 +187,11 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
         }
         return { 'db.session_create_ms': app };
       });
-      const [after, vacuumsAfter] = [await statements(), await autovacuum()];
-      split.base.insertMs = insertExecution(before[0], after[0]);
-      split.candidate.insertMs = insertExecution(before[1], after[1]);
-      split.base.autovacuum = autovacuumBetween(vacuumsBefore[0], vacuumsAfter[0]);
-      split.candidate.autovacuum = autovacuumBetween(vacuumsBefore[1], vacuumsAfter[1]);
-      recordSessionCreateSplit(perf, split);
+      const [baseDb, candidateDb] = await Promise.all([base.after(), candidate.after()]);
+      recordSessionCreateSplit(perf, {
+        base: { ...split.base, ...baseDb },
+        candidate: { ...split.candidate, ...candidateDb },
+      });
     });
 
     await test.step('ranked search and recent-first list: the app time on both arms', () =>

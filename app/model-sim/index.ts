@@ -11,6 +11,7 @@
  *   POST /v1/embeddings        deterministic unit vectors (float or base64), usage.
  *   GET  /v1/models[/<id>]     model list / one model.
  *   GET  /v1/sim/event-loop    this process's event-loop delay since the last read (contract/event-loop.ts).
+ *   GET|PUT /v1/sim/latency    the default latency profile, read or switched (contract/model.ts).
  * Token counts come from js-tiktoken (o200k_base for the gpt-4o, gpt-4.1 and o-series families, cl100k_base otherwise);
  * chat prompt tokens = Σ(3 + role + content [+ name + 1]) + 3, as OpenAI counts them.
  *
@@ -40,7 +41,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { SIM_EVENT_LOOP_PATH } from '../../contract';
+import { SIM_EVENT_LOOP_PATH, SIM_LATENCY_PATH } from '../../contract';
 import { startEventLoopProbe } from '../server/event-loop';
 import { buildCompletion, promptSeed, type Completion } from './completion';
 import { embed } from './generate';
@@ -220,7 +221,8 @@ function usageBody(promptTokens: number, completionTokens: number): Record<strin
 export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Promise<ModelSimulator> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 0;
-  const defaultLatency = opts.latency ?? 'realistic';
+  // A `let`: PUT /v1/sim/latency switches it while the simulator runs.
+  let defaultLatency = opts.latency ?? 'realistic';
   if (!isLatencyProfile(defaultLatency)) {
     throw new Error(
       `Model simulator: unknown latency profile "${String(defaultLatency)}"; ` +
@@ -497,6 +499,31 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     return { id, object: 'model', created, owned_by: id.startsWith('text-embedding') ? 'openai-internal' : 'system' };
   }
 
+  /** GET / PUT /v1/sim/latency; also before the request counter, for the same reason as the probe. */
+  async function latencySwitch(method: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (method === 'GET') {
+      sendJson(res, 200, { latency: defaultLatency });
+      return;
+    }
+    let wanted: unknown;
+    try {
+      wanted = (JSON.parse((await readBody(req)).toString('utf8')) as { latency?: unknown } | null)?.latency;
+    } catch {
+      throw new SimHttpError(400, INVALID_JSON_MESSAGE);
+    }
+    if (typeof wanted !== 'string' || !isLatencyProfile(wanted)) {
+      throw new SimHttpError(
+        400,
+        `Invalid latency ${JSON.stringify(wanted)}: send {"latency": one of ${LATENCY_PROFILES.join(', ')}}.`,
+        'invalid_request_error',
+        'latency',
+      );
+    }
+    const previous = defaultLatency;
+    defaultLatency = wanted;
+    sendJson(res, 200, { latency: defaultLatency, previous });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -511,6 +538,10 @@ export async function startModelSimulator(opts: ModelSimulatorOptions = {}): Pro
     // Before the request counter: reading the probe must not shift the fault-rate draws of later requests.
     if (method === 'GET' && path === SIM_EVENT_LOOP_PATH) {
       sendJson(res, 200, eventLoop.read());
+      return;
+    }
+    if (path === SIM_LATENCY_PATH && (method === 'GET' || method === 'PUT')) {
+      await latencySwitch(method, req, res);
       return;
     }
     // Only the fault-rate draw follows request order (a share of requests fails); timing follows content.

@@ -431,6 +431,32 @@ void describe('latency', { timeout: 20_000 }, () => {
     assert.ok(performance.now() - slowStart >= 245, 'a non-streamed reply waits TTFT + tokens / rate');
   });
 
+  void test('PUT /v1/sim/latency switches the default profile; bad values answer 400', async () => {
+    const sim = await startModelSimulator({ latency: 'realistic', seed: 7, warmTokenizers: false });
+    const call = (method: string, body?: unknown) =>
+      fetch(`${sim.url}/sim/latency`, {
+        method,
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    try {
+      assert.deepEqual(await (await call('GET')).json(), { latency: 'realistic' });
+      assert.deepEqual(await (await call('PUT', { latency: 'instant' })).json(), {
+        latency: 'instant',
+        previous: 'realistic',
+      });
+      const started = performance.now();
+      await client(sim).chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
+      assert.ok(performance.now() - started < 200, 'a request without x-sim-latency gets the new default');
+      const bad = await call('PUT', { latency: 'fast' });
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as { error: { message: string } }).error.message, /instant, realistic, slow/);
+      assert.deepEqual(await (await call('GET')).json(), { latency: 'instant' }, 'a bad PUT changes nothing');
+    } finally {
+      await sim.close();
+    }
+  });
+
   void test('x-sim-ttft-ms sets the first token; the profile still streams the rest', async () => {
     const started = performance.now();
     const stream = await client(instant).chat.completions.create(

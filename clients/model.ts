@@ -6,7 +6,7 @@
  * This is the one place outside `perf` that reads a clock: it times a third-party call.
  */
 import OpenAI from 'openai';
-import type { Health } from '../contract';
+import { LATENCY_PROFILES, SIM_LATENCY_PATH, type Health, type LatencyProfileName } from '../contract';
 import type { PerfConfig } from '../lib/run/config';
 import { redact } from '../lib/redact';
 
@@ -30,6 +30,36 @@ export function modelEndpoint(config: Pick<PerfConfig, 'openaiBaseUrl' | 'openai
 }
 
 /** The `model` fixture: the model's *own* latency, for the app-overhead split. */
+export type ModelEndpoint = ReturnType<typeof modelEndpoint>;
+
+/**
+ * The bundled simulator's default latency profile (contract SIM_LATENCY_PATH): read, or with
+ * `set` switched, answering the profile it had before. undefined: the endpoint has no switch
+ * (real OpenAI, or a simulator older than the switch).
+ */
+export async function simulatorLatency(
+  endpoint: ModelEndpoint,
+  set?: LatencyProfileName,
+): Promise<LatencyProfileName | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(`${endpoint.baseUrl.replace(/\/v1\/?$/, '')}${SIM_LATENCY_PATH}`, {
+      method: set ? 'PUT' : 'GET',
+      headers: { authorization: `Bearer ${endpoint.apiKey}`, 'content-type': 'application/json' },
+      ...(set ? { body: JSON.stringify({ latency: set }) } : {}),
+      signal: AbortSignal.timeout(5_000),
+    });
+  } catch (err) {
+    throw new Error(
+      `The model endpoint ${endpoint.baseUrl} did not answer ${SIM_LATENCY_PATH}: ${redact((err as Error).message)}`,
+    );
+  }
+  if (!res.ok) return undefined;
+  const body = (await res.json().catch(() => ({}))) as { latency?: unknown; previous?: unknown };
+  const profile = set ? body.previous : body.latency;
+  return (LATENCY_PROFILES as readonly unknown[]).includes(profile) ? (profile as LatencyProfileName) : undefined;
+}
+
 export class ModelProbe {
   private readonly client: OpenAI;
 

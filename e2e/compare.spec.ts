@@ -4,10 +4,14 @@
  *
  * - Millisecond requests (the app's own time, Server-Timing `total`): session create, ranked
  *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
+ * - The app's own time in a chat turn (its overhead, the retriever's time), also ABBA, with both
+ *   arms' model simulators switched to the instant profile for the step: a turn then takes
+ *   milliseconds, so it gets as many pairs as the other millisecond metrics, and no turn of one
+ *   arm overlaps one of the other. Where an arm's model cannot switch (real OpenAI), the duet
+ *   below measures these two.
  * - Chat turns on both arms at once (a duet, 150 ms apart, the first arm alternating): the same
  *   question to the same data on both, so the deterministic model answers with the same text and
- *   time; round trip, first token, app overhead, tokens (all, and the prompt's) and SQL statements
- *   per message, the retriever's own time.
+ *   time; round trip, first token, tokens (all, and the prompt's) and SQL statements per message.
  * - The same duet through the chat UI, one Chromium page per arm, side by side with the API duet
  *   (each on its own user): click → first token and click → done, each timed by its page's own
  *   clock.
@@ -16,7 +20,8 @@
  */
 import { test, expect, type ArmClients, type Arms, type ChatPage, type PerfRecorder, type UserApi } from '../fixtures';
 import type { Browser, BrowserContext } from '@playwright/test';
-import type { MemoriesPage, SearchResponse } from '../contract';
+import type { LatencyProfileName, MemoriesPage, SearchResponse } from '../contract';
+import { simulatorLatency, type ModelEndpoint } from '../clients/model';
 import type { MetricName } from '../lib/verdict/metric-catalog';
 import { parseServerTiming } from '../contract';
 import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
@@ -49,6 +54,11 @@ const CHAT_METRICS = [
   'bottlenecks.queries_per_chat',
 ] as const;
 const UI_METRICS = ['response.ui_first_token_ms', 'response.ui_done_ms'] as const;
+const SESSION_INSERT = /^\s*INSERT INTO sessions\b/i;
+/** The retriever's one statement (app/agents/memory-retriever.ts). */
+const RETRIEVER_QUERY = /^\s*WITH ranked AS/i;
+/** The app's own time in a chat turn: ABBA on an instant model where both arms can switch, else in the duet. */
+const CHAT_APP_METRICS: readonly MetricName[] = ['response.app_overhead_ms', 'memory.chat_retrieval_ms'];
 
 /** The app's own time of a request (Server-Timing `total`); a target without it fails the pair. */
 function appTime(serverTiming: string | undefined, what: string): number {
@@ -57,7 +67,7 @@ function appTime(serverTiming: string | undefined, what: string): number {
   return total;
 }
 
-type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[]; insertMs?: string; autovacuum?: string }>;
+type SessionCreateSplit = Record<keyof Arms, { app: number[]; db: number[]; executing?: string; autovacuum?: string }>;
 
 /**
  * Evidence, not compared: each arm's median app time of session create, the database's part of it
@@ -70,30 +80,58 @@ function recordSessionCreateSplit(perf: PerfRecorder, split: SessionCreateSplit)
   const ms = (v: number[]) => (v.length ? `${quantile(v, 0.5).toFixed(2)} ms` : 'not measured');
   const line = (arm: keyof Arms) =>
     `${arm}: app p50 ${ms(split[arm].app)}, of it database p50 ${ms(split[arm].db)}` +
-    `, INSERT executing ${split[arm].insertMs ?? 'not measured'}` +
+    `, INSERT executing ${split[arm].executing ?? 'not measured'}` +
     `, autovacuum meanwhile: ${split[arm].autovacuum ?? 'not read'}`;
   perf.evidence('db.session_create_split', `${line('base')}; ${line('candidate')}`, undefined, { scenario: 'api' });
 }
 
-/** PostgreSQL's mean execution time of the sessions INSERT between two snapshots, e.g. `0.052 ms (140 calls)`. */
-function insertExecution(before: StatementSnapshot, after: StatementSnapshot): string | undefined {
+/** PostgreSQL's mean execution time of one statement between two snapshots, e.g. `mean 0.052 ms (140 calls)`. */
+function statementExecution(
+  before: StatementSnapshot,
+  after: StatementSnapshot,
+  statement: RegExp,
+): string | undefined {
   if ('error' in before || 'error' in after) return undefined;
-  const insert = diffStatements(before.rows, after.rows).find((r) => /^\s*INSERT INTO sessions\b/i.test(r.query));
-  return insert ? `mean ${(insert.total_ms / insert.calls).toFixed(3)} ms (${insert.calls} calls)` : undefined;
+  const row = diffStatements(before.rows, after.rows).find((r) => statement.test(r.query));
+  return row ? `mean ${(row.total_ms / row.calls).toFixed(3)} ms (${row.calls} calls)` : undefined;
 }
 
 /** One arm's database statistics before a phase; awaiting `after()` describes the phase. */
-async function databaseDuring(db: ArmClients['db']) {
+async function databaseDuring(db: ArmClients['db'], statement: RegExp) {
   const [statements, vacuums] = await Promise.all([statementSnapshot(db), autovacuumSnapshot(db)]);
   return {
-    async after(): Promise<{ insertMs?: string; autovacuum?: string }> {
+    async after(): Promise<{ executing?: string; autovacuum?: string }> {
       const [statementsAfter, vacuumsAfter] = await Promise.all([statementSnapshot(db), autovacuumSnapshot(db)]);
       return {
-        insertMs: insertExecution(statements, statementsAfter),
+        executing: statementExecution(statements, statementsAfter, statement),
         autovacuum: autovacuumBetween(vacuums, vacuumsAfter),
       };
     },
   };
+}
+
+type LatencySwitches = Record<keyof Arms, { model: ModelEndpoint; latency: LatencyProfileName }>;
+
+/** Each arm's model simulator and its latency profile; undefined when an arm's model has no switch. */
+async function latencySwitches(both: Arms): Promise<LatencySwitches | undefined> {
+  const read = async ({ model }: ArmClients) => {
+    const latency = model ? await simulatorLatency(model) : undefined;
+    return model && latency ? { model, latency } : undefined;
+  };
+  const [base, candidate] = await Promise.all([read(both.base), read(both.candidate)]);
+  return base && candidate ? { base, candidate } : undefined;
+}
+
+/** Runs `body` with both arms' simulators on the instant profile, and restores their profiles after. */
+async function withInstantModels(switches: LatencySwitches, body: () => Promise<void>): Promise<void> {
+  const each = (profile: (arm: keyof Arms) => LatencyProfileName) =>
+    Promise.all((['base', 'candidate'] as const).map((arm) => simulatorLatency(switches[arm].model, profile(arm))));
+  await each(() => 'instant');
+  try {
+    await body();
+  } finally {
+    await each((arm) => switches[arm].latency);
+  }
 }
 
 /** The same user, memories and planted facts on both arms (same text: fixtures/compare.ts). */
@@ -157,6 +195,62 @@ function duet(perf: PerfRecorder, seed: string, metrics: readonly MetricName[]) 
   };
 }
 
+type Users = Record<keyof Arms, UserApi>;
+type PairPlan = { pairs: number; maxPairs: number; warmup: number; seed: string };
+
+/** Session create, ABBA, with where its time went on each arm (evidence). */
+async function sessionCreatePairs(perf: PerfRecorder, both: Arms, users: Users, plan: PairPlan & { order: 'abba' }) {
+  const split: SessionCreateSplit = { base: { app: [], db: [] }, candidate: { app: [], db: [] } };
+  const [base, candidate] = await Promise.all([
+    databaseDuring(both.base.db, SESSION_INSERT),
+    databaseDuring(both.candidate.db, SESSION_INSERT),
+  ]);
+  await perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
+    const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
+    const app = appTime(res.serverTiming, 'POST /api/sessions');
+    const db = parseServerTiming(res.serverTiming).db;
+    if (i >= 0 && db !== undefined) {
+      split[arm].app.push(app);
+      split[arm].db.push(db);
+    }
+    return { 'db.session_create_ms': app };
+  });
+  const [baseDb, candidateDb] = await Promise.all([base.after(), candidate.after()]);
+  recordSessionCreateSplit(perf, {
+    base: { ...split.base, ...baseDb },
+    candidate: { ...split.candidate, ...candidateDb },
+  });
+}
+
+/**
+ * Chat turns one arm after the other (ABBA) on instant models: the app's overhead and the
+ * retriever's time, and PostgreSQL's own execution time of the retriever's query (evidence).
+ */
+async function chatAppTimePairs(
+  perf: PerfRecorder,
+  both: Arms,
+  users: Users,
+  plan: PairPlan,
+  switches: LatencySwitches,
+) {
+  const [base, candidate] = await Promise.all([
+    databaseDuring(both.base.db, RETRIEVER_QUERY),
+    databaseDuring(both.candidate.db, RETRIEVER_QUERY),
+  ]);
+  const metrics = [...CHAT_APP_METRICS];
+  await withInstantModels(switches, () =>
+    perf.comparePaired({ ...plan, order: 'abba', scenario: 'simple-query', metrics }, (arm, i) =>
+      chatTurn(users[arm], i),
+    ),
+  );
+  const [baseDb, candidateDb] = await Promise.all([base.after(), candidate.after()]);
+  const line = (arm: keyof Arms, d: { executing?: string; autovacuum?: string }) =>
+    `${arm}: retriever query executing ${d.executing ?? 'not measured'}, ` +
+    `autovacuum meanwhile: ${d.autovacuum ?? 'not read'}`;
+  const summary = `${line('base', baseDb)}; ${line('candidate', candidateDb)}`;
+  perf.evidence('memory.chat_retrieval_split', summary, undefined, { scenario: 'simple-query' });
+}
+
 function expectPairs(perf: PerfRecorder, names: readonly string[]) {
   for (const name of names) {
     expect(perf.pairs(name)?.base.length ?? 0, `${name}: pairs on both arms`).toBeGreaterThanOrEqual(MIN_PAIRS);
@@ -167,40 +261,34 @@ test.describe('compare with the base', { tag: ['@compare', '@api'] }, () => {
   // eslint-disable-next-line playwright/no-skipped-test -- a conditional skip with its reason, by design
   test.skip(({ config }) => !config.compare, 'compare mode only: set PERF_COMPARE_REF or BASELINE_URL');
 
-  test('app time of session create, search and memory list, ABBA', async ({ arms, perf, config }) => {
+  test('app time of session create, search, memory list and chat turn, ABBA', async ({ arms, perf, config }) => {
+    const both = arms as Arms;
     const plan = { ...perf.profile.compare.micro, seed: config.runId ?? 'local', order: 'abba' as const };
 
     const users = await test.step('seed the same user and memories on both arms', () =>
-      seedBoth(arms as Arms, SEARCH_MEMORIES, RELEVANT_MEMORIES));
+      seedBoth(both, SEARCH_MEMORIES, RELEVANT_MEMORIES));
 
-    await test.step('session create: the app time on both arms', async () => {
-      const split: SessionCreateSplit = { base: { app: [], db: [] }, candidate: { app: [], db: [] } };
-      const both = arms as Arms;
-      const [base, candidate] = await Promise.all([databaseDuring(both.base.db), databaseDuring(both.candidate.db)]);
-      await perf.comparePaired({ ...plan, scenario: 'api', metrics: ['db.session_create_ms'] }, async (arm, i) => {
-        const res = await users[arm].createSessionWithServerTiming({ title: `compare ${i}` });
-        const app = appTime(res.serverTiming, 'POST /api/sessions');
-        const db = parseServerTiming(res.serverTiming).db;
-        if (i >= 0 && db !== undefined) {
-          split[arm].app.push(app);
-          split[arm].db.push(db);
-        }
-        return { 'db.session_create_ms': app };
-      });
-      const [baseDb, candidateDb] = await Promise.all([base.after(), candidate.after()]);
-      recordSessionCreateSplit(perf, {
-        base: { ...split.base, ...baseDb },
-        candidate: { ...split.candidate, ...candidateDb },
-      });
-    });
+    await test.step('session create: the app time on both arms', () => sessionCreatePairs(perf, both, users, plan));
 
     await test.step('ranked search and recent-first list: the app time on both arms', () =>
       perf.comparePaired({ ...plan, scenario: 'api', metrics: ['memory.search_ms', 'memory.retrieval_ms'] }, (arm, i) =>
         searchAndList(users[arm], i),
       ));
 
+    const switches = await latencySwitches(both);
+    if (switches) {
+      await test.step('chat turns on an instant model: the app overhead and the retriever time on both arms', () =>
+        chatAppTimePairs(perf, both, users, { ...perf.profile.compare.instantChat, seed: plan.seed }, switches));
+    } else {
+      test.info().annotations.push({
+        type: 'note',
+        description: "An arm's model has no latency switch (real OpenAI?): the chat duet measures the app overhead",
+      });
+    }
+
     await test.step('every metric has enough pairs', () => {
       expectPairs(perf, ['db.session_create_ms', 'memory.search_ms', 'memory.retrieval_ms']);
+      if (switches) expectPairs(perf, CHAT_APP_METRICS);
     });
   });
 
@@ -241,6 +329,11 @@ function chatDuetsTest(): void {
       const [apiUsers, uiUsers] = await test.step('seed the same users and everyday memories on both arms', () =>
         Promise.all([seedBoth(both, 0, EVERYDAY_MEMORIES), seedBoth(both, 0, EVERYDAY_MEMORIES)]));
 
+      // The app's own chat time has its ABBA step (the test above) where both models can switch.
+      const chatMetrics = (await latencySwitches(both))
+        ? CHAT_METRICS.filter((m) => !CHAT_APP_METRICS.includes(m))
+        : [...CHAT_METRICS];
+
       const contexts: BrowserContext[] = [];
       try {
         const tabs = await test.step("open each arm's chat page as that arm's user", () =>
@@ -248,7 +341,7 @@ function chatDuetsTest(): void {
 
         await Promise.all([
           test.step('API: the same question to both arms, at the same moment', () =>
-            perf.comparePaired(duet(perf, runId, CHAT_METRICS), (arm, i) => chatTurn(apiUsers[arm], i))),
+            perf.comparePaired(duet(perf, runId, chatMetrics), (arm, i) => chatTurn(apiUsers[arm], i))),
           // Its own seed: which arm goes first is drawn apart from the API duet's.
           test.step('UI: the same question in both pages, at the same moment, each in a new chat', () =>
             perf.comparePaired(duet(perf, `${runId}|ui`, UI_METRICS), async (arm, i) => {
@@ -260,7 +353,7 @@ function chatDuetsTest(): void {
         ]);
 
         await test.step('every metric has enough pairs', () => {
-          expectPairs(perf, [...CHAT_METRICS, ...UI_METRICS]);
+          expectPairs(perf, [...chatMetrics, ...UI_METRICS]);
         });
       } finally {
         for (const context of contexts) await context.close();

@@ -50,11 +50,12 @@ export interface PerfProfile {
   relevanceQuestions: number;
   /**
    * Compare mode (e2e/compare.spec.ts), pairs of the A/B comparison. `micro`: millisecond
-   * requests, ABBA blocks; `chat`: chat turns on both arms at once. The sampler takes `pairs`,
+   * requests, ABBA blocks; `instantChat`: chat turns on an instant model, ABBA blocks (≈ 0.05 s a
+   * turn); `chat`: chat turns on both arms at once. The sampler takes `pairs`,
    * then more batches while a metric's interval straddles its minimum effect, up to `maxPairs`,
    * and past that, while a metric leans beyond its minimum effect unconfirmed, up to 2 × `maxPairs`.
    */
-  compare: Record<'micro' | 'chat', { pairs: number; maxPairs: number; warmup: number }>;
+  compare: Record<'micro' | 'instantChat' | 'chat', { pairs: number; maxPairs: number; warmup: number }>;
   /**
    * Longest wait for idle CPUs before a millisecond measurement (e2e/helpers/quiet.ts); 0 = no
    * wait, for runs that show a fault's large effect and measure no small one.
@@ -84,7 +85,11 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // Every second question: still every kind (speaker, who, date, relative, topic), and a 95 %
     // interval of recall@5 about ±0.05 wide.
     relevanceQuestions: 132,
-    compare: { micro: { pairs: 60, maxPairs: 600, warmup: 20 }, chat: { pairs: 10, maxPairs: 30, warmup: 2 } },
+    compare: {
+      micro: { pairs: 60, maxPairs: 600, warmup: 20 },
+      instantChat: { pairs: 40, maxPairs: 160, warmup: 5 },
+      chat: { pairs: 10, maxPairs: 30, warmup: 2 },
+    },
     settleMaxWaitMs: 3_000,
   },
   default: {
@@ -104,7 +109,11 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
-    compare: { micro: { pairs: 100, maxPairs: 1200, warmup: 30 }, chat: { pairs: 10, maxPairs: 20, warmup: 2 } },
+    compare: {
+      micro: { pairs: 100, maxPairs: 1200, warmup: 30 },
+      instantChat: { pairs: 60, maxPairs: 240, warmup: 5 },
+      chat: { pairs: 10, maxPairs: 20, warmup: 2 },
+    },
     settleMaxWaitMs: 3_000,
   },
   full: {
@@ -122,7 +131,11 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     uiRenderMessages: 200,
     seedingSizes: [1_000, 10_000, 100_000],
     relevanceQuestions: 264,
-    compare: { micro: { pairs: 200, maxPairs: 2000, warmup: 50 }, chat: { pairs: 20, maxPairs: 60, warmup: 3 } },
+    compare: {
+      micro: { pairs: 200, maxPairs: 2000, warmup: 50 },
+      instantChat: { pairs: 100, maxPairs: 400, warmup: 10 },
+      chat: { pairs: 20, maxPairs: 60, warmup: 3 },
+    },
     settleMaxWaitMs: 3_000,
   },
   /**
@@ -153,7 +166,11 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     seedingSizes: [1_000],
     // unranked-search drops recall@5 to ≈ 0.13 (limit 0.9): a sixth of the set shows it.
     relevanceQuestions: 44,
-    compare: { micro: { pairs: 60, maxPairs: 600, warmup: 20 }, chat: { pairs: 10, maxPairs: 30, warmup: 2 } },
+    compare: {
+      micro: { pairs: 60, maxPairs: 600, warmup: 20 },
+      instantChat: { pairs: 40, maxPairs: 160, warmup: 5 },
+      chat: { pairs: 10, maxPairs: 30, warmup: 2 },
+    },
     // Every fault clears its limit by far: a busy machine cannot hide it, so no waiting.
     settleMaxWaitMs: 0,
   },

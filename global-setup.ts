@@ -30,7 +30,15 @@ import {
 } from './lib/run/config';
 import { redactDeep, redactUrl } from './lib/redact';
 import { prepareBaseCheckout } from './lib/run/base-ref';
-import { BASE_NAMES, errText, openTarget, stackLogFile, TargetError, type OpenTarget } from './lib/run/target';
+import {
+  BASE_NAMES,
+  errText,
+  openTarget,
+  stackLogFile,
+  TargetError,
+  trackPlanning,
+  type OpenTarget,
+} from './lib/run/target';
 import { createPool, MARKER_TABLE } from './clients/db';
 import { registerRun, type RunRegistration } from './clients/runs';
 import { cleanupRun } from './data/seed';
@@ -138,6 +146,13 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     const candidate = candidateResult.value;
     const baseArm = baseResult.value;
     sweeps.push(...opened.filter((t) => !t.stack));
+    if (baseResult.value && opened.every((o) => o.stack)) {
+      // Both arms alike or neither (lib/run/target.ts, trackPlanning): only stacks this run started.
+      for (const t of opened) {
+        const problem = await trackPlanning(t);
+        if (problem) console.warn(`memorychat-perf: ${t.arm}: planning time not tracked (${problem})`);
+      }
+    }
 
     // Workers are started after global setup and inherit this environment.
     process.env.BASE_URL = candidate.baseUrl;

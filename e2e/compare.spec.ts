@@ -12,9 +12,10 @@
  * - Chat turns on both arms at once (a duet, 150 ms apart, the first arm alternating): the same
  *   question to the same data on both, so the deterministic model answers with the same text and
  *   time; round trip, first token, tokens (all, and the prompt's) and SQL statements per message,
- *   the retriever's own time. The retriever stays here: its arms differ by up to 1.7 ms for a
- *   whole step (docs/compare-mode.md, "The decision"), and the duet's wider interval on top of its
- *   2 ms floor is what keeps that from a false alarm; ABBA pairs raised one.
+ *   the retriever's own time. The retriever stays here: PostgreSQL plans its query in a time that
+ *   depends on each database's own statistics, so two arms of the same code differ by up to
+ *   1.7 ms for a whole run (docs/compare-mode.md, "The decision"), and the duet's wider interval
+ *   on top of its 2 ms floor is what keeps that from a false alarm; ABBA pairs raised one.
  * - The same duet through the chat UI, one Chromium page per arm, side by side with the API duet
  *   (each on its own user): click → first token and click → done, each timed by its page's own
  *   clock.
@@ -88,7 +89,10 @@ function recordSessionCreateSplit(perf: PerfRecorder, split: SessionCreateSplit)
   perf.evidence('db.session_create_split', `${line('base')}; ${line('candidate')}`, undefined, { scenario: 'api' });
 }
 
-/** PostgreSQL's mean execution time of one statement between two snapshots, e.g. `mean 0.052 ms (140 calls)`. */
+/**
+ * PostgreSQL's mean execution and planning time of one statement between two snapshots, e.g.
+ * `0.052 ms, planning 0.031 ms (140 calls)` (planning is tracked on the suite's own stacks only).
+ */
 function statementExecution(
   before: StatementSnapshot,
   after: StatementSnapshot,
@@ -96,7 +100,9 @@ function statementExecution(
 ): string | undefined {
   if ('error' in before || 'error' in after) return undefined;
   const row = diffStatements(before.rows, after.rows).find((r) => statement.test(r.query));
-  return row ? `mean ${(row.total_ms / row.calls).toFixed(3)} ms (${row.calls} calls)` : undefined;
+  if (!row) return undefined;
+  const mean = (ms: number) => `${(ms / row.calls).toFixed(3)} ms`;
+  return `${mean(row.total_ms)}, planning ${row.plan_ms > 0 ? mean(row.plan_ms) : 'not tracked'} (${row.calls} calls)`;
 }
 
 /** One arm's database statistics before a phase; awaiting `after()` describes the phase. */
@@ -227,8 +233,8 @@ async function sessionCreatePairs(perf: PerfRecorder, both: Arms, users: Users, 
 
 /**
  * Chat turns one arm after the other (ABBA) on instant models: the app's overhead, and as
- * evidence PostgreSQL's own execution time of the retriever's query (the part of the overhead
- * whose arms differ most).
+ * evidence PostgreSQL's own execution and planning time of the retriever's query (the part of
+ * the overhead whose arms differ most).
  */
 async function chatAppTimePairs(
   perf: PerfRecorder,

@@ -10,6 +10,8 @@ export interface StatementRow {
   query: string;
   calls: number;
   total_ms: number;
+  /** Planning time (0 unless `pg_stat_statements.track_planning` is on: compare mode's own stacks). */
+  plan_ms: number;
   rows: number;
 }
 
@@ -20,7 +22,7 @@ export async function statementSnapshot(db: Pick<Pool, 'query'>): Promise<Statem
   try {
     const r = await db.query<StatementRow>(
       `SELECT queryid::text AS queryid, left(query, 300) AS query, calls::float8 AS calls,
-              total_exec_time AS total_ms, rows::float8 AS rows
+              total_exec_time AS total_ms, total_plan_time AS plan_ms, rows::float8 AS rows
        FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );
@@ -43,6 +45,7 @@ export function diffStatements(before: StatementRow[], after: StatementRow[]): S
         ...r,
         calls: r.calls - (b?.calls ?? 0),
         total_ms: Math.round((r.total_ms - (b?.total_ms ?? 0)) * 100) / 100,
+        plan_ms: Math.round((r.plan_ms - (b?.plan_ms ?? 0)) * 100) / 100,
         rows: r.rows - (b?.rows ?? 0),
       };
     })

@@ -42,10 +42,10 @@ export type EffectKind = 'ratio' | 'difference';
  * these metrics must exceed it too (ms of the base median).
  * - Inside a chat turn (the app's overhead, the retriever's time): up to ≈ 1.7 ms in A/A runs of
  *   the chat duet (×1.23 of a 6.9 ms overhead, ×1.52 of a 2.6 ms retrieval; other runs ×0.86–1.04).
- *   Sampled ABBA on an instant model, the intervals are 3× narrower but the offsets stay: in 31
- *   runs the retriever's arms differed by up to 1.7 ms (×0.67–1.36; PostgreSQL's execution of its
- *   query equal on both), with one false "improvement", so it stays in the duet; the overhead
- *   (ABBA) by up to 1.5 ms.
+ *   Sampled ABBA on an instant model, the intervals are 3× narrower but the offsets stay: the
+ *   retriever's arms differed by up to 1.7 ms (×0.67–1.47), with one false "improvement", so it
+ *   stays in the duet; the overhead (ABBA) by up to 1.5 ms. The cause: PostgreSQL's planning of
+ *   the retriever's query (1.9 vs 1.0 ms), which depends on each database's own statistics.
  * - Session create, smaller: a clean A/A `npm test` measured ×1.20 [1.14–1.32] over 120 ABBA pairs
  *   (1.02 vs 1.31 ms), once in seven runs that day.
  */

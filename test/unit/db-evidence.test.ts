@@ -30,6 +30,7 @@ void test('summarizeStatements: most total time first, calls per request, the to
     query,
     calls,
     total_ms,
+    plan_ms: 0,
     rows: calls,
   });
   const { line, statements } = summarizeStatements(

@@ -260,6 +260,7 @@ export const FAULTS = [
   'extra-query', // each chat turn runs one more SQL statement
   'slow-search', // each memory search spends MEMORYCHAT_FAULT_MS (default 2) more CPU time in the app
   'slow-memory-list', // each recent-first memory list spends MEMORYCHAT_FAULT_MS (default 2) more CPU time in the app
+  'slow-retrieval', // each chat turn's memory retrieval spends MEMORYCHAT_FAULT_MS (default 2) more CPU time in the app
   'extra-token', // the conversation agent's instructions are one token longer ("Be very concise.")
 ] as const;
 export type Fault = (typeof FAULTS)[number];

@@ -97,7 +97,13 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
 
   // ---- DB phase: memories and history, in parallel.
   const [retrieval, history] = await Promise.all([
-    retrieveMemories(db, { userId: args.userId, profileId: session.profileId, text: args.content, faults }),
+    retrieveMemories(db, {
+      userId: args.userId,
+      profileId: session.profileId,
+      text: args.content,
+      faults,
+      faultMs: settings.faultMs,
+    }),
     trim
       ? repo.recentHistory(db, session.id, stored.user.id, HISTORY_WINDOW)
       : repo.fullHistory(db, session.id, stored.user.id),

@@ -5,7 +5,7 @@
  * - Millisecond requests (the app's own time, Server-Timing `total`): session create, ranked
  *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
  * - The app's overhead in a chat turn (server time outside the model), also ABBA, with both arms'
- *   model simulators switched to the instant profile for the step: a turn then takes
+ *   model simulators switched to the instant profile for that test: a turn then takes
  *   milliseconds, so it gets as many pairs as the other millisecond metrics, and no turn of one
  *   arm overlaps one of the other. Where an arm's model cannot switch (real OpenAI), the duet
  *   below measures it.
@@ -135,8 +135,9 @@ async function latencySwitches(both: Arms): Promise<LatencySwitches | undefined>
 async function withInstantModels(switches: LatencySwitches, body: () => Promise<void>): Promise<void> {
   const each = (profile: (arm: keyof Arms) => LatencyProfileName) =>
     Promise.all((['base', 'candidate'] as const).map((arm) => simulatorLatency(switches[arm].model, profile(arm))));
-  await each(() => 'instant');
   try {
+    // Inside the try: if one arm switched and the other did not, both are still restored.
+    await each(() => 'instant');
     await body();
   } finally {
     await each((arm) => switches[arm].latency);

@@ -6,7 +6,8 @@
  *   worktree registration that a deleted clone would leave dangling. A `.ready` marker is
  *   written last, so a half-unpacked copy is never used.
  * - `node_modules`: when the commit's package-lock.json equals the checkout's, a symlink to the
- *   checkout's own (seconds, no network); otherwise `npm ci` in the cached copy, once.
+ *   checkout's own (seconds, no network); otherwise `npm ci` in the cached copy, once. A cached
+ *   copy whose link no longer resolves (the clone that made it was deleted) gets it again.
  * Cache: PERF_COMPARE_CACHE, default `~/.cache/memorychat-perf/base` (outside the repository, so
  * the linters and the type checker never see a second copy of the sources).
  */
@@ -55,6 +56,37 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
   }
 }
 
+/** The base copy's node_modules: a link to the checkout's (same lockfile), else its own `npm ci`. */
+async function provideDependencies(
+  repo: string,
+  dir: string,
+  ref: string,
+  commit: string,
+  log: (line: string) => void,
+): Promise<'linked' | 'installed'> {
+  const sameLock = sha256(path.join(dir, 'package-lock.json')) === sha256(path.join(repo, 'package-lock.json'));
+  if (sameLock && existsSync(path.join(repo, 'node_modules'))) {
+    symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    return 'linked';
+  }
+  log(`installing the base's dependencies (its package-lock.json differs): npm ci in ${dir}`);
+  try {
+    await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts=false'], {
+      cwd: dir,
+      timeout: INSTALL_TIMEOUT_MS,
+      maxBuffer: 16 << 20,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    const tail = (e.stderr ?? e.message ?? '').trim().split('\n').slice(-5).join('\n    ');
+    throw new TargetError(
+      `The base ref ${ref} (${commit.slice(0, 12)}) does not install (npm ci failed in ${dir}):\n    ${tail}\n` +
+        'Fix: compare against a base whose dependencies install, or remove that folder and retry.',
+    );
+  }
+  return 'installed';
+}
+
 /** Prepares (or reuses) the checkout of `ref` for the base arm. */
 export async function prepareBaseCheckout(
   repo: string,
@@ -64,7 +96,13 @@ export async function prepareBaseCheckout(
   const log = opts.log ?? (() => undefined);
   const commit = await resolveCommit(repo, ref);
   const dir = path.join(opts.cacheDir ?? compareCacheDir(), commit);
-  if (existsSync(path.join(dir, READY))) return { ref, commit, dir, how: 'cached' };
+  if (existsSync(path.join(dir, READY))) {
+    // existsSync follows the link: false when the checkout it pointed to is gone.
+    if (existsSync(path.join(dir, 'node_modules'))) return { ref, commit, dir, how: 'cached' };
+    log(`the cached base ${commit.slice(0, 12)} lost its node_modules (a deleted clone?): providing them again`);
+    rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
+    return { ref, commit, dir, how: await provideDependencies(repo, dir, ref, commit, log) };
+  }
 
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -87,29 +125,7 @@ export async function prepareBaseCheckout(
     );
   }
 
-  let how: BaseCheckout['how'];
-  const sameLock = sha256(path.join(dir, 'package-lock.json')) === sha256(path.join(repo, 'package-lock.json'));
-  if (sameLock && existsSync(path.join(repo, 'node_modules'))) {
-    symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    how = 'linked';
-  } else {
-    log(`installing the base's dependencies (its package-lock.json differs): npm ci in ${dir}`);
-    try {
-      await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts=false'], {
-        cwd: dir,
-        timeout: INSTALL_TIMEOUT_MS,
-        maxBuffer: 16 << 20,
-      });
-    } catch (err) {
-      const e = err as { stderr?: string; message?: string };
-      const tail = (e.stderr ?? e.message ?? '').trim().split('\n').slice(-5).join('\n    ');
-      throw new TargetError(
-        `The base ref ${ref} (${commit.slice(0, 12)}) does not install (npm ci failed in ${dir}):\n    ${tail}\n` +
-          'Fix: compare against a base whose dependencies install, or remove that folder and retry.',
-      );
-    }
-    how = 'installed';
-  }
+  const how = await provideDependencies(repo, dir, ref, commit, log);
   writeFileSync(path.join(dir, READY), `${commit}\n`);
   return { ref, commit, dir, how };
 }

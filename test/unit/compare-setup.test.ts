@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -78,6 +78,23 @@ void describe('compare mode: bad input', () => {
     assert.equal(readFileSync(path.join(first.dir, 'app', 'stack.ts'), 'utf8'), '// stack');
     const again = await prepareBaseCheckout(repo, 'HEAD', { cacheDir });
     assert.deepEqual([again.how, again.dir], ['cached', first.dir]);
+  });
+
+  void test('a cached base whose node_modules link dangles (its clone deleted) is linked again', async () => {
+    const files = { 'app/stack.ts': '// stack', 'package-lock.json': '{}' };
+    const gone = gitRepo(files);
+    mkdirSync(path.join(gone, 'node_modules'));
+    const cacheDir = tempDir('cache-');
+    const first = await prepareBaseCheckout(gone, 'HEAD', { cacheDir });
+    rmSync(path.join(gone, 'node_modules'), { recursive: true });
+    // Another clone of the same repository: the same commit, its own node_modules.
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: gone }).toString().trim();
+    const clone = tempDir('compare-clone-');
+    execFileSync('git', ['clone', '-q', gone, clone], { stdio: 'ignore' });
+    mkdirSync(path.join(clone, 'node_modules'));
+    const again = await prepareBaseCheckout(clone, commit, { cacheDir });
+    assert.deepEqual([again.how, again.dir], ['linked', first.dir]);
+    assert.equal(existsSync(path.join(again.dir, 'node_modules')), true);
   });
 
   void test('an unreachable base deployment: TargetError naming BASELINE_URL', async () => {

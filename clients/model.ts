@@ -29,7 +29,6 @@ export function modelEndpoint(config: Pick<PerfConfig, 'openaiBaseUrl' | 'openai
   return { baseUrl, apiKey: config.openaiApiKey ?? SIMULATOR_API_KEY };
 }
 
-/** The `model` fixture: the model's *own* latency, for the app-overhead split. */
 export type ModelEndpoint = ReturnType<typeof modelEndpoint>;
 
 /**
@@ -60,6 +59,7 @@ export async function simulatorLatency(
   return (LATENCY_PROFILES as readonly unknown[]).includes(profile) ? (profile as LatencyProfileName) : undefined;
 }
 
+/** The `model` fixture: the model's *own* latency, for the app-overhead split. */
 export class ModelProbe {
   private readonly client: OpenAI;
 

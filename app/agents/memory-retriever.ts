@@ -9,7 +9,7 @@
  */
 import type { Fault } from '../../contract';
 import type { Db } from '../db/db';
-import { rankedMemoriesSql, spin } from '../db/repo';
+import { rankedMemoriesSql, SLOW_CPU_DEFAULT_MS, spin } from '../db/repo';
 
 export interface RetrievedMemory {
   id: number;
@@ -31,8 +31,6 @@ const BLOAT = 200;
 const N_PLUS_ONE_CANDIDATES = 5_000;
 /** Newest any-term matches the retriever ranks (bounded work per chat message at any memory count). */
 const ANY_TERM_CANDIDATES = 400;
-/** Default extra CPU time of the `slow-retrieval` fault. */
-const SLOW_RETRIEVAL_DEFAULT_MS = 2;
 
 export async function retrieveMemories(
   db: Db,
@@ -40,7 +38,7 @@ export async function retrieveMemories(
 ): Promise<RetrievalResult> {
   const start = performance.now();
   // Graded `slow-retrieval` fault (compare mode): CPU time inside the retriever's own timing.
-  if (args.faults.includes('slow-retrieval')) spin(args.faultMs ?? SLOW_RETRIEVAL_DEFAULT_MS);
+  if (args.faults.includes('slow-retrieval')) spin(args.faultMs ?? SLOW_CPU_DEFAULT_MS);
   if (args.faults.includes('n-plus-one')) return nPlusOne(db, args, start);
   const ranked = args.faults.includes('token-bloat') ? BLOAT : RANKED;
   const recent = args.faults.includes('token-bloat') ? BLOAT : RECENT;

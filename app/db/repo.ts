@@ -704,6 +704,9 @@ export async function agentLogsOf(q: Queryable, messageId: number): Promise<Stor
   }));
 }
 
+/** Default extra CPU time of the graded CPU faults (`slow-search`, `slow-memory-list`, `slow-retrieval`). */
+export const SLOW_CPU_DEFAULT_MS = 2;
+
 /** Busy for `ms` milliseconds (a graded fault below pg_sleep's 1 ms resolution, or the app's CPU time). */
 export function spin(ms: number): void {
   const until = performance.now() + ms;

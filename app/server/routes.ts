@@ -253,7 +253,7 @@ export function buildRouter(deps: ApiDeps): Router {
     const user = await authenticate(deps, ctx);
     const { limit, before } = pageQuery(ctx.url);
     // `slow-memory-list` fault: CPU time in the app per list (as costlier row mapping would add).
-    if (deps.settings.faults.includes('slow-memory-list')) repo.spin(deps.settings.faultMs ?? SLOW_CPU_DEFAULT_MS);
+    if (deps.settings.faults.includes('slow-memory-list')) repo.spin(deps.settings.faultMs ?? repo.SLOW_CPU_DEFAULT_MS);
     const page = await repo.listMemories(db, user.id, profileQuery(ctx.url), limit, before);
     sendJson(ctx, 200, { memories: page.items, nextCursor: page.nextCursor });
   });
@@ -264,7 +264,7 @@ export function buildRouter(deps: ApiDeps): Router {
     // `unranked-search` fault: the same matches, newest first (a lost ORDER BY … rank).
     const order = deps.settings.faults.includes('unranked-search') ? 'newest' : 'relevance';
     // `slow-search` fault: CPU time in the app per search (as a costlier ranking step would add).
-    if (deps.settings.faults.includes('slow-search')) repo.spin(deps.settings.faultMs ?? SLOW_CPU_DEFAULT_MS);
+    if (deps.settings.faults.includes('slow-search')) repo.spin(deps.settings.faultMs ?? repo.SLOW_CPU_DEFAULT_MS);
     let out: SearchResponse;
     if (mode === 'fuzzy') {
       out = { mode: 'fuzzy', results: await repo.searchFuzzy(db, user.id, q, limit, profileId, order) };
@@ -286,8 +286,6 @@ export function buildRouter(deps: ApiDeps): Router {
 
 /** Default extra time of the `slow-session-create` fault. */
 const SLOW_SESSION_CREATE_DEFAULT_MS = 8;
-/** Default extra CPU time of the `slow-search` and `slow-memory-list` faults. */
-const SLOW_CPU_DEFAULT_MS = 2;
 
 function timingOf(ctx: RequestContext, modelMs: number, firstTokenAt: number | undefined): Timing {
   return {

@@ -59,6 +59,32 @@ export async function simulatorLatency(
   return (LATENCY_PROFILES as readonly unknown[]).includes(profile) ? (profile as LatencyProfileName) : undefined;
 }
 
+/** A model simulator whose default latency profile can be switched, and the profile it has. */
+export interface LatencySwitch {
+  model: ModelEndpoint;
+  latency: LatencyProfileName;
+}
+
+/** The endpoint's latency switch; undefined when it has none (real OpenAI, an older simulator). */
+export async function latencySwitchOf(model: ModelEndpoint | undefined): Promise<LatencySwitch | undefined> {
+  const latency = model ? await simulatorLatency(model) : undefined;
+  return model && latency ? { model, latency } : undefined;
+}
+
+/**
+ * Runs `body` with these simulators on the instant profile, and restores each one's profile after,
+ * also when `body` fails.
+ */
+export async function withInstantModels<T>(switches: readonly LatencySwitch[], body: () => Promise<T>): Promise<T> {
+  try {
+    // Inside the try: if one switched and another did not, all are still restored.
+    await Promise.all(switches.map((s) => simulatorLatency(s.model, 'instant')));
+    return await body();
+  } finally {
+    await Promise.all(switches.map((s) => simulatorLatency(s.model, s.latency)));
+  }
+}
+
 /** The `model` fixture: the model's *own* latency, for the app-overhead split. */
 export class ModelProbe {
   private readonly client: OpenAI;

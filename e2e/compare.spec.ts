@@ -24,8 +24,8 @@
  */
 import { test, expect, type ArmClients, type Arms, type ChatPage, type PerfRecorder, type UserApi } from '../fixtures';
 import type { Browser, BrowserContext } from '@playwright/test';
-import type { LatencyProfileName, MemoriesPage, SearchResponse } from '../contract';
-import { simulatorLatency, type ModelEndpoint } from '../clients/model';
+import type { MemoriesPage, SearchResponse } from '../contract';
+import { latencySwitchOf, withInstantModels, type LatencySwitch } from '../clients/model';
 import type { MetricName } from '../lib/verdict/metric-catalog';
 import { parseServerTiming } from '../contract';
 import { EVERYDAY_MEMORIES, RELEVANT_MEMORIES, questionFor } from './helpers/scenarios';
@@ -119,29 +119,15 @@ async function databaseDuring(db: ArmClients['db'], statement: RegExp) {
   };
 }
 
-type LatencySwitches = Record<keyof Arms, { model: ModelEndpoint; latency: LatencyProfileName }>;
+type LatencySwitches = Record<keyof Arms, LatencySwitch>;
 
 /** Each arm's model simulator and its latency profile; undefined when an arm's model has no switch. */
 async function latencySwitches(both: Arms): Promise<LatencySwitches | undefined> {
-  const read = async ({ model }: ArmClients) => {
-    const latency = model ? await simulatorLatency(model) : undefined;
-    return model && latency ? { model, latency } : undefined;
-  };
-  const [base, candidate] = await Promise.all([read(both.base), read(both.candidate)]);
+  const [base, candidate] = await Promise.all([
+    latencySwitchOf(both.base.model),
+    latencySwitchOf(both.candidate.model),
+  ]);
   return base && candidate ? { base, candidate } : undefined;
-}
-
-/** Runs `body` with both arms' simulators on the instant profile, and restores their profiles after. */
-async function withInstantModels(switches: LatencySwitches, body: () => Promise<void>): Promise<void> {
-  const each = (profile: (arm: keyof Arms) => LatencyProfileName) =>
-    Promise.all((['base', 'candidate'] as const).map((arm) => simulatorLatency(switches[arm].model, profile(arm))));
-  try {
-    // Inside the try: if one arm switched and the other did not, both are still restored.
-    await each(() => 'instant');
-    await body();
-  } finally {
-    await each((arm) => switches[arm].latency);
-  }
 }
 
 /** The same user, memories and planted facts on both arms (same text: fixtures/compare.ts). */
@@ -249,7 +235,7 @@ async function chatAppTimePairs(
     databaseDuring(both.candidate.db, RETRIEVER_QUERY),
   ]);
   const metrics = [...CHAT_APP_METRICS];
-  await withInstantModels(switches, () =>
+  await withInstantModels([switches.base, switches.candidate], () =>
     perf.comparePaired({ ...plan, order: 'abba', scenario: 'simple-query', metrics }, (arm, i) =>
       chatTurn(users[arm], i),
     ),

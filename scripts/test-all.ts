@@ -52,7 +52,7 @@ interface SelfTest {
    */
   quiet?: boolean;
   /**
-   * Runs in one Playwright run with the other `shared` faults (see SHARED_RUN): its test, its
+   * Runs in one Playwright run with the other `shared` faults (see selfTest): its test, its
    * metric and the app code it breaks meet none of theirs, so each is still judged on its own
    * check, and the run saves a start-up (≈ 7 s alone, twice that beside other stages) per fault.
    */

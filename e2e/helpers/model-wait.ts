@@ -1,0 +1,32 @@
+/**
+ * Steps whose figures include no model time (the retriever's own time, SQL statements per chat)
+ * need not wait for the model: on the bundled simulator they run on its instant profile, switched
+ * for the step and restored after (clients/model.ts). Against a model without the switch (real
+ * OpenAI) the step runs as it is. The evidence says which, so no report hides it.
+ */
+import { latencySwitchOf, modelEndpoint, withInstantModels, type ModelEndpoint } from '../../clients/model';
+import type { PerfRecorder } from '../../fixtures';
+import type { PerfConfig } from '../../lib/run/config';
+
+export async function withoutModelWait<T>(
+  perf: PerfRecorder,
+  config: PerfConfig,
+  step: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  let model: ModelEndpoint | undefined;
+  try {
+    model = modelEndpoint(config);
+  } catch {
+    // No model endpoint configured: the chats themselves will say so.
+  }
+  const latencySwitch = await latencySwitchOf(model).catch(() => undefined);
+  perf.evidence(
+    'harness.model_latency',
+    latencySwitch
+      ? `${step}: on the simulator's instant profile (default ${latencySwitch.latency}): no model time in them`
+      : `${step}: on the model as it is (it has no latency switch)`,
+    undefined,
+  );
+  return latencySwitch ? withInstantModels([latencySwitch], body) : body();
+}

@@ -4,9 +4,8 @@
  * 1. Open the target with lib/run/target.ts (BASE_URL unset → the bundled stack) and check app,
  *    schema version, test database and model; any failure stops the run with ONE readable
  *    message. Hand its URLs to the workers through process.env.
- * 2. Compare mode (PERF_COMPARE_REF or BASELINE_URL): check out the base ref first, then open the
- *    base arm the same way, at the same time as the candidate, and hand it to the workers as
- *    BASELINE_*. If either arm fails, both are stopped.
+ * 2. Compare mode (PERF_COMPARE_REF or BASELINE_URL): open the base arm the same way, at the same
+ *    time, and hand it to the workers as BASELINE_*. If either arm fails, both are stopped.
  * 3. Write `${PERF_REPORT_DIR}/environment.json` (redacted) for every report.
  * 4. Register the run as in progress (clients/runs.ts: a heartbeat every 10 s), so
  *    `npm run cleanup` elsewhere leaves its rows alone.
@@ -30,7 +29,7 @@ import {
   type PerfConfig,
 } from './lib/run/config';
 import { redactDeep, redactUrl } from './lib/redact';
-import { prepareBaseCheckout, type BaseCheckout } from './lib/run/base-ref';
+import { prepareBaseCheckout } from './lib/run/base-ref';
 import {
   BASE_NAMES,
   errText,
@@ -73,15 +72,10 @@ async function sweep(databaseUrl: string, runId: string, allowSeed: boolean): Pr
 }
 
 /**
- * Opens the base arm of compare mode: that ref's bundled stack (`checkout`: already in the cache)
- * or the BASELINE_* deployment. Its faults are none: a fault switch is the candidate's change.
+ * Opens the base arm of compare mode: that ref's bundled stack (checked out into the cache) or
+ * the BASELINE_* deployment. Its faults are none: a fault switch is the candidate's change.
  */
-async function openBase(
-  config: PerfConfig,
-  compare: CompareTarget,
-  checkout: BaseCheckout | undefined,
-  candidateEnv: NodeJS.ProcessEnv,
-) {
+async function openBase(config: PerfConfig, compare: CompareTarget, candidateEnv: NodeJS.ProcessEnv) {
   const common = {
     arm: 'base',
     allowSeed: config.allowSeed,
@@ -92,7 +86,9 @@ async function openBase(
     const { baseUrl, databaseUrl, openaiBaseUrl } = compare;
     return { base: await openTarget({ ...common, baseUrl, databaseUrl, openaiBaseUrl }), checkout: undefined };
   }
-  if (!checkout) throw new Error(`the base ${compare.ref} was not checked out before its stack started`);
+  const checkout = await prepareBaseCheckout(ROOT, compare.ref, {
+    log: (line) => console.log(`memorychat-perf: ${line}`),
+  });
   const env: NodeJS.ProcessEnv = { ...candidateEnv };
   delete env.MEMORYCHAT_FAULTS;
   // Its own embedded database, even when the candidate's stack was given one: two apps migrating
@@ -126,16 +122,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   };
 
   try {
-    // The base's checkout first, then both stacks at once. Started while the base was still being
-    // checked out (a new worktree takes a second or two), the candidate's stack measured slower
-    // than the base's in every A/A run that made a new worktree (session create ×1.07–1.22 in
-    // eleven fresh-clone runs; ×0.94–0.95 in the same clones' next run, from the cache).
-    const checkout =
-      config.compare?.kind === 'ref'
-        ? await prepareBaseCheckout(ROOT, config.compare.ref, {
-            log: (line) => console.log(`memorychat-perf: ${line}`),
-          })
-        : undefined;
+    // Both arms start at once: the base's checkout and stack take no time from the candidate's.
     // allSettled, not all: a failing arm must not leave the other one starting unobserved.
     const [candidateResult, baseResult] = await Promise.allSettled([
       openTarget({
@@ -149,7 +136,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
           ? {}
           : { bundled: { cwd: ROOT, env: stackEnv, logFile: stackLogFile(config.reportDir, 'candidate') } }),
       }),
-      config.compare ? openBase(config, config.compare, checkout, stackEnv) : Promise.resolve(undefined),
+      config.compare ? openBase(config, config.compare, stackEnv) : Promise.resolve(undefined),
     ]);
     if (candidateResult.status === 'fulfilled') opened.push(candidateResult.value);
     if (baseResult.status === 'fulfilled' && baseResult.value) opened.push(baseResult.value.base);
@@ -206,6 +193,7 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
       faults: t.health.faults,
     });
     const setupMs = Math.round(performance.now() - started);
+    const checkout = baseArm?.checkout;
     const environment = redactDeep({
       runId,
       setupMs,

@@ -47,7 +47,9 @@ export type EffectKind = 'ratio' | 'difference';
  *   stays in the duet; the overhead (ABBA) by up to 1.5 ms. The cause: PostgreSQL's planning of
  *   the retriever's query (1.9 vs 1.0 ms), which depends on each database's own statistics.
  * - Session create, smaller: a clean A/A `npm test` measured ×1.20 [1.14–1.32] over 120 ABBA pairs
- *   (1.02 vs 1.31 ms), once in seven runs that day.
+ *   (1.02 vs 1.31 ms), once in seven runs that day. In the first run against a new base commit
+ *   (every pull request) the candidate measured ×1.07–1.22, the base being the fast one
+ *   (docs/compare-mode.md, "The decision").
  */
 const ARM_OFFSET_MS: Partial<Record<string, number>> = {
   'response.app_overhead_ms': 2,

@@ -82,7 +82,7 @@ const TOP = 5;
 const CHAT_CONCURRENCY = 5;
 const CHAT_STAGGER_MS = 100;
 /**
- * Unrecorded chats before each size's samples. The app's first chats after a pause open database
+ * Unrecorded chats before each size's samples. The app's first chats open new database
  * connections, and a new connection plans the retriever's query in 10–20 ms instead of ≈ 1 ms
  * (its caches are cold): without these, n=100 measured 9–15 ms among 3 ms samples.
  */

@@ -31,6 +31,13 @@ export function modelEndpoint(config: Pick<PerfConfig, 'openaiBaseUrl' | 'openai
 
 export type ModelEndpoint = ReturnType<typeof modelEndpoint>;
 
+/** The model endpoint the app uses, or undefined when neither OPENAI_BASE_URL nor OPENAI_API_KEY is set. */
+export function configuredModelEndpoint(
+  config: Pick<PerfConfig, 'openaiBaseUrl' | 'openaiApiKey'>,
+): ModelEndpoint | undefined {
+  return config.openaiBaseUrl || config.openaiApiKey ? modelEndpoint(config) : undefined;
+}
+
 /**
  * The bundled simulator's default latency profile (contract SIM_LATENCY_PATH): read, or with
  * `set` switched, answering the profile it had before. undefined: the endpoint has no switch

@@ -4,7 +4,7 @@
  * for the step and restored after (clients/model.ts). Against a model without the switch (real
  * OpenAI) the step runs as it is. The evidence says which, so no report hides it.
  */
-import { latencySwitchOf, modelEndpoint, withInstantModels, type ModelEndpoint } from '../../clients/model';
+import { configuredModelEndpoint, latencySwitchOf, withInstantModels } from '../../clients/model';
 import type { PerfRecorder } from '../../fixtures';
 import type { PerfConfig } from '../../lib/run/config';
 
@@ -14,13 +14,8 @@ export async function withoutModelWait<T>(
   step: string,
   body: () => Promise<T>,
 ): Promise<T> {
-  let model: ModelEndpoint | undefined;
-  try {
-    model = modelEndpoint(config);
-  } catch {
-    // No model endpoint configured: the chats themselves will say so.
-  }
-  const latencySwitch = await latencySwitchOf(model).catch(() => undefined);
+  // No model endpoint configured: the chats themselves will say so.
+  const latencySwitch = await latencySwitchOf(configuredModelEndpoint(config)).catch(() => undefined);
   perf.evidence(
     'harness.model_latency',
     latencySwitch

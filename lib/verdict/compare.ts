@@ -9,7 +9,7 @@
  *   confidence after a Holm correction across the metrics compared (with a dozen metrics, plain
  *   95 % intervals would raise a false alarm in about every second clean run).
  */
-import { quantile, quantileSorted, seededRandom, stringSeed } from './stats';
+import { MedianResampler, quantile, quantileSorted, seededRandom, stringSeed } from './stats';
 import type { Unit } from './metrics-schema';
 
 export const DECISIONS = ['regression', 'improvement', 'no-change', 'insufficient-data'] as const;
@@ -134,20 +134,28 @@ function summarizeArm(values: readonly number[]): ArmSummary {
   return { n: values.length, p50: quantile(values, 0.5), p95: quantile(values, 0.95) };
 }
 
-/** Bootstrap distribution of a statistic of the pairs (sorted), resampling pair indices. */
-function bootstrap(values: readonly number[], stat: (buf: Float64Array) => number, seed: number): Float64Array {
+/**
+ * Bootstrap distribution (sorted) of the median or the mean of the pairs, resampling pair indices.
+ * The sampler calls this after every batch, for every metric: the median's resamples are not sorted
+ * one by one (MedianResampler).
+ */
+function bootstrap(values: readonly number[], stat: 'median' | 'mean', seed: number): Float64Array {
   const n = values.length;
   const rnd = seededRandom(seed);
-  const buf = new Float64Array(n);
   const out = new Float64Array(RESAMPLES);
-  for (let r = 0; r < RESAMPLES; r++) {
-    for (let i = 0; i < n; i++) buf[i] = values[Math.floor(rnd() * n)] as number;
-    out[r] = stat(buf);
+  if (stat === 'median') {
+    const resample = new MedianResampler(values);
+    for (let r = 0; r < RESAMPLES; r++) out[r] = resample.draw(rnd);
+  } else {
+    for (let r = 0; r < RESAMPLES; r++) {
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += values[Math.floor(rnd() * n)] as number;
+      out[r] = n > 0 ? sum / n : 0;
+    }
   }
   return out.sort();
 }
 
-const medianOf = (buf: Float64Array): number => quantileSorted(buf.sort(), 0.5);
 const meanOf = (buf: ArrayLike<number>): number => {
   let s = 0;
   for (let i = 0; i < buf.length; i++) s += buf[i] as number;
@@ -194,7 +202,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
   const seed = stringSeed(`${series.name}|${series.scenario}`);
   if (kind === 'ratio') {
     const logRatios = base.map((b, i) => Math.log(Math.max(cand[i] as number, TINY) / Math.max(b, TINY)));
-    const dist = bootstrap(logRatios, medianOf, seed);
+    const dist = bootstrap(logRatios, 'median', seed);
     const upper = Math.log(1 + minEffect);
     out.ratio = Math.exp(quantile(logRatios, 0.5));
     out.ci95 = { low: Math.exp(quantileSorted(dist, 0.025)), high: Math.exp(quantileSorted(dist, 0.975)) };
@@ -202,7 +210,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
     out.pImprovement = pAtLeast(dist, -upper);
   } else {
     const diffs = base.map((b, i) => (cand[i] as number) - b);
-    const dist = bootstrap(diffs, meanOf, seed);
+    const dist = bootstrap(diffs, 'mean', seed);
     const baseMean = meanOf(base);
     const toRatio = (d: number): number | null => (baseMean > 0 ? 1 + d / baseMean : null);
     out.difference = meanOf(diffs);

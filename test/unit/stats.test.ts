@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   bootstrapRatioOfMedians,
   fitPowerLaw,
+  MedianResampler,
   medianCiRank,
   quantile,
   quantileCi,
@@ -88,6 +89,31 @@ void test('bootstrap: deterministic with a seed, CI brackets the ratio', () => {
   assert.deepEqual(r1, r2);
   close(r1.ratio, 1.5, 1e-9);
   assert.ok(r1.low > 1.3 && r1.high < 1.7, JSON.stringify(r1));
+});
+
+void test('MedianResampler: the same draws give the median a sorted copy of the resample gives', () => {
+  const gen = seededRandom(7);
+  const inputs: number[][] = [
+    [5],
+    [2, 1],
+    [3, 3, 3, 1],
+    [1, 2, Number.POSITIVE_INFINITY, 2, 0.5],
+    Array.from({ length: 40 }, () => Math.round(gen() * 5)), // many ties
+    Array.from({ length: 301 }, () => gen() * 10 - 2), // odd n, negatives (log ratios)
+    Array.from({ length: 1000 }, () => 1 + gen()),
+  ];
+  for (const src of inputs) {
+    const viaSort = seededRandom(42);
+    const viaCounts = seededRandom(42);
+    const resampler = new MedianResampler(src);
+    const buf = new Float64Array(src.length);
+    for (let r = 0; r < 200; r++) {
+      for (let i = 0; i < src.length; i++) buf[i] = src[Math.floor(viaSort() * src.length)] as number;
+      const expected = quantile([...buf], 0.5);
+      assert.equal(resampler.draw(viaCounts), expected, `n=${src.length}, resample ${r}`);
+    }
+  }
+  assert.ok(Number.isNaN(new MedianResampler([]).draw(gen)));
 });
 
 void test('summarize is cheap: 10k samples well under 20 ms', () => {

@@ -211,7 +211,11 @@ export default class CheckpointReporter implements Reporter {
       const tolerance = parseTolerance(process.env.PERF_BASELINE_TOLERANCE);
       summary = {
         ...summary,
-        baseline: compareToBaseline(summary.metrics, baseline, { path: baselinePath, tolerance }),
+        baseline: compareToBaseline(summary.metrics, baseline, {
+          path: baselinePath,
+          tolerance,
+          environment: summary.environment,
+        }),
       };
     }
 

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from '../verdict/metrics-schema';
+import { cpuBenchmarkOf } from '../run/cpu-benchmark';
 import { PROFILE_NAMES } from '../run/profiles';
 import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from '../verdict/thresholds';
 import type { CheckpointResult } from '../verdict/checkpoint';
@@ -152,6 +153,11 @@ export const baselineSchema = z.object({
   /** Metrics only in one of the two runs. */
   onlyInBaseline: z.array(z.string()),
   onlyInCurrent: z.array(z.string()),
+  /**
+   * Both runs' CPU benchmark (ms, lower is faster; lib/run/cpu-benchmark.ts) and this run's over
+   * the baseline's, when both recorded one.
+   */
+  machines: z.object({ baselineCpuMs: z.number(), currentCpuMs: z.number(), ratio: z.number() }).optional(),
 });
 export type BaselineResult = z.infer<typeof baselineSchema>;
 
@@ -426,10 +432,28 @@ function baselineSection(b: BaselineResult): Section {
     blocks: [
       text(`**${b.regressions} regressions**, ${b.improvements} improvements, ${unchanged} ${run}.`),
       text(b.method, 'markdown'),
+      b.machines && text(machinesNote(b.machines)),
       few > 0 && text(`${fewNote}their thresholds still gate them.`, 'markdown'),
       shown.length > 0 ? table(head, rows, 'lllrr') : text('No metric changed significantly.'),
     ],
   };
+}
+
+/**
+ * Beyond this share, two machines' CPU benchmarks differ enough to move every CPU-bound time. One
+ * machine measured itself 30–38 ms in eight runs: a smaller difference may be the same machine.
+ */
+const MACHINES_DIFFER = 0.25;
+
+function machinesNote(m: NonNullable<BaselineResult['machines']>): string {
+  const figures =
+    `CPU benchmark (lower is faster): this machine ${formatNumber(m.currentCpuMs, 'ms')}, ` +
+    `the baseline's ${formatNumber(m.baselineCpuMs, 'ms')} (×${m.ratio.toFixed(2)}).`;
+  if (Math.abs(m.ratio - 1) < MACHINES_DIFFER) return figures;
+  return (
+    `${figures} The machines differ: the app's own CPU-bound times move by about that much with no change ` +
+    'at all. Compare mode (PERF_COMPARE_REF) measures base and change on one machine.'
+  );
 }
 
 /** The run as a report: verdict first in Markdown (criteria, failures), last on the console (Step 7.4's layout). */
@@ -454,9 +478,11 @@ export function perfReport(summary: PerfSummary): Report {
   );
   // The verdict test renders this before the run ends: it knows no duration or test counts yet.
   const t = summary.tests;
+  const cpuMs = cpuBenchmarkOf(summary.environment);
   const facts = [
     `Profile \`${summary.profile}\``,
     ...(summary.durationMs > 0 ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`] : []),
+    ...(cpuMs !== undefined ? [`CPU benchmark ${formatNumber(cpuMs, 'ms')}`] : []),
     ...(t.total > 0
       ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`]
       : []),

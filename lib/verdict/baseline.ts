@@ -17,6 +17,7 @@ import {
   type MetricSummary,
   type PerfSummary,
 } from '../report/summary';
+import { cpuBenchmarkOf } from '../run/cpu-benchmark';
 import { bootstrapRatioOfMedians, quantile, stringSeed } from './stats';
 import { FAMILY_ALPHA, holm } from './compare';
 import { metricKey } from './checkpoint';
@@ -156,7 +157,7 @@ function describeResamples(counts: readonly number[]): string {
 export function compareToBaseline(
   current: readonly ComparableMetric[],
   baseline: PerfSummary,
-  opts: { path: string; tolerance?: number; resamples?: number },
+  opts: { path: string; tolerance?: number; resamples?: number; environment?: Record<string, unknown> },
 ): BaselineResult {
   const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
   const comparable = (m: ComparableMetric) => m.unit !== 'bool';
@@ -192,5 +193,17 @@ export function compareToBaseline(
     comparisons,
     onlyInBaseline: [...before.keys()].filter((k) => !now.has(k)),
     onlyInCurrent: [...now.keys()].filter((k) => !before.has(k)),
+    ...machinesOf(baseline.environment, opts.environment),
   };
+}
+
+/** Both runs' CPU benchmark, when both have one: a baseline from a slower machine reads "slower" everywhere. */
+function machinesOf(
+  baseline: Record<string, unknown>,
+  current: Record<string, unknown> | undefined,
+): Pick<BaselineResult, 'machines'> {
+  const baselineCpuMs = cpuBenchmarkOf(baseline);
+  const currentCpuMs = cpuBenchmarkOf(current);
+  if (baselineCpuMs === undefined || currentCpuMs === undefined) return {};
+  return { machines: { baselineCpuMs, currentCpuMs, ratio: currentCpuMs / baselineCpuMs } };
 }

@@ -13,7 +13,8 @@ import {
 } from '../../lib/verdict/baseline';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
-import { buildSummary } from '../../lib/report/summary';
+import { buildSummary, renderMarkdown } from '../../lib/report/summary';
+import { cpuBenchmarkMs, cpuBenchmarkOf } from '../../lib/run/cpu-benchmark';
 import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/verdict/stats';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from '../support/temp-dir';
@@ -163,4 +164,41 @@ void test('the method text names the resamples actually drawn, also when the wor
   const mixed = compareToBaseline(large.metrics, large, { path: 'base.json' });
   assert.match(mixed.method, new RegExp(`seeded, ${capped.toLocaleString('en-US')}–2,000 resamples per metric`));
   assert.doesNotMatch(mixed.method, /seeded, 2,000 resamples\)/);
+});
+
+void test('a baseline from another machine: both CPU benchmarks and a warning in the report', () => {
+  const onMachine = (cpuBenchmarkMs: number) => ({ machine: { cpuBenchmarkMs } });
+  const base = { ...summaryOf({ profile: 'default', seed: 1 }), environment: onMachine(20) };
+  const run = summaryOf({ profile: 'default', seed: 2 });
+  const slower = compareToBaseline(run.metrics, base, { path: 'base.json', environment: onMachine(28) });
+  assert.deepEqual(slower.machines, { baselineCpuMs: 20, currentCpuMs: 28, ratio: 1.4 });
+  const md = renderMarkdown({ ...run, environment: onMachine(28), baseline: slower });
+  assert.match(
+    md,
+    /CPU benchmark \(lower is faster\): this machine 28 ms, the baseline's 20 ms \(×1\.40\)\. The machines differ/,
+  );
+  assert.match(md, /CPU benchmark 28 ms/, 'the run facts name it too');
+
+  const alike = compareToBaseline(run.metrics, base, { path: 'base.json', environment: onMachine(21) });
+  assert.doesNotMatch(renderMarkdown({ ...run, baseline: alike }), /The machines differ/);
+  // An older baseline (no benchmark) or none recorded now: nothing to say.
+  assert.equal(
+    compareToBaseline(run.metrics, summaryOf({}), { path: 'b', environment: onMachine(28) }).machines,
+    undefined,
+  );
+  assert.equal(compareToBaseline(run.metrics, base, { path: 'b' }).machines, undefined);
+});
+
+void test('the CPU benchmark: a positive time, and read back only from a well-formed environment', () => {
+  const ms = cpuBenchmarkMs(2);
+  assert.ok(Number.isFinite(ms) && ms > 0, String(ms));
+  assert.equal(cpuBenchmarkOf({ machine: { cpuBenchmarkMs: 12.5 } }), 12.5);
+  for (const bad of [
+    undefined,
+    {},
+    { machine: null },
+    { machine: { cpuBenchmarkMs: 'fast' } },
+    { machine: { cpuBenchmarkMs: 0 } },
+  ])
+    assert.equal(cpuBenchmarkOf(bad as Record<string, unknown> | undefined), undefined);
 });

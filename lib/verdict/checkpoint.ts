@@ -298,11 +298,17 @@ function noRegressionChecks(comparison: Comparison): CheckResult[] {
   });
 }
 
-/** Marks failed absolute checks that the base's paired samples fail too ("fails on the base too"). */
+/**
+ * Says, for every failed absolute check of a compare run, what the base did: fails it too (its
+ * paired samples, same scenario: "fails on the base too"); or, not measured on the base in that
+ * scenario, what the comparison found for the same metric elsewhere; or that it was not compared.
+ * A pull request's reviewer then reads from the failure itself whether the change caused it.
+ */
 function markBaseFailures(
   criteria: CriterionResult[],
   pairs: readonly PairedSeriesDoc[],
   checks: readonly ThresholdCheck[],
+  comparison: Comparison,
 ) {
   const baseMetrics: MetricForCheck[] = pairs.map((p) => ({
     name: p.name,
@@ -322,9 +328,22 @@ function markBaseFailures(
       if (onBase && onBase.status === 'failed') {
         result.failsOnBase = true;
         result.message += ' — fails on the base too (not caused by this change)';
+      } else if (!onBase) {
+        result.message += ` — ${baseNotMeasured(result.metric, comparison)}`;
       }
     }
   }
+}
+
+/** What the comparison says about a metric the base was not measured on in the failed check's scenario. */
+function baseNotMeasured(metric: string, comparison: Comparison): string {
+  const compared = comparison.metrics.filter((m) => m.name === metric);
+  if (compared.length === 0) return 'not compared with the base (this metric has no paired samples)';
+  const found = compared.map((m) => {
+    const decision = m.decision === 'no-change' ? 'no change' : m.decision.replace('-', ' ');
+    return `${m.scenario}: ${decision}${m.ratio === null ? '' : ` (×${m.ratio.toFixed(3)})`}`;
+  });
+  return `not measured on the base in this scenario; compared with the base in ${found.join(', ')}`;
 }
 
 /**
@@ -431,7 +450,7 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     const checks = noRegressionChecks(comparison);
     const passed = checks.every((k) => k.passed);
     criteria.push({ ...NO_REGRESSION, passed, status: passed ? 'passed' : 'failed', checks });
-    markBaseFailures(criteria, pairs, resolved.checks);
+    markBaseFailures(criteria, pairs, resolved.checks, comparison);
   }
   return {
     verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',

@@ -223,6 +223,31 @@ void describe('the no-regression criterion in the checkpoint', () => {
     assert.match(criterion(r)?.checks[0]?.message ?? '', /no metric was sampled on both arms/);
   });
 
+  void test('a failed check the base was not measured on says what the comparison found', () => {
+    const overheadPairs = pairDoc(1, 40);
+    overheadPairs.pairs[0] = { ...overheadPairs.pairs[0]!, name: 'response.app_overhead_ms', scenario: 'simple-query' };
+    const slowRun = syntheticRun({
+      profile: 'default',
+      seed: 1,
+      scale: { 'response.app_overhead_ms': 8, 'db.query_ms': 20 },
+    });
+    const r = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [...slowRun, overheadPairs], env: {} });
+    const failed = (metric: string, scenario: string) =>
+      r.criteria
+        .flatMap((c) => c.checks)
+        .find((k) => k.metric === metric && k.scenario === scenario && k.status === 'failed');
+    assert.match(
+      failed('response.app_overhead_ms', 'long-conversation')?.message ?? 'not failed',
+      /— not measured on the base in this scenario; compared with the base in simple-query: no change \(×\d\.\d{3}\)$/,
+    );
+    assert.match(
+      failed('db.query_ms', 'sessions-by-user')?.message ?? 'not failed',
+      /— not compared with the base \(this metric has no paired samples\)$/,
+    );
+    // Measured on the base in its own scenario, passing there: nothing added.
+    assert.doesNotMatch(failed('response.app_overhead_ms', 'simple-query')?.message ?? 'not failed', /base/);
+  });
+
   void test('a Step 7.4 check the base fails too is marked as such', () => {
     const slowBoth = pairDoc(1, 40);
     const p = slowBoth.pairs[0]!;

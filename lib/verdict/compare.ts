@@ -58,17 +58,30 @@ const ARM_OFFSET_MS: Partial<Record<string, number>> = {
 };
 
 /**
+ * A chat turn's round trip (API or page, to the first token or to the last) holds the app's arm
+ * offsets above, and on a fast model little else: two stacks of the same code answering at once on
+ * the instant model (the smoke duet) measured ×0.825 [0.73–0.93] for the first token (49.2 vs
+ * 43.6 ms) and ×0.834 for the last in one A/A run on a slower machine, a false "improvement". A
+ * change must exceed this many ms too. On the realistic model (first token ≈ 0.37 s, last ≈ 1.4 s)
+ * it is 4 % and 1 % of the base: +50 ms per turn is still caught.
+ */
+const ROUND_TRIP_FLOOR_MS = 15;
+
+/**
  * The smallest change that counts, per metric. Times: a share of the base (0.10 = 10 % slower);
  * round trips, which the model dominates and the pairing makes precise, a smaller share (first
- * token in the page: 5 %); metrics with an arm offset (ARM_OFFSET_MS), at least that offset;
- * counts: half a unit of mean difference, so that one more token or statement counts.
+ * token in the page: 5 %), but for a chat turn at least ROUND_TRIP_FLOOR_MS; metrics with an arm
+ * offset (ARM_OFFSET_MS), at least that offset; counts: half a unit of mean difference, so that
+ * one more token or statement counts.
  */
 function minEffectFor(name: string, unit: Unit, baseMedian: number): { kind: EffectKind; minEffect: number } {
   if (unit === 'tokens' || unit === 'count') return { kind: 'difference', minEffect: 0.5 };
+  const chatTurnFloor = name.startsWith('response.') && baseMedian > 0 ? ROUND_TRIP_FLOOR_MS / baseMedian : 0;
   // The page's first rendered token varies more between two pages than the API's first token
   // (A/A after 20 pairs: [0.979–1.035] vs [0.997–1.006]); +50 ms of it is still +13 %.
-  if (/ui_first/.test(name)) return { kind: 'ratio', minEffect: 0.05 };
-  if (/round_?trip|total_ms|ttft_ms|ui_done/.test(name)) return { kind: 'ratio', minEffect: 0.02 };
+  if (/ui_first/.test(name)) return { kind: 'ratio', minEffect: Math.max(0.05, chatTurnFloor) };
+  if (/round_?trip|total_ms|ttft_ms|ui_done/.test(name))
+    return { kind: 'ratio', minEffect: Math.max(0.02, chatTurnFloor) };
   const armOffsetMs = ARM_OFFSET_MS[name];
   if (armOffsetMs !== undefined && baseMedian > 0)
     return { kind: 'ratio', minEffect: Math.max(0.1, armOffsetMs / baseMedian) };

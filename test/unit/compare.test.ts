@@ -137,6 +137,31 @@ void describe('compare', () => {
     assert.match(section, /1 of them beyond the minimum effect at 95 % but not after the Holm correction/);
   });
 
+  void test('a chat turn on a fast model: an arm offset of a few ms is no change, +50 ms is a regression', () => {
+    // The A/A smoke duet (instant model) on a slow machine: first token ×0.825, 49.2 vs 43.6 ms.
+    const offset = pairs(60, 21, 49, 0.86, 0.1);
+    const onInstant = compareSeries(
+      [ms('response.ttft_ms', offset.b, offset.c), ms('response.total_ms', offset.b, offset.c)],
+      arms,
+    );
+    assert.deepEqual(
+      onInstant.metrics.map((m) => m.decision),
+      ['no-change', 'no-change'],
+    );
+    const slower = pairs(60, 22, 60, 110 / 60, 0.1); // +50 ms on a 60 ms turn
+    assert.equal(compareSeries([ms('response.total_ms', slower.b, slower.c)], arms).regressions, 1);
+    // Realistic model: +50 ms on a 370 ms first token (+13.5 %) and a 1.4 s turn (+3.6 %).
+    const ttft = pairs(20, 23, 370, 420 / 370, 0.01);
+    const total = pairs(20, 24, 1400, 1450 / 1400, 0.005);
+    const realistic = compareSeries(
+      [ms('response.ttft_ms', ttft.b, ttft.c), ms('response.total_ms', total.b, total.c)],
+      arms,
+    );
+    assert.equal(realistic.regressions, 2);
+    // The floor is a chat turn's: other round trips keep their 2 %.
+    assert.equal(compareOne(ms('db.session_create_roundtrip_ms', offset.b, offset.c)).minEffect, 0.02);
+  });
+
   void test('leaning: a clear regression or a clear no-change is not leaning', () => {
     const { b, c } = pairs(120, 11, 0.7, 1.25);
     assert.equal(leaning(compareOne(ms('db.slow_ms', b, c))), false);

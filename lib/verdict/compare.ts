@@ -67,25 +67,24 @@ const ARM_OFFSET_MS: Partial<Record<string, number>> = {
  */
 const ROUND_TRIP_FLOOR_MS = 15;
 
+/** A round trip's name; a chat turn's when it is also a `response.*` metric. */
+const ROUND_TRIP = /round_?trip|total_ms|ttft_ms|ui_done|ui_first/;
+
 /**
  * The smallest change that counts, per metric. Times: a share of the base (0.10 = 10 % slower);
  * round trips, which the model dominates and the pairing makes precise, a smaller share (first
- * token in the page: 5 %), but for a chat turn at least ROUND_TRIP_FLOOR_MS; metrics with an arm
- * offset (ARM_OFFSET_MS), at least that offset; counts: half a unit of mean difference, so that
- * one more token or statement counts.
+ * token in the page: 5 %). Then one floor in ms: a metric's arm offset (ARM_OFFSET_MS), or for a
+ * chat turn's round trip ROUND_TRIP_FLOOR_MS. Counts: half a unit of mean difference, so that one
+ * more token or statement counts.
  */
 function minEffectFor(name: string, unit: Unit, baseMedian: number): { kind: EffectKind; minEffect: number } {
   if (unit === 'tokens' || unit === 'count') return { kind: 'difference', minEffect: 0.5 };
-  const chatTurnFloor = name.startsWith('response.') && baseMedian > 0 ? ROUND_TRIP_FLOOR_MS / baseMedian : 0;
+  const roundTrip = ROUND_TRIP.test(name);
   // The page's first rendered token varies more between two pages than the API's first token
   // (A/A after 20 pairs: [0.979–1.035] vs [0.997–1.006]); +50 ms of it is still +13 %.
-  if (/ui_first/.test(name)) return { kind: 'ratio', minEffect: Math.max(0.05, chatTurnFloor) };
-  if (/round_?trip|total_ms|ttft_ms|ui_done/.test(name))
-    return { kind: 'ratio', minEffect: Math.max(0.02, chatTurnFloor) };
-  const armOffsetMs = ARM_OFFSET_MS[name];
-  if (armOffsetMs !== undefined && baseMedian > 0)
-    return { kind: 'ratio', minEffect: Math.max(0.1, armOffsetMs / baseMedian) };
-  return { kind: 'ratio', minEffect: 0.1 };
+  const share = /ui_first/.test(name) ? 0.05 : roundTrip ? 0.02 : 0.1;
+  const floorMs = ARM_OFFSET_MS[name] ?? (roundTrip && name.startsWith('response.') ? ROUND_TRIP_FLOOR_MS : 0);
+  return { kind: 'ratio', minEffect: baseMedian > 0 ? Math.max(share, floorMs / baseMedian) : share };
 }
 
 export interface ArmSummary {

@@ -558,8 +558,13 @@ export function rankedMemoriesSql(
   const { all: qAll, any: qAny } = terms;
   const bound = anyCandidates ? ` ORDER BY m.id DESC LIMIT ${Math.floor(anyCandidates)}` : '';
   const byRank = order === 'relevance';
-  return `WITH ${terms.ctes ? `${terms.ctes}, ` : ''}strict AS (
-      SELECT ${cols}, 0.5 + ts_rank(m.content_tsv, ${qAny}) / 2 AS score
+  // The queries once more, evaluated once: where a query is an argument or a filter per row
+  // (ts_rank, the any-term branch's NOT), the inline form would be parsed again for every row
+  // (plainto_tsquery is only STABLE): 156 candidates cost ≈ 7 ms of a 9 ms retrieval.
+  return `WITH ${terms.ctes ? `${terms.ctes}, ` : ''}query_terms AS MATERIALIZED (
+      SELECT ${qAll} AS q_all, ${qAny} AS q_any
+    ), strict AS (
+      SELECT ${cols}, 0.5 + ts_rank(m.content_tsv, (SELECT q_any FROM query_terms)) / 2 AS score
       FROM memories m
       WHERE m.user_id = $1 AND m.content_tsv @@ ${qAll}${profile}
       ORDER BY ${byRank ? 'score DESC, ' : ''}m.id DESC LIMIT $3
@@ -573,7 +578,7 @@ export function rankedMemoriesSql(
     ), top AS (
       SELECT x.id, (SELECT sum(w) FROM idf WHERE x.content_tsv @@ idf.q) / (SELECT sum(w) FROM idf) AS w
       FROM matches x
-      WHERE NOT (x.content_tsv @@ ${qAll})
+      WHERE NOT (x.content_tsv @@ (SELECT q_all FROM query_terms))
       ORDER BY ${byRank ? 'w DESC, ' : ''}x.id DESC LIMIT $3
     )
     SELECT * FROM strict

@@ -81,6 +81,25 @@ export async function runChat(
   }
 }
 
+/**
+ * The messages in (afterId, beforeId), newest first, at most `limit` (what `repo.historyBetween`
+ * returns), taken from `loaded` (the newest complete messages, newest first, read with `readLimit`);
+ * undefined when that read may have stopped before them.
+ */
+export function alreadyRead(
+  loaded: readonly repo.HistoryMessage[],
+  readLimit: number,
+  afterId: number,
+  beforeId: number,
+  limit: number,
+): repo.HistoryMessage[] | undefined {
+  const between = loaded.filter((m) => m.id > afterId && m.id < beforeId);
+  const oldest = loaded[loaded.length - 1];
+  const covered =
+    loaded.length < readLimit || between.length >= limit || (oldest !== undefined && oldest.id <= afterId);
+  return covered ? between.slice(0, limit) : undefined;
+}
+
 type ChatArgs = Parameters<typeof runChat>[1];
 type StoredExchange = NonNullable<Awaited<ReturnType<typeof repo.startExchange>>>;
 
@@ -95,8 +114,11 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   if (faults.includes('slow-chat')) await sleep(settings.faultMs ?? SLOW_CHAT_DEFAULT_MS);
   if (faults.includes('extra-query')) await db.query('SELECT 1');
 
-  // ---- DB phase: memories and history, in parallel.
-  const [retrieval, history] = await Promise.all([
+  // ---- DB phase: memories and history, in parallel. The history read also takes the messages
+  // the summarizer may fold in (below), so a long conversation needs no second read.
+  const summarizerBatch = settings.summaryEvery * 2;
+  const historyRead = HISTORY_WINDOW + summarizerBatch;
+  const [retrieval, loaded] = await Promise.all([
     retrieveMemories(db, {
       userId: args.userId,
       profileId: session.profileId,
@@ -105,9 +127,10 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
       faultMs: settings.faultMs,
     }),
     trim
-      ? repo.recentHistory(db, session.id, stored.user.id, HISTORY_WINDOW)
+      ? repo.recentHistory(db, session.id, stored.user.id, historyRead)
       : repo.fullHistory(db, session.id, stored.user.id),
   ]);
+  const history = trim ? loaded.slice(0, HISTORY_WINDOW) : loaded;
 
   // ---- Does the rolling summary need a refresh? Only when the history overflows the window.
   let summarizerInput: repo.HistoryMessage[] = [];
@@ -128,13 +151,10 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   const windowFull = trim && prompt.historyMessagesInPrompt < history.length;
   if (overflow || windowFull) {
     const oldestInPrompt = history[prompt.historyMessagesInPrompt - 1]?.id ?? stored.user.id;
-    const pending = await repo.historyBetween(
-      db,
-      session.id,
-      session.summaryUptoId ?? 0,
-      oldestInPrompt,
-      settings.summaryEvery * 2,
-    );
+    const afterId = session.summaryUptoId ?? 0;
+    const pending =
+      alreadyRead(loaded, historyRead, afterId, oldestInPrompt, summarizerBatch) ??
+      (await repo.historyBetween(db, session.id, afterId, oldestInPrompt, summarizerBatch));
     if (pending.length > 0 && (session.summary === null || pending.length >= settings.summaryEvery)) {
       summarizerInput = pending;
       plan = planBudget(settings.tokenBudget, true);

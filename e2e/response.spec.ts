@@ -14,7 +14,8 @@
 import { test, expect } from '../fixtures';
 import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/verdict/metric-catalog';
 import type { BrowserContext } from '@playwright/test';
-import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder } from '../fixtures';
+import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder, RepeatOptions } from '../fixtures';
+import type { PerfProfile } from '../lib/run/profiles';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { FirstTokenPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
@@ -46,6 +47,8 @@ const DIRECT_MODEL_CONCURRENCY = 20;
 const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
 /** Extra warm-up chats of the long-conversation API test: its first chats into a long history are not yet warm. */
 const LONG_CONVERSATION_EXTRA_WARMUP = 2;
+/** Chats per window of the warm-up's steadiness test (median of the last window vs the one before). */
+const STEADY_WINDOW = 5;
 /** Completion length of the direct model calls when the simple-query API test did not run first. */
 const DEFAULT_MAX_TOKENS = 64;
 
@@ -77,8 +80,9 @@ for (const scenario of RESPONSE_SCENARIOS) {
     },
     async ({ seed, api, perf, db }) => {
       const budget = timeBudget();
-      const warmup = perf.profile.warmup + (scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0);
-      const sessions = warmup + perf.profile.apiMaxSamples;
+      const extra = scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0;
+      const warmup: ChatWarmup = { min: perf.profile.warmup + extra, max: perf.profile.chatWarmupMax + extra };
+      const sessions = Math.max(warmup.min, warmup.max) + perf.profile.apiMaxSamples;
 
       const { sc, health } = await test.step(`seed the ${scenario} user, memories and sessions`, async () => ({
         sc: await setupScenario(seed, api, scenario, perf.profile, { sessions }),
@@ -146,8 +150,32 @@ for (const scenario of RESPONSE_SCENARIOS) {
     );
 }
 
+/** Warm-up chats of one API test: at least `min`, more while still warming, up to `max`. */
+type ChatWarmup = { min: number; max: number };
+
+/** How many chats the API test takes and runs at once; a failed chat is charged to `errorsTo`. */
+function chatRepeatOptions(
+  profile: PerfProfile,
+  warmup: ChatWarmup,
+  errorsTo: RepeatOptions['errorsTo'],
+): RepeatOptions {
+  return {
+    samples: profile.apiSamples,
+    maxSamples: profile.apiMaxSamples,
+    warmup: warmup.min,
+    steadyWarmup: { metric: 'response.app_overhead_ms', max: warmup.max, window: STEADY_WINDOW },
+    concurrency: API_CONCURRENCY,
+    errorsTo,
+  };
+}
+
 /** The timed chats of one API test; each records its times and tokens, `ChatSamples` keeps the rest. */
-async function streamChats(perf: PerfRecorder, sc: Scenario, warmup: number, budget: TimeBudget): Promise<ChatSamples> {
+async function streamChats(
+  perf: PerfRecorder,
+  sc: Scenario,
+  warmup: ChatWarmup,
+  budget: TimeBudget,
+): Promise<ChatSamples> {
   const scenario = sc.name;
   const tags = { channel: 'api', memoriesSeeded: sc.memoryCount, historyMessages: sc.historyMessages };
   const ms = (extra: MetricOptions['tags'] = {}): MetricOptions => ({ scenario, tags: { ...tags, ...extra } });
@@ -156,16 +184,10 @@ async function streamChats(perf: PerfRecorder, sc: Scenario, warmup: number, bud
   const pacer = new FirstTokenPacer();
   let overlap = false;
   await perf.repeat(
-    {
-      samples: perf.profile.apiSamples,
-      maxSamples: perf.profile.apiMaxSamples,
-      warmup,
-      concurrency: API_CONCURRENCY,
-      errorsTo: [
-        ...RESPONSE_MS.map((name) => ({ name, opts: ms() })),
-        ...TOKENS_PER_MESSAGE.map((name) => ({ name, opts: tok })),
-      ],
-    },
+    chatRepeatOptions(perf.profile, warmup, [
+      ...RESPONSE_MS.map((name) => ({ name, opts: ms() })),
+      ...TOKENS_PER_MESSAGE.map((name) => ({ name, opts: tok })),
+    ]),
     async (ctx) => {
       // Take the turn first: creating the session is app work too, and must not overlap a
       // neighbour's app phase.
@@ -174,7 +196,7 @@ async function streamChats(perf: PerfRecorder, sc: Scenario, warmup: number, bud
         release();
         throw err;
       });
-      const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + warmup), budget, {
+      const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + warmup.min), budget, {
         onFirstToken: overlap ? release : undefined,
       }).finally(release);
       // The warm-up chat (always alone) decides whether replies stream long enough to overlap.

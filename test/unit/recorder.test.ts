@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerfRecorder, errorCode } from '../../fixtures/perf';
+import { PerfRecorder, errorCode, warmedUp } from '../../fixtures/perf';
 import { ApiError, toChatEvent } from '../../clients/api';
 import { SseParser, type SseMessage } from '../../clients/sse';
 import { testMetricsSchema } from '../../lib/verdict/metrics-schema';
@@ -386,4 +386,58 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
   // Far above the limit: a regression is not sampled again (the estimate decides).
   const slow = await run(() => 80);
   assert.equal(slow.n, 20);
+});
+
+void test('warmedUp: steady once the median of the last window stops falling', () => {
+  assert.equal(warmedUp([30, 28, 26, 24, 22, 20, 18, 16, 14, 12], 5), false, 'still falling');
+  assert.equal(warmedUp([12, 11, 13, 12, 30, 12, 11, 13, 12, 12], 5), true, 'flat, with a GC outlier');
+  assert.equal(warmedUp([20, 10, 10], 5), false, 'fewer than two windows: not known yet');
+  assert.equal(warmedUp([10, 10, 10, 10, 10, 30, 30, 30, 30, 30], 5), true, 'rising is not warming');
+});
+
+void test('repeat warms up until the metric stops falling, within its cap, and says so', async () => {
+  // A cold path: 40 ms on the first warm-up, 2 ms less per iteration down to a steady 10 ms.
+  const run = async (max: number) => {
+    const perf = newRecorder();
+    let iterations = 0;
+    await perf.repeat(
+      {
+        samples: 20,
+        warmup: 1,
+        steadyWarmup: { metric: 'response.app_overhead_ms', max, window: 5 },
+        errorsTo: [{ name: 'response.app_overhead_ms', opts: { scenario: 'simple-query' } }],
+      },
+      (ctx) => {
+        const ms = Math.max(10, 40 - 2 * iterations++);
+        ctx.record('response.app_overhead_ms', ms, { scenario: 'simple-query' });
+        return Promise.resolve();
+      },
+    );
+    const m = perf.toDocument(identity).metrics.find((x) => x.name === 'response.app_overhead_ms');
+    return { iterations, samples: m?.samples ?? [], warmup: m?.warmup, note: m?.tags.warmupUntilSteady };
+  };
+  // 10 ms from the 16th iteration on. After 21 warm-ups the last window (median 10 ms) is still
+  // 29 % below the one before (14 ms); after 26, two flat windows show it.
+  const steady = await run(40);
+  assert.equal(steady.warmup, 26);
+  assert.equal(steady.iterations, 46);
+  assert.ok(
+    steady.samples.every((v) => v === 10),
+    `no cold sample measured: ${steady.samples.join(' ')}`,
+  );
+  assert.match(String(steady.note), /26 warm-up iterations, until response\.app_overhead_ms stopped falling/);
+  // The cap wins: 6 warm-ups, the rest of the cold path is measured, and the tags say so.
+  const capped = await run(6);
+  assert.equal(capped.warmup, 6);
+  assert.ok(capped.samples.some((v) => v > 10));
+  assert.match(String(capped.note), /the cap of 6/);
+  // No steady warm-up asked for: the fixed one only, no note.
+  const perf = newRecorder();
+  let n = 0;
+  await perf.repeat({ samples: 5, warmup: 2 }, (ctx) => {
+    n++;
+    ctx.record('response.app_overhead_ms', 10, { scenario: 'simple-query' });
+    return Promise.resolve();
+  });
+  assert.equal(n, 7);
 });

@@ -49,6 +49,7 @@ const BOTTLENECK_SCENARIO: ResponseScenario = 'large-memory-context';
 const LONG_CONVERSATION_EXTRA_WARMUP = 2;
 /** Chats per window of the warm-up's steadiness test (median of the last window vs the one before). */
 const STEADY_WINDOW = 5;
+const steadyWindow = (maxWarmup: number): number => Math.max(2, Math.min(STEADY_WINDOW, Math.floor(maxWarmup / 2)));
 /** Completion length of the direct model calls when the simple-query API test did not run first. */
 const DEFAULT_MAX_TOKENS = 64;
 
@@ -163,7 +164,8 @@ function chatRepeatOptions(
     samples: profile.apiSamples,
     maxSamples: profile.apiMaxSamples,
     warmup: warmup.min,
-    steadyWarmup: { metric: 'response.app_overhead_ms', max: warmup.max, window: STEADY_WINDOW },
+    // Two windows must fit under the cap, or steadiness could never be shown.
+    steadyWarmup: { metric: 'response.app_overhead_ms', max: warmup.max, window: steadyWindow(warmup.max) },
     concurrency: API_CONCURRENCY,
     errorsTo,
   };

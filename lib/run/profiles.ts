@@ -109,9 +109,9 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // One warm-up chat per scenario: a chat takes ~1.5 s of model time, and the app's chat code
     // paths are already warm from earlier tests (the database micro-benchmarks get dbWarmup).
     warmup: 1,
-    // More only while the app overhead is still falling; four chats in flight, ≈ 0.4 s a chat,
-    // so at most ≈ 4 s per scenario (two windows of five are the fewest that can show it).
-    chatWarmupMax: 10,
+    // More only while the app overhead is still falling, in windows of three (e2e/response.spec.ts):
+    // four chats in flight on the realistic model, so at most two more waves (≈ 3 s) per scenario.
+    chatWarmupMax: 6,
     dbSamples: 500,
     dbMaxSamples: 1_500,
     dbWarmup: 30,

@@ -340,8 +340,7 @@ function baseNotMeasured(metric: string, comparison: Comparison): string {
   const compared = comparison.metrics.filter((m) => m.name === metric);
   if (compared.length === 0) return 'not compared with the base (this metric has no paired samples)';
   const found = compared.map((m) => {
-    const decision = m.decision === 'no-change' ? 'no change' : m.decision.replace('-', ' ');
-    return `${m.scenario}: ${decision}${m.ratio === null ? '' : ` (×${m.ratio.toFixed(3)})`}`;
+    return `${m.scenario}: ${m.decision.replace('-', ' ')}${m.ratio === null ? '' : ` (×${m.ratio.toFixed(3)})`}`;
   });
   return `not measured on the base in this scenario; compared with the base in ${found.join(', ')}`;
 }

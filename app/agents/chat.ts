@@ -34,6 +34,11 @@ export interface ChatSettings {
 
 /** Default extra time of the `slow-chat` fault. */
 const SLOW_CHAT_DEFAULT_MS = 50;
+/**
+ * Below this, `slow-chat` is CPU time in the app instead of a timer: a 1.6 ms timer added only
+ * 0.8–1.0 ms to a turn (timers round to whole milliseconds), and a graded fault must be its size.
+ */
+const SLOW_CHAT_TIMER_FROM_MS = 5;
 
 export interface ChatDeps {
   db: Db;
@@ -103,6 +108,11 @@ export function alreadyRead(
 type ChatArgs = Parameters<typeof runChat>[1];
 type StoredExchange = NonNullable<Awaited<ReturnType<typeof repo.startExchange>>>;
 
+async function slowChat(ms: number): Promise<void> {
+  if (ms < SLOW_CHAT_TIMER_FROM_MS) repo.spin(ms);
+  else await sleep(ms);
+}
+
 async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange): Promise<ChatOutcome> {
   const { db, model, settings } = deps;
   const faults = settings.faults;
@@ -111,7 +121,7 @@ async function runAgents(deps: ChatDeps, args: ChatArgs, stored: StoredExchange)
   args.events?.onStored?.(stored.user, stored.assistant);
 
   // Graded faults (compare mode's self-tests): a little more work per turn, before the model call.
-  if (faults.includes('slow-chat')) await sleep(settings.faultMs ?? SLOW_CHAT_DEFAULT_MS);
+  if (faults.includes('slow-chat')) await slowChat(settings.faultMs ?? SLOW_CHAT_DEFAULT_MS);
   if (faults.includes('extra-query')) await db.query('SELECT 1');
 
   // ---- DB phase: memories and history, in parallel. The history read also takes the messages

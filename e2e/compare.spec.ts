@@ -4,18 +4,14 @@
  *
  * - Millisecond requests (the app's own time, Server-Timing `total`): session create, ranked
  *   search, memory list; one arm after the other in ABBA blocks, so drift hits both alike.
- * - The app's overhead in a chat turn (server time outside the model), also ABBA, with both arms'
- *   model simulators switched to the instant profile for that test: a turn then takes
- *   milliseconds, so it gets as many pairs as the other millisecond metrics, and no turn of one
- *   arm overlaps one of the other. Where an arm's model cannot switch (real OpenAI), the duet
- *   below measures it.
+ * - The app's overhead in a chat turn (server time outside the model) and the retriever's own
+ *   time, also ABBA, with both arms' model simulators switched to the instant profile for that
+ *   test: a turn then takes milliseconds, so it gets as many pairs as the other millisecond
+ *   metrics, and no turn of one arm overlaps one of the other. Where an arm's model cannot switch
+ *   (real OpenAI), the duet below measures them.
  * - Chat turns on both arms at once (a duet, 150 ms apart, the first arm alternating): the same
  *   question to the same data on both, so the deterministic model answers with the same text and
- *   time; round trip, first token, tokens (all, and the prompt's) and SQL statements per message,
- *   the retriever's own time. The retriever stays here: PostgreSQL plans its query in a time that
- *   depends on each database's own statistics, so two arms of the same code differ by up to
- *   1.7 ms for a whole run (docs/compare-mode.md, "The decision"), and the duet's wider interval
- *   on top of its 2 ms floor is what keeps that from a false alarm; ABBA pairs raised one.
+ *   time; round trip, first token, tokens (all, and the prompt's) and SQL statements per message.
  * - The same duet through the chat UI, one Chromium page per arm, side by side with the API duet
  *   (each on its own user): click → first token and click → done, each timed by its page's own
  *   clock.
@@ -61,8 +57,8 @@ const UI_METRICS = ['response.ui_first_token_ms', 'response.ui_done_ms'] as cons
 const SESSION_INSERT = /^\s*INSERT INTO sessions\b/i;
 /** The retriever's one statement (app/agents/memory-retriever.ts). */
 const RETRIEVER_QUERY = /^\s*WITH ranked AS/i;
-/** The app's overhead in a chat turn: ABBA on an instant model where both arms can switch, else in the duet. */
-const CHAT_APP_METRICS: readonly MetricName[] = ['response.app_overhead_ms'];
+/** The app's own times in a chat turn: ABBA on an instant model where both arms can switch, else in the duet. */
+const CHAT_APP_METRICS: readonly MetricName[] = ['response.app_overhead_ms', 'memory.chat_retrieval_ms'];
 
 /** The app's own time of a request (Server-Timing `total`); a target without it fails the pair. */
 function appTime(serverTiming: string | undefined, what: string): number {
@@ -219,9 +215,9 @@ async function sessionCreatePairs(perf: PerfRecorder, both: Arms, users: Users, 
 }
 
 /**
- * Chat turns one arm after the other (ABBA) on instant models: the app's overhead, and as
- * evidence PostgreSQL's own execution and planning time of the retriever's query (the part of
- * the overhead whose arms differ most).
+ * Chat turns one arm after the other (ABBA) on instant models: the app's overhead and the
+ * retriever's time, and as evidence PostgreSQL's own execution and planning time of the
+ * retriever's query (planning is where two arms of the same code used to differ most).
  */
 async function chatAppTimePairs(
   perf: PerfRecorder,

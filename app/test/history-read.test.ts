@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { alreadyRead } from '../agents/chat';
 import type { HistoryMessage } from '../db/repo';
+import { createRng } from '../model-sim/random';
 
 /** repo.historyBetween over an in-memory session: complete messages in (after, before), newest first. */
 function between(all: readonly HistoryMessage[], after: number, before: number, limit: number): HistoryMessage[] {
@@ -15,19 +16,10 @@ function between(all: readonly HistoryMessage[], after: number, before: number, 
     .slice(0, limit);
 }
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 void test('the summarizer input taken from the first history read equals the second read', () => {
-  const rnd = random(7);
+  // Seeded, so a failure can be replayed.
+  const rng = createRng(7);
+  const rnd = (): number => rng.next();
   const window = 60;
   const batch = 40;
   const readLimit = window + batch;

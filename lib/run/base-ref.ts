@@ -9,11 +9,23 @@
  *   checkout's own (seconds, no network); otherwise `npm ci` in the cached copy, once. A cached
  *   copy whose link no longer resolves (the clone that made it was deleted) gets it again.
  * Cache: PERF_COMPARE_CACHE, default `~/.cache/memorychat-perf/base` (outside the repository, so
- * the linters and the type checker never see a second copy of the sources).
+ * the linters and the type checker never see a second copy of the sources). Each use marks its
+ * copy as used; then the cache is pruned (`pruneBaseCache`): a copy with its own `npm ci` holds
+ * hundreds of MB, and a pull-request loop makes a new base every few commits.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +34,12 @@ import { TargetError } from './target';
 const run = promisify(execFile);
 const READY = '.ready';
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
+/** Pruning keeps this many most recently used copies, */
+const KEEP_RECENT = 5;
+/** and every copy used this recently: another run on this machine may be using it right now. */
+const KEEP_USED_WITHIN_MS = 24 * 60 * 60_000;
+/** A copy without its ready marker this old is a preparation that died (Ctrl-C, full disk). */
+const ABANDONED_AFTER_MS = 60 * 60_000;
 
 export interface BaseCheckout {
   ref: string;
@@ -95,7 +113,27 @@ export async function prepareBaseCheckout(
 ): Promise<BaseCheckout> {
   const log = opts.log ?? (() => undefined);
   const commit = await resolveCommit(repo, ref);
-  const dir = path.join(opts.cacheDir ?? compareCacheDir(), commit);
+  const cacheDir = opts.cacheDir ?? compareCacheDir();
+  const checkout = await checkOut(repo, ref, commit, path.join(cacheDir, commit), log);
+  markUsed(checkout.dir);
+  try {
+    const removed = pruneBaseCache(cacheDir, { keep: commit });
+    if (removed.length > 0) log(`removed ${removed.length} older base checkout(s) from ${cacheDir}`);
+  } catch (err) {
+    // A cache that cannot be pruned costs disk, not the run.
+    log(`could not prune the base checkouts in ${cacheDir}: ${String(err)}`);
+  }
+  return checkout;
+}
+
+/** The checkout of `commit` in `dir`: reused when ready, else unpacked and given its dependencies. */
+async function checkOut(
+  repo: string,
+  ref: string,
+  commit: string,
+  dir: string,
+  log: (line: string) => void,
+): Promise<BaseCheckout> {
   if (existsSync(path.join(dir, READY))) {
     // existsSync follows the link: false when the checkout it pointed to is gone.
     if (existsSync(path.join(dir, 'node_modules'))) return { ref, commit, dir, how: 'cached' };
@@ -128,4 +166,48 @@ export async function prepareBaseCheckout(
   const how = await provideDependencies(repo, dir, ref, commit, log);
   writeFileSync(path.join(dir, READY), `${commit}\n`);
   return { ref, commit, dir, how };
+}
+
+/** The ready marker's mtime is the copy's last use. */
+function markUsed(dir: string): void {
+  const now = new Date();
+  utimesSync(path.join(dir, READY), now, now);
+}
+
+/**
+ * Removes base checkouts nobody is likely to need: beyond the KEEP_RECENT most recently used, those
+ * not used for KEEP_USED_WITHIN_MS; and half-made ones (no ready marker) older than
+ * ABANDONED_AFTER_MS. `keep` (the copy this run uses) always stays. Only folders named like a
+ * commit are touched, and a node_modules link is removed as a link, never followed. Returns the
+ * removed folders.
+ */
+export function pruneBaseCache(cacheDir: string, opts: { keep?: string; now?: number } = {}): string[] {
+  const now = opts.now ?? Date.now();
+  if (!existsSync(cacheDir)) return [];
+  const ready: { dir: string; usedAt: number }[] = [];
+  const removed: string[] = [];
+  const remove = (dir: string) => {
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  };
+  for (const entry of readdirSync(cacheDir, { withFileTypes: true })) {
+    const stale = (p: string) => now - statSync(p).mtimeMs > ABANDONED_AFTER_MS;
+    // The archive a died preparation left beside its folder.
+    if (entry.isFile() && /^[0-9a-f]{40,64}\.tar$/.test(entry.name)) {
+      if (stale(path.join(cacheDir, entry.name))) rmSync(path.join(cacheDir, entry.name), { force: true });
+      continue;
+    }
+    if (!entry.isDirectory() || !/^[0-9a-f]{40,64}$/.test(entry.name) || entry.name === opts.keep) continue;
+    const dir = path.join(cacheDir, entry.name);
+    const marker = path.join(dir, READY);
+    if (existsSync(marker)) ready.push({ dir, usedAt: statSync(marker).mtimeMs });
+    else if (stale(dir)) remove(dir);
+  }
+  ready.sort((a, b) => b.usedAt - a.usedAt);
+  // `keep` counts as one of the recent ones.
+  const recent = opts.keep ? KEEP_RECENT - 1 : KEEP_RECENT;
+  for (const [i, copy] of ready.entries()) {
+    if (i >= recent && now - copy.usedAt > KEEP_USED_WITHIN_MS) remove(copy.dir);
+  }
+  return removed;
 }

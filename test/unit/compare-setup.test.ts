@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/run/config';
-import { prepareBaseCheckout } from '../../lib/run/base-ref';
+import { prepareBaseCheckout, pruneBaseCache } from '../../lib/run/base-ref';
 import { BASE_NAMES, openTarget, TargetError } from '../../lib/run/target';
 import { SCHEMA_VERSION } from '../../contract';
 import { tempDir } from '../support/temp-dir';
@@ -95,6 +95,40 @@ void describe('compare mode: bad input', () => {
     const again = await prepareBaseCheckout(clone, commit, { cacheDir });
     assert.deepEqual([again.how, again.dir], ['linked', first.dir]);
     assert.equal(existsSync(path.join(again.dir, 'node_modules')), true);
+  });
+
+  void test('the cache keeps recent and recently used base copies, and never follows a node_modules link', () => {
+    const cacheDir = tempDir('cache-');
+    const shared = tempDir('shared-modules-');
+    writeFileSync(path.join(shared, 'keep-me'), 'x');
+    const hour = 60 * 60_000;
+    const now = Date.now();
+    const copy = (n: number, opts: { usedHoursAgo: number; ready?: boolean }): string => {
+      const dir = path.join(cacheDir, String(n).repeat(40));
+      mkdirSync(dir);
+      symlinkSync(shared, path.join(dir, 'node_modules'), 'dir');
+      const at = new Date(now - opts.usedHoursAgo * hour);
+      if (opts.ready !== false) {
+        writeFileSync(path.join(dir, '.ready'), 'x');
+        utimesSync(path.join(dir, '.ready'), at, at);
+      }
+      utimesSync(dir, at, at);
+      return dir;
+    };
+    // Eight ready copies used 1…8 days ago, one used an hour ago, a half-made one of yesterday and one in the making.
+    const old = [1, 2, 3, 4, 5, 6, 7, 8].map((day) => copy(day, { usedHoursAgo: 24 * day + 1 }));
+    const recent = copy(9, { usedHoursAgo: 1 });
+    const halfMade = copy(0, { usedHoursAgo: 20, ready: false });
+    const inTheMaking = path.join(cacheDir, 'a'.repeat(40));
+    mkdirSync(inTheMaking);
+    const other = path.join(cacheDir, 'notes');
+    mkdirSync(other);
+
+    const removed = pruneBaseCache(cacheDir, { keep: path.basename(old[7] ?? ''), now });
+    // Kept: the copy in use (8 days old), the one of an hour ago, and the three most recent others.
+    assert.deepEqual(removed.sort(), [halfMade, ...old.slice(3, 7)].sort());
+    for (const dir of [recent, inTheMaking, other, ...old.slice(0, 3), old[7] ?? '']) assert.ok(existsSync(dir), dir);
+    assert.ok(existsSync(path.join(shared, 'keep-me')), 'the linked node_modules is not followed');
   });
 
   void test('an unreachable base deployment: TargetError naming BASELINE_URL', async () => {

@@ -101,12 +101,10 @@ export async function setupScenario(
 
   if (name === 'long-conversation') {
     historyMessages = profile.longConversationMessages;
-    const sessions: ScenarioSession[] = [];
-    // Sequential on purpose: seeding is fast and must not compete with measurements elsewhere.
-    for (let i = 0; i < opts.sessions; i++) {
-      const s = await seed.session(owner, { messages: historyMessages, title: `long conversation ${i + 1}` });
-      sessions.push({ id: s.session.id, lastMessageId: s.messageIds[s.messageIds.length - 1] ?? null });
-    }
+    // In bulk: a few statements for all of them (the smoke profile asks for 160 × 200 messages),
+    // then fresh planner statistics, before anything is measured.
+    const sessions: ScenarioSession[] =
+      opts.sessions > 0 ? await seed.sessions(owner, opts.sessions, { messagesPerSession: historyMessages }) : [];
     let next = 0;
     nextSession = () => {
       const s = sessions[next++];

@@ -55,8 +55,19 @@ async function seedEverything(s: PgSeeder): Promise<void> {
     session.messageIds,
     [...session.messageIds].sort((a, b) => a - b),
   );
-  const ids = await s.sessions(u, 5, { messagesPerSession: 4 });
-  assert.equal(ids.length, 5);
+  const refs = await s.sessions(u, 5, { messagesPerSession: 4 });
+  assert.equal(refs.length, 5);
+  for (const ref of refs) {
+    const r = await pool.query<{ n: number; last: number }>(
+      'SELECT count(*)::int AS n, max(id) AS last FROM messages WHERE session_id = $1',
+      [ref.id],
+    );
+    assert.deepEqual(
+      [r.rows[0]?.n, r.rows[0]?.last],
+      [4, ref.lastMessageId],
+      'each session: 4 messages, its newest named',
+    );
+  }
   const r = await s.memories(u, 2_000);
   assert.equal(r.count, 2_000);
   const planted = await s.plantMemories(u, ['my passport number ends in 4417', 'the spare key is under the blue pot']);

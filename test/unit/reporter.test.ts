@@ -108,11 +108,14 @@ void test(
         schemaVersion: 99,
       }),
     );
-    // Independent runs in parallel to stay fast.
-    const [slow, bad, wrongBaseline] = await Promise.all([
+    // Independent runs at once, each group as soon as what it reads exists: the file's wall time
+    // is the longest chain, and it runs beside the other unit test files.
+    const setupErrorDir = join(TMP, 'setup-error');
+    const [slow, bad, wrongBaseline, setupError] = await Promise.all([
       playwright(slowDir, { SYNTH_MODE: 'slow', BLOB: '1', PERF_BASELINE: join(passDir, 'perf-summary.json') }),
       playwright(badDir, { SYNTH_MODE: 'bad', SYNTH_CHARTS: '0' }),
       playwright(v2Dir, { SYNTH_MODE: 'pass', PERF_BASELINE: v2, SYNTH_CHARTS: '0' }),
+      playwright(setupErrorDir, { SYNTH_SETUP_FAIL: '1', SYNTH_CHARTS: '0' }),
     ]);
 
     await t.test('a failing verdict fails the "Checkpoint 7.4" test and exits non-zero, naming the criterion', () => {
@@ -158,7 +161,8 @@ void test(
       assert.equal(existsSync(join(v2Dir, 'perf-summary.md')), false);
     });
 
-    const [mergedFail, mergedPass] = await Promise.all([
+    // The second run in passDir writes none of the blob report the merge reads.
+    const [mergedFail, mergedPass, again, report, noReport] = await Promise.all([
       run(
         join(BIN, 'playwright'),
         ['merge-reports', '-c', join(ROOT, 'playwright.merge.config.ts'), join(slowDir, 'blob')],
@@ -169,6 +173,9 @@ void test(
         ['merge-reports', '-c', join(ROOT, 'playwright.merge.config.ts'), join(passDir, 'blob')],
         { PERF_REPORT_DIR: join(TMP, 'merged-pass') },
       ),
+      playwright(passDir, { SYNTH_MODE: 'pass', SYNTH_CHARTS: '0' }),
+      run(join(BIN, 'tsx'), ['scripts/report.ts'], { PERF_REPORT_DIR: slowDir }),
+      run(join(BIN, 'tsx'), ['scripts/report.ts'], { PERF_REPORT_DIR: join(TMP, 'none') }),
     ]);
 
     await t.test('merge-reports gives one verdict from blob reports, with the right exit code', () => {
@@ -180,8 +187,7 @@ void test(
       assert.ok(existsSync(join(TMP, 'merged-fail', 'html', 'index.html')));
     });
 
-    await t.test('Allure results hold the current run only; earlier runs go to the Allure history', async () => {
-      const again = await playwright(passDir, { SYNTH_MODE: 'pass', SYNTH_CHARTS: '0' });
+    await t.test('Allure results hold the current run only; earlier runs go to the Allure history', () => {
       assert.equal(again.code, 0, again.stdout + again.stderr);
       const results = readdirSync(join(passDir, 'allure-results')).filter((f) => f.endsWith('-result.json'));
       assert.equal(results.length, summaryIn(passDir).tests.total + 1, results.join());
@@ -192,9 +198,9 @@ void test(
       );
     });
 
-    await t.test('a setup error: one cause in every report, no list of unmeasured metrics, exit 1', async () => {
-      const dir = join(TMP, 'setup-error');
-      const r = await playwright(dir, { SYNTH_SETUP_FAIL: '1', SYNTH_CHARTS: '0' });
+    await t.test('a setup error: one cause in every report, no list of unmeasured metrics, exit 1', () => {
+      const dir = setupErrorDir;
+      const r = setupError;
       assert.equal(r.code, 1);
       const out = r.stdout + r.stderr;
       assert.match(out, /Not evaluated: the run stopped before any test\.\n\s+.*not reachable at BASE_URL/);
@@ -207,14 +213,12 @@ void test(
       assert.equal(checkpointResult(dir).status, 'broken');
     });
 
-    await t.test('npm run report builds the Allure 3 report from the results', async () => {
-      const r = await run(join(BIN, 'tsx'), ['scripts/report.ts'], { PERF_REPORT_DIR: slowDir });
-      assert.equal(r.code, 0, r.stdout + r.stderr);
+    await t.test('npm run report builds the Allure 3 report from the results', () => {
+      assert.equal(report.code, 0, report.stdout + report.stderr);
       assert.ok(existsSync(join(slowDir, 'allure-report', 'index.html')));
-      assert.match(r.stdout, /npm run report:open/);
-      const missing = await run(join(BIN, 'tsx'), ['scripts/report.ts'], { PERF_REPORT_DIR: join(TMP, 'none') });
-      assert.equal(missing.code, 1);
-      assert.match(missing.stderr, /run the tests first/);
+      assert.match(report.stdout, /npm run report:open/);
+      assert.equal(noReport.code, 1);
+      assert.match(noReport.stderr, /run the tests first/);
     });
   },
 );

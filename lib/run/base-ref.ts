@@ -115,12 +115,12 @@ export async function prepareBaseCheckout(
   const commit = await resolveCommit(repo, ref);
   const cacheDir = opts.cacheDir ?? compareCacheDir();
   const checkout = await checkOut(repo, ref, commit, path.join(cacheDir, commit), log);
-  markUsed(checkout.dir);
   try {
+    markUsed(checkout.dir);
     const removed = pruneBaseCache(cacheDir, { keep: commit });
     if (removed.length > 0) log(`removed ${removed.length} older base checkout(s) from ${cacheDir}`);
   } catch (err) {
-    // A cache that cannot be pruned costs disk, not the run.
+    // A cache that cannot be marked or pruned (read-only, another user's) costs disk, not the run.
     log(`could not prune the base checkouts in ${cacheDir}: ${String(err)}`);
   }
   return checkout;

@@ -37,6 +37,7 @@ export interface CatalogEntry {
 const api = (p: PerfProfile) => p.apiSamples;
 const ui = (p: PerfProfile) => p.uiSamples;
 const dbs = (p: PerfProfile) => p.dbSamples;
+const context = (p: PerfProfile) => p.contextSamples;
 const one = () => 1;
 const relevance = (p: PerfProfile) => p.relevanceQuestions;
 
@@ -149,7 +150,7 @@ export const METRIC_CATALOG = [
     'ms',
     'Query speed (API)',
     ['sessions-by-user', 'messages-by-session', 'memories-by-user'],
-    dbs,
+    context,
   ),
   metric('db.index_used', 'database', 'bool', 'EXPLAIN uses the Step 7.4 index', DB_QUERY_SCENARIOS, one),
 

@@ -115,7 +115,7 @@ function querySpeed(): void {
     'query speed: SQL and API, EXPLAIN uses the Step 7.4 indexes, statements the app ran',
     { tag: ['@database', '@api', '@sql'] },
     async ({ seed, api, db, perf }) => {
-      const { dbSamples: samples, dbWarmup: warmup } = perf.profile;
+      const { dbSamples: samples, dbWarmup: warmup, contextSamples } = perf.profile;
 
       const seeding = `seed the measured user among ${NOISE.users} other users, then VACUUM (ANALYZE)`;
 
@@ -144,7 +144,7 @@ function querySpeed(): void {
       await test.step("the API returns the user's memories, newest first", () => expectNewestFirst(user));
 
       await test.step('statements the app ran for the API requests (evidence)', () =>
-        recordStatements(perf, before, after, API_READ_PATHS.length * (perf.profile.contextSamples + warmup)));
+        recordStatements(perf, before, after, API_READ_PATHS.length * (contextSamples + warmup)));
 
       await test.step('every read path has its SQL samples', () => {
         for (const scenario of DB_QUERY_SCENARIOS) {

@@ -190,8 +190,8 @@ export function pruneBaseCache(cacheDir: string, opts: { keep?: string; now?: nu
     rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   };
+  const stale = (p: string) => now - statSync(p).mtimeMs > ABANDONED_AFTER_MS;
   for (const entry of readdirSync(cacheDir, { withFileTypes: true })) {
-    const stale = (p: string) => now - statSync(p).mtimeMs > ABANDONED_AFTER_MS;
     // The archive a died preparation left beside its folder.
     if (entry.isFile() && /^[0-9a-f]{40,64}\.tar$/.test(entry.name)) {
       if (stale(path.join(cacheDir, entry.name))) rmSync(path.join(cacheDir, entry.name), { force: true });

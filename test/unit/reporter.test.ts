@@ -199,18 +199,16 @@ void test(
     });
 
     await t.test('a setup error: one cause in every report, no list of unmeasured metrics, exit 1', () => {
-      const dir = setupErrorDir;
-      const r = setupError;
-      assert.equal(r.code, 1);
-      const out = r.stdout + r.stderr;
+      assert.equal(setupError.code, 1);
+      const out = setupError.stdout + setupError.stderr;
       assert.match(out, /Not evaluated: the run stopped before any test\.\n\s+.*not reachable at BASE_URL/);
       assert.doesNotMatch(out, /not measured/);
-      const s = summaryIn(dir);
+      const s = summaryIn(setupErrorDir);
       assert.equal(s.verdict, 'fail');
       assert.match(s.setupError ?? '', /not reachable/);
       assert.deepEqual(s.criteria, []);
-      assert.match(readFileSync(join(dir, 'perf-summary.md'), 'utf8'), /setup error[\s\S]*not reachable/);
-      assert.equal(checkpointResult(dir).status, 'broken');
+      assert.match(readFileSync(join(setupErrorDir, 'perf-summary.md'), 'utf8'), /setup error[\s\S]*not reachable/);
+      assert.equal(checkpointResult(setupErrorDir).status, 'broken');
     });
 
     await t.test('npm run report builds the Allure 3 report from the results', () => {

@@ -25,13 +25,6 @@ import { runInLanes, throwFirstFailure } from '../lib/run/lanes';
 type QueryScenario = (typeof DB_QUERY_SCENARIOS)[number];
 
 /**
- * A timed call whose result nobody reads. The recorder keeps every result until the measurement
- * ends, and 300 retained query results made the worker's young-generation GCs take 6–12 ms
- * instead of 1–2 ms, each landing in one sample.
- */
-const discard = (p: Promise<unknown>): Promise<void> => p.then(() => undefined);
-
-/**
  * Background: other users' rows, so that the measured user is one of many, as in production.
  * Their memories are NOISE_MEMORY_FACTOR × the measured user's: PostgreSQL (rightly) prefers a
  * backward primary-key scan over idx_memories_user_id when one user owns more than ~5–10 % of
@@ -167,7 +160,7 @@ async function sessionCreateViaSql(perf: PerfRecorder, db: Pool, owner: SeededUs
   await settleBefore(perf, 'session create via SQL');
   await perf.measure(
     'db.session_create_ms',
-    (i) => discard(db.query(SESSION_INSERT_SQL, [owner.user.id, owner.profile.id, `SQL session ${i}`])),
+    (i) => db.query(SESSION_INSERT_SQL, [owner.user.id, owner.profile.id, `SQL session ${i}`]),
     { scenario: 'sql', ...dbSampling(perf.profile), tags: { channel: 'sql' } },
   );
 }
@@ -194,13 +187,11 @@ async function messageCreateViaSql(perf: PerfRecorder, db: Pool, owner: SeededUs
   await perf.measure(
     'db.message_create_ms',
     (i) =>
-      discard(
-        db.query(MESSAGE_INSERT_SQL, [
-          sessionId,
-          owner.user.id,
-          `SQL message ${i}: what do I have planned for the weekend?`,
-        ]),
-      ),
+      db.query(MESSAGE_INSERT_SQL, [
+        sessionId,
+        owner.user.id,
+        `SQL message ${i}: what do I have planned for the weekend?`,
+      ]),
     {
       scenario: 'sql',
       samples: messageCreateSamples(perf.profile),
@@ -307,7 +298,7 @@ function sizeTags(d: Dataset) {
 
 async function queryViaSql(perf: PerfRecorder, db: Pool, scenario: QueryScenario, param: number, d: Dataset) {
   await settleBefore(perf, `${scenario} via SQL`);
-  await perf.measure('db.query_ms', () => discard(db.query(READ_PATHS[scenario].sql, [param])), {
+  await perf.measure('db.query_ms', () => db.query(READ_PATHS[scenario].sql, [param]), {
     scenario,
     ...dbSampling(perf.profile),
     tags: { channel: 'sql', ...sizeTags(d) },
@@ -327,7 +318,7 @@ async function explainReadPath(perf: PerfRecorder, db: Pool, scenario: QueryScen
 
 async function queryViaApi(perf: PerfRecorder, user: UserApi, path: ApiReadPath, d: Dataset) {
   await settleBefore(perf, `${path.scenario} via the API`);
-  await perf.measure('db.api_query_ms', () => discard(path.call(user, d)), {
+  await perf.measure('db.api_query_ms', () => path.call(user, d), {
     scenario: path.scenario,
     // Context: the gated read figures are the SQL ones above.
     samples: perf.profile.contextSamples,

@@ -13,7 +13,7 @@ const newRecorder = () => new PerfRecorder(PROFILES.smoke);
 void test('measure: warm-up runs but is discarded; samples are durations in order', async () => {
   const perf = newRecorder();
   const seen: number[] = [];
-  const results = await perf.measure(
+  await perf.measure(
     'response.total_ms',
     (i) => {
       seen.push(i);
@@ -22,7 +22,6 @@ void test('measure: warm-up runs but is discarded; samples are durations in orde
     { scenario: 'simple-query', samples: 5, warmup: 2 },
   );
   assert.deepEqual(seen, [-2, -1, 0, 1, 2, 3, 4]);
-  assert.deepEqual(results, [0, 10, 20, 30, 40]);
   const doc = perf.toDocument(identity);
   const m = doc.metrics[0];
   assert.equal(m?.samples.length, 5);
@@ -111,21 +110,21 @@ void test('concurrency: all samples are taken, indices unique', async () => {
   assert.equal(perf.stats('memory.search_ms')?.n, 10);
 });
 
-void test('concurrency: results come back in sample-index order, not completion order', async () => {
+void test('concurrency: a failed sample is charged to its own index, whatever finished first', async () => {
   const perf = newRecorder();
-  // Earlier indices take longer, so they finish last; index 2 fails and has no result.
-  const results = await perf.measure(
+  // Earlier indices take longer, so they finish last; index 2 fails.
+  await perf.measure(
     'memory.search_ms',
     async (i) => {
       await new Promise((r) => setTimeout(r, (6 - i) * 3));
       if (i === 2) throw new Error('no result');
-      return i;
     },
     { samples: 6, warmup: 0, concurrency: 3 },
   );
-  assert.deepEqual(results, [0, 1, 3, 4, 5]);
+  const m = perf.toDocument(identity).metrics[0];
+  assert.equal(m?.samples.length, 5);
   assert.deepEqual(
-    perf.toDocument(identity).metrics[0]?.errors.map((e) => e.sample),
+    m?.errors.map((e) => e.sample),
     [2],
   );
 });

@@ -1,11 +1,12 @@
 /**
  * Paced chats must never wait forever: a chat that fails before it streams (here: the test's time
  * budget is spent) still hands the turn on, so the samples after it fail fast instead of hanging
- * the test until its timeout.
+ * the test until its timeout. Overlapping chats start one start gap apart at the most, and the
+ * gap widens with the app overhead seen.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FirstTokenPacer } from '../../e2e/helpers/pacing';
+import { ChatPacer, GAP_PER_APP_OVERHEAD, MIN_START_GAP_MS } from '../../e2e/helpers/pacing';
 import { chatOverApi } from '../../e2e/helpers/stream';
 import { SampleFailure } from '../../e2e/helpers/failures';
 import type { TimeBudget } from '../../e2e/helpers/budget';
@@ -33,7 +34,7 @@ void test('chatOverApi with a spent budget rejects instead of throwing, so `.fin
 });
 
 void test('paced chats after a spent budget all end (no turn is left held)', async () => {
-  const pacer = new FirstTokenPacer();
+  const pacer = new ChatPacer();
   const client = {
     streamMessage: (): never => {
       throw new Error('must not be called');
@@ -41,7 +42,7 @@ void test('paced chats after a spent budget all end (no turn is left held)', asy
   };
   const codes = await Promise.all(
     Array.from({ length: 5 }, async () => {
-      const release = await pacer.turn();
+      const release = await pacer.turn({ overlap: false });
       return chatOverApi(client, 1, 'hello', spentBudget)
         .finally(release)
         .then(
@@ -51,4 +52,43 @@ void test('paced chats after a spent budget all end (no turn is left held)', asy
     }),
   );
   assert.deepEqual(codes, Array(5).fill('time_budget'));
+});
+
+void test("overlapping chats: the next starts at its predecessor's release or after the start gap", async () => {
+  const pacer = new ChatPacer();
+  const t0 = performance.now();
+  await pacer.turn({ overlap: true }); // never released by its chat: the gap must hand the turn on
+  const released = await pacer.turn({ overlap: true });
+  const waited = performance.now() - t0;
+  assert.ok(waited >= MIN_START_GAP_MS - 5, `the second chat started after ${waited} ms, before the gap`);
+  assert.ok(waited < MIN_START_GAP_MS + 80, `the second chat waited ${waited} ms, far past the gap`);
+  released(); // its first token: the third starts at once
+  const t1 = performance.now();
+  await pacer.turn({ overlap: true });
+  assert.ok(performance.now() - t1 < 30);
+});
+
+void test('the start gap is at least the minimum and grows with the longest app overhead seen', () => {
+  const pacer = new ChatPacer();
+  assert.equal(pacer.startGapMs(), MIN_START_GAP_MS);
+  pacer.noteAppOverhead(10);
+  pacer.noteAppOverhead(Number.NaN);
+  assert.equal(pacer.startGapMs(), MIN_START_GAP_MS);
+  pacer.noteAppOverhead(60);
+  pacer.noteAppOverhead(30);
+  assert.equal(pacer.startGapMs(), 60 * GAP_PER_APP_OVERHEAD);
+});
+
+void test('without overlap nothing but the release hands the turn on', async () => {
+  const pacer = new ChatPacer();
+  const first = await pacer.turn({ overlap: false });
+  let second = false;
+  const next = pacer.turn({ overlap: false }).then(() => {
+    second = true;
+  });
+  await new Promise((r) => setTimeout(r, MIN_START_GAP_MS + 30));
+  assert.equal(second, false);
+  first();
+  await next;
+  assert.equal(second, true);
 });

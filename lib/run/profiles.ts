@@ -117,7 +117,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // paths are already warm from earlier tests (the database micro-benchmarks get dbWarmup).
     warmup: 1,
     // More only while the app overhead is still falling, in windows of three (e2e/response.spec.ts):
-    // each window's chats run at once on the realistic model: at most two more waves (≈ 3 s) per scenario.
+    // two windows need 6 chats, so the 5 after the first run as one wave (≈ 1.5 s) per scenario.
     chatWarmupMax: 6,
     dbSamples: 500,
     dbMaxSamples: 1_500,

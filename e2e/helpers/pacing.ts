@@ -9,7 +9,7 @@
  * docs/measurement-notes.md compares this with pacing by first token alone.
  */
 
-/** The shortest start gap: five times a typical app overhead (10–20 ms) of the reference app. */
+/** The shortest start gap: five to ten times the reference app's usual overhead (10–20 ms). */
 export const MIN_START_GAP_MS = 100;
 /** Start gap per ms of the longest app overhead seen: a slower app gets proportionally more room. */
 export const GAP_PER_APP_OVERHEAD = 4;

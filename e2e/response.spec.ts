@@ -207,13 +207,14 @@ async function streamChats(
       // The warm-up chat (always alone) decides whether replies stream long enough to overlap.
       if (ctx.warmup) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
       const { usage, timing } = r.done;
-      pacer.noteAppOverhead(timing.totalMs - timing.modelMs);
+      const appOverheadMs = timing.totalMs - timing.modelMs;
+      pacer.noteAppOverhead(appOverheadMs);
       chats.addProblems(ctx.index, r.problems);
       ctx.record('response.ttft_ms', r.ttftMs, ms());
       ctx.record('response.total_ms', r.totalMs, ms());
       ctx.record('response.model_ms', timing.modelMs, ms({ source: 'done.timing' }));
       const chatsInFlight = overlap ? API_CONCURRENCY : 1;
-      ctx.record('response.app_overhead_ms', timing.totalMs - timing.modelMs, ms({ side: 'server', chatsInFlight }));
+      ctx.record('response.app_overhead_ms', appOverheadMs, ms({ side: 'server', chatsInFlight }));
       ctx.record('tokens.total_per_message', usage.totalTokens, tok);
       ctx.record('tokens.prompt_per_message', usage.promptTokens, tok);
       ctx.record('tokens.completion_per_message', usage.completionTokens, tok);

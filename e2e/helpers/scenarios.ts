@@ -5,7 +5,7 @@
  */
 import type { ResponseScenario } from '../../lib/verdict/metric-catalog';
 import type { PerfProfile } from '../../lib/run/profiles';
-import type { MemoryChatApi, Seeder, SeededUser, UserApi } from '../../fixtures';
+import type { MemoryChatApi, SeededSessionRef, Seeder, SeededUser, UserApi } from '../../fixtures';
 
 /** A few everyday facts: the "few memories" of an ordinary user (same style as extracted memories). */
 export const EVERYDAY_MEMORIES = [
@@ -65,11 +65,8 @@ export interface Scenario {
   nextSession(): Promise<ScenarioSession>;
 }
 
-export interface ScenarioSession {
-  id: number;
-  /** Newest earlier message (null for a fresh session): how a UI test knows the session is shown. */
-  lastMessageId: number | null;
-}
+/** A session a scenario chats in; `lastMessageId` is how a UI test knows the session is shown. */
+export type ScenarioSession = SeededSessionRef;
 
 /**
  * Seeds the user and data of a scenario. Long-conversation sessions are seeded before any

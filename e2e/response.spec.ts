@@ -86,7 +86,8 @@ for (const scenario of RESPONSE_SCENARIOS) {
       const budget = timeBudget();
       const extra = scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0;
       const warmup: ChatWarmup = { min: perf.profile.warmup + extra, max: perf.profile.chatWarmupMax + extra };
-      const sessions = Math.max(warmup.min, warmup.max) + perf.profile.apiMaxSamples;
+      const sessions =
+        Math.max(warmup.min, warmup.max) + Math.max(perf.profile.apiMaxSamples, perf.profile.apiConfirmSamples);
 
       const { sc, health } = await test.step(`seed the ${scenario} user, memories and sessions`, async () => ({
         sc: await setupScenario(seed, api, scenario, perf.profile, { sessions }),
@@ -166,6 +167,7 @@ function chatRepeatOptions(
   return {
     samples: profile.apiSamples,
     maxSamples: profile.apiMaxSamples,
+    confirmSamples: profile.apiConfirmSamples,
     warmup: warmup.min,
     // Two windows must fit under the cap, or steadiness could never be shown.
     steadyWarmup: { metric: 'response.app_overhead_ms', max: warmup.max, window: steadyWindow(warmup.max) },

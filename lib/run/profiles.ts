@@ -14,6 +14,12 @@ export interface PerfProfile {
    * near its limit (fixtures/perf.ts, `repeat`), apiSamples more, up to this many.
    */
   apiMaxSamples: number;
+  /**
+   * Past apiMaxSamples, the API chat scenarios confirm a percentile still near its limit (both
+   * sides) up to this many samples, where its interval is finite (fixtures/perf.ts,
+   * `confirmSamples`). Equal to apiMaxSamples: no confirmation.
+   */
+  apiConfirmSamples: number;
   /** Measured samples per UI scenario (after warm-up). */
   uiSamples: number;
   /** Warm-up iterations discarded before measuring. */
@@ -82,6 +88,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // set the app-overhead p95 (limit 25 ms) on clean code.
     apiSamples: 40,
     apiMaxSamples: 120,
+    apiConfirmSamples: 120,
     uiSamples: 4,
     warmup: 1,
     // ≈ 0.05 s a chat on the instant model.
@@ -112,6 +119,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     name: 'default',
     apiSamples: 20,
     apiMaxSamples: 60,
+    apiConfirmSamples: 120,
     uiSamples: 10,
     // One warm-up chat per scenario: a chat takes ~1.5 s of model time, and the app's chat code
     // paths are already warm from earlier tests (the database micro-benchmarks get dbWarmup).
@@ -140,6 +148,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     name: 'full',
     apiSamples: 30,
     apiMaxSamples: 90,
+    apiConfirmSamples: 180,
     uiSamples: 20,
     warmup: 3,
     chatWarmupMax: 40,
@@ -170,6 +179,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // model-errors: ≈ 30 % of chat turns fail; with 20 the chance that none does is 0.7^20 ≈ 0.08 %.
     apiSamples: 20,
     apiMaxSamples: 20,
+    apiConfirmSamples: 20,
     // slow-render: one open of the long conversation takes 2–4 s (limit 1 s); one shows it.
     uiSamples: 1,
     // slow-model: a turn takes > 5 s, so a warm-up alone would spend half the test's budget.

@@ -341,10 +341,10 @@ void test('auto-sampling: more samples while the percentile interval straddles t
 });
 
 void test('repeat auto-sampling: more batches while a checked percentile is undecided and near its limit', async () => {
-  const run = async (overheadMs: (i: number) => number) => {
+  const run = async (overheadMs: (i: number) => number, confirmSamples?: number) => {
     const perf = newRecorder();
     const seen: number[] = [];
-    await perf.repeat({ samples: 20, warmup: 1, maxSamples: 60 }, (ctx) => {
+    await perf.repeat({ samples: 20, warmup: 1, maxSamples: 60, confirmSamples }, (ctx) => {
       if (!ctx.warmup) seen.push(ctx.index);
       ctx.record('response.app_overhead_ms', overheadMs(ctx.index), {
         scenario: 'simple-query',
@@ -385,6 +385,23 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
   // Far above the limit: a regression is not sampled again (the estimate decides).
   const slow = await run(() => 80);
   assert.equal(slow.n, 20);
+  // A late burst: four 26 ms samples among 20 ms ones in the third batch set the p95 of 60 at
+  // 26 ms, past the limit, where the interval has no upper bound. Without confirmation that is
+  // the verdict; with it, one more batch pools 80 samples, and their p95 (20.3 ms) is out of the
+  // band, so it stops there.
+  const late = (i: number) => ([41, 45, 50, 55].includes(i) ? 26 : 20);
+  assert.equal((await run(late)).n, 60);
+  const confirmed = await run(late, 120);
+  assert.equal(confirmed.n, 80);
+  assert.deepEqual(
+    confirmed.seen,
+    Array.from({ length: 80 }, (_, i) => i),
+  );
+  assert.match(String(confirmed.tags?.autoSampled), /20 of them past the cap of 60 to confirm/);
+  // A steady regression is decided long before the cap: confirmation never starts.
+  assert.equal((await run(() => 30, 120)).n, 20);
+  // Far below the limit: nothing to confirm.
+  assert.equal((await run(() => 10, 120)).n, 20);
 });
 
 void test('warmedUp: steady once the median of the last window stops falling', () => {

@@ -15,7 +15,6 @@ import { test, expect } from '../fixtures';
 import { RESPONSE_SCENARIOS, type ResponseScenario } from '../lib/verdict/metric-catalog';
 import type { BrowserContext } from '@playwright/test';
 import type { ChatPage, MetricOptions, ModelProbe, PerfRecorder, RepeatOptions } from '../fixtures';
-import type { PerfProfile } from '../lib/run/profiles';
 import { timeBudget, type TimeBudget } from './helpers/budget';
 import { ChatPacer } from './helpers/pacing';
 import { settleBefore } from './helpers/quiet';
@@ -86,8 +85,8 @@ for (const scenario of RESPONSE_SCENARIOS) {
       const budget = timeBudget();
       const extra = scenario === 'long-conversation' ? LONG_CONVERSATION_EXTRA_WARMUP : 0;
       const warmup: ChatWarmup = { min: perf.profile.warmup + extra, max: perf.profile.chatWarmupMax + extra };
-      const sessions =
-        Math.max(warmup.min, warmup.max) + Math.max(perf.profile.apiMaxSamples, perf.profile.apiConfirmSamples);
+      // The sessions a run without auto-sampling needs; more are seeded between batches if it samples on.
+      const sessions = Math.max(warmup.min, warmup.max) + perf.profile.apiSamples;
 
       const { sc, health } = await test.step(`seed the ${scenario} user, memories and sessions`, async () => ({
         sc: await setupScenario(seed, api, scenario, perf.profile, { sessions }),
@@ -160,10 +159,13 @@ type ChatWarmup = { min: number; max: number };
 
 /** How many chats the API test takes and runs at once; a failed chat is charged to `errorsTo`. */
 function chatRepeatOptions(
-  profile: PerfProfile,
+  perf: PerfRecorder,
+  sc: Scenario,
   warmup: ChatWarmup,
   errorsTo: RepeatOptions['errorsTo'],
 ): RepeatOptions {
+  const { profile } = perf;
+  const scenario = sc.name;
   return {
     samples: profile.apiSamples,
     maxSamples: profile.apiMaxSamples,
@@ -173,6 +175,12 @@ function chatRepeatOptions(
     steadyWarmup: { metric: 'response.app_overhead_ms', max: warmup.max, window: steadyWindow(warmup.max) },
     concurrency: API_CONCURRENCY,
     errorsTo,
+    // Long sessions for more samples are seeded only when auto-sampling asks for them, between
+    // batches; the seeding's load then settles before the next chat, as after the first seeding.
+    beforeBatch: async (iterations) => {
+      if (await sc.reserveSessions(iterations))
+        await settleBefore(perf, `${scenario} chats after seeding more sessions`, { scenario });
+    },
   };
 }
 
@@ -191,7 +199,7 @@ async function streamChats(
   const pacer = new ChatPacer();
   let overlap = false;
   await perf.repeat(
-    chatRepeatOptions(perf.profile, warmup, [
+    chatRepeatOptions(perf, sc, warmup, [
       ...RESPONSE_MS.map((name) => ({ name, opts: ms() })),
       ...TOKENS_PER_MESSAGE.map((name) => ({ name, opts: tok })),
     ]),

@@ -63,6 +63,11 @@ export interface Scenario {
   historyMessages: number;
   /** A session for one sample: fresh for simple/large context, a seeded long one for long-conversation. */
   nextSession(): Promise<ScenarioSession>;
+  /**
+   * Makes sure the next `count` calls of nextSession have a session ready: long-conversation
+   * seeds the missing ones in bulk (call it with no chat in flight). True when it seeded.
+   */
+  reserveSessions(count: number): Promise<boolean>;
 }
 
 /** A session a scenario chats in; `lastMessageId` is how a UI test knows the session is shown. */
@@ -78,7 +83,10 @@ export async function setupScenario(
   api: MemoryChatApi,
   name: ResponseScenario,
   profile: PerfProfile,
-  /** `sessions`: how many will be asked for (long-conversation seeds them up front, off the clock). */
+  /**
+   * `sessions`: how many to seed up front, off the clock (long-conversation; more on demand
+   * through reserveSessions).
+   */
   opts: { sessions: number },
 ): Promise<Scenario> {
   const owner = await seed.user({ displayName: `perf ${name}` });
@@ -86,6 +94,7 @@ export async function setupScenario(
   let memoryCount = 0;
   let historyMessages = 0;
   let nextSession: () => Promise<ScenarioSession>;
+  let reserveSessions = (_count: number): Promise<boolean> => Promise.resolve(false);
 
   if (name === 'large-memory-context') {
     const seeded = await seed.memories(owner, profile.largeContextMemories);
@@ -98,18 +107,27 @@ export async function setupScenario(
 
   if (name === 'long-conversation') {
     historyMessages = profile.longConversationMessages;
-    // In bulk: a few statements for all of them (the smoke profile asks for 160 × 200 messages),
+    // In bulk: a few statements for all of them (the smoke profile starts with 80 × 200 messages),
     // then fresh planner statistics, before anything is measured.
-    const sessions: ScenarioSession[] =
-      opts.sessions > 0 ? await seed.sessions(owner, opts.sessions, { messagesPerSession: historyMessages }) : [];
+    const seedSessions = (count: number) => seed.sessions(owner, count, { messagesPerSession: historyMessages });
+    const sessions: ScenarioSession[] = opts.sessions > 0 ? await seedSessions(opts.sessions) : [];
     let next = 0;
     nextSession = () => {
       const s = sessions[next++];
       if (s === undefined)
         return Promise.reject(
-          new Error(`setupScenario: only ${sessions.length} long sessions were seeded; pass a larger opts.sessions`),
+          new Error(
+            `setupScenario: only ${sessions.length} long sessions were seeded; ` +
+              'pass a larger opts.sessions or call reserveSessions before the chats',
+          ),
         );
       return Promise.resolve(s);
+    };
+    reserveSessions = async (count) => {
+      const missing = next + count - sessions.length;
+      if (missing <= 0) return false;
+      sessions.push(...(await seedSessions(missing)));
+      return true;
     };
   } else {
     let n = 0;
@@ -119,7 +137,7 @@ export async function setupScenario(
     });
   }
 
-  return { name, owner, client, memoryCount, historyMessages, nextSession };
+  return { name, owner, client, memoryCount, historyMessages, nextSession, reserveSessions };
 }
 
 /**

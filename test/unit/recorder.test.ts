@@ -404,6 +404,43 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
   assert.equal((await run(() => 10, 120)).n, 20);
 });
 
+void test('repeat calls beforeBatch before every batch, with none in flight, for every iteration', async () => {
+  const perf = newRecorder();
+  const batches: number[] = [];
+  let inFlight = 0;
+  let iterations = 0;
+  await perf.repeat(
+    {
+      samples: 20,
+      warmup: 2,
+      maxSamples: 60,
+      concurrency: 4,
+      steadyWarmup: { metric: 'response.app_overhead_ms', max: 8, window: 3 },
+      beforeBatch: (n) => {
+        assert.equal(inFlight, 0, 'a batch was still running');
+        batches.push(n);
+        return Promise.resolve();
+      },
+    },
+    async (ctx) => {
+      inFlight++;
+      iterations++;
+      await new Promise((r) => setImmediate(r));
+      // A burst in the first batch keeps the p95 undecided near its limit: one more batch.
+      ctx.record('response.app_overhead_ms', ctx.index === 3 || ctx.index === 4 ? 26 : 10, {
+        scenario: 'simple-query',
+      });
+      inFlight--;
+    },
+  );
+  // The first warm-up alone, the second, the steady warm-up's first wave, then two sample batches.
+  assert.deepEqual(batches, [1, 1, 4, 20, 20]);
+  assert.equal(
+    batches.reduce((a, b) => a + b, 0),
+    iterations,
+  );
+});
+
 void test('warmedUp: steady once the median of the last window stops falling', () => {
   assert.equal(warmedUp([30, 28, 26, 24, 22, 20, 18, 16, 14, 12], 5), false, 'still falling');
   assert.equal(warmedUp([12, 11, 13, 12, 30, 12, 11, 13, 12, 12], 5), true, 'flat, with a GC outlier');

@@ -107,7 +107,7 @@ export async function setupScenario(
 
   if (name === 'long-conversation') {
     historyMessages = profile.longConversationMessages;
-    // In bulk: a few statements for all of them (the smoke profile starts with 80 × 200 messages),
+    // In bulk: a few statements for all of them (the smoke profile starts with 82 × 200 messages),
     // then fresh planner statistics, before anything is measured.
     const seedSessions = (count: number) => seed.sessions(owner, count, { messagesPerSession: historyMessages });
     const sessions: ScenarioSession[] = opts.sessions > 0 ? await seedSessions(opts.sessions) : [];

@@ -15,9 +15,9 @@ export interface PerfProfile {
    */
   apiMaxSamples: number;
   /**
-   * Past apiMaxSamples, the API chat scenarios confirm a percentile still near its limit (both
-   * sides) up to this many samples, where its interval is finite (fixtures/perf.ts,
-   * `confirmSamples`). Equal to apiMaxSamples: no confirmation.
+   * Past apiMaxSamples, the API chat scenarios confirm a percentile still close to its limit (a
+   * close call below it, or up to twice it above) up to this many samples, where its interval has
+   * an upper bound (fixtures/perf.ts, `confirmSamples`). Equal to apiMaxSamples: no confirmation.
    */
   apiConfirmSamples: number;
   /** Measured samples per UI scenario (after warm-up). */

@@ -169,7 +169,6 @@ function chatRepeatOptions(
   return {
     samples: profile.apiSamples,
     maxSamples: profile.apiMaxSamples,
-    confirmSamples: profile.apiConfirmSamples,
     warmup: warmup.min,
     // Two windows must fit under the cap, or steadiness could never be shown.
     steadyWarmup: { metric: 'response.app_overhead_ms', max: warmup.max, window: steadyWindow(warmup.max) },

@@ -2,11 +2,12 @@
  * Token counting for the prompt budget, with OpenAI's own tokenizer (o200k_base: gpt-4o*,
  * gpt-4.1*), so "≤ 5,000 tokens" means what the model provider bills.
  *
- * gpt-tokenizer, not js-tiktoken (which the model simulator bills with: the same ranks give the
- * same ids): its count keeps a cache of word pieces, so everyday text counts ≈ 5× faster (a
- * 200-message history that was never counted cost ≈ 4 ms of a ≈ 15 ms turn), and it loads in
- * ≈ 0.4 s instead of ≈ 1.2 s. Counts of immutable texts (stored messages and memories, keyed by
- * id) are cached too: a long conversation is counted once, not on every message.
+ * gpt-tokenizer (the model simulator bills with it too), not js-tiktoken (the same ranks give the
+ * same ids; the unit tests check the simulator's usage against it): its count keeps a cache of
+ * word pieces, so everyday text counts ≈ 5× faster (a 200-message history that was never counted
+ * cost ≈ 4 ms of a ≈ 15 ms turn), and it loads in ≈ 0.4 s instead of ≈ 1.2 s. Counts of immutable
+ * texts (stored messages and memories, keyed by id) are cached too: a long conversation is
+ * counted once, not on every message.
  */
 import { countTokens as countO200k, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
 import { encodeBounded, hasLongRun, type BpeEncoder } from './bounded-encode';

@@ -12,7 +12,8 @@
  *   GET  /v1/models[/<id>]     model list / one model.
  *   GET  /v1/sim/event-loop    this process's event-loop delay since the last read (contract/event-loop.ts).
  *   GET|PUT /v1/sim/latency    the default latency profile, read or switched (contract/model.ts).
- * Token counts come from js-tiktoken (o200k_base for the gpt-4o, gpt-4.1 and o-series families, cl100k_base otherwise);
+ * Token counts come from OpenAI's tokenizers (gpt-tokenizer: o200k_base for the gpt-4o, gpt-4.1
+ * and o-series families, cl100k_base otherwise);
  * chat prompt tokens = Σ(3 + role + content [+ name + 1]) + 3, as OpenAI counts them.
  *
  * Per-request control headers (never sent to real OpenAI):

@@ -1,7 +1,7 @@
 /**
  * The `extra-token` fault: compare mode's "+1 token per message" must be exactly one token, as
- * the model simulator bills it (js-tiktoken) and as the app budgets it (gpt-tokenizer), in both
- * encodings, and nothing else in the prompt may move.
+ * the model simulator bills it and as the app budgets it, in both encodings, and nothing else in
+ * the prompt may move.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

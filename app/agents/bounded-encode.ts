@@ -13,6 +13,13 @@ export interface BpeEncoder {
   encode(text: string): number[];
 }
 
+/**
+ * Encode options for message content, app and simulator alike: "<|endoftext|>" typed by a user is
+ * those characters, as OpenAI reads message content. The tokenizers' default throws on a special
+ * token's spelling, which failed the whole chat turn with a 500.
+ */
+export const AS_TEXT = { disallowedSpecial: new Set<string>() };
+
 const LONG_RUN_CHARS = 200;
 const PIECE_BYTES = 64;
 /** Runs that encodeBounded cuts into pieces (`g`: all of them; hasLongRun tests for one). */

@@ -10,9 +10,9 @@
  * counted once, not on every message.
  */
 import { countTokens as countO200k, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { encodeBounded, hasLongRun, type BpeEncoder } from './bounded-encode';
+import { AS_TEXT, encodeBounded, hasLongRun, type BpeEncoder } from './bounded-encode';
 
-const encoder: BpeEncoder & { decode(ids: number[]): string } = { encode: (text) => encode(text), decode };
+const encoder: BpeEncoder & { decode(ids: number[]): string } = { encode: (text) => encode(text, AS_TEXT), decode };
 
 /** The encoder, warmed: the stack calls this right after it reports ready (the encoding loads with this module). */
 export function tokenizer(): typeof encoder {
@@ -22,7 +22,7 @@ export function tokenizer(): typeof encoder {
 
 export function countTokens(text: string): number {
   if (text.length === 0) return 0;
-  return hasLongRun(text) ? encodeBounded(encoder, text).length : countO200k(text);
+  return hasLongRun(text) ? encodeBounded(encoder, text).length : countO200k(text, AS_TEXT);
 }
 
 const CACHE_LIMIT = 50_000;

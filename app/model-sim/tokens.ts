@@ -14,7 +14,7 @@
  * pre-warmed in the background (`warmTokenizers`), all of them or only those of the models in use.
  */
 import { createRequire } from 'node:module';
-import { encodeBounded } from '../agents/bounded-encode';
+import { AS_TEXT, encodeBounded } from '../agents/bounded-encode';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -27,9 +27,10 @@ export interface SimEncoder {
 const encoders = new Map<EncodingName, SimEncoder>();
 // Loaded on first use, not at import: the simulator answers /health before its encoders are built.
 const load = createRequire(__filename);
-const MODULES: Record<EncodingName, () => SimEncoder> = {
-  o200k_base: () => load('gpt-tokenizer/encoding/o200k_base') as typeof import('gpt-tokenizer/encoding/o200k_base'),
-  cl100k_base: () => load('gpt-tokenizer/encoding/cl100k_base') as typeof import('gpt-tokenizer/encoding/cl100k_base'),
+type EncodingModule = typeof import('gpt-tokenizer/encoding/o200k_base');
+const MODULES: Record<EncodingName, () => EncodingModule> = {
+  o200k_base: () => load('gpt-tokenizer/encoding/o200k_base') as EncodingModule,
+  cl100k_base: () => load('gpt-tokenizer/encoding/cl100k_base') as EncodingModule,
 };
 
 export function encodingForModel(model: string): EncodingName {
@@ -41,7 +42,7 @@ export function getEncoder(encoding: EncodingName): SimEncoder {
   let encoder = encoders.get(encoding);
   if (!encoder) {
     const mod = MODULES[encoding]();
-    encoder = { encode: (text) => mod.encode(text), decode: (ids) => mod.decode(ids) };
+    encoder = { encode: (text) => mod.encode(text, AS_TEXT), decode: (ids) => mod.decode(ids) };
     encoders.set(encoding, encoder);
   }
   return encoder;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
 import { describe, test } from 'node:test';
-import type { ApiError, Health, Memory, MemoriesPage, Session } from '../../contract';
+import type { ApiError, Health, Memory, MemoriesPage, PostMessageResponse, Session } from '../../contract';
 import type { Db } from '../db/db';
 import { databaseFailure } from '../db/errors';
 import { createAppServer } from '../server/app';
@@ -130,6 +130,14 @@ void describe('malformed requests', () => {
       'validation',
       /^content:/,
     );
+    // Text that spells a tokenizer's special token is text (as OpenAI reads message content), not
+    // a reason to fail the turn: the app budgets it and the model bills it as ordinary characters.
+    const special = await u.api.post<PostMessageResponse>(`/api/sessions/${s.id}/messages`, {
+      content: 'what does <|endoftext|> mean?',
+      stream: false,
+    });
+    assert.equal(special.status, 201, JSON.stringify(special.body));
+    assert.equal(special.body.userMessage.content, 'what does <|endoftext|> mean?');
     const kept = await u.api.post<Memory>('/api/memories', { content: 'line one\n\tline two\r\n' });
     assert.equal(kept.status, 201);
     assert.equal(kept.body.content, 'line one\n\tline two\r\n');

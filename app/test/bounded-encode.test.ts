@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeBounded, hasLongRun } from '../agents/bounded-encode';
+import { getEncoding } from 'js-tiktoken';
 import { createRng } from '../model-sim/random';
+import { countTokens as simCount } from '../model-sim/tokens';
 import { countTokens, tokenizer } from '../agents/tokens';
 
 void test('ordinary text (words, URLs, emoji, 200-char runs) encodes as the plain tokenizer does', () => {
@@ -70,4 +72,12 @@ void test('hasLongRun finds exactly the runs of more than 200 non-space characte
     '😀'.repeat(101),
   ])
     assert.equal(hasLongRun(t), regex.test(t), `length ${t.length}`);
+});
+
+void test('the spelling of a special token counts as text, in the app and in the simulator', () => {
+  const text = 'what does <|endoftext|> or <|endofprompt|> mean?';
+  const reference = getEncoding('o200k_base').encode(text, [], []).length;
+  assert.equal(countTokens(text), reference);
+  assert.equal(simCount(text, 'o200k_base'), reference);
+  assert.equal(simCount(text, 'cl100k_base'), getEncoding('cl100k_base').encode(text, [], []).length);
 });

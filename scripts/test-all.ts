@@ -280,16 +280,19 @@ async function smoke(): Promise<StageOutcome> {
 async function compareSelfTest(): Promise<StageOutcome> {
   const t = COMPARE_SELF_TEST;
   const reportDir = path.join('reports', 'self-test', 'compare-fault');
-  rmSync(path.join(ROOT, reportDir), { recursive: true, force: true });
+  // Its output goes to a log, as every self-test's: the expected red verdict (every metric but
+  // the compared ones is unmeasured in a run of one test) is hundreds of lines of failed checks.
+  const log = freshStageDir(reportDir);
   const { code, summary } = await playwright(
     reportDir,
     ['--project=smoke', '--grep', t.grep],
     { PERF_COMPARE_REF: 'HEAD', MODEL_SIM_LATENCY: 'instant', ...t.env },
     STAGE_TIMEOUT_MS,
+    log,
   );
-  if (typeof summary === 'string') return { passed: false, detail: summary };
+  if (typeof summary === 'string') return { passed: false, detail: summary, log };
   const c = comparisonOf(summary);
-  if (typeof c === 'string') return { passed: false, detail: c };
+  if (typeof c === 'string') return { passed: false, detail: c, log };
   const changed = changedMetrics(c.comparison);
   const hit = c.comparison.metrics.some((m) => m.name === t.regresses && m.decision === 'regression');
   return judge(
@@ -299,6 +302,7 @@ async function compareSelfTest(): Promise<StageOutcome> {
       code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
     ],
     `regression: ${changed.join('; ')}`,
+    log,
   );
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerfRecorder, errorCode, warmedUp } from '../../fixtures/perf';
+import { PerfRecorder, earlySteadyWarmups, errorCode, warmedUp } from '../../fixtures/perf';
 import { ApiError, toChatEvent } from '../../clients/api';
 import { SseParser, type SseMessage } from '../../clients/sse';
 import { testMetricsSchema } from '../../lib/verdict/metrics-schema';
@@ -463,12 +463,29 @@ void test('repeat calls beforeBatch before every batch, with none in flight, for
       inFlight--;
     },
   );
-  // The first warm-up alone, the second, the steady warm-up's first wave, then two sample batches.
-  assert.deepEqual(batches, [1, 1, 4, 20, 20]);
+  // The first warm-up alone, the second with the steady warm-up's first wave (nothing is decided
+  // between them), then two sample batches.
+  assert.deepEqual(batches, [1, 5, 20, 20]);
   assert.equal(
     batches.reduce((a, b) => a + b, 0),
     iterations,
   );
+});
+
+void test('earlySteadyWarmups: the steady warm-ups before its first decision, within the cap', () => {
+  const early = (warmup: number, max: number, window: number) =>
+    earlySteadyWarmups({ warmup, steadyWarmup: { metric: 'response.app_overhead_ms', max, window } });
+  // The API chat tests of `default`: two windows fill the cap, so every warm-up runs up front.
+  assert.equal(early(1, 6, 3), 5);
+  assert.equal(early(3, 8, 4), 5);
+  // `smoke`: two windows, then one window at a time.
+  assert.equal(early(1, 40, 5), 9);
+  assert.equal(early(3, 42, 5), 7);
+  // The fixed warm-ups alone fill two windows, or reach the cap, or no steady warm-up at all.
+  assert.equal(early(10, 40, 5), 0);
+  assert.equal(early(6, 6, 3), 0);
+  assert.equal(early(0, 0, 2), 0);
+  assert.equal(earlySteadyWarmups({ warmup: 2 }), 0);
 });
 
 void test('warmedUp: steady once the median of the last window stops falling', () => {

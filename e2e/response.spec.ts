@@ -213,8 +213,8 @@ async function streamChats(
       const r = await chatOverApi(sc.client, session.id, questionFor(scenario, ctx.index + warmup.min), budget, {
         onFirstToken: overlap ? release : undefined,
       }).finally(release);
-      // The warm-up chat (always alone) decides whether replies stream long enough to overlap.
-      if (ctx.warmup) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
+      // The first warm-up chat (always alone) decides whether replies stream long enough to overlap.
+      if (ctx.index === -warmup.min) overlap = r.totalMs - r.ttftMs >= MIN_STREAM_TO_OVERLAP_MS;
       const { usage, timing } = r.done;
       const appOverheadMs = timing.totalMs - timing.modelMs;
       pacer.noteAppOverhead(appOverheadMs);

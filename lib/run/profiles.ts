@@ -130,7 +130,8 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // paths are already warm from earlier tests (the database micro-benchmarks get dbWarmup).
     warmup: 1,
     // More only while the app overhead is still falling, in windows of three (e2e/response.spec.ts):
-    // two windows need 6 chats, so the 5 after the first run as one wave (≈ 1.5 s) per scenario.
+    // two windows need 6 chats, the cap, so all 6 run; the 5 after the first lead the first
+    // samples in the same lanes (fixtures/perf.ts, `repeat`) instead of a wave of their own.
     chatWarmupMax: 6,
     dbSamples: 500,
     dbMaxSamples: 1_500,

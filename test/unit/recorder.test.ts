@@ -472,6 +472,45 @@ void test('repeat calls beforeBatch before every batch, with none in flight, for
   );
 });
 
+void test('repeat: settled warm-ups lead the first sample batch, start first, and are not measured', async () => {
+  const perf = newRecorder();
+  const batches: number[] = [];
+  const started: number[] = [];
+  await perf.repeat(
+    {
+      samples: 20,
+      warmup: 1,
+      concurrency: 4,
+      // The API chat tests of `default`: two windows of three fill the cap of 6.
+      steadyWarmup: { metric: 'response.app_overhead_ms', max: 6, window: 3 },
+      errorsTo: [{ name: 'response.app_overhead_ms', opts: { scenario: 'simple-query' } }],
+      beforeBatch: (n) => {
+        batches.push(n);
+        return Promise.resolve();
+      },
+    },
+    async (ctx) => {
+      started.push(ctx.index);
+      // Warm-ups still getting faster (100, 90, … 50 ms): the cap, not steadiness, ends them.
+      const value = ctx.warmup ? 100 - 10 * started.filter((i) => i < 0).length + 10 : 10;
+      await new Promise((r) => setImmediate(r));
+      ctx.record('response.app_overhead_ms', value, { scenario: 'simple-query' });
+    },
+  );
+  // The first warm-up alone, then the other five with the first 20 samples, in one batch.
+  assert.deepEqual(batches, [1, 25]);
+  assert.deepEqual(
+    started.slice(0, 6).every((i) => i < 0),
+    true,
+    `warm-ups start first: ${started.join(' ')}`,
+  );
+  const m = perf.toDocument(identity).metrics.find((x) => x.name === 'response.app_overhead_ms');
+  assert.equal(m?.samples.length, 20);
+  assert.ok(m?.samples.every((v) => v === 10));
+  assert.equal(m?.warmup, 6);
+  assert.match(String(m?.tags.warmupUntilSteady), /^6 warm-up iterations, until the cap of 6/);
+});
+
 void test('earlySteadyWarmups: the steady warm-ups before its first decision, within the cap', () => {
   const early = (warmup: number, max: number, window: number) =>
     earlySteadyWarmups({ warmup, steadyWarmup: { metric: 'response.app_overhead_ms', max, window } });

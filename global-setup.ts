@@ -43,6 +43,8 @@ import {
 import { createPool, MARKER_TABLE } from './clients/db';
 import { registerRun, type RunRegistration } from './clients/runs';
 import { cleanupRun } from './data/seed';
+import { verdictInputProblem } from './lib/verdict/inputs';
+import { PERF_THRESHOLDS } from './perf.thresholds';
 
 const ROOT = __dirname;
 
@@ -110,6 +112,9 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     if (err instanceof ConfigError) throw new TargetError(err.message);
     throw err;
   }
+  // A run that cannot end in a verdict stops here, before a stack starts or anything is measured.
+  const verdictProblem = verdictInputProblem(PERF_THRESHOLDS);
+  if (verdictProblem !== undefined) throw new TargetError(verdictProblem);
   const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
   mkdirSync(config.reportDir, { recursive: true });
 

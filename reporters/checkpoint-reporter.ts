@@ -19,9 +19,10 @@ import type { FullResult, Reporter, TestCase, TestError, TestResult } from '@pla
 import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/verdict/metrics-schema';
 import { parseMetricsDocument } from '../lib/verdict/checkpoint-input';
 import { evaluateCheckpoint, type HarnessError } from '../lib/verdict/checkpoint';
-import { ThresholdConfigError, resolveThresholds } from '../lib/verdict/thresholds';
+import { ThresholdConfigError } from '../lib/verdict/thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
 import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/verdict/baseline';
+import { verdictInputProblem } from '../lib/verdict/inputs';
 import {
   SUMMARY_JSON,
   SUMMARY_MD,
@@ -93,24 +94,14 @@ export default class CheckpointReporter implements Reporter {
   }
 
   onBegin(): void {
-    // Validate overrides and baseline now, so a typo is visible before a long run, not after.
-    try {
-      resolveThresholds(PERF_THRESHOLDS, 'default');
-      const baseline = process.env.PERF_BASELINE?.trim();
-      if (baseline) {
-        loadBaseline(baseline);
-        parseTolerance(process.env.PERF_BASELINE_TOLERANCE);
-      }
-    } catch (error) {
-      if (error instanceof ThresholdConfigError || error instanceof BaselineError) {
-        this.configError = error.message;
-        process.stderr.write(
-          `\n[checkpoint] ${error.message}\n[checkpoint] No checkpoint report will be written; the run will fail.\n\n`,
-        );
-      } else {
-        throw error;
-      }
-    }
+    // Validate overrides and baseline now, so a typo is visible before a long run, not after
+    // (the suite's global setup then stops the run; see lib/verdict/inputs.ts).
+    const problem = verdictInputProblem(PERF_THRESHOLDS);
+    if (problem === undefined) return;
+    this.configError = problem;
+    process.stderr.write(
+      `\n[checkpoint] ${problem}\n[checkpoint] No checkpoint report will be written; the run will fail.\n\n`,
+    );
   }
 
   /** Errors outside tests; one before any test began is the run's setup error (global setup). */

@@ -13,6 +13,7 @@ import {
 } from '../../lib/verdict/baseline';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
+import { verdictInputProblem } from '../../lib/verdict/inputs';
 import { buildSummary, renderMarkdown } from '../../lib/report/summary';
 import { cpuBenchmarkMs, cpuBenchmarkOf } from '../../lib/run/cpu-benchmark';
 import { BOOTSTRAP_WORK_CAP, quantile, seededRandom } from '../../lib/verdict/stats';
@@ -201,4 +202,29 @@ void test('the CPU benchmark: a positive time, and read back only from a well-fo
     { machine: { cpuBenchmarkMs: 0 } },
   ])
     assert.equal(cpuBenchmarkOf(bad as Record<string, unknown> | undefined), undefined);
+});
+
+void test('verdict inputs: a bad threshold file, baseline or tolerance is one message naming it', () => {
+  const dir = tempDir('inputs-');
+  const file = (name: string, body: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, body);
+    return path;
+  };
+  const good = file('good.json', JSON.stringify(summaryOf({})));
+  assert.equal(verdictInputProblem(PERF_THRESHOLDS, {}), undefined);
+  assert.equal(verdictInputProblem(PERF_THRESHOLDS, { PERF_BASELINE: good }), undefined);
+  assert.match(
+    verdictInputProblem(PERF_THRESHOLDS, { PERF_BASELINE: file('v99.json', '{"schemaVersion": 99}') }) ?? '',
+    /^PERF_BASELINE=.*v99\.json: schemaVersion 99/,
+  );
+  assert.match(
+    verdictInputProblem(PERF_THRESHOLDS, { PERF_BASELINE: good, PERF_BASELINE_TOLERANCE: 'lots' }) ?? '',
+    /PERF_BASELINE_TOLERANCE/,
+  );
+  assert.match(
+    verdictInputProblem(PERF_THRESHOLDS, { PERF_THRESHOLDS: file('limits.json', '{"no.such.check": {"limit": 1}}') }) ??
+      '',
+    /PERF_THRESHOLDS/,
+  );
 });

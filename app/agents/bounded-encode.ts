@@ -13,6 +13,11 @@ export interface BpeEncoder {
   encode(text: string): number[];
 }
 
+/** An encoder that also turns ids back into text: the app's and the simulator's tokenizers. */
+export interface BpeCodec extends BpeEncoder {
+  decode(ids: number[]): string;
+}
+
 /**
  * Encode options for message content, app and simulator alike: "<|endoftext|>" typed by a user is
  * those characters, as OpenAI reads message content. The tokenizers' default throws on a special

@@ -10,9 +10,9 @@
  * counted once, not on every message.
  */
 import { countTokens as countO200k, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { AS_TEXT, encodeBounded, hasLongRun, type BpeEncoder } from './bounded-encode';
+import { AS_TEXT, encodeBounded, hasLongRun, type BpeCodec } from './bounded-encode';
 
-const encoder: BpeEncoder & { decode(ids: number[]): string } = { encode: (text) => encode(text, AS_TEXT), decode };
+const encoder: BpeCodec = { encode: (text) => encode(text, AS_TEXT), decode };
 
 /** The encoder, warmed: the stack calls this right after it reports ready (the encoding loads with this module). */
 export function tokenizer(): typeof encoder {

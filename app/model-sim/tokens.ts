@@ -14,17 +14,11 @@
  * pre-warmed in the background (`warmTokenizers`), all of them or only those of the models in use.
  */
 import { createRequire } from 'node:module';
-import { AS_TEXT, encodeBounded } from '../agents/bounded-encode';
+import { AS_TEXT, encodeBounded, type BpeCodec } from '../agents/bounded-encode';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
-/** What the simulator needs of an encoding (gpt-tokenizer's encoding modules fit). */
-export interface SimEncoder {
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-}
-
-const encoders = new Map<EncodingName, SimEncoder>();
+const encoders = new Map<EncodingName, BpeCodec>();
 // Loaded on first use, not at import: the simulator answers /health before its encoders are built.
 const load = createRequire(__filename);
 type EncodingModule = typeof import('gpt-tokenizer/encoding/o200k_base');
@@ -38,7 +32,7 @@ export function encodingForModel(model: string): EncodingName {
   return /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|chatgpt-4o|o\d)/.test(name) ? 'o200k_base' : 'cl100k_base';
 }
 
-export function getEncoder(encoding: EncodingName): SimEncoder {
+export function getEncoder(encoding: EncodingName): BpeCodec {
   let encoder = encoders.get(encoding);
   if (!encoder) {
     const mod = MODULES[encoding]();
@@ -48,7 +42,7 @@ export function getEncoder(encoding: EncodingName): SimEncoder {
   return encoder;
 }
 
-export function encoderForModel(model: string): SimEncoder {
+export function encoderForModel(model: string): BpeCodec {
   return getEncoder(encodingForModel(model));
 }
 

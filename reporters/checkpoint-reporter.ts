@@ -3,7 +3,9 @@
  * `npx playwright merge-reports` (sharded CI gets one verdict).
  *
  * onTestEnd: collects each test's `perf-metrics` attachment (body or path — blob/merge gives a
- * path), validates it; a bad attachment is a harness error naming the test, never a crash.
+ * path), validates it; a bad attachment is a harness error naming the test, never a crash. Once
+ * the last measuring test has ended, it starts loading the chart modules, so that they load while
+ * the verdict test's worker starts, not after it.
  * onEnd: aggregates, evaluates perf.thresholds.ts, compares with PERF_BASELINE if set, then
  * writes — only after everything was computed, each file atomically — under PERF_REPORT_DIR
  * (default `reports`): perf-summary.json, perf-summary.md, charts/*.svg, and the "Checkpoint 7.4"
@@ -15,7 +17,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { FullResult, Reporter, TestCase, TestError, TestResult } from '@playwright/test/reporter';
+import type {
+  FullConfig,
+  FullResult,
+  Reporter,
+  Suite,
+  TestCase,
+  TestError,
+  TestResult,
+} from '@playwright/test/reporter';
 import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/verdict/metrics-schema';
 import { parseMetricsDocument } from '../lib/verdict/checkpoint-input';
 import { evaluateCheckpoint, type HarnessError } from '../lib/verdict/checkpoint';
@@ -32,7 +42,7 @@ import {
   renderMarkdown,
   type PerfSummary,
 } from '../lib/report/summary';
-import { renderCharts, type Chart } from '../lib/report/charts';
+import { preloadCharts, renderCharts, type Chart } from '../lib/report/charts';
 import { removeAllureResults, writeAllureCheckpoint } from '../lib/report/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
 import { resolveReportDir, smokeOnly } from '../lib/run/config';
@@ -80,6 +90,8 @@ export default class CheckpointReporter implements Reporter {
   private readonly perTest = new Map<string, { test: TestCase; docs: TestMetrics[]; errors: HarnessError[] }>();
   private configError: string | undefined;
   private setupError: string | undefined;
+  /** Measuring tests (all but the verdict test) not yet at their final result; charts load at 0. */
+  private measuringLeft = new Set<string>();
 
   constructor(options: CheckpointReporterOptions = {}) {
     // Same resolution as playwright.config.ts (lib/run/config.ts): not process.cwd(), or a run started
@@ -93,7 +105,13 @@ export default class CheckpointReporter implements Reporter {
     return true;
   }
 
-  onBegin(): void {
+  onBegin(_config: FullConfig, suite: Suite): void {
+    this.measuringLeft = new Set(
+      suite
+        .allTests()
+        .filter((t) => !isCheckpointTest(t))
+        .map((t) => t.id),
+    );
     // Validate overrides and baseline now, so a typo is visible before a long run, not after
     // (the suite's global setup then stops the run; see lib/verdict/inputs.ts).
     const problem = verdictInputProblem(PERF_THRESHOLDS);
@@ -129,6 +147,16 @@ export default class CheckpointReporter implements Reporter {
       }
     }
     this.perTest.set(test.id, { test, docs, errors });
+    // A failed attempt that will be retried is not final: its retry still measures.
+    const final = result.status === 'passed' || result.status === 'skipped' || result.retry >= test.retries;
+    if (this.charts && final && this.measuringLeft.delete(test.id) && this.measuringLeft.size === 0) {
+      this.measuringDone();
+    }
+  }
+
+  /** Every measuring test has its final result: from here on, CPU taken by the reports disturbs no figure. */
+  protected measuringDone(): void {
+    preloadCharts();
   }
 
   async onEnd(result: FullResult): Promise<{ status?: FullResult['status'] } | undefined> {

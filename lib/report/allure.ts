@@ -179,7 +179,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
               at,
               {
                 parameters: [
-                  { name: 'ratio of medians', value: formatNumber(c.ratio, 'ratio') },
+                  { name: 'ratio (current / baseline)', value: formatNumber(c.ratio, 'ratio') },
                   {
                     name: '95 % CI',
                     value:

@@ -3,11 +3,13 @@
  * on another machine; a same-run comparison is compare mode's job (PERF_COMPARE_REF).
  *
  * Per metric present in both runs: the change of p50 and p95, and a decision from a seeded
- * bootstrap 95 % CI of median(current) / median(baseline). For lower-is-better metrics a
+ * bootstrap 95 % CI of median(current) / median(baseline) (of the means for relevance scores,
+ * whose checks gate on the mean; lib/verdict/metric-catalog.ts). For lower-is-better metrics a
  * regression when the CI's lower bound > 1 + tolerance, an improvement when its upper bound
- * < 1 − tolerance (mirrored for rows/s), and, as in compare mode, only when the one-sided test
- * stays significant after a Holm correction across all compared metrics. Fewer than 3 samples
- * on either side, or a non-positive median: 'insufficient-data'. Bool facts are not compared.
+ * < 1 − tolerance (mirrored for the higher-is-better ones: recall, MRR, rows/s), and, as in
+ * compare mode, only when the one-sided test stays significant after a Holm correction across
+ * all compared metrics. Fewer than 3 samples on either side, or a non-positive center:
+ * 'insufficient-data'. Bool facts are not compared.
  */
 import {
   SUMMARY_SCHEMA_VERSION,
@@ -18,9 +20,10 @@ import {
   type PerfSummary,
 } from '../report/summary';
 import { cpuBenchmarkOf } from '../run/cpu-benchmark';
-import { bootstrapRatioOfMedians, quantile, stringSeed } from './stats';
+import { bootstrapRatio, centerOf, stringSeed, type Center } from './stats';
 import { FAMILY_ALPHA, holm } from './compare';
 import { metricKey } from './checkpoint';
+import { catalogEntry } from './metric-catalog';
 import { firstIssue, readJsonFile } from './json-file';
 
 export class BaselineError extends Error {
@@ -102,7 +105,10 @@ function compareCounted(
   tolerance: number,
   resamples: number,
 ): { comparison: BaselineComparison; test?: { resamples: number; pWorse: number; pBetter: number } } {
-  const better = current.unit === 'rows/s' ? ('higher' as const) : ('lower' as const);
+  // A metric the catalog does not know (a newer suite's baseline): lower-is-better by the median.
+  const entry = catalogEntry(current.name);
+  const better = entry?.better ?? 'lower';
+  const center: Center = entry?.center ?? 'median';
   const base = {
     name: current.name,
     scenario: current.scenario,
@@ -114,20 +120,21 @@ function compareCounted(
     p50Change: change(baseline.p50, current.p50),
     p95Change: change(baseline.p95, current.p95),
   };
-  const mb = baseline.samples.length > 0 ? quantile(baseline.samples, 0.5) : Number.NaN;
-  const mc = current.samples.length > 0 ? quantile(current.samples, 0.5) : Number.NaN;
-  const pointRatio = mb > 0 && mc >= 0 ? mc / mb : null;
+  const cb = centerOf(baseline.samples, center);
+  const cc = centerOf(current.samples, center);
+  const pointRatio = cb > 0 && cc >= 0 ? cc / cb : null;
   if (
     baseline.samples.length < MIN_SAMPLES_FOR_DECISION ||
     current.samples.length < MIN_SAMPLES_FOR_DECISION ||
-    !(mb > 0)
+    !(cb > 0)
   ) {
     return { comparison: { ...base, ratio: pointRatio, ci95: null, decision: 'insufficient-data' } };
   }
-  const ci = bootstrapRatioOfMedians(baseline.samples, current.samples, {
+  const ci = bootstrapRatio(baseline.samples, current.samples, {
     resamples,
     seed: stringSeed(metricKey(current)),
     bounds: [1 - tolerance, 1 + tolerance],
+    center,
   });
   let decision: BaselineComparison['decision'] = 'no-change';
   const worse = better === 'lower' ? ci.low > 1 + tolerance : ci.high < 1 - tolerance;
@@ -185,7 +192,8 @@ export function compareToBaseline(
     tolerance,
     method:
       // The bootstrap may draw fewer than requested (work cap in lib/verdict/stats.ts): report what was used.
-      `Bootstrap 95 % CI of the ratio of medians (seeded, ${describeResamples(tested.map((t) => t.resamples))}); ` +
+      `Bootstrap 95 % CI of the ratio of medians (of means for relevance scores; seeded, ` +
+      `${describeResamples(tested.map((t) => t.resamples))}); ` +
       `regression only when the whole CI lies beyond ±${(tolerance * 100).toFixed(0)} % and the change ` +
       `survives a Holm correction across the ${tested.length} metrics compared (α = ${FAMILY_ALPHA}).`,
     regressions: comparisons.filter((c) => c.decision === 'regression').length,

@@ -32,6 +32,13 @@ export interface CatalogEntry {
   scenarios: readonly string[] | 'sizes';
   /** Minimum samples per scenario, from the profile. */
   minSamples: (p: PerfProfile) => number;
+  /** Which way is better: 'lower' for times, tokens, counts and growth; 'higher' for recall, MRR, rows/s. */
+  better: 'lower' | 'higher';
+  /**
+   * The center a comparison between runs looks at: 'median', or 'mean' where the checks gate on
+   * the mean of per-item scores (relevance: the median of 0/1 hits stays 1 while recall falls to 0.6).
+   */
+  center: 'median' | 'mean';
 }
 
 const api = (p: PerfProfile) => p.apiSamples;
@@ -41,7 +48,10 @@ const context = (p: PerfProfile) => p.contextSamples;
 const one = () => 1;
 const relevance = (p: PerfProfile) => p.relevanceQuestions;
 
-/** One catalog row: name, category, unit, title, expected scenarios, minimum samples per scenario. */
+/**
+ * One catalog row: name, category, unit, title, expected scenarios, minimum samples per scenario,
+ * and, where it is not lower-is-better by the median, how runs compare.
+ */
 function metric<const N extends string>(
   name: N,
   category: Category,
@@ -49,9 +59,13 @@ function metric<const N extends string>(
   title: string,
   scenarios: CatalogEntry['scenarios'],
   minSamples: CatalogEntry['minSamples'],
+  compared: Partial<Pick<CatalogEntry, 'better' | 'center'>> = {},
 ): CatalogEntry & { name: N } {
-  return { name, category, unit, title, scenarios, minSamples };
+  return { name, category, unit, title, scenarios, minSamples, better: 'lower', center: 'median', ...compared };
 }
+
+/** Per-question scores: higher is better, and the checks gate on their mean. */
+const SCORE = { better: 'higher', center: 'mean' } as const;
 
 export const METRIC_CATALOG = [
   // 1. Response times (API streamed; UI in Chromium). Scenario = response scenario.
@@ -122,7 +136,15 @@ export const METRIC_CATALOG = [
   metric('memory.search_exponent', 'memory', 'exponent', 'Growth exponent of search p50 vs size', ['default'], one),
   metric('memory.search_hit', 'memory', 'bool', 'Planted memory in top 5', ['paraphrase', 'typo'], one),
   // Relevance on the labelled retrieval set (data/retrieval-set.ts): one sample per question.
-  metric('memory.recall_at_5', 'memory', 'ratio', 'Recall@5, labelled retrieval set', RELEVANCE_MODES, relevance),
+  metric(
+    'memory.recall_at_5',
+    'memory',
+    'ratio',
+    'Recall@5, labelled retrieval set',
+    RELEVANCE_MODES,
+    relevance,
+    SCORE,
+  ),
   metric(
     'memory.mrr',
     'memory',
@@ -130,6 +152,7 @@ export const METRIC_CATALOG = [
     'Mean reciprocal rank (top 5), labelled retrieval set',
     RELEVANCE_MODES,
     relevance,
+    SCORE,
   ),
 
   // 4. Database.
@@ -187,7 +210,7 @@ export const METRIC_CATALOG = [
   metric('ui.scroll_frame_ms', 'ui', 'ms', 'Frame time while scrolling the long conversation', ['default'], one),
 
   // Seeding (harness speed; reported, gated only loosely).
-  metric('seeding.memories_rows_per_s', 'seeding', 'rows/s', 'Bulk seeding speed', [], one),
+  metric('seeding.memories_rows_per_s', 'seeding', 'rows/s', 'Bulk seeding speed', [], one, { better: 'higher' }),
 ] as const;
 
 /** Every metric a spec may record: the recorder takes its category and unit from here. */

@@ -248,8 +248,28 @@ export class MedianResampler {
   }
 }
 
+/** Means of bootstrap resamples (n draws with replacement from `src`), the same draws as MedianResampler. */
+class MeanResampler {
+  constructor(private readonly src: ArrayLike<number>) {}
+
+  draw(rnd: () => number): number {
+    const n = this.src.length;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += this.src[Math.floor(rnd() * n)] as number;
+    return n > 0 ? sum / n : Number.NaN;
+  }
+}
+
+export type Center = 'median' | 'mean';
+
+/** The median or the mean of `values`; NaN when there are none. */
+export function centerOf(values: readonly number[], center: Center): number {
+  if (values.length === 0) return Number.NaN;
+  return center === 'mean' ? values.reduce((a, b) => a + b, 0) / values.length : quantile(values, 0.5);
+}
+
 export interface RatioCi {
-  /** median(current) / median(baseline) on the observed samples. */
+  /** center(current) / center(baseline) on the observed samples (the median unless asked otherwise). */
   ratio: number;
   low: number;
   high: number;
@@ -267,20 +287,22 @@ export interface RatioCi {
 export const BOOTSTRAP_WORK_CAP = 4_000_000;
 
 /**
- * Percentile-bootstrap confidence interval of median(current) / median(baseline), resampling
- * each group independently with a seeded PRNG. Requires positive medians.
+ * Percentile-bootstrap confidence interval of center(current) / center(baseline), the median by
+ * default, resampling each group independently with a seeded PRNG. Requires a positive center.
  */
-export function bootstrapRatioOfMedians(
+export function bootstrapRatio(
   baseline: readonly number[],
   current: readonly number[],
-  opts: { resamples?: number; seed?: number; bounds?: [number, number] } = {},
+  opts: { resamples?: number; seed?: number; bounds?: [number, number]; center?: Center } = {},
 ): RatioCi {
+  const center = opts.center ?? 'median';
   if (baseline.length === 0 || current.length === 0) throw new Error('bootstrap needs samples in both groups');
   const perResample = baseline.length + current.length;
   const resamples = Math.max(200, Math.min(opts.resamples ?? 2000, Math.floor(BOOTSTRAP_WORK_CAP / perResample)));
   const rnd = seededRandom(opts.seed ?? 0x7_4);
-  const resampleB = new MedianResampler(baseline);
-  const resampleC = new MedianResampler(current);
+  const Resampler = center === 'mean' ? MeanResampler : MedianResampler;
+  const resampleB = new Resampler(baseline);
+  const resampleC = new Resampler(current);
   const ratios = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     const mb = resampleB.draw(rnd);
@@ -288,7 +310,7 @@ export function bootstrapRatioOfMedians(
     ratios[r] = mb > 0 ? mc / mb : Number.POSITIVE_INFINITY;
   }
   ratios.sort();
-  const ratio = quantile(current, 0.5) / quantile(baseline, 0.5);
+  const ratio = centerOf(current, center) / centerOf(baseline, center);
   const out: RatioCi = {
     ratio,
     low: quantileSorted(ratios, ALPHA_HALF),

@@ -87,6 +87,27 @@ void test('throughput is higher-is-better; tiny samples give insufficient-data',
   assert.equal(compareMetric(metric([1, 2]), metric([3, 4]), 0.1).decision, 'insufficient-data');
 });
 
+void test('relevance is higher-is-better and compared by its mean, as its checks gate', () => {
+  // Per-question scores: 0/1 hits for recall@5, 1/rank for MRR. Recall falls from 0.97 to 0.6:
+  // the median of the hits stays 1, the mean does not.
+  const hits = (n: number, share: number) => Array.from({ length: n }, (_, i) => (i < Math.round(n * share) ? 1 : 0));
+  const recall = (samples: number[]) => ({
+    ...metric(samples, 'ratio'),
+    name: 'memory.recall_at_5',
+    scenario: 'ranked',
+  });
+  const fell = compareMetric(recall(hits(132, 0.97)), recall(hits(132, 0.6)), 0.1);
+  assert.equal(fell.better, 'higher');
+  assert.equal(fell.decision, 'regression', JSON.stringify(fell));
+  assert.ok(Math.abs((fell.ratio ?? 0) - 0.6 / 0.97) < 0.01, String(fell.ratio));
+  assert.equal(compareMetric(recall(hits(132, 0.6)), recall(hits(132, 0.97)), 0.1).decision, 'improvement');
+  assert.equal(compareMetric(recall(hits(132, 0.97)), recall(hits(132, 0.97)), 0.1).decision, 'no-change');
+  // Answers slip from rank 1 to rank 2: MRR halves.
+  const mrr = (samples: number[]) => ({ ...metric(samples, 'ratio'), name: 'memory.mrr', scenario: 'ranked' });
+  const slipped = compareMetric(mrr(Array<number>(132).fill(1)), mrr(Array<number>(132).fill(0.5)), 0.1);
+  assert.equal(slipped.decision, 'regression', JSON.stringify(slipped));
+});
+
 void test('a whole run against itself has no regressions; against a slow-model run it has them', () => {
   const clean = summaryOf({ profile: 'default', seed: 1 });
   const again = summaryOf({ profile: 'default', seed: 2 });

@@ -283,7 +283,8 @@ function noRegressionChecks(comparison: Comparison): CheckResult[] {
       scenario: m.scenario,
       statistic: m.kind === 'difference' ? 'mean' : 'p50',
       op: '<=',
-      value: m.ratio,
+      // In the limit's terms: tokens or statements more per message, or the ratio of the times.
+      value: m.kind === 'difference' ? (m.difference ?? null) : m.ratio,
       limit: m.kind === 'difference' ? m.minEffect : 1 + m.minEffect,
       unit: m.kind === 'difference' ? m.unit : 'ratio',
       passed,

@@ -7,7 +7,7 @@
  *   mean paired difference. Both with a seeded percentile-bootstrap interval over the pairs.
  * - A regression is a change beyond the metric's minimum effect ({@link minEffectFor}), with
  *   confidence after a Holm correction across the metrics compared (with a dozen metrics, plain
- *   95 % intervals would raise a false alarm in about every second clean run).
+ *   95 % intervals would call up to one clean run in four slower: 1 − 0.975¹² ≈ 0.26).
  */
 import { MedianResampler, quantile, quantileSorted, seededRandom, stringSeed } from './stats';
 import type { Unit } from './metrics-schema';
@@ -42,11 +42,12 @@ export type EffectKind = 'ratio' | 'difference';
  * these metrics must exceed it too (ms of the base median).
  * - Inside a chat turn (the app's overhead, the retriever's time), both sampled ABBA on instant
  *   models. The offset was PostgreSQL planning the retriever's query (1.9 vs 1.0 ms in two
- *   databases with the same rows) and reached 1.7 ms, hence a 2 ms floor. Since the app prepares
- *   its statements and reads the question once per query, planning takes 0.1–0.6 ms, and 12 A/A
- *   runs differed by at most ×0.95–1.05 (≈ 0.4 ms) in overhead and ×0.91–1.08 (≈ 0.3 ms) in
- *   retrieval. A fault elsewhere in the turn also moves the retriever's time by up to ×1.11
- *   (CPU before it) or ×0.92 (a wait before it), so its floor is above that: 0.5 ms of ≈ 2.6.
+ *   databases with the same rows) and reached 1.7 ms, hence a 2 ms floor at first. Since the app
+ *   prepares its statements and reads the question once per query, planning takes 0.1–0.6 ms, and
+ *   12 A/A runs differed by at most ×0.95–1.05 (≈ 0.4 ms) in overhead and ×0.91–1.08 (≈ 0.3 ms)
+ *   in retrieval: so 1 ms for the overhead. A fault elsewhere in the turn also moves the
+ *   retriever's time by up to ×1.11 (CPU before it) or ×0.92 (a wait before it), so its floor is
+ *   above that: 0.5 ms of ≈ 2.6.
  * - Session create, smaller. Before prepared statements a clean A/A `npm test` once measured
  *   ×1.20 (1.02 vs 1.31 ms), and the first run against a new base commit (every pull request)
  *   ×1.07–1.22, hence 0.3 ms. Since then: 15 A/A runs of its ABBA test ×0.970–1.037, five first

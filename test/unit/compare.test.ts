@@ -237,6 +237,26 @@ void describe('the no-regression criterion in the checkpoint', () => {
     assert.equal(slower.comparison?.regressions, 1);
   });
 
+  void test('a count check shows the difference in units, the limit it is held to', () => {
+    const tokens = pairDoc(1, 40);
+    const base = Array.from({ length: 40 }, (_, i) => 300 + (i % 3));
+    tokens.pairs[0] = {
+      ...tokens.pairs[0]!,
+      name: 'tokens.total_per_message',
+      category: 'tokens',
+      scenario: 'simple-query',
+      unit: 'tokens',
+      base,
+      candidate: base.map((t) => t + 2),
+    };
+    const r = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [...run, tokens], env: {} });
+    const check = criterion(r)?.checks.find((k) => k.metric === 'tokens.total_per_message');
+    assert.equal(check?.value, 2);
+    assert.equal(check?.limit, 0.5);
+    assert.equal(check?.unit, 'tokens');
+    assert.equal(check?.passed, false);
+  });
+
   void test('compare mode without paired samples fails: never a one-armed comparison', () => {
     const r = evaluateCheckpoint({
       thresholds: PERF_THRESHOLDS,

@@ -159,6 +159,19 @@ void test('cleanup removes the rows of an old and a killed run, leaves a live ru
   );
 });
 
+void test('a live run whose registration a cleanup removed registers again with its next heartbeat', async () => {
+  // The database was away for 2 minutes: a cleanup found the run silent and removed its registration.
+  const run = await registerRun(stack.databaseUrl, 'back-1', false, 200);
+  try {
+    await pool.query(`DELETE FROM ${RUNS_TABLE} WHERE run_id = 'back-1'`);
+    await new Promise((r) => setTimeout(r, 600));
+    const again = await pool.query(`SELECT 1 FROM ${RUNS_TABLE} WHERE run_id = 'back-1'`);
+    assert.equal(again.rowCount, 1, 'registered again: the next cleanup leaves its rows alone');
+  } finally {
+    await run.stop();
+  }
+});
+
 void test('npm run cleanup: prints per run and table, refuses other databases, says what to set', async () => {
   await plantRun('script-run');
   const dry = runCleanup(['--dry-run'], { DATABASE_URL: stack.databaseUrl });

@@ -47,10 +47,13 @@ export interface RunningStack {
 
 /**
  * Masks the password of every connection URL in a text (a URL alone or an error message). The
- * password runs to the last `@` before the host, so a raw `@` in it is masked whole.
+ * password runs to the last `@` before a space, so a raw `@`, `/` or quote in it is masked whole;
+ * a password given as a query parameter (`?password=…`, `sslpassword=…`) is masked too.
  */
 export function redactDbUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^\s/'"]*@/gi, '$1:***@');
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):\S*@/gi, '$1:***@')
+    .replace(/([?&](?:ssl)?password=)[^&\s]*/gi, '$1***');
 }
 
 function listen(server: Server, port: number, host: string, explicit: boolean): Promise<number> {

@@ -9,14 +9,22 @@
 const MASK = '***';
 
 /**
- * Userinfo password of any URL. The password runs to the LAST `@` before the path, so a raw `@`
- * in it (`postgres://u:p@ss@w0rd@host/db`, which libpq and `pg` accept) is masked whole.
+ * Userinfo password of any URL inside a text. The password runs to the LAST `@` before a space,
+ * so a raw `@`, `/` or quote in it (`postgres://u:p@ss/w'0rd@host/db`, which `pg` accepts) is
+ * masked whole; the user may be empty. Masking more than the password when an `@` follows in the
+ * same word (a port and path before an `@` in a query) is the price.
  */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]+):[^\s/'"]*@/gi;
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):\S*@/gi;
+/** A lone URL: everything between `://` and its last `@` is userinfo, quotes and spaces included. */
+const LONE_URL_USERINFO = /^(\s*[a-z][a-z0-9+.-]*:\/\/)([^:@]*):([\s\S]*)@/i;
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db` (any scheme with userinfo). */
+/**
+ * A connection URL as reports and messages may show it: `postgres://user:secret@host/db` →
+ * `postgres://user:***@host/db` (any scheme), and a password given as a query parameter
+ * (`?password=…`, `sslpassword=…`, which `pg` reads too) masked as well.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(URL_PASSWORD, `$1:${MASK}@`);
+  return redact(url.replace(LONE_URL_USERINFO, `$1$2:${MASK}@`));
 }
 
 const PATTERNS: [RegExp, string][] = [
@@ -25,6 +33,8 @@ const PATTERNS: [RegExp, string][] = [
   [/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${MASK}`],
   // OpenAI-style keys (sk-…, sk-proj-…). 'sk-simulator' is a placeholder, but masking it is harmless.
   [/\bsk-[A-Za-z0-9_-]{6,}/g, `sk-${MASK}`],
+  // A quoted secret value (libpq's `password='se cret'`): masked to its closing quote.
+  [/((?:api[_-]?key|password|passwd|secret|token)["']?\s*[:=]\s*)(["'])(?:(?!\2)[^\n])*\2/gi, `$1$2${MASK}$2`],
   // key=value / "key": "value" pairs whose key names a secret.
   // (Not the word `Bearer` of `Authorization: Bearer …`: the token after it is masked above.)
   [

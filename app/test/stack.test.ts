@@ -9,4 +9,6 @@ void test('redactDbUrl masks the password of a database URL, also inside a messa
   const out = redactDbUrl(`connect ${url} failed; write to ops@example.com`);
   assert.doesNotMatch(out, /ss@|w0rd/);
   assert.match(out, /u:\*\*\*@db\.example\.com:5432\/memorychat_test failed; write to ops@example\.com$/);
+  assert.equal(redactDbUrl("postgres://perf:a/b'c@db/x_test"), 'postgres://perf:***@db/x_test');
+  assert.equal(redactDbUrl('postgres://perf@db/x_test?password=hunter2'), 'postgres://perf@db/x_test?password=***');
 });

@@ -23,6 +23,7 @@ import {
 } from 'allure-js-commons';
 import { FileSystemWriter, md5, parseEnvInfo, randomUuid } from 'allure-js-commons/sdk/reporter';
 import type { Category } from 'allure-js-commons/sdk';
+import { redact } from '../redact';
 import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber } from '../verdict/thresholds';
 import type { PerfSummary } from './summary';
 import type { Chart } from './charts';
@@ -233,7 +234,9 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
   if (Object.keys(env).length > 0) {
     const existingPath = join(resultsDir, 'environment.properties');
     const existing = existsSync(existingPath) ? parseEnvInfo(readFileSync(existingPath, 'utf8')) : {};
-    writer.writeEnvironmentInfo({ ...env, ...existing, 'perf.profile': summary.profile });
+    // Redacted again: another writer's values pass through here, and this file is uploaded.
+    const existingRedacted = Object.fromEntries(Object.entries(existing).map(([k, v]) => [k, redact(v ?? '')]));
+    writer.writeEnvironmentInfo({ ...env, ...existingRedacted, 'perf.profile': summary.profile });
   }
   return uuid;
 }

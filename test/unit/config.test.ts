@@ -196,6 +196,22 @@ void test('redaction: a password with a raw @ is masked whole, in every redactor
   assert.equal(redactUrl('postgresql://a:b@c@d@h'), 'postgresql://a:***@h');
 });
 
+void test('redaction: passwords with a slash or a quote, no user, in the query, or quoted key=value', () => {
+  const cases: [string, string][] = [
+    ['postgres://perf:ab/cd@db/x_test', 'postgres://perf:***@db/x_test'],
+    ["postgres://perf:Xy'9z@db/x_test", 'postgres://perf:***@db/x_test'],
+    ['postgres://:pw@h/db', 'postgres://:***@h/db'],
+    ['postgres://perf@db/x_test?password=hunter2', 'postgres://perf@db/x_test?password=***'],
+    ['postgres://u:p@h/db?sslmode=require&sslpassword=abc', 'postgres://u:***@h/db?sslmode=require&sslpassword=***'],
+  ];
+  for (const [url, masked] of cases) {
+    assert.equal(redactUrl(url), masked, url);
+    assert.equal(redact(`connect ${url} failed`), `connect ${masked} failed`, url);
+  }
+  assert.equal(redact("host=db password='se cret' dbname=x_test"), "host=db password='***' dbname=x_test");
+  assert.equal(redactUrl('http://127.0.0.1:3000'), 'http://127.0.0.1:3000');
+});
+
 void test('stack protocol lines are parsed; other lines ignored', () => {
   assert.deepEqual(parseStackLine('BASE_URL=http://127.0.0.1:1234'), {
     key: 'BASE_URL',

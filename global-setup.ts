@@ -7,10 +7,10 @@
  * 2. Compare mode (PERF_COMPARE_REF or BASELINE_URL): open the base arm the same way, at the same
  *    time, and hand it to the workers as BASELINE_*. If either arm fails, both are stopped.
  * 3. Write `${PERF_REPORT_DIR}/environment.json` (redacted) for every report.
- * 4. Register the run as in progress (clients/runs.ts: a heartbeat every 10 s), so
- *    `npm run cleanup` elsewhere leaves its rows alone.
+ * 4. Register the run as in progress (clients/runs.ts: a heartbeat every 10 s) in each database
+ *    it seeds that outlives it, so `npm run cleanup` elsewhere leaves its rows alone.
  *
- * Returns the teardown: remove this run's leftovers from a given database, end the registration,
+ * Returns the teardown: remove this run's leftovers from a given database, end the registrations,
  * stop the stacks.
  */
 import { execFileSync } from 'node:child_process';
@@ -120,12 +120,12 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
 
   const stackEnv: NodeJS.ProcessEnv = { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) };
   const opened: OpenTarget[] = [];
-  let registration: RunRegistration | undefined;
+  const registrations: RunRegistration[] = [];
   const sweeps: OpenTarget[] = [];
   const teardown = async (): Promise<void> => {
     // A given database outlives the run: sweep whatever a crashed test may have left behind.
     await Promise.all(sweeps.map((t) => sweep(t.databaseUrl, runId, config.allowSeed)));
-    await registration?.stop();
+    await Promise.all(registrations.map((r) => r.stop()));
     await Promise.all(opened.map((t) => t.stop()));
   };
 
@@ -153,9 +153,9 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     if (baseResult.status === 'rejected') throw baseResult.reason;
     const candidate = candidateResult.value;
     const baseArm = baseResult.value;
-    sweeps.push(...opened.filter((t) => !t.stack));
-    if (baseResult.value && opened.every((o) => o.stack)) {
-      // Both arms alike or neither (lib/run/target.ts, trackPlanning): only stacks this run started.
+    sweeps.push(...opened.filter((t) => !t.ownDatabase));
+    if (baseResult.value && opened.every((o) => o.ownDatabase)) {
+      // Both arms alike or neither (lib/run/target.ts, trackPlanning): only databases this run created.
       for (const t of opened) {
         const problem = await trackPlanning(t);
         if (problem) console.warn(`memorychat-perf: ${t.arm}: planning time not tracked (${problem})`);
@@ -179,14 +179,21 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     }
     config = loadConfig();
 
-    registration = await registerRun(candidate.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
-      // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
-      console.warn(
-        `memorychat-perf: could not register run ${runId} in the runs table (${errText(err)}); ` +
-          'an `npm run cleanup` started elsewhere during this run would treat its rows as leftovers.',
-      );
-      return undefined;
-    });
+    // In every database the run seeds that a cleanup elsewhere could sweep: the candidate's, and
+    // a base deployment's in compare mode (a base stack's own database is gone with the run).
+    const seeded = [candidate, ...(baseArm && !baseArm.base.ownDatabase ? [baseArm.base] : [])];
+    for (const t of seeded) {
+      const registered = await registerRun(t.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
+        // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
+        console.warn(
+          `memorychat-perf: could not register run ${runId} in the runs table of the ${t.arm}'s database ` +
+            `(${errText(err)}); an \`npm run cleanup\` started elsewhere during this run would treat its rows ` +
+            'as leftovers.',
+        );
+        return undefined;
+      });
+      if (registered) registrations.push(registered);
+    }
     const git = gitInfo();
     const cpus = os.cpus();
     const describeTarget = (t: OpenTarget) => ({

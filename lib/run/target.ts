@@ -68,6 +68,12 @@ export interface OpenTarget {
   model: { host: string; models: string[] };
   /** Set when this module started the bundled stack. */
   stack: StackProcess | undefined;
+  /**
+   * The bundled stack's own embedded PostgreSQL, gone with the run. False for a given database
+   * (a deployment's, or one the bundled stack was pointed at with DATABASE_URL): it outlives the
+   * run, so teardown sweeps it, and nothing but rows is changed in it.
+   */
+  ownDatabase: boolean;
   stop(): Promise<void>;
 }
 
@@ -121,6 +127,34 @@ async function checkHealth(spec: TargetSpec, baseUrl: string, stackLog: string |
   return health;
 }
 
+/** MEMORYCHAT_MARK_TEST_DATABASE=1: the user asks the bundled stack to mark its database as a test database. */
+function markRequested(env: NodeJS.ProcessEnv): boolean {
+  return ['1', 'true', 'yes'].includes(env.MEMORYCHAT_MARK_TEST_DATABASE?.trim().toLowerCase() ?? '');
+}
+
+async function refuseUnlessTestDatabase(spec: TargetSpec, databaseUrl: string): Promise<void> {
+  const names = spec.names ?? CANDIDATE_NAMES;
+  const pool = createPool(databaseUrl, { max: 1 });
+  try {
+    let check: Awaited<ReturnType<typeof checkTestDatabase>>;
+    try {
+      check = await checkTestDatabase(pool, spec.allowSeed);
+    } catch (err) {
+      throw new TargetError(
+        `The ${spec.arm} database is not reachable at ${names.databaseUrl}=${redactUrl(databaseUrl)} ` +
+          `(${errText(err)}). Fix: start it or correct ${names.databaseUrl}.`,
+      );
+    }
+    if (!check.isTestDatabase) {
+      throw new TargetError(
+        `${refusalMessage(check)} The bundled stack was not started: it would migrate ${names.databaseUrl}'s database.`,
+      );
+    }
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
 async function checkDatabase(spec: TargetSpec, databaseUrl: string): Promise<DbInfo> {
   const names = spec.names ?? CANDIDATE_NAMES;
   const pool = createPool(databaseUrl, { max: 1 });
@@ -165,7 +199,7 @@ async function checkDatabase(spec: TargetSpec, databaseUrl: string): Promise<DbI
 }
 
 /**
- * Compare mode, on a stack this run started (never on a given deployment): PostgreSQL also times
+ * Compare mode, on a database this run created (never on a given one): PostgreSQL also times
  * each statement's planning (`pg_stat_statements.track_planning`), which the comparison's evidence
  * shows beside execution: the retriever's time differs between two stacks of the same code by up
  * to 1.7 ms for a whole run, and this is where it shows that the difference is PostgreSQL planning
@@ -173,7 +207,8 @@ async function checkDatabase(spec: TargetSpec, databaseUrl: string): Promise<DbI
  * could not be set (the run goes on without it), or undefined.
  */
 export async function trackPlanning(target: OpenTarget): Promise<string | undefined> {
-  if (!target.stack) return 'not a stack this run started';
+  // ALTER SYSTEM changes the server: only the embedded one this run created.
+  if (!target.ownDatabase) return 'not a database this run created';
   const pool = createPool(target.databaseUrl, { max: 1 });
   try {
     await pool.query('ALTER SYSTEM SET pg_stat_statements.track_planning = on');
@@ -229,6 +264,9 @@ export async function openTarget(spec: TargetSpec): Promise<OpenTarget> {
   let stack: StackProcess | undefined;
   let urls = { baseUrl: spec.baseUrl, databaseUrl: spec.databaseUrl, openaiBaseUrl: spec.openaiBaseUrl };
   if (spec.bundled) {
+    // The bundled app migrates the database it is given (tables, triggers, indexes) as it starts:
+    // a database that is not a test database is refused before that, not after.
+    if (spec.databaseUrl && !markRequested(spec.bundled.env)) await refuseUnlessTestDatabase(spec, spec.databaseUrl);
     try {
       stack = await startStackProcess(spec.bundled);
     } catch (err) {
@@ -264,6 +302,7 @@ export async function openTarget(spec: TargetSpec): Promise<OpenTarget> {
       db,
       model,
       stack,
+      ownDatabase: stack !== undefined && !spec.databaseUrl,
       stop,
     };
   } catch (err) {

@@ -5,9 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { StackProcess } from '../../lib/run/stack-process';
 import { databaseUrlOf, runStackOn, startTestStack } from '../support/stack';
 import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../clients/db';
+import { openTarget, trackPlanning } from '../../lib/run/target';
 
 const ACCEPTED = [
   'memorychat_test',
@@ -42,6 +45,7 @@ void test('name rule: "test" or "perf" as a whole word separated by _ or -, any 
 let stack: StackProcess;
 let admin: pg.Pool;
 const urlOf = (name: string): string => databaseUrlOf(stack.databaseUrl, name);
+const ROOT = resolve(__dirname, '..', '..');
 
 before(async () => {
   stack = await startTestStack();
@@ -109,4 +113,42 @@ void test('the bundled stack marks a DATABASE_URL database only when MEMORYCHAT_
 
 void test('the bundled stack marks the embedded database it creates', async () => {
   assert.equal((await checkTestDatabase(admin, false)).hasMarker, true);
+});
+
+void test('the bundled stack is not started on a database that is not a test database', async () => {
+  // It would migrate it (tables, triggers, indexes) before any check of the suite's.
+  const url = urlOf('performance_metrics');
+  const spec = {
+    arm: 'candidate',
+    databaseUrl: url,
+    allowSeed: false,
+    bundled: { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, logFile: join(tmpdir(), 'never-started.log') },
+  } as const;
+  await assert.rejects(
+    openTarget(spec),
+    /Refusing to seed or delete rows: database "performance_metrics" has no .*The bundled stack was not started/,
+  );
+  const pool = createPool(url, { max: 1 });
+  try {
+    const migrated = await pool.query<{ t: string | null }>(`SELECT to_regclass('public.schema_migrations') AS t`);
+    assert.equal(migrated.rows[0]?.t, null, 'no table was created');
+  } finally {
+    await pool.end();
+  }
+});
+
+void test('a bundled stack on a given database: swept at teardown, and its server left unconfigured', async () => {
+  const url = urlOf('app-perf');
+  const target = await openTarget({
+    arm: 'candidate',
+    databaseUrl: url,
+    allowSeed: false,
+    bundled: { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, logFile: join(tmpdir(), 'app-perf-stack.log') },
+  });
+  try {
+    assert.equal(target.ownDatabase, false);
+    assert.equal(await trackPlanning(target), 'not a database this run created');
+  } finally {
+    await target.stop();
+  }
 });

@@ -47,14 +47,15 @@
 
 /**
  * `db;dur=1.2, model;dur=0.00, total;dur=3.4` → { db: 1.2, model: 0, total: 3.4 }. Other
- * parameters of an entry (e.g. `desc="…"`) are ignored; entries without `dur` are skipped.
+ * parameters of an entry (e.g. `desc="…"`) are ignored; entries without `dur` are skipped. `dur`
+ * may be quoted (`dur="1.2"`) and its name in any case, as the Server-Timing syntax allows.
  */
 export function parseServerTiming(header: string | null | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   for (const entry of (header ?? '').split(',')) {
     const [name, ...params] = entry.split(';').map((p) => p.trim());
-    const dur = params.find((p) => p.startsWith('dur='))?.slice('dur='.length);
-    if (name && dur !== undefined && /^[\d.]+$/.test(dur)) out[name] = Number(dur);
+    const dur = params.map((p) => /^dur\s*=\s*("?)([\d.]+)\1$/i.exec(p)?.[2]).find((d) => d !== undefined);
+    if (name && dur !== undefined) out[name] = Number(dur);
   }
   return out;
 }

@@ -15,6 +15,15 @@ const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerRespons
     res.writeHead(200, { 'content-type': 'application/json', 'server-timing': 'db;dur=0.40, total;dur=1.00' });
     res.end(JSON.stringify({ ok: true }));
   },
+  // Behind a proxy that adds its own Server-Timing header first.
+  '/api/proxied': (_req, res) => {
+    res.writeHead(200, [
+      ['content-type', 'application/json'],
+      ['server-timing', 'cdn;desc=HIT'],
+      ['server-timing', 'total;dur=1.00'],
+    ]);
+    res.end(JSON.stringify({ ok: true }));
+  },
   '/api/me': (_req, res) => {
     res.writeHead(401, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'token is not valid' } }));
@@ -90,6 +99,9 @@ void test('JSON answers parse, with the Server-Timing header kept', async () => 
   assert.deepEqual(await api.health(), { ok: true });
   const res = await api.as({ token: 't' }).getWithServerTiming<{ ok: boolean }>('/api/health');
   assert.equal(res.serverTiming, 'db;dur=0.40, total;dur=1.00');
+  // A repeated header is one list: the app's entry behind a proxy's is kept.
+  const proxied = await api.as({ token: 't' }).getWithServerTiming<{ ok: boolean }>('/api/proxied');
+  assert.equal(parseServerTiming(proxied.serverTiming).total, 1);
 });
 
 void test('an error answer becomes ApiError with the server code and message', async () => {
@@ -158,4 +170,5 @@ void test('Server-Timing parses by entry name, ignoring other parameters and ent
   assert.deepEqual(parseServerTiming('db;dur=0.40, model;dur=0.00, total;dur=1.00'), { db: 0.4, model: 0, total: 1 });
   assert.deepEqual(parseServerTiming('cache;desc="hit", db;desc="Postgres";dur=2.5'), { db: 2.5 });
   assert.deepEqual(parseServerTiming(undefined), {});
+  assert.deepEqual(parseServerTiming('total;DUR="1.5", cdn;desc=HIT'), { total: 1.5 });
 });

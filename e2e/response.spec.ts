@@ -218,7 +218,7 @@ async function streamChats(
       const { usage, timing } = r.done;
       const appOverheadMs = timing.totalMs - timing.modelMs;
       pacer.noteAppOverhead(appOverheadMs);
-      chats.addProblems(ctx.index, r.problems);
+      chats.addReply(ctx.index, r.problems);
       ctx.record('response.ttft_ms', r.ttftMs, ms());
       ctx.record('response.total_ms', r.totalMs, ms());
       ctx.record('response.model_ms', timing.modelMs, ms({ source: 'done.timing' }));

@@ -102,7 +102,9 @@ export function recordBottleneckEvidence(
   const slowest = top ? `${round(top.total_ms, 1)} ms over ${top.calls} calls: ${top.query.slice(0, 80)}` : 'none';
   perf.evidence(
     'bottlenecks.top_statements',
-    `${s.roundTrips.length} ${scenario} chats: ${totalCalls} statements database-wide; ` +
+    // The counters ran around the warm-up chats too (they start alongside the first samples).
+    `${s.repliedChats} ${scenario} chats (${s.roundTrips.length} measured, the rest warm-ups): ` +
+      `${totalCalls} statements database-wide; ` +
       `app-reported ${figure(p50(s.statementsPerChat))} per chat (p50); slowest total: ${slowest}`,
     {
       byTotalTime: byTime,

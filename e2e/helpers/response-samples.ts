@@ -21,9 +21,15 @@ export class ChatSamples {
   readonly conversationCompletion: number[] = [];
   /** SQL statements per chat as the app reports them (`done.timing.dbQueries`). */
   readonly statementsPerChat: number[] = [];
+  /** Chats that ended with a reply, warm-ups included: what a database-wide count around them saw. */
+  repliedChats = 0;
 
-  /** Every sample's stream problems, warm-up included: a warm-up reply must be well-formed too. */
-  addProblems(index: number, problems: readonly string[]): void {
+  /**
+   * Every reply, warm-up included: counted, and its stream problems kept (a warm-up reply must be
+   * well-formed too).
+   */
+  addReply(index: number, problems: readonly string[]): void {
+    this.repliedChats++;
     this.problems.push(...problems.map((p) => `sample ${index}: ${p}`));
   }
 

@@ -17,7 +17,6 @@
  * their common terms ("peanut", "allergic") match a share of the seeded memories, so ranking
  * work still grows with the memory count, as it would for a real user.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test, expect } from '../fixtures';
 import { sizeScenario, type MetricName } from '../lib/verdict/metric-catalog';
 import type { MemoriesPage, SearchResponse } from '../contract';
@@ -37,6 +36,7 @@ import { SampleFailure } from './helpers/failures';
 import { rejected, runInLanes } from '../lib/run/lanes';
 import { RELEVANT_MEMORIES, fewSamples, questionFor } from './helpers/scenarios';
 import { chatOverApi } from './helpers/stream';
+import { ChatPacer } from './helpers/pacing';
 import { timedGet } from './helpers/timed-get';
 import { settleBefore } from './helpers/quiet';
 import { withoutModelWait } from './helpers/model-wait';
@@ -74,13 +74,13 @@ const SEARCH_LIMIT = 10;
 const SEARCH_PATH = '/api/memories/search';
 const TOP = 5;
 /**
- * Chat messages in flight per size (all of `default`'s five), their starts staggered so that the
- * retriever's DB step (a few ms at the start of each chat) never queues behind another's: the
- * rest of a chat is waiting on the model, which overlaps without cost. On the simulator the chats
- * run on its instant profile (helpers/model-wait.ts) and are over before the next one starts.
+ * Chat messages in flight per size (all of `default`'s five), paced (helpers/pacing.ts) so that
+ * the retriever's DB step (a few ms at the start of each chat) never queues behind another's: a
+ * chat starts once the previous one streamed its first token, or 100 ms after it started, or when
+ * it ended. The rest of a chat is waiting on the model, which overlaps without cost. On the
+ * simulator the chats run on its instant profile (helpers/model-wait.ts): then they hardly overlap.
  */
 const CHAT_CONCURRENCY = 5;
-const CHAT_STAGGER_MS = 100;
 /**
  * Unrecorded chats before each size's samples. The app's first chats open new database
  * connections, and a new connection plans the retriever's query in 10–20 ms instead of ≈ 1 ms
@@ -262,10 +262,15 @@ async function measureChats(perf: PerfRecorder, at: AtSize, budget: TimeBudget, 
     // A failed warm-up is not a sample: the measured chats below record what fails.
     await chatOverApi(client, session.id, questionFor('large-memory-context', w), budget).catch(() => undefined);
   }
+  const pacer = new ChatPacer();
   const results = await runInLanes(fewSamples(perf.profile), CHAT_CONCURRENCY, async (k) => {
-    if (k < CHAT_CONCURRENCY) await sleep(k * CHAT_STAGGER_MS);
-    const session = await client.createSession({ title: `scaling ${size} #${k + 1}` });
-    const r = await chatOverApi(client, session.id, questionFor('large-memory-context', k), budget);
+    const release = await pacer.turn({ overlap: true });
+    const r = await client
+      .createSession({ title: `scaling ${size} #${k + 1}` })
+      .then((session) =>
+        chatOverApi(client, session.id, questionFor('large-memory-context', k), budget, { onFirstToken: release }),
+      )
+      .finally(release);
     const retriever = r.done.usage.agents.find((a) => a.agent === 'memory_retriever');
     if (retriever && retriever.status === 'ok') perf.record('memory.chat_retrieval_ms', retriever.latencyMs, chatOpts);
     else

@@ -10,7 +10,7 @@ import type { TimeBudget } from './budget';
 import { CHAT_TIMEOUT_MS } from './stream';
 
 export interface UiReplyTimes {
-  /** Send click → first reply token rendered (ms, page clock). */
+  /** Send click → first reply token in the page's DOM (ms, page clock; before layout and paint). */
   firstTokenMs: number;
   /** Send click → reply rendered as done (ms, page clock). */
   doneMs: number;

@@ -87,7 +87,7 @@ export const METRIC_CATALOG = [
     RESPONSE_SCENARIOS,
     api,
   ),
-  metric('response.ui_first_token_ms', 'response', 'ms', 'UI: click → first token rendered', RESPONSE_SCENARIOS, ui),
+  metric('response.ui_first_token_ms', 'response', 'ms', 'UI: click → first token in the page', RESPONSE_SCENARIOS, ui),
   metric('response.ui_done_ms', 'response', 'ms', 'UI: click → reply done', RESPONSE_SCENARIOS, ui),
   metric(
     'model.direct_total_ms',

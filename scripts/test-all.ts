@@ -295,8 +295,11 @@ async function compareSelfTest(): Promise<StageOutcome> {
   if (typeof c === 'string') return { passed: false, detail: c, log };
   const changed = changedMetrics(c.comparison);
   const hit = c.comparison.metrics.some((m) => m.name === t.regresses && m.decision === 'regression');
+  const base = (summary.environment.compare as { base?: unknown } | undefined)?.base;
   return judge(
     [
+      faultNotOn(t.env.MEMORYCHAT_FAULTS, summary.environment.target),
+      faultsOn(base).length > 0 && `the base arm ran with faults (${faultsOn(base).join(', ')}): it must run clean`,
       c.passed && 'no-regression passed, expected it to fail',
       !hit && `${t.regresses} was not a regression (${changed.join('; ') || 'nothing changed'})`,
       code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
@@ -330,6 +333,25 @@ async function selfTest(tests: SelfTest[]): Promise<StageOutcome> {
   return failed.length > 0 ? { passed: false, detail: lines(failed), log } : { passed: true, detail: lines(outcomes) };
 }
 
+/**
+ * The faults the app under test reported as on (its health, in environment.json or the load
+ * summary). A red verdict without the fault on proves nothing: e.g. BASE_URL set in `.env`, so a
+ * given deployment ran instead of the bundled stack, which is the only one the switch reaches.
+ */
+function faultsOn(target: unknown): string[] {
+  const faults = (target as { faults?: unknown } | undefined)?.faults;
+  return Array.isArray(faults) ? faults.filter((f): f is string => typeof f === 'string') : [];
+}
+
+function faultNotOn(fault: string, target: unknown): string | false {
+  const on = faultsOn(target);
+  return (
+    !on.includes(fault) &&
+    `the app did not report ${fault} as on (faults: ${on.join(', ') || 'none'}): ` +
+      'is BASE_URL set (in the environment or .env), so that no bundled stack ran?'
+  );
+}
+
 /** The verdict of a self-test's run: fail, on its criterion, because of its metric. */
 function judgeSelfTest(t: SelfTest, summary: PerfSummary, code: number): StageOutcome {
   const criterion = summary.criteria.find((c) => c.id === t.criterion);
@@ -345,6 +367,7 @@ function judgeSelfTest(t: SelfTest, summary: PerfSummary, code: number): StageOu
   );
   return judge(
     [
+      faultNotOn(t.fault, summary.environment.target),
       summary.verdict !== 'fail' && `verdict was ${summary.verdict}, expected fail`,
       criterion.passed && `criterion ${t.criterion} passed, expected it to fail`,
       !culprit && `no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`,
@@ -421,6 +444,7 @@ async function loadSelfTest(): Promise<StageOutcome> {
   const reasons = c.firstFailure?.reasons.join('; ');
   return judge(
     [
+      faultNotOn('serialize-chats', s.target),
       !!s.setupError && `the run did not measure: ${s.setupError}`,
       s.verdict !== 'fail' && `verdict was ${s.verdict}, expected fail`,
       code === 0 && 'exit code was 0, expected non-zero',
@@ -452,7 +476,12 @@ async function main(): Promise<void> {
   const stage = async (name: string, fn: () => Promise<StageOutcome>): Promise<void> => {
     console.log(`\n━━━ ${name} ━━━`);
     const t0 = performance.now();
-    const outcome = await fn();
+    // A stage that throws (a report folder it cannot empty, a log it cannot open) is a failed
+    // stage in the summary, never one that silently drops out of it.
+    const outcome = await fn().catch((err: unknown): StageOutcome => ({
+      passed: false,
+      detail: `the stage itself failed: ${err instanceof Error ? err.message : String(err)}`,
+    }));
     const seconds = (performance.now() - t0) / 1000;
     results.push({ ...outcome, name, seconds });
     const { passed, detail, log } = outcome;

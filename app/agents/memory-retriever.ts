@@ -39,9 +39,11 @@ export async function retrieveMemories(
   const start = performance.now();
   // Graded `slow-retrieval` fault (compare mode): CPU time inside the retriever's own timing.
   if (args.faults.includes('slow-retrieval')) spin(args.faultMs ?? SLOW_CPU_DEFAULT_MS);
-  if (args.faults.includes('n-plus-one')) return nPlusOne(db, args, start);
+  // `token-bloat` widens what either path returns: with `n-plus-one` also on (npm test's shared
+  // self-test run), both faults still act.
   const ranked = args.faults.includes('token-bloat') ? BLOAT : RANKED;
   const recent = args.faults.includes('token-bloat') ? BLOAT : RECENT;
+  if (args.faults.includes('n-plus-one')) return nPlusOne(db, args, start, { ranked, recent });
   const profileFilter = args.profileId === null ? '' : ' AND profile_id = $5';
   const params: (string | number)[] = [args.userId, args.text, ranked, recent];
   if (args.profileId !== null) params.push(args.profileId);
@@ -69,6 +71,7 @@ async function nPlusOne(
   db: Db,
   args: { userId: number; profileId: number | null; text: string },
   start: number,
+  limits: { ranked: number; recent: number },
 ): Promise<RetrievalResult> {
   const ids = await db.query<{ id: number }>(
     args.profileId === null
@@ -94,8 +97,8 @@ async function nPlusOne(
   const ranked = rows
     .filter((m) => m.score > 0)
     .sort((a, b) => b.score - a.score || b.id - a.id)
-    .slice(0, RANKED);
+    .slice(0, limits.ranked);
   const chosen = new Set(ranked.map((m) => m.id));
-  const recent = rows.filter((m) => !chosen.has(m.id)).slice(0, RECENT);
+  const recent = rows.filter((m) => !chosen.has(m.id)).slice(0, limits.recent);
   return { memories: [...ranked, ...recent], latencyMs: performance.now() - start, queries: 1 + ids.rows.length };
 }

@@ -9,6 +9,11 @@
 import OpenAI from 'openai';
 import { redact } from '../lib/redact';
 
+/** The longest call when the caller gives no bound (the SDK's own timeout, used until now). */
+const MODEL_CALL_TIMEOUT_MS = 120_000;
+/** The longest wait for the next chunk of a reply (as long as the app waits for the model by default). */
+const MODEL_IDLE_MS = 30_000;
+
 /** The `model` fixture: the model's *own* latency, for the app-overhead split. */
 export class ModelProbe {
   private readonly client: OpenAI;
@@ -22,24 +27,44 @@ export class ModelProbe {
     this.client = new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 0, timeout: 120_000 });
   }
 
-  /** One streamed completion: when the first and last token arrived, relative to the call, and usage. */
+  /**
+   * One streamed completion: when the first and last token arrived, relative to the call, and
+   * usage. Bounded: the whole call by `timeoutMs` (the caller's share of its test's budget) and
+   * each wait for the next chunk by `idleMs`, so a stream that stalls after its headers (the
+   * SDK's own timeout stops at the headers) fails the sample with a cause instead of hanging the test.
+   */
   async streamChat(
     messages: { role: 'system' | 'user' | 'assistant'; content: string }[],
-    opts: { model?: string; maxTokens?: number } = {},
+    opts: { model?: string; maxTokens?: number; timeoutMs?: number; idleMs?: number } = {},
   ): Promise<{ firstTokenMs: number; totalMs: number; promptTokens: number; completionTokens: number }> {
     const start = performance.now();
     let firstTokenMs: number | undefined;
     let promptTokens = 0;
     let completionTokens = 0;
+    const timeoutMs = opts.timeoutMs ?? MODEL_CALL_TIMEOUT_MS;
+    const idleMs = opts.idleMs ?? MODEL_IDLE_MS;
+    const abort = new AbortController();
+    let stalled: string | undefined;
+    const stop = (why: string) => {
+      stalled = why;
+      abort.abort();
+    };
+    const overall = setTimeout(() => stop(`no complete reply within ${timeoutMs} ms`), timeoutMs);
+    let idle = setTimeout(() => stop(`no data for ${idleMs} ms`), idleMs);
     try {
-      const stream = await this.client.chat.completions.create({
-        model: opts.model ?? this.conversationModel,
-        messages,
-        stream: true,
-        stream_options: { include_usage: true },
-        ...(opts.maxTokens === undefined ? {} : { max_tokens: opts.maxTokens }),
-      });
+      const stream = await this.client.chat.completions.create(
+        {
+          model: opts.model ?? this.conversationModel,
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+          ...(opts.maxTokens === undefined ? {} : { max_tokens: opts.maxTokens }),
+        },
+        { signal: abort.signal },
+      );
       for await (const chunk of stream) {
+        clearTimeout(idle);
+        idle = setTimeout(() => stop(`no data for ${idleMs} ms mid-stream`), idleMs);
         if (firstTokenMs === undefined && chunk.choices.some((c) => (c.delta.content ?? '').length > 0)) {
           firstTokenMs = performance.now() - start;
         }
@@ -48,11 +73,21 @@ export class ModelProbe {
           completionTokens = chunk.usage.completion_tokens;
         }
       }
+      // The SDK ends an aborted stream as if it were complete: a cut reply is no sample.
+      if (stalled) throw new Error(stalled);
     } catch (err) {
       const e = err as { status?: number; message?: string };
-      const wrapped = new Error(`model endpoint ${this.baseUrl} failed: ${redact(e.message ?? String(err))}`);
-      (wrapped as Error & { code?: string }).code = e.status ? `model_http_${e.status}` : 'model_error';
+      const cause = stalled ?? redact(e.message ?? String(err));
+      const wrapped = new Error(`model endpoint ${this.baseUrl} failed: ${cause}`);
+      (wrapped as Error & { code?: string }).code = stalled
+        ? 'model_timeout'
+        : e.status
+          ? `model_http_${e.status}`
+          : 'model_error';
       throw wrapped;
+    } finally {
+      clearTimeout(overall);
+      clearTimeout(idle);
     }
     const totalMs = performance.now() - start;
     return { firstTokenMs: firstTokenMs ?? totalMs, totalMs, promptTokens, completionTokens };

@@ -274,7 +274,7 @@ async function directModelCalls(
           },
           { role: 'user', content: questionFor(scenario, ctx.index + perf.profile.warmup) },
         ],
-        { model: model.conversationModel, maxTokens },
+        { model: model.conversationModel, maxTokens, timeoutMs: budget.requestTimeoutMs(120_000) },
       );
       ctx.record('model.direct_total_ms', r.totalMs, direct);
       if (!ctx.warmup) directTotals.push(r.totalMs);

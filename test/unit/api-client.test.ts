@@ -35,8 +35,8 @@ const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerRespons
   '/api/sessions/1/messages': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('event: meta\ndata: {"userMessageId":1}\n\n');
-    res.write('event: token\r\ndata: {"text":"hel');
-    setTimeout(() => res.end('lo"}\r\n\r\nevent: done\ndata: {"ok":true}\n\n'), 5);
+    res.write('event: token\r\ndata: {"delta":"hel');
+    setTimeout(() => res.end('lo"}\r\n\r\nevent: done\ndata: {"message":{},"usage":{},"timing":{}}\n\n'), 5);
   },
   '/api/sessions/2/messages': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -45,6 +45,11 @@ const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerRespons
   '/api/sessions/3/messages': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('event: token\ndata: not json\n\n');
+  },
+  // A done event without the usage and timing the suite reads.
+  '/api/sessions/6/messages': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('event: done\ndata: {"message":{"content":"hi"}}\n\n');
   },
   '/api/sessions/4/messages': (_req, res) => {
     res.writeHead(502, { 'content-type': 'text/plain' });
@@ -122,13 +127,14 @@ void test('SSE: events split across chunks and CRLF line ends arrive whole', asy
     events.map((e) => e.event),
     ['meta', 'token', 'done'],
   );
-  assert.deepEqual(events[1]?.data, { text: 'hello' });
+  assert.deepEqual(events[1]?.data, { delta: 'hello' });
 });
 
 void test('SSE: a stream cut before done, malformed data, 5xx and a non-SSE answer each get a code', async () => {
   const user = api.as({ token: 't' });
   await rejectsWith(collect(user.streamMessage(2, 'hi')), 'stream_cut', /ended before a "done" or "error" event/);
   await rejectsWith(collect(user.streamMessage(3, 'hi')), 'sse_malformed', /event data is not JSON/);
+  await rejectsWith(collect(user.streamMessage(6, 'hi')), 'sse_malformed', /"done" event has no object "usage"/);
   await rejectsWith(collect(user.streamMessage(4, 'hi')), 'http_502', /502/);
   await rejectsWith(collect(user.streamMessage(5, 'hi')), 'sse_malformed', /expected text\/event-stream/);
 });

@@ -14,13 +14,20 @@ export async function withoutModelWait<T>(
   step: string,
   body: () => Promise<T>,
 ): Promise<T> {
-  // No model endpoint configured: the chats themselves will say so.
-  const latencySwitch = await latencySwitchOf(configuredModelEndpoint(config)).catch(() => undefined);
+  // No model endpoint configured: the chats themselves will say so. An endpoint that did not
+  // answer the switch's probe is said as such, not as an endpoint without a switch.
+  let unreachable: string | undefined;
+  const latencySwitch = await latencySwitchOf(configuredModelEndpoint(config)).catch((err: unknown) => {
+    unreachable = err instanceof Error ? err.message : String(err);
+    return undefined;
+  });
   perf.evidence(
     'harness.model_latency',
     latencySwitch
       ? `${step}: on the simulator's instant profile (default ${latencySwitch.latency}): no model time in them`
-      : `${step}: on the model as it is (it has no latency switch)`,
+      : unreachable
+        ? `${step}: on the model as it is (its latency switch could not be read: ${unreachable})`
+        : `${step}: on the model as it is (it has no latency switch)`,
     undefined,
   );
   return latencySwitch ? withInstantModels([latencySwitch], body) : body();

@@ -30,10 +30,18 @@ export async function newChatPage(browser: Browser, baseUrl: string, contexts: B
 export async function timeUiReply(tab: ChatPage, question: string, budget: TimeBudget): Promise<UiReplyTimes> {
   await tab.armReplyProbe();
   await tab.send(question);
+  const timeoutMs = budget.requestTimeoutMs(CHAT_TIMEOUT_MS);
   try {
-    await tab.waitForReplyEnd(budget.requestTimeoutMs(CHAT_TIMEOUT_MS));
-  } catch {
-    throw new SampleFailure('timeout', 'the reply did not reach data-state="done" or "error" in the UI in time');
+    await tab.waitForReplyEnd(timeoutMs);
+  } catch (err) {
+    // Only a wait that ran out is a timeout; a crashed page or a closed context is its own cause.
+    if (err instanceof Error && err.name === 'TimeoutError') {
+      throw new SampleFailure(
+        'timeout',
+        `the reply did not reach data-state="done" or "error" in the UI within ${timeoutMs} ms`,
+      );
+    }
+    throw new SampleFailure('page', `waiting for the reply in the page failed: ${(err as Error).message}`);
   }
   const p = await tab.replyMarks();
   if (p.errorAt !== null)

@@ -139,10 +139,18 @@ async function startTarget(perf: PerfConfig, modelLatency: string, cleanup: Clea
  * the seeder's own settle threshold, and autovacuum and the GIN pending lists of the fresh
  * memories would otherwise be processed during the first step. Changes no data; best effort.
  */
-export async function seedUsers(seeder: Seeder, pool: pg.Pool, count: number, memories: number): Promise<SeededUser[]> {
+export async function seedUsers(
+  seeder: Seeder,
+  pool: pg.Pool,
+  count: number,
+  memories: number,
+  aborted: () => boolean = () => false,
+): Promise<SeededUser[]> {
   const started = performance.now();
   const users: SeededUser[] = [];
   for (let i = 0; i < count; i++) {
+    // Ctrl-C while seeding (minutes at 1,000 users): stop between users, not after all of them.
+    if (aborted()) throw new Error(`stopped by a signal while seeding (${i} of ${count} users seeded)`);
     const user = await seeder.user({ displayName: `Load user ${i + 1}` });
     if (memories > 0) await seeder.memories(user, memories);
     users.push(user);
@@ -469,7 +477,13 @@ export async function runLoad(): Promise<number> {
     cleanup.pool = pool;
     cleanup.seeder = targetAdapter.seeder(pool, { runId, tag: 'load', allowSeed: perf.allowSeed });
     const maxUsers = Math.max(...cfg.steps);
-    const seeded = await seedUsers(cleanup.seeder, pool, maxUsers + cfg.browsers, cfg.memoriesPerUser);
+    const seeded = await seedUsers(
+      cleanup.seeder,
+      pool,
+      maxUsers + cfg.browsers,
+      cfg.memoriesPerUser,
+      () => cleanup.aborted,
+    );
     phases.mark('seeding');
     const tempDir = (cleanup.tempDir = mkdtempSync(path.join(os.tmpdir(), 'memorychat-load-')));
     const chromium = detectChromium(perf.chromiumPath);
@@ -490,6 +504,8 @@ export async function runLoad(): Promise<number> {
       phases,
     };
     for (const users of cfg.steps) {
+      // A signal between steps (or during seeding, with no child to kill yet) starts no new one.
+      if (cleanup.aborted) throw new Error('stopped by a signal');
       const stage = await runStep(ctx, users);
       stages.push(stage);
       console.log(stepLine(stage));

@@ -77,15 +77,14 @@ class Cleanup {
   private done: Promise<void> | undefined;
 
   killChildren(): void {
-    for (const child of this.children) {
-      if (child.pid !== undefined && child.exitCode === null) {
-        try {
-          process.kill(-child.pid, 'SIGTERM'); // the whole group: Artillery, its workers, Chromium
-        } catch {
-          child.kill('SIGTERM');
-        }
-      }
-    }
+    // Every group still open, also one whose leader exited while a worker holds its output.
+    for (const child of this.children) signalGroup(child, 'SIGTERM');
+    // A group that ignores SIGTERM (a browser mid-start) must not hold the run: SIGKILL after a grace.
+    const left = [...this.children];
+    if (left.length === 0) return;
+    setTimeout(() => {
+      for (const child of left) if (this.children.has(child)) signalGroup(child, 'SIGKILL');
+    }, KILL_GRACE_MS).unref();
   }
 
   run(): Promise<void> {
@@ -226,6 +225,23 @@ function runArtillery(job: ArtilleryJob): Promise<number> {
       resolve(code ?? (signal ? 128 : 1));
     });
   });
+}
+
+/** How long Artillery's process groups get to stop after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 5_000;
+
+/** Signals a child's whole process group (Artillery, its workers, Chromium); gone already is fine. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /**

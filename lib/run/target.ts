@@ -247,7 +247,12 @@ async function checkModel(spec: TargetSpec): Promise<{ host: string; models: str
     );
   }
   if (!res.ok) {
-    const hint = res.status === 401 ? ' (check OPENAI_API_KEY)' : '';
+    const hint =
+      res.status === 401
+        ? ' (check OPENAI_API_KEY)'
+        : res.status === 404
+          ? ` (does ${names.openaiBaseUrl} end in /v1, as the OpenAI API's base URL does?)`
+          : '';
     throw new TargetError(
       `The model endpoint ${endpoint.baseUrl} answered GET /models with HTTP ${res.status}${hint}.`,
     );

@@ -43,6 +43,11 @@ interface SelfTest {
   metrics: string[];
   /** When set, the failed check must be on this statistic (e.g. errorRate, not a missing metric). */
   statistic?: string;
+  /**
+   * When set, the failed samples behind the check must all have one of these codes (the fault's
+   * own failures, not a harness or database error that happens to raise the error rate).
+   */
+  causes?: string[];
   env?: Record<string, string>;
   /** Extra Playwright arguments (e.g. a shorter --timeout, which shrinks the test's time budget). */
   args?: string[];
@@ -121,6 +126,7 @@ const SELF_TESTS: SelfTest[] = [
     criterion: 'performance-measured',
     metrics: ['response.total_ms', 'response.ttft_ms'],
     statistic: 'errorRate',
+    causes: ['model_error', 'model_timeout'],
     env: { MEMORYCHAT_MODEL_TIMEOUT_MS: '1500' },
   },
   // Search as fast as ever, but newest first: only the relevance checks can see it.
@@ -365,9 +371,14 @@ function judgeSelfTest(t: SelfTest, summary: PerfSummary, code: number): StageOu
       typeof c.value === 'number' &&
       (!t.statistic || c.statistic === t.statistic),
   );
+  // The check's message counts the failed samples by code: "6 failed samples: model_error ×4, …".
+  const codes = [...(culprit?.message ?? '').matchAll(/(\w+) ×\d+/g)].map((m) => m[1] ?? '');
+  const foreign = t.causes ? codes.filter((c) => !t.causes?.includes(c)) : [];
   return judge(
     [
       faultNotOn(t.fault, summary.environment.target),
+      !!t.causes && codes.length === 0 && `the failed samples' causes are not in the check's message`,
+      foreign.length > 0 && `failed samples with other causes than ${t.causes?.join(' or ')}: ${foreign.join(', ')}`,
       summary.verdict !== 'fail' && `verdict was ${summary.verdict}, expected fail`,
       criterion.passed && `criterion ${t.criterion} passed, expected it to fail`,
       !culprit && `no failed check on ${t.metrics.join(' or ')} under ${t.criterion}`,

@@ -109,6 +109,22 @@ void test('cleanup also runs when the test body throws', async () => {
   assert.deepEqual(await rowCounts(pool), beforeCounts);
 });
 
+void test('cleanup during a bulk memory load stops it and waits: no row outlives its user', async () => {
+  // A test that timed out mid-seeding: the fixture cleans up while the load still inserts.
+  const beforeCounts = await rowCounts(pool);
+  const s = new PgSeeder(pool, opts('timedout'), hashToken);
+  const owner = await s.user();
+  // Its outcome is taken at once: the test that started it is gone and awaits nothing.
+  const outcome = s.memories(owner, 20_000).then(
+    () => 'completed',
+    (err: unknown) => (err as Error).message,
+  );
+  await new Promise((r) => setTimeout(r, 150));
+  await s.cleanup();
+  assert.match(await outcome, /stopped after \d+ of \d+ chunks: cleanup began/);
+  assert.deepEqual(await rowCounts(pool), beforeCounts);
+});
+
 void test('a non-test database is refused, with the reason and how to opt in', async () => {
   const beforeCounts = await rowCounts(prodPool);
   const s = new PgSeeder(prodPool, opts('refused'), hashToken);

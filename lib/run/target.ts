@@ -132,6 +132,14 @@ function markRequested(env: NodeJS.ProcessEnv): boolean {
   return ['1', 'true', 'yes'].includes(env.MEMORYCHAT_MARK_TEST_DATABASE?.trim().toLowerCase() ?? '');
 }
 
+function databaseUnreachable(spec: TargetSpec, databaseUrl: string, err: unknown): TargetError {
+  const name = (spec.names ?? CANDIDATE_NAMES).databaseUrl;
+  return new TargetError(
+    `The ${spec.arm} database is not reachable at ${name}=${redactUrl(databaseUrl)} (${errText(err)}). ` +
+      `Fix: start it or correct ${name}.`,
+  );
+}
+
 async function refuseUnlessTestDatabase(spec: TargetSpec, databaseUrl: string): Promise<void> {
   const names = spec.names ?? CANDIDATE_NAMES;
   const pool = createPool(databaseUrl, { max: 1 });
@@ -140,10 +148,7 @@ async function refuseUnlessTestDatabase(spec: TargetSpec, databaseUrl: string): 
     try {
       check = await checkTestDatabase(pool, spec.allowSeed);
     } catch (err) {
-      throw new TargetError(
-        `The ${spec.arm} database is not reachable at ${names.databaseUrl}=${redactUrl(databaseUrl)} ` +
-          `(${errText(err)}). Fix: start it or correct ${names.databaseUrl}.`,
-      );
+      throw databaseUnreachable(spec, databaseUrl, err);
     }
     if (!check.isTestDatabase) {
       throw new TargetError(
@@ -165,10 +170,7 @@ async function checkDatabase(spec: TargetSpec, databaseUrl: string): Promise<DbI
       serverVersion =
         (await pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v ?? '?';
     } catch (err) {
-      throw new TargetError(
-        `The ${spec.arm} database is not reachable at ${where} (${errText(err)}). ` +
-          `Fix: start it or correct ${names.databaseUrl}.`,
-      );
+      throw databaseUnreachable(spec, databaseUrl, err);
     }
     const check = await checkTestDatabase(pool, spec.allowSeed);
     if (!check.isTestDatabase) throw new TargetError(refusalMessage(check));

@@ -41,7 +41,7 @@ import {
   type OpenTarget,
 } from './lib/run/target';
 import { createPool, MARKER_TABLE } from './clients/db';
-import { registerRun, type RunRegistration } from './clients/runs';
+import { registerRun, RunIdInUseError, type RunRegistration } from './clients/runs';
 import { cleanupRun } from './data/seed';
 import { verdictInputProblem } from './lib/verdict/inputs';
 import { PERF_THRESHOLDS } from './perf.thresholds';
@@ -186,6 +186,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     const seeded = [candidate, ...(baseArm && !baseArm.base.ownDatabase ? [baseArm.base] : [])];
     for (const t of seeded) {
       const registered = await registerRun(t.databaseUrl, runId, config.allowSeed).catch((err: unknown) => {
+        // Another live run with this id: measuring on would let each run's cleanup delete the other's rows.
+        if (err instanceof RunIdInUseError) throw new TargetError(err.message);
         // E.g. no CREATE privilege: measuring still works; only a concurrent cleanup could misjudge us.
         console.warn(
           `memorychat-perf: could not register run ${runId} in the runs table of the ${t.arm}'s database ` +

@@ -194,3 +194,20 @@ void test('npm run cleanup: prints per run and table, refuses other databases, s
   assert.match(unset.out, /DATABASE_URL is not set: set it to the database the suite seeded/);
   assert.equal(runCleanup(['--force'], {}).code, 2);
 });
+
+void test('a run id another live run holds is refused; a silent one is taken over', async () => {
+  const first = await registerRun(stack.databaseUrl, 'same-id', false, 60_000);
+  try {
+    await pool.query(`UPDATE ${RUNS_TABLE} SET pid = pid + 1 WHERE run_id = 'same-id'`); // as another process
+    await assert.rejects(
+      registerRun(stack.databaseUrl, 'same-id', false),
+      /run id same-id is in use by another run in progress \(host .*, pid \d+\).*Unset PERF_RUN_ID/,
+    );
+    // Silent for longer than a live run ever is: a dead run's registration, taken over.
+    await pool.query(`UPDATE ${RUNS_TABLE} SET heartbeat_at = now() - interval '10 minutes' WHERE run_id = 'same-id'`);
+    const second = await registerRun(stack.databaseUrl, 'same-id', false);
+    await second.stop();
+  } finally {
+    await first.stop();
+  }
+});

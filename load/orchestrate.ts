@@ -31,6 +31,7 @@ import { round } from '../lib/verdict/numbers';
 import { redact, redactUrl } from '../lib/redact';
 import type { StackProcess } from '../lib/run/stack-process';
 import { openTarget, type OpenTarget } from '../lib/run/target';
+import { signalGroup } from '../lib/run/process-group';
 import { createPool } from '../clients/db';
 import { registerRun, type RunRegistration } from '../clients/runs';
 import { target as targetAdapter, type SeededUser, type Seeder } from '../clients/target';
@@ -78,12 +79,13 @@ class Cleanup {
 
   killChildren(): void {
     // Every group still open, also one whose leader exited while a worker holds its output.
-    for (const child of this.children) signalGroup(child, 'SIGTERM');
+    for (const child of this.children) signalGroup(child, 'SIGTERM', { evenIfLeaderExited: true });
     // A group that ignores SIGTERM (a browser mid-start) must not hold the run: SIGKILL after a grace.
     const left = [...this.children];
     if (left.length === 0) return;
     setTimeout(() => {
-      for (const child of left) if (this.children.has(child)) signalGroup(child, 'SIGKILL');
+      for (const child of left)
+        if (this.children.has(child)) signalGroup(child, 'SIGKILL', { evenIfLeaderExited: true });
     }, KILL_GRACE_MS).unref();
   }
 
@@ -229,20 +231,6 @@ function runArtillery(job: ArtilleryJob): Promise<number> {
 
 /** How long Artillery's process groups get to stop after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 5_000;
-
-/** Signals a child's whole process group (Artillery, its workers, Chromium); gone already is fine. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
 
 /**
  * Where a load run's time goes, printed as one line at its end: the target, seeding, each step

@@ -12,11 +12,12 @@
  * closes our end; the stack sees end-of-file and stops PostgreSQL and the simulator and deletes
  * its data directory (MEMORYCHAT_EXIT_WITH_STDIN=1, app/stack.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { redact } from '../redact';
+import { signalGroup } from './process-group';
 
 export interface StackUrls {
   baseUrl: string;
@@ -59,20 +60,6 @@ export function parseStackLine(line: string): { key: Key; value: string } | unde
   return KEYS.includes(key) ? { key, value: m[2] as string } : undefined;
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    // Negative pid: the whole process group (detached child = group leader): tsx, node, postgres.
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
 export async function startStackProcess(opts: StartStackOptions): Promise<StackProcess> {
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
@@ -108,8 +95,8 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
     });
   });
   // Never leave a stack behind: our exit, Ctrl-C or a kill of the runner stops the group.
-  const onExit = (): void => killGroup(child, 'SIGTERM');
-  const onSignal = (): void => killGroup(child, 'SIGTERM');
+  const onExit = (): void => signalGroup(child, 'SIGTERM');
+  const onSignal = (): void => signalGroup(child, 'SIGTERM');
   process.once('exit', onExit);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -121,7 +108,7 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
 
   const stop = async (): Promise<void> => {
     if (!exited) {
-      killGroup(child, 'SIGTERM');
+      signalGroup(child, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         exitPromise.then(() => false),
@@ -131,7 +118,7 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
       ]);
       clearTimeout(timer);
       if (timedOut) {
-        killGroup(child, 'SIGKILL');
+        signalGroup(child, 'SIGKILL');
         await Promise.race([exitPromise, new Promise((r) => setTimeout(r, 2_000))]);
       }
     }

@@ -9,7 +9,7 @@
  *   confidence after a Holm correction across the metrics compared (with a dozen metrics, plain
  *   95 % intervals would call up to one clean run in four slower: 1 − 0.975¹² ≈ 0.26).
  */
-import { MedianResampler, quantile, quantileSorted, seededRandom, stringSeed } from './stats';
+import { MeanResampler, MedianResampler, quantile, quantileSorted, seededRandom, stringSeed } from './stats';
 import type { Unit } from './metrics-schema';
 
 export const DECISIONS = ['regression', 'improvement', 'no-change', 'insufficient-data'] as const;
@@ -154,19 +154,10 @@ function summarizeArm(values: readonly number[]): ArmSummary {
  * one by one (MedianResampler).
  */
 function bootstrap(values: readonly number[], stat: 'median' | 'mean', seed: number): Float64Array {
-  const n = values.length;
   const rnd = seededRandom(seed);
   const out = new Float64Array(RESAMPLES);
-  if (stat === 'median') {
-    const resample = new MedianResampler(values);
-    for (let r = 0; r < RESAMPLES; r++) out[r] = resample.draw(rnd);
-  } else {
-    for (let r = 0; r < RESAMPLES; r++) {
-      let sum = 0;
-      for (let i = 0; i < n; i++) sum += values[Math.floor(rnd() * n)] as number;
-      out[r] = n > 0 ? sum / n : 0;
-    }
-  }
+  const resample = stat === 'median' ? new MedianResampler(values) : new MeanResampler(values);
+  for (let r = 0; r < RESAMPLES; r++) out[r] = resample.draw(rnd);
   return out.sort();
 }
 

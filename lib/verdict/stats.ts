@@ -249,7 +249,7 @@ export class MedianResampler {
 }
 
 /** Means of bootstrap resamples (n draws with replacement from `src`), the same draws as MedianResampler. */
-class MeanResampler {
+export class MeanResampler {
   constructor(private readonly src: ArrayLike<number>) {}
 
   draw(rnd: () => number): number {

@@ -87,6 +87,15 @@ const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0 (true/false)' })
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+/**
+ * A switch the suite passes on but does not own (e.g. the app's MEMORYCHAT_MARK_TEST_DATABASE):
+ * on for 1/true/yes in any case, as the app reads it; anything else is off here (the app names a
+ * bad value itself).
+ */
+export function switchOn(raw: string | undefined): boolean {
+  return flag.safeParse(nonEmpty(raw)?.toLowerCase()).data === true;
+}
 // Values arrive trimmed (nonEmpty).
 const faultList = z
   .string()

@@ -11,6 +11,7 @@ import { modelEndpoint } from '../../clients/model';
 import { target as adapter } from '../../clients/target';
 import { redact, redactUrl } from '../redact';
 import { startStackProcess, type StackProcess } from './stack-process';
+import { switchOn } from './config';
 
 const CHECK_TIMEOUT_MS = 5_000;
 /**
@@ -125,11 +126,6 @@ async function checkHealth(spec: TargetSpec, baseUrl: string, stackLog: string |
     );
   }
   return health;
-}
-
-/** MEMORYCHAT_MARK_TEST_DATABASE=1: the user asks the bundled stack to mark its database as a test database. */
-function markRequested(env: NodeJS.ProcessEnv): boolean {
-  return ['1', 'true', 'yes'].includes(env.MEMORYCHAT_MARK_TEST_DATABASE?.trim().toLowerCase() ?? '');
 }
 
 function databaseUnreachable(spec: TargetSpec, databaseUrl: string, err: unknown): TargetError {
@@ -273,7 +269,9 @@ export async function openTarget(spec: TargetSpec): Promise<OpenTarget> {
   if (spec.bundled) {
     // The bundled app migrates the database it is given (tables, triggers, indexes) as it starts:
     // a database that is not a test database is refused before that, not after.
-    if (spec.databaseUrl && !markRequested(spec.bundled.env)) await refuseUnlessTestDatabase(spec, spec.databaseUrl);
+    // MEMORYCHAT_MARK_TEST_DATABASE=1 asks the stack to mark its database as a test database.
+    const markRequested = switchOn(spec.bundled.env.MEMORYCHAT_MARK_TEST_DATABASE);
+    if (spec.databaseUrl && !markRequested) await refuseUnlessTestDatabase(spec, spec.databaseUrl);
     try {
       stack = await startStackProcess(spec.bundled);
     } catch (err) {

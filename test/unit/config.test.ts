@@ -11,6 +11,7 @@ import {
   resolveReportDir,
   runProfile,
   selectedProjects,
+  switchOn,
 } from '../../lib/run/config';
 import { detectChromium } from '../../lib/run/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
@@ -220,4 +221,9 @@ void test('stack protocol lines are parsed; other lines ignored', () => {
   assert.deepEqual(parseStackLine('STACK_READY_MS=812'), { key: 'STACK_READY_MS', value: '812' });
   assert.equal(parseStackLine('MemoryChat stack ready in 812 ms (Ctrl-C to stop)'), undefined);
   assert.equal(parseStackLine('HOME=/root'), undefined);
+});
+
+void test('switchOn: an app switch is on for 1/true/yes in any case, off otherwise', () => {
+  for (const on of ['1', 'true', 'TRUE', ' yes ']) assert.equal(switchOn(on), true, on);
+  for (const off of [undefined, '', '0', 'false', 'no', 'maybe']) assert.equal(switchOn(off), false, String(off));
 });

@@ -47,6 +47,14 @@ const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerRespons
     res.end('event: token\ndata: not json\n\n');
   },
   // A done event without the usage and timing the suite reads.
+  '/api/sessions/7/messages': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('event: meta\ndata: {"userMessageId":1}\n\nevent: token\ndata: {"delta":"hel'); // cut mid-event
+  },
+  '/api/sessions/8/messages': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('event: meta\ndata: {}\n\nevent: done\ndata: {"message":{},"usage":{},"timing":{}}'); // no final blank line
+  },
   '/api/sessions/6/messages': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('event: done\ndata: {"message":{"content":"hi"}}\n\n');
@@ -133,10 +141,19 @@ void test('SSE: events split across chunks and CRLF line ends arrive whole', asy
 void test('SSE: a stream cut before done, malformed data, 5xx and a non-SSE answer each get a code', async () => {
   const user = api.as({ token: 't' });
   await rejectsWith(collect(user.streamMessage(2, 'hi')), 'stream_cut', /ended before a "done" or "error" event/);
+  await rejectsWith(collect(user.streamMessage(7, 'hi')), 'stream_cut', /ended in the middle of its last event/);
   await rejectsWith(collect(user.streamMessage(3, 'hi')), 'sse_malformed', /event data is not JSON/);
   await rejectsWith(collect(user.streamMessage(6, 'hi')), 'sse_malformed', /"done" event has no object "usage"/);
   await rejectsWith(collect(user.streamMessage(4, 'hi')), 'http_502', /502/);
   await rejectsWith(collect(user.streamMessage(5, 'hi')), 'sse_malformed', /expected text\/event-stream/);
+});
+
+void test('SSE: a last event without its blank line still counts when it is whole', async () => {
+  const events = await collect(api.as({ token: 't' }).streamMessage(8, 'hi'));
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ['meta', 'done'],
+  );
 });
 
 void test('a deadline ends a request with code timeout, naming the limit', async () => {

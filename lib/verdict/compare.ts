@@ -21,6 +21,7 @@ export const FAMILY_ALPHA = 0.05;
 const UNCORRECTED_ALPHA = 0.025;
 /** Fewer pairs than this cannot support a decision. */
 export const MIN_PAIRS = 6;
+/** Bootstrap resamples: the smallest p-value one can show is 1/(RESAMPLES + 1). */
 const RESAMPLES = 2000;
 
 /** The samples of one metric from both arms, index-aligned (pair i = base[i], candidate[i]). */
@@ -153,11 +154,11 @@ function summarizeArm(values: readonly number[]): ArmSummary {
  * The sampler calls this after every batch, for every metric: the median's resamples are not sorted
  * one by one (MedianResampler).
  */
-function bootstrap(values: readonly number[], stat: 'median' | 'mean', seed: number): Float64Array {
+function bootstrap(values: readonly number[], stat: 'median' | 'mean', seed: number, resamples: number): Float64Array {
   const rnd = seededRandom(seed);
-  const out = new Float64Array(RESAMPLES);
+  const out = new Float64Array(resamples);
   const resample = stat === 'median' ? new MedianResampler(values) : new MeanResampler(values);
-  for (let r = 0; r < RESAMPLES; r++) out[r] = resample.draw(rnd);
+  for (let r = 0; r < resamples; r++) out[r] = resample.draw(rnd);
   return out.sort();
 }
 
@@ -182,8 +183,11 @@ function pAtLeast(sorted: Float64Array, x: number): number {
 /** Times below this are treated as this (a ratio needs positive values). */
 const TINY = 1e-3;
 
-/** Compares one metric, without the correction across metrics (see {@link compareSeries}). */
-export function compareOne(series: PairedSeries): ComparedMetric {
+/**
+ * Compares one metric, without the correction across metrics (see {@link compareSeries}).
+ * `resamples`: of the bootstrap; its p-values are never below 1/(resamples + 1).
+ */
+export function compareOne(series: PairedSeries, resamples = RESAMPLES): ComparedMetric {
   const pairs = Math.min(series.base.length, series.candidate.length);
   const base = series.base.slice(0, pairs);
   const cand = series.candidate.slice(0, pairs);
@@ -207,7 +211,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
   const seed = stringSeed(`${series.name}|${series.scenario}`);
   if (kind === 'ratio') {
     const logRatios = base.map((b, i) => Math.log(Math.max(cand[i] as number, TINY) / Math.max(b, TINY)));
-    const dist = bootstrap(logRatios, 'median', seed);
+    const dist = bootstrap(logRatios, 'median', seed, resamples);
     const upper = Math.log(1 + minEffect);
     out.ratio = Math.exp(quantile(logRatios, 0.5));
     out.ci95 = { low: Math.exp(quantileSorted(dist, 0.025)), high: Math.exp(quantileSorted(dist, 0.975)) };
@@ -215,7 +219,7 @@ export function compareOne(series: PairedSeries): ComparedMetric {
     out.pImprovement = pAtLeast(dist, -upper);
   } else {
     const diffs = base.map((b, i) => (cand[i] as number) - b);
-    const dist = bootstrap(diffs, 'mean', seed);
+    const dist = bootstrap(diffs, 'mean', seed, resamples);
     const baseMean = meanOf(base);
     const toRatio = (d: number): number | null => (baseMean > 0 ? 1 + d / baseMean : null);
     out.difference = meanOf(diffs);
@@ -245,12 +249,21 @@ export function holm(pValues: readonly number[], alpha = FAMILY_ALPHA): boolean[
   return significant;
 }
 
+/**
+ * Enough resamples that the smallest p-value the bootstrap can show is at most half of Holm's
+ * first threshold (α over both directions of `metrics`): with 2,000 and 51 metrics or more, no
+ * change could ever be declared.
+ */
+function resamplesFor(metrics: number): number {
+  return Math.max(RESAMPLES, Math.ceil((2 * (2 * metrics)) / FAMILY_ALPHA));
+}
+
 /** Compares every metric and decides each, Holm-corrected across all of them. */
 export function compareSeries(
   series: readonly PairedSeries[],
   arms: { base: ComparisonBase; candidate: ComparisonBase },
 ): Comparison {
-  const metrics = series.map(compareOne);
+  const metrics = series.map((s) => compareOne(s, resamplesFor(series.length)));
   const tested = metrics.filter((m) => m.decision !== 'insufficient-data');
   // Two one-sided tests per metric: the family is every direction of every metric.
   const pValues = tested.flatMap((m) => [m.pRegression ?? 1, m.pImprovement ?? 1]);

@@ -62,6 +62,17 @@ void describe('compare', () => {
     assert.ok(slow.ratio !== null && slow.ratio > 1.15 && slow.ratio < 1.35, `ratio ${slow.ratio}`);
   });
 
+  void test('a large family can still declare a change: the bootstrap resolves its smallest threshold', () => {
+    // 60 metrics: Holm's first threshold is 0.05 / 120, below the 1/2001 that 2,000 resamples show.
+    const series = Array.from({ length: 60 }, (_, k) => {
+      const { b, c } = pairs(120, 300 + k, 1, k === 0 ? 2 : 1, 0.05);
+      return ms(`db.metric_${k}_ms`, b, c);
+    });
+    const result = compareSeries(series, arms);
+    assert.equal(result.metrics[0]?.decision, 'regression');
+    assert.equal(result.regressions, 1);
+  });
+
   void test('a slowdown inside the minimum effect is not a regression', () => {
     const { b, c } = pairs(300, 11, 2, 1.04, 0.05);
     const one = compareSeries([ms('db.session_create_ms', b, c)], arms).metrics[0];

@@ -1,6 +1,7 @@
 /**
  * `npm run report`: builds the Allure report (Allure 3 CLI, no Java) from
  * `${PERF_REPORT_DIR:-reports}/allure-results` into `${PERF_REPORT_DIR:-reports}/allure-report`.
+ * `npm run report:open` (`--open`) serves that report on localhost.
  *
  * Allure 3's default ("awesome") report takes categories from its config, not from
  * categories.json in the results, so this script writes a small generated config with
@@ -16,11 +17,14 @@ import { ALLURE_HISTORY_FILE } from '../reporters/allure-history-reporter';
 
 const GENERATE_TIMEOUT_MS = 180_000;
 
+const shown = (p: string) => relative(process.cwd(), p) || '.';
+const allureCli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
+
 function main(): number {
   const reportDir = resolveReportDir(process.env.PERF_REPORT_DIR);
   const resultsDir = join(reportDir, 'allure-results');
   const outDir = join(reportDir, 'allure-report');
-  const shown = (p: string) => relative(process.cwd(), p) || '.';
+  if (process.argv.includes('--open')) return open(outDir);
 
   const hasResults = existsSync(resultsDir) && readdirSync(resultsDir).some((f) => f.endsWith('-result.json'));
   if (!hasResults) {
@@ -46,13 +50,9 @@ function main(): number {
   };
   writeFileAtomic(configPath, `${JSON.stringify(allureConfig, null, 2)}\n`);
 
-  const cli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
-  if (!existsSync(cli)) {
-    console.error(`Allure CLI not found at ${shown(cli)}: run npm ci (the "allure" package provides it).`);
-    return 1;
-  }
+  if (!cliFound()) return 1;
   const t0 = performance.now();
-  const run = spawnSync(cli, ['generate', resultsDir, '--output', outDir, '--config', configPath], {
+  const run = spawnSync(allureCli, ['generate', resultsDir, '--output', outDir, '--config', configPath], {
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: GENERATE_TIMEOUT_MS,
   });
@@ -73,6 +73,24 @@ function main(): number {
       '(serves it on localhost; opening index.html from disk does not work in every browser)',
   );
   return 0;
+}
+
+function cliFound(): boolean {
+  if (existsSync(allureCli)) return true;
+  console.error(`Allure CLI not found at ${shown(allureCli)}: run npm ci (the "allure" package provides it).`);
+  return false;
+}
+
+/** Serves the built report (the same folder `npm run report` wrote, PERF_REPORT_DIR included) until Ctrl-C. */
+function open(outDir: string): number {
+  if (!existsSync(join(outDir, 'index.html'))) {
+    console.error(`No Allure report in ${shown(outDir)}: build it first with npm run report.`);
+    return 1;
+  }
+  if (!cliFound()) return 1;
+  const run = spawnSync(allureCli, ['open', outDir], { stdio: 'inherit' });
+  if (run.error) console.error(`allure open failed: ${run.error.message}`);
+  return run.error ? 1 : (run.status ?? 1);
 }
 
 process.exitCode = main();

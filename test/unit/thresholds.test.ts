@@ -156,9 +156,18 @@ void test('PERF_THRESHOLDS overrides: applied and listed; malformed input names 
   );
 });
 
-void test('a profile may tighten but never loosen a latency limit', () => {
+void test('a profile may tighten but never loosen or disable a limit, of any unit', () => {
   const cfg = { ...PERF_THRESHOLDS, profiles: { smoke: { checks: { 'response.total_ms.p95': { limit: 9000 } } } } };
   assert.throws(() => resolveThresholds(cfg, 'smoke', NO_ENV), /never loosen/);
+  const tokenCheck = PERF_THRESHOLDS.checks.find((c) => c.unit === 'tokens' && c.op === '<=');
+  assert.ok(tokenCheck, 'a token budget check');
+  const looser = { checks: { [tokenCheck.id]: { limit: tokenCheck.limit * 2 } } };
+  assert.throws(
+    () => resolveThresholds({ ...PERF_THRESHOLDS, profiles: { smoke: looser } }, 'smoke', NO_ENV),
+    /never loosen/,
+  );
+  const off = { checks: { [tokenCheck.id]: { enabled: false } } };
+  assert.throws(() => resolveThresholds({ ...PERF_THRESHOLDS, profiles: { smoke: off } }, 'smoke', NO_ENV), /disable/);
   const tighter = { ...PERF_THRESHOLDS, profiles: { smoke: { checks: { 'response.total_ms.p95': { limit: 4000 } } } } };
   assert.equal(
     resolveThresholds(tighter, 'smoke', NO_ENV).checks.find((c) => c.id === 'response.total_ms.p95')?.limit,

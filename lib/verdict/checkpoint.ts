@@ -311,15 +311,18 @@ function markBaseFailures(
   checks: readonly ThresholdCheck[],
   comparison: Comparison,
 ) {
-  const baseMetrics: MetricForCheck[] = pairs.map((p) => ({
-    name: p.name,
-    scenario: p.scenario,
-    unit: p.unit,
-    samples: p.base,
-    errorCount: 0,
-    errorCodes: {},
-    stats: summarize(p.base),
-  }));
+  // A series whose every pair failed has no base samples: not measured there, not failed there.
+  const baseMetrics: MetricForCheck[] = pairs
+    .filter((p) => p.base.length > 0)
+    .map((p) => ({
+      name: p.name,
+      scenario: p.scenario,
+      unit: p.unit,
+      samples: p.base,
+      errorCount: 0,
+      errorCodes: {},
+      stats: summarize(p.base),
+    }));
   for (const criterion of criteria) {
     for (const result of criterion.checks) {
       if (result.status !== 'failed') continue;

@@ -336,4 +336,39 @@ void describe('the no-regression criterion in the checkpoint', () => {
     assert.ok(failed.length > 0, 'the slow session create fails its Step 7.4 check');
     assert.ok(failed.every((k) => k.failsOnBase === true && /fails on the base too/.test(k.message)));
   });
+
+  void test('a check whose every pair failed is not blamed on the base', () => {
+    // The candidate breaks session create: no pair completes, so the base has no samples either.
+    const broken = pairDoc(1, 40);
+    const p = broken.pairs[0]!;
+    p.base = [];
+    p.candidate = [];
+    const candidateDoc: TestMetrics = {
+      ...broken,
+      pairs: [],
+      metrics: [
+        {
+          name: 'db.session_create_ms',
+          category: 'database',
+          scenario: 'api',
+          unit: 'ms',
+          samples: [],
+          errors: Array.from({ length: 40 }, (_, sample) => ({ code: 'http_500', message: 'POST → 500', sample })),
+          warmup: 0,
+          tags: {},
+        },
+      ],
+    };
+    const r = evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
+      docs: [...run.filter((d) => !d.test.file.includes('database')), candidateDoc, broken],
+      env: {},
+    });
+    const failed = r.criteria.flatMap((c) => c.checks).filter((k) => k.metric === 'db.session_create_ms');
+    assert.ok(
+      failed.some((k) => k.status === 'failed'),
+      'the broken session create fails',
+    );
+    assert.ok(failed.every((k) => k.failsOnBase !== true && !/fails on the base too/.test(k.message)));
+  });
 });

@@ -77,6 +77,10 @@ export function resolveReportDir(raw: string | undefined, root: string = REPO_RO
 
 const httpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:3000' })
+  // fetch refuses a URL with credentials, and error messages would print them.
+  .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), {
+    error: 'must not hold a user or password (user:pass@host): HTTP clients refuse them; remove them',
+  })
   .transform((url) => url.replace(/\/+$/, ''));
 const pgUrl = z.url({
   protocol: /^postgres(ql)?$/,
@@ -140,7 +144,7 @@ type Vars = { [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> | u
 /** A bad value as its problem shows it: secrets hidden, long values cut. */
 function shown(name: string, raw: string): string {
   if (name === 'OPENAI_API_KEY') return '***';
-  if (name === 'DATABASE_URL' || name === 'BASELINE_DATABASE_URL') return redactUrl(raw);
+  if (name.endsWith('_URL')) return redactUrl(raw);
   return raw.length > 80 ? `${raw.slice(0, 77)}…` : raw;
 }
 

@@ -136,6 +136,15 @@ void test('secrets are not echoed in error messages', () => {
   assert.match(err.message, /DATABASE_URL="mysql:\/\/admin:\*\*\*@db\/x"/);
 });
 
+void test('an http URL with a user or password is refused, and its password is not echoed', () => {
+  for (const name of ['BASE_URL', 'OPENAI_BASE_URL', 'BASELINE_URL', 'BASELINE_OPENAI_BASE_URL']) {
+    const err = configError({ [name]: 'https://perf:s3cretpass@staging.example.com' });
+    assert.match(err.message, new RegExp(`${name}=.*must not hold a user or password`), name);
+    assert.doesNotMatch(err.message, /s3cretpass/, name);
+  }
+  assert.equal(load({ BASE_URL: 'https://staging.example.com/a@b' }).baseUrl, 'https://staging.example.com/a@b');
+});
+
 void test('.env is loaded without overriding the environment', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'perf-config-'));
   try {

@@ -169,8 +169,9 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
     process.env.DATABASE_URL = candidate.databaseUrl;
     process.env.OPENAI_BASE_URL = candidate.openaiBaseUrl;
     if (baseArm) {
-      // The workers see the base arm as a deployment, whatever started it.
-      delete process.env.PERF_COMPARE_REF;
+      // The workers see the base arm as a deployment, whatever started it. Emptied, not deleted:
+      // dotenv fills in a deleted variable from .env again (an empty one counts as unset).
+      process.env.PERF_COMPARE_REF = '';
       process.env.BASELINE_URL = baseArm.base.baseUrl;
       process.env.BASELINE_DATABASE_URL = baseArm.base.databaseUrl;
       process.env.BASELINE_OPENAI_BASE_URL = baseArm.base.openaiBaseUrl;

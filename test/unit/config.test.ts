@@ -158,6 +158,26 @@ void test('.env is loaded without overriding the environment', () => {
   }
 });
 
+void test('compare mode from .env: the emptied ref the workers get stays unset', () => {
+  // Global setup hands the workers the base arm as BASELINE_URL and empties PERF_COMPARE_REF.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'perf-config-'));
+  try {
+    writeFileSync(path.join(dir, '.env'), 'PERF_COMPARE_REF=main\n');
+    const env: NodeJS.ProcessEnv = {
+      PERF_COMPARE_REF: '',
+      BASELINE_URL: 'http://127.0.0.1:4000',
+      BASELINE_DATABASE_URL: 'postgres://u:p@127.0.0.1:5433/memorychat_perf_test',
+    };
+    const c = loadConfig({ env, dotenvDir: dir, cwd: dir });
+    assert.deepEqual(c.compare?.kind, 'deployment');
+    // Deleted instead, .env would bring the ref back beside BASELINE_URL: every worker would stop.
+    const { PERF_COMPARE_REF: _emptied, ...deleted } = env;
+    assert.throws(() => loadConfig({ env: deleted, dotenvDir: dir, cwd: dir }), /both set/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 void test('project selection decides the run profile', () => {
   assert.deepEqual(selectedProjects(['node', 'pw', 'test', '--project=smoke', '--project', 'perf']), ['smoke', 'perf']);
   const c = load({ PERF_PROFILE: 'full' });

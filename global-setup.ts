@@ -14,7 +14,7 @@
  * stop the stacks.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FullConfig } from '@playwright/test';
@@ -119,6 +119,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   if (verdictProblem !== undefined) throw new TargetError(verdictProblem);
   const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
   mkdirSync(config.reportDir, { recursive: true });
+  // Written again at the end of set-up: a run that stops before must not report the last run's.
+  rmSync(path.join(config.reportDir, 'environment.json'), { force: true });
 
   const stackEnv: NodeJS.ProcessEnv = { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) };
   const opened: OpenTarget[] = [];

@@ -15,7 +15,7 @@
  * Options (playwright.config.ts):
  *   ['./reporters/checkpoint-reporter.ts', { outputDir?, charts?, failViaError? }]
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type {
   FullConfig,
@@ -259,6 +259,8 @@ export default class CheckpointReporter implements Reporter {
     };
     write(join(this.outputDir, SUMMARY_JSON), json);
     write(join(this.outputDir, SUMMARY_MD), markdown);
+    // Only this run's charts: an older run's (a chart this run did not draw) must not pass for new.
+    rmSync(join(this.outputDir, 'charts'), { recursive: true, force: true });
     for (const c of charts) write(join(this.outputDir, 'charts', c.file), c.svg);
     const resultsDir = join(this.outputDir, 'allure-results');
     try {

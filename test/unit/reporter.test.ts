@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestResult } from 'allure-js-commons';
@@ -65,6 +65,8 @@ void test(
   { timeout: 120_000 },
   async (t) => {
     const passDir = join(TMP, 'pass');
+    mkdirSync(join(passDir, 'charts'), { recursive: true });
+    writeFileSync(join(passDir, 'charts', 'latency-from-an-older-run.svg'), '<svg/>');
     const pass = await playwright(passDir, { SYNTH_MODE: 'pass', BLOB: '1' });
 
     await t.test('a passing verdict exits 0 and writes json, md, charts and the Allure verdict', () => {
@@ -76,6 +78,7 @@ void test(
       assert.equal(s.tests.passed, s.tests.total);
       assert.match(readFileSync(join(passDir, 'perf-summary.md'), 'utf8'), /^## ✅ Checkpoint 7\.4/);
       const charts = readdirSync(join(passDir, 'charts'));
+      assert.ok(!charts.includes('latency-from-an-older-run.svg'), "an older run's chart is gone");
       assert.ok(
         charts.includes('memory-scaling.svg') &&
           charts.includes('tokens-per-agent.svg') &&

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerfRecorder, earlySteadyWarmups, errorCode, warmedUp } from '../../fixtures/perf';
+import { PerfRecorder, earlySteadyWarmups, errorCode, metricsDocumentText, warmedUp } from '../../fixtures/perf';
 import { ApiError, toChatEvent } from '../../clients/api';
 import { SseParser, type SseMessage } from '../../clients/sse';
 import { testMetricsSchema } from '../../lib/verdict/metrics-schema';
@@ -172,6 +172,16 @@ void test('repeat: the first warm-up runs alone, the other warm-ups as many at o
     [...peak.keys()].sort((a, b) => a - b),
     [-3, -2, -1, 0, 1],
   );
+});
+
+void test('the attachment text stays valid JSON when a message quotes a secret', () => {
+  const perf = newRecorder();
+  perf.recordError('response.total_ms', { status: 500, message: 'config: secret: "hunter22" token="abc123"' }, {});
+  perf.evidence('db.explain', 'password: "pa55word"', undefined, {});
+  const text = metricsDocumentText(perf.toDocument(identity));
+  const parsed = testMetricsSchema.parse(JSON.parse(text));
+  assert.equal(parsed.metrics[0]?.errors.length, 1);
+  assert.doesNotMatch(text, /hunter22|abc123|pa55word/);
 });
 
 void test('document validates against lib/metrics-schema; bad names fail fast', () => {

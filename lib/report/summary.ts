@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from '../verdict/metrics-schema';
 import { cpuBenchmarkOf } from '../run/cpu-benchmark';
 import { PROFILE_NAMES } from '../run/profiles';
-import { CRITERION_IDS, OPS, STATISTICS, formatNumber } from '../verdict/thresholds';
+import { CRITERION_IDS, NO_REGRESSION, OPS, STATISTICS, formatNumber } from '../verdict/thresholds';
 import type { CheckpointResult } from '../verdict/checkpoint';
 import { DECISIONS } from '../verdict/compare';
 import { comparisonSection } from './comparison-report';
@@ -301,18 +301,20 @@ const SECTIONS: { title: string; categories: Category[] }[] = [
   { title: 'Harness', categories: ['seeding', 'harness'] },
 ];
 
-/** Gating checks of one metric (coverage checks that passed are not interesting per line). */
+/**
+ * Gating checks of one metric (coverage checks that passed are not interesting per line). Not the
+ * comparison's: its table shows them, and a ratio limit beside a p95 in ms would read as nonsense.
+ */
 function checksFor(summary: PerfSummary, m: MetricSummary): Check[] {
   return summary.criteria
+    .filter((c) => c.id !== NO_REGRESSION.id)
     .flatMap((c) => c.checks)
-    .filter(
-      (k) =>
-        k.metric === m.name &&
-        k.scenario === m.scenario &&
-        (k.memoryCount ?? null) === (m.memoryCount ?? null) &&
-        !(k.id.startsWith('coverage:') && k.passed) &&
-        !(k.statistic === 'errorRate' && k.passed),
-    );
+    .filter((k) => {
+      if (k.metric !== m.name || k.scenario !== m.scenario) return false;
+      // Coverage counts a metric per scenario, whatever the memory count it was measured at.
+      if (k.id.startsWith('coverage:')) return !k.passed;
+      return (k.memoryCount ?? null) === (m.memoryCount ?? null) && !(k.statistic === 'errorRate' && k.passed);
+    });
 }
 
 function limitText(k: Check): string {

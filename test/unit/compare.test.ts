@@ -11,6 +11,7 @@ import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
 import type { TestMetrics } from '../../lib/verdict/metrics-schema';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
 import { comparisonSection } from '../../lib/report/comparison-report';
+import { buildSummary, renderConsole } from '../../lib/report/summary';
 
 /** Log-normal noise around `median`, with a drift shared by both halves of a pair. */
 function pairs(n: number, seed: number, median: number, slowdown = 1, noise = 0.15): { b: number[]; c: number[] } {
@@ -238,6 +239,14 @@ void describe('the no-regression criterion in the checkpoint', () => {
     assert.equal(criterion(slower)?.passed, false);
     assert.equal(slower.verdict, 'fail');
     assert.equal(slower.comparison?.regressions, 1);
+  });
+
+  void test("a metric's row shows its Step 7.4 limits, not the comparison's ratio limit", () => {
+    const slower = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [...run, pairDoc(1.6)], env: {} });
+    const out = renderConsole(buildSummary(slower, { startedAt: new Date(), durationMs: 1 }));
+    const row = out.split('\n').find((l) => /^\s+[✓✗ ] api\s+p50 .* ms/.test(l));
+    assert.ok(row, out);
+    assert.match(row, /✓ api .*limit p95 <= 5 ms$/);
   });
 
   void test('session create: an arm offset of ≈ 0.1 ms on a 1 ms create is not a regression, +0.27 ms is', () => {

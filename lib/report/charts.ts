@@ -3,9 +3,12 @@
  * no canvas, no browser. PNG is skipped on purpose: it would need the native `canvas` package.
  *
  *  - latency-<scenario>.svg: distribution of raw samples per response metric (box plot + points);
- *  - memory-scaling.svg: p50 vs memory count on log-log axes, fitted slope in the title;
+ *  - memory-scaling.svg: API p50 vs memory count on log-log axes; the gated growth exponents
+ *    (database time) and the API curves' own slopes in the subtitle;
  *  - tokens-per-agent.svg: median tokens per call by agent (bar);
  *  - relevance.svg: recall@5 and MRR per search mode (bar = mean, whisker = 95 % CI, dashed = limit).
+ *
+ * Limits come from the run's own checks (PERF_THRESHOLDS included), never from constants here.
  *
  * vega is ESM with top-level await (its optional canvas probe), so it cannot be require()d;
  * it is loaded lazily with import(), which tsx and Playwright's transpiler keep as a real import().
@@ -62,14 +65,31 @@ const safeName = (s: string) =>
     .replace(/^-+|-+$/g, '')
     .toLowerCase();
 
-export function latencySpec(summary: PerfSummary, scenario: string, limitMs = 5000): TopLevelSpec | undefined {
+/** The limit the run held `metric` to (its `statistic`; in `scenario` when given), if it had one. */
+function limitOf(
+  summary: PerfSummary,
+  metric: string,
+  statistic: string,
+  scenario?: string,
+): { op: string; limit: number } | undefined {
+  const check = summary.criteria
+    .flatMap((c) => c.checks)
+    .find(
+      (k) => k.metric === metric && k.statistic === statistic && (scenario === undefined || k.scenario === scenario),
+    );
+  return check && { op: check.op, limit: check.limit };
+}
+
+export function latencySpec(summary: PerfSummary, scenario: string): TopLevelSpec | undefined {
   const values = summary.metrics
     .filter((m) => m.scenario === scenario && RESPONSE_CHART_METRICS.includes(m.name))
     .flatMap((m) => m.samples.map((v) => ({ metric: m.name.replace(/^response\./, ''), ms: v })));
   if (values.length === 0) return undefined;
+  const total = limitOf(summary, 'response.total_ms', 'p95', scenario);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `Latency distribution: ${scenario} (limit p95 < ${limitMs} ms)`,
+    title:
+      `Latency distribution: ${scenario}` + (total ? ` (round trip: limit p95 ${total.op} ${total.limit} ms)` : ''),
     width: 520,
     height: 200,
     data: { values },
@@ -85,13 +105,32 @@ export function latencySpec(summary: PerfSummary, scenario: string, limitMs = 50
         mark: { type: 'tick', opacity: 0.6 },
         encoding: { y: { field: 'metric', type: 'nominal' }, x: { field: 'ms', type: 'quantitative' } },
       },
-      {
-        data: { values: [{ limit: limitMs }] },
-        mark: { type: 'rule', color: 'firebrick', strokeDash: [4, 3] },
-        encoding: { x: { field: 'limit', type: 'quantitative' } },
-      },
+      ...(total
+        ? [
+            {
+              data: { values: [{ limit: total.limit }] },
+              mark: { type: 'rule' as const, color: 'firebrick', strokeDash: [4, 3] },
+              encoding: { x: { field: 'limit', type: 'quantitative' as const } },
+            },
+          ]
+        : []),
     ],
   };
+}
+
+/** The gated growth exponents (fitted on the server's database time), each with its limit. */
+function gatedExponents(summary: PerfSummary): string[] {
+  const out: string[] = [];
+  for (const [name, label] of [
+    ['memory.search_exponent', 'search'],
+    ['memory.retrieval_exponent', 'retrieval'],
+  ] as const) {
+    const m = summary.metrics.find((x) => x.name === name && x.n > 0);
+    if (!m || m.max === null) continue;
+    const limit = limitOf(summary, name, 'value');
+    out.push(`${label} ${m.max.toFixed(2)}${limit ? ` (limit ${limit.op} ${limit.limit})` : ''}`);
+  }
+  return out;
 }
 
 export function scalingSpec(summary: PerfSummary): TopLevelSpec | undefined {
@@ -107,13 +146,17 @@ export function scalingSpec(summary: PerfSummary): TopLevelSpec | undefined {
     const e = fitPowerLaw(pts).exponent;
     slopes.push(`${name} ${(Math.abs(e) < 0.005 ? 0 : e).toFixed(2)}`);
   }
+  const gated = gatedExponents(summary);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Memory scaling: p50 vs memory count (log-log)',
-      subtitle: slopes.length
-        ? ['fitted log-log slope (limit ≤ 0.3):', slopes.join(', ')]
-        : 'not enough sizes for a slope',
+      text: 'Memory scaling: API p50 vs memory count (log-log)',
+      subtitle: [
+        ...(gated.length ? [`growth exponents checked (database time): ${gated.join(', ')}`] : []),
+        slopes.length
+          ? `fitted log-log slope of the API p50s (shown, not checked): ${slopes.join(', ')}`
+          : 'not enough sizes for a slope',
+      ],
     },
     width: 520,
     height: 260,
@@ -145,9 +188,12 @@ export function tokensSpec(summary: PerfSummary): TopLevelSpec | undefined {
     .filter((m) => m.name === 'tokens.agent_total' && m.p50 !== null)
     .map((m) => ({ agent: m.scenario, tokens: m.p50 as number, p95: m.p95 ?? m.p50 ?? 0 }));
   if (values.length === 0) return undefined;
+  const budget = limitOf(summary, 'tokens.total_per_message', 'max');
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Tokens per call by agent (bar = p50, tick = p95; budget 5,000 per message)',
+    title:
+      'Tokens per call by agent (bar = p50, tick = p95' +
+      (budget ? `; budget ${budget.limit.toLocaleString('en-US')} per message, all agents)` : ')'),
     width: 420,
     height: 200,
     data: { values },

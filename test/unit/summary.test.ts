@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../../lib/fs-atomic';
 import { PROFILES } from '../../lib/run/profiles';
 import { syntheticRun, type SyntheticOptions } from '../fixtures-reporter/synthetic';
 import { tempDir } from '../support/temp-dir';
+import { latencySpec } from '../../lib/report/charts';
 
 const summaryOf = (o: SyntheticOptions = {}) =>
   buildSummary(evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: syntheticRun(o), env: {} }), {
@@ -168,4 +169,19 @@ void test('writeFileAtomic replaces the file and leaves no temp files', () => {
   writeFileAtomic(p, 'two');
   assert.equal(readFileSync(p, 'utf8'), 'two');
   assert.deepEqual(readdirSync(join(dir, 'sub')), ['a.json']);
+});
+
+void test("charts draw the run's own limits: a PERF_THRESHOLDS override moves the latency rule", () => {
+  const thresholds = {
+    ...PERF_THRESHOLDS,
+    checks: PERF_THRESHOLDS.checks.map((c) => (c.id === 'response.total_ms.p95' ? { ...c, limit: 8000 } : c)),
+  };
+  const summary = buildSummary(evaluateCheckpoint({ thresholds, docs: syntheticRun(), env: {} }), {
+    startedAt: new Date('2026-01-01T00:00:00Z'),
+    durationMs: 1,
+  });
+  const spec = latencySpec(summary, 'simple-query');
+  assert.match(JSON.stringify(spec?.title), /limit p95 < 8000 ms/);
+  assert.match(JSON.stringify(spec), /"limit":8000/);
+  assert.doesNotMatch(JSON.stringify(spec), /5000/);
 });

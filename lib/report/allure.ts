@@ -24,7 +24,7 @@ import {
 import { FileSystemWriter, md5, parseEnvInfo, randomUuid } from 'allure-js-commons/sdk/reporter';
 import type { Category } from 'allure-js-commons/sdk';
 import { redact } from '../redact';
-import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber } from '../verdict/thresholds';
+import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber, formatPercent } from '../verdict/thresholds';
 import type { PerfSummary } from './summary';
 import type { Chart } from './charts';
 
@@ -87,9 +87,9 @@ function checkStep(k: PerfSummary['criteria'][number]['checks'][number], at: num
     k.value === null
       ? '—'
       : k.statistic === 'errorRate'
-        ? `${(k.value * 100).toFixed(1)} %`
-        : formatNumber(k.value, k.unit);
-  const limit = k.statistic === 'errorRate' ? `${(k.limit * 100).toFixed(1)} %` : formatNumber(k.limit, k.unit);
+        ? formatPercent(k.value, k.limit)
+        : formatNumber(k.value, k.unit, k.limit);
+  const limit = k.statistic === 'errorRate' ? formatPercent(k.limit) : formatNumber(k.limit, k.unit);
   const status = k.status === 'skipped' ? Status.SKIPPED : stat(k.passed);
   return step(`${k.passed ? '✓' : '✗'} ${k.message}`, status, at, {
     parameters: [

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from '../verdict/metrics-schema';
 import { cpuBenchmarkOf } from '../run/cpu-benchmark';
 import { PROFILE_NAMES } from '../run/profiles';
-import { CRITERION_IDS, NO_REGRESSION, OPS, STATISTICS, formatNumber } from '../verdict/thresholds';
+import { CRITERION_IDS, NO_REGRESSION, OPS, STATISTICS, formatNumber, formatPercent } from '../verdict/thresholds';
 import type { CheckpointResult } from '../verdict/checkpoint';
 import { DECISIONS } from '../verdict/compare';
 import { comparisonSection } from './comparison-report';
@@ -318,7 +318,7 @@ function checksFor(summary: PerfSummary, m: MetricSummary): Check[] {
 }
 
 function limitText(k: Check): string {
-  if (k.statistic === 'errorRate') return `errors ${k.op} ${(k.limit * 100).toFixed(0)} %`;
+  if (k.statistic === 'errorRate') return `errors ${k.op} ${formatPercent(k.limit)}`;
   if (k.statistic === 'n') return `n ${k.op} ${k.limit}`;
   return `${k.statistic} ${k.op} ${formatNumber(k.limit, k.unit)}`;
 }
@@ -329,14 +329,18 @@ function isSingleValued(m: MetricSummary): boolean {
   return m.n === 1 || m.unit === 'bool' || m.unit === 'exponent';
 }
 
-function valueText(m: MetricSummary): string {
+/** The limit a row's `statistic` is held to, so that its figure is not rounded onto it. */
+const limitFor = (checks: Check[], statistic: string) => checks.find((k) => k.statistic === statistic)?.limit;
+
+function valueText(m: MetricSummary, checks: Check[] = []): string {
   if (m.n === 0) return m.errors > 0 ? `no samples (${m.errors} failed)` : 'no samples';
   if (m.unit === 'bool')
     return m.min === 1 ? 'yes' : m.n === 1 ? 'no' : `${m.samples.filter((s) => s >= 1).length}/${m.n} yes`;
-  if (isSingleValued(m)) return `${formatNumber(m.max, m.unit)}`;
+  if (isSingleValued(m)) return `${formatNumber(m.max, m.unit, limitFor(checks, 'value') ?? limitFor(checks, 'max'))}`;
   // Per-question scores (recall@5, reciprocal rank): the mean is the figure; percentiles of 0/1 say nothing.
-  if (m.unit === 'ratio') return `mean ${formatNumber(m.mean, m.unit)}`;
-  return `p50 ${formatNumber(m.p50, m.unit)}  p95 ${formatNumber(m.p95, m.unit)}`;
+  if (m.unit === 'ratio') return `mean ${formatNumber(m.mean, m.unit, limitFor(checks, 'mean'))}`;
+  const p50 = formatNumber(m.p50, m.unit, limitFor(checks, 'p50'));
+  return `p50 ${p50}  p95 ${formatNumber(m.p95, m.unit, limitFor(checks, 'p95'))}`;
 }
 
 function pct(v: number | null): string {
@@ -354,7 +358,7 @@ function categoryTable(summary: PerfSummary, metrics: MetricSummary[]): Block {
     const checks = checksFor(summary, m);
     const limits = limitsText(checks);
     const errs = m.errors > 0 && m.n > 0 ? `  (${m.errors} failed)` : '';
-    return [`${indent}${markOf(checks)} ${label}`, valueText(m), `${limits ? `limit ${limits}` : ''}${errs}`];
+    return [`${indent}${markOf(checks)} ${label}`, valueText(m, checks), `${limits ? `limit ${limits}` : ''}${errs}`];
   };
   const rows: Row[] = [];
   for (const name of new Set(metrics.map((m) => m.name))) {
@@ -407,8 +411,13 @@ function metricsTable(summary: PerfSummary): Block {
     const checks = checksFor(summary, m);
     const single = isSingleValued(m);
     const perQuestion = m.unit === 'ratio' && !single;
-    const p50 = m.n === 0 ? '—' : single || perQuestion ? valueText(m) : formatNumber(m.p50, m.unit);
-    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit);
+    const p50 =
+      m.n === 0
+        ? '—'
+        : single || perQuestion
+          ? valueText(m, checks)
+          : formatNumber(m.p50, m.unit, limitFor(checks, 'p50'));
+    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit, limitFor(checks, 'p95'));
     const n = `${m.n}${m.errors > 0 ? ` (+${m.errors} failed)` : ''}`;
     return [m.title ?? m.name, m.scenario, n, p50, p95, limitsText(checks), markOf(checks).trim()];
   });

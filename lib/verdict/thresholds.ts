@@ -225,12 +225,28 @@ function compare(value: number, op: Op, limit: number): boolean {
   return op === '<' ? value < limit : op === '<=' ? value <= limit : value >= limit;
 }
 
-export function formatNumber(v: number | null | undefined, unit?: string): string {
+/**
+ * A number as reports show it: fewer decimals for larger values. Given the limit it is held to
+ * (`against`), as many more decimals as it takes not to look equal to a limit it is not equal to
+ * (p95 4999.6 ms against < 5000 ms reads 4999.6, not 5000).
+ */
+export function formatNumber(v: number | null | undefined, unit?: string, against?: number): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
   const abs = Math.abs(v);
-  const digits = unit === 'ratio' || unit === 'exponent' || unit === 'bool' ? 3 : abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
-  const s = Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  let digits = unit === 'ratio' || unit === 'exponent' || unit === 'bool' ? 3 : abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  const text = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
+  if (against !== undefined && v !== against && Number.isFinite(v))
+    while (digits < 6 && Number(text(v)) === Number(text(against))) digits++;
+  const s = text(v);
   return unit && unit !== 'bool' && unit !== 'ratio' && unit !== 'exponent' && unit !== 'count' ? `${s} ${unit}` : s;
+}
+
+/** An error rate as reports show it (one decimal, with the same care near the limit). */
+export function formatPercent(rate: number, against?: number): string {
+  let digits = 1;
+  if (against !== undefined && rate !== against)
+    while (digits < 6 && (rate * 100).toFixed(digits) === (against * 100).toFixed(digits)) digits++;
+  return `${(rate * 100).toFixed(digits)} %`;
 }
 
 function statisticValue(m: MetricForCheck, statistic: Statistic, op: Op): number | null {
@@ -322,9 +338,9 @@ export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricFor
           decidedBy: decideByInterval(interval, check.op, check.limit) === 'straddles' ? 'estimate' : 'interval',
         }
       : {};
-    const show = (v: number) =>
-      check.statistic === 'errorRate' ? `${(v * 100).toFixed(1)} %` : formatNumber(v, check.unit);
-    const shown = show(value);
+    const show = (v: number, against?: number) =>
+      check.statistic === 'errorRate' ? formatPercent(v, against) : formatNumber(v, check.unit, against);
+    const shown = show(value, check.limit);
     const limit = show(check.limit);
     const errs = m.errorCount > 0 ? ` — ${m.errorCount} failed samples: ${describeErrors(m.errorCodes)}` : '';
     const message = passed

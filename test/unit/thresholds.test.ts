@@ -7,6 +7,8 @@ import {
   resolveThresholds,
   ThresholdConfigError,
   evaluateCheck,
+  formatNumber,
+  formatPercent,
   type ThresholdCheck,
 } from '../../lib/verdict/thresholds';
 import { summarize } from '../../lib/verdict/stats';
@@ -216,4 +218,15 @@ void test('percentile checks report their 95 % interval and whether it or the es
   assert.equal(few?.interval?.high, null);
   assert.equal(few?.decidedBy, 'estimate');
   assert.equal(few?.passed, true);
+});
+
+void test('a figure next to its limit is never rounded onto it', () => {
+  assert.equal(formatNumber(4999.6, 'ms', 5000), '4999.6 ms');
+  assert.equal(formatNumber(25.04, 'ms', 25), '25.04 ms');
+  assert.equal(formatNumber(5.004, 'ms', 5), '5.004 ms');
+  assert.equal(formatNumber(12.34, 'ms', 25), '12.3 ms');
+  assert.equal(formatNumber(12.34, 'ms'), '12.3 ms');
+  assert.equal(formatNumber(25, 'ms', 25), '25 ms');
+  assert.equal(formatPercent(0.005), '0.5 %');
+  assert.equal(formatPercent(0.05004, 0.05), '5.004 %');
 });

@@ -211,6 +211,9 @@ void test('annotation lines: p50/p95/n per metric', () => {
   assert.match(lines[0] ?? '', /^response\.total_ms\[simple-query\] p50 812 ms · p95 956 ms · n=5$/);
   assert.equal(lines[1], 'db.index_used[memories-by-user] true');
   assert.deepEqual(perf.categories(), { category: 'response', scenarios: ['simple-query', 'memories-by-user'] });
+  // Per-question scores by their mean, as the summaries show them (a p50 of 0/1 hits says nothing).
+  perf.record('memory.recall_at_5', [1, 1, 1, 0, 1, 0, 1, 1], { scenario: 'ranked' });
+  assert.equal(perf.annotationLines()[2], 'memory.recall_at_5[ranked] mean 0.750 · n=8');
 });
 
 void test('recorder overhead < 0.05 ms per sample', async () => {

@@ -72,8 +72,9 @@ export interface PerfProfile {
    * Compare mode (e2e/compare.spec.ts), pairs of the A/B comparison. `micro`: millisecond
    * requests, ABBA blocks; `instantChat`: chat turns on an instant model, ABBA blocks (≈ 0.05 s a
    * turn); `chat`: chat turns on both arms at once. The sampler takes `pairs`,
-   * then more batches while a metric's interval straddles its minimum effect, up to `maxPairs`,
-   * and past that, while a metric leans beyond its minimum effect unconfirmed, up to 2 × `maxPairs`.
+   * then more batches until every metric is clearly within its minimum effect, up to `maxPairs`
+   * (a real change runs to it), and when a metric leans beyond its minimum effect there, on to
+   * 2 × `maxPairs` for a second look (docs/compare-mode.md).
    */
   compare: Record<'micro' | 'instantChat' | 'chat', { pairs: number; maxPairs: number; warmup: number }>;
   /**

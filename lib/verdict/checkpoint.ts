@@ -250,6 +250,9 @@ function mergePairs(docs: readonly TestMetrics[]): PairedSeriesDoc[] {
           into.candidate.push(p.candidate[i] as number);
         }
         into.errors.push(...p.errors);
+        // Two samplings in one series (not how the compare spec records): their looks are unknown,
+        // so the decision takes only the stricter second look's share of α.
+        if (into.firstLookPairs !== undefined || p.firstLookPairs !== undefined) into.firstLookPairs = 0;
       }
     }
   }

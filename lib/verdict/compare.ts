@@ -8,6 +8,12 @@
  * - A regression is a change beyond the metric's minimum effect ({@link minEffectFor}), with
  *   confidence after a Holm correction across the metrics compared (with a dozen metrics, plain
  *   95 % intervals would call up to one clean run in four slower: 1 − 0.975¹² ≈ 0.26).
+ * - The sampler looks at the pairs after every batch, but only a "no change" may end it early
+ *   ({@link within}): a regression is tested where nobody chose to stop, at the cap (look 1), and
+ *   for a metric that leans beyond its bound there, once more at twice the cap (look 2), the
+ *   family's α split between the two looks. Stopping at the first look that crossed the bound
+ *   would call a change of exactly the minimum effect a regression six times as often as stated
+ *   (scripts/compare-looks.ts).
  */
 import { MeanResampler, MedianResampler, quantile, quantileSorted, seededRandom, stringSeed } from './stats';
 import type { Unit } from './metrics-schema';
@@ -19,6 +25,11 @@ export type Decision = (typeof DECISIONS)[number];
 export const FAMILY_ALPHA = 0.05;
 /** One side of a plain 95 % interval: the level of an `unconfirmed` change. */
 const UNCORRECTED_ALPHA = 0.025;
+/**
+ * Share of each metric's α spent at the cap (look 1); the rest is look 2's, for a series the
+ * sampler extended (Bonferroni over the two looks: each p-value divided by its share).
+ */
+export const FIRST_LOOK_SHARE = 0.8;
 /** Fewer pairs than this cannot support a decision. */
 export const MIN_PAIRS = 6;
 /** Bootstrap resamples: the smallest p-value one can show is 1/(RESAMPLES + 1). */
@@ -33,6 +44,11 @@ export interface PairedSeries {
   candidate: number[];
   /** Pairs dropped because a half failed (their causes stay in the metrics documents). */
   failedPairs?: number;
+  /**
+   * Set when the sampler went past its cap (a metric leaned beyond its bound there): the pairs
+   * it had at the cap, where look 1 is taken.
+   */
+  firstLookPairs?: number;
 }
 
 export type EffectKind = 'ratio' | 'difference';
@@ -111,7 +127,10 @@ export interface ComparedMetric {
   kind: EffectKind;
   /** Share of the base (ratio) or units (difference) below which nothing is a regression. */
   minEffect: number;
-  /** One-sided p-values: "slower by more than minEffect", "faster by more than minEffect". */
+  /**
+   * One-sided p-values over all pairs: "slower by more than minEffect", "faster by more than
+   * minEffect". The decision divides them by their look's share ({@link FIRST_LOOK_SHARE}).
+   */
   pRegression: number | null;
   pImprovement: number | null;
   /** Pairs dropped because a half failed. */
@@ -263,10 +282,14 @@ export function compareSeries(
   series: readonly PairedSeries[],
   arms: { base: ComparisonBase; candidate: ComparisonBase },
 ): Comparison {
-  const metrics = series.map((s) => compareOne(s, resamplesFor(series.length)));
+  const resamples = resamplesFor(series.length);
+  const metrics = series.map((s) => compareOne(s, resamples));
   const tested = metrics.filter((m) => m.decision !== 'insufficient-data');
   // Two one-sided tests per metric: the family is every direction of every metric.
-  const pValues = tested.flatMap((m) => [m.pRegression ?? 1, m.pImprovement ?? 1]);
+  const pValues = tested.flatMap((m) => {
+    const s = series[metrics.indexOf(m)] as PairedSeries;
+    return sequentialP(s, m, resamples);
+  });
   const significant = holm(pValues);
   tested.forEach((m, i) => {
     if (significant[2 * i]) m.decision = 'regression';
@@ -286,6 +309,27 @@ export function compareSeries(
 }
 
 /**
+ * The [regression, improvement] p-values of a metric as its looks allow (Bonferroni over them):
+ * look 1 at the cap gets FIRST_LOOK_SHARE of the α, look 2 (only for an extended series) the rest.
+ * A series that stopped before its cap stopped on "no change", where neither can be significant.
+ */
+function sequentialP(s: PairedSeries, final: ComparedMetric, resamples: number): [number, number] {
+  const adjust = (p: number | null, share: number) => Math.min(1, (p ?? 1) / share);
+  const n = Math.min(s.base.length, s.candidate.length);
+  if (s.firstLookPairs === undefined || s.firstLookPairs >= n)
+    return [adjust(final.pRegression, FIRST_LOOK_SHARE), adjust(final.pImprovement, FIRST_LOOK_SHARE)];
+  const first = compareOne(
+    { ...s, base: s.base.slice(0, s.firstLookPairs), candidate: s.candidate.slice(0, s.firstLookPairs) },
+    resamples,
+  );
+  const second = 1 - FIRST_LOOK_SHARE;
+  return [
+    Math.min(adjust(first.pRegression, FIRST_LOOK_SHARE), adjust(final.pRegression, second)),
+    Math.min(adjust(first.pImprovement, FIRST_LOOK_SHARE), adjust(final.pImprovement, second)),
+  ];
+}
+
+/**
  * Metrics a comparison usually holds (e2e/compare.spec.ts: twelve), for the sampler's stopping
  * rule before the whole family is known.
  */
@@ -294,32 +338,30 @@ const EXPECTED_FAMILY_SIZE = 12;
 const SAMPLER_LEVEL = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
 
 /**
- * Whether a metric needs more pairs (as tachometer does): at the level the decision will use
- * (Bonferroni over `familySize` metrics, two directions each: no looser than Holm), the change is
- * neither clearly beyond the minimum effect nor clearly within it. Deciding to stop at plain 95 %
- * would stop a real +25 % slowdown at an interval the corrected decision does not accept.
+ * Whether a metric is clearly within its minimum effect: "slower than the bound" and "faster than
+ * the bound" both rejected at the level the decision uses (Bonferroni over the expected family,
+ * both directions: no looser than Holm). The only answer the sampler may stop early on: it can
+ * never be a regression, so stopping on it costs no false alarms; a real change runs to the cap.
  */
-export function undecided(metric: ComparedMetric): boolean {
-  if (metric.decision === 'insufficient-data') return true;
+export function within(metric: ComparedMetric): boolean {
+  if (metric.decision === 'insufficient-data') return false;
   const pUp = metric.pRegression;
   const pDown = metric.pImprovement;
-  if (pUp === null || pDown === null) return false;
-  const beyond = pUp <= SAMPLER_LEVEL || pDown <= SAMPLER_LEVEL;
-  // Within: "slower than the bound" and "faster than the bound" both rejected at that level.
-  const within = 1 - pUp <= SAMPLER_LEVEL && 1 - pDown <= SAMPLER_LEVEL;
-  return !(beyond || within);
+  if (pUp === null || pDown === null) return true;
+  return 1 - pUp <= SAMPLER_LEVEL && 1 - pDown <= SAMPLER_LEVEL;
 }
 
 /**
- * Whether a metric leans beyond its minimum effect without being decided: its plain 95 % interval
- * clears the bound, the level the decision will use does not. The sampler takes more pairs for it
- * past its usual cap: a change that differs by request (a longer prompt lengthens some replies,
- * not others) can lean this way for 20 pairs and be confirmed by 40.
+ * Whether a metric leans beyond its minimum effect at the cap without being decided there: its
+ * plain 95 % interval clears the bound, look 1's share of the corrected level does not. The sampler
+ * then takes a second look at twice the cap: a change that differs by request (a longer prompt
+ * lengthens some replies, not others) can lean this way for 20 pairs and be confirmed by 40.
  */
 export function leaning(metric: ComparedMetric): boolean {
   if (metric.decision === 'insufficient-data') return false;
   const pUp = metric.pRegression ?? 1;
   const pDown = metric.pImprovement ?? 1;
-  if (pUp <= SAMPLER_LEVEL || pDown <= SAMPLER_LEVEL) return false;
+  const decided = FIRST_LOOK_SHARE * SAMPLER_LEVEL;
+  if (pUp <= decided || pDown <= decided) return false;
   return pUp <= UNCORRECTED_ALPHA || pDown <= UNCORRECTED_ALPHA;
 }

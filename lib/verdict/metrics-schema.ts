@@ -89,6 +89,8 @@ export const pairedSeriesSchema = z.object({
   candidate: z.array(z.number().finite()),
   /** Pairs dropped because one half failed, with the cause. */
   errors: z.array(sampleErrorSchema).default([]),
+  /** Set when the sampler went past its cap: the pairs at the cap (lib/verdict/compare.ts, look 1). */
+  firstLookPairs: z.number().int().nonnegative().optional(),
 });
 export type PairedSeriesDoc = z.infer<typeof pairedSeriesSchema>;
 

@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareOne, compareSeries, holm, leaning, undecided, type PairedSeries } from '../../lib/verdict/compare';
+import {
+  compareOne,
+  compareSeries,
+  FIRST_LOOK_SHARE,
+  holm,
+  leaning,
+  within,
+  type PairedSeries,
+} from '../../lib/verdict/compare';
 import { seededRandom } from '../../lib/verdict/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
@@ -110,7 +118,7 @@ void describe('compare', () => {
       arms,
     );
     assert.equal(same.metrics[0]?.decision, 'no-change');
-    assert.equal(undecided(same.metrics[0]), false, 'an exact tie needs no more samples');
+    assert.equal(within(same.metrics[0]), true, 'an exact tie needs no more samples');
     const worse = compareSeries(
       [{ name: 'tokens.total_per_message', scenario: 'api', unit: 'tokens', base, candidate: base.map((v) => v + 1) }],
       arms,
@@ -192,11 +200,29 @@ void describe('compare', () => {
     assert.deepEqual(holm([0.001, 0.2], 0.05), [true, false]);
   });
 
-  void test('undecided: an interval straddling the minimum effect asks for more pairs', () => {
+  void test('within: only a clear no-change may end the sampling early, never a clear regression', () => {
     const { b, c } = pairs(12, 3, 1, 1.1, 0.3);
-    assert.equal(undecided(compareOne(ms('db.session_create_ms', b, c))), true);
+    assert.equal(within(compareOne(ms('db.session_create_ms', b, c))), false, 'straddling: more pairs');
     const tight = pairs(400, 3, 1, 1, 0.02);
-    assert.equal(undecided(compareOne(ms('db.session_create_ms', tight.b, tight.c))), false);
+    assert.equal(within(compareOne(ms('db.session_create_ms', tight.b, tight.c))), true);
+    const slow = pairs(120, 11, 0.7, 1.5);
+    assert.equal(within(compareOne(ms('db.slow_ms', slow.b, slow.c))), false, 'a regression runs to the cap');
+  });
+
+  void test('a series sampled past its cap is decided on both looks, each with its share of α', () => {
+    const slow = pairs(240, 31, 1, 1.3, 0.1);
+    const series = ms('db.slow_ms', slow.b, slow.c);
+    const once = compareOne(series);
+    // Not extended: the one look gets FIRST_LOOK_SHARE of the α; a clear regression still is one.
+    assert.equal(compareSeries([series], arms).regressions, 1);
+    assert.ok(once.pRegression !== null && once.pRegression / FIRST_LOOK_SHARE <= 0.05 / 2);
+    // Extended at 120 pairs: look 1 on the first 120 decides when it is clear on its own.
+    assert.equal(compareSeries([{ ...series, firstLookPairs: 120 }], arms).regressions, 1);
+    // A metric that merely leans on both looks is not a regression.
+    const near = pairs(40, 32, 1, 1.12, 0.3);
+    const leaningSeries = { ...ms('db.near_ms', near.b, near.c), firstLookPairs: 20 };
+    const others = Array.from({ length: 11 }, (_, k) => ms(`db.quiet_${k}_ms`, near.b, near.b));
+    assert.equal(compareSeries([leaningSeries, ...others], arms).regressions, 0);
   });
 });
 

@@ -593,3 +593,27 @@ void test('repeat warms up until the metric stops falling, within its cap, and s
   });
   assert.equal(n, 7);
 });
+
+void test('comparePaired: early only on no change, a regression to the cap, a leaning one a second look', async () => {
+  const plan = { pairs: 6, maxPairs: 24, warmup: 1, seed: 's', order: 'abba' as const, scenario: 'api' };
+  const run = async (candidate: (base: number, i: number) => number) => {
+    const perf = newRecorder();
+    await perf.comparePaired({ ...plan, metrics: ['memory.search_ms'] }, (arm, i) => {
+      const base = 10 + (i % 3);
+      return Promise.resolve({ 'memory.search_ms': arm === 'base' ? base : candidate(base, i) });
+    });
+    const s = perf.pairs('memory.search_ms', 'api');
+    return { pairs: s?.base.length, firstLook: s?.firstLookPairs };
+  };
+  // Identical arms: clearly within after the first batch.
+  assert.deepEqual(await run((b) => b), { pairs: 6, firstLook: undefined });
+  // ×1.5 everywhere: beyond at once, yet sampled to the cap, where it is decided (no second look).
+  assert.deepEqual(await run((b) => b * 1.5), { pairs: 24, firstLook: undefined });
+  // 70 % of the pairs ×1.25: leans beyond ×1.1 at the cap, so on to twice the cap.
+  assert.deepEqual(await run((b, i) => b * (((i * 7) % 10) / 10 < 0.7 ? 1.25 : 1)), { pairs: 48, firstLook: 24 });
+  // A series is sampled once per test: its looks are that sampling's.
+  const perf = newRecorder();
+  const one = () => Promise.resolve({ 'memory.search_ms': 1 });
+  await perf.comparePaired({ ...plan, metrics: ['memory.search_ms'] }, one);
+  await assert.rejects(perf.comparePaired({ ...plan, metrics: ['memory.search_ms'] }, one), /already sampled/);
+});

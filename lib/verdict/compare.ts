@@ -269,12 +269,14 @@ export function holm(pValues: readonly number[], alpha = FAMILY_ALPHA): boolean[
 }
 
 /**
- * Enough resamples that the smallest p-value the bootstrap can show is at most half of Holm's
- * first threshold (α over both directions of `metrics`): with 2,000 and 51 metrics or more, no
- * change could ever be declared.
+ * Enough resamples that the smallest p-value the bootstrap can show, divided by the smaller look's
+ * share of α, is at most half of Holm's first threshold (α over both directions of `metrics`):
+ * otherwise a second look could never decide (with 2,000 resamples, not even with twelve
+ * metrics), and with more metrics no look could. Twelve metrics: 4,800.
  */
 function resamplesFor(metrics: number): number {
-  return Math.max(RESAMPLES, Math.ceil((2 * (2 * metrics)) / FAMILY_ALPHA));
+  const smallestShare = Math.min(FIRST_LOOK_SHARE, 1 - FIRST_LOOK_SHARE);
+  return Math.max(RESAMPLES, Math.ceil((2 * (2 * metrics)) / (FAMILY_ALPHA * smallestShare)));
 }
 
 /** Compares every metric and decides each, Holm-corrected across all of them. */

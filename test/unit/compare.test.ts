@@ -218,6 +218,20 @@ void describe('compare', () => {
     assert.ok(once.pRegression !== null && once.pRegression / FIRST_LOOK_SHARE <= 0.05 / 2);
     // Extended at 120 pairs: look 1 on the first 120 decides when it is clear on its own.
     assert.equal(compareSeries([{ ...series, firstLookPairs: 120 }], arms).regressions, 1);
+    // Look 1 unclear (its first 20 pairs half unchanged), look 2 clear: a regression, also in a
+    // family of twelve, where look 2's share of α is Holm's first threshold × 0.2.
+    const mixed = pairs(80, 33, 1, 1.5, 0.05);
+    const late = {
+      ...ms(
+        'db.late_ms',
+        mixed.b,
+        mixed.c.map((c, i) => (i < 20 && i % 2 === 0 ? (mixed.b[i] as number) : c)),
+      ),
+      firstLookPairs: 20,
+    };
+    const quiet = Array.from({ length: 11 }, (_, k) => ms(`db.quiet_${k}_ms`, mixed.b, mixed.b));
+    const lateResult = compareSeries([late, ...quiet], arms);
+    assert.equal(lateResult.metrics[0]?.decision, 'regression');
     // A metric that merely leans on both looks is not a regression.
     const near = pairs(40, 32, 1, 1.12, 0.3);
     const leaningSeries = { ...ms('db.near_ms', near.b, near.c), firstLookPairs: 20 };

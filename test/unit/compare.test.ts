@@ -16,7 +16,7 @@ import {
 import { seededRandom } from '../../lib/verdict/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
-import type { TestMetrics } from '../../lib/verdict/metrics-schema';
+import type { SampleError, TestMetrics } from '../../lib/verdict/metrics-schema';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
 import { comparisonSection } from '../../lib/report/comparison-report';
 import { buildSummary, renderConsole } from '../../lib/report/summary';
@@ -353,32 +353,39 @@ void describe('the no-regression criterion in the checkpoint', () => {
     assert.doesNotMatch(failed('response.app_overhead_ms', 'simple-query')?.message ?? 'not failed', /base/);
   });
 
+  /** The plain run with its database test replaced: candidate session create only, beside `paired`. */
+  const withSessionCreate = (paired: TestMetrics, samples: number[], errors: SampleError[] = []) =>
+    evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
+      docs: [
+        ...run.filter((d) => !d.test.file.includes('database')),
+        {
+          ...paired,
+          pairs: [],
+          metrics: [
+            {
+              name: 'db.session_create_ms',
+              category: 'database',
+              scenario: 'api',
+              unit: 'ms',
+              samples,
+              errors,
+              warmup: 0,
+              tags: {},
+            },
+          ],
+        },
+        paired,
+      ],
+      env: {},
+    });
+
   void test('a Step 7.4 check the base fails too is marked as such', () => {
     const slowBoth = pairDoc(1, 40);
     const p = slowBoth.pairs[0]!;
     p.base = p.base.map((v) => v * 10);
     p.candidate = p.candidate.map((v) => v * 10);
-    const candidateDoc: TestMetrics = {
-      ...slowBoth,
-      pairs: [],
-      metrics: [
-        {
-          name: 'db.session_create_ms',
-          category: 'database',
-          scenario: 'api',
-          unit: 'ms',
-          samples: p.candidate,
-          errors: [],
-          warmup: 0,
-          tags: {},
-        },
-      ],
-    };
-    const r = evaluateCheckpoint({
-      thresholds: PERF_THRESHOLDS,
-      docs: [...run.filter((d) => !d.test.file.includes('database')), candidateDoc, slowBoth],
-      env: {},
-    });
+    const r = withSessionCreate(slowBoth, p.candidate);
     const failed = r.criteria
       .flatMap((c) => c.checks)
       .filter((k) => k.id === 'db.session_create_ms.p95' && k.status === 'failed');
@@ -392,27 +399,8 @@ void describe('the no-regression criterion in the checkpoint', () => {
     const p = broken.pairs[0]!;
     p.base = [];
     p.candidate = [];
-    const candidateDoc: TestMetrics = {
-      ...broken,
-      pairs: [],
-      metrics: [
-        {
-          name: 'db.session_create_ms',
-          category: 'database',
-          scenario: 'api',
-          unit: 'ms',
-          samples: [],
-          errors: Array.from({ length: 40 }, (_, sample) => ({ code: 'http_500', message: 'POST → 500', sample })),
-          warmup: 0,
-          tags: {},
-        },
-      ],
-    };
-    const r = evaluateCheckpoint({
-      thresholds: PERF_THRESHOLDS,
-      docs: [...run.filter((d) => !d.test.file.includes('database')), candidateDoc, broken],
-      env: {},
-    });
+    const errors = Array.from({ length: 40 }, (_, sample) => ({ code: 'http_500', message: 'POST → 500', sample }));
+    const r = withSessionCreate(broken, [], errors);
     const failed = r.criteria.flatMap((c) => c.checks).filter((k) => k.metric === 'db.session_create_ms');
     assert.ok(
       failed.some((k) => k.status === 'failed'),

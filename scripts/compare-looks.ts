@@ -3,7 +3,8 @@
  * minimum effect (+10 %, the worst case of "no regression") is called a regression, against the
  * level the decision states; or, with another `change`, how often that change is caught. Runs
  * the real sampler (fixtures/perf.ts `comparePaired`: early stop, cap, second look) and the real
- * decision (lib/verdict/compare.ts `compareSeries`), beside one fixed sample of `maxPairs` pairs.
+ * decision (lib/verdict/compare.ts `compareSeries`), beside the textbook reference: one test of a
+ * fixed `maxPairs` pairs at the metric's full level.
  * No stack, no database.
  *
  *   npx tsx scripts/compare-looks.ts [runs=500] [change=1.1] [pairs=60] [maxPairs=600] [noise=0.1]
@@ -11,7 +12,7 @@
  * `noise`: the standard deviation of one pair's log ratio. docs/compare-mode.md quotes its output.
  */
 import { PerfRecorder } from '../fixtures/perf';
-import { compareSeries, FAMILY_ALPHA, type PairedSeries } from '../lib/verdict/compare';
+import { compareOne, compareSeries, FAMILY_ALPHA, resamplesFor, type PairedSeries } from '../lib/verdict/compare';
 import { PROFILES } from '../lib/run/profiles';
 import { seededRandom } from '../lib/verdict/stats';
 
@@ -60,7 +61,9 @@ function fixed(run: number): { regression: boolean; pairs: number } {
     base: values.map((v) => v.base),
     candidate: values.map((v) => v.candidate),
   };
-  return { regression: decide(series), pairs: maxPairs };
+  // The textbook reference: one test of one fixed sample at the metric's full level.
+  const p = compareOne(series, resamplesFor(FAMILY)).pRegression ?? 1;
+  return { regression: p <= FAMILY_ALPHA / (2 * FAMILY), pairs: maxPairs };
 }
 
 async function main(): Promise<void> {

@@ -252,7 +252,7 @@ function mergePairs(docs: readonly TestMetrics[]): PairedSeriesDoc[] {
         into.errors.push(...p.errors);
         // Two samplings in one series (not how the compare spec records): their looks are unknown,
         // so the decision takes only the stricter second look's share of α.
-        if (into.firstLookPairs !== undefined || p.firstLookPairs !== undefined) into.firstLookPairs = 0;
+        into.firstLookPairs = 0;
       }
     }
   }

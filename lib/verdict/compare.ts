@@ -161,7 +161,10 @@ export interface Comparison {
 const COMPARISON_METHOD =
   'paired samples (same request on both arms; ABBA blocks with a random start, or both at once), ' +
   'times: median paired ratio, counts: mean paired difference, 95 % percentile bootstrap over pairs; ' +
-  `a regression is a change beyond the metric's minimum effect, Holm-corrected across metrics (α = ${FAMILY_ALPHA})`;
+  `a regression is a change beyond the metric's minimum effect, Holm-corrected across metrics (α = ${FAMILY_ALPHA}); ` +
+  'sampling stops early only on no change; a change is decided at the cap, or for a metric leaning there ' +
+  `at twice the cap, each metric's α split ${Math.round(FIRST_LOOK_SHARE * 100)}/` +
+  `${Math.round((1 - FIRST_LOOK_SHARE) * 100)} between the two looks`;
 
 function summarizeArm(values: readonly number[]): ArmSummary {
   if (values.length === 0) return { n: 0, p50: null, p95: null };
@@ -274,7 +277,7 @@ export function holm(pValues: readonly number[], alpha = FAMILY_ALPHA): boolean[
  * otherwise a second look could never decide (with 2,000 resamples, not even with twelve
  * metrics), and with more metrics no look could. Twelve metrics: 4,800.
  */
-function resamplesFor(metrics: number): number {
+export function resamplesFor(metrics: number): number {
   const smallestShare = Math.min(FIRST_LOOK_SHARE, 1 - FIRST_LOOK_SHARE);
   return Math.max(RESAMPLES, Math.ceil((2 * (2 * metrics)) / (FAMILY_ALPHA * smallestShare)));
 }
@@ -335,7 +338,7 @@ function sequentialP(s: PairedSeries, final: ComparedMetric, resamples: number):
  * Metrics a comparison usually holds (e2e/compare.spec.ts: twelve), for the sampler's stopping
  * rule before the whole family is known.
  */
-const EXPECTED_FAMILY_SIZE = 12;
+export const EXPECTED_FAMILY_SIZE = 12;
 /** The sampler's level: Bonferroni over the expected family, both directions (no looser than Holm). */
 const SAMPLER_LEVEL = FAMILY_ALPHA / (2 * EXPECTED_FAMILY_SIZE);
 
@@ -357,7 +360,7 @@ export function within(metric: ComparedMetric): boolean {
  * Whether a metric leans beyond its minimum effect at the cap without being decided there: its
  * plain 95 % interval clears the bound, look 1's share of the corrected level does not. The sampler
  * then takes a second look at twice the cap: a change that differs by request (a longer prompt
- * lengthens some replies, not others) can lean this way for 20 pairs and be confirmed by 40.
+ * lengthens some replies, not others) leaned this way at 20 pairs and was confirmed with more.
  */
 export function leaning(metric: ComparedMetric): boolean {
   if (metric.decision === 'insufficient-data') return false;

@@ -177,11 +177,11 @@ void test('repeat: the first warm-up runs alone, the other warm-ups as many at o
 void test('the attachment text stays valid JSON when a message quotes a secret', () => {
   const perf = newRecorder();
   perf.recordError('response.total_ms', { status: 500, message: 'config: secret: "hunter22" token="abc123"' }, {});
-  perf.evidence('db.explain', 'password: "pa55word"', undefined, {});
+  perf.evidence('db.explain', 'password: "pa55word"', { headers: { authorization: 's3cr3tvalue' } }, {});
   const text = metricsDocumentText(perf.toDocument(identity));
   const parsed = testMetricsSchema.parse(JSON.parse(text));
   assert.equal(parsed.metrics[0]?.errors.length, 1);
-  assert.doesNotMatch(text, /hunter22|abc123|pa55word/);
+  assert.doesNotMatch(text, /hunter22|abc123|pa55word|s3cr3tvalue/);
 });
 
 void test('document validates against lib/metrics-schema; bad names fail fast', () => {

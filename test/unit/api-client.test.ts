@@ -55,6 +55,10 @@ const ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerRespons
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('event: meta\ndata: {}\n\nevent: done\ndata: {"message":{},"usage":{},"timing":{}}'); // no final blank line
   },
+  '/api/sessions/9/messages': (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end('event: meta\ndata: {}\n\nevent: done\ndata: {"message":{},"timing":{}}'); // whole, no usage
+  },
   '/api/sessions/6/messages': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end('event: done\ndata: {"message":{"content":"hi"}}\n\n');
@@ -142,6 +146,7 @@ void test('SSE: a stream cut before done, malformed data, 5xx and a non-SSE answ
   const user = api.as({ token: 't' });
   await rejectsWith(collect(user.streamMessage(2, 'hi')), 'stream_cut', /ended before a "done" or "error" event/);
   await rejectsWith(collect(user.streamMessage(7, 'hi')), 'stream_cut', /ended in the middle of its last event/);
+  await rejectsWith(collect(user.streamMessage(9, 'hi')), 'sse_malformed', /"done" event has no object "usage"/);
   await rejectsWith(collect(user.streamMessage(3, 'hi')), 'sse_malformed', /event data is not JSON/);
   await rejectsWith(collect(user.streamMessage(6, 'hi')), 'sse_malformed', /"done" event has no object "usage"/);
   await rejectsWith(collect(user.streamMessage(4, 'hi')), 'http_502', /502/);

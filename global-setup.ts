@@ -22,6 +22,7 @@ import {
   ConfigError,
   ensureRunId,
   loadConfig,
+  resolveReportDir,
   runProfile,
   selectedProjects,
   stackModelLatency,
@@ -105,6 +106,9 @@ async function openBase(config: PerfConfig, compare: CompareTarget, candidateEnv
 
 export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
   const started = performance.now();
+  // Written again at the end of set-up: a run that stops before (a bad variable included) must
+  // not report the last run's target and commit.
+  rmSync(path.join(resolveReportDir(process.env.PERF_REPORT_DIR), 'environment.json'), { force: true });
   // Before any stack starts: a machine busy starting PostgreSQL and the app measures itself slower.
   const cpuMs = cpuBenchmarkMs();
   let config: PerfConfig;
@@ -119,8 +123,6 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   if (verdictProblem !== undefined) throw new TargetError(verdictProblem);
   const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
   mkdirSync(config.reportDir, { recursive: true });
-  // Written again at the end of set-up: a run that stops before must not report the last run's.
-  rmSync(path.join(config.reportDir, 'environment.json'), { force: true });
 
   const stackEnv: NodeJS.ProcessEnv = { ...process.env, MODEL_SIM_LATENCY: stackModelLatency(config) };
   const opened: OpenTarget[] = [];

@@ -1,7 +1,8 @@
 /**
- * `npm run cleanup [-- --dry-run]`: removes every row that earlier suite runs left in the
- * DATABASE_URL database (users `perf+<run>.…@memorychat.test` and everything of theirs), leaves
- * runs still in progress alone, and prints what it removed per run and table.
+ * `npm run cleanup [-- --dry-run] [--run <id>…]`: removes every row that earlier suite runs left
+ * in the DATABASE_URL database (users `perf+<run>.…@memorychat.test` and everything of theirs),
+ * leaves runs still in progress alone, and prints what it removed per run and table. With
+ * `--run`, only the runs named, in progress or not (e.g. the users reserved for a Fargate load).
  * The same guard as seeding: a database that is not a test database is refused unless
  * PERF_ALLOW_SEED=1. See clients/runs.ts for how "in progress" is decided.
  *
@@ -13,19 +14,33 @@ import { redact, redactUrl } from '../lib/redact';
 import { createPool, DatabaseRefusedError, describeDbError } from '../clients/db';
 import { describeSweep, LIVE_WITHIN_MS, sweepLeftovers } from '../clients/runs';
 
-const USAGE = 'usage: npm run cleanup [-- --dry-run]';
+const USAGE = 'usage: npm run cleanup [-- --dry-run] [--run <run id> …]';
+
+/** `--dry-run` and any number of `--run <id>` / `--run=<id>`; undefined on anything else. */
+function parseArgs(argv: string[]): { dryRun: boolean; runs: string[] } | undefined {
+  const runs: string[] = [];
+  let dryRun = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--dry-run') dryRun = true;
+    else if (a.startsWith('--run=') && a.length > '--run='.length) runs.push(a.slice('--run='.length));
+    else if (a === '--run' && argv[i + 1] && !argv[i + 1]?.startsWith('-')) runs.push(argv[++i] as string);
+    else return undefined;
+  }
+  return { dryRun, runs };
+}
 
 async function main(argv: string[]): Promise<number> {
-  const unknown = argv.filter((a) => a !== '--dry-run');
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
   }
-  if (unknown.length > 0) {
-    console.error(`unknown argument(s): ${unknown.join(' ')}\n${USAGE}`);
+  const args = parseArgs(argv);
+  if (!args) {
+    console.error(`bad arguments: ${argv.join(' ')}\n${USAGE}`);
     return 2;
   }
-  const dryRun = argv.includes('--dry-run');
+  const { dryRun, runs } = args;
   let config: PerfConfig;
   try {
     config = loadConfig();
@@ -43,11 +58,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const pool = createPool(config.databaseUrl, { max: 2 });
   try {
-    const result = await sweepLeftovers(pool, { allowSeed: config.allowSeed, dryRun });
-    console.log(
-      `${dryRun ? 'Dry run on' : 'Cleaned'} ${redactUrl(config.databaseUrl)} ` +
-        `(a run counts as in progress with a heartbeat in the last ${LIVE_WITHIN_MS / 60_000} minutes):`,
-    );
+    const result = await sweepLeftovers(pool, {
+      allowSeed: config.allowSeed,
+      dryRun,
+      ...(runs.length > 0 ? { runs } : {}),
+    });
+    const which =
+      runs.length > 0
+        ? `only run ${runs.join(', ')}, in progress or not`
+        : `a run counts as in progress with a heartbeat in the last ${LIVE_WITHIN_MS / 60_000} minutes`;
+    console.log(`${dryRun ? 'Dry run on' : 'Cleaned'} ${redactUrl(config.databaseUrl)} (${which}):`);
     console.log(describeSweep(result));
     return 0;
   } catch (err) {

@@ -13,6 +13,7 @@ import { createPool } from '../../clients/db';
 import {
   describeSweep,
   registerRun,
+  reserveRun,
   RUNS_TABLE,
   runIdOfEmail,
   sweepLeftovers,
@@ -210,4 +211,27 @@ void test('a run id another live run holds is refused; a silent one is taken ove
   } finally {
     await first.stop();
   }
+});
+
+void test('a reserved run (a load running elsewhere) is left alone until named; --run removes it', async () => {
+  await reserveRun(stack.databaseUrl, 'fargate-1', false, 60 * 60_000);
+  await plantRun('fargate-1');
+  await plantRun('other-old');
+  const swept = await sweepLeftovers(pool, { allowSeed: false });
+  assert.ok(swept.live.includes('fargate-1'), 'reserved for an hour: in progress');
+  assert.ok(!swept.removed.some((r) => r.runId === 'fargate-1'));
+  await assert.rejects(reserveRun(stack.databaseUrl, 'fargate-1', false, 1000), /already registered/);
+
+  await plantRun('other-old-2');
+  const r = runCleanup(['--run', 'fargate-1'], { DATABASE_URL: stack.databaseUrl });
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /only run fargate-1, in progress or not/);
+  assert.match(r.out, /fargate-1/);
+  const left = await pool.query<{ email: string }>(`SELECT email FROM users WHERE email LIKE 'perf+%' ORDER BY 1`);
+  const runs = new Set(left.rows.map((u) => runIdOfEmail(u.email)));
+  assert.ok(!runs.has('fargate-1'), 'the named run is gone');
+  assert.ok(runs.has('other-old-2'), 'runs not named are left alone');
+  const reg = await pool.query(`SELECT 1 FROM ${RUNS_TABLE} WHERE run_id = 'fargate-1'`);
+  assert.equal(reg.rowCount, 0, 'and its reservation');
+  assert.equal(runCleanup(['--run'], { DATABASE_URL: stack.databaseUrl }).code, 2, 'a --run without an id');
 });

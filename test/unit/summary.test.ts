@@ -185,3 +185,15 @@ void test("charts draw the run's own limits: a PERF_THRESHOLDS override moves th
   assert.match(JSON.stringify(spec), /"limit":8000/);
   assert.doesNotMatch(JSON.stringify(spec), /5000/);
 });
+
+void test('the response criterion names the limit the run held responses to', () => {
+  const moved = {
+    ...PERF_THRESHOLDS,
+    checks: PERF_THRESHOLDS.checks.map((c) => (c.id === 'response.total_ms.p95' ? { ...c, limit: 8000 } : c)),
+  };
+  const title = (thresholds: typeof PERF_THRESHOLDS) =>
+    evaluateCheckpoint({ thresholds, docs: syntheticRun(), env: {} }).criteria.find((c) => c.id === 'response-times')
+      ?.title;
+  assert.equal(title(PERF_THRESHOLDS), 'Response times acceptable (< 5 seconds)');
+  assert.equal(title(moved), 'Response times acceptable (< 8 seconds; Step 7.4 says 5)');
+});

@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, type PerfConfig } from '../lib/run/config';
 import { redact, redactUrl } from '../lib/redact';
 import { createPool, DatabaseRefusedError, describeDbError } from '../clients/db';
 import { describeSweep, LIVE_WITHIN_MS, sweepLeftovers } from '../clients/runs';
+import { RUN_ID } from '../data/seed';
 
 const USAGE = 'usage: npm run cleanup [-- --dry-run] [--run <run id> …]';
 
@@ -23,11 +24,12 @@ function parseArgs(argv: string[]): { dryRun: boolean; runs: string[] } | undefi
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--dry-run') dryRun = true;
-    else if (a.startsWith('--run=') && a.length > '--run='.length) runs.push(a.slice('--run='.length));
-    else if (a === '--run' && argv[i + 1] && !argv[i + 1]?.startsWith('-')) runs.push(argv[++i] as string);
+    else if (a.startsWith('--run=')) runs.push(a.slice('--run='.length));
+    else if (a === '--run' && i + 1 < argv.length) runs.push(argv[++i] as string);
     else return undefined;
   }
-  return { dryRun, runs };
+  // A run id as the suite makes them (it goes into e-mails): a typo or a `…` from the docs is refused.
+  return runs.every((id) => RUN_ID.test(id)) ? { dryRun, runs } : undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -37,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const args = parseArgs(argv);
   if (!args) {
-    console.error(`bad arguments: ${argv.join(' ')}\n${USAGE}`);
+    console.error(`bad arguments: ${redact(argv.join(' '))}\n${USAGE} (a run id: letters, digits and dashes)`);
     return 2;
   }
   const { dryRun, runs } = args;
@@ -69,7 +71,11 @@ async function main(argv: string[]): Promise<number> {
         : `a run counts as in progress with a heartbeat in the last ${LIVE_WITHIN_MS / 60_000} minutes`;
     console.log(`${dryRun ? 'Dry run on' : 'Cleaned'} ${redactUrl(config.databaseUrl)} (${which}):`);
     console.log(describeSweep(result));
-    return 0;
+    // A named run with neither rows nor a registration: most likely a mistyped id, not "done".
+    const found = new Set([...result.removed.map((r) => r.runId), ...result.staleRegistrations]);
+    const missing = runs.filter((id) => !found.has(id));
+    for (const id of missing) console.error(`run ${id}: nothing found (check the id npm run load printed)`);
+    return missing.length > 0 ? 1 : 0;
   } catch (err) {
     console.error(err instanceof DatabaseRefusedError ? err.message : describeDbError(config.databaseUrl, err));
     return 1;

@@ -16,6 +16,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { relevanceRows } from '../figures/relevance';
 import { fitPowerLaw } from '../verdict/stats';
+import { formatNumber } from '../verdict/thresholds';
 import type { PerfSummary } from './summary';
 
 export interface Chart {
@@ -128,7 +129,8 @@ function gatedExponents(summary: PerfSummary): string[] {
     const m = summary.metrics.find((x) => x.name === name && x.n > 0);
     if (!m || m.max === null) continue;
     const limit = limitOf(summary, name, 'value');
-    out.push(`${label} ${m.max.toFixed(2)}${limit ? ` (limit ${limit.op} ${limit.limit})` : ''}`);
+    const value = formatNumber(m.max, m.unit, limit?.limit);
+    out.push(`${label} ${value}${limit ? ` (limit ${limit.op} ${limit.limit})` : ''}`);
   }
   return out;
 }

@@ -1,13 +1,15 @@
 /**
  * `npm run test:e2e`, the end-to-end stages of `npm test` (docs/contributing.md): the smoke project
  * in compare mode against HEAD (verdict pass, the A/A comparison finds no change); compare mode's
- * self-test (a graded fault in the candidate arm only fails "No regression vs base"); one self-test
- * per fault switch (the verdict fails on the expected criterion because of the expected metric: a
- * perf check that cannot fail proves nothing; faults that cannot touch each other's checks share
- * one run, see SelfTest.shared); the load smoke (`npm run load` reaches its capacity) and its
+ * self-tests (graded faults in the candidate arm only: each a regression on its own metric, so
+ * "No regression vs base" fails; see COMPARE_SELF_TESTS); one self-test per fault switch (the
+ * verdict fails on the expected criterion because of the expected metric: a perf check that cannot
+ * fail proves nothing; faults that cannot touch each other's checks share one run, see
+ * SelfTest.shared); the load smoke (`npm run load` reaches its capacity) and its
  * `serialize-chats` self-test (fails on the round trip).
  *
- * The smoke run, compare self-test and quiet self-tests run alone; the rest three at a time (see main).
+ * The smoke run and the quiet self-tests (compare's sensitivity one too) run alone; the rest three
+ * at a time (see main).
  * Flags: `--only smoke,self,compare,load` to run some stages; `--fault <name>` for one self-test.
  * Ends with one line per stage and `N passed, N failed`; exit code 0 only when every stage passed.
  */
@@ -140,19 +142,62 @@ const SELF_TESTS: SelfTest[] = [
   },
 ];
 
-/**
- * Compare mode's self-test (the A/A comparison is part of the smoke stage): +0.8 ms of app time on
- * a 0.9–1.6 ms session create, in the candidate arm only (the base arm never gets
- * MEMORYCHAT_FAULTS), is a +50–90 % slowdown, not a 5× one, and clear of the 10 % minimum effect
- * also when the machine is slow (+0.4 ms on a 1.59 ms base measured ×1.16 and was missed once).
- */
-const COMPARE_SELF_TEST = {
-  name: 'slow-session-create +0.8 ms in the candidate only → regression',
-  env: { MEMORYCHAT_FAULTS: 'slow-session-create', MEMORYCHAT_FAULT_MS: '0.8' },
-  regresses: 'db.session_create_ms',
-  /** `--grep` for the compare test that measures it. */
-  grep: 'app time of session create',
-};
+/** A compare-mode self-test: faults in the candidate arm only, each a regression on its own metric. */
+interface CompareSelfTest {
+  name: string;
+  /** Report folder under reports/self-test. */
+  dir: string;
+  /** Each fault, and the compared metric it must make a regression (no other fault touches it). */
+  regresses: Partial<Record<Fault, string>>;
+  /** MEMORYCHAT_FAULT_MS: the size of every graded fault in the run. */
+  faultMs: string;
+  /** `--grep` for the compare tests that measure them. */
+  grep: string;
+  /** Needs the machine to itself (a small effect), else one of the loud stages. */
+  quiet: boolean;
+  /** Its sample counts: smoke's for a small effect, selftest's few pairs for large ones. */
+  profile: 'smoke' | 'selftest';
+}
+
+const COMPARE_SELF_TESTS: CompareSelfTest[] = [
+  /**
+   * Sensitivity: +0.8 ms of app time on a 0.9–1.6 ms session create is a +50–90 % slowdown, not a
+   * 5× one, and clear of the 10 % minimum effect also when the machine is slow (+0.4 ms on a
+   * 1.59 ms base measured ×1.16 and was missed once).
+   */
+  {
+    name: 'slow-session-create +0.8 ms in the candidate only → regression',
+    dir: 'compare-fault',
+    regresses: { 'slow-session-create': 'db.session_create_ms' },
+    faultMs: '0.8',
+    grep: 'app time of session create',
+    quiet: true,
+    profile: 'smoke',
+  },
+  /**
+   * Coverage: the other graded faults but one, in one run beside the loud stages (ABBA pairs and
+   * duets see the machine's load on both arms alike), on selftest's few pairs. At 4 ms each slow
+   * fault is +50 % or more of its metric; extra-query and extra-token add exactly one statement
+   * and one prompt token. No fault moves another's metric past its minimum effect (extra-query's
+   * statement adds a fraction of a millisecond to app overhead, whose floor is 1 ms). Not here:
+   * slow-retrieval, whose CPU time is app overhead too, so slow-chat's regression would prove neither.
+   */
+  {
+    name: 'slow-search, slow-memory-list, slow-chat, extra-query, extra-token → each its own regression (one run)',
+    dir: 'compare-faults',
+    regresses: {
+      'slow-search': 'memory.search_ms',
+      'slow-memory-list': 'memory.retrieval_ms',
+      'slow-chat': 'response.app_overhead_ms',
+      'extra-query': 'bottlenecks.queries_per_chat',
+      'extra-token': 'tokens.prompt_per_message',
+    },
+    faultMs: '4',
+    grep: '@compare',
+    quiet: false,
+    profile: 'selftest',
+  },
+];
 
 /**
  * Runs a stage's command. With `logFile`, its output goes there (stages may run at once, and
@@ -283,16 +328,22 @@ async function smoke(): Promise<StageOutcome> {
   return { passed: true, detail: `verdict pass; A/A: ${n} metrics compared, none changed` };
 }
 
-async function compareSelfTest(): Promise<StageOutcome> {
-  const t = COMPARE_SELF_TEST;
-  const reportDir = path.join('reports', 'self-test', 'compare-fault');
+async function compareSelfTest(t: CompareSelfTest): Promise<StageOutcome> {
+  const reportDir = path.join('reports', 'self-test', t.dir);
   // Its output goes to a log, as every self-test's: the expected red verdict (every metric but
-  // the compared ones is unmeasured in a run of one test) is hundreds of lines of failed checks.
+  // the compared ones is unmeasured in a run of compare tests only) is hundreds of lines of failed checks.
   const log = freshStageDir(reportDir);
+  const faults = Object.keys(t.regresses) as Fault[];
   const { code, summary } = await playwright(
     reportDir,
-    ['--project=smoke', '--grep', t.grep],
-    { PERF_COMPARE_REF: 'HEAD', MODEL_SIM_LATENCY: 'instant', ...t.env },
+    ['--project=perf', '--grep', t.grep],
+    {
+      PERF_PROFILE: t.profile,
+      PERF_COMPARE_REF: 'HEAD',
+      MODEL_SIM_LATENCY: 'instant',
+      MEMORYCHAT_FAULTS: faults.join(','),
+      MEMORYCHAT_FAULT_MS: t.faultMs,
+    },
     STAGE_TIMEOUT_MS,
     log,
   );
@@ -300,14 +351,19 @@ async function compareSelfTest(): Promise<StageOutcome> {
   const c = comparisonOf(summary);
   if (typeof c === 'string') return { passed: false, detail: c, log };
   const changed = changedMetrics(c.comparison);
-  const hit = c.comparison.metrics.some((m) => m.name === t.regresses && m.decision === 'regression');
+  const decisionOf = (metric: string) =>
+    c.comparison.metrics.find((m) => m.name === metric)?.decision ?? 'not compared';
   const base = (summary.environment.compare as { base?: unknown } | undefined)?.base;
+  const missed = Object.entries(t.regresses)
+    .filter(([, metric]) => decisionOf(metric) !== 'regression')
+    .map(([fault, metric]) => `${fault}: ${metric} was ${decisionOf(metric)}, not a regression`);
   return judge(
     [
-      faultNotOn(t.env.MEMORYCHAT_FAULTS, summary.environment.target),
+      ...faults.map((fault) => faultNotOn(fault, summary.environment.target)),
       faultsOn(base).length > 0 && `the base arm ran with faults (${faultsOn(base).join(', ')}): it must run clean`,
       c.passed && 'no-regression passed, expected it to fail',
-      !hit && `${t.regresses} was not a regression (${changed.join('; ') || 'nothing changed'})`,
+      ...missed,
+      missed.length > 0 && `what did change: ${changed.join('; ') || 'nothing'}`,
       code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
     ],
     `regression: ${changed.join('; ')}`,
@@ -513,7 +569,9 @@ async function main(): Promise<void> {
       selfTest(shared),
     );
   if (want('smoke')) await stage('smoke project, A/A against HEAD (verdict pass, no change)', smoke);
-  if (want('compare') && !onlyFault) await stage(`compare: ${COMPARE_SELF_TEST.name}`, compareSelfTest);
+  const compareStage = (t: CompareSelfTest) => stage(`compare: ${t.name}`, () => compareSelfTest(t));
+  const compareTests = want('compare') && !onlyFault ? COMPARE_SELF_TESTS : [];
+  for (const t of compareTests.filter((x) => x.quiet)) await compareStage(t);
   for (const t of selfTests.filter((x) => x.quiet)) await selfStage(t);
   // The load stages are loud too: a clean round trip p95 (≈ 2 s) stays far from its 5 s limit beside
   // three other stages, and serialized chats (9–10 s) far above it.
@@ -523,6 +581,7 @@ async function main(): Promise<void> {
       ? [() => stage('self-test: serialize-chats → load capacity fails', loadSelfTest)]
       : []),
     ...(shared.length > 1 ? [sharedStage] : shared.map((t) => () => selfStage(t))),
+    ...compareTests.filter((x) => !x.quiet).map((t) => () => compareStage(t)),
     ...selfTests.filter((x) => !x.quiet && !x.shared).map((t) => () => selfStage(t)),
   ];
   await runInLanes(loud.length, SELF_TEST_LANES, (i) => loud[i]?.() ?? Promise.resolve());

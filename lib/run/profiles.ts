@@ -208,10 +208,12 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     seedingSizes: [1_000],
     // unranked-search drops recall@5 to ≈ 0.13 (limit 0.9): a sixth of the set shows it.
     relevanceQuestions: 44,
+    // The compare faults' self-test (scripts/test-all.ts): each fault is +50 % or more on its
+    // metric, or exactly one more statement or token, so a few dozen pairs decide it.
     compare: {
-      micro: { pairs: 60, maxPairs: 600, warmup: 20 },
-      instantChat: { pairs: 40, maxPairs: 160, warmup: 5 },
-      chat: { pairs: 10, maxPairs: 30, warmup: 2 },
+      micro: { pairs: 30, maxPairs: 60, warmup: 10 },
+      instantChat: { pairs: 20, maxPairs: 40, warmup: 3 },
+      chat: { pairs: 6, maxPairs: 10, warmup: 1 },
     },
     // Every fault clears its limit by far: a busy machine cannot hide it, so no waiting.
     settleMaxWaitMs: 0,

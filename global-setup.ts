@@ -95,9 +95,9 @@ async function openBase(config: PerfConfig, compare: CompareTarget, candidateEnv
   });
   const env: NodeJS.ProcessEnv = { ...candidateEnv };
   delete env.MEMORYCHAT_FAULTS;
-  // Its own embedded database, even when the candidate's stack was given one: two apps migrating
-  // and seeding one database would measure each other. The model endpoint stays shared. Its own
-  // port too: a PORT set for the candidate cannot be both stacks' (the second would not start).
+  // Its own embedded database, like the candidate's (config refuses PERF_COMPARE_REF with a given
+  // DATABASE_URL). The model endpoint stays shared. Its own port too: a PORT set for the candidate
+  // cannot be both stacks' (the second would not start).
   delete env.DATABASE_URL;
   delete env.PORT;
   const bundled = { cwd: checkout.dir, env, logFile: stackLogFile(config.reportDir, 'base') };

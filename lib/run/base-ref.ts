@@ -2,24 +2,31 @@
  * Compare mode's base arm from a git ref: a checkout of that commit's reference app, kept in a
  * cache keyed by the commit, whose bundled stack runs beside the candidate's.
  *
- * - The checkout is `git archive <commit>` unpacked into `<cache>/<commit>`: the files only, no
- *   worktree registration that a deleted clone would leave dangling. A `.ready` marker is
- *   written last, so a half-unpacked copy is never used.
+ * - The checkout is `git archive <commit>` unpacked into a folder of its own run, given its
+ *   dependencies, marked `.ready` and only then renamed into place: a copy in the cache is always
+ *   whole, and of two runs preparing the same commit at once the first rename wins and the other
+ *   uses it.
  * - `node_modules`: when the commit's package-lock.json equals the checkout's, a symlink to the
- *   checkout's own (seconds, no network); otherwise `npm ci` in the cached copy, once. A cached
- *   copy whose link no longer resolves (the clone that made it was deleted) gets it again.
- * Cache: PERF_COMPARE_CACHE, default `~/.cache/memorychat-perf/base` (outside the repository, so
- * the linters and the type checker never see a second copy of the sources). Each use marks its
- * copy as used; then the cache is pruned (`pruneBaseCache`): a copy with its own `npm ci` holds
- * hundreds of MB, and a pull-request loop makes a new base every few commits.
+ *   checkout's own (seconds, no network), in a copy named `<commit>-<key>` where the key hashes the
+ *   link's target and the lockfile: a branch that changes its dependencies, or another clone, gets
+ *   a copy of its own, so a base never runs on dependencies it did not lock. Otherwise `npm ci` in
+ *   a copy named `<commit>`, once. A cached copy whose node_modules no longer resolves (the clone
+ *   that made it was deleted, an install that died) is made again.
+ * Cache: PERF_COMPARE_CACHE (relative to the repository), default
+ * `~/.cache/memorychat-perf/base` (outside the repository, so the linters and the type checker
+ * never see a second copy of the sources). Each use marks its copy as used; then the cache is
+ * pruned (`pruneBaseCache`): a copy with its own `npm ci` holds hundreds of MB, and a
+ * pull-request loop makes a new base every few commits.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
+  realpathSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -40,6 +47,10 @@ const KEEP_RECENT = 5;
 const KEEP_USED_WITHIN_MS = 24 * 60 * 60_000;
 /** A copy without its ready marker this old is a preparation that died (Ctrl-C, full disk). */
 const ABANDONED_AFTER_MS = 60 * 60_000;
+/** A copy: `<commit>` (its own npm ci) or `<commit>-<key>` (linked node_modules). */
+const COPY_NAME = /^[0-9a-f]{40,64}(-[0-9a-f]{12})?$/;
+/** A preparation's folder or archive (`<copy>.tmp-<pid>-<random>[.tar]`), or an older version's archive. */
+const COPY_NAME_IN_THE_MAKING = /^[0-9a-f]{40,64}(-[0-9a-f]{12})?(\.tmp-\d+-[0-9a-f]{8}(\.tar)?|\.tar)$/;
 
 export interface BaseCheckout {
   ref: string;
@@ -53,19 +64,38 @@ export function compareCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.PERF_COMPARE_CACHE?.trim() || path.join(os.homedir(), '.cache', 'memorychat-perf', 'base');
 }
 
-const sha256 = (file: string): string | undefined =>
-  existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : undefined;
-
 async function git(repo: string, args: string[]): Promise<string> {
   const { stdout } = await run('git', args, { cwd: repo, timeout: 60_000, maxBuffer: 1 << 20 });
   return stdout.trim();
 }
 
-/** The commit a ref names, or a TargetError saying how to make it resolvable. */
+/** What a failed child process (execFile) says: its own words, or that it was stopped. */
+function failureText(err: unknown, timeoutMs: number): string {
+  const e = err as { code?: unknown; killed?: boolean; signal?: string | null; stderr?: string; message?: string };
+  if (e.killed || e.signal) return `stopped after ${Math.round(timeoutMs / 1000)} s (${e.signal ?? 'killed'})`;
+  return (e.stderr?.trim() || e.message || String(err)).trim();
+}
+
+/** The commit a ref names, or a TargetError saying what went wrong and how to fix it. */
 export async function resolveCommit(repo: string, ref: string): Promise<string> {
   try {
     return await git(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-  } catch {
+  } catch (err) {
+    const e = err as { code?: unknown; stderr?: string };
+    if (e.code === 'ENOENT') {
+      throw new TargetError(
+        'PERF_COMPARE_REF needs git, and git is not installed (or not on PATH). Fix: install git, or start ' +
+          'the base yourself and compare with BASELINE_URL and BASELINE_DATABASE_URL.',
+      );
+    }
+    // `--quiet` makes an unknown ref exit 1 without a word; anything git says is another problem.
+    if (e.stderr?.trim() || typeof e.code !== 'number') {
+      throw new TargetError(
+        `PERF_COMPARE_REF=${ref}: git could not read this repository's history in ${repo} ` +
+          `(${failureText(err, 60_000)}). Fix: run from a git clone of the suite (not a copy without ` +
+          '.git), or start the base yourself and compare with BASELINE_URL and BASELINE_DATABASE_URL.',
+      );
+    }
     throw new TargetError(
       `PERF_COMPARE_REF=${ref} is not a commit of this repository (git rev-parse found nothing). ` +
         `Fix: fetch it first (e.g. \`git fetch origin ${ref}\`; a shallow CI clone needs \`fetch-depth: 0\`), ` +
@@ -74,19 +104,25 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
   }
 }
 
-/** The base copy's node_modules: a link to the checkout's (same lockfile), else its own `npm ci`. */
-async function provideDependencies(
-  repo: string,
-  dir: string,
-  ref: string,
-  commit: string,
-  log: (line: string) => void,
-): Promise<'linked' | 'installed'> {
-  const sameLock = sha256(path.join(dir, 'package-lock.json')) === sha256(path.join(repo, 'package-lock.json'));
-  if (sameLock && existsSync(path.join(repo, 'node_modules'))) {
-    symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    return 'linked';
-  }
+/**
+ * How the base copy gets its dependencies: a link to the checkout's node_modules when the lockfiles
+ * match (git blob ids: the commit's and the working tree's), and the copy's folder then carries a
+ * key of the link's target and the lockfile; else undefined (its own npm ci).
+ */
+async function dependencyPlan(repo: string, commit: string): Promise<{ link: string; key: string } | undefined> {
+  const modules = path.join(repo, 'node_modules');
+  const blob = (args: string[]) => git(repo, args).catch(() => undefined);
+  const [baseLock, lock] = await Promise.all([
+    blob(['rev-parse', '--verify', '--quiet', `${commit}:package-lock.json`]),
+    blob(['hash-object', '--', 'package-lock.json']),
+  ]);
+  if (!baseLock || baseLock !== lock || !existsSync(modules)) return undefined;
+  const target = realpathSync(modules);
+  return { link: target, key: createHash('sha256').update(`${target}\n${lock}`).digest('hex').slice(0, 12) };
+}
+
+/** `npm ci` in the base copy `dir` (its lockfile differs from the checkout's). */
+async function installDependencies(dir: string, ref: string, commit: string, log: (line: string) => void) {
   log(`installing the base's dependencies (its package-lock.json differs): npm ci in ${dir}`);
   try {
     await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts=false'], {
@@ -95,14 +131,12 @@ async function provideDependencies(
       maxBuffer: 16 << 20,
     });
   } catch (err) {
-    const e = err as { stderr?: string; message?: string };
-    const tail = (e.stderr ?? e.message ?? '').trim().split('\n').slice(-5).join('\n    ');
+    const tail = failureText(err, INSTALL_TIMEOUT_MS).split('\n').slice(-5).join('\n    ');
     throw new TargetError(
-      `The base ref ${ref} (${commit.slice(0, 12)}) does not install (npm ci failed in ${dir}):\n    ${tail}\n` +
-        'Fix: compare against a base whose dependencies install, or remove that folder and retry.',
+      `The base ref ${ref} (${commit.slice(0, 12)}) does not install (npm ci failed):\n    ${tail}\n` +
+        'Fix: compare against a base whose dependencies install (or check the network and retry).',
     );
   }
-  return 'installed';
 }
 
 /** Prepares (or reuses) the checkout of `ref` for the base arm. */
@@ -113,11 +147,12 @@ export async function prepareBaseCheckout(
 ): Promise<BaseCheckout> {
   const log = opts.log ?? (() => undefined);
   const commit = await resolveCommit(repo, ref);
-  const cacheDir = opts.cacheDir ?? compareCacheDir();
-  const checkout = await checkOut(repo, ref, commit, path.join(cacheDir, commit), log);
+  // Against the repository, as git resolves paths, whichever folder the run was started from.
+  const cacheDir = path.resolve(repo, opts.cacheDir ?? compareCacheDir());
+  const checkout = await checkOut(repo, ref, commit, cacheDir, log);
   try {
     markUsed(checkout.dir);
-    const removed = pruneBaseCache(cacheDir, { keep: commit });
+    const removed = pruneBaseCache(cacheDir, { keep: path.basename(checkout.dir) });
     if (removed.length > 0) log(`removed ${removed.length} older base checkout(s) from ${cacheDir}`);
   } catch (err) {
     // A cache that cannot be marked or pruned (read-only, another user's) costs disk, not the run.
@@ -126,46 +161,73 @@ export async function prepareBaseCheckout(
   return checkout;
 }
 
-/** The checkout of `commit` in `dir`: reused when ready, else unpacked and given its dependencies. */
+/**
+ * A copy in the cache is usable when it is marked ready and its node_modules resolves, and is a
+ * link exactly when it should be (an older version of this file linked copies named `<commit>`).
+ */
+function usable(dir: string, linked: boolean): boolean {
+  const modules = path.join(dir, 'node_modules');
+  // existsSync follows the link: false when the checkout it pointed to is gone.
+  if (!existsSync(path.join(dir, READY)) || !existsSync(modules)) return false;
+  return lstatSync(modules).isSymbolicLink() === linked;
+}
+
+/** The checkout of `commit` in the cache: reused when usable, else made in a folder of its own, then renamed. */
 async function checkOut(
   repo: string,
   ref: string,
   commit: string,
-  dir: string,
+  cacheDir: string,
   log: (line: string) => void,
 ): Promise<BaseCheckout> {
-  if (existsSync(path.join(dir, READY))) {
-    // existsSync follows the link: false when the checkout it pointed to is gone.
-    if (existsSync(path.join(dir, 'node_modules'))) return { ref, commit, dir, how: 'cached' };
-    log(`the cached base ${commit.slice(0, 12)} lost its node_modules (a deleted clone?): providing them again`);
-    rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
-    return { ref, commit, dir, how: await provideDependencies(repo, dir, ref, commit, log) };
-  }
-
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  try {
-    // git archive | tar -x, without a shell: archive to a file, then unpack it.
-    const tarball = `${dir}.tar`;
-    await git(repo, ['archive', '--format=tar', `--output=${tarball}`, commit]);
-    await run('tar', ['-xf', tarball, '-C', dir], { timeout: 120_000 });
-    rmSync(tarball, { force: true });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new TargetError(`Could not check out ${ref} (${commit.slice(0, 12)}) for the base arm: ${String(err)}`);
-  }
-  if (!existsSync(path.join(dir, 'app', 'stack.ts'))) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new TargetError(
-      `PERF_COMPARE_REF=${ref} (${commit.slice(0, 12)}) has no app/stack.ts: it predates the bundled reference ` +
-        'app, so the suite cannot start it. Fix: pick a newer base, or start the base yourself and compare with ' +
-        'BASELINE_URL and BASELINE_DATABASE_URL.',
+  const plan = await dependencyPlan(repo, commit);
+  const dir = path.join(cacheDir, plan ? `${commit}-${plan.key}` : commit);
+  const linked = plan !== undefined;
+  if (usable(dir, linked)) return { ref, commit, dir, how: 'cached' };
+  if (existsSync(dir)) {
+    log(
+      `the cached base ${path.basename(dir)} cannot be used as it is (unfinished, its node_modules gone, ` +
+        'or linked to dependencies it did not lock): making it again',
     );
   }
 
-  const how = await provideDependencies(repo, dir, ref, commit, log);
-  writeFileSync(path.join(dir, READY), `${commit}\n`);
-  return { ref, commit, dir, how };
+  mkdirSync(cacheDir, { recursive: true });
+  const work = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    mkdirSync(work);
+    // git archive | tar -x, without a shell: archive to a file, then unpack it.
+    const tarball = `${work}.tar`;
+    try {
+      await git(repo, ['archive', '--format=tar', `--output=${tarball}`, commit]);
+      await run('tar', ['-xf', tarball, '-C', work], { timeout: 120_000 });
+    } catch (err) {
+      throw new TargetError(`Could not check out ${ref} (${commit.slice(0, 12)}) for the base arm: ${String(err)}`);
+    } finally {
+      rmSync(tarball, { force: true });
+    }
+    if (!existsSync(path.join(work, 'app', 'stack.ts'))) {
+      throw new TargetError(
+        `PERF_COMPARE_REF=${ref} (${commit.slice(0, 12)}) has no app/stack.ts: it predates the bundled reference ` +
+          'app, so the suite cannot start it. Fix: pick a newer base, or start the base yourself and compare with ' +
+          'BASELINE_URL and BASELINE_DATABASE_URL.',
+      );
+    }
+    if (plan) symlinkSync(plan.link, path.join(work, 'node_modules'), 'dir');
+    else await installDependencies(work, ref, commit, log);
+    writeFileSync(path.join(work, READY), `${commit}\n`);
+    // An incomplete copy goes first (a rename cannot replace a folder that holds files).
+    if (existsSync(dir) && !usable(dir, linked)) rmSync(dir, { recursive: true, force: true });
+    try {
+      renameSync(work, dir);
+    } catch (err) {
+      // Another run prepared the same copy meanwhile: use theirs.
+      if (!usable(dir, linked)) throw err;
+      return { ref, commit, dir, how: 'cached' };
+    }
+    return { ref, commit, dir, how: linked ? 'linked' : 'installed' };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** The ready marker's mtime is the copy's last use. */
@@ -192,12 +254,12 @@ export function pruneBaseCache(cacheDir: string, opts: { keep?: string; now?: nu
   };
   const stale = (p: string) => now - statSync(p).mtimeMs > ABANDONED_AFTER_MS;
   for (const entry of readdirSync(cacheDir, { withFileTypes: true })) {
-    // The archive a died preparation left beside its folder.
-    if (entry.isFile() && /^[0-9a-f]{40,64}\.tar$/.test(entry.name)) {
-      if (stale(path.join(cacheDir, entry.name))) rmSync(path.join(cacheDir, entry.name), { force: true });
+    // What a died preparation left: its folder in the making, or its archive.
+    if (COPY_NAME_IN_THE_MAKING.test(entry.name)) {
+      if (stale(path.join(cacheDir, entry.name))) remove(path.join(cacheDir, entry.name));
       continue;
     }
-    if (!entry.isDirectory() || !/^[0-9a-f]{40,64}$/.test(entry.name) || entry.name === opts.keep) continue;
+    if (!entry.isDirectory() || !COPY_NAME.test(entry.name) || entry.name === opts.keep) continue;
     const dir = path.join(cacheDir, entry.name);
     const marker = path.join(dir, READY);
     if (existsSync(marker)) ready.push({ dir, usedAt: statSync(marker).mtimeMs });

@@ -220,6 +220,15 @@ function compareTarget(v: Vars, problems: string[]): CompareTarget | undefined {
       );
       return undefined;
     }
+    if (v.DATABASE_URL) {
+      problems.push(
+        "PERF_COMPARE_REF with DATABASE_URL: the candidate's stack would run on that database and the base on " +
+          'an embedded one of its own, so every database-bound figure would differ by the two databases, not by ' +
+          'the change. Fix: unset DATABASE_URL (both arms get an embedded PostgreSQL), or start both apps and ' +
+          'compare deployments with BASE_URL, DATABASE_URL, BASELINE_URL and BASELINE_DATABASE_URL',
+      );
+      return undefined;
+    }
     return { kind: 'ref', ref: v.PERF_COMPARE_REF };
   }
   if (v.BASELINE_URL) {

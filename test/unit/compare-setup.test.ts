@@ -5,7 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -65,8 +75,7 @@ void describe('compare mode: bad input', () => {
     const err = await rejection(prepareBaseCheckout(repo, 'HEAD', { cacheDir }));
     assert.ok(err instanceof TargetError);
     assert.match(err.message, /has no app\/stack\.ts.*BASELINE_URL/s);
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo }).toString().trim();
-    assert.equal(existsSync(path.join(cacheDir, commit)), false);
+    assert.deepEqual(readdirSync(cacheDir), [], 'no copy, folder in the making or archive is left');
   });
 
   void test('a ref is checked out once per commit and then reused', async () => {
@@ -80,21 +89,68 @@ void describe('compare mode: bad input', () => {
     assert.deepEqual([again.how, again.dir], ['cached', first.dir]);
   });
 
-  void test('a cached base whose node_modules link dangles (its clone deleted) is linked again', async () => {
+  void test('another clone gets a copy of its own, linked to its own node_modules', async () => {
     const files = { 'app/stack.ts': '// stack', 'package-lock.json': '{}' };
-    const gone = gitRepo(files);
-    mkdirSync(path.join(gone, 'node_modules'));
+    const first = gitRepo(files);
+    mkdirSync(path.join(first, 'node_modules'));
     const cacheDir = tempDir('cache-');
-    const first = await prepareBaseCheckout(gone, 'HEAD', { cacheDir });
-    rmSync(path.join(gone, 'node_modules'), { recursive: true });
-    // Another clone of the same repository: the same commit, its own node_modules.
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: gone }).toString().trim();
+    const one = await prepareBaseCheckout(first, 'HEAD', { cacheDir });
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: first }).toString().trim();
     const clone = tempDir('compare-clone-');
-    execFileSync('git', ['clone', '-q', gone, clone], { stdio: 'ignore' });
+    execFileSync('git', ['clone', '-q', first, clone], { stdio: 'ignore' });
     mkdirSync(path.join(clone, 'node_modules'));
-    const again = await prepareBaseCheckout(clone, commit, { cacheDir });
-    assert.deepEqual([again.how, again.dir], ['linked', first.dir]);
-    assert.equal(existsSync(path.join(again.dir, 'node_modules')), true);
+    const two = await prepareBaseCheckout(clone, commit, { cacheDir });
+    assert.equal(two.how, 'linked');
+    assert.notEqual(two.dir, one.dir);
+    assert.equal(realpathSync(path.join(two.dir, 'node_modules')), realpathSync(path.join(clone, 'node_modules')));
+  });
+
+  void test('a linked copy is not reused once the checkout changes its lockfile', async () => {
+    // The base commit locks '{}'; the branch now locks something else: the base needs its own
+    // npm ci (which fails for this fake package), never the branch's node_modules.
+    const repo = gitRepo({ 'app/stack.ts': '// stack', 'package-lock.json': '{}' });
+    mkdirSync(path.join(repo, 'node_modules'));
+    const cacheDir = tempDir('cache-');
+    assert.equal((await prepareBaseCheckout(repo, 'HEAD', { cacheDir })).how, 'linked');
+    writeFileSync(path.join(repo, 'package-lock.json'), '{"lockfileVersion": 3}');
+    // Also not a linked copy named by the commit alone, as an earlier version of the suite made them.
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo }).toString().trim();
+    mkdirSync(path.join(cacheDir, commit, 'app'), { recursive: true });
+    writeFileSync(path.join(cacheDir, commit, '.ready'), commit);
+    symlinkSync(path.join(repo, 'node_modules'), path.join(cacheDir, commit, 'node_modules'), 'dir');
+    const err = await rejection(prepareBaseCheckout(repo, 'HEAD', { cacheDir }));
+    assert.ok(err instanceof TargetError);
+    assert.match(err.message, /does not install \(npm ci failed\)/);
+  });
+
+  void test('an incomplete copy is made again; two runs preparing one commit at once share it', async () => {
+    const repo = gitRepo({ 'app/stack.ts': '// stack', 'package-lock.json': '{}' });
+    mkdirSync(path.join(repo, 'node_modules'));
+    const cacheDir = tempDir('cache-');
+    const made = await prepareBaseCheckout(repo, 'HEAD', { cacheDir });
+    // What an install that died leaves: marked ready, no node_modules.
+    rmSync(path.join(made.dir, 'node_modules'));
+    const again = await prepareBaseCheckout(repo, 'HEAD', { cacheDir });
+    assert.deepEqual([again.how, again.dir], ['linked', made.dir]);
+    assert.ok(existsSync(path.join(again.dir, 'node_modules', '.')));
+
+    rmSync(cacheDir, { recursive: true });
+    const both = await Promise.all([1, 2, 3].map(() => prepareBaseCheckout(repo, 'HEAD', { cacheDir })));
+    assert.equal(new Set(both.map((b) => b.dir)).size, 1);
+    assert.ok(both.some((b) => b.how === 'linked'));
+    assert.deepEqual(readdirSync(cacheDir), [path.basename(made.dir)], 'no folder in the making is left');
+    assert.equal(readFileSync(path.join(made.dir, 'app', 'stack.ts'), 'utf8'), '// stack');
+  });
+
+  void test('a relative PERF_COMPARE_CACHE is under the repository; a copy without git history is named', async () => {
+    const repo = gitRepo({ 'app/stack.ts': '// stack', 'package-lock.json': '{}' });
+    mkdirSync(path.join(repo, 'node_modules'));
+    const copy = await prepareBaseCheckout(repo, 'HEAD', { cacheDir: 'base-cache' });
+    assert.equal(path.dirname(copy.dir), path.join(repo, 'base-cache'));
+    const noGit = tempDir('no-git-');
+    const err = await rejection(prepareBaseCheckout(noGit, 'main', { cacheDir: tempDir('cache-') }));
+    assert.ok(err instanceof TargetError);
+    assert.match(err.message, /git could not read this repository's history .*git clone of the suite/s);
   });
 
   void test('the cache keeps recent and recently used base copies, and never follows a node_modules link', () => {
@@ -123,11 +179,19 @@ void describe('compare mode: bad input', () => {
     mkdirSync(inTheMaking);
     const other = path.join(cacheDir, 'notes');
     mkdirSync(other);
+    // A preparation that died yesterday (its folder), and one under way now.
+    const died = path.join(cacheDir, `${'b'.repeat(40)}.tmp-123-0a1b2c3d`);
+    mkdirSync(died);
+    utimesSync(died, new Date(now - 20 * hour), new Date(now - 20 * hour));
+    const underWay = path.join(cacheDir, `${'b'.repeat(40)}-0123456789ab.tmp-456-0a1b2c3d`);
+    mkdirSync(underWay);
 
     const removed = pruneBaseCache(cacheDir, { keep: path.basename(old[7] ?? ''), now });
     // Kept: the copy in use (8 days old), the one of an hour ago, and the three most recent others.
-    assert.deepEqual(removed.sort(), [halfMade, ...old.slice(3, 7)].sort());
-    for (const dir of [recent, inTheMaking, other, ...old.slice(0, 3), old[7] ?? '']) assert.ok(existsSync(dir), dir);
+    assert.deepEqual(removed.sort(), [halfMade, died, ...old.slice(3, 7)].sort());
+    for (const dir of [recent, inTheMaking, underWay, other, ...old.slice(0, 3), old[7] ?? '']) {
+      assert.ok(existsSync(dir), dir);
+    }
     assert.ok(existsSync(path.join(shared, 'keep-me')), 'the linked node_modules is not followed');
   });
 
@@ -177,6 +241,11 @@ void describe('compare mode: bad input', () => {
     assert.match(problems({ PERF_COMPARE_REF: 'main', BASELINE_URL: 'http://x:1' }), /both set/);
     assert.match(problems({ PERF_COMPARE_REF: 'main', BASE_URL: 'http://x:1' }), /needs the bundled stack/);
     assert.match(problems({ BASELINE_URL: 'http://x:1' }), /without BASELINE_DATABASE_URL/);
+    // Two arms on different databases would compare the databases.
+    assert.match(
+      problems({ PERF_COMPARE_REF: 'main', DATABASE_URL: 'postgres://u:p@127.0.0.1/memorychat_perf_test' }),
+      /PERF_COMPARE_REF with DATABASE_URL: .*unset DATABASE_URL/,
+    );
     assert.match(problems({ BASELINE_DATABASE_URL: 'postgres://u:p@h/db_test' }), /without BASELINE_URL/);
     assert.match(problems({ PERF_COMPARE_REF: 'main; rm -rf /' }), /must be a git ref/);
     assert.match(problems({ PERF_COMPARE_REF: '--output=/tmp/x' }), /must be a git ref/, 'never a git option');

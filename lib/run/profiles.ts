@@ -16,8 +16,8 @@ export interface PerfProfile {
   apiMaxSamples: number;
   /**
    * Past the auto-sampling cap of any sampled test (`maxSamples`: the API chats, memory list and
-   * search), a checked percentile still close to its limit (a close call below it, or up to twice
-   * it above) is confirmed with more batches, up to this multiple of the cap (fixtures/perf.ts,
+   * search), a checked percentile still undecided near its limit (a close call below it, or any
+   * estimate past it) is confirmed with more batches, up to this multiple of the cap (fixtures/perf.ts,
    * `repeat`): a p95 of 60 has no upper confidence bound, and one burst would decide it. 1: none.
    * Compare mode and the database micro-benchmarks (`measure`, caps of 900 and more) do not use it.
    */

@@ -57,6 +57,8 @@ export interface SyntheticOptions {
   omit?: string[];
   /** Turn this many samples of a metric into errors. */
   errors?: Record<string, number>;
+  /** Add this many failed samples to a metric's full count (as when auto-sampling took more). */
+  extraErrors?: Record<string, number>;
 }
 
 /** One TestMetrics document per catalog category, like the specs would attach. */
@@ -74,7 +76,7 @@ export function syntheticRun(opts: SyntheticOptions = {}): TestMetrics[] {
         entry.unit === 'bool' || entry.unit === 'ratio' || entry.unit === 'exponent' || entry.unit === 'count';
       const samples = Array.from({ length: n }, () => (exact ? base : base * scale * (0.85 + 0.3 * rnd())));
       const nErr = Math.min(opts.errors?.[entry.name] ?? 0, n);
-      const errors = Array.from({ length: nErr }, (_, i) => ({
+      const errors = Array.from({ length: nErr + (opts.extraErrors?.[entry.name] ?? 0) }, (_, i) => ({
         message: 'model_error: upstream 503',
         code: 'model_error',
         sample: i,

@@ -78,6 +78,14 @@ void test('sample errors fail performance-measured with their causes listed', ()
       .map((c) => c.message)
       .join('\n') ?? '';
   assert.match(msgs, /Sample errors: response\.total_ms.*errorRate = 15\.0 %.*model_error ×3/);
+  // Every timed category: a failed database or UI sample is left out of its p95, so it counts here,
+  // also when there are still enough good samples for the coverage check (30 of 530: 5.7 %).
+  for (const metric of ['db.session_create_ms', 'db.query_ms', 'ui.long_conversation_render_ms']) {
+    const r = run({ profile: 'default', extraErrors: { [metric]: 30 } });
+    assert.deepEqual(failing(r), ['performance-measured'], metric);
+    const failed = r.criteria[0]?.checks.filter((c) => !c.passed).map((c) => c.id);
+    assert.deepEqual(new Set(failed), new Set([`${metric}.errorRate`]), metric);
+  }
 });
 
 void test('a missing metric of a "*" check is not measured: fails performance-measured, not silently passed', () => {

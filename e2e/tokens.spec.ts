@@ -153,9 +153,11 @@ async function bothSides(a: Promise<Side>, b: Promise<Side>): Promise<[Side, Sid
 }
 
 /**
- * Ratio of mean *prompt* tokens per message, larger side / smaller side; failures become an error
- * with cause. Prompt tokens are what trimming controls; completion lengths are the model's choice
- * and only add noise to a ratio of two small means (the budget check covers totals).
+ * Ratio of mean *prompt* tokens per message, larger side / smaller side; every failed message is
+ * an error of the ratio with its cause (its error rate is checked: a ratio of the survivors could
+ * hide that the larger side's messages failed). Prompt tokens are what trimming controls;
+ * completion lengths are the model's choice and only add noise to a ratio of two small means (the
+ * budget check covers totals).
  */
 function recordRatio(
   perf: PerfRecorder,
@@ -173,16 +175,11 @@ function recordRatio(
   const little = avg(smaller.usages.map((u) => u.promptTokens));
   if (big !== undefined && little !== undefined && little > 0) {
     perf.record('tokens.history_growth_ratio', big / little, opts);
-  } else {
-    const cause = failures[0];
-    perf.recordError(
-      'tokens.history_growth_ratio',
-      cause
-        ? new SampleFailure(errorCode(cause), errorMessage(cause))
-        : new SampleFailure('no_samples', 'no successful message on one side'),
-      opts,
-    );
+  } else if (failures.length === 0) {
+    perf.recordError('tokens.history_growth_ratio', new SampleFailure('no_samples', 'no message on one side'), opts);
   }
+  for (const cause of failures)
+    perf.recordError('tokens.history_growth_ratio', new SampleFailure(errorCode(cause), errorMessage(cause)), opts);
   perf.evidence(
     `tokens.${scenario}_growth`,
     `${scenario}: mean prompt tokens/message ${figure(big)} (${larger.label}) ` +

@@ -86,6 +86,9 @@ void test('sample errors fail performance-measured with their causes listed', ()
     const failed = r.criteria[0]?.checks.filter((c) => !c.passed).map((c) => c.id);
     assert.deepEqual(new Set(failed), new Set([`${metric}.errorRate`]), metric);
   }
+  // A token ratio from the messages that did not fail: its failed messages count.
+  const ratio = run({ profile: 'default', extraErrors: { 'tokens.history_growth_ratio': 1 } });
+  assert.deepEqual(failing(ratio), ['performance-measured']);
 });
 
 void test('a missing metric of a "*" check is not measured: fails performance-measured, not silently passed', () => {

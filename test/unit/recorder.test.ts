@@ -335,6 +335,28 @@ void test('measureServerTiming: samples the app-reported time; round trip to the
     `all round trips: ${String(series?.samples)}`,
   );
   assert.match(String(series?.tags.basis), /client round trip: 2 of 4 samples had no Server-Timing total/);
+  // Auto-sampling judges the series as it is gated: from the first response without the header
+  // the series is round trips (here ≥ 4 ms, app time 1 ms), the earlier samples included.
+  const judged = newRecorder();
+  let seriesMinAt60: number | undefined;
+  await judged.measureServerTiming(
+    'db.session_create_ms',
+    (i) => {
+      if (i === 60) seriesMinAt60 = judged.stats('db.session_create_ms', 'api')?.min;
+      const start = performance.now();
+      // A busy wait: the client's clock must see the round trip, and a timer rounds to whole ms.
+      while (performance.now() - start < 4);
+      return Promise.resolve({ serverTiming: i === 49 ? undefined : 'total;dur=1' });
+    },
+    {
+      scenario: 'api',
+      warmup: 0,
+      entry: 'total',
+      samples: 100,
+      clientMetric: 'db.session_create_roundtrip_ms',
+    },
+  );
+  assert.ok((seriesMinAt60 ?? 0) >= 4, `the series while sampling: min ${seriesMinAt60} ms, round trips`);
 });
 
 void test('auto-sampling: more samples while the percentile interval straddles the limit, up to a cap', async () => {

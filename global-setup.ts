@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FullConfig } from '@playwright/test';
 import {
+  compareSetupProblem,
   ConfigError,
   ensureRunId,
   loadConfig,
@@ -95,7 +96,7 @@ async function openBase(config: PerfConfig, compare: CompareTarget, candidateEnv
   });
   const env: NodeJS.ProcessEnv = { ...candidateEnv };
   delete env.MEMORYCHAT_FAULTS;
-  // Its own embedded database, like the candidate's (config refuses PERF_COMPARE_REF with a given
+  // Its own embedded database, like the candidate's (set-up refuses PERF_COMPARE_REF with a given
   // DATABASE_URL). The model endpoint stays shared. Its own port too: a PORT set for the candidate
   // cannot be both stacks' (the second would not start).
   delete env.DATABASE_URL;
@@ -121,6 +122,8 @@ export default async function globalSetup(_config: FullConfig): Promise<() => Pr
   // A run that cannot end in a verdict stops here, before a stack starts or anything is measured.
   const verdictProblem = verdictInputProblem(PERF_THRESHOLDS);
   if (verdictProblem !== undefined) throw new TargetError(verdictProblem);
+  const compareProblem = compareSetupProblem(config);
+  if (compareProblem !== undefined) throw new TargetError(compareProblem);
   const runId = ensureRunId(); // already set by playwright.config.ts; this only reads it
   mkdirSync(config.reportDir, { recursive: true });
 

@@ -206,6 +206,22 @@ export function loadConfig(opts: LoadConfigOptions = {}): PerfConfig {
   };
 }
 
+/**
+ * Why a run cannot start compare mode as configured, checked where compare mode starts (global
+ * setup), not in loadConfig, which `npm run cleanup` and the load test share: with
+ * PERF_COMPARE_REF and DATABASE_URL the candidate's stack would run on that database and the base
+ * on an embedded one, so every database figure would compare the two databases.
+ */
+export function compareSetupProblem(config: Pick<PerfConfig, 'compare' | 'databaseUrl'>): string | undefined {
+  if (config.compare?.kind !== 'ref' || !config.databaseUrl) return undefined;
+  return (
+    "PERF_COMPARE_REF with DATABASE_URL: the candidate's stack would run on that database and the base on an " +
+    'embedded one of its own, so every database-bound figure would differ by the two databases, not by the ' +
+    'change. Fix: unset DATABASE_URL (both arms get an embedded PostgreSQL), or start both apps and compare ' +
+    'deployments with BASE_URL, DATABASE_URL, BASELINE_URL and BASELINE_DATABASE_URL.'
+  );
+}
+
 /** The base arm from PERF_COMPARE_REF or BASELINE_URL (+ its database and model), checked together. */
 function compareTarget(v: Vars, problems: string[]): CompareTarget | undefined {
   if (v.PERF_COMPARE_REF && v.BASELINE_URL) {
@@ -217,15 +233,6 @@ function compareTarget(v: Vars, problems: string[]): CompareTarget | undefined {
       problems.push(
         "PERF_COMPARE_REF needs the bundled stack (it starts that ref's reference app), but BASE_URL is set: " +
           'unset BASE_URL, or compare two deployments with BASELINE_URL and BASELINE_DATABASE_URL',
-      );
-      return undefined;
-    }
-    if (v.DATABASE_URL) {
-      problems.push(
-        "PERF_COMPARE_REF with DATABASE_URL: the candidate's stack would run on that database and the base on " +
-          'an embedded one of its own, so every database-bound figure would differ by the two databases, not by ' +
-          'the change. Fix: unset DATABASE_URL (both arms get an embedded PostgreSQL), or start both apps and ' +
-          'compare deployments with BASE_URL, DATABASE_URL, BASELINE_URL and BASELINE_DATABASE_URL',
       );
       return undefined;
     }

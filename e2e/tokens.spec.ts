@@ -153,11 +153,10 @@ async function bothSides(a: Promise<Side>, b: Promise<Side>): Promise<[Side, Sid
 }
 
 /**
- * Ratio of mean *prompt* tokens per message, larger side / smaller side; every failed message is
- * an error of the ratio with its cause (its error rate is checked: a ratio of the survivors could
- * hide that the larger side's messages failed). Prompt tokens are what trimming controls;
- * completion lengths are the model's choice and only add noise to a ratio of two small means (the
- * budget check covers totals).
+ * Ratio of mean *prompt* tokens per message, larger side / smaller side. Any failed message makes
+ * it an error with the causes, not a ratio: a ratio of the survivors could hide that the larger
+ * side's messages failed. Prompt tokens are what trimming controls; completion lengths are the
+ * model's choice and only add noise to a ratio of two small means (the budget check covers totals).
  */
 function recordRatio(
   perf: PerfRecorder,
@@ -173,13 +172,19 @@ function recordRatio(
   const failures = [...larger.failures, ...smaller.failures];
   const big = avg(larger.usages.map((u) => u.promptTokens));
   const little = avg(smaller.usages.map((u) => u.promptTokens));
-  if (big !== undefined && little !== undefined && little > 0) {
+  const messages = larger.usages.length + smaller.usages.length + failures.length;
+  const cause = failures[0];
+  if (cause) {
+    const failure = new SampleFailure(
+      errorCode(cause),
+      `${failures.length} of ${messages} messages failed, so no ratio (first: ${errorMessage(cause)})`,
+    );
+    perf.recordError('tokens.history_growth_ratio', failure, opts);
+  } else if (big !== undefined && little !== undefined && little > 0) {
     perf.record('tokens.history_growth_ratio', big / little, opts);
-  } else if (failures.length === 0) {
+  } else {
     perf.recordError('tokens.history_growth_ratio', new SampleFailure('no_samples', 'no message on one side'), opts);
   }
-  for (const cause of failures)
-    perf.recordError('tokens.history_growth_ratio', new SampleFailure(errorCode(cause), errorMessage(cause)), opts);
   perf.evidence(
     `tokens.${scenario}_growth`,
     `${scenario}: mean prompt tokens/message ${figure(big)} (${larger.label}) ` +

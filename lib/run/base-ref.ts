@@ -72,7 +72,9 @@ async function git(repo: string, args: string[]): Promise<string> {
 /** What a failed child process (execFile) says: its own words, or that it was stopped. */
 function failureText(err: unknown, timeoutMs: number): string {
   const e = err as { code?: unknown; killed?: boolean; signal?: string | null; stderr?: string; message?: string };
-  if (e.killed || e.signal) return `stopped after ${Math.round(timeoutMs / 1000)} s (${e.signal ?? 'killed'})`;
+  // execFile kills at its timeout (`killed`); a signal from elsewhere (Ctrl-C, the OOM killer) is only `signal`.
+  if (e.killed) return `stopped at its ${Math.round(timeoutMs / 1000)} s time limit`;
+  if (e.signal) return `stopped by ${e.signal}`;
   return (e.stderr?.trim() || e.message || String(err)).trim();
 }
 

@@ -41,14 +41,15 @@ void test('summarize: known mean, sample sd, percentiles', () => {
 void test('summarize: single sample and empty input', () => {
   const one = summarize([42]);
   assert.deepEqual([one.n, one.min, one.p50, one.p95, one.max, one.stddev], [1, 42, 42, 42, 42, 0]);
-  assert.deepEqual(one.ci95, { low: 42, high: 42 });
+  // One sample cannot bound its median: the interval is open (null in the summary).
+  assert.deepEqual(one.ci95, { low: -Infinity, high: Infinity });
   const none = summarize([]);
   assert.equal(none.n, 0);
   assert.ok(Number.isNaN(none.p50));
 });
 
 void test('median CI ranks match the binomial table (n=6→1, 10→2, 20→6, 100→40)', () => {
-  assert.equal(medianCiRank(5), 0); // no 95 % pair exists: fall back to [min, max]
+  assert.equal(medianCiRank(5), 0); // no 95 % pair exists: the interval is open
   assert.equal(medianCiRank(6), 1);
   assert.equal(medianCiRank(10), 2);
   assert.equal(medianCiRank(20), 6);
@@ -56,8 +57,9 @@ void test('median CI ranks match the binomial table (n=6→1, 10→2, 20→6, 10
   assert.ok(medianCiRank(5000) > 2400); // log-space: no underflow for large n
   const s = summarize(Array.from({ length: 20 }, (_, i) => i + 1));
   assert.deepEqual(s.ci95, { low: 6, high: 15 });
+  // [min, max] of 3 covers the median 75 % of the time, not 95 %.
   const tiny = summarize([3, 1, 2]);
-  assert.deepEqual(tiny.ci95, { low: 1, high: 3 });
+  assert.deepEqual(tiny.ci95, { low: -Infinity, high: Infinity });
 });
 
 void test('outliers: Tukey 1.5 IQR fences, counted not removed', () => {

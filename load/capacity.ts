@@ -57,12 +57,20 @@ export function judgeStep(step: StepFigures, criteria: CapacityCriteria = DEFAUL
   return { passed: reasons.length === 0, errorRate: rate, reasons };
 }
 
-/** The largest passing step with all smaller steps passing (0 when the first failed), and the first failing step. */
-export function capacityOf(steps: readonly StepFigures[], criteria: CapacityCriteria = DEFAULT_CRITERIA) {
+/**
+ * The largest passing step with all smaller steps passing (0 when the first failed), and the first
+ * failing step. A step fails on its figures (judgeStep) and on any reason the run gave it besides
+ * (`reasons`: it hit its time limit, its merged percentiles were off), so a step shown as failed
+ * never counts toward the capacity.
+ */
+export function capacityOf(
+  steps: readonly (StepFigures & { reasons?: readonly string[] })[],
+  criteria: CapacityCriteria = DEFAULT_CRITERIA,
+) {
   let maxUsers = 0;
   for (const step of [...steps].sort((a, b) => a.users - b.users)) {
-    const j = judgeStep(step, criteria);
-    if (!j.passed) return { maxUsers, firstFailure: { users: step.users, reasons: j.reasons } };
+    const reasons = [...new Set([...judgeStep(step, criteria).reasons, ...(step.reasons ?? [])])];
+    if (reasons.length > 0) return { maxUsers, firstFailure: { users: step.users, reasons } };
     maxUsers = step.users;
   }
   return { maxUsers, firstFailure: undefined };

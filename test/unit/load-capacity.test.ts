@@ -45,6 +45,9 @@ void test('capacity is the largest passing step before the first failure', () =>
   assert.equal(capacityOf([]).maxUsers, 0);
   assert.equal(capacityOf([step(10, 100), step(5, 100)]).maxUsers, 10, 'order of the input does not matter');
   assert.equal(capacityOf([step(5, 100), step(10, 100)]).firstFailure, undefined);
+  // A step the run failed for another reason (its time limit) does not count, whatever its figures.
+  const late = capacityOf([step(5, 100), { ...step(10, 100), reasons: ['the step hit its time limit'] }]);
+  assert.deepEqual(late, { maxUsers: 5, firstFailure: { users: 10, reasons: ['the step hit its time limit'] } });
 });
 
 void test('turns per user reach the minimum chats per step', () => {

@@ -50,6 +50,33 @@ export function parseSteps(raw: string | undefined): number[] {
   return steps;
 }
 
+/** A host name or address on this machine: the only targets `npm run load` drives without asking. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Why the load must not start against `baseUrl` as configured: a deployment elsewhere gets up to
+ * the last step's users at once (hundreds by default), so it needs LOAD_ALLOW_REMOTE=1 naming that
+ * intent, never just a BASE_URL left in `.env` for perf runs. Undefined when it may start.
+ */
+export function remoteTargetProblem(baseUrl: string | undefined, steps: readonly number[], env: Env = process.env) {
+  if (!baseUrl) return undefined;
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname;
+  } catch {
+    return undefined; // the suite's config reports a bad BASE_URL itself
+  }
+  if (isLoopbackHost(host) || env.LOAD_ALLOW_REMOTE?.trim() === '1') return undefined;
+  return (
+    `npm run load would send up to ${Math.max(...steps)} concurrent chat users to ${host}, which is not ` +
+    'this machine. Fix: if that deployment is yours to load, set LOAD_ALLOW_REMOTE=1 (and LOAD_STEPS to ' +
+    'what it may take); else unset BASE_URL to load the bundled stack.'
+  );
+}
+
 export type LoadConfig = ReturnType<typeof loadLoadConfig>;
 
 export function loadLoadConfig(env: Env = process.env) {

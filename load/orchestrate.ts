@@ -39,7 +39,7 @@ import { writeAllureLoad } from './allure';
 import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
 import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser } from './capacity';
-import { LoadConfigError, loadLoadConfig, type LoadConfig } from './config';
+import { LoadConfigError, loadLoadConfig, remoteTargetProblem, type LoadConfig } from './config';
 import { statementSnapshot } from '../lib/figures/statements';
 import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth } from './probes';
 import { appLoopP99, limitsOf, renderLoadConsole, writeLoadReports, type LoadStage, type LoadSummary } from './summary';
@@ -450,6 +450,11 @@ export async function runLoad(): Promise<number> {
     cfg = loadLoadConfig();
   } catch (err) {
     console.error(err instanceof ConfigError || err instanceof LoadConfigError ? err.message : String(err));
+    return 1;
+  }
+  const remote = remoteTargetProblem(perf.baseUrl, cfg.steps);
+  if (remote !== undefined) {
+    console.error(`load: ${remote}`);
     return 1;
   }
   const runId = process.env.PERF_RUN_ID ?? newRunId('load');

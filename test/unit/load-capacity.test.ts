@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { capacityOf, DEFAULT_CRITERIA, judgeStep, turnsPerUser, type StepFigures } from '../../load/capacity';
 import { artilleryReportSchema, figuresOf } from '../../load/artillery-report';
-import { LoadConfigError, loadLoadConfig, parseSteps } from '../../load/config';
+import { isLoopbackHost, LoadConfigError, loadLoadConfig, parseSteps, remoteTargetProblem } from '../../load/config';
 
 const step = (users: number, p95: number | null, errors = 0, requests = 300, chatRequests = 120): StepFigures => ({
   users,
@@ -141,4 +141,16 @@ void test('LOAD_* configuration: defaults and readable errors', () => {
     (e: unknown) => e instanceof LoadConfigError && /LOAD_BROWSERS="5".*0 to 2/.test(e.message),
   );
   assert.throws(() => loadLoadConfig({ LOAD_MIN_USERS: '-1' }), /LOAD_MIN_USERS/);
+});
+
+void test('load targets: this machine without asking, anywhere else only with LOAD_ALLOW_REMOTE=1', () => {
+  for (const host of ['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '[::1]', '::1'])
+    assert.equal(isLoopbackHost(host), true, host);
+  for (const host of ['localhost.evil.example', '127.0.0.1.nip.io', '10.0.0.5', 'staging.example.com', '0.0.0.0'])
+    assert.equal(isLoopbackHost(host), false, host);
+  assert.equal(remoteTargetProblem(undefined, [5]), undefined, 'the bundled stack');
+  assert.equal(remoteTargetProblem('http://127.0.0.1:3000', [400], {}), undefined);
+  const problem = remoteTargetProblem('https://staging.example.com', [5, 400], {});
+  assert.match(problem ?? '', /up to 400 concurrent chat users to staging\.example\.com.*LOAD_ALLOW_REMOTE=1/);
+  assert.equal(remoteTargetProblem('https://staging.example.com', [5], { LOAD_ALLOW_REMOTE: '1' }), undefined);
 });

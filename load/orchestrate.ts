@@ -39,6 +39,7 @@ import { writeAllureLoad } from './allure';
 import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
 import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser } from './capacity';
+import { CLIENT_TIMEOUT_MS } from './processor';
 import { LoadConfigError, loadLoadConfig, remoteTargetProblem, type LoadConfig } from './config';
 import { statementSnapshot } from '../lib/figures/statements';
 import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth } from './probes';
@@ -51,6 +52,18 @@ const API_SCRIPT = path.join(REPO_ROOT, 'load', 'chat.yml');
 const BROWSER_SCRIPT = path.join(REPO_ROOT, 'load', 'browser.yml');
 /** Artillery's own start-up and shutdown (CLI, bundling the processor, workers) on top of a step. */
 const ARTILLERY_OVERHEAD_S = 60;
+/** A memory search's limit (chat.yml `http.timeout`). */
+const SEARCH_TIMEOUT_S = 30;
+
+/**
+ * How long a turn that starts just before the step's deadline may still run: its chat, its memory
+ * search and its think time (0.5–1.5 × LOAD_THINK_S). The deadline only stops new turns, and
+ * Artillery writes its report only when every user is done: killed sooner, a step that ran into
+ * its time limit would leave no report, and the run would lose the steps it had measured.
+ */
+function turnTailS(thinkS: number): number {
+  return CLIENT_TIMEOUT_MS / 1000 + SEARCH_TIMEOUT_S + 1.5 * thinkS;
+}
 
 function artilleryVersion(): string {
   try {
@@ -355,7 +368,8 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
     };
   };
 
-  const run = { env, log: ctx.log, cleanup: ctx.cleanup, timeoutS: cfg.maxStepS + ARTILLERY_OVERHEAD_S };
+  const timeoutS = cfg.maxStepS + turnTailS(cfg.thinkS) + ARTILLERY_OVERHEAD_S;
+  const run = { env, log: ctx.log, cleanup: ctx.cleanup, timeoutS };
   const [apiCode] = await Promise.all([
     runArtillery({
       ...run,

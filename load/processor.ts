@@ -36,7 +36,7 @@ export interface VuEvents {
 }
 
 /** Longest a chat may take before the client gives up and counts it as `client_timeout`. */
-const CLIENT_TIMEOUT_MS = 60_000;
+export const CLIENT_TIMEOUT_MS = 60_000;
 
 export function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -25,7 +25,7 @@ const responseTimes: ThresholdCheck[] = [
     op: '<',
     limit: FIVE_SECONDS,
     unit: 'ms',
-    why: 'Step 7.4: every response scenario under 5 s (API round trip to last token), at p95 not on average',
+    why: 'Step 7.4: every response scenario under 5 s (API round trip to the done event), at p95 not on average',
   },
   {
     id: 'response.ui_done_ms.p95',

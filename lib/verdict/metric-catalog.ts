@@ -70,7 +70,7 @@ const SCORE = { better: 'higher', center: 'mean' } as const;
 export const METRIC_CATALOG = [
   // 1. Response times (API streamed; UI in Chromium). Scenario = response scenario.
   metric('response.ttft_ms', 'response', 'ms', 'Time to first token (API)', RESPONSE_SCENARIOS, api),
-  metric('response.total_ms', 'response', 'ms', 'Round trip to last token (API)', RESPONSE_SCENARIOS, api),
+  metric('response.total_ms', 'response', 'ms', 'Round trip to the done event (API)', RESPONSE_SCENARIOS, api),
   metric(
     'response.model_ms',
     'response',

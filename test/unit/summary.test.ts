@@ -114,7 +114,7 @@ void test('markdown: verdict first, criteria table, metrics with p50/p95/limit, 
   assert.match(
     md,
     new RegExp(
-      `\\| Round trip to last token \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} ` +
+      `\\| Round trip to the done event \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} ` +
         `\\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`,
     ),
   );

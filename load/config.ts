@@ -11,6 +11,8 @@ const DEFAULT_MIN_USERS = 100;
 /** Browsers cost about a core each while rendering a streamed reply: more would measure the generator. */
 const MAX_BROWSERS = 2;
 const MAX_STEP_USERS = 1_000;
+/** Steps of one ramp: each may take LOAD_MAX_STEP_S and then some, so a ramp stays within hours. */
+const MAX_STEPS = 20;
 
 export class LoadConfigError extends Error {
   override name = 'LoadConfigError';
@@ -42,6 +44,12 @@ export function parseSteps(raw: string | undefined): number[] {
   if (parts.length === 0 || steps.some((n, i) => !/^\d+$/.test(parts[i] ?? '') || n < 1 || n > MAX_STEP_USERS)) {
     throw new LoadConfigError(
       `LOAD_STEPS="${raw}" must be a comma list of user counts from 1 to ${MAX_STEP_USERS}, e.g. 5,10,25,50.`,
+    );
+  }
+  if (steps.length > MAX_STEPS) {
+    throw new LoadConfigError(
+      `LOAD_STEPS="${raw}" has ${steps.length} steps; at most ${MAX_STEPS} (each may run LOAD_MAX_STEP_S): ` +
+        'pick fewer, wider steps.',
     );
   }
   if (steps.some((n, i) => i > 0 && n <= (steps[i - 1] as number))) {

@@ -134,6 +134,7 @@ void test('LOAD_* configuration: defaults and readable errors', () => {
   assert.equal(c.criteria.p95TotalMsBelow, 5000);
   assert.equal(c.browsers, 1);
   assert.deepEqual(parseSteps('3, 6'), [3, 6]);
+  assert.throws(() => parseSteps(Array.from({ length: 21 }, (_, i) => i + 1).join(',')), /21 steps; at most 20/);
   assert.throws(() => parseSteps('10,5'), /ascending/);
   assert.throws(() => parseSteps('5,x'), /comma list/);
   assert.throws(

@@ -86,6 +86,8 @@ class Cleanup {
   pool: pg.Pool | undefined;
   seeder: Seeder | undefined;
   tempDir: string | undefined;
+  /** DATABASE_URL was given: the database outlives the run, also when the bundled stack used it. */
+  persistentDatabase = false;
   readonly children = new Set<ChildProcess>();
   aborted = false;
   private done: Promise<void> | undefined;
@@ -109,8 +111,9 @@ class Cleanup {
       try {
         await this.seeder?.cleanup();
       } catch (err) {
-        // The bundled stack's database goes with the stack (on Ctrl-C it may already be stopping).
-        if (!this.stack) {
+        // The bundled stack's embedded database goes with the stack (on Ctrl-C it may already be
+        // stopping); a given one stays, and so would the rows.
+        if (!this.stack || this.persistentDatabase) {
           console.error(
             `load: removing the seeded users failed: ${redact((err as Error).message)}; ` +
               `\`npm run cleanup\` removes them (the users of run ${this.seeder?.runId ?? '?'})`,
@@ -474,6 +477,7 @@ export async function runLoad(): Promise<number> {
   const runId = process.env.PERF_RUN_ID ?? newRunId('load');
   const modelLatency = perf.modelSimLatency ?? 'realistic';
   const cleanup = new Cleanup();
+  cleanup.persistentDatabase = perf.databaseUrl !== undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     console.error(`\nload: ${signal}: stopping the load and cleaning up…`);
     cleanup.aborted = true;

@@ -1,6 +1,7 @@
 /**
  * `npm run load`: how many people can chat at once (docs/load.md). One run opens the target
- * (lib/run/target.ts: the bundled stack unless BASE_URL is set), seeds one user per concurrent user
+ * (lib/run/target.ts: the bundled stack unless BASE_URL is set; another machine's only with
+ * LOAD_ALLOW_REMOTE=1), seeds one user per concurrent user
  * of the largest step (their bearer tokens go to a payload file in a private temp dir, never into
  * reports or logs), runs each step as its own Artillery run (load/chat.yml, load/browser.yml) while
  * the probes sample the target, stops at the first step that fails (load/capacity.ts), writes the

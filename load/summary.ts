@@ -411,7 +411,8 @@ export function loadReport(s: LoadSummary): Report {
     text(
       `**Capacity: ${c.maxUsers} concurrent chat users** (required ${c.minUsers}, \`LOAD_MIN_USERS\`); a step ` +
         `passes with its chats' round-trip p95 < ${c.criteria.p95TotalMsBelow} ms, errors < ` +
-        `${pc(c.criteria.errorRateBelow)} of all API calls and at least ${c.criteria.minChatRequests} chats.`,
+        `${pc(c.criteria.errorRateBelow)} of all API calls and at least ${c.criteria.minChatRequests} chats, ` +
+        'within its time limit.',
     ),
     f && text(`First failing step: **${f.users} users** — ${f.reasons.join('; ')}.`),
     c.limitedBy.length > 0 && text(`What ran out first: ${c.limitedBy.join('; ')}.`),

@@ -2,7 +2,8 @@
  * `npm run load`: how many people can chat at once (load/orchestrate.ts; docs/load.md).
  * Configuration (.env included) is read by lib/run/config.ts and load/config.ts.
  *
- *   npm run load                          the stepped ramp against the bundled stack or BASE_URL
+ *   npm run load                          the stepped ramp against the bundled stack, or BASE_URL
+ *                                         (another machine's only with LOAD_ALLOW_REMOTE=1)
  *   npm run load -- --fargate-users <N>   seed N users of a deployment for `artillery run-fargate`
  */
 import { prepareFargate } from '../load/fargate';

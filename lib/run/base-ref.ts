@@ -1,6 +1,7 @@
 /**
  * Compare mode's base arm from a git ref: a checkout of that commit's reference app, kept in a
- * cache keyed by the commit, whose bundled stack runs beside the candidate's.
+ * cache keyed by the commit (and, for a linked node_modules, by its dependencies), whose bundled
+ * stack runs beside the candidate's.
  *
  * - The checkout is `git archive <commit>` unpacked into a folder of its own run, given its
  *   dependencies, marked `.ready` and only then renamed into place: a copy in the cache is always

@@ -20,7 +20,7 @@ export interface Stats {
   max: number;
   /** Sample standard deviation (n − 1 denominator); 0 for n < 2. */
   stddev: number;
-  /** 95 % confidence interval of the median (order statistics; [min, max] for n ≤ 5). */
+  /** 95 % confidence interval of the median (order statistics; open, ±Infinity, for n ≤ 5). */
   ci95: { low: number; high: number };
   /** Samples beyond 1.5 IQR of the quartiles (Tukey fences): kept, only counted. */
   outliers: number;

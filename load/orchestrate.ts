@@ -40,7 +40,7 @@ import { writeAllureLoad } from './allure';
 import { figuresOf, readArtilleryReport, type ArtilleryReport } from './artillery-report';
 import { checkMergedPercentiles } from './merge-check';
 import { capacityOf, judgeStep, turnsPerUser } from './capacity';
-import { CLIENT_TIMEOUT_MS } from './processor';
+import { CLIENT_TIMEOUT_MS } from './sse-timing';
 import { LoadConfigError, loadLoadConfig, remoteTargetProblem, type LoadConfig } from './config';
 import { statementSnapshot } from '../lib/figures/statements';
 import { startCpuSampler, startDbSampler, startEventLoopSampler, statementGrowth } from './probes';

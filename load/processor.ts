@@ -25,7 +25,7 @@
  */
 import { createTextGenerator } from '../data/text-corpus';
 import { appendFileSync } from 'node:fs';
-import { ChatStreamTimer, failureOfError, type ChatFailure } from './sse-timing';
+import { ChatStreamTimer, CLIENT_TIMEOUT_MS, failureOfError, type ChatFailure } from './sse-timing';
 
 /** The parts of Artillery's VU context and event emitter this processor uses. */
 export interface VuContext {
@@ -34,9 +34,6 @@ export interface VuContext {
 export interface VuEvents {
   emit(type: 'counter' | 'histogram', name: string, value: number): void;
 }
-
-/** Longest a chat may take before the client gives up and counts it as `client_timeout`. */
-export const CLIENT_TIMEOUT_MS = 60_000;
 
 export function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];

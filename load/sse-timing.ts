@@ -100,6 +100,9 @@ export class ChatStreamTimer {
   }
 }
 
+/** Longest a chat may take before the client gives up and counts it as `client_timeout`. */
+export const CLIENT_TIMEOUT_MS = 60_000;
+
 /** Network errors → `connection`, our own abort → `client_timeout`. */
 export function failureOfError(err: unknown): ChatFailure {
   const e = err as { name?: string; cause?: { name?: string } } | null;

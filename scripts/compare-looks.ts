@@ -14,7 +14,7 @@
 import { PerfRecorder } from '../fixtures/perf';
 import { compareOne, compareSeries, FAMILY_ALPHA, resamplesFor, type PairedSeries } from '../lib/verdict/compare';
 import { PROFILES } from '../lib/run/profiles';
-import { seededRandom } from '../lib/verdict/stats';
+import { seededRandom, standardNormal } from '../lib/verdict/stats';
 
 const [runs = 500, change = 1.1, batch = 60, maxPairs = 600, noise = 0.1] = process.argv.slice(2).map(Number);
 /** A comparison of twelve metrics, both directions: the level of its most significant one. */
@@ -24,7 +24,7 @@ const METRIC = 'memory.search_ms';
 /** Pair i of run r: the same base value on both arms, the candidate `change` times slower. */
 function pairValues(run: number, i: number): { base: number; candidate: number } {
   const rnd = seededRandom(run * 100_003 + i);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const gauss = () => standardNormal(rnd);
   const base = 10 * Math.exp(0.05 * gauss());
   return { base, candidate: base * change * Math.exp(noise * gauss()) };
 }

@@ -15,7 +15,7 @@
  */
 import { PerfRecorder } from '../fixtures/perf';
 import { PROFILES, type ProfileName } from '../lib/run/profiles';
-import { quantile, seededRandom } from '../lib/verdict/stats';
+import { quantile, seededRandom, standardNormal } from '../lib/verdict/stats';
 import { decideByInterval, percentileInterval } from '../lib/verdict/thresholds';
 
 const runs = Number(process.argv[2] ?? 2000);
@@ -32,8 +32,7 @@ function sampler(run: number, p95: number, q: number): () => number {
   const mu = Math.log(p95) - SIGMA * 1.6449;
   return () => {
     if (rnd() < q) return LIMIT * (2 + rnd());
-    const z = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
-    return Math.exp(mu + SIGMA * z);
+    return Math.exp(mu + SIGMA * standardNormal(rnd));
   };
 }
 

@@ -208,6 +208,11 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** A standard normal draw from uniform draws of `rnd` (Box–Muller): synthetic log-normal timings. */
+export function standardNormal(rnd: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+}
+
 /**
  * Medians of bootstrap resamples (n draws with replacement from `src`) without sorting each one:
  * `src` is ranked once, a resample is a count per rank, and its median is read off the counts.

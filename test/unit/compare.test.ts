@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compareOne, compareSeries, holm, leaning, within, type PairedSeries } from '../../lib/verdict/compare';
-import { seededRandom } from '../../lib/verdict/stats';
+import { seededRandom, standardNormal } from '../../lib/verdict/stats';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
 import type { SampleError, TestMetrics } from '../../lib/verdict/metrics-schema';
@@ -16,7 +16,7 @@ import { buildSummary, renderConsole } from '../../lib/report/summary';
 /** Log-normal noise around `median`, with a drift shared by both halves of a pair. */
 function pairs(n: number, seed: number, median: number, slowdown = 1, noise = 0.15): { b: number[]; c: number[] } {
   const rnd = seededRandom(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const gauss = () => standardNormal(rnd);
   const b: number[] = [];
   const c: number[] = [];
   for (let i = 0; i < n; i++) {

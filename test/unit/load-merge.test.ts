@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkMergedPercentiles } from '../../load/merge-check';
-import { seededRandom } from '../../lib/verdict/stats';
+import { seededRandom, standardNormal } from '../../lib/verdict/stats';
 
 interface Sketch {
   accept(v: number): void;
@@ -26,10 +26,7 @@ const { SSMS } = (require('@artilleryio/int-core') as { ssms: { SSMS: Ssms } }).
 /** Round trips of one worker: log-normal around `medianMs`, as chat latencies are. */
 function workerSamples(seed: number, n: number, medianMs: number): number[] {
   const rnd = seededRandom(seed);
-  return Array.from({ length: n }, () => {
-    const z = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
-    return medianMs * Math.exp(0.35 * z);
-  });
+  return Array.from({ length: n }, () => medianMs * Math.exp(0.35 * standardNormal(rnd)));
 }
 
 function merged(workers: number[][]): Record<string, number> {

@@ -19,7 +19,8 @@ export interface PerfProfile {
    * search), a checked percentile still undecided near its limit (a close call below it, or any
    * estimate past it) is confirmed with more batches, up to this multiple of the cap (fixtures/perf.ts,
    * `repeat`): a p95 of 60 has no upper confidence bound, and one burst would decide it. 1: none.
-   * Compare mode and the database micro-benchmarks (`measure`, caps of 900 and more) do not use it.
+   * Compare mode does not use it; the database micro-benchmarks (`measure`) confirm a percentile
+   * decided past its limit up to their own cap (dbMaxSamples) when it is above 1.
    */
   confirmCapFactor: number;
   /** Measured samples per UI scenario (after warm-up). */
@@ -37,7 +38,8 @@ export interface PerfProfile {
   dbSamples: number;
   /**
    * Cap for auto-sampling a database micro-benchmark: while the confidence interval of its checked
-   * percentile straddles the limit, the recorder takes dbSamples more, up to this many.
+   * percentile straddles the limit, or lies past it (confirmation, see confirmCapFactor), the
+   * recorder takes dbSamples more, up to this many.
    */
   dbMaxSamples: number;
   /**
@@ -102,12 +104,13 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     warmup: 1,
     // ≈ 0.05 s a chat on the instant model.
     chatWarmupMax: 40,
-    // Database requests take ~1–2 ms: hundreds cost a second, and a p95 that is not set by one
-    // burst of scheduler hiccups needs them.
-    dbSamples: 300,
+    // Database requests take ~1–2 ms. 150: a p95 that one burst of scheduler hiccups decides past
+    // its limit is confirmed with more batches up to the cap (fixtures/perf.ts, `sample`), so the
+    // first batch needs no margin for bursts of its own.
+    dbSamples: 150,
     dbMaxSamples: 900,
     dbWarmup: 20,
-    // A smoke run shows them, nothing decides on them: a fifth of dbSamples.
+    // A smoke run shows them, nothing decides on them.
     contextSamples: 60,
     memorySizes: [100, 1_000],
     largeContextMemories: 1_000,

@@ -221,7 +221,8 @@ export const THRESHOLD_EXCEEDED = 'Threshold exceeded';
 /** Prefix of a failed error-rate check: the measurement broke, not the limit (own Allure category). */
 export const SAMPLE_ERRORS = 'Sample errors';
 
-function compare(value: number, op: Op, limit: number): boolean {
+/** Whether `value` meets `op limit` (e.g. 4.2 meets <= 5). */
+export function meetsLimit(value: number, op: Op, limit: number): boolean {
   return op === '<' ? value < limit : op === '<=' ? value <= limit : value >= limit;
 }
 
@@ -277,8 +278,8 @@ export function decideByInterval(interval: Interval, op: Op, limit: number): 'pa
   if (Number.isNaN(interval.low) || Number.isNaN(interval.high)) return 'straddles';
   // For '<'/'<=' the worst case is the high end; for '>=' the low end.
   const [worst, best] = op === '>=' ? [interval.low, interval.high] : [interval.high, interval.low];
-  if (compare(worst, op, limit)) return 'pass';
-  if (!compare(best, op, limit)) return 'fail';
+  if (meetsLimit(worst, op, limit)) return 'pass';
+  if (!meetsLimit(best, op, limit)) return 'fail';
   return 'straddles';
 }
 
@@ -329,7 +330,7 @@ export function evaluateCheck(check: ThresholdCheck, metrics: readonly MetricFor
     }
     // The point estimate decides (it lies inside the interval, so a decisive interval agrees with
     // it); the interval says how sure that decision is, and is reported beside it.
-    const passed = compare(value, check.op, check.limit);
+    const passed = meetsLimit(value, check.op, check.limit);
     const interval = percentileInterval(m.samples, check.statistic);
     const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
     const intervalFields: Pick<CheckResult, 'interval' | 'decidedBy'> = interval

@@ -397,6 +397,47 @@ void test('auto-sampling: more samples while the percentile interval straddles t
   assert.equal(unchecked.stats('db.message_create_ms', 'api')?.n, 10);
 });
 
+void test('auto-sampling confirms a percentile decided past its limit, where the profile confirms', async () => {
+  const opts = {
+    scenario: 'api',
+    samples: 100,
+    warmup: 0,
+    maxSamples: 400,
+    entry: 'total',
+    clientMetric: 'db.session_create_roundtrip_ms' as const,
+  };
+  // A burst: the first 15 requests at 9 ms (limit 5) decide the p95 of 100 past the limit.
+  const burst = (i: number) => (i < 15 ? 9 : 1);
+  const confirming = newRecorder();
+  await confirming.measureServerTiming('db.session_create_ms', serverTimed(burst), opts);
+  const m = confirming.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
+  assert.equal(m?.samples.length, 400, 'pooled with more batches until the cap');
+  assert.equal(confirming.stats('db.session_create_ms', 'api')?.p95, 1, 'the burst is its share of 400');
+  assert.match(String(m?.tags.autoSampled), /^300 more: a checked percentile lay past its limit/);
+  // A slow tail stays past the limit: sampled to the cap, and the p95 fails there.
+  const tail = newRecorder();
+  await tail.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed((i) => (i % 10 === 0 ? 9 : 1)),
+    opts,
+  );
+  assert.equal(tail.stats('db.session_create_ms', 'api')?.n, 400);
+  assert.equal(tail.stats('db.session_create_ms', 'api')?.p95, 9);
+  // An app slow at the median is decided at once.
+  const slow = newRecorder();
+  await slow.measureServerTiming(
+    'db.session_create_ms',
+    serverTimed(() => 9),
+    opts,
+  );
+  assert.equal(slow.stats('db.session_create_ms', 'api')?.n, 100);
+  // The self-test profile does not confirm (confirmCapFactor 1): the first decision stands.
+  assert.equal(PROFILES.selftest.confirmCapFactor, 1);
+  const once = new PerfRecorder(PROFILES.selftest);
+  await once.measureServerTiming('db.session_create_ms', serverTimed(burst), opts);
+  assert.equal(once.stats('db.session_create_ms', 'api')?.n, 100);
+});
+
 void test('repeat auto-sampling: more batches while a checked percentile is undecided and near its limit', async () => {
   // The smoke profile's thresholds, with or without confirmation up to twice the cap.
   const run = async (overheadMs: (i: number) => number, confirmCapFactor = 1) => {

@@ -4,7 +4,7 @@
  *   loads with the HTTP cache disabled (everything fetched, like a first visit);
  * - a long conversation (profile.uiRenderMessages messages): click on it in the session list →
  *   every message bubble in the DOM, the newest laid out (fetch + render), over several opens;
- *   then the frame times (rAF deltas) while scrolling it top → bottom.
+ *   then the frame times (rAF deltas) while scrolling it top → bottom, a viewport per frame.
  * All clocks are the page's own (`performance.now()` / Navigation Timing), so Playwright's
  * polling and IPC are not part of the numbers. No thresholds asserted here (the checkpoint gates
  * them); the `slow-render` fault shows up in the render time.

@@ -359,15 +359,18 @@ void test('measureServerTiming: samples the app-reported time; round trip to the
   assert.ok((seriesMinAt60 ?? 0) >= 4, `the series while sampling: min ${seriesMinAt60} ms, round trips`);
 });
 
+/** Session create through the API, timed by its Server-Timing `total`: 100 samples, then up to `maxSamples`. */
+const sessionCreateSampling = (maxSamples: number) => ({
+  scenario: 'api',
+  samples: 100,
+  warmup: 0,
+  maxSamples,
+  entry: 'total',
+  clientMetric: 'db.session_create_roundtrip_ms' as const,
+});
+
 void test('auto-sampling: more samples while the percentile interval straddles the limit, up to a cap', async () => {
-  const opts = {
-    scenario: 'api',
-    samples: 100,
-    warmup: 0,
-    maxSamples: 300,
-    entry: 'total',
-    clientMetric: 'db.session_create_roundtrip_ms' as const,
-  };
+  const opts = sessionCreateSampling(300);
   // Far below the 5 ms limit: decided after the first batch.
   const fast = newRecorder();
   await fast.measureServerTiming(
@@ -398,14 +401,7 @@ void test('auto-sampling: more samples while the percentile interval straddles t
 });
 
 void test('auto-sampling confirms a percentile decided past its limit, where the profile confirms', async () => {
-  const opts = {
-    scenario: 'api',
-    samples: 100,
-    warmup: 0,
-    maxSamples: 400,
-    entry: 'total',
-    clientMetric: 'db.session_create_roundtrip_ms' as const,
-  };
+  const opts = sessionCreateSampling(400);
   // A burst: the first 15 requests at 9 ms (limit 5) decide the p95 of 100 past the limit.
   const burst = (i: number) => (i < 15 ? 9 : 1);
   const confirming = newRecorder();

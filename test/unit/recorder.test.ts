@@ -507,6 +507,24 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
   assert.equal((await run(() => 10, 2)).n, 20);
 });
 
+void test('repeat: a p95 decided past its limit by a burst, with the median within it, samples on', async () => {
+  const run = async (overheadMs: (i: number) => number, confirmCapFactor: number) => {
+    const perf = new PerfRecorder({ ...PROFILES.smoke, confirmCapFactor });
+    await perf.repeat({ samples: 20, warmup: 0, maxSamples: 60 }, (ctx) => {
+      ctx.record('response.app_overhead_ms', overheadMs(ctx.index), { scenario: 'simple-query' });
+      return Promise.resolve();
+    });
+    return perf.stats('response.app_overhead_ms', 'simple-query');
+  };
+  // Four chats in a row at 36 ms among 10 ms ones decide the p95 of 20 past the 25 ms limit.
+  const burst = (i: number) => (i >= 5 && i < 9 ? 36 : 10);
+  assert.equal((await run(burst, 1))?.n, 20, 'without confirmation the first decision stands');
+  const confirmed = await run(burst, 2);
+  assert.ok((confirmed?.n ?? 0) > 20 && (confirmed?.p95 ?? Infinity) <= 25, `n ${confirmed?.n}, p95 ${confirmed?.p95}`);
+  // Slow at the median too: decided at once.
+  assert.equal((await run(() => 30, 2))?.n, 20);
+});
+
 void test('repeat confirms any capped percentile check, and only where a cap was set', async () => {
   const perf = () => new PerfRecorder({ ...PROFILES.smoke, confirmCapFactor: 2 });
   // Ranked search at 10,000 memories (p95 limit 10 ms), three metrics per iteration as in the

@@ -42,6 +42,8 @@ import { TargetError } from './target';
 const run = promisify(execFile);
 const READY = '.ready';
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
+/** Any one git command (rev-parse, archive). */
+const GIT_TIMEOUT_MS = 60_000;
 /** Pruning keeps this many most recently used copies, */
 const KEEP_RECENT = 5;
 /** and every copy used this recently: another run on this machine may be using it right now. */
@@ -49,9 +51,10 @@ const KEEP_USED_WITHIN_MS = 24 * 60 * 60_000;
 /** A copy without its ready marker this old is a preparation that died (Ctrl-C, full disk). */
 const ABANDONED_AFTER_MS = 60 * 60_000;
 /** A copy: `<commit>` (its own npm ci) or `<commit>-<key>` (linked node_modules). */
-const COPY_NAME = /^[0-9a-f]{40,64}(-[0-9a-f]{12})?$/;
+const COPY = '[0-9a-f]{40,64}(-[0-9a-f]{12})?';
+const COPY_NAME = new RegExp(`^${COPY}$`);
 /** A preparation's folder or archive (`<copy>.tmp-<pid>-<random>[.tar]`), or an older version's archive. */
-const COPY_NAME_IN_THE_MAKING = /^[0-9a-f]{40,64}(-[0-9a-f]{12})?(\.tmp-\d+-[0-9a-f]{8}(\.tar)?|\.tar)$/;
+const COPY_NAME_IN_THE_MAKING = new RegExp(`^${COPY}(\\.tmp-\\d+-[0-9a-f]{8}(\\.tar)?|\\.tar)$`);
 
 export interface BaseCheckout {
   ref: string;
@@ -66,7 +69,7 @@ export function compareCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 async function git(repo: string, args: string[]): Promise<string> {
-  const { stdout } = await run('git', args, { cwd: repo, timeout: 60_000, maxBuffer: 1 << 20 });
+  const { stdout } = await run('git', args, { cwd: repo, timeout: GIT_TIMEOUT_MS, maxBuffer: 1 << 20 });
   return stdout.trim();
 }
 
@@ -95,7 +98,7 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
     if (e.stderr?.trim() || typeof e.code !== 'number') {
       throw new TargetError(
         `PERF_COMPARE_REF=${ref}: git could not read this repository's history in ${repo} ` +
-          `(${failureText(err, 60_000)}). Fix: run from a git clone of the suite (not a copy without ` +
+          `(${failureText(err, GIT_TIMEOUT_MS)}). Fix: run from a git clone of the suite (not a copy without ` +
           '.git), or start the base yourself and compare with BASELINE_URL and BASELINE_DATABASE_URL.',
       );
     }

@@ -369,26 +369,23 @@ const sessionCreateSampling = (maxSamples: number) => ({
   clientMetric: 'db.session_create_roundtrip_ms' as const,
 });
 
+/** Session creates timed at `ms(i)` by Server-Timing, sampled as `sessionCreateSampling(maxSamples)` says. */
+async function sampleSessionCreates(ms: (i: number) => number, maxSamples: number, perf = newRecorder()) {
+  await perf.measureServerTiming('db.session_create_ms', serverTimed(ms), sessionCreateSampling(maxSamples));
+  return {
+    stats: perf.stats('db.session_create_ms', 'api'),
+    metric: perf.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms'),
+  };
+}
+
 void test('auto-sampling: more samples while the percentile interval straddles the limit, up to a cap', async () => {
-  const opts = sessionCreateSampling(300);
   // Far below the 5 ms limit: decided after the first batch.
-  const fast = newRecorder();
-  await fast.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed(() => 1),
-    opts,
-  );
-  assert.equal(fast.stats('db.session_create_ms', 'api')?.n, 100);
+  const fast = await sampleSessionCreates(() => 1, 300);
+  assert.equal(fast.stats?.n, 100);
   // 6 % of samples at 9 ms: the p95 interval spans the 5 ms limit, so it samples to the cap.
-  const edge = newRecorder();
-  await edge.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed((i) => (i % 50 < 3 ? 9 : 1)),
-    opts,
-  );
-  const m = edge.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
-  assert.equal(m?.samples.length, 300);
-  assert.equal(m?.tags.samplesPlanned, 100);
+  const edge = await sampleSessionCreates((i) => (i % 50 < 3 ? 9 : 1), 300);
+  assert.equal(edge.metric?.samples.length, 300);
+  assert.equal(edge.metric?.tags.samplesPlanned, 100);
   // A metric without a percentile check is never auto-sampled.
   const unchecked = newRecorder();
   await unchecked.measure('db.message_create_ms', () => Promise.resolve(), {
@@ -401,37 +398,23 @@ void test('auto-sampling: more samples while the percentile interval straddles t
 });
 
 void test('auto-sampling confirms a percentile decided past its limit, where the profile confirms', async () => {
-  const opts = sessionCreateSampling(400);
   // A burst: the first 15 requests at 9 ms (limit 5) decide the p95 of 100 past the limit.
   const burst = (i: number) => (i < 15 ? 9 : 1);
-  const confirming = newRecorder();
-  await confirming.measureServerTiming('db.session_create_ms', serverTimed(burst), opts);
-  const m = confirming.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
-  assert.equal(m?.samples.length, 400, 'pooled with more batches until the cap');
-  assert.equal(confirming.stats('db.session_create_ms', 'api')?.p95, 1, 'the burst is its share of 400');
-  assert.match(String(m?.tags.autoSampled), /^300 more: a checked percentile lay past its limit/);
+  const confirming = await sampleSessionCreates(burst, 400);
+  assert.equal(confirming.metric?.samples.length, 400, 'pooled with more batches until the cap');
+  assert.equal(confirming.stats?.p95, 1, 'the burst is its share of 400');
+  assert.match(String(confirming.metric?.tags.autoSampled), /^300 more: a checked percentile lay past its limit/);
   // A slow tail stays past the limit: sampled to the cap, and the p95 fails there.
-  const tail = newRecorder();
-  await tail.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed((i) => (i % 10 === 0 ? 9 : 1)),
-    opts,
-  );
-  assert.equal(tail.stats('db.session_create_ms', 'api')?.n, 400);
-  assert.equal(tail.stats('db.session_create_ms', 'api')?.p95, 9);
+  const tail = await sampleSessionCreates((i) => (i % 10 === 0 ? 9 : 1), 400);
+  assert.equal(tail.stats?.n, 400);
+  assert.equal(tail.stats?.p95, 9);
   // An app slow at the median is decided at once.
-  const slow = newRecorder();
-  await slow.measureServerTiming(
-    'db.session_create_ms',
-    serverTimed(() => 9),
-    opts,
-  );
-  assert.equal(slow.stats('db.session_create_ms', 'api')?.n, 100);
+  const slow = await sampleSessionCreates(() => 9, 400);
+  assert.equal(slow.stats?.n, 100);
   // The self-test profile does not confirm (confirmCapFactor 1): the first decision stands.
   assert.equal(PROFILES.selftest.confirmCapFactor, 1);
-  const once = new PerfRecorder(PROFILES.selftest);
-  await once.measureServerTiming('db.session_create_ms', serverTimed(burst), opts);
-  assert.equal(once.stats('db.session_create_ms', 'api')?.n, 100);
+  const once = await sampleSessionCreates(burst, 400, new PerfRecorder(PROFILES.selftest));
+  assert.equal(once.stats?.n, 100);
 });
 
 void test('repeat auto-sampling: more batches while a checked percentile is undecided and near its limit', async () => {

@@ -6,7 +6,7 @@
  *
  * This is the one place outside `perf` that reads a clock: it times a third-party call.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { redact } from '../lib/redact';
 
 /** The longest call when the caller gives no bound (the SDK's own timeout, used until now). */
@@ -16,15 +16,25 @@ const MODEL_IDLE_MS = 30_000;
 
 /** The `model` fixture: the model's *own* latency, for the app-overhead split. */
 export class ModelProbe {
-  private readonly client: OpenAI;
+  private client: Promise<OpenAI> | undefined;
 
   constructor(
     readonly baseUrl: string,
-    apiKey: string,
+    private readonly apiKey: string,
     readonly conversationModel: string,
-  ) {
-    // No SDK retries: a retry would hide the latency we are measuring.
-    this.client = new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 0, timeout: 120_000 });
+  ) {}
+
+  /**
+   * The SDK, loaded at the first call: importing it costs ≈ 0.25 s, and Playwright's runner and
+   * every worker import this module to list the tests, most of which never call the model.
+   */
+  private sdk(): Promise<OpenAI> {
+    this.client ??= import('openai').then(
+      // No SDK retries: a retry would hide the latency we are measuring.
+      ({ default: OpenAI }) =>
+        new OpenAI({ apiKey: this.apiKey, baseURL: this.baseUrl, maxRetries: 0, timeout: 120_000 }),
+    );
+    return this.client;
   }
 
   /**
@@ -37,6 +47,8 @@ export class ModelProbe {
     messages: { role: 'system' | 'user' | 'assistant'; content: string }[],
     opts: { model?: string; maxTokens?: number; timeoutMs?: number; idleMs?: number } = {},
   ): Promise<{ firstTokenMs: number; totalMs: number; promptTokens: number; completionTokens: number }> {
+    // Before the clock starts: the first call's import is not the model's time.
+    const client = await this.sdk();
     const start = performance.now();
     let firstTokenMs: number | undefined;
     let promptTokens = 0;
@@ -52,7 +64,7 @@ export class ModelProbe {
     const overall = setTimeout(() => stop(`no complete reply within ${timeoutMs} ms`), timeoutMs);
     let idle = setTimeout(() => stop(`no data for ${idleMs} ms`), idleMs);
     try {
-      const stream = await this.client.chat.completions.create(
+      const stream = await client.chat.completions.create(
         {
           model: opts.model ?? this.conversationModel,
           messages,

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from '../verdict/metrics-schema';
+import { HIGH_STEAL_SHARE } from '../run/cpu-steal';
 import { cpuBenchmarkOf } from '../run/cpu-benchmark';
 import { PROFILE_NAMES } from '../run/profiles';
 import { CRITERION_IDS, NO_REGRESSION, OPS, STATISTICS, formatNumber, formatPercent } from '../verdict/thresholds';
@@ -195,6 +196,14 @@ export const perfSummarySchema = z.object({
     .optional(),
   /** The run stopped before any test (global setup): its one cause. Verdict `fail`, no criteria. */
   setupError: z.string().optional(),
+  /** CPU steal over the measuring tests (lib/run/cpu-steal.ts); absent where /proc/stat is unreadable. */
+  host: z
+    .object({
+      stealShare: z.number(),
+      tests: z.number().int(),
+      testsHigh: z.number().int(),
+    })
+    .optional(),
 });
 export type PerfSummary = z.infer<typeof perfSummarySchema>;
 
@@ -273,6 +282,7 @@ export function buildSummary(result: CheckpointResult, ctx: SummaryContext): Per
     baseline: ctx.baseline ?? null,
     // A run stopped in global setup compared nothing: no comparison, however compare mode was asked for.
     ...(result.comparison && !ctx.setupError ? { comparison: publishedComparison(result.comparison) } : {}),
+    ...(result.host ? { host: result.host } : {}),
     ...(ctx.setupError ? { setupError: redact(ctx.setupError), verdict: 'fail' as const, criteria: [] } : {}),
   };
   // Validate what we publish: a bug here must fail loudly, not produce an off-contract file.
@@ -467,6 +477,17 @@ function machinesNote(m: NonNullable<BaselineResult['machines']>): string {
   );
 }
 
+/** Beside the verdict when the host took much of the run's CPU: the figures are the machine's too. */
+export function hostWarning(host: NonNullable<PerfSummary['host']>): string {
+  return (
+    `The host took ${formatPercent(host.stealShare)} of this run's CPU time for other guests ` +
+    `(CPU steal; ${host.testsHigh} of ${host.tests} tests lost ${formatPercent(HIGH_STEAL_SHARE)} or more). ` +
+    'CPU-bound times then run slower than on this machine in a quiet hour, with no change to the app, ' +
+    'so a failed limit may be the host. Re-run later, or judge a change with compare mode ' +
+    '(PERF_COMPARE_REF): its two arms share the host.'
+  );
+}
+
 /** The run as a report: verdict first in Markdown (criteria, failures), last on the console (Step 7.4's layout). */
 export function perfReport(summary: PerfSummary): Report {
   const title = `PERFORMANCE TEST SUMMARY (profile ${summary.profile})`;
@@ -494,6 +515,7 @@ export function perfReport(summary: PerfSummary): Report {
     `Profile \`${summary.profile}\``,
     ...(summary.durationMs > 0 ? [`started ${summary.startedAt}`, `${(summary.durationMs / 1000).toFixed(1)} s`] : []),
     ...(cpuMs !== undefined ? [`CPU benchmark ${formatNumber(cpuMs, 'ms')}`] : []),
+    ...(summary.host ? [`CPU steal ${formatPercent(summary.host.stealShare)}`] : []),
     ...(t.total > 0
       ? [`tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped${t.flaky ? `, ${t.flaky} flaky` : ''}`]
       : []),
@@ -538,6 +560,8 @@ export function perfReport(summary: PerfSummary): Report {
           table(['Criterion', 'Result', 'Checks passed'], criteria, '', 'markdown'),
         ],
       },
+      summary.host &&
+        summary.host.stealShare >= HIGH_STEAL_SHARE && { blocks: [text(`⚠ ${hostWarning(summary.host)}`)] },
       // Right after the verdict: on a pull request, the comparison is what the reviewer came for.
       summary.comparison && comparisonSection(summary.comparison),
       bullets('Failures', failures, 'markdown'),

@@ -10,6 +10,7 @@ import { redactUrl } from '../redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, catalogEntry, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '../run/profiles';
+import { HIGH_STEAL_SHARE } from '../run/cpu-steal';
 import { summarize } from './stats';
 import {
   CRITERIA,
@@ -64,6 +65,28 @@ export interface CheckpointResult {
   thresholdOverrides: string[];
   /** Compare mode only: the base/candidate comparison behind the no-regression criterion. */
   comparison?: Comparison;
+  /** CPU steal over the measuring tests, where they recorded it (lib/run/cpu-steal.ts). */
+  host?: HostSteal;
+}
+
+/** How much CPU time the host took from the measuring tests. Not gated: reports show it beside the verdict. */
+export interface HostSteal {
+  /** Steal ticks over CPU ticks, all tests with a reading together. */
+  stealShare: number;
+  /** Tests with a reading. */
+  tests: number;
+  /** Of those, the tests whose own share reached HIGH_STEAL_SHARE. */
+  testsHigh: number;
+}
+
+/** The steal of the tests that recorded it; undefined when none did (not Linux, older documents). */
+export function hostSteal(docs: readonly TestMetrics[]): HostSteal | undefined {
+  const readings = docs.flatMap((d) => (d.host ? [d.host] : []));
+  const cpu = readings.reduce((n, h) => n + h.cpuTicks, 0);
+  const steal = readings.reduce((n, h) => n + h.stealTicks, 0);
+  if (cpu === 0) return undefined;
+  const testsHigh = readings.filter((h) => h.stealTicks / h.cpuTicks >= HIGH_STEAL_SHARE).length;
+  return { stealShare: steal / cpu, tests: readings.length, testsHigh };
 }
 
 /** Identity of a metric across tests, shards and runs. */
@@ -484,6 +507,7 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     criteria.push({ ...NO_REGRESSION, passed, status: passed ? 'passed' : 'failed', checks });
     markBaseFailures(criteria, pairs, resolved.checks, comparison);
   }
+  const host = hostSteal(opts.docs);
   return {
     verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',
     profile,
@@ -493,5 +517,6 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     harnessErrors,
     thresholdOverrides: resolved.overrides,
     ...(comparison ? { comparison } : {}),
+    ...(host ? { host } : {}),
   };
 }

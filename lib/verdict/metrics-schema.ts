@@ -103,5 +103,13 @@ export const testMetricsSchema = z.object({
   evidence: z.array(evidenceSchema).default([]),
   /** Compare mode only: paired samples of the base and candidate arms. */
   pairs: z.array(pairedSeriesSchema).default([]),
+  /**
+   * The machine's CPU time while the test ran, all CPUs, in clock ticks, and how much of it the
+   * hypervisor gave to other guests (lib/run/cpu-steal.ts). Absent where /proc/stat is unreadable.
+   */
+  host: z
+    .object({ cpuTicks: z.number().int().positive(), stealTicks: z.number().int().nonnegative() })
+    .refine((h) => h.stealTicks <= h.cpuTicks, 'stealTicks cannot exceed cpuTicks')
+    .optional(),
 });
 export type TestMetrics = z.infer<typeof testMetricsSchema>;

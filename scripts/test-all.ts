@@ -20,6 +20,8 @@ import { FAULTS, type Fault } from '../contract';
 import { runInLanes } from '../lib/run/lanes';
 import { parseSummary, SUMMARY_JSON, type PerfSummary } from '../lib/report/summary';
 import { LOAD_SUMMARY_JSON, loadSummarySchema } from '../load/summary';
+import { HIGH_STEAL_SHARE } from '../lib/run/cpu-steal';
+import { formatPercent } from '../lib/verdict/thresholds';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -291,6 +293,18 @@ function changedMetrics(comparison: Comparison): string[] {
 }
 
 /**
+ * A failed stage's note on the host: its CPU steal, when the run lost HIGH_STEAL_SHARE or more
+ * (lib/run/cpu-steal.ts). Such a run is slower with no change to the code, and a reader of a red
+ * CI log should see that beside the figures.
+ */
+function hostNote(summary: PerfSummary): string {
+  const host = summary.host;
+  if (!host || host.stealShare < HIGH_STEAL_SHARE) return '';
+  const share = formatPercent(host.stealShare);
+  return ` [the host took ${share} of the CPU (steal): a busy host slows every figure; re-run later]`;
+}
+
+/**
  * The smoke project in compare mode against HEAD: the plain Step 7.4 verdict must pass, and the
  * A/A comparison (the compare spec, unchanged code on both arms) must find no regression and no
  * improvement on any metric. One run for both: the base stack idles while the other specs run.
@@ -306,7 +320,7 @@ async function smoke(): Promise<StageOutcome> {
   const changed = changedMetrics(compared.comparison);
   if (changed.length > 0) {
     const what = `${changed.join('; ')} (HEAD is the base: uncommitted edits in the checkout are compared too)`;
-    return { passed: false, detail: `A/A: changes against HEAD: ${what}` };
+    return { passed: false, detail: `A/A: changes against HEAD: ${what}${hostNote(summary)}` };
   }
   const failed = summary.criteria.filter((c) => !c.passed).map((c) => c.id);
   if (code !== 0 || summary.verdict !== 'pass') {
@@ -321,7 +335,7 @@ async function smoke(): Promise<StageOutcome> {
       passed: false,
       detail:
         `exit ${code}, verdict ${summary.verdict}` +
-        `${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}`,
+        `${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}${hostNote(summary)}`,
     };
   }
   const n = compared.comparison.metrics.length;
@@ -363,7 +377,7 @@ async function compareSelfTest(t: CompareSelfTest): Promise<StageOutcome> {
       faultsOn(base).length > 0 && `the base arm ran with faults (${faultsOn(base).join(', ')}): it must run clean`,
       c.passed && 'no-regression passed, expected it to fail',
       ...missed,
-      missed.length > 0 && `what did change: ${changed.join('; ') || 'nothing'}`,
+      missed.length > 0 && `what did change: ${changed.join('; ') || 'nothing'}${hostNote(summary)}`,
       code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
     ],
     `regression: ${changed.join('; ')}`,

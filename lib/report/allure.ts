@@ -25,7 +25,8 @@ import { FileSystemWriter, md5, parseEnvInfo, randomUuid } from 'allure-js-commo
 import type { Category } from 'allure-js-commons/sdk';
 import { redact } from '../redact';
 import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber, formatPercent } from '../verdict/thresholds';
-import type { PerfSummary } from './summary';
+import { hostWarning, type PerfSummary } from './summary';
+import { HIGH_STEAL_SHARE } from '../run/cpu-steal';
 import type { Chart } from './charts';
 
 export const CHECKPOINT_RESULT_NAME = 'Checkpoint 7.4';
@@ -216,10 +217,12 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     message,
     description:
       `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ` +
-      `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.`,
+      `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.` +
+      (summary.host && summary.host.stealShare >= HIGH_STEAL_SHARE ? `\n\n⚠ ${hostWarning(summary.host)}` : ''),
     steps: criteriaSteps,
     parameters: [
       { name: 'profile', value: summary.profile },
+      ...(summary.host ? [{ name: 'CPU steal', value: formatPercent(summary.host.stealShare), excluded: true }] : []),
       { name: 'tests', value: `${summary.tests.passed} passed, ${summary.tests.failed} failed`, excluded: true },
       { name: 'metrics', value: String(summary.metrics.length), excluded: true },
     ],

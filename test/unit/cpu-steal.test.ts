@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseProcStat, readCpuTicks, ticksBetween } from '../../lib/run/cpu-steal';
 import { evaluateCheckpoint, hostSteal } from '../../lib/verdict/checkpoint';
 import { buildSummary, renderConsole, renderMarkdown } from '../../lib/report/summary';
+import { writeAllureCheckpoint } from '../../lib/report/allure';
 import { PERF_THRESHOLDS } from '../../perf.thresholds';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
 import { tempDir } from '../support/temp-dir';
@@ -64,7 +65,11 @@ void test('reports: steal beside the verdict, and a warning from 10 % on that le
   const busy = summary([0.35, 0.05]);
   assert.equal(busy.verdict, 'pass', 'steal is shown, never gated');
   assert.ok(busy.host && Math.abs(busy.host.stealShare - 0.2) < 1e-9);
-  for (const text of [renderMarkdown(busy), renderConsole(busy)])
+  const resultsDir = tempDir('cpu-steal-allure');
+  writeAllureCheckpoint({ resultsDir, summary: busy, markdown: '', json: '{}', charts: [], start: 0, stop: 1 });
+  const result = readdirSync(resultsDir).find((f) => f.endsWith('-result.json'));
+  const allure = JSON.parse(readFileSync(join(resultsDir, result ?? 'none'), 'utf8')) as { description: string };
+  for (const text of [renderMarkdown(busy), renderConsole(busy), allure.description])
     assert.match(
       text,
       /⚠ The host took 20\.0 % of this run's CPU time .*1 of 2 tests lost 10\.0 % .*PERF_COMPARE_REF/s,

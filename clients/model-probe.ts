@@ -29,12 +29,31 @@ export class ModelProbe {
    * every worker import this module to list the tests, most of which never call the model.
    */
   private sdk(): Promise<OpenAI> {
-    this.client ??= import('openai').then(
+    this.client ??= import('openai')
       // No SDK retries: a retry would hide the latency we are measuring.
-      ({ default: OpenAI }) =>
-        new OpenAI({ apiKey: this.apiKey, baseURL: this.baseUrl, maxRetries: 0, timeout: 120_000 }),
-    );
+      .then(
+        ({ default: OpenAI }) =>
+          new OpenAI({ apiKey: this.apiKey, baseURL: this.baseUrl, maxRetries: 0, timeout: MODEL_CALL_TIMEOUT_MS }),
+      )
+      .catch((err: unknown) => {
+        // Not cached: the next call tries again and reports its own cause.
+        this.client = undefined;
+        throw err;
+      });
     return this.client;
+  }
+
+  /** A failed call as the callers see every failure: the endpoint, a redacted cause, a code. */
+  private failure(err: unknown, stalled: string | undefined): Error {
+    const e = err as { status?: number; message?: string };
+    const cause = stalled ?? redact(e.message ?? String(err));
+    const wrapped = new Error(`model endpoint ${this.baseUrl} failed: ${cause}`);
+    (wrapped as Error & { code?: string }).code = stalled
+      ? 'model_timeout'
+      : e.status
+        ? `model_http_${e.status}`
+        : 'model_error';
+    return wrapped;
   }
 
   /**
@@ -47,8 +66,13 @@ export class ModelProbe {
     messages: { role: 'system' | 'user' | 'assistant'; content: string }[],
     opts: { model?: string; maxTokens?: number; timeoutMs?: number; idleMs?: number } = {},
   ): Promise<{ firstTokenMs: number; totalMs: number; promptTokens: number; completionTokens: number }> {
-    // Before the clock starts: the first call's import is not the model's time.
-    const client = await this.sdk();
+    let client: OpenAI;
+    try {
+      // Before the clock starts: the first call's import is not the model's time.
+      client = await this.sdk();
+    } catch (err) {
+      throw this.failure(err, undefined);
+    }
     const start = performance.now();
     let firstTokenMs: number | undefined;
     let promptTokens = 0;
@@ -88,15 +112,7 @@ export class ModelProbe {
       // The SDK ends an aborted stream as if it were complete: a cut reply is no sample.
       if (stalled) throw new Error(stalled);
     } catch (err) {
-      const e = err as { status?: number; message?: string };
-      const cause = stalled ?? redact(e.message ?? String(err));
-      const wrapped = new Error(`model endpoint ${this.baseUrl} failed: ${cause}`);
-      (wrapped as Error & { code?: string }).code = stalled
-        ? 'model_timeout'
-        : e.status
-          ? `model_http_${e.status}`
-          : 'model_error';
-      throw wrapped;
+      throw this.failure(err, stalled);
     } finally {
       clearTimeout(overall);
       clearTimeout(idle);

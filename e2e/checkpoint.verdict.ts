@@ -16,7 +16,6 @@ import { evaluateCheckpoint } from '../lib/verdict/checkpoint';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
 import { CHECKPOINT_INPUT_DIR, readCheckpointInput } from '../lib/verdict/checkpoint-input';
 import { buildSummary, hostWarning, readEnvironment, renderMarkdown } from '../lib/report/summary';
-import { HIGH_STEAL_SHARE } from '../lib/run/cpu-steal';
 
 test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, testInfo) => {
   // A shard sees part of the metrics only; `merge-reports -c playwright.merge.config.ts` judges them all.
@@ -40,8 +39,8 @@ test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, t
   writeFileSync(markdown, renderMarkdown(summary));
   await testInfo.attach('perf-summary.md', { path: markdown, contentType: 'text/markdown' });
   testInfo.annotations.push({ type: 'verdict', description: summary.verdict.toUpperCase() });
-  if (summary.host && summary.host.stealShare >= HIGH_STEAL_SHARE)
-    testInfo.annotations.push({ type: 'host', description: hostWarning(summary.host) });
+  const host = hostWarning(summary);
+  if (host) testInfo.annotations.push({ type: 'host', description: host });
 
   for (const criterion of result.criteria) {
     await test.step(`${criterion.passed ? '✓' : '✗'} ${criterion.title}`, () => {

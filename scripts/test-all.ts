@@ -20,7 +20,7 @@ import { FAULTS, type Fault } from '../contract';
 import { runInLanes } from '../lib/run/lanes';
 import { parseSummary, SUMMARY_JSON, type PerfSummary } from '../lib/report/summary';
 import { LOAD_SUMMARY_JSON, loadSummarySchema } from '../load/summary';
-import { HIGH_STEAL_SHARE } from '../lib/run/cpu-steal';
+import { isHighSteal } from '../lib/run/cpu-steal';
 import { formatPercent } from '../lib/verdict/thresholds';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -293,15 +293,16 @@ function changedMetrics(comparison: Comparison): string[] {
 }
 
 /**
- * A failed stage's note on the host: its CPU steal, when the run lost HIGH_STEAL_SHARE or more
- * (lib/run/cpu-steal.ts). Such a run is slower with no change to the code, and a reader of a red
- * CI log should see that beside the figures.
+ * A failed stage's note on the host: its CPU steal, when the run lost much of its CPU time
+ * (lib/run/cpu-steal.ts). A reader of a red CI log should see that beside the figures: it slows
+ * every absolute figure, and adds noise to both arms of a comparison.
  */
-function hostNote(summary: PerfSummary): string {
+function hostNote(summary: PerfSummary, what: 'figures' | 'comparison'): string {
   const host = summary.host;
-  if (!host || host.stealShare < HIGH_STEAL_SHARE) return '';
+  if (!host || !isHighSteal(host.stealShare)) return '';
   const share = formatPercent(host.stealShare);
-  return ` [the host took ${share} of the CPU (steal): a busy host slows every figure; re-run later]`;
+  const effect = what === 'figures' ? 'slows every figure' : 'adds noise to both arms';
+  return ` [the host withheld ${share} of the CPU time (steal), which ${effect}: re-run later]`;
 }
 
 /**
@@ -320,7 +321,7 @@ async function smoke(): Promise<StageOutcome> {
   const changed = changedMetrics(compared.comparison);
   if (changed.length > 0) {
     const what = `${changed.join('; ')} (HEAD is the base: uncommitted edits in the checkout are compared too)`;
-    return { passed: false, detail: `A/A: changes against HEAD: ${what}${hostNote(summary)}` };
+    return { passed: false, detail: `A/A: changes against HEAD: ${what}${hostNote(summary, 'comparison')}` };
   }
   const failed = summary.criteria.filter((c) => !c.passed).map((c) => c.id);
   if (code !== 0 || summary.verdict !== 'pass') {
@@ -335,7 +336,8 @@ async function smoke(): Promise<StageOutcome> {
       passed: false,
       detail:
         `exit ${code}, verdict ${summary.verdict}` +
-        `${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}${hostNote(summary)}`,
+        `${failed.length ? ` (failed: ${failed.join(', ')})` : ''}${shown ? ` — ${shown}` : ''}` +
+        hostNote(summary, 'figures'),
     };
   }
   const n = compared.comparison.metrics.length;
@@ -377,7 +379,7 @@ async function compareSelfTest(t: CompareSelfTest): Promise<StageOutcome> {
       faultsOn(base).length > 0 && `the base arm ran with faults (${faultsOn(base).join(', ')}): it must run clean`,
       c.passed && 'no-regression passed, expected it to fail',
       ...missed,
-      missed.length > 0 && `what did change: ${changed.join('; ') || 'nothing'}${hostNote(summary)}`,
+      missed.length > 0 && `what did change: ${changed.join('; ') || 'nothing'}${hostNote(summary, 'comparison')}`,
       code === 0 && 'exit code was 0, expected non-zero for a failed verdict',
     ],
     `regression: ${changed.join('; ')}`,

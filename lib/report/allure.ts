@@ -26,7 +26,6 @@ import type { Category } from 'allure-js-commons/sdk';
 import { redact } from '../redact';
 import { SAMPLE_ERRORS, THRESHOLD_EXCEEDED, formatNumber, formatPercent } from '../verdict/thresholds';
 import { hostWarning, type PerfSummary } from './summary';
-import { HIGH_STEAL_SHARE } from '../run/cpu-steal';
 import type { Chart } from './charts';
 
 export const CHECKPOINT_RESULT_NAME = 'Checkpoint 7.4';
@@ -218,7 +217,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     description:
       `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ` +
       `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.` +
-      (summary.host && summary.host.stealShare >= HIGH_STEAL_SHARE ? `\n\n⚠ ${hostWarning(summary.host)}` : ''),
+      (hostWarning(summary) ? `\n\n${hostWarning(summary)}` : ''),
     steps: criteriaSteps,
     parameters: [
       { name: 'profile', value: summary.profile },

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CATEGORIES, evidenceSchema, sampleErrorSchema, UNITS, type Category } from '../verdict/metrics-schema';
-import { HIGH_STEAL_SHARE } from '../run/cpu-steal';
+import { HIGH_STEAL_SHARE, isHighSteal } from '../run/cpu-steal';
 import { cpuBenchmarkOf } from '../run/cpu-benchmark';
 import { PROFILE_NAMES } from '../run/profiles';
 import { CRITERION_IDS, NO_REGRESSION, OPS, STATISTICS, formatNumber, formatPercent } from '../verdict/thresholds';
@@ -477,14 +477,21 @@ function machinesNote(m: NonNullable<BaselineResult['machines']>): string {
   );
 }
 
-/** Beside the verdict when the host took much of the run's CPU: the figures are the machine's too. */
-export function hostWarning(host: NonNullable<PerfSummary['host']>): string {
+/**
+ * The warning beside the verdict when the host withheld much of the CPU time the machine wanted
+ * (isHighSteal); undefined otherwise. Every report shows this same text.
+ */
+export function hostWarning(summary: Pick<PerfSummary, 'host' | 'comparison'>): string | undefined {
+  const host = summary.host;
+  if (!host || !isHighSteal(host.stealShare)) return undefined;
+  const advice = summary.comparison
+    ? "The comparison's two arms shared the host: it adds noise to both, it does not favour one."
+    : 'Re-run later, or judge a change with compare mode (PERF_COMPARE_REF): its two arms share the host.';
   return (
-    `The host took ${formatPercent(host.stealShare)} of this run's CPU time for other guests ` +
-    `(CPU steal; ${host.testsHigh} of ${host.tests} tests lost ${formatPercent(HIGH_STEAL_SHARE)} or more). ` +
-    'CPU-bound times then run slower than on this machine in a quiet hour, with no change to the app, ' +
-    'so a failed limit may be the host. Re-run later, or judge a change with compare mode ' +
-    '(PERF_COMPARE_REF): its two arms share the host.'
+    `⚠ The host withheld ${formatPercent(host.stealShare)} of the CPU time this machine wanted while ` +
+    `the tests ran (CPU steal; ${host.testsHigh} of ${host.tests} tests lost ${formatPercent(HIGH_STEAL_SHARE)} ` +
+    'or more). CPU-bound times ran slower with no change to the app, so a failed limit may be the host. ' +
+    advice
   );
 }
 
@@ -560,8 +567,7 @@ export function perfReport(summary: PerfSummary): Report {
           table(['Criterion', 'Result', 'Checks passed'], criteria, '', 'markdown'),
         ],
       },
-      summary.host &&
-        summary.host.stealShare >= HIGH_STEAL_SHARE && { blocks: [text(`⚠ ${hostWarning(summary.host)}`)] },
+      hostWarning(summary) !== undefined && { blocks: [text(hostWarning(summary) ?? '')] },
       // Right after the verdict: on a pull request, the comparison is what the reviewer came for.
       summary.comparison && comparisonSection(summary.comparison),
       bullets('Failures', failures, 'markdown'),

@@ -10,7 +10,7 @@ import { redactUrl } from '../redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, catalogEntry, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '../run/profiles';
-import { HIGH_STEAL_SHARE } from '../run/cpu-steal';
+import { isHighSteal, MIN_JUDGED_TICKS, stealShare } from '../run/cpu-steal';
 import { summarize } from './stats';
 import {
   CRITERIA,
@@ -71,22 +71,25 @@ export interface CheckpointResult {
 
 /** How much CPU time the host took from the measuring tests. Not gated: reports show it beside the verdict. */
 export interface HostSteal {
-  /** Steal ticks over CPU ticks, all tests with a reading together. */
+  /** Steal over the CPU time the machine wanted (lib/run/cpu-steal.ts), every test with a reading together. */
   stealShare: number;
-  /** Tests with a reading. */
+  /** Tests long enough to be judged on their own (MIN_JUDGED_TICKS). */
   tests: number;
-  /** Of those, the tests whose own share reached HIGH_STEAL_SHARE. */
+  /** Of those, the tests whose own share was high (isHighSteal). */
   testsHigh: number;
 }
 
 /** The steal of the tests that recorded it; undefined when none did (not Linux, older documents). */
 export function hostSteal(docs: readonly TestMetrics[]): HostSteal | undefined {
-  const readings = docs.flatMap((d) => (d.host ? [d.host] : []));
-  const cpu = readings.reduce((n, h) => n + h.cpuTicks, 0);
-  const steal = readings.reduce((n, h) => n + h.stealTicks, 0);
-  if (cpu === 0) return undefined;
-  const testsHigh = readings.filter((h) => h.stealTicks / h.cpuTicks >= HIGH_STEAL_SHARE).length;
-  return { stealShare: steal / cpu, tests: readings.length, testsHigh };
+  const readings = docs.flatMap((d) => (d.host ? [{ wanted: d.host.wantedTicks, steal: d.host.stealTicks }] : []));
+  const share = stealShare({
+    wanted: readings.reduce((n, h) => n + h.wanted, 0),
+    steal: readings.reduce((n, h) => n + h.steal, 0),
+  });
+  if (share === undefined) return undefined;
+  const judged = readings.filter((h) => h.wanted >= MIN_JUDGED_TICKS);
+  const testsHigh = judged.filter((h) => isHighSteal(stealShare(h) ?? 0)).length;
+  return { stealShare: share, tests: judged.length, testsHigh };
 }
 
 /** Identity of a metric across tests, shards and runs. */

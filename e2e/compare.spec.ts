@@ -361,7 +361,7 @@ function chatDuetsTest(): void {
           expectPairs(perf, [...chatMetrics, ...UI_METRICS]);
         });
       } finally {
-        for (const context of contexts) await context.close();
+        await Promise.all(contexts.map((context) => context.close()));
       }
     },
   );

@@ -324,7 +324,7 @@ test(
         ),
       );
     } finally {
-      for (const context of extraContexts) await context.close();
+      await Promise.all(extraContexts.map((context) => context.close()));
     }
   },
 );

@@ -11,6 +11,7 @@
  */
 import { METRIC_CATALOG } from './lib/verdict/metric-catalog';
 import type { ThresholdCheck, ThresholdConfig } from './lib/verdict/thresholds';
+import type { Category } from './lib/verdict/metrics-schema';
 
 /** Step 7.4's acceptance limit for any response, in ms. */
 const FIVE_SECONDS = 5_000;
@@ -256,8 +257,8 @@ const noBottlenecks: ThresholdCheck[] = [
  * creates beside 500 good ones), and the statements' growth ratio would come from the chats that
  * did not fail.
  */
-const SAMPLED_CATEGORIES: readonly string[] = ['response', 'memory', 'database', 'ui', 'tokens', 'bottlenecks'];
-const errorRates: ThresholdCheck[] = METRIC_CATALOG.filter((e) => SAMPLED_CATEGORIES.includes(e.category)).map((e) => ({
+const SAMPLED_CATEGORIES = new Set<Category>(['response', 'memory', 'database', 'ui', 'tokens', 'bottlenecks']);
+const errorRates: ThresholdCheck[] = METRIC_CATALOG.filter((e) => SAMPLED_CATEGORIES.has(e.category)).map((e) => ({
   id: `${e.name}.errorRate`,
   criterion: 'performance-measured' as const,
   metric: e.name,

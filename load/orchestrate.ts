@@ -53,7 +53,7 @@ const API_SCRIPT = path.join(REPO_ROOT, 'load', 'chat.yml');
 const BROWSER_SCRIPT = path.join(REPO_ROOT, 'load', 'browser.yml');
 /** Artillery's own start-up and shutdown (CLI, bundling the processor, workers) on top of a step. */
 const ARTILLERY_OVERHEAD_S = 60;
-/** A memory search's limit (chat.yml `http.timeout`). */
+/** A memory search's limit: Artillery's `http.timeout`, set for every run from here (apiOverrides). */
 const SEARCH_TIMEOUT_S = 30;
 
 /**
@@ -323,6 +323,8 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
       phases: [{ name: `${users} users`, duration: rampS, arrivalCount: Math.ceil(users / cfg.workers) }],
       payload: payload(ctx.apiUsersFile),
       variables: { turns, thinkMs: Math.round(cfg.thinkS * 1000) },
+      // One value for the request limit and for the time a turn may still take (turnTailS).
+      http: { timeout: SEARCH_TIMEOUT_S },
     },
   };
   const browserOverrides = {

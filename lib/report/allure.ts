@@ -132,6 +132,7 @@ export interface AllureCheckpointInput {
 export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
   const { resultsDir, summary, start, stop } = input;
   const at = stop;
+  const warning = hostWarning(summary);
 
   const criteriaSteps = summary.criteria.map((c) => {
     const checks = c.checks.filter((k) => k.status !== 'skipped');
@@ -217,7 +218,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
     description:
       `Verdict of Step 7.4's checkpoint over every test of this run (profile ${summary.profile}): ` +
       `${summary.verdict.toUpperCase()}. One step per criterion; the full summary is attached.` +
-      (hostWarning(summary) ? `\n\n${hostWarning(summary)}` : ''),
+      (warning ? `\n\n${warning}` : ''),
     steps: criteriaSteps,
     parameters: [
       { name: 'profile', value: summary.profile },

@@ -487,11 +487,12 @@ export function hostWarning(summary: Pick<PerfSummary, 'host' | 'comparison'>): 
   const advice = summary.comparison
     ? "The comparison's two arms shared the host: it adds noise to both, it does not favour one."
     : 'Re-run later, or judge a change with compare mode (PERF_COMPARE_REF): its two arms share the host.';
+  const tests =
+    host.tests > 0 ? `; ${host.testsHigh} of ${host.tests} tests lost ${formatPercent(HIGH_STEAL_SHARE)} or more` : '';
   return (
     `⚠ The host withheld ${formatPercent(host.stealShare)} of the CPU time this machine wanted while ` +
-    `the tests ran (CPU steal; ${host.testsHigh} of ${host.tests} tests lost ${formatPercent(HIGH_STEAL_SHARE)} ` +
-    'or more). CPU-bound times ran slower with no change to the app, so a failed limit may be the host. ' +
-    advice
+    `the tests ran (CPU steal${tests}). CPU-bound times ran slower with no change to the app, so a ` +
+    `failed limit may be the host. ${advice}`
   );
 }
 
@@ -551,6 +552,7 @@ export function perfReport(summary: PerfSummary): Report {
   const bullets = (heading: string, items: string[], only?: Format) =>
     items.length > 0 && { heading, blocks: [list(items, only)] };
   const evidence = summary.evidence.map((e) => `**${e.name}** [${e.scenario}]: ${e.summary}`);
+  const warning = hostWarning(summary);
   return {
     title,
     verdict: {
@@ -567,7 +569,7 @@ export function perfReport(summary: PerfSummary): Report {
           table(['Criterion', 'Result', 'Checks passed'], criteria, '', 'markdown'),
         ],
       },
-      hostWarning(summary) !== undefined && { blocks: [text(hostWarning(summary) ?? '')] },
+      warning !== undefined && { blocks: [text(warning)] },
       // Right after the verdict: on a pull request, the comparison is what the reviewer came for.
       summary.comparison && comparisonSection(summary.comparison),
       bullets('Failures', failures, 'markdown'),

@@ -39,8 +39,8 @@ test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, t
   writeFileSync(markdown, renderMarkdown(summary));
   await testInfo.attach('perf-summary.md', { path: markdown, contentType: 'text/markdown' });
   testInfo.annotations.push({ type: 'verdict', description: summary.verdict.toUpperCase() });
-  const host = hostWarning(summary);
-  if (host) testInfo.annotations.push({ type: 'host', description: host });
+  const warning = hostWarning(summary);
+  if (warning) testInfo.annotations.push({ type: 'host', description: warning });
 
   for (const criterion of result.criteria) {
     await test.step(`${criterion.passed ? '✓' : '✗'} ${criterion.title}`, () => {

@@ -91,7 +91,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     name: 'smoke',
     // On the instant model a chat sample costs ~0.05 s. 20, as in `default`: two or three slow
     // chats among 20 leave the p95's interval straddling its limit, four or more in a row decide
-    // it past, and both take more samples (NEAR_LIMIT and `decidedPast` in fixtures/perf.ts).
+    // it past, and both take more samples (NEAR_LIMIT and `needsMore` in fixtures/perf.ts).
     // `npx tsx scripts/sampling-sim.ts 600 smoke` with 20 and with 40: 1–3 % hiccups and bursts
     // of 3–5 slow chats failed 0–1.8 % of runs either way, a true p95 at 1.1× the limit 80 and
     // 85 %, and a true p95 at 0.8× took 53 and 77 samples.

@@ -15,6 +15,7 @@ import os from 'node:os';
 import type pg from 'pg';
 import { EVENT_LOOP_PATH, parseEventLoopReport, type EventLoopDelay } from '../contract';
 import { diffStatements, type StatementSnapshot } from '../lib/figures/statements';
+import { readCpuTicks } from '../lib/run/cpu-steal';
 import { avg, p50, round } from '../lib/verdict/numbers';
 import type { LoadStage } from './summary';
 
@@ -158,12 +159,10 @@ function readSchedstat(pid: number): { run: number; wait: number } | undefined {
   return run !== undefined && wait !== undefined && Number.isFinite(run + wait) ? { run, wait } : undefined;
 }
 
+/** The machine's busy time (stolen time included: a CPU that had work) and all time, in ticks. */
 function machineTicks(): { busy: number; total: number } | undefined {
-  const line = readProcFile('/proc/stat')?.split('\n')[0];
-  if (line === undefined) return undefined;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total }; // idle + iowait
+  const t = readCpuTicks();
+  return t && { busy: t.wanted, total: t.wanted + t.idle };
 }
 
 type Part = 'app' | 'postgres' | 'modelSimulator' | 'loadGenerator';

@@ -18,6 +18,8 @@ export interface CpuTicks {
   wanted: number;
   /** Of `wanted`, the time the hypervisor ran other guests instead. */
   steal: number;
+  /** Idle and iowait: `wanted + idle` is all the time there was. */
+  idle: number;
 }
 
 /**
@@ -40,8 +42,13 @@ export function isHighSteal(share: number): boolean {
 }
 
 /** Steal over wanted CPU time; undefined without any wanted time. */
-export function stealShare(t: CpuTicks): number | undefined {
+export function stealShare(t: Pick<CpuTicks, 'wanted' | 'steal'>): number | undefined {
   return t.wanted > 0 ? t.steal / t.wanted : undefined;
+}
+
+/** One test's ticks: long enough to be judged on its own (MIN_JUDGED_TICKS), and its share high. */
+export function isHighStealTest(t: Pick<CpuTicks, 'wanted' | 'steal'>): boolean {
+  return t.wanted >= MIN_JUDGED_TICKS && isHighSteal(stealShare(t) ?? 0);
 }
 
 /** The `cpu` line of a /proc/stat text; undefined when absent or malformed. */
@@ -52,17 +59,9 @@ export function parseProcStat(text: string): CpuTicks | undefined {
   // counted in user and nice, so only the first eight add up.
   const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
   if (fields.length < 8 || fields.some((n) => !Number.isFinite(n) || n < 0)) return undefined;
-  const [user, nice, system, , , irq, softirq, steal] = fields as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return { wanted: user + nice + system + irq + softirq + steal, steal };
+  const field = (i: number) => fields[i] as number; // all eight are there (checked above)
+  const idle = field(3) + field(4);
+  return { wanted: fields.reduce((a, b) => a + b, 0) - idle, steal: field(7), idle };
 }
 
 /** This machine's CPU ticks now; undefined where there is no /proc/stat (not Linux, a sandbox). */
@@ -79,5 +78,6 @@ export function ticksBetween(from: CpuTicks | undefined, to: CpuTicks | undefine
   if (!from || !to) return undefined;
   const wanted = to.wanted - from.wanted;
   const steal = to.steal - from.steal;
-  return wanted > 0 && steal >= 0 && steal <= wanted ? { wanted, steal } : undefined;
+  const idle = to.idle - from.idle;
+  return wanted > 0 && steal >= 0 && steal <= wanted && idle >= 0 ? { wanted, steal, idle } : undefined;
 }

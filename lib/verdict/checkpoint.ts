@@ -10,7 +10,7 @@ import { redactUrl } from '../redact';
 import type { Category, Evidence, PairedSeriesDoc, SampleError, TestMetrics, Unit } from './metrics-schema';
 import { METRIC_CATALOG, catalogEntry, expectedScenarios } from './metric-catalog';
 import { PROFILES, PROFILE_NAMES, type ProfileName } from '../run/profiles';
-import { isHighSteal, MIN_JUDGED_TICKS, stealShare } from '../run/cpu-steal';
+import { isHighStealTest, MIN_JUDGED_TICKS, stealShare } from '../run/cpu-steal';
 import { summarize } from './stats';
 import {
   CRITERIA,
@@ -87,9 +87,8 @@ export function hostSteal(docs: readonly TestMetrics[]): HostSteal | undefined {
     steal: readings.reduce((n, h) => n + h.steal, 0),
   });
   if (share === undefined) return undefined;
-  const judged = readings.filter((h) => h.wanted >= MIN_JUDGED_TICKS);
-  const testsHigh = judged.filter((h) => isHighSteal(stealShare(h) ?? 0)).length;
-  return { stealShare: share, tests: judged.length, testsHigh };
+  const tests = readings.filter((h) => h.wanted >= MIN_JUDGED_TICKS).length;
+  return { stealShare: share, tests, testsHigh: readings.filter(isHighStealTest).length };
 }
 
 /** Identity of a metric across tests, shards and runs. */

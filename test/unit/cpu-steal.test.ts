@@ -13,7 +13,7 @@ import { tempDir } from '../support/temp-dir';
 const PROC_STAT = ['cpu  100 5 50 800 10 2 3 30 7 0', 'cpu0 50 2 25 400 5 1 1 15 3 0', 'intr 12345'].join('\n');
 
 void test('/proc/stat: wanted time is busy + steal (idle, iowait and guest left out), and steal', () => {
-  assert.deepEqual(parseProcStat(PROC_STAT), { wanted: 100 + 5 + 50 + 2 + 3 + 30, steal: 30 });
+  assert.deepEqual(parseProcStat(PROC_STAT), { wanted: 100 + 5 + 50 + 2 + 3 + 30, steal: 30, idle: 800 + 10 });
   assert.equal(parseProcStat('cpu0 1 2 3 4 5 6 7 8'), undefined, 'only the all-CPU line');
   assert.equal(parseProcStat('cpu  1 2 3'), undefined, 'too few fields (a kernel without steal)');
   assert.equal(parseProcStat('cpu  1 2 x 4 5 6 7 8'), undefined);
@@ -27,10 +27,12 @@ void test('readCpuTicks: a missing file is no reading, not an error', () => {
 });
 
 void test('ticksBetween: the difference, or nothing when a reading is missing or went back', () => {
-  assert.deepEqual(ticksBetween({ wanted: 1000, steal: 10 }, { wanted: 1400, steal: 70 }), { wanted: 400, steal: 60 });
-  assert.equal(ticksBetween(undefined, { wanted: 1, steal: 0 }), undefined);
-  assert.equal(ticksBetween({ wanted: 1000, steal: 10 }, { wanted: 1000, steal: 10 }), undefined, 'no work done');
-  assert.equal(ticksBetween({ wanted: 1000, steal: 90 }, { wanted: 1400, steal: 10 }), undefined, 'counter reset');
+  const at = (wanted: number, steal: number, idle = 0) => ({ wanted, steal, idle });
+  assert.deepEqual(ticksBetween(at(1000, 10, 50), at(1400, 70, 80)), at(400, 60, 30));
+  assert.equal(ticksBetween(undefined, at(1, 0)), undefined);
+  assert.equal(ticksBetween(at(1000, 10), at(1000, 10)), undefined, 'no work done');
+  assert.equal(ticksBetween(at(1000, 90), at(1400, 10)), undefined, 'counter reset');
+  assert.equal(ticksBetween(at(1000, 10, 90), at(1400, 10, 10)), undefined, 'idle counter reset');
 });
 
 void test('isHighSteal: decided on the share as printed, so "10.0 %" always warns', () => {

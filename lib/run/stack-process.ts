@@ -1,6 +1,7 @@
 /**
- * Starts the bundled MemoryChat stack (`tsx app/stack.ts`) as a child process, the way it runs
- * in production: its own event loop, so the suite's work never shares a loop with the app's.
+ * Starts the bundled MemoryChat stack (app/stack.ts, with the node flags the app asks for) as a
+ * child process, the way it runs in production: its own event loop, so the suite's work never
+ * shares a loop with the app's.
  *
  * Protocol (app/stack.ts): once ready the stack prints BASE_URL=, DATABASE_URL=, OPENAI_BASE_URL=
  * and STACK_READY_MS= lines on stdout; logs go to stderr. We parse stdout with a start-up
@@ -13,7 +14,7 @@
  * its data directory (MEMORYCHAT_EXIT_WITH_STDIN=1, app/stack.ts).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { redact } from '../redact';
@@ -60,9 +61,33 @@ export function parseStackLine(line: string): { key: Key; value: string } | unde
   return KEYS.includes(key) ? { key, value: m[2] as string } : undefined;
 }
 
+/** Where the app lists the node flags its process runs with (see appNodeFlags). */
+export const APP_NODE_FLAGS_FILE = path.join('app', 'node-flags.json');
+
+/**
+ * The node flags the app asks for (`flags` in app/node-flags.json), e.g. its garbage collector's
+ * young generation size: the app's own runtime settings, as `npm run stack` applies them. A
+ * checkout without the file (compare mode's base arm at an older ref) runs with none, as it did.
+ */
+export function appNodeFlags(cwd: string): string[] {
+  const file = path.join(cwd, APP_NODE_FLAGS_FILE);
+  if (!existsSync(file)) return [];
+  const fix = `fix ${file} (an object with "flags": ["--flag=value", ...]) or restore it from git`;
+  let flags: unknown;
+  try {
+    flags = (JSON.parse(readFileSync(file, 'utf8')) as { flags?: unknown } | null)?.flags;
+  } catch (err) {
+    throw new StackStartError(`${APP_NODE_FLAGS_FILE} cannot be read (${(err as Error).message}): ${fix}`);
+  }
+  if (!Array.isArray(flags) || !flags.every((f): f is string => typeof f === 'string' && f.startsWith('--')))
+    throw new StackStartError(`${APP_NODE_FLAGS_FILE} has no list of node flags under "flags": ${fix}`);
+  return flags;
+}
+
 export async function startStackProcess(opts: StartStackOptions): Promise<StackProcess> {
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const nodeFlags = appNodeFlags(opts.cwd);
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const log: WriteStream = createWriteStream(opts.logFile, { flags: 'w' });
   const tail: string[] = [];
@@ -76,7 +101,7 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
   const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0', MEMORYCHAT_EXIT_WITH_STDIN: '1' };
   delete env.BASE_URL; // the stack must not think it is pointed elsewhere
   // node --import tsx, not the tsx binary: no extra wrapper process between us and the stack.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/stack.ts'], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'app/stack.ts'], {
     cwd: opts.cwd,
     env,
     detached: true,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BaselineError, parseTolerance } from '../../lib/verdict/baseline';
@@ -15,7 +15,7 @@ import {
 } from '../../lib/run/config';
 import { detectChromium } from '../../lib/run/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
-import { parseStackLine } from '../../lib/run/stack-process';
+import { APP_NODE_FLAGS_FILE, appNodeFlags, parseStackLine, StackStartError } from '../../lib/run/stack-process';
 
 const load = (env: Record<string, string>) => loadConfig({ env: { ...env }, dotenvDir: false, cwd: '/work' });
 
@@ -250,6 +250,35 @@ void test('stack protocol lines are parsed; other lines ignored', () => {
   assert.deepEqual(parseStackLine('STACK_READY_MS=812'), { key: 'STACK_READY_MS', value: '812' });
   assert.equal(parseStackLine('MemoryChat stack ready in 812 ms (Ctrl-C to stop)'), undefined);
   assert.equal(parseStackLine('HOME=/root'), undefined);
+});
+
+void test("the app's node flags: read from app/node-flags.json, the same as npm run stack's", () => {
+  const root = path.join(__dirname, '..', '..');
+  const flags = appNodeFlags(root);
+  assert.ok(flags.length > 0, `${APP_NODE_FLAGS_FILE} lists the app's flags`);
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts.stack, `node ${flags.join(' ')} --import tsx app/stack.ts`);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'node-flags-'));
+  try {
+    assert.deepEqual(appNodeFlags(dir), [], 'a checkout without the file (an older ref): no flags');
+    mkdirSync(path.join(dir, 'app'));
+    for (const [text, why] of [
+      ['{ "flags": ["--max-semi-space-size=4"', 'cannot be read'],
+      ['{ "flags": "--max-semi-space-size=4" }', 'no list of node flags'],
+      ['{ "flags": ["max-semi-space-size=4"] }', 'no list of node flags'],
+      ['null', 'no list of node flags'],
+    ] as const) {
+      writeFileSync(path.join(dir, APP_NODE_FLAGS_FILE), text);
+      assert.throws(
+        () => appNodeFlags(dir),
+        (e: unknown) => e instanceof StackStartError && e.message.includes(why) && e.message.includes('fix '),
+        text,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 void test('switchOn: an app switch is on for 1/true/yes in any case, off otherwise', () => {

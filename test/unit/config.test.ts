@@ -13,7 +13,7 @@ import {
   selectedProjects,
   switchOn,
 } from '../../lib/run/config';
-import { detectChromium } from '../../lib/run/browser';
+import { detectChromium, headedRun, SYSTEM_HEADLESS_SHELL } from '../../lib/run/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
 import { APP_NODE_FLAGS_FILE, appNodeFlags, parseStackLine, StackStartError } from '../../lib/run/stack-process';
 
@@ -186,16 +186,31 @@ void test('project selection decides the run profile', () => {
   assert.equal(runProfile(c, ['x']), 'full');
 });
 
-void test('chromium detection: CHROMIUM_PATH, then the system browser, else a hint', () => {
-  assert.deepEqual(
-    detectChromium('/opt/c', (p) => p === '/opt/c'),
-    { executablePath: '/opt/c', source: 'CHROMIUM_PATH' },
-  );
-  const missing = detectChromium('/opt/none', () => false);
+void test('chromium detection: CHROMIUM_PATH, then the system browser (headless shell first), else a hint', () => {
+  assert.deepEqual(detectChromium('/opt/c', { exists: (p) => p === '/opt/c' || p === SYSTEM_HEADLESS_SHELL }), {
+    executablePath: '/opt/c',
+    source: 'CHROMIUM_PATH',
+  });
+  const missing = detectChromium('/opt/none', { exists: () => false });
   assert.equal(missing.source, 'none');
   assert.match(missing.problem ?? '', /CHROMIUM_PATH=\/opt\/none does not exist.*apt-get install chromium/);
-  assert.equal(detectChromium(undefined, (p) => p === '/usr/bin/chromium').executablePath, '/usr/bin/chromium');
-  assert.match(detectChromium(undefined, () => false).problem ?? '', /npx playwright install chromium/);
+  const full = (p: string) => p === '/usr/bin/chromium';
+  assert.equal(detectChromium(undefined, { exists: full }).executablePath, '/usr/bin/chromium');
+  const both = (p: string) => p === '/usr/bin/chromium' || p === SYSTEM_HEADLESS_SHELL;
+  assert.equal(detectChromium(undefined, { exists: both }).executablePath, SYSTEM_HEADLESS_SHELL);
+  assert.equal(detectChromium(undefined, { exists: both, headed: true }).executablePath, '/usr/bin/chromium');
+  const shellOnly = (p: string) => p === SYSTEM_HEADLESS_SHELL;
+  assert.notEqual(detectChromium(undefined, { exists: shellOnly, headed: true }).executablePath, SYSTEM_HEADLESS_SHELL);
+  assert.match(detectChromium(undefined, { exists: () => false }).problem ?? '', /npx playwright install chromium/);
+});
+
+void test('a headed run is known from the command line, and workers learn it from the runner', () => {
+  const runner: NodeJS.ProcessEnv = {};
+  assert.equal(headedRun(['node', 'playwright', 'test', '--headed'], runner), true);
+  assert.equal(headedRun(['node', 'worker'], runner), true, "a worker inherits the runner's answer");
+  assert.equal(headedRun(['node', 'playwright', 'test', '--project=smoke'], {}), false);
+  assert.equal(headedRun(['node', 'playwright', 'test', '--ui'], {}), true);
+  assert.equal(headedRun(['node', 'playwright', 'test'], { PWDEBUG: '1' }), true);
 });
 
 void test('redaction: URL passwords, bearer tokens, API keys, registered secrets', () => {

@@ -490,6 +490,53 @@ void test('repeat auto-sampling: more batches while a checked percentile is unde
   assert.equal((await run(() => 10, 2)).n, 20);
 });
 
+void test('failed samples: more while the error rate is undecided, none once it is decided', async () => {
+  // Session creates the app times at 1 ms (their p95 decided at once), some failing.
+  const measure = async (fails: (i: number) => boolean) => {
+    const perf = newRecorder();
+    const timed = serverTimed(() => 1);
+    await perf.measureServerTiming(
+      'db.session_create_ms',
+      (i) => (fails(i) ? Promise.reject(Object.assign(new Error('lost'), { code: 'conn_reset' })) : timed(i)),
+      sessionCreateSampling(400),
+    );
+    return perf.toDocument(identity).metrics.find((x) => x.name === 'db.session_create_ms');
+  };
+  // Two failures in the first 100 (2 %, interval 0.55–7 %): another batch, after which two in
+  // 200 meet the limit, and the figures hold the other 198.
+  const twice = await measure((i) => i === 3 || i === 50);
+  assert.equal(twice?.samples.length, 198);
+  assert.equal(twice?.errors.length, 2);
+  assert.match(String(twice?.tags.autoSampled), /^100 more: failed samples put the error rate past its limit/);
+  // One failure in 100 meets the 1 % limit as it is: no more.
+  const once = await measure((i) => i === 3);
+  assert.equal(once?.samples.length, 99);
+  // Three failures decide it past the limit at once (3 %: interval 1.03–8.5 %).
+  const often = await measure((i) => [10, 40, 70].includes(i));
+  assert.equal(often?.samples.length, 97);
+  assert.equal(often?.tags.autoSampled, undefined);
+  // No failure: nothing to settle.
+  const none = await measure(() => false);
+  assert.equal(none?.samples.length, 100);
+
+  // repeat: a failed chat charged to its metrics takes more batches too.
+  const perf = newRecorder();
+  const opts = { scenario: 'simple-query' };
+  await perf.repeat(
+    { samples: 20, warmup: 0, maxSamples: 60, errorsTo: [{ name: 'response.app_overhead_ms', opts }] },
+    (ctx) => {
+      if (ctx.index === 5) return Promise.reject(Object.assign(new Error('cut'), { code: 'stream_cut' }));
+      ctx.record('response.app_overhead_ms', 10, opts);
+      return Promise.resolve();
+    },
+  );
+  const chat = perf.toDocument(identity).metrics.find((x) => x.name === 'response.app_overhead_ms');
+  assert.equal(chat?.errors.length, 1);
+  // One in 60 (the cap) is 1.7 %: smoke confirms past the cap, and stops at one in 100.
+  assert.equal((chat?.samples.length ?? 0) + 1, 100);
+  assert.match(String(chat?.tags.autoSampled), /failed samples put the error rate past its limit/);
+});
+
 void test('repeat: a p95 decided past its limit by a burst, with the median within it, samples on', async () => {
   const run = async (overheadMs: (i: number) => number, confirmCapFactor: number) => {
     const perf = new PerfRecorder({ ...PROFILES.smoke, confirmCapFactor });

@@ -5,6 +5,7 @@ import {
   fitPowerLaw,
   MedianResampler,
   medianCiRank,
+  proportionCi,
   quantile,
   quantileCi,
   seededRandom,
@@ -147,4 +148,18 @@ void test('quantileCi: median case = medianCiRank; p95 unbounded above when n ca
   // n = 300: ranks 277 and 293 (1-based), coverage ≥ 95 % by the binomial.
   const many = Float64Array.from({ length: 300 }, (_, i) => i + 1);
   assert.deepEqual(quantileCi(many, 0.95), { low: 277, high: 293 });
+});
+
+void test('proportionCi: the Wilson score interval, against known values', () => {
+  const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 5e-4, `${a} vs ${b}`);
+  const one = proportionCi(1, 20);
+  close(one.low, 0.0089);
+  close(one.high, 0.2361);
+  const three = proportionCi(3, 100);
+  close(three.low, 0.0103);
+  close(three.high, 0.0845);
+  const none = proportionCi(0, 10);
+  assert.equal(none.low, 0);
+  close(none.high, 0.2775);
+  assert.ok(Number.isNaN(proportionCi(0, 0).low));
 });

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { ALLURE_CATEGORIES } from './lib/report/allure';
-import { browserEnv, CHROMIUM_FLAGS, detectChromium, headedRun } from './lib/run/browser';
+import { browserEnv, CHROMIUM_FLAGS, detectChromium } from './lib/run/browser';
 import { ensureRunId, formatConfigError, loadConfig, runProfile, type PerfConfig } from './lib/run/config';
 import { redactUrl } from './lib/redact';
 import type { ProfileOptions } from './fixtures/config';
@@ -35,8 +35,9 @@ const config = loadConfigOrExit();
 // Seeded rows are tagged with the run id; generate it here so every reporter sees the same one.
 if (isRunner) ensureRunId();
 
-// Headless runs take the system's headless shell when there is one (lib/run/browser.ts).
-const chromiumChoice = detectChromium(config.chromiumPath, { headed: headedRun() });
+// A headless run's browser: the system's headless shell when there is one (lib/run/browser.ts).
+// A headed run gets a full Chromium from the `launchOptions` fixture (fixtures/chat.ts).
+const chromiumChoice = detectChromium(config.chromiumPath);
 if (isRunner && chromiumChoice.problem) console.warn(`memorychat-perf: ${chromiumChoice.problem}`);
 
 const reportDir = config.reportDir;

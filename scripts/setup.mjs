@@ -145,8 +145,11 @@ function canRunAsRoot() {
   return { ok: false, sudo: [] };
 }
 
-/** `apt-get install -y <pkg>` (an `apt-get update` and a second try if it fails); a problem, or undefined. */
-function aptInstall(pkg) {
+/**
+ * `apt-get install -y <pkg>` (with `update`: an `apt-get update` and a second try if it fails;
+ * `extra`: more apt-get options); a problem, or undefined.
+ */
+function aptInstall(pkg, { update = true, extra = [] } = {}) {
   if (!existsSync('/usr/bin/apt-get')) return 'apt-get is not available here';
   const root = canRunAsRoot();
   if (!root.ok) return 'installing with apt-get needs root or password-less sudo';
@@ -155,30 +158,38 @@ function aptInstall(pkg) {
     const [cmd, ...rest] = [...root.sudo, 'apt-get', ...args];
     return run(cmd, rest, { env, timeoutMs: APT_TIMEOUT_MS });
   };
-  say(`apt-get install -y ${pkg}`);
+  say(`apt-get install -y ${[...extra, pkg].join(' ')}`);
+  if (apt('install', '-y', '-q', ...extra, pkg).ok) return undefined;
+  if (!update) return `apt-get install ${pkg} failed (output above)`;
   // The package lists may be missing (fresh container) or stale: update once, then retry.
-  if (!apt('install', '-y', '-q', pkg).ok) {
-    say('apt-get update, then install again');
-    apt('update', '-q');
-    if (!apt('install', '-y', '-q', pkg).ok) return `apt-get install ${pkg} failed (output above)`;
-  }
-  return undefined;
+  say('apt-get update, then install again');
+  apt('update', '-q');
+  return apt('install', '-y', '-q', ...extra, pkg).ok ? undefined : `apt-get install ${pkg} failed (output above)`;
+}
+
+/** Whether apt knows a version of `pkg` to install (Debian has chromium-headless-shell, Ubuntu not). */
+function aptHasCandidate(pkg) {
+  if (!existsSync('/usr/bin/apt-cache')) return false;
+  const r = run('apt-cache', ['policy', pkg], { quiet: true, timeoutMs: 30_000 });
+  const candidate = /Candidate:\s*(\S+)/.exec(r.output)?.[1];
+  return r.ok && candidate !== undefined && candidate !== '(none)';
 }
 
 /**
  * Beside a system Chromium, its headless shell for headless runs (lib/run/browser.ts prefers it):
- * the UI specs ran ≈ 1.5–2 s faster a smoke run with it. Optional: a failure only says so.
+ * the UI specs ran ≈ 1.5–2 s faster a smoke run with it. Optional: only where apt has the package,
+ * without refreshing the package lists or upgrading anything installed; a failure only says so.
  */
 function addHeadlessShell() {
   const have = existsSync(SYSTEM_HEADLESS_SHELL) ? browserRuns(SYSTEM_HEADLESS_SHELL) : undefined;
   if (have) return say(`headless runs: ${SYSTEM_HEADLESS_SHELL} (${have})`);
-  const problem = aptInstall('chromium-headless-shell');
+  const optional = '(optional; the headless shell only makes the UI specs faster)';
+  if (!aptHasCandidate('chromium-headless-shell'))
+    return say(`headless runs use the full Chromium: apt has no chromium-headless-shell here ${optional}`);
+  const problem = aptInstall('chromium-headless-shell', { update: false, extra: ['--no-upgrade'] });
   const installed = !problem && existsSync(SYSTEM_HEADLESS_SHELL) ? browserRuns(SYSTEM_HEADLESS_SHELL) : undefined;
   if (installed) return say(`headless runs: ${SYSTEM_HEADLESS_SHELL} (${installed}), installed with apt-get`);
-  say(
-    `headless runs use the full Chromium: ${problem ?? `no runnable ${SYSTEM_HEADLESS_SHELL} appeared`} ` +
-      '(optional; the headless shell only makes the UI specs faster)',
-  );
+  say(`headless runs use the full Chromium: ${problem ?? `no runnable ${SYSTEM_HEADLESS_SHELL} appeared`} ${optional}`);
 }
 
 async function setUpBrowser() {

@@ -27,17 +27,6 @@ const SYSTEM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/s
  * (docs/measurement-notes.md). It cannot show a window: headed runs take a full Chromium.
  */
 export const SYSTEM_HEADLESS_SHELL = '/usr/bin/chromium-headless-shell';
-/** Command-line flags and variables of a headed run: a window, so a full Chromium. */
-const HEADED_FLAGS = ['--headed', '--debug', '--ui'];
-
-/**
- * Whether this Playwright run shows a browser window. Workers do not see the runner's command
- * line, so the runner (the first to ask) leaves its answer in the environment they inherit.
- */
-export function headedRun(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
-  env.MEMORYCHAT_HEADED ??= HEADED_FLAGS.some((f) => argv.includes(f)) || Boolean(env.PWDEBUG) ? '1' : '0';
-  return env.MEMORYCHAT_HEADED === '1';
-}
 
 export const CHROMIUM_INSTALL_HINT =
   'No Chromium found: run `npm run setup` (it finds or installs one), or install one yourself ' +

@@ -13,7 +13,7 @@ import {
   selectedProjects,
   switchOn,
 } from '../../lib/run/config';
-import { detectChromium, headedRun, SYSTEM_HEADLESS_SHELL } from '../../lib/run/browser';
+import { detectChromium, SYSTEM_HEADLESS_SHELL } from '../../lib/run/browser';
 import { redact, redactDeep, redactUrl, registerSecret } from '../../lib/redact';
 import { APP_NODE_FLAGS_FILE, appNodeFlags, parseStackLine, StackStartError } from '../../lib/run/stack-process';
 
@@ -202,15 +202,6 @@ void test('chromium detection: CHROMIUM_PATH, then the system browser (headless 
   const shellOnly = (p: string) => p === SYSTEM_HEADLESS_SHELL;
   assert.notEqual(detectChromium(undefined, { exists: shellOnly, headed: true }).executablePath, SYSTEM_HEADLESS_SHELL);
   assert.match(detectChromium(undefined, { exists: () => false }).problem ?? '', /npx playwright install chromium/);
-});
-
-void test('a headed run is known from the command line, and workers learn it from the runner', () => {
-  const runner: NodeJS.ProcessEnv = {};
-  assert.equal(headedRun(['node', 'playwright', 'test', '--headed'], runner), true);
-  assert.equal(headedRun(['node', 'worker'], runner), true, "a worker inherits the runner's answer");
-  assert.equal(headedRun(['node', 'playwright', 'test', '--project=smoke'], {}), false);
-  assert.equal(headedRun(['node', 'playwright', 'test', '--ui'], {}), true);
-  assert.equal(headedRun(['node', 'playwright', 'test'], { PWDEBUG: '1' }), true);
 });
 
 void test('redaction: URL passwords, bearer tokens, API keys, registered secrets', () => {

@@ -66,7 +66,7 @@ export const APP_NODE_FLAGS_FILE = path.join('app', 'node-flags.json');
 
 /**
  * The node flags the app asks for (`flags` in app/node-flags.json), e.g. its garbage collector's
- * young generation size: the app's own runtime settings, as `npm run stack` applies them. A
+ * young generation's size: the app's own runtime settings, as `npm run stack` applies them. A
  * checkout without the file (compare mode's base arm at an older ref) runs with none, as it did.
  */
 export function appNodeFlags(cwd: string): string[] {
@@ -79,9 +79,14 @@ export function appNodeFlags(cwd: string): string[] {
   } catch (err) {
     throw new StackStartError(`${APP_NODE_FLAGS_FILE} cannot be read (${(err as Error).message}): ${fix}`);
   }
-  if (!Array.isArray(flags) || !flags.every((f): f is string => typeof f === 'string' && f.startsWith('--')))
-    throw new StackStartError(`${APP_NODE_FLAGS_FILE} has no list of node flags under "flags": ${fix}`);
-  return flags;
+  if (!Array.isArray(flags)) throw new StackStartError(`${APP_NODE_FLAGS_FILE} has no list under "flags": ${fix}`);
+  // One flag per entry, each a real option: "--" alone would make node take `--import` as the script.
+  const bad: unknown = (flags as unknown[]).find((f) => typeof f !== 'string' || !/^--[^\s=-][^\s]*$/.test(f));
+  if (bad !== undefined)
+    throw new StackStartError(
+      `${APP_NODE_FLAGS_FILE}: ${JSON.stringify(bad)} is not a node flag like "--name=value": ${fix}`,
+    );
+  return flags as string[];
 }
 
 export async function startStackProcess(opts: StartStackOptions): Promise<StackProcess> {
@@ -155,7 +160,7 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
   const ready = new Promise<StackUrls>((resolve, reject) => {
     const fail = (reason: string): void => {
       const last = tail.length > 0 ? `\n  last log lines:\n    ${tail.slice(-8).join('\n    ')}` : '';
-      reject(new StackStartError(`The bundled stack (tsx app/stack.ts) ${reason}. Full log: ${opts.logFile}${last}`));
+      reject(new StackStartError(`The bundled stack (app/stack.ts) ${reason}. Full log: ${opts.logFile}${last}`));
     };
     const timer = setTimeout(() => fail(`did not print its URLs within ${startTimeoutMs / 1000} s`), startTimeoutMs);
     child.once('error', (err) => {

@@ -271,9 +271,12 @@ void test("the app's node flags: read from app/node-flags.json, the same as npm 
     mkdirSync(path.join(dir, 'app'));
     for (const [text, why] of [
       ['{ "flags": ["--max-semi-space-size=4"', 'cannot be read'],
-      ['{ "flags": "--max-semi-space-size=4" }', 'no list of node flags'],
-      ['{ "flags": ["max-semi-space-size=4"] }', 'no list of node flags'],
-      ['null', 'no list of node flags'],
+      ['{ "flags": "--max-semi-space-size=4" }', 'no list under "flags"'],
+      ['null', 'no list under "flags"'],
+      ['{ "flags": ["max-semi-space-size=4"] }', '"max-semi-space-size=4" is not a node flag'],
+      ['{ "flags": ["--"] }', '"--" is not a node flag'],
+      ['{ "flags": ["--max-semi-space-size=4 --inspect"] }', 'is not a node flag'],
+      ['{ "flags": [4] }', '4 is not a node flag'],
     ] as const) {
       writeFileSync(path.join(dir, APP_NODE_FLAGS_FILE), text);
       assert.throws(

@@ -2,7 +2,7 @@
 //
 //   1. Node version check (package.json engines).
 //   2. `npm ci --no-audit --no-fund`, unless node_modules already matches package-lock.json
-//      (then setup takes a second): `--ci` forces it.
+//      (then setup takes seconds): `--ci` forces it.
 //   3. A Chromium for the UI specs, the first that works of:
 //        CHROMIUM_PATH → a system Chromium (/usr/bin/chromium, …) → Playwright's own, if installed
 //        → `npx playwright install chromium`, only when its download host answers within 5 s
@@ -10,12 +10,14 @@
 //      else it stops with the exact commands to run. Beside a system Chromium, Debian's
 //      `chromium-headless-shell` too, when apt-get can install it: headless runs use it
 //      (lib/run/browser.ts). Optional: without it they run the full browser, a little slower.
+//   4. Warm caches the first run would otherwise fill on the clock: the bundled stack's cached
+//      initdb and Playwright's TypeScript transform cache (optional, a failure only says so).
 //
 // Plain Node without dependencies: it runs before node_modules exists. Idempotent.
 // Testing the fall-backs: SETUP_SYSTEM_CHROMIUM= (empty) makes the system Chromium check find
 // nothing (a colon list replaces the candidates); SETUP_SKIP_PLAYWRIGHT_DOWNLOAD=1 skips step 3's
 // download. Neither changes what the suite itself uses afterwards.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -29,6 +31,7 @@ const SYSTEM_HEADLESS_SHELL = '/usr/bin/chromium-headless-shell';
 const DOWNLOAD_PROBE_TIMEOUT_MS = 5_000;
 const PLAYWRIGHT_INSTALL_TIMEOUT_MS = 10 * 60_000;
 const APT_TIMEOUT_MS = 15 * 60_000;
+const STACK_WARM_TIMEOUT_MS = 120_000;
 const MANUAL_FIX = [
   'Install a Chromium, then run `npm run setup` again:',
   '  Debian/Ubuntu:        sudo apt-get install -y chromium',
@@ -243,8 +246,65 @@ async function setUpBrowser() {
   fail(`no Chromium for the UI specs: ${reasons.join('; ')}.\n${MANUAL_FIX}`);
 }
 
+/**
+ * Starts the bundled stack once (`app/stack.ts`, as the suite's launcher does) until it prints its
+ * URLs, then stops it: its first start builds the cached initdb (app/db/pg-template.ts). Resolves
+ * to a problem, or undefined.
+ */
+function startStackOnce() {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app/stack.ts'], {
+      cwd: ROOT,
+      // Stops by itself if this script dies (end of its stdin); logs to stderr, kept for a failure.
+      env: { ...process.env, MEMORYCHAT_EXIT_WITH_STDIN: '1', FORCE_COLOR: '0' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let log = '';
+    let ready = false;
+    const timer = globalThis.setTimeout(() => child.kill('SIGTERM'), STACK_WARM_TIMEOUT_MS);
+    child.stderr.on('data', (d) => {
+      log = (log + d.toString('utf8')).slice(-2_000);
+    });
+    child.stdout.on('data', (d) => {
+      if (!ready && d.toString('utf8').includes('STACK_READY_MS=')) {
+        ready = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('error', (err) => resolve(err.message));
+    child.on('close', () => {
+      globalThis.clearTimeout(timer);
+      const tail = log.trim().split('\n').slice(-3).join(' | ');
+      resolve(ready ? undefined : `the bundled stack did not start (${tail || 'no output'})`);
+    });
+  });
+}
+
+/**
+ * Work the first timed run would otherwise do: the stack's cached initdb (1–3 s) and Playwright's
+ * TypeScript transform cache (≈ 3 s for the suite's files; `--list` loads every spec and writes
+ * no report). Optional: a failure only says so, and the first run then does it itself.
+ */
+async function warmCaches() {
+  const t0 = Date.now();
+  const stackProblem = await startStackOnce();
+  const list = run(path.join(ROOT, 'node_modules', '.bin', 'playwright'), ['test', '--list', '--reporter=null'], {
+    quiet: true,
+    timeoutMs: 120_000,
+  });
+  const problems = [
+    stackProblem,
+    list.ok ? undefined : `playwright test --list failed: ${list.output.trim().slice(-300)}`,
+  ];
+  const failed = problems.filter((p) => p !== undefined);
+  if (failed.length === 0)
+    return say(`caches warmed in ${((Date.now() - t0) / 1000).toFixed(1)} s (database template, TypeScript)`);
+  say(`caches not warmed, the first run will do it: ${failed.join('; ')}`);
+}
+
 const started = Date.now();
 checkNode();
 installDependencies();
 await setUpBrowser();
+await warmCaches();
 say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm test`);

@@ -32,6 +32,10 @@ const DOWNLOAD_PROBE_TIMEOUT_MS = 5_000;
 const PLAYWRIGHT_INSTALL_TIMEOUT_MS = 10 * 60_000;
 const APT_TIMEOUT_MS = 15 * 60_000;
 const STACK_WARM_TIMEOUT_MS = 120_000;
+// The warm-up's stack is the bundled one whatever the shell or .env says: its own embedded
+// database (a DATABASE_URL there must never see its migrations), simulator and port. Empty values
+// shadow .env (dotenv keeps what is set) and mean "unset" to the app.
+const BUNDLED_ONLY = { DATABASE_URL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', PORT: '', MEMORYCHAT_FAULTS: '' };
 const MANUAL_FIX = [
   'Install a Chromium, then run `npm run setup` again:',
   '  Debian/Ubuntu:        sudo apt-get install -y chromium',
@@ -256,7 +260,7 @@ function startStackOnce() {
     const child = spawn(process.execPath, ['--import', 'tsx', 'app/stack.ts'], {
       cwd: ROOT,
       // Stops by itself if this script dies (end of its stdin); logs to stderr, kept for a failure.
-      env: { ...process.env, MEMORYCHAT_EXIT_WITH_STDIN: '1', FORCE_COLOR: '0' },
+      env: { ...process.env, ...BUNDLED_ONLY, MEMORYCHAT_EXIT_WITH_STDIN: '1', FORCE_COLOR: '0' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let log = '';
@@ -280,6 +284,16 @@ function startStackOnce() {
   });
 }
 
+/** The first few non-empty lines of a command's output, on one line: the cause, without a stack. */
+function firstLines(output, count = 3) {
+  return output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, count)
+    .join(' | ');
+}
+
 /**
  * Work the first timed run would otherwise do: the stack's cached initdb (1–3 s) and Playwright's
  * TypeScript transform cache (≈ 3 s for the suite's files; `--list` loads every spec and writes
@@ -292,10 +306,7 @@ async function warmCaches() {
     quiet: true,
     timeoutMs: 120_000,
   });
-  const problems = [
-    stackProblem,
-    list.ok ? undefined : `playwright test --list failed: ${list.output.trim().slice(-300)}`,
-  ];
+  const problems = [stackProblem, list.ok ? undefined : `playwright test --list failed: ${firstLines(list.output)}`];
   const failed = problems.filter((p) => p !== undefined);
   if (failed.length === 0)
     return say(`caches warmed in ${((Date.now() - t0) / 1000).toFixed(1)} s (database template, TypeScript)`);

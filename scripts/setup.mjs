@@ -17,7 +17,7 @@
 // Testing the fall-backs: SETUP_SYSTEM_CHROMIUM= (empty) makes the system Chromium check find
 // nothing (a colon list replaces the candidates); SETUP_SKIP_PLAYWRIGHT_DOWNLOAD=1 skips step 3's
 // download. Neither changes what the suite itself uses afterwards.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,11 +31,6 @@ const SYSTEM_HEADLESS_SHELL = '/usr/bin/chromium-headless-shell';
 const DOWNLOAD_PROBE_TIMEOUT_MS = 5_000;
 const PLAYWRIGHT_INSTALL_TIMEOUT_MS = 10 * 60_000;
 const APT_TIMEOUT_MS = 15 * 60_000;
-const STACK_WARM_TIMEOUT_MS = 120_000;
-// The warm-up's stack is the bundled one whatever the shell or .env says: its own embedded
-// database (a DATABASE_URL there must never see its migrations), simulator and port. Empty values
-// shadow .env (dotenv keeps what is set) and mean "unset" to the app.
-const BUNDLED_ONLY = { DATABASE_URL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', PORT: '', MEMORYCHAT_FAULTS: '' };
 const MANUAL_FIX = [
   'Install a Chromium, then run `npm run setup` again:',
   '  Debian/Ubuntu:        sudo apt-get install -y chromium',
@@ -250,40 +245,6 @@ async function setUpBrowser() {
   fail(`no Chromium for the UI specs: ${reasons.join('; ')}.\n${MANUAL_FIX}`);
 }
 
-/**
- * Starts the bundled stack once (`app/stack.ts`, as the suite's launcher does) until it prints its
- * URLs, then stops it: its first start builds the cached initdb (app/db/pg-template.ts). Resolves
- * to a problem, or undefined.
- */
-function startStackOnce() {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'app/stack.ts'], {
-      cwd: ROOT,
-      // Stops by itself if this script dies (end of its stdin); logs to stderr, kept for a failure.
-      env: { ...process.env, ...BUNDLED_ONLY, MEMORYCHAT_EXIT_WITH_STDIN: '1', FORCE_COLOR: '0' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let log = '';
-    let ready = false;
-    const timer = globalThis.setTimeout(() => child.kill('SIGTERM'), STACK_WARM_TIMEOUT_MS);
-    child.stderr.on('data', (d) => {
-      log = (log + d.toString('utf8')).slice(-2_000);
-    });
-    child.stdout.on('data', (d) => {
-      if (!ready && d.toString('utf8').includes('STACK_READY_MS=')) {
-        ready = true;
-        child.kill('SIGTERM');
-      }
-    });
-    child.on('error', (err) => resolve(err.message));
-    child.on('close', () => {
-      globalThis.clearTimeout(timer);
-      const tail = log.trim().split('\n').slice(-3).join(' | ');
-      resolve(ready ? undefined : `the bundled stack did not start (${tail || 'no output'})`);
-    });
-  });
-}
-
 /** The first few non-empty lines of a command's output, on one line: the cause, without a stack. */
 function firstLines(output, count = 3) {
   return output
@@ -299,14 +260,21 @@ function firstLines(output, count = 3) {
  * TypeScript transform cache (≈ 3 s for the suite's files; `--list` loads every spec and writes
  * no report). Optional: a failure only says so, and the first run then does it itself.
  */
-async function warmCaches() {
+function warmCaches() {
   const t0 = Date.now();
-  const stackProblem = await startStackOnce();
+  // Through the suite's own launcher (scripts/warm-stack.ts), the bundled stack only.
+  const stack = run(process.execPath, ['--import', 'tsx', path.join('scripts', 'warm-stack.ts')], {
+    quiet: true,
+    timeoutMs: 180_000,
+  });
   const list = run(path.join(ROOT, 'node_modules', '.bin', 'playwright'), ['test', '--list', '--reporter=null'], {
     quiet: true,
     timeoutMs: 120_000,
   });
-  const problems = [stackProblem, list.ok ? undefined : `playwright test --list failed: ${firstLines(list.output)}`];
+  const problems = [
+    stack.ok ? undefined : `the bundled stack did not start: ${firstLines(stack.output)}`,
+    list.ok ? undefined : `playwright test --list failed: ${firstLines(list.output)}`,
+  ];
   const failed = problems.filter((p) => p !== undefined);
   if (failed.length === 0)
     return say(`caches warmed in ${((Date.now() - t0) / 1000).toFixed(1)} s (database template, TypeScript)`);
@@ -317,5 +285,5 @@ const started = Date.now();
 checkNode();
 installDependencies();
 await setUpBrowser();
-await warmCaches();
+warmCaches();
 say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: npm test`);

@@ -4,9 +4,10 @@
  *
  * onTestEnd: collects each test's `perf-metrics` attachment (body or path — blob/merge gives a
  * path), validates it; a bad attachment is a harness error naming the test, never a crash. Once
- * the last measuring test has ended, it starts loading the chart modules, so that they load while
- * the verdict test's worker starts, not after it.
- * onEnd: aggregates, evaluates perf.thresholds.ts, compares with PERF_BASELINE if set, then
+ * the last measuring test has ended, it judges the metrics and starts drawing the charts, so that
+ * this runs while the verdict test's worker starts (≈ 1 s), not after it.
+ * onEnd: aggregates, evaluates perf.thresholds.ts (or takes that early judgement when no metrics
+ * came after it), compares with PERF_BASELINE if set, then
  * writes — only after everything was computed, each file atomically — under PERF_REPORT_DIR
  * (default `reports`): perf-summary.json, perf-summary.md, charts/*.svg, and the "Checkpoint 7.4"
  * result into allure-results; prints the console summary; and fails the run when the verdict
@@ -28,7 +29,7 @@ import type {
 } from '@playwright/test/reporter';
 import { METRICS_ATTACHMENT, SEEDING_ANNOTATION, type TestMetrics } from '../lib/verdict/metrics-schema';
 import { parseMetricsDocument } from '../lib/verdict/checkpoint-input';
-import { evaluateCheckpoint, type HarnessError } from '../lib/verdict/checkpoint';
+import { evaluateCheckpoint, type CheckpointResult, type HarnessError } from '../lib/verdict/checkpoint';
 import { ThresholdConfigError } from '../lib/verdict/thresholds';
 import { PERF_THRESHOLDS } from '../perf.thresholds';
 import { BaselineError, compareToBaseline, loadBaseline, parseTolerance } from '../lib/verdict/baseline';
@@ -42,7 +43,7 @@ import {
   renderMarkdown,
   type PerfSummary,
 } from '../lib/report/summary';
-import { preloadCharts, renderCharts, type Chart } from '../lib/report/charts';
+import { renderCharts, type Chart } from '../lib/report/charts';
 import { removeAllureResults, writeAllureCheckpoint } from '../lib/report/allure';
 import { writeFileAtomic } from '../lib/fs-atomic';
 import { resolveReportDir, smokeOnly } from '../lib/run/config';
@@ -77,6 +78,17 @@ const OUTCOME_COUNT = { expected: 'passed', unexpected: 'failed', skipped: 'skip
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
 
+/** The verdict and the charts of one set of metrics documents. */
+interface Judgement {
+  docs: readonly TestMetrics[];
+  harnessErrors: readonly HarnessError[];
+  checkpoint: CheckpointResult;
+  /** The rendered charts, or why they could not be (charts never decide anything). */
+  charts: Promise<Chart[] | Error>;
+}
+
+const sameItems = <T>(a: readonly T[], b: readonly T[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 const testName = (test: TestCase) => {
   const file = test.location.file.split(/[\\/]/).slice(-2).join('/');
   return `${file} › ${test.titlePath().slice(3).join(' › ') || test.title}`;
@@ -90,8 +102,10 @@ export default class CheckpointReporter implements Reporter {
   private readonly perTest = new Map<string, { test: TestCase; docs: TestMetrics[]; errors: HarnessError[] }>();
   private configError: string | undefined;
   private setupError: string | undefined;
-  /** Measuring tests (all but the verdict test) not yet at their final result; charts load at 0. */
+  /** Measuring tests (all but the verdict test) not yet at their final result; judged early at 0. */
   private measuringLeft = new Set<string>();
+  /** The judgement made when the last measuring test ended (measuringDone). */
+  private early: Judgement | undefined;
 
   constructor(options: CheckpointReporterOptions = {}) {
     // Same resolution as playwright.config.ts (lib/run/config.ts): not process.cwd(), or a run started
@@ -149,14 +163,45 @@ export default class CheckpointReporter implements Reporter {
     this.perTest.set(test.id, { test, docs, errors });
     // A failed attempt that will be retried is not final: its retry still measures.
     const final = result.status === 'passed' || result.status === 'skipped' || result.retry >= test.retries;
-    if (this.charts && final && this.measuringLeft.delete(test.id) && this.measuringLeft.size === 0) {
-      this.measuringDone();
+    if (final && this.measuringLeft.delete(test.id) && this.measuringLeft.size === 0) this.measuringDone();
+  }
+
+  /**
+   * Every measuring test has its final result: from here on, CPU taken by the reports disturbs no
+   * figure. Judging and drawing now overlaps the start of the verdict test's worker; onEnd uses
+   * this judgement unless metrics came after it (then it judges again).
+   */
+  protected measuringDone(): void {
+    if (this.configError) return;
+    try {
+      this.early = this.judge(this.collected());
+    } catch {
+      // A threshold file that fails here fails again in onEnd, which reports it.
+      this.early = undefined;
     }
   }
 
-  /** Every measuring test has its final result: from here on, CPU taken by the reports disturbs no figure. */
-  protected measuringDone(): void {
-    preloadCharts();
+  /** Every metrics document and harness error collected so far, in test order. */
+  private collected(): Pick<Judgement, 'docs' | 'harnessErrors'> {
+    const all = [...this.perTest.values()];
+    return { docs: all.flatMap((t) => t.docs), harnessErrors: all.flatMap((t) => t.errors) };
+  }
+
+  /** Evaluates the checkpoint over these documents and starts rendering their charts. */
+  protected judge({ docs, harnessErrors }: Pick<Judgement, 'docs' | 'harnessErrors'>): Judgement {
+    // A run without metrics (e.g. global setup failed) is judged against `--project=smoke` when
+    // that is what was asked for, not PERF_PROFILE's default.
+    const checkpoint = evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
+      docs,
+      harnessErrors,
+      profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined,
+    });
+    const drawn = buildSummary(checkpoint, { startedAt: new Date(), durationMs: 0 });
+    const charts = this.charts
+      ? renderCharts(drawn).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
+      : Promise.resolve([]);
+    return { docs, harnessErrors, checkpoint, charts };
   }
 
   async onEnd(result: FullResult): Promise<{ status?: FullResult['status'] } | undefined> {
@@ -196,16 +241,12 @@ export default class CheckpointReporter implements Reporter {
   private async produce(result: FullResult): Promise<{ summary: PerfSummary; files: string[] }> {
     const reportsStarted = performance.now();
     const all = [...this.perTest.values()];
-    const docs = all.flatMap((t) => t.docs);
-    const harnessErrors = all.flatMap((t) => t.errors);
-    // A run without metrics (e.g. global setup failed) is judged against `--project=smoke` when
-    // that is what was asked for, not PERF_PROFILE's default.
-    const checkpoint = evaluateCheckpoint({
-      thresholds: PERF_THRESHOLDS,
-      docs,
-      harnessErrors,
-      profile: docs.length === 0 && smokeOnly() ? 'smoke' : undefined,
-    });
+    const collected = this.collected();
+    const { early } = this;
+    const reuse =
+      early && sameItems(early.docs, collected.docs) && sameItems(early.harnessErrors, collected.harnessErrors);
+    const judged = reuse ? early : this.judge(collected);
+    const { docs, checkpoint } = judged;
 
     const tests = { total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0 };
     // The "Checkpoint 7.4" test is the verdict, not one of the measuring tests it counts.
@@ -238,16 +279,12 @@ export default class CheckpointReporter implements Reporter {
       };
     }
 
-    let charts: Chart[] = [];
-    if (this.charts) {
-      try {
-        charts = await renderCharts(summary);
-      } catch (error) {
-        // Charts are illustrations: their failure must not hide or change the verdict.
-        process.stderr.write(`[checkpoint] charts not rendered: ${(error as Error).message}\n`);
-      }
-    }
-    // The reports' own time: aggregation, evaluation and charts (writing the files is not counted).
+    const drawn = await judged.charts;
+    // Charts are illustrations: their failure must not hide or change the verdict.
+    if (drawn instanceof Error) process.stderr.write(`[checkpoint] charts not rendered: ${drawn.message}\n`);
+    const charts: Chart[] = drawn instanceof Error ? [] : drawn;
+    // The reports' time at the end of the run: what judging and charts took beyond the verdict
+    // worker's start, and aggregation (writing the files is not counted).
     if (!setupError) summary = { ...summary, phases: this.phases(all, summary.environment, reportsStarted) };
     const json = `${JSON.stringify(summary, null, 2)}\n`;
     const markdown = renderMarkdown(summary);

@@ -19,6 +19,9 @@ import { fitPowerLaw } from '../verdict/stats';
 import { formatNumber } from '../verdict/thresholds';
 import type { PerfSummary } from './summary';
 
+/** What the charts draw: the run's metrics and the limits of its checks, nothing else of the summary. */
+export type ChartInput = Pick<PerfSummary, 'metrics' | 'criteria'>;
+
 export interface Chart {
   /** File name under reports/charts/. */
   file: string;
@@ -32,16 +35,6 @@ let modules: Promise<VegaModules> | undefined;
 function loadVega(): Promise<VegaModules> {
   modules ??= Promise.all([import('vega'), import('vega-lite')]).then(([vega, vl]) => ({ vega, vl }));
   return modules;
-}
-
-/**
- * Starts loading vega in the background (≈ 0.6 s of CPU), so that rendering at the end of a run
- * takes only the render itself. The checkpoint reporter calls it once the last measuring test
- * has ended: loading earlier would take CPU from the measurements. A failed load surfaces in
- * renderCharts, as without it.
- */
-export function preloadCharts(): void {
-  loadVega().catch(() => undefined);
 }
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -68,7 +61,7 @@ const safeName = (s: string) =>
 
 /** The limit the run held `metric` to (its `statistic`; in `scenario` when given), if it had one. */
 function limitOf(
-  summary: PerfSummary,
+  summary: ChartInput,
   metric: string,
   statistic: string,
   scenario?: string,
@@ -81,7 +74,7 @@ function limitOf(
   return check && { op: check.op, limit: check.limit };
 }
 
-export function latencySpec(summary: PerfSummary, scenario: string): TopLevelSpec | undefined {
+export function latencySpec(summary: ChartInput, scenario: string): TopLevelSpec | undefined {
   const values = summary.metrics
     .filter((m) => m.scenario === scenario && RESPONSE_CHART_METRICS.includes(m.name))
     .flatMap((m) => m.samples.map((v) => ({ metric: m.name.replace(/^response\./, ''), ms: v })));
@@ -120,7 +113,7 @@ export function latencySpec(summary: PerfSummary, scenario: string): TopLevelSpe
 }
 
 /** The gated growth exponents (fitted on the server's database time), each with its limit. */
-function gatedExponents(summary: PerfSummary): string[] {
+function gatedExponents(summary: ChartInput): string[] {
   const out: string[] = [];
   for (const [name, label] of [
     ['memory.search_exponent', 'search'],
@@ -135,7 +128,7 @@ function gatedExponents(summary: PerfSummary): string[] {
   return out;
 }
 
-export function scalingSpec(summary: PerfSummary): TopLevelSpec | undefined {
+export function scalingSpec(summary: ChartInput): TopLevelSpec | undefined {
   const names = ['memory.retrieval_ms', 'memory.search_ms', 'memory.fuzzy_search_ms', 'memory.chat_retrieval_ms'];
   const points = summary.metrics
     .filter((m) => names.includes(m.name) && m.memoryCount !== undefined && m.p50 !== null && m.p50 > 0)
@@ -185,7 +178,7 @@ export function scalingSpec(summary: PerfSummary): TopLevelSpec | undefined {
   };
 }
 
-export function tokensSpec(summary: PerfSummary): TopLevelSpec | undefined {
+export function tokensSpec(summary: ChartInput): TopLevelSpec | undefined {
   const values = summary.metrics
     .filter((m) => m.name === 'tokens.agent_total' && m.p50 !== null)
     .map((m) => ({ agent: m.scenario, tokens: m.p50 as number, p95: m.p95 ?? m.p50 ?? 0 }));
@@ -215,7 +208,7 @@ export function tokensSpec(summary: PerfSummary): TopLevelSpec | undefined {
   };
 }
 
-export function relevanceSpec(summary: PerfSummary): TopLevelSpec | undefined {
+export function relevanceSpec(summary: ChartInput): TopLevelSpec | undefined {
   const rows = relevanceRows(
     summary.metrics,
     summary.criteria.flatMap((c) => c.checks),
@@ -270,7 +263,7 @@ export async function renderSpecs(specs: (readonly [file: string, title: string,
 }
 
 /** All charts for a summary (skips those without data). */
-export function renderCharts(summary: PerfSummary): Promise<Chart[]> {
+export function renderCharts(summary: ChartInput): Promise<Chart[]> {
   const scenarios = [
     ...new Set(summary.metrics.filter((m) => RESPONSE_CHART_METRICS.includes(m.name)).map((m) => m.scenario)),
   ];

@@ -91,9 +91,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
 
   try {
     // PostgreSQL and the model simulator start in child processes first. This thread loads its
-    // modules while the data directory is copied (capped wait: a slow child never leaves this
-    // thread idle for long). The app's tokenizer loads with its module (≈ 0.4 s of CPU) and is
-    // warmed right after the stack reports ready, see below.
+    // modules while the data directory is copied, or postgres starts from a spare copy (capped
+    // wait: a slow child never leaves this thread idle for long). The app's tokenizer loads with
+    // its module (≈ 0.4 s of CPU) and is warmed right after the stack reports ready, see below.
     const dbSteps = new Map<PgStartStep, () => void>();
     const dbStep = (step: PgStartStep): Promise<void> =>
       new Promise((resolve) => {
@@ -101,6 +101,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       });
     const dbCopying = dbStep('copy');
     const dbInitdb = dbStep('initdb');
+    // Started from a spare (no copy): postgres itself is the first busy child.
+    const dbPostgres = dbStep('postgres');
     const dbStart = config.databaseUrl
       ? Promise.resolve<EmbeddedDb | undefined>(undefined)
       : startEmbeddedPostgres(log, (step) => dbSteps.get(step)?.());
@@ -131,7 +133,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       () => undefined,
     );
     const external = config.databaseUrl !== undefined;
-    if (!external) await Promise.race([dbCopying, dbInitdb, dbSettled, delay(400)]);
+    if (!external) await Promise.race([dbCopying, dbInitdb, dbPostgres, dbSettled, delay(400)]);
     phase('db child running');
     const [
       { Db },

@@ -29,7 +29,7 @@ export async function newChatPage(browser: Browser, baseUrl: string, contexts: B
  */
 export async function timeUiReply(tab: ChatPage, question: string, budget: TimeBudget): Promise<UiReplyTimes> {
   await tab.armReplyProbe();
-  await tab.send(question);
+  await tab.submit(question);
   const timeoutMs = budget.requestTimeoutMs(CHAT_TIMEOUT_MS);
   try {
     await tab.waitForReplyEnd(timeoutMs);

@@ -34,26 +34,27 @@ const result = (status: TestResult['status'], retry = 0, attachments: TestResult
 const suiteOf = (tests: TestCase[]) => ({ allTests: () => tests }) as unknown as Suite;
 const badMetrics = { name: 'perf-metrics', contentType: 'application/json', body: Buffer.from('{"not":"metrics"}') };
 
-/** onEnd into a throw-away report folder, its console summary swallowed. */
-async function end(reporter: CheckpointReporter): Promise<void> {
+/**
+ * A whole run in a throw-away report folder: one measuring test, then the verdict test with these
+ * attachments, then onEnd (its console summary swallowed). Returns how often the metrics were judged.
+ */
+async function judgementsOfRun(verdictAttachments: TestResult['attachments']): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'early-judgement-'));
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = () => true;
   try {
+    const a = testCase('a', 'database.spec.ts');
+    const verdict = testCase('v', 'checkpoint.verdict.ts');
+    const reporter = new Probe({ outputDir: dir, charts: false });
+    reporter.onBegin({} as FullConfig, suiteOf([a, verdict]));
+    reporter.onTestEnd(a, result('passed'));
+    reporter.onTestEnd(verdict, result('passed', 0, verdictAttachments));
+    process.stdout.write = () => true;
     await reporter.onEnd({ status: 'passed', startTime: new Date(), duration: 1 });
+    return reporter.judged;
   } finally {
     process.stdout.write = write;
+    rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function withReportDir(body: (dir: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'early-judgement-'));
-    try {
-      await body(dir);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
 }
 
 void test('the metrics are judged after the last measuring test, not before, and once', () => {
@@ -88,30 +89,10 @@ void test('skipped tests count as ended', () => {
   assert.equal(reporter.judged, 1);
 });
 
-void test(
-  'onEnd takes the early judgement when nothing came after it',
-  withReportDir(async (dir) => {
-    const a = testCase('a', 'database.spec.ts');
-    const verdict = testCase('v', 'checkpoint.verdict.ts');
-    const reporter = new Probe({ outputDir: dir, charts: false });
-    reporter.onBegin({} as FullConfig, suiteOf([a, verdict]));
-    reporter.onTestEnd(a, result('passed'));
-    reporter.onTestEnd(verdict, result('passed'));
-    await end(reporter);
-    assert.equal(reporter.judged, 1);
-  }),
-);
+void test('onEnd takes the early judgement when nothing came after it', async () => {
+  assert.equal(await judgementsOfRun([]), 1);
+});
 
-void test(
-  'onEnd judges again when a harness error arrived after the early judgement',
-  withReportDir(async (dir) => {
-    const a = testCase('a', 'database.spec.ts');
-    const verdict = testCase('v', 'checkpoint.verdict.ts');
-    const reporter = new Probe({ outputDir: dir, charts: false });
-    reporter.onBegin({} as FullConfig, suiteOf([a, verdict]));
-    reporter.onTestEnd(a, result('passed'));
-    reporter.onTestEnd(verdict, result('passed', 0, [badMetrics]));
-    await end(reporter);
-    assert.equal(reporter.judged, 2);
-  }),
-);
+void test('onEnd judges again when a harness error arrived after the early judgement', async () => {
+  assert.equal(await judgementsOfRun([badMetrics]), 2);
+});

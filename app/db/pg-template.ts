@@ -217,7 +217,8 @@ export function refillSpare(template: PgTemplate, tmp = os.tmpdir()): void {
   const spare = path.join(root, 'data');
   removeUnusedSpares(template, tmp);
   if (existsSync(spare)) return;
-  mkdirSync(root, { recursive: true });
+  // Only this user may put anything where a start will take its data directory from.
+  mkdirSync(root, { recursive: true, mode: 0o700 });
   removeDeadStaging(root);
   const staging = path.join(root, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   const child = spawn(process.execPath, ['-e', REFILL_JS, template.dataDir, staging, spare], {

@@ -306,6 +306,10 @@ async function runStep(ctx: StepContext, users: number): Promise<LoadStage> {
   const deadline = Date.now() + cfg.maxStepS * 1000;
   const samplesFile = path.join(ctx.tempDir, `samples-${users}.jsonl`);
   const env = artilleryEnv({
+    // Playwright's browser profiles and Chromium's scratch folders land in the run's own temp
+    // folder, removed at the end: Artillery's engine ends its browsers while Playwright removes
+    // their profile, and Chromium's last writes left one `playwright_chromiumdev_profile-*` a run.
+    TMPDIR: ctx.tempDir,
     ...(cfg.workers > 1 ? { LOAD_SAMPLES_FILE: samplesFile } : {}),
     LOAD_LIMIT_MS: String(cfg.criteria.p95TotalMsBelow),
     LOAD_STEP_DEADLINE_MS: String(deadline),

@@ -13,6 +13,7 @@
  * MEMORYCHAT_EXIT_WITH_STDIN=1 (set by lib/stack-process.ts) the stack also stops when its
  * stdin closes: the parent holds the other end of that pipe, and the kernel closes it when the
  * parent dies for any reason, `kill -9` included, which no signal handler of the parent survives.
+ * The CLI also stops when the process that started it is gone (e.g. `npm run stack`'s shell).
  * `startStack()` does the same in-process (unit tests, benchmarks).
  */
 import type { Server } from 'node:http';
@@ -284,20 +285,34 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
+/** How often the CLI checks that the process that started it is still there. */
+const PARENT_CHECK_MS = 500;
+
 /** The CLI: prints the machine-readable lines, then waits for a signal. */
 async function main(): Promise<void> {
   const dotenv = await import('dotenv');
   dotenv.config({ quiet: true });
   // `stop` is set once the stack is up (stopping needs its handles).
-  const lifeline: { parentGone: boolean; stop?: (reason: string) => void } = { parentGone: false };
+  const lifeline: { parentGone?: string; stop?: (reason: string) => void } = {};
+  // Watched from the start: a parent that dies during start-up is remembered, and the stack
+  // stops as soon as it is up.
+  const onParentGone = (why: string): void => {
+    lifeline.parentGone ??= why;
+    lifeline.stop?.(`parent process gone (${why})`);
+  };
   if (process.env.MEMORYCHAT_EXIT_WITH_STDIN === '1') {
-    // Watched from the start: a parent that dies during start-up is remembered, and the stack
-    // stops as soon as it is up.
-    const onParentGone = (): void => {
-      lifeline.parentGone = true;
-      lifeline.stop?.('parent process gone (stdin closed)');
-    };
-    process.stdin.on('end', onParentGone).on('close', onParentGone).on('error', onParentGone).resume();
+    const onStdinGone = (): void => onParentGone('stdin closed');
+    process.stdin.on('end', onStdinGone).on('close', onStdinGone).on('error', onStdinGone).resume();
+  }
+  // `npm run stack` runs node under `sh -c`, which does not pass a signal on: a SIGTERM to npm
+  // (`kill`, a supervisor, a CI step's timeout) ended npm and the shell and left this process,
+  // PostgreSQL and the simulator running. An orphan is adopted by another process, so a changed
+  // parent pid means ours is gone. (A terminal's Ctrl-C reaches the whole group anyway.)
+  const parentAtStart = process.ppid;
+  if (parentAtStart > 1) {
+    setInterval(() => {
+      if (process.ppid !== parentAtStart) onParentGone(`process ${parentAtStart} exited`);
+    }, PARENT_CHECK_MS).unref();
   }
   let stack: RunningStack;
   try {
@@ -341,7 +356,7 @@ async function main(): Promise<void> {
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
   lifeline.stop = shutdown;
-  if (lifeline.parentGone) shutdown('parent process gone (stdin closed)');
+  if (lifeline.parentGone) shutdown(`parent process gone (${lifeline.parentGone})`);
 }
 
 if (require.main === module) void main();

@@ -17,6 +17,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
   type WriteStream,
@@ -182,8 +183,12 @@ export async function seedUsers(
 }
 
 /** A payload file Artillery reads: a header and one token per line; readable by this user only. */
-export function writeUsersFile(file: string, users: readonly SeededUser[]): string {
-  writeFileSync(file, `token\n${users.map((u) => u.token).join('\n')}\n`, { mode: 0o600 });
+export function writeUsersFile(file: string, users: readonly Pick<SeededUser, 'token'>[]): string {
+  // Written beside and renamed over: `mode` applies only to a file the write creates, so an older
+  // load/users.csv that others could read would otherwise keep its mode with the new tokens in it.
+  const staging = `${file}.${process.pid}.tmp`;
+  writeFileSync(staging, `token\n${users.map((u) => u.token).join('\n')}\n`, { mode: 0o600 });
+  renameSync(staging, file);
   return file;
 }
 

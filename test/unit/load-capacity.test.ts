@@ -1,13 +1,18 @@
 /**
  * Capacity evaluation of the load test (load/capacity.ts) and the reading of Artillery's report
  * (load/artillery-report.ts): the definition "largest step whose round-trip p95 < 5 s and error
- * rate < 1 %", its edges, and that errors of every kind are counted.
+ * rate < 1 %", its edges, and that errors of every kind are counted. Also the users file the
+ * load users log in with (their bearer tokens): readable by its owner only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { capacityOf, DEFAULT_CRITERIA, judgeStep, turnsPerUser, type StepFigures } from '../../load/capacity';
 import { artilleryReportSchema, figuresOf } from '../../load/artillery-report';
 import { isLoopbackHost, LoadConfigError, loadLoadConfig, parseSteps, remoteTargetProblem } from '../../load/config';
+import { writeUsersFile } from '../../load/orchestrate';
+import { tempDir } from '../support/temp-dir';
 
 const step = (users: number, p95: number | null, errors = 0, requests = 300, chatRequests = 120): StepFigures => ({
   users,
@@ -154,4 +159,13 @@ void test('load targets: this machine without asking, anywhere else only with LO
   const problem = remoteTargetProblem('https://staging.example.com', [5, 400], {});
   assert.match(problem ?? '', /up to 400 concurrent chat users to staging\.example\.com.*LOAD_ALLOW_REMOTE=1/);
   assert.equal(remoteTargetProblem('https://staging.example.com', [5], { LOAD_ALLOW_REMOTE: '1' }), undefined);
+});
+
+void test('the users file is readable by its owner only, also over an older file that others could read', () => {
+  const file = path.join(tempDir('memorychat-users-'), 'users.csv');
+  writeFileSync(file, 'token\nold\n', { mode: 0o644 });
+  chmodSync(file, 0o644);
+  writeUsersFile(file, [{ token: 'tok-1' }, { token: 'tok-2' }]);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(readFileSync(file, 'utf8'), 'token\ntok-1\ntok-2\n');
 });

@@ -416,22 +416,27 @@ function intervalNote(k: Check): string {
     : ` (${range} spans the limit: decided on the estimate)`;
 }
 
+/**
+ * Every metric with its distribution: n, min, p50 with the 95 % interval of the median, p95, p99,
+ * max. A single value, a mean over questions (relevance) or a yes/no shows that value alone.
+ */
 function metricsTable(summary: PerfSummary): Block {
   const rows = summary.metrics.map((m) => {
     const checks = checksFor(summary, m);
-    const single = isSingleValued(m);
-    const perQuestion = m.unit === 'ratio' && !single;
-    const p50 =
-      m.n === 0
-        ? '—'
-        : single || perQuestion
-          ? valueText(m, checks)
-          : formatNumber(m.p50, m.unit, limitFor(checks, 'p50'));
-    const p95 = m.n === 0 || single || perQuestion ? '' : formatNumber(m.p95, m.unit, limitFor(checks, 'p95'));
     const n = `${m.n}${m.errors > 0 ? ` (+${m.errors} failed)` : ''}`;
-    return [m.title ?? m.name, m.scenario, n, p50, p95, limitsText(checks), markOf(checks).trim()];
+    const head = [m.title ?? m.name, m.scenario, n];
+    const tail = [limitsText(checks), markOf(checks).trim()];
+    if (m.n === 0) return [...head, '', '—', '', '', '', ...tail];
+    if (isSingleValued(m) || m.unit === 'ratio') return [...head, '', valueText(m, checks), '', '', '', ...tail];
+    const at = (v: number | null, statistic?: 'p50' | 'p95' | 'p99') =>
+      formatNumber(v, m.unit, statistic && limitFor(checks, statistic));
+    // The median's interval: open (n ≤ 5) when even [min, max] would cover it less than 95 % of the time.
+    const { low, high } = m.ci95;
+    const ci = low === null || high === null ? 'open' : `${formatNumber(low)}–${formatNumber(high)}`;
+    return [...head, at(m.min), `${at(m.p50, 'p50')} (${ci})`, at(m.p95, 'p95'), at(m.p99, 'p99'), at(m.max), ...tail];
   });
-  return table(['Metric', 'Scenario', 'n', 'p50', 'p95', 'Limit', ''], rows, 'llrrr', 'markdown');
+  const columns = ['Metric', 'Scenario', 'n', 'min', 'p50 (95 % CI)', 'p95', 'p99', 'max', 'Limit', ''];
+  return table(columns, rows, 'llrrrrrr', 'markdown');
 }
 
 function baselineSection(b: BaselineResult): Section {

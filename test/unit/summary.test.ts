@@ -105,18 +105,24 @@ void test('environment is redacted again: URL credentials, key-like fields, bear
   assert.deepEqual(readEnvironment(join(dir, 'missing')), {});
 });
 
-void test('markdown: verdict first, criteria table, metrics with p50/p95/limit, failures with causes', () => {
+void test('markdown: verdict first, criteria table, each metric with its distribution, failures with causes', () => {
   const md = renderMarkdown(summaryOf({ set: { 'db.index_used': 0 } }));
   const lines = md.split('\n');
   assert.match(lines[0] ?? '', /^## ❌ Checkpoint 7\.4: \*\*FAIL\*\*/);
   assert.match(md, /\| No major bottlenecks \| ❌ fail \|/);
   assert.match(md, /### Failures[\s\S]*db\.index_used \[sessions-by-user\] min = 0/);
+  assert.match(md, /\| Metric \| Scenario \| n \| min \| p50 \(95 % CI\) \| p95 \| p99 \| max \| Limit \|/);
   assert.match(
     md,
     new RegExp(
       `\\| Round trip to the done event \\(API\\) \\| simple-query \\| ${PROFILES.smoke.apiSamples} ` +
-        `\\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`,
+        `\\| \\d+ ms \\| \\d+ ms \\(\\d+–\\d+\\) \\| \\d+ ms \\| \\d+ ms \\| \\d+ ms \\| p95 < 5000 ms \\| ✅ \\|`,
     ),
+  );
+  // A single value (an EXPLAIN check) shows that value alone.
+  assert.match(
+    md,
+    /\| EXPLAIN uses the Step 7\.4 index \| sessions-by-user \| 1 \| {2}\| no \| {2}\| {2}\| {2}\| min >= 1 \| ❌ \|/,
   );
   assert.match(renderMarkdown(summaryOf()), /^## ✅ Checkpoint 7\.4: \*\*PASS\*\*/);
 });

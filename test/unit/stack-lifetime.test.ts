@@ -98,9 +98,10 @@ void test('SIGKILL of the parent stops the stack, PostgreSQL and the simulator, 
 
 void test("`npm run stack`'s shell ended by SIGTERM: the stack notices its parent is gone and stops", async () => {
   // As npm runs the script: `sh -c "node … app/stack.ts"`, with no lifeline pipe. A SIGTERM ends
-  // the shell, which does not pass it on to node.
+  // the shell, which does not pass it on to node. (`; exit $?`: a shell that would exec a lone
+  // command, as bash does, stays the parent here too.)
   const flags = appNodeFlags(ROOT).join(' ');
-  const shell = spawn('sh', ['-c', `"${process.execPath}" ${flags} --import tsx app/stack.ts`], {
+  const shell = spawn('sh', ['-c', `"${process.execPath}" ${flags} --import tsx app/stack.ts; exit $?`], {
     cwd: ROOT,
     env: { ...process.env, MODEL_SIM_LATENCY: 'instant', DATABASE_URL: '', OPENAI_API_KEY: '', BASE_URL: '', PORT: '' },
     stdio: ['ignore', 'pipe', 'pipe'],

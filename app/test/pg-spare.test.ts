@@ -15,6 +15,7 @@ import {
   templateKey,
   type PgTemplate,
 } from '../db/pg-template';
+import { until } from './api-support';
 import { tempDir } from './temp-dir';
 
 /** A stand-in template: a few files where PostgreSQL's would be (the spares only copy them). */
@@ -26,13 +27,8 @@ function fakeTemplate(root: string, name: string, password: string): PgTemplate 
   return { dataDir, password, spareName: `memorychat-pgspare-${name}-${password}` };
 }
 
-async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const t0 = performance.now();
-  while (!condition()) {
-    if (performance.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** The refill copies in a detached process: a few files, but on a busy machine. */
+const SPARE_WAIT_MS = 10_000;
 
 void test('a refilled spare is the template, taken once, then copied again by the next refill', async () => {
   const tmp = tempDir('pg-spare-');
@@ -41,7 +37,7 @@ void test('a refilled spare is the template, taken once, then copied again by th
   assert.equal(takeSpare(template, path.join(tmp, 'first'), tmp), false, 'no spare before any refill');
 
   refillSpare(template, tmp);
-  await until(() => existsSync(spare), 'the spare');
+  await until('the spare', () => existsSync(spare), SPARE_WAIT_MS);
   const taken = path.join(tmp, 'live', 'data');
   mkdirSync(path.dirname(taken));
   assert.equal(takeSpare(template, taken, tmp), true);
@@ -50,7 +46,7 @@ void test('a refilled spare is the template, taken once, then copied again by th
   assert.equal(takeSpare(template, path.join(tmp, 'second'), tmp), false, 'a spare is taken once');
 
   refillSpare(template, tmp);
-  await until(() => existsSync(spare), 'the next spare');
+  await until('the next spare', () => existsSync(spare), SPARE_WAIT_MS);
   // A refill while a spare is there leaves it (and no staging folder) alone.
   refillSpare(template, tmp);
   await new Promise((r) => setTimeout(r, 300));
@@ -63,13 +59,13 @@ void test("another template's spare is never taken; one untouched for a day is r
   const old = fakeTemplate(templates, 'k1', 'old');
   const rebuilt = { ...fakeTemplate(templates, 'k1b', 'new'), spareName: 'memorychat-pgspare-k1-new' };
   refillSpare(old, tmp);
-  await until(() => existsSync(spareDataDir(old, tmp)), 'the old spare');
+  await until('the old spare', () => existsSync(spareDataDir(old, tmp)), SPARE_WAIT_MS);
   assert.equal(takeSpare(rebuilt, path.join(tmp, 'x'), tmp), false);
 
   const dayAgo = new Date(Date.now() - 25 * 3600 * 1000);
   utimesSync(path.dirname(spareDataDir(old, tmp)), dayAgo, dayAgo);
   refillSpare(rebuilt, tmp);
-  await until(() => existsSync(spareDataDir(rebuilt, tmp)), 'the new spare');
+  await until('the new spare', () => existsSync(spareDataDir(rebuilt, tmp)), SPARE_WAIT_MS);
   assert.equal(existsSync(path.dirname(spareDataDir(old, tmp))), false, "the stale template's spare is gone");
 });
 

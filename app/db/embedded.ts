@@ -26,6 +26,7 @@ import {
   type InitdbSettings,
   type PgTemplate,
 } from './pg-template';
+import { migrate, migrationsDigest } from './migrate';
 
 export const EMBEDDED_DB_NAME = 'memorychat_perf_test';
 
@@ -140,12 +141,28 @@ const INITDB: InitdbSettings = {
   authMethod: 'scram-sha-256',
   initdbFlags: ['--encoding=UTF8', '--no-sync', '--no-instructions'],
   database: EMBEDDED_DB_NAME,
+  schemaDigest: migrationsDigest(),
 };
+
+/**
+ * The template's database gets the migrations, so that a start only confirms them: its migrate
+ * step, first connection included, took 0.05–0.07 s instead of 0.15–0.17 s. The pool class is
+ * loaded here: only a start that builds a template needs it.
+ */
+async function migrateTemplate(databaseUrl: string): Promise<void> {
+  const { Db } = await import('./db');
+  const db = new Db(databaseUrl);
+  try {
+    await migrate(db, { missingIndexes: false });
+  } finally {
+    await db.close();
+  }
+}
 
 /** The cached template, or undefined (and why, in the log) when it cannot be used here. */
 async function templateOrUndefined(log: (line: string) => void): Promise<PgTemplate | undefined> {
   try {
-    return await cachedInitdbTemplate(INITDB, log);
+    return await cachedInitdbTemplate(INITDB, log, undefined, migrateTemplate);
   } catch (err) {
     log(`no cached initdb template (${err instanceof Error ? err.message : String(err)}); running initdb`);
     return undefined;

@@ -7,6 +7,7 @@
  * indexes; 005: the fuzzy-search term index) and drops their indexes if a previous run created
  * them; the skip is recorded so a later run without the fault applies them.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Db, Queryable } from './db';
@@ -32,6 +33,13 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
       name: file.replace(/\.sql$/, ''),
       sql: readFileSync(path.join(dir, file), 'utf8'),
     }));
+}
+
+/** A digest of every migration's name and SQL: a template migrated with other files is another template. */
+export function migrationsDigest(dir = MIGRATIONS_DIR): string {
+  const hash = createHash('sha256');
+  for (const m of listMigrations(dir)) hash.update(`${m.name}\n${m.sql}\n`);
+  return hash.digest('hex').slice(0, 16);
 }
 
 /** The version a fully migrated database reports (= number of migration files). */

@@ -1,7 +1,8 @@
 /**
  * Spare data directories (app/db/pg-template.ts): a stopping stack leaves a copy of the initdb
  * template, the next start renames it into place. A spare is the template's exact copy, only
- * ever taken once, and never one of another template (a rebuilt one has a new password).
+ * ever taken once, and never one of another template (a rebuilt one has a new password). A
+ * template is keyed by the migrations applied in it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import {
   templateKey,
   type PgTemplate,
 } from '../db/pg-template';
+import { migrationsDigest } from '../db/migrate';
 import { until } from './api-support';
 import { tempDir } from './temp-dir';
 
@@ -87,4 +89,20 @@ void test('a rebuilt template (same key, new password) has a spare name of its o
   assert.equal(first.password, 'first');
   assert.notEqual(first.spareName, second.spareName);
   assert.match(first.spareName, new RegExp(`^memorychat-pgspare-${templateKey(settings)}-[0-9a-f]{12}$`));
+});
+
+void test('a template is keyed by its migrations: another migration file or SQL is another template', () => {
+  const migrations = tempDir('migrations-');
+  writeFileSync(path.join(migrations, '001_schema.sql'), 'CREATE TABLE a (id int);\n');
+  const settings = { user: 'u', authMethod: 'scram-sha-256' as const, initdbFlags: [], database: 'd' };
+  const keyWith = () => templateKey({ ...settings, schemaDigest: migrationsDigest(migrations) });
+  const first = keyWith();
+  assert.equal(keyWith(), first, 'the same files give the same template');
+  writeFileSync(path.join(migrations, '001_schema.sql'), 'CREATE TABLE a (id bigint);\n');
+  const changed = keyWith();
+  assert.notEqual(changed, first, 'a changed migration builds a new template');
+  writeFileSync(path.join(migrations, '002_indexes.sql'), 'CREATE INDEX ON a (id);\n');
+  assert.notEqual(keyWith(), changed, 'a new migration builds a new template');
+  // The stack's own key covers its real migrations (app/db/embedded.ts passes migrationsDigest()).
+  assert.match(migrationsDigest(), /^[0-9a-f]{16}$/);
 });

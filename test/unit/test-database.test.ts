@@ -5,10 +5,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StackProcess } from '../../lib/run/stack-process';
 import { databaseUrlOf, runStackOn, startTestStack } from '../support/stack';
+import { tempDir } from '../support/temp-dir';
 import { checkTestDatabase, createPool, isTestDatabaseName, MARKER_TABLE, refusalMessage } from '../../clients/db';
 import { openTarget, trackPlanning } from '../../lib/run/target';
 
@@ -122,7 +122,11 @@ void test('the bundled stack is not started on a database that is not a test dat
     arm: 'candidate',
     databaseUrl: url,
     allowSeed: false,
-    bundled: { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, logFile: join(tmpdir(), 'never-started.log') },
+    bundled: {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url },
+      logFile: join(tempDir('never-started-'), 'stack.log'),
+    },
   } as const;
   await assert.rejects(
     openTarget(spec),
@@ -143,7 +147,11 @@ void test('a bundled stack on a given database: swept at teardown, and its serve
     arm: 'candidate',
     databaseUrl: url,
     allowSeed: false,
-    bundled: { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, logFile: join(tmpdir(), 'app-perf-stack.log') },
+    bundled: {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url },
+      logFile: join(tempDir('app-perf-stack-'), 'stack.log'),
+    },
   });
   try {
     assert.equal(target.ownDatabase, false);

@@ -141,7 +141,6 @@ const INITDB: InitdbSettings = {
   authMethod: 'scram-sha-256',
   initdbFlags: ['--encoding=UTF8', '--no-sync', '--no-instructions'],
   database: EMBEDDED_DB_NAME,
-  schemaDigest: migrationsDigest(),
 };
 
 /**
@@ -162,7 +161,9 @@ async function migrateTemplate(databaseUrl: string): Promise<void> {
 /** The cached template, or undefined (and why, in the log) when it cannot be used here. */
 async function templateOrUndefined(log: (line: string) => void): Promise<PgTemplate | undefined> {
   try {
-    return await cachedInitdbTemplate(INITDB, log, undefined, migrateTemplate);
+    // The digest here, not in INITDB: importing this module reads no migration file.
+    const settings = { ...INITDB, schemaDigest: migrationsDigest() };
+    return await cachedInitdbTemplate(settings, log, undefined, migrateTemplate);
   } catch (err) {
     log(`no cached initdb template (${err instanceof Error ? err.message : String(err)}); running initdb`);
     return undefined;

@@ -29,6 +29,9 @@ function fakeTemplate(root: string, name: string, password: string): PgTemplate 
   return { dataDir, password, spareName: `memorychat-pgspare-${name}-${password}` };
 }
 
+/** Initdb settings of the stand-in templates (nothing here runs initdb). */
+const SETTINGS = { user: 'u', authMethod: 'scram-sha-256' as const, initdbFlags: [], database: 'd' };
+
 /** The refill copies in a detached process: a few files, but on a busy machine. */
 const SPARE_WAIT_MS = 10_000;
 
@@ -73,9 +76,8 @@ void test("another template's spare is never taken; one untouched for a day is r
 
 void test('a rebuilt template (same key, new password) has a spare name of its own', async () => {
   const cache = tempDir('pg-template-cache-');
-  const settings = { user: 'u', authMethod: 'scram-sha-256' as const, initdbFlags: [], database: 'd' };
   // A finished template as cachedInitdbTemplate leaves it, without running initdb.
-  const dir = path.join(cache, templateKey(settings));
+  const dir = path.join(cache, templateKey(SETTINGS));
   const write = (password: string, built: string) => {
     mkdirSync(path.join(dir, 'data'), { recursive: true });
     writeFileSync(path.join(dir, 'data', 'PG_VERSION'), '18\n');
@@ -83,19 +85,18 @@ void test('a rebuilt template (same key, new password) has a spare name of its o
     writeFileSync(path.join(dir, 'template-complete'), `${built}\n`);
   };
   write('first', '2026-01-01T00:00:00.000Z');
-  const first = await cachedInitdbTemplate(settings, () => undefined, cache);
+  const first = await cachedInitdbTemplate(SETTINGS, () => undefined, cache);
   write('second', '2026-01-02T00:00:00.000Z');
-  const second = await cachedInitdbTemplate(settings, () => undefined, cache);
+  const second = await cachedInitdbTemplate(SETTINGS, () => undefined, cache);
   assert.equal(first.password, 'first');
   assert.notEqual(first.spareName, second.spareName);
-  assert.match(first.spareName, new RegExp(`^memorychat-pgspare-${templateKey(settings)}-[0-9a-f]{12}$`));
+  assert.match(first.spareName, new RegExp(`^memorychat-pgspare-${templateKey(SETTINGS)}-[0-9a-f]{12}$`));
 });
 
 void test('a template is keyed by its migrations: another migration file or SQL is another template', () => {
   const migrations = tempDir('migrations-');
   writeFileSync(path.join(migrations, '001_schema.sql'), 'CREATE TABLE a (id int);\n');
-  const settings = { user: 'u', authMethod: 'scram-sha-256' as const, initdbFlags: [], database: 'd' };
-  const keyWith = () => templateKey({ ...settings, schemaDigest: migrationsDigest(migrations) });
+  const keyWith = () => templateKey({ ...SETTINGS, schemaDigest: migrationsDigest(migrations) });
   const first = keyWith();
   assert.equal(keyWith(), first, 'the same files give the same template');
   writeFileSync(path.join(migrations, '001_schema.sql'), 'CREATE TABLE a (id bigint);\n');

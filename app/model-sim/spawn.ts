@@ -28,7 +28,11 @@ export interface SpawnModelSimulatorOptions {
 
 export function spawnModelSimulator(opts: SpawnModelSimulatorOptions = {}): Promise<SpawnedModelSimulator> {
   const startTimeoutMs = opts.startTimeoutMs ?? 15_000;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'cli.ts')], {
+  // A launcher that prebuilt this app (the suite's lib/run/app-bundle.ts) names the simulator's
+  // bundle: plain node loads it faster than tsx compiles cli.ts and its modules.
+  const bundle = process.env.MEMORYCHAT_MODEL_SIM_BUNDLE;
+  const entry = bundle ? ['--enable-source-maps', bundle] : ['--import', 'tsx', path.join(__dirname, 'cli.ts')];
+  const child = spawn(process.execPath, entry, {
     env: {
       ...process.env,
       PORT: String(opts.port ?? 0),

@@ -18,6 +18,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStrea
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { redact } from '../redact';
+import { prepareAppBundle } from './app-bundle';
 import { signalGroup } from './process-group';
 
 export interface StackUrls {
@@ -89,6 +90,24 @@ export function appNodeFlags(cwd: string): string[] {
   return flags as string[];
 }
 
+/**
+ * How node runs the app: its prebuilt bundle (lib/run/app-bundle.ts), or else app/stack.ts through
+ * tsx (`node --import tsx`, not the tsx binary: no wrapper process between us and the stack).
+ */
+async function appEntry(
+  cwd: string,
+  log: (line: string) => void,
+): Promise<{ args: string[]; modelSimulator?: string }> {
+  try {
+    const bundle = await prepareAppBundle(cwd, log);
+    log(`app: ${path.relative(cwd, bundle.stack)} (prebuilt bundle)`);
+    return { args: ['--enable-source-maps', bundle.stack], modelSimulator: bundle.modelSimulator };
+  } catch (err) {
+    log(`app bundle not used (${(err as Error).message}): app/stack.ts runs through tsx`);
+    return { args: ['--import', 'tsx', 'app/stack.ts'] };
+  }
+}
+
 export async function startStackProcess(opts: StartStackOptions): Promise<StackProcess> {
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
@@ -105,8 +124,10 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
 
   const env: NodeJS.ProcessEnv = { ...opts.env, FORCE_COLOR: '0', MEMORYCHAT_EXIT_WITH_STDIN: '1' };
   delete env.BASE_URL; // the stack must not think it is pointed elsewhere
-  // node --import tsx, not the tsx binary: no extra wrapper process between us and the stack.
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'app/stack.ts'], {
+  delete env.MEMORYCHAT_MODEL_SIM_BUNDLE; // set below, for this checkout's bundle only
+  const entry = await appEntry(opts.cwd, (line) => logLine('[launcher]', line));
+  if (entry.modelSimulator) env.MEMORYCHAT_MODEL_SIM_BUNDLE = entry.modelSimulator;
+  const child = spawn(process.execPath, [...nodeFlags, ...entry.args], {
     cwd: opts.cwd,
     env,
     detached: true,

@@ -32,7 +32,7 @@ import {
 } from './lib/run/config';
 import { redactDeep, redactUrl } from './lib/redact';
 import { cpuBenchmarkMs } from './lib/run/cpu-benchmark';
-import { prepareBaseCheckout } from './lib/run/base-ref';
+import { compareCacheDir, compareCacheProblem, prepareBaseCheckout } from './lib/run/base-ref';
 import {
   BASE_NAMES,
   errText,
@@ -91,7 +91,12 @@ async function openBase(config: PerfConfig, compare: CompareTarget, candidateEnv
     const { baseUrl, databaseUrl, openaiBaseUrl } = compare;
     return { base: await openTarget({ ...common, baseUrl, databaseUrl, openaiBaseUrl }), checkout: undefined };
   }
+  // Against the repository, as git resolves paths, whichever folder the run was started from.
+  const cacheDir = path.resolve(ROOT, compareCacheDir());
+  const cacheProblem = compareCacheProblem(cacheDir);
+  if (cacheProblem) throw new TargetError(cacheProblem);
   const checkout = await prepareBaseCheckout(ROOT, compare.ref, {
+    cacheDir,
     log: (line) => console.log(`memorychat-perf: ${line}`),
   });
   const env: NodeJS.ProcessEnv = { ...candidateEnv };

@@ -14,10 +14,10 @@
  *   a copy named `<commit>`, once. A cached copy whose node_modules no longer resolves (the clone
  *   that made it was deleted, an install that died) is made again.
  * Cache: PERF_COMPARE_CACHE (relative to the repository), default
- * `~/.cache/memorychat-perf/base` (outside the repository, so the linters and the type checker
- * never see a second copy of the sources). Each use marks its copy as used; then the cache is
- * pruned (`pruneBaseCache`): a copy with its own `npm ci` holds hundreds of MB, and a
- * pull-request loop makes a new base every few commits.
+ * `~/.cache/memorychat-perf/base`, as root `/var/cache/memorychat-perf/base` (outside the
+ * repository, so the linters and the type checker never see a second copy of the sources).
+ * Each use marks its copy as used; then the cache is pruned (`pruneBaseCache`): a copy with its
+ * own `npm ci` holds hundreds of MB, and a pull-request loop makes a new base every few commits.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -64,8 +64,39 @@ export interface BaseCheckout {
   how: 'cached' | 'linked' | 'installed';
 }
 
-export function compareCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PERF_COMPARE_CACHE?.trim() || path.join(os.homedir(), '.cache', 'memorychat-perf', 'base');
+/**
+ * The cache's default as root. The base's embedded PostgreSQL then runs as the `postgres` user
+ * (app/db/embedded.ts), which must reach the copy's binaries and data folders: root's home (mode
+ * 700) is closed to it, so a base with its own `npm ci` could not even run initdb there.
+ */
+export const ROOT_COMPARE_CACHE = '/var/cache/memorychat-perf/base';
+
+export function compareCacheDir(env: NodeJS.ProcessEnv = process.env, asRoot = runsAsRoot()): string {
+  const given = env.PERF_COMPARE_CACHE?.trim();
+  if (given) return given;
+  return asRoot ? ROOT_COMPARE_CACHE : path.join(os.homedir(), '.cache', 'memorychat-perf', 'base');
+}
+
+function runsAsRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/**
+ * Why the base's stack could not start from copies in `cacheDir`, if it could not: as root, a
+ * folder on the way there that other users cannot enter keeps the postgres user out.
+ */
+export function compareCacheProblem(cacheDir: string, asRoot = runsAsRoot()): string | undefined {
+  if (!asRoot) return undefined;
+  for (let dir = path.resolve(cacheDir); ; dir = path.dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+      return (
+        `The base checkouts' folder ${cacheDir} is inside ${dir}, which other users cannot enter. As root, ` +
+        "the base's embedded PostgreSQL runs as the postgres user and must reach its copy: set " +
+        `PERF_COMPARE_CACHE to a folder every user can enter, such as ${ROOT_COMPARE_CACHE}.`
+      );
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }
 
 async function git(repo: string, args: string[]): Promise<string> {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -18,10 +19,17 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { compareSetupProblem, ConfigError, loadConfig } from '../../lib/run/config';
-import { prepareBaseCheckout, pruneBaseCache } from '../../lib/run/base-ref';
+import {
+  compareCacheDir,
+  compareCacheProblem,
+  prepareBaseCheckout,
+  pruneBaseCache,
+  ROOT_COMPARE_CACHE,
+} from '../../lib/run/base-ref';
 import { BASE_NAMES, openTarget, TargetError } from '../../lib/run/target';
 import { SCHEMA_VERSION } from '../../contract';
 import { tempDir } from '../support/temp-dir';
@@ -140,6 +148,21 @@ void describe('compare mode: bad input', () => {
     assert.ok(both.some((b) => b.how === 'linked'));
     assert.deepEqual(readdirSync(cacheDir), [path.basename(made.dir)], 'no folder in the making is left');
     assert.equal(readFileSync(path.join(made.dir, 'app', 'stack.ts'), 'utf8'), '// stack');
+  });
+
+  void test('as root, the base checkouts go where the postgres user can reach them, or the run says where', () => {
+    assert.equal(compareCacheDir({}, true), ROOT_COMPARE_CACHE);
+    assert.equal(compareCacheDir({}, false), path.join(os.homedir(), '.cache', 'memorychat-perf', 'base'));
+    assert.equal(compareCacheDir({ PERF_COMPARE_CACHE: 'mine' }, true), 'mine');
+    const closed = tempDir('closed-'); // mkdtemp: mode 700
+    const inside = path.join(closed, 'base');
+    assert.match(
+      compareCacheProblem(inside, true) ?? '',
+      new RegExp(`is inside ${closed}, which other users cannot enter.*set PERF_COMPARE_CACHE`, 's'),
+    );
+    assert.equal(compareCacheProblem(inside, false), undefined, 'as another user PostgreSQL runs as that user');
+    chmodSync(closed, 0o755);
+    assert.equal(compareCacheProblem(inside, true), undefined);
   });
 
   void test('a relative PERF_COMPARE_CACHE is under the repository; a copy without git history is named', async () => {

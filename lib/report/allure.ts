@@ -148,6 +148,7 @@ export function writeAllureCheckpoint(input: AllureCheckpointInput): string {
           at,
         ),
       );
+    if (c.status === 'skipped') return step(`– ${c.title}: not in this run (compare only)`, Status.SKIPPED, at);
     const failed = checks.filter((k) => !k.passed);
     return step(`${c.passed ? '✓' : '✗'} ${c.title}`, stat(c.passed), at, {
       steps: sub,

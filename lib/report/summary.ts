@@ -88,7 +88,7 @@ export const criterionSchema = z.object({
   id: z.enum(CRITERION_IDS as [string, ...string[]]),
   title: z.string(),
   passed: z.boolean(),
-  status: z.enum(['passed', 'failed', 'not-measured']),
+  status: z.enum(['passed', 'failed', 'not-measured', 'skipped']),
   checks: z.array(checkResultSchema),
 });
 
@@ -502,10 +502,16 @@ export function hostWarning(summary: Pick<PerfSummary, 'host' | 'comparison'>): 
 }
 
 /** The run as a report: verdict first in Markdown (criteria, failures), last on the console (Step 7.4's layout). */
+/** A criterion a compare-only run (`--grep @compare`) does not judge. */
+const NOT_IN_RUN = 'not in this run (compare only)';
+
 export function perfReport(summary: PerfSummary): Report {
   const title = `PERFORMANCE TEST SUMMARY (profile ${summary.profile})`;
   const phases = summary.phases && { blocks: [text(phaseLine(summary.phases), 'console')] };
-  const heading = `${summary.verdict === 'pass' ? '✓' : '✗'} Checkpoint 7.4: **${summary.verdict.toUpperCase()}**`;
+  const compareOnly = summary.criteria.some((c) => c.status === 'skipped');
+  const heading =
+    `${summary.verdict === 'pass' ? '✓' : '✗'} Checkpoint 7.4${compareOnly ? ' (compare only)' : ''}: ` +
+    `**${summary.verdict.toUpperCase()}**`;
   if (summary.setupError) {
     const blocks = [
       list(['✗ Not evaluated: the run stopped before any test.'], 'console'),
@@ -534,11 +540,13 @@ export function perfReport(summary: PerfSummary): Report {
       : []),
   ];
   const criteria = summary.criteria.map((c) => {
+    if (c.status === 'skipped') return [c.title, `– ${NOT_IN_RUN}`, '—'];
     const gated = c.checks.filter((k) => k.status !== 'skipped');
     const result = c.passed ? '✓ pass' : c.status === 'not-measured' ? '✗ not measured' : '✗ fail';
     return [c.title, result, `${gated.filter((k) => k.passed).length}/${gated.length}`];
   });
   const verification = summary.criteria.map((c) => {
+    if (c.status === 'skipped') return `– ${c.title} — ${NOT_IN_RUN}`;
     const line = `${c.passed ? '✓' : '✗'} ${c.title}${c.status === 'not-measured' ? ' — not measured' : ''}`;
     const bad = c.checks.filter((k) => !k.passed && k.status !== 'skipped');
     const more = bad.length > 8 ? [`… and ${bad.length - 8} more (see perf-summary.md)`] : [];
@@ -563,9 +571,11 @@ export function perfReport(summary: PerfSummary): Report {
     verdict: {
       heading,
       line:
-        summary.verdict === 'pass'
-          ? '✓ All checkpoint 7.4 requirements met!'
-          : `✗ Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`,
+        summary.verdict === 'fail'
+          ? `✗ Checkpoint 7.4 FAILED: ${failing.map((c) => c.title).join('; ')}`
+          : compareOnly
+            ? `✓ No regression vs base (compare only: the Step 7.4 criteria need a whole run)`
+            : '✓ All checkpoint 7.4 requirements met!',
     },
     outcome: [
       {

@@ -44,7 +44,12 @@ export interface HarnessError {
   message: string;
 }
 
-export type CriterionStatus = 'passed' | 'failed' | 'not-measured';
+/**
+ * `skipped`: not in this run. Only a compare-only run (`--grep @compare`: paired samples of both
+ * arms, no Step 7.4 metric) skips the four Step 7.4 criteria; `passed` is then true, so that the
+ * verdict is the comparison's.
+ */
+export type CriterionStatus = 'passed' | 'failed' | 'not-measured' | 'skipped';
 
 export interface CriterionResult {
   id: CriterionId;
@@ -487,16 +492,21 @@ export function evaluateCheckpoint(opts: EvaluateOptions): CheckpointResult {
     }
   }
 
+  const pairs = mergePairs(opts.docs);
+  // Paired samples and nothing else, every attachment readable: the run asked whether a change
+  // made things slower, not whether Step 7.4 holds. Its four criteria are not in it.
+  const compareOnly = metrics.length === 0 && pairs.length > 0 && harnessErrors.length === 0;
   const criteria: CriterionResult[] = CRITERIA.map((c) => {
+    const title = titleOf(c, resolved.checks);
+    if (compareOnly) return { id: c.id, title, passed: true, status: 'skipped', checks: [] };
     const checks = byCriterion.get(c.id) ?? [];
     // performance-measured: any missing/failed check fails it; the others fail only on a failed check
     // or when nothing at all was measured.
     const status: CriterionStatus =
       c.id === 'performance-measured' ? (checks.every((k) => k.passed) ? 'passed' : 'failed') : criterionStatus(checks);
-    return { id: c.id, title: titleOf(c, resolved.checks), passed: status === 'passed', status, checks };
+    return { id: c.id, title, passed: status === 'passed', status, checks };
   });
 
-  const pairs = mergePairs(opts.docs);
   const arms = opts.compare ?? compareArmsFromEnv(env);
   let comparison: Comparison | undefined;
   if (arms || pairs.length > 0) {

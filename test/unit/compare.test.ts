@@ -11,7 +11,7 @@ import { evaluateCheckpoint } from '../../lib/verdict/checkpoint';
 import type { SampleError, TestMetrics } from '../../lib/verdict/metrics-schema';
 import { syntheticRun } from '../fixtures-reporter/synthetic';
 import { comparisonSection } from '../../lib/report/comparison-report';
-import { buildSummary, renderConsole } from '../../lib/report/summary';
+import { buildSummary, renderConsole, renderMarkdown } from '../../lib/report/summary';
 
 /** Log-normal noise around `median`, with a drift shared by both halves of a pair. */
 function pairs(n: number, seed: number, median: number, slowdown = 1, noise = 0.15): { b: number[]; c: number[] } {
@@ -301,6 +301,40 @@ void describe('the no-regression criterion in the checkpoint', () => {
     assert.equal(check?.limit, 0.5);
     assert.equal(check?.unit, 'tokens');
     assert.equal(check?.passed, false);
+  });
+
+  void test('a compare-only run (--grep @compare) is judged on the comparison alone', () => {
+    const stepCriteria = (r: ReturnType<typeof evaluateCheckpoint>) =>
+      r.criteria.filter((c) => c.id !== 'no-regression');
+    const same = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [pairDoc(1)], env: {} });
+    assert.equal(same.verdict, 'pass');
+    assert.deepEqual(
+      stepCriteria(same).map((c) => [c.status, c.checks.length]),
+      [
+        ['skipped', 0],
+        ['skipped', 0],
+        ['skipped', 0],
+        ['skipped', 0],
+      ],
+    );
+    const out = renderConsole(buildSummary(same, { startedAt: new Date(), durationMs: 1 }));
+    assert.match(out, /– Performance measured — not in this run \(compare only\)/);
+    assert.match(out, /✓ No regression vs base \(compare only: the Step 7\.4 criteria need a whole run\)/);
+    assert.doesNotMatch(out, /All checkpoint 7\.4 requirements met/);
+    const md = renderMarkdown(buildSummary(same, { startedAt: new Date(), durationMs: 1 }));
+    assert.match(md, /^## ✅ Checkpoint 7\.4 \(compare only\): \*\*PASS\*\*/);
+
+    const slower = evaluateCheckpoint({ thresholds: PERF_THRESHOLDS, docs: [pairDoc(1.6)], env: {} });
+    assert.equal(slower.verdict, 'fail', 'a regression still fails it');
+    // An unreadable attachment may have held Step 7.4 metrics: the whole checkpoint is judged then.
+    const lost = evaluateCheckpoint({
+      thresholds: PERF_THRESHOLDS,
+      docs: [pairDoc(1)],
+      harnessErrors: [{ test: 'ui.spec.ts', message: 'corrupt' }],
+      env: {},
+    });
+    assert.equal(lost.verdict, 'fail');
+    assert.ok(stepCriteria(lost).every((c) => c.status !== 'skipped'));
   });
 
   void test('compare mode without paired samples fails: never a one-armed comparison', () => {

@@ -34,6 +34,7 @@ const SOURCE_DIRS = ['app', 'contract'];
 const TESTS_DIR = path.join('app', 'test');
 /** Bundles no stack has started from for this long are removed when a new one is built. */
 const STALE_MS = 24 * 3600 * 1000;
+const STAGING_STALE_MS = 3600 * 1000;
 
 export function appBundleCacheDir(cwd: string): string {
   return path.join(cwd, 'node_modules', '.cache', 'memorychat', 'app-bundle');
@@ -163,13 +164,17 @@ function touch(dir: string): void {
   }
 }
 
-/** Bundles of other sources that no stack has started from for a day. */
+/**
+ * Bundles of other sources that no stack has started from for a day, and staging folders an hour
+ * old (a build takes a fraction of a second: its process was killed).
+ */
 function removeStale(cacheDir: string, keep: string): void {
   for (const name of readdirSync(cacheDir)) {
-    if (name === keep || name.startsWith('.staging-')) continue;
+    if (name === keep) continue;
     const dir = path.join(cacheDir, name);
+    const maxAgeMs = name.startsWith('.staging-') ? STAGING_STALE_MS : STALE_MS;
     try {
-      if (Date.now() - statSync(dir).mtimeMs > STALE_MS) rmSync(dir, { recursive: true, force: true });
+      if (Date.now() - statSync(dir).mtimeMs > maxAgeMs) rmSync(dir, { recursive: true, force: true });
     } catch {
       // Removed by another start meanwhile.
     }

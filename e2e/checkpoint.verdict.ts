@@ -43,8 +43,7 @@ test('Checkpoint 7.4', { tag: '@checkpoint' }, async ({ config, profileName }, t
   if (warning) testInfo.annotations.push({ type: 'host', description: warning });
 
   for (const criterion of result.criteria) {
-    const skipped = criterion.status === 'skipped';
-    const mark = skipped ? '– not in this run (compare only):' : criterion.passed ? '✓' : '✗';
+    const mark = criterion.status === 'skipped' ? '– not in this run (compare only):' : criterion.passed ? '✓' : '✗';
 
     await test.step(`${mark} ${criterion.title}`, () => {
       for (const check of criterion.checks.filter((k) => !k.passed && k.status !== 'skipped')) {

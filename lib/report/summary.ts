@@ -501,10 +501,10 @@ export function hostWarning(summary: Pick<PerfSummary, 'host' | 'comparison'>): 
   );
 }
 
-/** The run as a report: verdict first in Markdown (criteria, failures), last on the console (Step 7.4's layout). */
 /** A criterion a compare-only run (`--grep @compare`) does not judge. */
 const NOT_IN_RUN = 'not in this run (compare only)';
 
+/** The run as a report: verdict first in Markdown (criteria, failures), last on the console (Step 7.4's layout). */
 export function perfReport(summary: PerfSummary): Report {
   const title = `PERFORMANCE TEST SUMMARY (profile ${summary.profile})`;
   const phases = summary.phases && { blocks: [text(phaseLine(summary.phases), 'console')] };

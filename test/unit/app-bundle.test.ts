@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { appBundleCacheDir, prepareAppBundle } from '../../lib/run/app-bundle';
+import { appBundleCacheDir, prepareAppBundle, type AppBundle } from '../../lib/run/app-bundle';
 import { startStackProcess } from '../../lib/run/stack-process';
 import { tempDir } from '../support/temp-dir';
 
@@ -25,7 +25,7 @@ function checkoutCopy(): string {
   return dir;
 }
 
-function prepare(dir: string): Promise<{ bundle: Awaited<ReturnType<typeof prepareAppBundle>>; built: string[] }> {
+function prepare(dir: string): Promise<{ bundle: AppBundle; built: string[] }> {
   const built: string[] = [];
   return prepareAppBundle(dir, (line) => built.push(line)).then((bundle) => ({ bundle, built }));
 }

@@ -176,6 +176,10 @@ async function templateOrUndefined(log: (line: string) => void): Promise<PgTempl
  * template's password and sets its own random one. pg_stat_statements is off for this session,
  * so the password never reaches the statement statistics the suite reads.
  */
+const CLAIM_TIMEOUT_MS = 5_000;
+/** A start slower than this says in the stack log which of its steps it has done so far. */
+const SLOW_START_MS = 15_000;
+
 async function claimTemplateCluster(
   port: number,
   user: string,
@@ -188,6 +192,9 @@ async function claimTemplateCluster(
     user,
     password: templatePassword,
     database: EMBEDDED_DB_NAME,
+    // Bounded like the app's own connections: a start must end in an error, never wait forever.
+    connectionTimeoutMillis: CLAIM_TIMEOUT_MS,
+    query_timeout: CLAIM_TIMEOUT_MS,
   });
   await client.connect();
   try {
@@ -258,6 +265,12 @@ export async function startEmbeddedPostgres(
   const step = (name: string): void => {
     steps.push(`${name} ${Math.round(performance.now() - t0)}`);
   };
+  // A start that hangs somewhere shows where: the suite gives up on a silent stack after 60 s.
+  const slow = setTimeout(() => {
+    log(
+      `embedded PostgreSQL still starting after ${SLOW_START_MS / 1000} s (ms: ${steps.join(', ') || 'no step yet'})`,
+    );
+  }, SLOW_START_MS);
   let template: PgTemplate | undefined;
   const cleanup = async (): Promise<void> => {
     // The machine is idle while a stack stops (its run has measured everything): copy the next
@@ -352,6 +365,7 @@ export async function startEmbeddedPostgres(
     if (fromTemplate && template) await claimTemplateCluster(port, user, template.password, password);
     else await pg.createDatabase(EMBEDDED_DB_NAME);
     step(fromTemplate ? 'password set' : 'database created');
+    clearTimeout(slow);
     log(`embedded PostgreSQL on 127.0.0.1:${port}, data in ${parent} (ms: ${steps.join(', ')})`);
     return {
       url: `postgres://${user}:${password}@127.0.0.1:${port}/${EMBEDDED_DB_NAME}`,
@@ -359,6 +373,7 @@ export async function startEmbeddedPostgres(
       stop: cleanup,
     };
   } catch (err) {
+    clearTimeout(slow);
     await cleanup();
     const tail = pgLog
       .join('')

@@ -125,6 +125,21 @@ void test('cleanup during a bulk memory load stops it and waits: no row outlives
   assert.deepEqual(await rowCounts(pool), beforeCounts);
 });
 
+void test('cleanup during a bulk message load stops it and waits: no row outlives its user', async () => {
+  const beforeCounts = await rowCounts(pool);
+  const s = new PgSeeder(pool, opts('timedoutMsgs'), hashToken);
+  const owner = await s.user();
+  // 100,000 messages in 20 statements: far longer than the wait below.
+  const outcome = s.sessions(owner, 1_000, { messagesPerSession: 100 }).then(
+    () => 'completed',
+    (err: unknown) => (err as Error).message,
+  );
+  await new Promise((r) => setTimeout(r, 150));
+  await s.cleanup();
+  assert.match(await outcome, /seed\.sessions: stopped after \d+ of 100000 rows: cleanup began/);
+  assert.deepEqual(await rowCounts(pool), beforeCounts);
+});
+
 void test('a non-test database is refused, with the reason and how to opt in', async () => {
   const beforeCounts = await rowCounts(prodPool);
   const s = new PgSeeder(prodPool, opts('refused'), hashToken);
@@ -242,7 +257,7 @@ const WRONG_VECTORS = `SELECT count(*)::int AS n FROM memories
 // The bulk-load mode (session_replication_role = replica, precomputed vectors) must leave exactly
 // what ordinary checked inserts leave: the vector the schema's trigger computes, the term
 // dictionary its trigger keeps, valid foreign keys, and pool connections back in normal mode.
-void test('bulk memory load = checked load: vectors, term dictionary, foreign keys, connection state', async () => {
+void test('bulk load = checked load: vectors, term dictionary, foreign keys, connection state', async () => {
   await withSeeder(new PgSeeder(pool, opts('bulkEqualsChecked'), hashToken), async (s) => {
     const u = await s.user();
     const load = await s.memories(u, 3_000);
@@ -283,6 +298,18 @@ void test('bulk memory load = checked load: vectors, term dictionary, foreign ke
     } finally {
       for (const c of clients) c.release();
     }
+    // Messages load in the same mode: every one belongs to its user's sessions, none to another's.
+    const refs = await s.sessions(u, 30, { messagesPerSession: 20 });
+    const long = await s.session(u, { messages: 40 });
+    assert.equal(refs.length, 30);
+    assert.equal(long.messageIds.length, 40);
+    assert.equal(await one('SELECT count(*)::int AS n FROM messages WHERE user_id = $1'), 640);
+    assert.equal(
+      await one(`SELECT count(*)::int AS n FROM messages m LEFT JOIN sessions x ON x.id = m.session_id
+        WHERE m.user_id = $1 AND (x.id IS NULL OR x.user_id <> m.user_id)`),
+      0,
+      "every message's session exists and is its user's",
+    );
     // A checked insert of the same text stores the same vector (the trigger path).
     const [planted] = await s.plantMemories(u, ['My sister Clara moved to Lisbon in March']);
     assert.equal(await one(WRONG_VECTORS), 0);
@@ -292,7 +319,7 @@ void test('bulk memory load = checked load: vectors, term dictionary, foreign ke
 
 // A database user that may not use the bulk-load mode (not superuser, no GRANT SET ON PARAMETER)
 // still seeds: ordinary checked inserts, the same rows, and the mode is reported.
-void test('bulk memory load without the privilege for replica mode falls back to checked inserts', async () => {
+void test('bulk loads without the privilege for replica mode fall back to checked inserts', async () => {
   await pool.query(`DO $$ BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'seeder_plain') THEN
         CREATE ROLE seeder_plain LOGIN PASSWORD 'plain';
@@ -310,6 +337,9 @@ void test('bulk memory load without the privilege for replica mode falls back to
       const load = await s.memories(u, 2_000);
       assert.equal(load.loadMode, 'checked');
       const n = (sql: string): Promise<number> => countFor(plainPool, u.user.id, sql);
+      await s.sessions(u, 5, { messagesPerSession: 4 });
+      await s.session(u, { messages: 6 });
+      assert.equal(await n('SELECT count(*)::int AS n FROM messages WHERE user_id = $1'), 26, 'messages checked too');
       assert.equal(await n(MEMORIES_OF_USER), 2_000);
       assert.equal(await n(WRONG_VECTORS), 0);
       assert.ok(

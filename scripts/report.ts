@@ -13,14 +13,14 @@ import { join, relative, resolve } from 'node:path';
 import { ALLURE_CATEGORIES } from '../lib/report/allure';
 import { REPO_ROOT, resolveReportDir } from '../lib/run/config';
 import { writeFileAtomic } from '../lib/fs-atomic';
-import { ALLURE_HISTORY_FILE } from '../reporters/allure-history-reporter';
+import { ALLURE_HISTORY_FILE, foldPendingRuns } from '../lib/report/allure-history';
 
 const GENERATE_TIMEOUT_MS = 180_000;
 
 const shown = (p: string) => relative(process.cwd(), p) || '.';
 const allureCli = resolve(REPO_ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'allure.cmd' : 'allure');
 
-function main(): number {
+async function main(): Promise<number> {
   const reportDir = resolveReportDir(process.env.PERF_REPORT_DIR);
   const resultsDir = join(reportDir, 'allure-results');
   const outDir = join(reportDir, 'allure-report');
@@ -35,9 +35,13 @@ function main(): number {
     return 1;
   }
 
-  // Trend across runs: the history file the test runs keep (reporters/allure-history-reporter.ts).
-  // `allure generate` appends the run it renders to its historyPath, and the next test run folds
-  // that run in again, so it gets a copy and the kept file stays one entry per run.
+  // Trend across runs (lib/report/allure-history.ts): the runs the test runs set aside go into the
+  // history file first. `allure generate` appends the run it renders to its historyPath, and the
+  // next test run sets that run aside for the history too, so it gets a copy and the kept file
+  // stays one entry per run.
+  if (!cliFound()) return 1;
+  const problem = await foldPendingRuns(resultsDir);
+  if (problem) console.warn(`Allure history: ${problem}`);
   const history = join(reportDir, ALLURE_HISTORY_FILE);
   const historyCopy = join(reportDir, `.${ALLURE_HISTORY_FILE}.report`);
   if (existsSync(history)) copyFileSync(history, historyCopy);
@@ -50,7 +54,6 @@ function main(): number {
   };
   writeFileAtomic(configPath, `${JSON.stringify(allureConfig, null, 2)}\n`);
 
-  if (!cliFound()) return 1;
   const t0 = performance.now();
   const run = spawnSync(allureCli, ['generate', resultsDir, '--output', outDir, '--config', configPath], {
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -93,4 +96,6 @@ function open(outDir: string): number {
   return run.error ? 1 : (run.status ?? 1);
 }
 
-process.exitCode = main();
+void main().then((code) => {
+  process.exitCode = code;
+});

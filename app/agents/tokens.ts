@@ -8,21 +8,32 @@
  * cost ≈ 4 ms of a ≈ 15 ms turn), and it loads in ≈ 0.4 s instead of ≈ 1.2 s. Counts of immutable
  * texts (stored messages and memories, keyed by id) are cached too: a long conversation is
  * counted once, not on every message.
+ *
+ * The encoding is loaded on first use, not with this module: its ≈ 0.5 s of CPU was a third of the
+ * stack's start. The stack warms it once the app is idle after it reports ready (stack.ts).
  */
-import { countTokens as countO200k, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
 import { AS_TEXT, encodeBounded, hasLongRun, type BpeCodec } from './bounded-encode';
 
-const encoder: BpeCodec = { encode: (text) => encode(text, AS_TEXT), decode };
+type O200k = typeof import('gpt-tokenizer/encoding/o200k_base');
+const load = createRequire(__filename);
+let o200k: O200k | undefined;
+const encoding = (): O200k => (o200k ??= load('gpt-tokenizer/encoding/o200k_base') as O200k);
 
-/** The encoder, warmed: the stack calls this right after it reports ready (the encoding loads with this module). */
+const encoder: BpeCodec = {
+  encode: (text) => encoding().encode(text, AS_TEXT),
+  decode: (ids) => encoding().decode(ids),
+};
+
+/** The encoder, loaded and warmed (the stack calls this once the app is idle after ready). */
 export function tokenizer(): typeof encoder {
-  countO200k('warm up');
+  encoding().countTokens('warm up');
   return encoder;
 }
 
 export function countTokens(text: string): number {
   if (text.length === 0) return 0;
-  return hasLongRun(text) ? encodeBounded(encoder, text).length : countO200k(text, AS_TEXT);
+  return hasLongRun(text) ? encodeBounded(encoder, text).length : encoding().countTokens(text, AS_TEXT);
 }
 
 const CACHE_LIMIT = 50_000;

@@ -30,6 +30,10 @@ export default class AllureHistoryReporter implements Reporter {
 
   async onEnd(): Promise<void> {
     if (this.waiting <= MAX_PENDING_RUNS) return;
+    process.stderr.write(
+      `[allure] ${this.waiting} runs wait for the Allure history: folding the oldest ` +
+        `${this.waiting - MAX_PENDING_RUNS} (about 1 s each; npm run report folds them all)\n`,
+    );
     const problem = await foldPendingRuns(this.resultsDir, { keep: MAX_PENDING_RUNS });
     if (problem) process.stderr.write(`[allure] ${problem}\n`);
   }

@@ -21,7 +21,7 @@ import { REPO_ROOT } from '../run/config';
 
 export const ALLURE_HISTORY_FILE = 'allure-history.jsonl';
 /** Runs waiting before a test run folds the oldest itself (about 1 MB of results each in smoke). */
-export const MAX_PENDING_RUNS = 20;
+export const MAX_PENDING_RUNS = 30;
 const PREVIOUS_SUFFIX = '.previous-run';
 const HISTORY_TIMEOUT_MS = 60_000;
 

@@ -41,7 +41,12 @@ const chromiumChoice = detectChromium(config.chromiumPath);
 if (isRunner && chromiumChoice.problem) console.warn(`memorychat-perf: ${chromiumChoice.problem}`);
 
 const reportDir = config.reportDir;
-const CHECKPOINT_TEST = /checkpoint\.verdict\.ts$/;
+/**
+ * The measuring specs, then the verdict test ("Checkpoint 7.4", e2e/verdict.ts). With one worker
+ * Playwright runs a project's files in alphabetical order, and `verdict.ts` sorts after every
+ * spec: it runs last, in the worker that measured (test/unit/verdict-order.test.ts checks it).
+ */
+const MEASURING_AND_VERDICT = [/\.spec\.ts$/, /[\\/]e2e[\\/]verdict\.ts$/];
 
 export default defineConfig<ProfileOptions>({
   testDir: './e2e',
@@ -111,19 +116,15 @@ export default defineConfig<ProfileOptions>({
   projects: [
     {
       name: 'perf',
+      testMatch: MEASURING_AND_VERDICT,
       use: { profileName: config.profile },
-      teardown: 'perf-checkpoint',
     },
     {
       name: 'smoke',
+      testMatch: MEASURING_AND_VERDICT,
       // Smoke = tiny sample counts; a smoke test should fail fast, not wait 5 minutes.
       timeout: 2 * 60_000,
       use: { profileName: 'smoke' },
-      teardown: 'smoke-checkpoint',
     },
-    // The verdict as a test ("Checkpoint 7.4" in every report): a teardown project runs whenever
-    // its project runs, after all its tests. `grep: /.*/` keeps it in `--grep` runs.
-    { name: 'perf-checkpoint', testMatch: CHECKPOINT_TEST, grep: /.*/, use: { profileName: config.profile } },
-    { name: 'smoke-checkpoint', testMatch: CHECKPOINT_TEST, grep: /.*/, use: { profileName: 'smoke' } },
   ],
 });

@@ -17,7 +17,7 @@
  *   ['./reporters/checkpoint-reporter.ts', { outputDir?, charts?, failViaError? }]
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type {
   FullConfig,
   FullResult,
@@ -70,9 +70,12 @@ class CheckpointFailedError extends Error {
   }
 }
 
-/** The verdict test (e2e/checkpoint.verdict.ts), run as the teardown project of perf and smoke. */
-const CHECKPOINT_TEST_FILE = 'checkpoint.verdict.ts';
-const isCheckpointTest = (test: TestCase) => test.location.file.endsWith(CHECKPOINT_TEST_FILE);
+/** The verdict test (e2e/verdict.ts), the last file of perf and of smoke. */
+const CHECKPOINT_TEST_FILE = 'verdict.ts';
+const isCheckpointTest = (test: TestCase) => basename(test.location.file) === CHECKPOINT_TEST_FILE;
+/** allure-playwright's copy of the verdict test: full name `<file relative to testDir, with /> › <title>`. */
+const isCheckpointAllureResult = (r: { fullName?: string }) =>
+  r.fullName?.split(' › ')[0]?.split('/').pop() === CHECKPOINT_TEST_FILE;
 /** Which count of the summary's `tests` a test's outcome adds to. */
 const OUTCOME_COUNT = { expected: 'passed', unexpected: 'failed', skipped: 'skipped', flaky: 'flaky' } as const;
 // eslint-disable-next-line no-control-regex
@@ -303,7 +306,7 @@ export default class CheckpointReporter implements Reporter {
     try {
       // The reporter's "Checkpoint 7.4" result (criteria as steps, summary and charts attached)
       // stands for the verdict test, whose plain allure-playwright copy would show it twice.
-      removeAllureResults(resultsDir, (r) => r.fullName?.includes(CHECKPOINT_TEST_FILE) === true);
+      removeAllureResults(resultsDir, isCheckpointAllureResult);
       writeAllureCheckpoint({
         resultsDir,
         summary,

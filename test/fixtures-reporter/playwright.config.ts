@@ -15,13 +15,14 @@ export default defineConfig({
   outputDir: `${reportDir}/test-results`,
   workers: 2,
   ...(process.env.SYNTH_SETUP_FAIL ? { globalSetup: './failing-setup.ts' } : {}),
-  // As in the suite's config: the verdict test is the teardown project of the measuring one.
+  // The suite runs its verdict test (e2e/verdict.ts) as the measuring project's last file; that
+  // file is outside this testDir, so here it is a teardown project, which also runs after all.
   projects: [
     { name: 'synthetic', testMatch: '*.fixture.ts', teardown: 'synthetic-checkpoint' },
     {
       name: 'synthetic-checkpoint',
       testDir: join(__dirname, '..', '..', 'e2e'),
-      testMatch: /checkpoint\.verdict\.ts$/,
+      testMatch: /verdict\.ts$/,
       grep: /.*/,
     },
   ],

@@ -43,7 +43,7 @@ async function judgementsOfRun(verdictAttachments: TestResult['attachments']): P
   const write = process.stdout.write.bind(process.stdout);
   try {
     const a = testCase('a', 'database.spec.ts');
-    const verdict = testCase('v', 'checkpoint.verdict.ts');
+    const verdict = testCase('v', 'verdict.ts');
     const reporter = new Probe({ outputDir: dir, charts: false });
     reporter.onBegin({} as FullConfig, suiteOf([a, verdict]));
     reporter.onTestEnd(a, result('passed'));
@@ -60,7 +60,7 @@ async function judgementsOfRun(verdictAttachments: TestResult['attachments']): P
 void test('the metrics are judged after the last measuring test, not before, and once', () => {
   const a = testCase('a', 'database.spec.ts');
   const b = testCase('b', 'response.spec.ts');
-  const verdict = testCase('v', 'checkpoint.verdict.ts');
+  const verdict = testCase('v', 'verdict.ts');
   const reporter = new Probe({ outputDir: 'reports', charts: false });
   reporter.onBegin({} as FullConfig, suiteOf([a, b, verdict]));
   reporter.onTestEnd(a, result('passed'));
@@ -74,7 +74,7 @@ void test('the metrics are judged after the last measuring test, not before, and
 void test('a failed attempt with a retry to come is not final: the retry still measures', () => {
   const a = testCase('a', 'database.spec.ts', 1);
   const reporter = new Probe({ outputDir: 'reports', charts: false });
-  reporter.onBegin({} as FullConfig, suiteOf([a, testCase('v', 'checkpoint.verdict.ts')]));
+  reporter.onBegin({} as FullConfig, suiteOf([a, testCase('v', 'verdict.ts')]));
   reporter.onTestEnd(a, result('failed', 0));
   assert.equal(reporter.judged, 0);
   reporter.onTestEnd(a, result('passed', 1));

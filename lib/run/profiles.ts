@@ -104,7 +104,7 @@ export const PROFILES: Record<ProfileName, PerfProfile> = {
     // The UI checks' p95 of 3 or of 4 samples is their largest either way, and their limits are
     // 20–50× the figures (chat done ≈ 50–100 ms of 5 s, LCP ≈ 100 ms of 2.5 s, opening the long
     // conversation ≈ 50 ms of 1 s). A UI sample costs 0.1–0.5 s of Playwright actions: 3, not 4,
-    // took ≈ 0.8 s off a smoke run.
+    // took ≈ 0.5 s off a smoke run (three alternated pairs).
     uiSamples: 3,
     warmup: 1,
     // ≈ 0.05 s a chat on the instant model.

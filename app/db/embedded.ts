@@ -55,6 +55,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** The postmaster's pid from `dataDir`/postmaster.pid, or undefined without a readable one. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Deletes data dirs of embedded databases whose PostgreSQL is dead: left by a stack that was
  * itself killed with SIGKILL (nothing of it could clean up). A dir whose postmaster still runs,
@@ -71,16 +81,8 @@ export function removeStaleDataDirs(log: (line: string) => void, tmp = os.tmpdir
   for (const name of names) {
     const dir = path.join(tmp, name);
     try {
-      let pid: number | undefined;
-      try {
-        pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      } catch {
-        pid = undefined;
-      }
-      const stale =
-        pid !== undefined && Number.isInteger(pid) && pid > 0
-          ? !processAlive(pid)
-          : Date.now() - statSync(dir).mtimeMs > ABANDONED_AFTER_MS;
+      const pid = postmasterPid(path.join(dir, 'data'));
+      const stale = pid !== undefined ? !processAlive(pid) : Date.now() - statSync(dir).mtimeMs > ABANDONED_AFTER_MS;
       if (!stale) continue;
       rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
@@ -125,11 +127,12 @@ process.stdin.on('end', ownerGone).on('close', ownerGone).on('error', ownerGone)
  * shutdown, without the checkpoint. Only for a data directory about to be deleted.
  */
 function quitPostmaster(dataDir: string): void {
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined) return; // not running: stop() does the rest
   try {
-    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGQUIT');
+    process.kill(pid, 'SIGQUIT');
   } catch {
-    // Not running (no pid file), or gone already: stop() does the rest.
+    // gone already
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * How each test's metrics reach the two places that judge them: the checkpoint reporter reads
  * the `perf-metrics` attachment (also in `merge-reports`), and the "Checkpoint 7.4" test at the
- * end of a run (e2e/checkpoint.verdict.ts) reads the same document from a file the recorder
+ * end of a run (e2e/verdict.ts) reads the same document from a file the recorder
  * writes beside the run's test results. One parser, so both decide on identical input.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
